@@ -1,0 +1,157 @@
+//! The command line, as clap types.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tsm",
+    version,
+    about = "Tetra Service Manager: pm2-style services for the shell, one small supervisor each",
+    after_help = "Targets: '*' (all), a TSM ID, an exact name, a unique part of a name, or a port.\nState lives in $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a script as a service named NAME-PORT
+    Start(StartArgs),
+    /// Stop services (SIGTERM to their process group, SIGKILL after the kill timeout)
+    Stop(StopArgs),
+    /// Stop services and start them again from their recorded script, args, cwd and env file
+    Restart(StopArgs),
+    /// Stop services and forget them (their logs are kept)
+    #[command(alias = "del")]
+    Delete(StopArgs),
+    /// List services with their TSM IDs
+    #[command(alias = "ls")]
+    List(ListArgs),
+    /// Show the port of each service
+    Ports(PortsArgs),
+    /// Run as the supervisor of one service (used by `start`)
+    #[command(hide = true)]
+    Supervise(SuperviseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Read environment variables from this dotenv file (not executed)
+    #[arg(long = "env", value_name = "FILE")]
+    pub env_file: Option<String>,
+    /// The service's PORT (overrides the env file and the script)
+    #[arg(long, value_name = "N")]
+    pub port: Option<String>,
+    /// Grace between SIGTERM and SIGKILL on stop: 500ms, 5s, 1m (bare number: milliseconds)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
+    /// The script or program to run (relative to the current directory, else found on PATH)
+    pub script: String,
+    /// Custom name: the service is named NAME-PORT
+    pub name: Option<String>,
+    /// Arguments for the script, after `--`
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// '*', a TSM ID, a name, part of a name, or a port
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array of objects instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    /// Print a JSON array of objects
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The state folder ($TETRA_DIR/tsm)
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Descriptor to report `ok PID` / `err WHY` on
+    #[arg(long)]
+    pub ready_fd: Option<i32>,
+    pub name: String,
+}
+
+/// `500ms`, `5s`, `2m`, or a bare number of milliseconds (pm2's unit).
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration (try 500ms, 5s, 1m)"))?;
+    let scale = match unit {
+        "" | "ms" => 1.0,
+        "s" => 1_000.0,
+        "m" => 60_000.0,
+        _ => return Err(format!("'{text}' has an unknown unit (use ms, s or m)")),
+    };
+    Ok((value * scale).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("500ms"), Ok(500));
+        assert_eq!(parse_duration_ms("5s"), Ok(5_000));
+        assert_eq!(parse_duration_ms("1.5s"), Ok(1_500));
+        assert_eq!(parse_duration_ms("2m"), Ok(120_000));
+        assert_eq!(parse_duration_ms("250"), Ok(250));
+        assert!(parse_duration_ms("soon").is_err());
+        assert!(parse_duration_ms("5h").is_err());
+        assert!(parse_duration_ms("").is_err());
+    }
+
+    #[test]
+    fn start_takes_name_and_args_after_dashes() {
+        let cli = Cli::try_parse_from([
+            "tsm",
+            "start",
+            "--env",
+            "e.env",
+            "server.sh",
+            "myapp",
+            "--",
+            "--flag",
+            "x",
+        ])
+        .unwrap();
+        let Some(Command::Start(a)) = cli.command else {
+            panic!("not start")
+        };
+        assert_eq!(a.script, "server.sh");
+        assert_eq!(a.name.as_deref(), Some("myapp"));
+        assert_eq!(a.args, ["--flag", "x"]);
+        assert_eq!(a.env_file.as_deref(), Some("e.env"));
+    }
+}

@@ -1,0 +1,30 @@
+//! `tsm delete`: stop the targets and remove their meta and pid files (logs are kept).
+
+use super::{lock_targets, report, Ctx, Run};
+use crate::cli::StopArgs;
+use crate::halt::halt;
+use anyhow::Result;
+use std::io::Write;
+
+pub struct Delete<'a>(pub &'a StopArgs);
+
+impl Run for Delete<'_> {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let store = ctx.store();
+        let (picked, _locks) = lock_targets(&store, &self.0.targets)?;
+        let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
+        let results = halt(&store, &names, self.0.kill_timeout)
+            .into_iter()
+            .zip(&picked)
+            .map(|(stop, (id, name))| {
+                // A meta file that does not parse names no process to stop: just remove it.
+                if stop.is_err() && store.read(name).is_ok() {
+                    stop?;
+                }
+                store.remove(name)?;
+                Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
+            })
+            .collect();
+        report(out, &picked, results)
+    }
+}

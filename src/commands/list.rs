@@ -1,0 +1,116 @@
+//! `tsm list`: every process with its true status, as the seed's table or as JSON.
+
+use super::{Ctx, Run};
+use crate::cli::ListArgs;
+use crate::status::{observe, Status};
+use crate::supervise::now_epoch;
+use crate::table::{boxed, uptime};
+use anyhow::Result;
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub id: Option<u64>,
+    pub name: String,
+    pub status: &'static str,
+    pub pid: Option<i32>,
+    pub port: Option<u16>,
+    /// Seconds the service has been running.
+    pub uptime: Option<u64>,
+    pub restarts: u64,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub script: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One observation of every process, in TSM ID order.
+pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
+    let now = now_epoch();
+    let entries = ctx.store().entries()?;
+    Ok(entries
+        .into_iter()
+        .map(|entry| match entry.meta {
+            Ok(meta) => {
+                let seen = observe(&ctx.paths, &entry.name, &meta);
+                let running = seen.pid.is_some();
+                Row {
+                    id: meta.id(),
+                    name: entry.name,
+                    status: seen.status.as_str(),
+                    pid: seen.pid,
+                    port: meta.port(),
+                    uptime: meta
+                        .start_time()
+                        .filter(|_| running)
+                        .map(|t| now.saturating_sub(t)),
+                    restarts: meta.restarts(),
+                    exit_code: meta.i32("exit_code"),
+                    signal: meta.get("signal").map(str::to_string),
+                    script: meta.get("script").map(str::to_string),
+                    error: meta.get("error").map(str::to_string),
+                }
+            }
+            Err(why) => Row {
+                id: None,
+                name: entry.name,
+                status: Status::Corrupt.as_str(),
+                pid: None,
+                port: None,
+                uptime: None,
+                restarts: 0,
+                exit_code: None,
+                signal: None,
+                script: None,
+                error: Some(why),
+            },
+        })
+        .collect())
+}
+
+fn cell<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+impl Run for ListArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let rows = rows(ctx)?;
+        if self.json {
+            serde_json::to_writer_pretty(&mut *out, &rows)?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                let status = match (r.status, r.exit_code, &r.signal) {
+                    ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
+                    ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
+                    _ => r.status.to_string(),
+                };
+                vec![
+                    cell(r.id),
+                    r.name.clone(),
+                    status,
+                    cell(r.pid),
+                    cell(r.port),
+                    cell(r.uptime.map(uptime)),
+                ]
+            })
+            .collect();
+        let table = boxed(
+            &[
+                ("id", 6),
+                ("name", 20),
+                ("status", 9),
+                ("pid", 8),
+                ("port", 9),
+                ("uptime", 22),
+            ],
+            &cells,
+        );
+        out.write_all(table.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! One module per subcommand, each implementing [`Run`] on its clap arguments.
+
+mod delete;
+mod list;
+mod ports;
+mod restart;
+mod start;
+mod stop;
+
+use crate::cli::Command;
+use crate::paths::Paths;
+use crate::resolve::resolve_all;
+use crate::store::Store;
+use anyhow::Result;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// What a command needs from the environment, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub paths: Paths,
+    pub cwd: PathBuf,
+    /// The caller's `PORT`, the last resort when picking a service's port.
+    pub caller_port: Option<String>,
+}
+
+impl Ctx {
+    pub fn from_env() -> Result<Self> {
+        use anyhow::Context;
+        Ok(Self {
+            paths: Paths::from_env()?,
+            cwd: std::env::current_dir().context("reading the current directory")?,
+            caller_port: std::env::var("PORT").ok(),
+        })
+    }
+
+    pub fn store(&self) -> Store<'_> {
+        Store::new(&self.paths)
+    }
+}
+
+pub trait Run {
+    /// Runs the command, writing its normal output to `out`.
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()>;
+}
+
+pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    match command {
+        Command::Start(a) => a.run(ctx, out),
+        Command::Stop(a) => stop::Stop(a).run(ctx, out),
+        Command::Restart(a) => restart::Restart(a).run(ctx, out),
+        Command::Delete(a) => delete::Delete(a).run(ctx, out),
+        Command::List(a) => a.run(ctx, out),
+        Command::Ports(a) => a.run(ctx, out),
+        Command::Supervise(a) => {
+            crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
+        }
+    }
+}
+
+/// Resolved targets as `(id, name)` in ID order, with the op locks that guard them.
+pub(crate) type Locked = (Vec<(u64, String)>, Vec<crate::lock::FileLock>);
+
+/// Resolves `targets` to process names and takes their op locks (in name order, so that
+/// concurrent callers cannot deadlock); returns `(id, name)` pairs in ID order.
+pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> {
+    let entries = store.entries()?;
+    let picked: Vec<(u64, String)> = resolve_all(&entries, targets)?
+        .into_iter()
+        .map(|i| (entries[i].id().unwrap_or(0), entries[i].name.clone()))
+        .collect();
+    let mut by_name: Vec<&String> = picked.iter().map(|(_, n)| n).collect();
+    by_name.sort();
+    store.paths().ensure()?;
+    let locks = by_name
+        .into_iter()
+        .map(|name| store.op_lock(name))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((picked, locks))
+}
+
+/// Prints one line per result and fails (after doing all it could) if any failed.
+pub(crate) fn report(
+    out: &mut dyn Write,
+    done: &[(u64, String)],
+    results: Vec<Result<String>>,
+) -> Result<()> {
+    let mut failures = Vec::new();
+    for ((_, name), result) in done.iter().zip(results) {
+        match result {
+            Ok(line) => writeln!(out, "{line}")?,
+            Err(e) => failures.push(format!("{name}: {e:#}")),
+        }
+    }
+    match failures.len() {
+        0 => Ok(()),
+        _ => Err(crate::error::TsmError::Failed(failures.join("; ")).into()),
+    }
+}

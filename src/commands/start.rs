@@ -1,0 +1,51 @@
+//! `tsm start`: check everything, take an ID (or keep the old one), launch the supervisor.
+
+use super::{Ctx, Run};
+use crate::cli::StartArgs;
+use crate::error::TsmError;
+use crate::launch::launch;
+use crate::spec::{Request, Spec};
+use crate::status::observe;
+use anyhow::Result;
+use std::io::Write;
+
+impl Run for StartArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let request = Request {
+            script: self.script.clone(),
+            name: self.name.clone(),
+            args: self.args.clone(),
+            env_file: self.env_file.clone(),
+            port: self.port.clone(),
+            kill_timeout_ms: self.kill_timeout,
+        };
+        let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
+        let (id, pid) = start_spec(ctx, &spec)?;
+        writeln!(
+            out,
+            "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
+            spec.name
+        )?;
+        Ok(())
+    }
+}
+
+/// Starts `spec` under its op lock: refuses a running name, reuses the ID of a stopped one.
+pub fn start_spec(ctx: &Ctx, spec: &Spec) -> Result<(u64, i32)> {
+    let store = ctx.store();
+    ctx.paths.ensure()?;
+    let _op = store.op_lock(&spec.name)?;
+    // A corrupt meta file is replaced.
+    let existing = store.read(&spec.name).unwrap_or_default();
+    if let Some(meta) = &existing {
+        if observe(&ctx.paths, &spec.name, meta).status.is_running() {
+            return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
+        }
+    }
+    let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
+        Some(id) => (id, false),
+        None => (store.alloc_id()?, true),
+    };
+    let pid = launch(&store, spec, id, fresh)?;
+    Ok((id, pid))
+}

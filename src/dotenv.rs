@@ -1,0 +1,219 @@
+//! Env files in dotenv syntax, read as data (never sourced): comments, `export`, quotes,
+//! empty values and `${VAR}` references to earlier keys.
+
+use crate::error::TsmError;
+use std::path::Path;
+
+fn valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Expands `$VAR` and `${VAR}` from the keys read so far (unknown ones expand to nothing).
+fn expand(value: &str, vars: &[(String, String)]) -> String {
+    let lookup = |name: &str| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(body) = after.strip_prefix('{') {
+            if let Some(end) = body.find('}') {
+                out.push_str(&lookup(&body[..end]));
+                rest = &body[end + 1..];
+                continue;
+            }
+        }
+        let len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if len == 0 || after.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push('$');
+            rest = after;
+        } else {
+            out.push_str(&lookup(&after[..len]));
+            rest = &after[len..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn unescape_double(inner: &str) -> String {
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other @ ('"' | '\\' | '$')) => out.push(other),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn parse_value(raw: &str, vars: &[(String, String)]) -> Result<String, String> {
+    let raw = raw.trim_start();
+    let tail_ok = |tail: &str| {
+        let tail = tail.trim_start();
+        tail.is_empty() || tail.starts_with('#')
+    };
+    if let Some(body) = raw.strip_prefix('\'') {
+        let end = body.find('\'').ok_or("unterminated single quote")?;
+        if !tail_ok(&body[end + 1..]) {
+            return Err("text after closing quote".into());
+        }
+        return Ok(body[..end].to_string());
+    }
+    if let Some(body) = raw.strip_prefix('"') {
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let end = end.ok_or("unterminated double quote")?;
+        if !tail_ok(&body[end + 1..]) {
+            return Err("text after closing quote".into());
+        }
+        return Ok(expand(&unescape_double(&body[..end]), vars));
+    }
+    let value = match raw.find(" #").or_else(|| raw.find("\t#")) {
+        Some(pos) => &raw[..pos],
+        None if raw.starts_with('#') => "",
+        None => raw,
+    };
+    Ok(expand(value.trim_end(), vars))
+}
+
+/// Parses env-file text; `origin` names it in errors.
+pub fn parse(text: &str, origin: &str) -> Result<Vec<(String, String)>, TsmError> {
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let bad = |why: &str| TsmError::Data(format!("{origin}:{}: {why}", index + 1));
+        let body = match trimmed.strip_prefix("export") {
+            Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+            _ => trimmed,
+        };
+        let (key, raw) = body
+            .split_once('=')
+            .ok_or_else(|| bad("expected KEY=VALUE"))?;
+        let key = key.trim_end();
+        if !valid_key(key) {
+            return Err(bad(&format!("invalid variable name '{key}'")));
+        }
+        let value = parse_value(raw, &vars).map_err(|why| bad(&why))?;
+        vars.retain(|(k, _)| k != key);
+        vars.push((key.to_string(), value));
+    }
+    Ok(vars)
+}
+
+/// Reads and parses an env file: missing → exit 66, malformed → exit 65.
+pub fn read(path: &Path) -> Result<Vec<(String, String)>, TsmError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        TsmError::NoInput(format!("env file '{}' not readable: {e}", path.display()))
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(text: &str) -> Vec<(String, String)> {
+        parse(text, "test.env").unwrap()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn common_syntax() {
+        let text = "# comment\n\nPORT=3000\nexport NODE_ENV=production\nEMPTY=\nSPACED = x \nQ=\"a b # not comment\"\nS='$HOME raw'\nC=value # trailing comment\n";
+        assert_eq!(
+            vars(text),
+            pairs(&[
+                ("PORT", "3000"),
+                ("NODE_ENV", "production"),
+                ("EMPTY", ""),
+                ("SPACED", "x"),
+                ("Q", "a b # not comment"),
+                ("S", "$HOME raw"),
+                ("C", "value"),
+            ])
+        );
+    }
+
+    #[test]
+    fn references_to_earlier_keys() {
+        let text = "HOST=localhost\nPORT=8080\nURL=http://${HOST}:$PORT/x\nQ=\"${URL}/y\"\nNONE=${MISSING}z\nLIT='${HOST}'\n";
+        let got = vars(text);
+        assert_eq!(got[2].1, "http://localhost:8080/x");
+        assert_eq!(got[3].1, "http://localhost:8080/x/y");
+        assert_eq!(got[4].1, "z");
+        assert_eq!(got[5].1, "${HOST}");
+    }
+
+    #[test]
+    fn escapes_in_double_quotes() {
+        assert_eq!(vars("A=\"x\\\"y\\n\\\\\"")[0].1, "x\"y\n\\");
+    }
+
+    #[test]
+    fn later_keys_win() {
+        assert_eq!(vars("A=1\nA=2\n"), pairs(&[("A", "2")]));
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        for (text, line) in [
+            ("A=1\nnot an assignment\n", 2),
+            ("1BAD=x\n", 1),
+            ("A=\"open\n", 1),
+            ("A='x' trailing\n", 1),
+        ] {
+            let err = parse(text, "my.env").unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("my.env:{line}: ")),
+                "{err}"
+            );
+            assert_eq!(err.exit_code(), 65);
+        }
+    }
+
+    #[test]
+    fn never_executes() {
+        assert_eq!(vars("X=$(touch /tmp/pwned)")[0].1, "$(touch /tmp/pwned)");
+    }
+}

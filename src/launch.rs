@@ -1,0 +1,107 @@
+//! The CLI side of starting: write the meta, spawn a detached supervisor, and wait for its word
+//! that the service was exec'd (or why it was not).
+
+use crate::error::TsmError;
+use crate::paths::Paths;
+use crate::spec::Spec;
+use crate::store::Store;
+use anyhow::{Context, Result};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+/// The descriptor on which a supervisor reports back to the CLI that spawned it.
+pub const READY_FD: i32 = 3;
+
+/// A pipe whose ends both close on exec (macOS has no `pipe2`).
+pub fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = nix::unistd::pipe().context("creating a pipe")?;
+    for fd in [&r, &w] {
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).context("fcntl")?;
+    }
+    Ok((r, w))
+}
+
+/// Spawns the supervisor of `spec.name` (its meta must be written) and returns the service pid.
+/// The supervisor gets the caller's environment plus the env file's variables and `PORT`,
+/// which the service inherits from it.
+pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
+    let exe = std::env::current_exe().context("finding the tsm-native binary")?;
+    let (read_end, write_end) = cloexec_pipe()?;
+    let write_fd = write_end.as_raw_fd();
+    let mut cmd = Command::new(exe);
+    cmd.arg("supervise")
+        .arg("--dir")
+        .arg(paths.root())
+        .arg("--ready-fd")
+        .arg(READY_FD.to_string())
+        .arg(&spec.name)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env("PORT", spec.port.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec this only makes async-signal-safe calls (setsid, dup2,
+    // fcntl) on descriptors that are open in the child, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::libc::setsid();
+            if write_fd == READY_FD {
+                let flags = nix::libc::fcntl(READY_FD, nix::libc::F_GETFD);
+                nix::libc::fcntl(READY_FD, nix::libc::F_SETFD, flags & !nix::libc::FD_CLOEXEC);
+            } else if nix::libc::dup2(write_fd, READY_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("spawning the supervisor")?;
+    drop(write_end);
+    // The supervisor forks once more and its first half exits at once: reap it here so that
+    // no zombie is left behind a long-lived caller (the REPL).
+    let _ = child.wait();
+    let mut report = String::new();
+    std::fs::File::from(read_end)
+        .read_to_string(&mut report)
+        .context("reading the supervisor's report")?;
+    let report = report.trim_end();
+    if let Some(pid) = report.strip_prefix("ok ") {
+        return pid
+            .parse()
+            .with_context(|| format!("supervisor reported '{report}'"));
+    }
+    let why = report.strip_prefix("err ").unwrap_or(report);
+    let why = if why.is_empty() {
+        "the supervisor exited without a word".to_string()
+    } else {
+        why.to_string()
+    };
+    Err(TsmError::Failed(format!("failed to start '{}': {why}", spec.name)).into())
+}
+
+/// Launches `spec` as TSM ID `id` (caller holds the op lock): writes its meta, spawns the
+/// supervisor, and on failure removes the meta again when `fresh` (nothing half-done).
+pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
+    let paths = store.paths();
+    paths.ensure()?;
+    let _ = std::fs::remove_file(paths.pid_file(&spec.name));
+    store.write(&spec.name, &spec.to_meta(id))?;
+    match spawn_supervisor(paths, spec) {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            if fresh {
+                let _ = store.remove(&spec.name);
+            } else {
+                let why = format!("{e:#}");
+                let _ = store.update(&spec.name, |m| {
+                    m.set("status", "errored");
+                    m.set("error", why);
+                    true
+                });
+            }
+            Err(e)
+        }
+    }
+}

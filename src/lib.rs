@@ -1,0 +1,83 @@
+//! tsm: a daemonless, pm2-style service manager. `main_entry` is the binary's whole life.
+
+pub mod cli;
+pub mod commands;
+pub mod dotenv;
+pub mod error;
+pub mod halt;
+pub mod launch;
+pub mod lock;
+pub mod logs;
+pub mod meta;
+pub mod paths;
+pub mod platform;
+pub mod port;
+pub mod resolve;
+pub mod spec;
+pub mod status;
+pub mod store;
+pub mod supervise;
+pub mod table;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use error::TsmError;
+use std::io::Write;
+
+/// The first line of a clap error, without its `error: ` prefix.
+fn one_line(err: &clap::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or("invalid arguments");
+    first.trim_start_matches("error: ").to_string()
+}
+
+fn broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Parses the command line, runs the command, prints any error as one `tsm: …` line, and
+/// returns the exit code.
+pub fn main_entry() -> i32 {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = e.print();
+                return 0;
+            }
+            _ => {
+                eprintln!("tsm: {}", one_line(&e));
+                return error::EXIT_USAGE;
+            }
+        },
+    };
+    let Some(command) = cli.command else {
+        let _ = cli::Cli::command().print_help();
+        return 0;
+    };
+    let result = commands::Ctx::from_env().and_then(|ctx| {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        commands::run(&command, &ctx, &mut out)?;
+        out.flush()?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => 0,
+        Err(e) if broken_pipe(&e) => 0,
+        Err(e) => match e.downcast_ref::<TsmError>() {
+            Some(tsm) => {
+                eprintln!("tsm: {tsm}");
+                tsm.exit_code()
+            }
+            None => {
+                eprintln!("tsm: {e:#}");
+                error::EXIT_FAILURE
+            }
+        },
+    }
+}

@@ -1,0 +1,5 @@
+//! `tsm-native`: the binary behind the `tsm` shell function.
+
+fn main() {
+    std::process::exit(tsm::main_entry());
+}

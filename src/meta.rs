@@ -1,0 +1,205 @@
+//! The one-line `key=value` meta format: parsed with shell-words (never eval'ed), unknown keys kept.
+
+use std::fmt;
+
+/// One process's metadata, in file order; keys the code does not know are carried along.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meta {
+    pairs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaError(pub String);
+
+impl fmt::Display for MetaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MetaError {}
+
+fn valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Meta {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses the text of a meta file.
+    pub fn parse(text: &str) -> Result<Self, MetaError> {
+        let words = shell_words::split(text.trim_end_matches('\n'))
+            .map_err(|e| MetaError(format!("unbalanced quoting ({e})")))?;
+        let mut meta = Meta::new();
+        for word in words {
+            let (key, value) = word
+                .split_once('=')
+                .ok_or_else(|| MetaError(format!("'{word}' is not key=value")))?;
+            if !valid_key(key) {
+                return Err(MetaError(format!("bad key '{key}'")));
+            }
+            meta.set(key, value);
+        }
+        if meta.pairs.is_empty() {
+            return Err(MetaError("empty".into()));
+        }
+        Ok(meta)
+    }
+
+    /// The file form: one line, values quoted only where they need it.
+    pub fn to_line(&self) -> String {
+        let mut line = String::new();
+        for (i, (key, value)) in self.pairs.iter().enumerate() {
+            if i > 0 {
+                line.push(' ');
+            }
+            line.push_str(key);
+            line.push('=');
+            line.push_str(&shell_words::quote(value));
+        }
+        line.push('\n');
+        line
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Sets `key`, keeping its place when it exists already.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.pairs.iter_mut().find(|(k, _)| k == key) {
+            Some(pair) => pair.1 = value,
+            None => self.pairs.push((key.to_string(), value)),
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        self.pairs.retain(|(k, _)| k != key);
+    }
+
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    fn number<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
+        self.get(key).and_then(|v| v.parse().ok())
+    }
+
+    /// The TSM ID (`tsm_id`, or the seed README's `tpm_id`).
+    pub fn id(&self) -> Option<u64> {
+        self.number("tsm_id").or_else(|| self.number("tpm_id"))
+    }
+    pub fn name(&self) -> Option<&str> {
+        self.get("name")
+    }
+    pub fn pid(&self) -> Option<i32> {
+        self.number::<i32>("pid").filter(|p| *p > 0)
+    }
+    pub fn proc_start(&self) -> Option<u64> {
+        self.number("proc_start")
+    }
+    pub fn port(&self) -> Option<u16> {
+        self.number::<u16>("port").filter(|p| *p > 0)
+    }
+    pub fn start_time(&self) -> Option<u64> {
+        self.number("start_time")
+    }
+    pub fn status(&self) -> &str {
+        self.get("status").unwrap_or("")
+    }
+    pub fn restarts(&self) -> u64 {
+        self.number("restarts").unwrap_or(0)
+    }
+    pub fn u64(&self, key: &str) -> Option<u64> {
+        self.number(key)
+    }
+    pub fn i32(&self, key: &str) -> Option<i32> {
+        self.number(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_readme_line_parses() {
+        let m = Meta::parse(
+            "script=/path/to/server.sh pid=12345 port=3000 start_time=1757566677 type=cli tpm_id=0\n",
+        )
+        .unwrap();
+        assert_eq!(m.get("script"), Some("/path/to/server.sh"));
+        assert_eq!(m.pid(), Some(12345));
+        assert_eq!(m.port(), Some(3000));
+        assert_eq!(m.id(), Some(0));
+        assert_eq!(m.get("type"), Some("cli"));
+    }
+
+    #[test]
+    fn awkward_values_round_trip() {
+        let mut m = Meta::new();
+        m.set("tsm_id", "7");
+        m.set("script", "/tmp/my dir/it's \"quoted\".sh");
+        m.set("args", "--name 'x y' $HOME `id`");
+        m.set("cwd", "/tmp/ünïcödé/服务");
+        m.set("empty", "");
+        m.set("newline", "a\nb");
+        let line = m.to_line();
+        assert_eq!(
+            line.matches('\n').count(),
+            2,
+            "only the value's own newline: {line}"
+        );
+        assert_eq!(Meta::parse(&line).unwrap(), m);
+    }
+
+    #[test]
+    fn unknown_keys_are_kept_in_order() {
+        let m = Meta::parse("zeta=1 tsm_id=3 custom_thing='a b' name=x-1").unwrap();
+        let keys: Vec<_> = m.pairs().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["zeta", "tsm_id", "custom_thing", "name"]);
+        assert_eq!(Meta::parse(&m.to_line()).unwrap(), m);
+    }
+
+    #[test]
+    fn set_replaces_in_place_and_remove_drops() {
+        let mut m = Meta::parse("a=1 b=2 c=3").unwrap();
+        m.set("b", "20");
+        m.remove("a");
+        assert_eq!(m.to_line(), "b=20 c=3\n");
+    }
+
+    #[test]
+    fn tsm_id_wins_over_tpm_id() {
+        assert_eq!(Meta::parse("tpm_id=1 tsm_id=2").unwrap().id(), Some(2));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "   \n",
+            "no_equals_sign",
+            "a='unterminated",
+            "9bad=1",
+            "=x",
+        ] {
+            assert!(Meta::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn nothing_is_evaluated() {
+        let m = Meta::parse("cmd='$(rm -rf /)' other=`whoami`").unwrap();
+        assert_eq!(m.get("cmd"), Some("$(rm -rf /)"));
+        assert_eq!(m.get("other"), Some("`whoami`"));
+    }
+}

@@ -1,0 +1,109 @@
+//! Where tsm keeps its state: every path under `$TETRA_DIR/tsm`, read from the environment once.
+
+use anyhow::{Context, Result};
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    root: PathBuf,
+}
+
+impl Paths {
+    /// `$TETRA_DIR/tsm`, with `TETRA_DIR` defaulting to `$HOME/tetra`; made absolute so that
+    /// supervisors running elsewhere agree with the CLI.
+    pub fn from_env() -> Result<Self> {
+        let base = match std::env::var_os("TETRA_DIR").filter(|v| !v.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                let home = std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .context("neither TETRA_DIR nor HOME is set")?;
+                PathBuf::from(home).join("tetra")
+            }
+        };
+        let base = if base.is_absolute() {
+            base
+        } else {
+            std::env::current_dir()
+                .context("reading the current directory")?
+                .join(base)
+        };
+        Ok(Self::at(base.join("tsm")))
+    }
+
+    /// State rooted at `root` (the `tsm` folder itself).
+    pub fn at(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    pub fn processes(&self) -> PathBuf {
+        self.root.join("processes")
+    }
+    pub fn pids(&self) -> PathBuf {
+        self.root.join("pids")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+    pub fn locks(&self) -> PathBuf {
+        self.root.join("locks")
+    }
+    pub fn meta(&self, name: &str) -> PathBuf {
+        self.processes().join(format!("{name}.meta"))
+    }
+    pub fn pid_file(&self, name: &str) -> PathBuf {
+        self.pids().join(format!("{name}.pid"))
+    }
+    /// Held by the supervisor for its whole life.
+    pub fn supervisor_lock(&self, name: &str) -> PathBuf {
+        self.pids().join(format!("{name}.lock"))
+    }
+    /// Held by the CLI for a whole state transition (start, stop, restart, delete).
+    pub fn op_lock(&self, name: &str) -> PathBuf {
+        self.locks().join(format!("{name}.op"))
+    }
+    /// Held briefly by anyone doing a read-modify-write of the meta file.
+    pub fn meta_lock(&self, name: &str) -> PathBuf {
+        self.locks().join(format!("{name}.meta"))
+    }
+    pub fn out_log(&self, name: &str) -> PathBuf {
+        self.logs().join(format!("{name}.out"))
+    }
+    pub fn err_log(&self, name: &str) -> PathBuf {
+        self.logs().join(format!("{name}.err"))
+    }
+    pub fn next_id(&self) -> PathBuf {
+        self.root.join("next_id")
+    }
+    pub fn next_id_lock(&self) -> PathBuf {
+        self.locks().join("next_id")
+    }
+    pub fn repl_history(&self) -> PathBuf {
+        self.root.join("repl_history.log")
+    }
+
+    /// Creates the state folders (mode 0700) if they are missing.
+    pub fn ensure(&self) -> Result<()> {
+        let mut builder = DirBuilder::new();
+        builder.recursive(true).mode(0o700);
+        for dir in [
+            self.root.clone(),
+            self.processes(),
+            self.pids(),
+            self.logs(),
+            self.locks(),
+        ] {
+            if !dir.is_dir() {
+                builder
+                    .create(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+        Ok(())
+    }
+}

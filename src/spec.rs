@@ -1,0 +1,319 @@
+//! What to run: the script, its interpreter, arguments, cwd, env file and PORT, worked out and
+//! checked before anything is written, and kept in (and read back from) meta.
+
+use crate::dotenv;
+use crate::error::TsmError;
+use crate::meta::Meta;
+use crate::port;
+use crate::resolve::valid_name;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Default grace between SIGTERM and SIGKILL on stop.
+pub const DEFAULT_KILL_TIMEOUT_MS: u64 = 5_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub name: String,
+    pub script: PathBuf,
+    pub interpreter: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env_file: Option<PathBuf>,
+    /// Variables from the env file, in file order.
+    pub env: Vec<(String, String)>,
+    pub port: u16,
+    pub kill_timeout_ms: u64,
+}
+
+/// What the user asked to start.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub script: String,
+    pub name: Option<String>,
+    pub args: Vec<String>,
+    pub env_file: Option<String>,
+    pub port: Option<String>,
+    pub kill_timeout_ms: Option<u64>,
+}
+
+fn not_found(raw: &str) -> TsmError {
+    TsmError::NoInput(format!("'{raw}' not found or not executable"))
+}
+
+fn interpreter_for(path: &Path) -> Option<&'static str> {
+    match path.extension()?.to_str()? {
+        "sh" | "bash" => Some("bash"),
+        "js" | "cjs" | "mjs" => Some("node"),
+        "py" => Some("python3"),
+        _ => None,
+    }
+}
+
+fn find_program(program: &str, script: &str) -> Result<PathBuf, TsmError> {
+    which::which(program).map_err(|_| {
+        TsmError::NoInput(format!(
+            "interpreter '{program}' for '{script}' not found on PATH"
+        ))
+    })
+}
+
+/// Reads up to 64 KiB of the script: enough for a shebang and a PORT line.
+fn head(path: &Path) -> String {
+    let mut bytes = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(64 * 1024).read_to_end(&mut bytes);
+    }
+    if bytes.contains(&0) {
+        return String::new(); // a binary: no shebang, no PORT line
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Checks that the program a shebang names exists, so a bad one fails before anything is
+/// written rather than after.
+fn check_shebang(line: &str, script: &str) -> Result<(), TsmError> {
+    let mut words = line.trim_start_matches("#!").split_whitespace();
+    let Some(program) = words.next() else {
+        return Err(TsmError::NoInput(format!(
+            "'{script}' has an empty #! line"
+        )));
+    };
+    let exists = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if !exists(Path::new(program)) {
+        return Err(TsmError::NoInput(format!(
+            "interpreter '{program}' for '{script}' not found"
+        )));
+    }
+    if Path::new(program).file_name().is_some_and(|n| n == "env") {
+        if let Some(target) = words.find(|w| !w.starts_with('-') && !w.contains('=')) {
+            find_program(target, script)?;
+        }
+    }
+    Ok(())
+}
+
+/// Finds the script (relative to `cwd`, else on PATH) and how to run it; returns the absolute
+/// path, the interpreter (None: exec it directly) and its text.
+pub fn locate(raw: &str, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String), TsmError> {
+    if raw.is_empty() {
+        return Err(not_found(raw));
+    }
+    let direct = cwd.join(raw);
+    let path = if raw.contains('/') || direct.is_file() {
+        direct
+    } else {
+        which::which(raw).map_err(|_| not_found(raw))?
+    };
+    let meta = path.metadata().map_err(|_| not_found(raw))?;
+    if !meta.is_file() {
+        return Err(not_found(raw));
+    }
+    let executable = meta.permissions().mode() & 0o111 != 0
+        && nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok();
+    let text = head(&path);
+    let shebang = text.starts_with("#!");
+    let by_extension = interpreter_for(&path);
+    let interpreter = if executable && (shebang || by_extension.is_none()) {
+        if shebang {
+            check_shebang(text.lines().next().unwrap_or(""), raw)?;
+        }
+        None
+    } else if let Some(program) = by_extension {
+        Some(find_program(program, raw)?)
+    } else {
+        return Err(not_found(raw));
+    };
+    let path = path.canonicalize().map_err(|_| not_found(raw))?;
+    Ok((path, interpreter, text))
+}
+
+fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
+    port::parse_port(text).ok_or_else(|| {
+        TsmError::Data(format!(
+            "invalid PORT '{text}' from {origin}: must be a whole number from 1 to 65535"
+        ))
+    })
+}
+
+/// `NAME-PORT`, unless the name already ends in `-PORT`.
+pub fn compose_name(base: &str, port: u16) -> Result<String, TsmError> {
+    let suffix = format!("-{port}");
+    let name = if base.ends_with(&suffix) {
+        base.to_string()
+    } else {
+        format!("{base}{suffix}")
+    };
+    if !valid_name(&name) {
+        return Err(TsmError::Data(format!(
+            "invalid name '{name}': use letters, digits, '.', '_' and '-', not starting with '.' or '-'"
+        )));
+    }
+    Ok(name)
+}
+
+impl Spec {
+    /// Works out everything a start needs; `caller_port` is the caller's `PORT`.
+    pub fn from_request(
+        req: &Request,
+        cwd: &Path,
+        caller_port: Option<&str>,
+    ) -> Result<Spec, TsmError> {
+        let (script, interpreter, text) = locate(&req.script, cwd)?;
+        let env_file = req.env_file.as_ref().map(|f| cwd.join(f));
+        let env = match &env_file {
+            Some(path) => dotenv::read(path)?,
+            None => Vec::new(),
+        };
+        let env_port = env.iter().rev().find(|(k, _)| k == "PORT");
+        let port = if let Some(p) = &req.port {
+            port_from(p, "--port")?
+        } else if let Some((_, p)) = env_port {
+            port_from(p, "the env file")?
+        } else if let Some(p) = port::port_in_script(&text) {
+            p
+        } else if let Some(p) = caller_port.and_then(port::parse_port) {
+            p
+        } else {
+            return Err(TsmError::Data(
+                "PORT not set; no valid PORT= in script".into(),
+            ));
+        };
+        let base = match &req.name {
+            Some(name) => name.clone(),
+            None => Path::new(&req.script)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        Ok(Spec {
+            name: compose_name(&base, port)?,
+            script,
+            interpreter,
+            args: req.args.clone(),
+            cwd: cwd.to_path_buf(),
+            env_file: env_file.map(|p| p.canonicalize().unwrap_or(p)),
+            env,
+            port,
+            kill_timeout_ms: req.kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+        })
+    }
+
+    /// The spec a recorded process was started with, its env file read afresh.
+    pub fn from_meta(meta: &Meta) -> Result<Spec, TsmError> {
+        let name = meta.name().unwrap_or_default().to_string();
+        let field = |key: &str| {
+            meta.get(key)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| TsmError::Data(format!("meta of '{name}' has no {key}")))
+        };
+        let script = PathBuf::from(field("script")?);
+        if !script.is_file() {
+            return Err(not_found(&script.display().to_string()));
+        }
+        let args = shell_words::split(meta.get("args").unwrap_or(""))
+            .map_err(|_| TsmError::Data(format!("meta of '{name}' has unreadable args")))?;
+        let env_file = meta
+            .get("env_file")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let env = match &env_file {
+            Some(path) => dotenv::read(path)?,
+            None => Vec::new(),
+        };
+        Ok(Spec {
+            name: name.clone(),
+            script,
+            interpreter: meta
+                .get("interpreter")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            args,
+            cwd: PathBuf::from(field("cwd")?),
+            env_file,
+            env,
+            port: meta
+                .port()
+                .ok_or_else(|| TsmError::Data(format!("meta of '{name}' has no valid port")))?,
+            kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+        })
+    }
+
+    /// The meta written when this spec is launched as TSM ID `id`.
+    pub fn to_meta(&self, id: u64) -> Meta {
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        let mut m = Meta::new();
+        m.set("tsm_id", id.to_string());
+        m.set("name", &self.name);
+        m.set("script", self.script.display().to_string());
+        m.set("args", shell_words::join(&self.args));
+        m.set("cwd", self.cwd.display().to_string());
+        m.set("interpreter", path(&self.interpreter));
+        m.set("env_file", path(&self.env_file));
+        m.set("port", self.port.to_string());
+        m.set("type", "cli");
+        m.set("status", "launching");
+        m.set("restarts", "0");
+        m.set("kill_timeout", self.kill_timeout_ms.to_string());
+        m
+    }
+
+    /// The command line: `[interpreter] script args…`.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = Vec::new();
+        if let Some(i) = &self.interpreter {
+            argv.push(i.display().to_string());
+        }
+        argv.push(self.script.display().to_string());
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_get_the_port_once() {
+        assert_eq!(compose_name("server", 3000).unwrap(), "server-3000");
+        assert_eq!(compose_name("myapp-3000", 3000).unwrap(), "myapp-3000");
+        assert_eq!(compose_name("myapp-300", 3000).unwrap(), "myapp-300-3000");
+        let err = compose_name("../evil", 1).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(compose_name("my app", 1).is_err());
+        assert!(compose_name(".hidden", 1).is_err());
+        assert!(compose_name("", 1).is_err(), "'-1' starts with '-'");
+    }
+
+    #[test]
+    fn meta_round_trip_keeps_the_spec() {
+        let tmp = tempfile::tempdir().unwrap();
+        let script = tmp.path().join("my server.sh");
+        std::fs::write(&script, "#!/bin/sh\nPORT=1\n").unwrap();
+        let env = tmp.path().join("x.env");
+        std::fs::write(&env, "A='1 2'\n").unwrap();
+        let spec = Spec {
+            name: "my-1".into(),
+            script: script.clone(),
+            interpreter: Some(PathBuf::from("/bin/bash")),
+            args: vec!["a b".into(), "it's".into(), String::new()],
+            cwd: tmp.path().to_path_buf(),
+            env_file: Some(env),
+            env: vec![("A".into(), "1 2".into())],
+            port: 1,
+            kill_timeout_ms: 250,
+        };
+        let meta = Meta::parse(&spec.to_meta(4).to_line()).unwrap();
+        assert_eq!(meta.id(), Some(4));
+        assert_eq!(Spec::from_meta(&meta).unwrap(), spec);
+    }
+}

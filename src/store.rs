@@ -1,0 +1,231 @@
+//! The state folder: meta files (atomic writes, locked updates), pid files and TSM IDs.
+
+use crate::lock::FileLock;
+use crate::meta::Meta;
+use crate::paths::Paths;
+use anyhow::{Context, Result};
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+/// One `processes/*.meta` file: its name and what it held.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub meta: Result<Meta, String>,
+}
+
+impl Entry {
+    pub fn id(&self) -> Option<u64> {
+        self.meta.as_ref().ok().and_then(Meta::id)
+    }
+}
+
+/// Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader
+/// sees the old file or the new one, never a torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("path has no folder")?;
+    let file_name = path
+        .file_name()
+        .context("path has no file name")?
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("writing {}", path.display()))
+    })
+}
+
+pub struct Store<'a> {
+    paths: &'a Paths,
+}
+
+impl<'a> Store<'a> {
+    pub fn new(paths: &'a Paths) -> Self {
+        Self { paths }
+    }
+
+    pub fn paths(&self) -> &Paths {
+        self.paths
+    }
+
+    /// The meta of `name`, `None` when there is none; a file that does not parse is an error.
+    pub fn read(&self, name: &str) -> Result<Option<Meta>> {
+        let path = self.paths.meta(name);
+        match fs::read_to_string(&path) {
+            Ok(text) => Meta::parse(&text)
+                .map(Some)
+                .with_context(|| format!("corrupt meta file {}", path.display())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn write(&self, name: &str, meta: &Meta) -> Result<()> {
+        write_atomic(&self.paths.meta(name), meta.to_line().as_bytes())
+    }
+
+    /// Read-modify-write of `name`'s meta under its meta lock. `change` returns false to leave
+    /// the file alone. A missing meta file is not re-created: returns `None`.
+    pub fn update(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Meta) -> bool,
+    ) -> Result<Option<Meta>> {
+        let lock_path = self.paths.meta_lock(name);
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let Some(mut meta) = self.read(name)? else {
+            return Ok(None);
+        };
+        if change(&mut meta) {
+            self.write(name, &meta)?;
+        }
+        Ok(Some(meta))
+    }
+
+    /// Removes the meta and pid files of `name` (logs stay).
+    pub fn remove(&self, name: &str) -> Result<()> {
+        for path in [self.paths.meta(name), self.paths.pid_file(name)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every meta file, sorted by TSM ID (files that do not parse last, by name).
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let dir = self.paths.processes();
+        let listing = match fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut entries = Vec::new();
+        for item in listing {
+            let item = item.with_context(|| format!("reading {}", dir.display()))?;
+            let file_name = item.file_name();
+            let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".meta")) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let meta = match fs::read_to_string(item.path()) {
+                Ok(text) => Meta::parse(&text).map_err(|e| e.to_string()),
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => Err(e.to_string()),
+            };
+            entries.push(Entry {
+                name: name.to_string(),
+                meta,
+            });
+        }
+        entries.sort_by(|a, b| {
+            (a.id().is_none(), a.id(), &a.name).cmp(&(b.id().is_none(), b.id(), &b.name))
+        });
+        Ok(entries)
+    }
+
+    /// The next TSM ID: 0, 1, 2, … never reused, unique across concurrent callers.
+    pub fn alloc_id(&self) -> Result<u64> {
+        let lock_path = self.paths.next_id_lock();
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let path = self.paths.next_id();
+        let recorded = match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse::<u64>().ok(),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        // A missing or damaged counter must never hand out an ID that is still in use, so it
+        // is rebuilt from the meta files; an intact one is trusted (`tsm doctor` checks it).
+        let id = match recorded {
+            Some(id) => id,
+            None => self
+                .entries()?
+                .iter()
+                .filter_map(Entry::id)
+                .max()
+                .map_or(0, |m| m + 1),
+        };
+        write_atomic(&path, format!("{}\n", id + 1).as_bytes())?;
+        Ok(id)
+    }
+
+    /// Takes the CLI's transition lock of `name`.
+    pub fn op_lock(&self, name: &str) -> Result<FileLock> {
+        let path = self.paths.op_lock(name);
+        FileLock::exclusive(&path).with_context(|| format!("locking {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_in(dir: &Path) -> Paths {
+        let paths = Paths::at(dir.join("tsm"));
+        paths.ensure().unwrap();
+        paths
+    }
+
+    #[test]
+    fn ids_count_up_and_a_lost_counter_skips_ids_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        assert_eq!(store.alloc_id().unwrap(), 0);
+        assert_eq!(store.alloc_id().unwrap(), 1);
+        let mut m = Meta::new();
+        m.set("tsm_id", "9");
+        store.write("x-1", &m).unwrap();
+        fs::write(paths.next_id(), "garbage").unwrap();
+        assert_eq!(
+            store.alloc_id().unwrap(),
+            10,
+            "rebuilt above every ID in use"
+        );
+        assert_eq!(store.alloc_id().unwrap(), 11);
+        fs::remove_file(paths.next_id()).unwrap();
+        assert_eq!(store.alloc_id().unwrap(), 10);
+    }
+
+    #[test]
+    fn entries_sort_by_id_and_keep_corrupt_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        for (name, id) in [("b-2", 2), ("a-1", 10), ("c-3", 0)] {
+            let mut m = Meta::new();
+            m.set("tsm_id", id.to_string());
+            store.write(name, &m).unwrap();
+        }
+        fs::write(paths.meta("broken-9"), "this is='not closed").unwrap();
+        fs::write(paths.processes().join("notes.txt"), "ignored").unwrap();
+        let names: Vec<_> = store
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["c-3", "b-2", "a-1", "broken-9"]);
+    }
+
+    #[test]
+    fn update_never_recreates_a_deleted_meta() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        assert!(store.update("gone-1", |_| true).unwrap().is_none());
+        assert!(!paths.meta("gone-1").exists());
+    }
+}
