@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# An example service for tsm: serves this folder over HTTP on $PORT (python3), or, without
+# python3, writes a heartbeat line every few seconds.
+export PORT=3000 # Required for TSM naming
+
+echo "Server starting on port $PORT"
+if command -v python3 >/dev/null 2>&1; then
+    exec python3 -m http.server "$PORT" --bind 127.0.0.1
+fi
+while :; do
+    echo "heartbeat $(date)"
+    sleep 5
+done
