@@ -1,0 +1,195 @@
+//! A small builder for running `tsm-native` against a private state folder, with real
+//! services, and making sure every process a test started is gone afterwards.
+
+use assert_cmd::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tsm::meta::Meta;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tsm-native");
+
+/// One test's world: `TETRA_DIR` and a working folder for scripts, both in a temp dir.
+pub struct Tsm {
+    _tmp: tempfile::TempDir,
+    pub tetra: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Tsm {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("tsm-test-")
+            .tempdir()
+            .expect("temp dir");
+        let tetra = tmp.path().join("tetra");
+        let work = tmp.path().join("work");
+        std::fs::create_dir_all(&work).expect("work dir");
+        Self {
+            _tmp: tmp,
+            tetra,
+            work,
+        }
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.tetra.join("tsm")
+    }
+
+    /// `tsm-native` with this test's TETRA_DIR, run from the work folder, no caller PORT.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env("TETRA_DIR", &self.tetra)
+            .env_remove("PORT")
+            .current_dir(&self.work)
+            .timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> assert_cmd::assert::Assert {
+        self.cmd().args(args).assert()
+    }
+
+    /// Writes an executable script into the work folder.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.work.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("script dir");
+        }
+        std::fs::write(&path, body).expect("write script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    /// A long-running bash service declaring `PORT`.
+    pub fn service(&self, name: &str, port: u16) -> PathBuf {
+        self.script(
+            name,
+            &format!(
+                "#!/usr/bin/env bash\nexport PORT={port}\necho \"up on $PORT\"\nexec sleep 300\n"
+            ),
+        )
+    }
+
+    /// Starts `script` (plus extra args) and returns the service pid.
+    pub fn start(&self, args: &[&str]) -> i32 {
+        let out = self
+            .cmd()
+            .arg("start")
+            .args(args)
+            .output()
+            .expect("run start");
+        assert!(
+            out.status.success(),
+            "start {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pid = text
+            .rsplit("PID: ")
+            .next()
+            .and_then(|s| s.trim().trim_end_matches(')').parse().ok())
+            .unwrap_or_else(|| panic!("no pid in {text:?}"));
+        pid
+    }
+
+    pub fn meta(&self, name: &str) -> Meta {
+        let path = self.state().join("processes").join(format!("{name}.meta"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        Meta::parse(&text).expect("meta parses")
+    }
+
+    pub fn has_meta(&self, name: &str) -> bool {
+        self.state()
+            .join("processes")
+            .join(format!("{name}.meta"))
+            .exists()
+    }
+
+    pub fn log(&self, file: &str) -> String {
+        std::fs::read_to_string(self.state().join("logs").join(file)).unwrap_or_default()
+    }
+
+    pub fn list_json(&self) -> Vec<serde_json::Value> {
+        let out = self.cmd().args(["list", "--json"]).output().expect("list");
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).expect("list --json is JSON")
+    }
+
+    pub fn status_of(&self, name: &str) -> String {
+        self.list_json()
+            .into_iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["status"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Tsm {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .env("TETRA_DIR", &self.tetra)
+            .args(["delete", "*", "--kill-timeout", "500ms"])
+            .timeout(Duration::from_secs(30))
+            .output();
+        let left = processes_of(&self.tetra);
+        for pid in &left {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if !left.is_empty() && !std::thread::panicking() {
+            panic!("test left processes behind: {left:?}");
+        }
+    }
+}
+
+/// Live processes whose environment carries `TETRA_DIR=<tetra>`: everything a test started.
+pub fn processes_of(tetra: &Path) -> Vec<i32> {
+    let needle = format!("TETRA_DIR={}", tetra.display());
+    let mut found = Vec::new();
+    let Ok(listing) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for item in listing.flatten() {
+        let Some(pid) = item
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == needle.as_bytes())
+            && tsm::platform::proc_info(pid).is_some_and(|i| !i.zombie)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Polls `check` until it holds or the deadline passes.
+pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut pause = Duration::from_millis(1);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+pub fn alive(pid: i32) -> bool {
+    tsm::platform::proc_info(pid).is_some_and(|i| !i.zombie)
+}
+
+pub fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}

@@ -1,0 +1,168 @@
+//! stop, restart and delete: targets, process trees, timeouts, what is kept.
+
+use crate::harness::*;
+use predicates::prelude::*;
+use std::time::Instant;
+
+#[test]
+fn stop_by_id_exact_fuzzy_and_port() {
+    let t = Tsm::new();
+    for (file, port) in [
+        ("alpha.sh", 3001),
+        ("beta.sh", 3002),
+        ("gamma.sh", 3003),
+        ("delta.sh", 3004),
+    ] {
+        t.service(file, port);
+        t.start(&[file]);
+    }
+    t.run(&["stop", "0"])
+        .success()
+        .stdout("tsm: stopped 'alpha-3001' (TSM ID: 0)\n");
+    t.run(&["stop", "beta-3002"]).success();
+    t.run(&["stop", "gam"]).success();
+    t.run(&["stop", "3004"]).success();
+    for name in ["alpha-3001", "beta-3002", "gamma-3003", "delta-3004"] {
+        assert_eq!(t.status_of(name), "stopped");
+        assert_eq!(t.meta(name).status(), "stopped");
+    }
+}
+
+#[test]
+fn ambiguous_and_unknown_targets_do_nothing() {
+    let t = Tsm::new();
+    t.service("test_server.sh", 3001);
+    t.service("test_client.sh", 3002);
+    let a = t.start(&["test_server.sh"]);
+    let b = t.start(&["test_client.sh"]);
+    t.run(&["stop", "test"]).code(1).stderr(
+        "tsm: ambiguous name 'test', matches:\n  0: test_server-3001\n  1: test_client-3002\n",
+    );
+    t.run(&["stop", "99"])
+        .code(1)
+        .stderr("tsm: process '99' not found\n");
+    // One bad target among good ones: nothing is done.
+    t.run(&["stop", "0", "nope"]).code(1);
+    assert!(alive(a) && alive(b));
+    t.run(&["stop"]).code(64);
+}
+
+#[test]
+fn stop_star_stops_everything_in_parallel() {
+    let t = Tsm::new();
+    // Each service takes 1 s to honour SIGTERM: stopped one after another, 6 would take 6 s.
+    for i in 0..6 {
+        t.script(
+            &format!("slow{i}.sh"),
+            &format!("#!/usr/bin/env bash\nexport PORT={}\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n", 3100 + i),
+        );
+        t.start(&[&format!("slow{i}.sh")]);
+    }
+    let began = Instant::now();
+    let out = t.run(&["stop", "*"]).success();
+    let elapsed = began.elapsed();
+    assert_eq!(stdout_of(&out).lines().count(), 6);
+    assert!(
+        elapsed.as_secs_f64() < 4.0,
+        "stop '*' took {elapsed:?}: not in parallel"
+    );
+    assert!(t.list_json().iter().all(|r| r["status"] == "stopped"));
+}
+
+#[test]
+fn the_whole_tree_is_gone_after_stop() {
+    let t = Tsm::new();
+    t.script(
+        "tree.sh",
+        "#!/usr/bin/env bash\nexport PORT=3200\nsleep 300 &\necho $! > kid1\nsleep 300 &\necho $! > kid2\nwait\n",
+    );
+    t.start(&["tree.sh"]);
+    let kid = |f: &str| -> i32 {
+        let path = t.work.join(f);
+        wait_until("the child pid file", || {
+            std::fs::read_to_string(&path).is_ok_and(|s| s.ends_with('\n'))
+        });
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (k1, k2) = (kid("kid1"), kid("kid2"));
+    assert!(alive(k1) && alive(k2));
+    t.run(&["stop", "tree"]).success();
+    assert!(!alive(k1) && !alive(k2), "children survived the stop");
+}
+
+#[test]
+fn a_term_ignoring_service_is_killed_after_the_timeout() {
+    let t = Tsm::new();
+    t.script(
+        "stubborn.sh",
+        "#!/usr/bin/env bash\nexport PORT=3300\ntrap '' TERM\necho ready\nwhile :; do sleep 0.05; done\n",
+    );
+    let pid = t.start(&["stubborn.sh"]);
+    wait_until("the trap to be set", || {
+        t.log("stubborn-3300.out") == "ready\n"
+    });
+    let began = Instant::now();
+    t.run(&["stop", "stubborn", "--kill-timeout", "300ms"])
+        .success();
+    assert!(
+        began.elapsed().as_millis() >= 300,
+        "SIGKILL came before the grace"
+    );
+    assert!(!alive(pid));
+    assert_eq!(t.meta("stubborn-3300").status(), "stopped");
+}
+
+#[test]
+fn restart_keeps_id_and_name_and_rereads_the_env_file() {
+    let t = Tsm::new();
+    t.script(
+        "svc.sh",
+        "#!/usr/bin/env bash\nexport PORT=3400\necho \"color=$COLOR\"\nexec sleep 300\n",
+    );
+    std::fs::write(t.work.join("svc.env"), "COLOR=red\n").unwrap();
+    t.service("other.sh", 3401);
+    t.start(&["other.sh"]);
+    let old = t.start(&["--env", "svc.env", "svc.sh"]);
+    wait_until("first run", || t.log("svc-3400.out") == "color=red\n");
+    std::fs::write(t.work.join("svc.env"), "COLOR=blue\n").unwrap();
+    let out = t.run(&["restart", "svc"]).success();
+    let line = stdout_of(&out);
+    assert!(
+        line.starts_with("tsm: restarted 'svc-3400' (TSM ID: 1, PID: "),
+        "{line}"
+    );
+    let new = t.meta("svc-3400").pid().unwrap();
+    assert_ne!(old, new);
+    assert!(!alive(old) && alive(new));
+    wait_until("second run", || {
+        t.log("svc-3400.out") == "color=red\ncolor=blue\n"
+    });
+    // Restart also brings back a stopped process.
+    t.run(&["stop", "1"]).success();
+    t.run(&["restart", "1"]).success();
+    assert_eq!(t.status_of("svc-3400"), "online");
+}
+
+#[test]
+fn delete_removes_meta_and_pid_but_keeps_logs_and_ids() {
+    let t = Tsm::new();
+    t.service("server.sh", 3000);
+    let pid = t.start(&["server.sh"]);
+    wait_until("log", || !t.log("server-3000.out").is_empty());
+    t.run(&["delete", "0"])
+        .success()
+        .stdout("tsm: deleted 'server-3000' (TSM ID: 0)\n");
+    assert!(!alive(pid));
+    assert!(!t.has_meta("server-3000"));
+    assert!(!t.state().join("pids/server-3000.pid").exists());
+    assert_eq!(t.log("server-3000.out"), "up on 3000\n");
+    t.run(&["start", "server.sh"])
+        .success()
+        .stdout(predicate::str::contains("(TSM ID: 1,"));
+    t.run(&["delete", "*"]).success();
+    t.run(&["list", "--json"]).success().stdout("[]\n");
+}

@@ -1,0 +1,191 @@
+//! What tsm must never do: signal a process it did not start, trust a pid alone, hold a
+//! caller's descriptors, or stop listing because one file is bad.
+
+use crate::harness::*;
+use predicates::prelude::*;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use tsm::meta::Meta;
+
+/// An unrelated long-lived process owned by the test (tagged so the harness reaps it).
+fn bystander(t: &Tsm) -> std::process::Child {
+    std::process::Command::new("sleep")
+        .arg("300")
+        .env("TETRA_DIR", &t.tetra)
+        .spawn()
+        .unwrap()
+}
+
+fn plant_meta(t: &Tsm, name: &str, pid: u32, proc_start: u64) {
+    let dir = t.state().join("processes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut m = Meta::new();
+    m.set("tsm_id", "0");
+    m.set("name", name);
+    m.set("script", "/bin/true");
+    m.set("cwd", "/");
+    m.set("port", "3000");
+    m.set("pid", pid.to_string());
+    m.set("proc_start", proc_start.to_string());
+    m.set("status", "online");
+    std::fs::write(dir.join(format!("{name}.meta")), m.to_line()).unwrap();
+}
+
+#[test]
+fn a_stale_pid_pointing_at_another_process_is_never_signalled() {
+    let t = Tsm::new();
+    let mut other = bystander(&t);
+    let pid = other.id();
+    let real = tsm::platform::proc_info(pid as i32).unwrap().start;
+    plant_meta(&t, "stale-3000", pid, real + 1);
+    assert_eq!(t.status_of("stale-3000"), "exited");
+    t.run(&["stop", "stale"]).success();
+    t.run(&["restart", "--kill-timeout", "100ms", "stale"])
+        .success();
+    t.run(&["delete", "stale"]).success();
+    assert!(
+        alive(pid as i32),
+        "tsm signalled a process it did not start"
+    );
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+#[test]
+fn a_dead_service_recorded_online_shows_its_true_status() {
+    let t = Tsm::new();
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    plant_meta(&t, "ghost-3000", pid, 12345);
+    let row = &t.list_json()[0];
+    assert_eq!(row["status"], "exited");
+    assert!(row["pid"].is_null());
+}
+
+#[test]
+fn a_corrupt_meta_file_does_not_break_the_listing() {
+    let t = Tsm::new();
+    t.service("server.sh", 3000);
+    t.start(&["server.sh"]);
+    std::fs::write(
+        t.state().join("processes/broken-1.meta"),
+        "name='unterminated",
+    )
+    .unwrap();
+    let out = t.run(&["list"]).success();
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("server-3000") && text.contains("online"),
+        "{text}"
+    );
+    assert!(
+        text.contains("broken-1") && text.contains("corrupt"),
+        "{text}"
+    );
+    t.run(&["stop", "server"]).success();
+    t.run(&["delete", "broken-1"]).success();
+    assert!(!t.has_meta("broken-1"));
+}
+
+#[test]
+fn the_supervisor_keeps_none_of_the_callers_descriptors() {
+    let t = Tsm::new();
+    t.service("server.sh", 3000);
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let writer_fd = std::os::fd::AsRawFd::as_raw_fd(&writer);
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.env("TETRA_DIR", &t.tetra)
+        .current_dir(&t.work)
+        .args(["start", "server.sh"])
+        .stdout(std::process::Stdio::null());
+    // Hand the CLI the pipe as fd 3 and fd 7, as bats does with its fd 3.
+    // SAFETY: only dup2 between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::libc::dup2(writer_fd, 3);
+            nix::libc::dup2(writer_fd, 7);
+            Ok(())
+        });
+    }
+    assert!(cmd.status().unwrap().success());
+    drop(writer);
+    // EOF proves that neither the supervisor nor the service still holds the pipe.
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    let sup: i32 = t
+        .meta("server-3000")
+        .get("supervisor_pid")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let fds: Vec<i32> = std::fs::read_dir(format!("/proc/{sup}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect();
+    // 0-2 are /dev/null; the rest are its own (lock, logs, pipes).
+    for fd in fds.iter().filter(|fd| **fd > 2) {
+        let target = std::fs::read_link(format!("/proc/{sup}/fd/{fd}")).unwrap();
+        let target = target.to_string_lossy();
+        assert!(
+            target.contains(&*t.tetra.to_string_lossy()) || target.starts_with("pipe:"),
+            "supervisor holds fd {fd} -> {target}"
+        );
+    }
+    let stdin = std::fs::read_link(format!("/proc/{sup}/fd/0")).unwrap();
+    assert_eq!(stdin, std::path::Path::new("/dev/null"));
+}
+
+#[test]
+fn services_run_in_their_own_group_and_session() {
+    let t = Tsm::new();
+    t.service("server.sh", 3000);
+    let pid = t.start(&["server.sh"]);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    assert_eq!(
+        fields[2],
+        pid.to_string(),
+        "the service leads its process group"
+    );
+    let me = std::process::id();
+    let my_stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let my_sid = my_stat[my_stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(3)
+        .unwrap()
+        .to_string();
+    assert_ne!(fields[3], my_sid, "the service left the caller's session");
+}
+
+#[test]
+fn an_orphaned_service_is_shown_and_still_stopped() {
+    let t = Tsm::new();
+    t.service("server.sh", 3000);
+    let pid = t.start(&["server.sh"]);
+    // Its one line is written: with no supervisor to read them, later writes would fail.
+    wait_until("the service's output", || {
+        t.log("server-3000.out") == "up on 3000\n"
+    });
+    let sup: i32 = t
+        .meta("server-3000")
+        .get("supervisor_pid")
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the orphan to show", || {
+        t.status_of("server-3000") == "orphaned"
+    });
+    assert!(alive(pid));
+    t.run(&["stop", "server"]).success();
+    assert!(!alive(pid));
+    t.run(&["list"])
+        .success()
+        .stdout(predicate::str::contains("stopped"));
+}
