@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 /// `SZOMB` from `<sys/proc.h>`: the process has exited and awaits its parent.
 const SZOMB: u32 = 5;
+/// `PROC_PGRP_ONLY` from `<libproc.h>`: list the members of one process group.
+const PROC_PGRP_ONLY: u32 = 2;
 
 fn bsd_info(pid: i32) -> Option<libc::proc_bsdinfo> {
     let size = std::mem::size_of::<libc::proc_bsdinfo>() as libc::c_int;
@@ -39,7 +41,7 @@ pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
         // SAFETY: the buffer holds `bytes` bytes of pid_t and outlives the call.
         let n = unsafe {
             libc::proc_listpids(
-                libc::PROC_PGRP_ONLY,
+                PROC_PGRP_ONLY,
                 pgid as u32,
                 pids.as_mut_ptr().cast(),
                 bytes,
