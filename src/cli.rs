@@ -31,6 +31,10 @@ pub enum Command {
     List(ListArgs),
     /// Show the port of each service
     Ports(PortsArgs),
+    /// Show the last lines of services' logs, and follow them
+    Logs(LogsArgs),
+    /// Empty the log files of services (all by default) while they run
+    Flush(FlushArgs),
     /// Run as the supervisor of one service (used by `start`)
     #[command(hide = true)]
     Supervise(SuperviseArgs),
@@ -47,6 +51,16 @@ pub struct StartArgs {
     /// Grace between SIGTERM and SIGKILL on stop: 500ms, 5s, 1m (bare number: milliseconds)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
+    /// Rotate a log file before it grows past this size: 500K, 10M, 1G (default: never;
+    /// also TSM_MAX_LOG_SIZE)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_log_size: Option<u64>,
+    /// Rotated log files to keep, NAME.out.1 … NAME.out.N (default 5; also TSM_LOG_RETAIN)
+    #[arg(long, value_name = "N")]
+    pub log_retain: Option<u32>,
+    /// Prefix every stored log line with an ISO-8601 UTC timestamp
+    #[arg(long)]
+    pub time: bool,
     /// The script or program to run (relative to the current directory, else found on PATH)
     pub script: String,
     /// Custom name: the service is named NAME-PORT
@@ -81,6 +95,41 @@ pub struct PortsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// '*' (the default), a TSM ID, a name, part of a name, or a port
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// How many of the last lines of each file to show
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub lines: usize,
+    /// Print the last lines and exit (the default when stdout is not a terminal)
+    #[arg(long, conflicts_with = "follow")]
+    pub nostream: bool,
+    /// Keep printing new lines as they arrive (the default on a terminal)
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only stdout
+    #[arg(long, conflicts_with = "err")]
+    pub out: bool,
+    /// Only stderr
+    #[arg(long)]
+    pub err: bool,
+    /// No `ID|NAME | ` prefix
+    #[arg(long)]
+    pub raw: bool,
+    /// Prefix each followed line with the time it arrived
+    #[arg(long)]
+    pub timestamp: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FlushArgs {
+    /// '*' (the default), a TSM ID, a name, part of a name, or a port
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct SuperviseArgs {
     /// The state folder ($TETRA_DIR/tsm)
     #[arg(long)]
@@ -110,6 +159,25 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     Ok((value * scale).round() as u64)
 }
 
+/// `4096`, `500K`, `10M`, `1G` (binary units; a trailing `B` is allowed).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let body = upper.strip_suffix('B').unwrap_or(&upper);
+    let (number, scale) = match body.chars().last() {
+        Some('K') => (&body[..body.len() - 1], 1u64 << 10),
+        Some('M') => (&body[..body.len() - 1], 1 << 20),
+        Some('G') => (&body[..body.len() - 1], 1 << 30),
+        _ => (body, 1),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (try 500K, 10M, 1G)"))?;
+    if value <= 0.0 {
+        return Err(format!("'{text}' must be more than zero"));
+    }
+    Ok((value * scale as f64) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +198,17 @@ mod tests {
         assert!(parse_duration_ms("soon").is_err());
         assert!(parse_duration_ms("5h").is_err());
         assert!(parse_duration_ms("").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("500K"), Ok(500 * 1024));
+        assert_eq!(parse_size("10M"), Ok(10 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("10MB"), Ok(10 << 20));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("lots").is_err());
     }
 
     #[test]

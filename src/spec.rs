@@ -3,6 +3,7 @@
 
 use crate::dotenv;
 use crate::error::TsmError;
+use crate::logs::LogOptions;
 use crate::meta::Meta;
 use crate::port;
 use crate::resolve::valid_name;
@@ -25,7 +26,11 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     pub port: u16,
     pub kill_timeout_ms: u64,
+    pub log: LogOptions,
 }
+
+/// Rotated log files kept when only a maximum size is given.
+pub const DEFAULT_LOG_RETAIN: u32 = 5;
 
 /// What the user asked to start.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +41,9 @@ pub struct Request {
     pub env_file: Option<String>,
     pub port: Option<String>,
     pub kill_timeout_ms: Option<u64>,
+    pub max_log_size: Option<u64>,
+    pub log_retain: Option<u32>,
+    pub time: bool,
 }
 
 fn not_found(raw: &str) -> TsmError {
@@ -200,6 +208,11 @@ impl Spec {
             env,
             port,
             kill_timeout_ms: req.kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+            log: LogOptions {
+                max_size: req.max_log_size,
+                retain: req.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
+                time: req.time,
+            },
         })
     }
 
@@ -240,6 +253,13 @@ impl Spec {
                 .port()
                 .ok_or_else(|| TsmError::Data(format!("meta of '{name}' has no valid port")))?,
             kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+            log: LogOptions {
+                max_size: meta.u64("max_log_size").filter(|s| *s > 0),
+                retain: meta
+                    .u64("log_retain")
+                    .map_or(DEFAULT_LOG_RETAIN, |r| r.min(u64::from(u32::MAX)) as u32),
+                time: meta.get("time") == Some("1"),
+            },
         })
     }
 
@@ -263,6 +283,13 @@ impl Spec {
         m.set("status", "launching");
         m.set("restarts", "0");
         m.set("kill_timeout", self.kill_timeout_ms.to_string());
+        if let Some(max) = self.log.max_size {
+            m.set("max_log_size", max.to_string());
+            m.set("log_retain", self.log.retain.to_string());
+        }
+        if self.log.time {
+            m.set("time", "1");
+        }
         m
     }
 
@@ -311,6 +338,11 @@ mod tests {
             env: vec![("A".into(), "1 2".into())],
             port: 1,
             kill_timeout_ms: 250,
+            log: LogOptions {
+                max_size: Some(1024),
+                retain: 3,
+                time: true,
+            },
         };
         let meta = Meta::parse(&spec.to_meta(4).to_line()).unwrap();
         assert_eq!(meta.id(), Some(4));

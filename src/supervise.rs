@@ -3,7 +3,7 @@
 
 use crate::launch::cloexec_pipe;
 use crate::lock::FileLock;
-use crate::logs::LogFile;
+use crate::logs::LogWriter;
 use crate::paths::Paths;
 use crate::platform;
 use crate::spec::Spec;
@@ -131,10 +131,9 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let spec = Spec::from_meta(&meta).map_err(anyhow::Error::new)?;
     let me = std::process::id().to_string();
     let chld = sigchld_pipe()?;
-    let mut out = LogFile::open(&paths.out_log(name))
-        .with_context(|| format!("opening {}", paths.out_log(name).display()))?;
-    let mut err = LogFile::open(&paths.err_log(name))
-        .with_context(|| format!("opening {}", paths.err_log(name).display()))?;
+    let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
+    let mut out = LogWriter::new(&out_path, spec.log);
+    let mut err = LogWriter::new(&err_path, spec.log);
 
     let argv = spec.argv();
     let mut cmd = Command::new(&argv[0]);
@@ -213,8 +212,8 @@ fn pump(
     chld: OwnedFd,
     child_out: std::process::ChildStdout,
     child_err: std::process::ChildStderr,
-    out: &mut LogFile,
-    err: &mut LogFile,
+    out: &mut LogWriter,
+    err: &mut LogWriter,
     store: &Store,
     name: &str,
 ) -> Option<WaitStatus> {
@@ -226,16 +225,25 @@ fn pump(
         if ended.is_some() && sources.iter().all(Option::is_none) {
             break;
         }
-        let timeout = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    // Whatever still holds the pipes outlived the service: end it.
-                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
-                    break;
-                }
-                PollTimeout::try_from(left.as_millis().min(60_000) as i32 + 1)
-                    .unwrap_or(PollTimeout::NONE)
+        let now = Instant::now();
+        if deadline.is_some_and(|d| d <= now) {
+            // Whatever still holds the pipes outlived the service: end it.
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            break;
+        }
+        for log in [&mut *out, &mut *err] {
+            if log.partial_deadline().is_some_and(|d| d <= now) {
+                log.flush_partial();
+            }
+        }
+        let wake = [deadline, out.partial_deadline(), err.partial_deadline()]
+            .into_iter()
+            .flatten()
+            .min();
+        let timeout = match wake {
+            Some(at) => {
+                let ms = at.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)
             }
             None => PollTimeout::NONE,
         };
@@ -262,14 +270,18 @@ fn pump(
                 continue;
             }
             let Some(fd) = &sources[i] else { continue };
+            let log = if i == 0 { &mut *out } else { &mut *err };
             match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
-                Ok(0) => sources[i] = None,
-                Ok(n) => {
-                    let log = if i == 0 { &mut *out } else { &mut *err };
-                    let _ = log.write(&buf[..n]);
+                Ok(0) => {
+                    sources[i] = None;
+                    log.flush_partial();
                 }
+                Ok(n) => log.feed(&buf[..n]),
                 Err(nix::errno::Errno::EINTR | nix::errno::Errno::EAGAIN) => {}
-                Err(_) => sources[i] = None,
+                Err(_) => {
+                    sources[i] = None;
+                    log.flush_partial();
+                }
             }
         }
         if ready[0] {
@@ -293,6 +305,8 @@ fn pump(
             }
         }
     }
+    out.flush_partial();
+    err.flush_partial();
     // Reap whatever is left without waiting on it.
     while matches!(
         waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),

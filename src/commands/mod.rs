@@ -1,7 +1,9 @@
 //! One module per subcommand, each implementing [`Run`] on its clap arguments.
 
 mod delete;
+mod flush;
 mod list;
+mod logs;
 mod ports;
 mod restart;
 mod start;
@@ -22,6 +24,8 @@ pub struct Ctx {
     pub cwd: PathBuf,
     /// The caller's `PORT`, the last resort when picking a service's port.
     pub caller_port: Option<String>,
+    /// `TSM_MAX_LOG_SIZE` and `TSM_LOG_RETAIN`: defaults for `start`.
+    pub log_env: (Option<String>, Option<String>),
 }
 
 impl Ctx {
@@ -31,6 +35,14 @@ impl Ctx {
             paths: Paths::from_env()?,
             cwd: std::env::current_dir().context("reading the current directory")?,
             caller_port: std::env::var("PORT").ok(),
+            log_env: (
+                std::env::var("TSM_MAX_LOG_SIZE")
+                    .ok()
+                    .filter(|v| !v.is_empty()),
+                std::env::var("TSM_LOG_RETAIN")
+                    .ok()
+                    .filter(|v| !v.is_empty()),
+            ),
         })
     }
 
@@ -52,6 +64,8 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Delete(a) => delete::Delete(a).run(ctx, out),
         Command::List(a) => a.run(ctx, out),
         Command::Ports(a) => a.run(ctx, out),
+        Command::Logs(a) => a.run(ctx, out),
+        Command::Flush(a) => a.run(ctx, out),
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }

@@ -1,7 +1,7 @@
 //! `tsm start`: check everything, take an ID (or keep the old one), launch the supervisor.
 
 use super::{Ctx, Run};
-use crate::cli::StartArgs;
+use crate::cli::{parse_size, StartArgs};
 use crate::error::TsmError;
 use crate::launch::launch;
 use crate::spec::{Request, Spec};
@@ -18,6 +18,22 @@ impl Run for StartArgs {
             env_file: self.env_file.clone(),
             port: self.port.clone(),
             kill_timeout_ms: self.kill_timeout,
+            max_log_size: match (self.max_log_size, &ctx.log_env.0) {
+                (Some(size), _) => Some(size),
+                (None, Some(env)) => Some(
+                    parse_size(env)
+                        .map_err(|e| TsmError::Data(format!("TSM_MAX_LOG_SIZE: {e}")))?,
+                ),
+                (None, None) => None,
+            },
+            log_retain: match (self.log_retain, &ctx.log_env.1) {
+                (Some(n), _) => Some(n),
+                (None, Some(env)) => Some(env.parse().map_err(|_| {
+                    TsmError::Data(format!("TSM_LOG_RETAIN: '{env}' is not a whole number"))
+                })?),
+                (None, None) => None,
+            },
+            time: self.time,
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         let (id, pid) = start_spec(ctx, &spec)?;

@@ -40,12 +40,7 @@ pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
         let bytes = (pids.len() * std::mem::size_of::<libc::pid_t>()) as libc::c_int;
         // SAFETY: the buffer holds `bytes` bytes of pid_t and outlives the call.
         let n = unsafe {
-            libc::proc_listpids(
-                PROC_PGRP_ONLY,
-                pgid as u32,
-                pids.as_mut_ptr().cast(),
-                bytes,
-            )
+            libc::proc_listpids(PROC_PGRP_ONLY, pgid as u32, pids.as_mut_ptr().cast(), bytes)
         };
         if n <= 0 {
             continue;

@@ -4,5 +4,6 @@
 mod harness;
 mod lifecycle;
 mod listing;
+mod logs;
 mod safety;
 mod start;

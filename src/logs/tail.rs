@@ -1,0 +1,99 @@
+//! The last lines of a file, read backwards from its end: the cost does not grow with its size.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+const BLOCK: u64 = 64 * 1024;
+
+/// The last `n` lines of the file (without their newlines); a missing file has none.
+pub fn last_lines(path: &Path, n: usize) -> io::Result<Vec<Vec<u8>>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let mut start = len;
+    let mut tail: Vec<u8> = Vec::new();
+    // Read blocks from the end until the text holds the newline in front of the first wanted
+    // line (n of them, one more when the file ends with one), or the file is exhausted.
+    loop {
+        let newlines = tail.iter().filter(|b| **b == b'\n').count();
+        let ends_with_nl = tail.last() == Some(&b'\n');
+        let needed = n + usize::from(ends_with_nl);
+        if start == 0 || newlines >= needed {
+            break;
+        }
+        let size = BLOCK.min(start);
+        start -= size;
+        file.seek(SeekFrom::Start(start))?;
+        let mut block = vec![0u8; size as usize];
+        file.read_exact(&mut block)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+    }
+    let text = tail.strip_suffix(b"\n").unwrap_or(&tail);
+    let mut lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
+    if start > 0 {
+        lines.remove(0); // cut mid-line by the block boundary
+    }
+    if text.is_empty() {
+        lines.clear();
+    }
+    let skip = lines.len().saturating_sub(n);
+    Ok(lines.split_off(skip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file_with(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+        f
+    }
+
+    fn strings(v: Vec<Vec<u8>>) -> Vec<String> {
+        v.into_iter()
+            .map(|l| String::from_utf8(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn exact_counts() {
+        let f = file_with("a\nb\nc\n");
+        assert_eq!(strings(last_lines(f.path(), 1).unwrap()), ["c"]);
+        assert_eq!(strings(last_lines(f.path(), 2).unwrap()), ["b", "c"]);
+        assert_eq!(strings(last_lines(f.path(), 50).unwrap()), ["a", "b", "c"]);
+        assert!(last_lines(f.path(), 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unterminated_last_line_and_empty_lines() {
+        let f = file_with("a\n\nb");
+        assert_eq!(strings(last_lines(f.path(), 2).unwrap()), ["", "b"]);
+        let empty = file_with("");
+        assert!(last_lines(empty.path(), 5).unwrap().is_empty());
+        assert!(last_lines(Path::new("/nonexistent/x"), 5)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn across_block_boundaries() {
+        let text: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        let f = file_with(&text);
+        let got = strings(last_lines(f.path(), 50).unwrap());
+        let want: Vec<String> = (99_950..100_000).map(|i| format!("line {i}")).collect();
+        assert_eq!(got, want);
+        let long = "x".repeat(200_000);
+        let f = file_with(&format!("first\n{long}\nlast\n"));
+        let got = strings(last_lines(f.path(), 2).unwrap());
+        assert_eq!(got, [long, "last".to_string()]);
+    }
+}
