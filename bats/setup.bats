@@ -1,0 +1,215 @@
+#!/usr/bin/env bats
+# `tsm setup`: the state folders, the binary, and on macOS (a stubbed `uname` and `brew`)
+# util-linux's setsid on PATH.
+
+load test_helper
+bats_require_minimum_version 1.5.0
+
+setup() {
+    common_setup
+    # Just the tools the shim runs, with no setsid, cargo or tsm-native among them.
+    MIN_BIN=$TEST_DIR/minbin
+    make_min_path "$MIN_BIN" dirname mkdir chmod cat
+    BREW_PREFIX=$TEST_DIR/homebrew/opt/util-linux
+}
+teardown() { common_teardown; }
+
+# darwin_stubs: `uname` says Darwin; `brew --prefix util-linux` prints $BREW_PREFIX and
+# `brew install util-linux` puts an executable setsid in its bin.
+darwin_stubs() {
+    stub uname 'echo Darwin'
+    stub brew "$(
+        printf 'prefix=%q mkdir=%q chmod=%q\n' "$BREW_PREFIX" "$(command -v mkdir)" "$(command -v chmod)"
+        cat <<'BODY'
+case "$1 ${2-}" in
+    "--prefix util-linux") printf '%s\n' "$prefix" ;;
+    "install util-linux")
+        "$mkdir" -p "$prefix/bin" && printf '#!/bin/sh\nexec "$@"\n' >"$prefix/bin/setsid" &&
+            "$chmod" +x "$prefix/bin/setsid" ;;
+    *) echo "brew stub: unexpected: $*" >&2; exit 1 ;;
+esac
+BODY
+    )"
+}
+
+# in_min_shell SCRIPT ARGS...: SCRIPT in a clean bash whose PATH is only the stubs and the
+# minimal tools, with $1 the shim.
+in_min_shell() {
+    local script=$1
+    shift
+    env -i HOME="$HOME" TETRA_DIR="$TETRA_DIR" TSM_NATIVE="$TSM_NATIVE" PATH="$STUBS:$MIN_BIN" \
+        "$BASH" --noprofile --norc -c "$script" _ "$SHIM" "$@"
+}
+
+@test "tsm setup creates the state folders, the tsm folder with mode 700" {
+    source "$SHIM"
+    umask 022
+    run --separate-stderr tsm setup
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    [ "${lines[0]}" = "tsm: state folder $TETRA_DIR/tsm" ]
+    [ "${lines[${#lines[@]}-1]}" = "tsm: ready ($TSM_NATIVE)" ]
+    [ -d "$TETRA_DIR/tsm/logs" ]
+    [ -d "$TETRA_DIR/tsm/pids" ]
+    [ -d "$TETRA_DIR/tsm/processes" ]
+    [ "$(mode_of "$TETRA_DIR/tsm")" = 700 ]
+
+    # Again, with the folder opened up meanwhile: same result.
+    chmod 755 "$TETRA_DIR/tsm"
+    run tsm setup
+    [ "$status" -eq 0 ]
+    [ "$(mode_of "$TETRA_DIR/tsm")" = 700 ]
+
+    # The binary agrees with the folders.
+    run tsm list
+    [ "$status" -eq 0 ]
+}
+
+@test "tsm setup without TETRA_DIR uses \$HOME/tetra" {
+    source "$SHIM"
+    unset TETRA_DIR
+    HOME=$TEST_DIR/home
+    mkdir "$HOME"
+    run tsm setup
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "tsm: state folder $HOME/tetra/tsm" ]
+    [ -d "$HOME/tetra/tsm/processes" ]
+    [ "$(mode_of "$HOME/tetra/tsm")" = 700 ]
+}
+
+@test "tsm setup fails clearly when the state folder cannot be made" {
+    source "$SHIM"
+    TETRA_DIR=$TEST_DIR/file
+    : >"$TETRA_DIR"
+    run --separate-stderr tsm setup
+    [ "$status" -eq 1 ]
+    [[ "$stderr" == *"tsm: cannot create $TETRA_DIR/tsm" ]]
+}
+
+@test "on Linux, setup and sourcing never call brew" {
+    [ "$(uname -s)" = Linux ] || skip "needs Linux (uname -s is $(uname -s))"
+    stub brew
+    source "$SHIM"
+    run tsm setup
+    [ "$status" -eq 0 ]
+    [ -z "$(stub_calls brew)" ]
+}
+
+@test "the minimal PATH of these tests has no setsid, cargo or tsm-native" {
+    darwin_stubs
+    run in_min_shell 'command -v setsid || command -v cargo || command -v tsm-native || uname -s'
+    [ "$status" -eq 0 ]
+    [ "$output" = Darwin ]
+}
+
+@test "macOS without setsid: setup installs util-linux with brew and puts it on PATH, once" {
+    darwin_stubs
+    run --separate-stderr in_min_shell '
+        source "$1" || exit 9
+        echo "PATH0=$PATH"
+        tsm setup || exit 10
+        echo "PATH1=$PATH"
+        echo "SETSID=$(command -v setsid)"
+        echo "--- again"
+        tsm setup || exit 11
+        echo "PATH2=$PATH"'
+    echo "$output"
+    echo "stderr: $stderr"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    local first=${output%%--- again*} second=${output#*--- again}
+
+    [[ "$first" == *"tsm: setsid not found; running: brew install util-linux"* ]]
+    [[ "$first" == *"tsm: added $BREW_PREFIX/bin to PATH (for this shell; sourcing tsm.sh does it again)"* ]]
+    [[ "$first" == *"tsm: ready ($TSM_NATIVE)"* ]]
+    [ "$(stub_count brew "install util-linux")" -eq 1 ]
+    grep -qx "PATH0=$STUBS:$MIN_BIN" <<<"$output"
+    grep -qx "PATH1=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+    grep -qx "SETSID=$BREW_PREFIX/bin/setsid" <<<"$output"
+
+    # The second run changes nothing.
+    [[ "$second" != *"brew install"* ]]
+    [[ "$second" != *added* ]]
+    [[ "$second" == *"tsm: ready ($TSM_NATIVE)"* ]]
+    grep -qx "PATH2=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+    [ "$(stub_count brew "install util-linux")" -eq 1 ]
+    [ -d "$TETRA_DIR/tsm/processes" ]
+}
+
+@test "macOS with util-linux already installed: no brew install, PATH added once" {
+    darwin_stubs
+    mkdir -p "$BREW_PREFIX/bin"
+    printf '#!/bin/sh\n' >"$BREW_PREFIX/bin/setsid"
+    chmod +x "$BREW_PREFIX/bin/setsid"
+    # Sourcing alone already puts it on PATH; setup then has nothing to do.
+    run --separate-stderr in_min_shell '
+        source "$1" || exit 9
+        echo "PATH0=$PATH"
+        tsm setup || exit 10
+        echo "PATH1=$PATH"'
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    [ "$(stub_count brew "install util-linux")" -eq 0 ]
+    grep -qx "PATH0=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+    grep -qx "PATH1=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+
+    # Installed but sourced without it on PATH (e.g. setup in an older shell): setup adds it,
+    # without installing.
+    run --separate-stderr in_min_shell '
+        source "$1" || exit 9
+        PATH=$2
+        tsm setup || exit 10
+        echo "PATH1=$PATH"' "$STUBS:$MIN_BIN"
+    [ "$status" -eq 0 ]
+    [ "$(stub_count brew "install util-linux")" -eq 0 ]
+    grep -qx "PATH1=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+}
+
+@test "macOS without setsid and without brew: setup warns on stderr" {
+    stub uname 'echo Darwin'
+    run --separate-stderr in_min_shell 'source "$1" && tsm setup'
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "tsm: setsid not found and Homebrew is missing; install Homebrew, then run: brew install util-linux" ]
+    [[ "$output" == *"tsm: ready ($TSM_NATIVE)"* ]]
+    [ -d "$TETRA_DIR/tsm/logs" ]
+}
+
+@test "macOS: a failing brew install fails setup" {
+    stub uname 'echo Darwin'
+    stub brew "$(printf 'prefix=%q\n' "$BREW_PREFIX")"'
+        [ "$1" = --prefix ] && printf "%s\n" "$prefix"
+        [ "$1" != install ]'
+    run --separate-stderr in_min_shell 'source "$1" && tsm setup'
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tsm: brew install util-linux failed" ]
+    [ "$(stub_count brew "install util-linux")" -eq 1 ]
+}
+
+@test "setup with no binary and no cargo: exit 1 and says to install Rust" {
+    local co=$TEST_DIR/checkout
+    make_checkout "$co"
+    run --separate-stderr env -u TSM_NATIVE PATH="$STUBS:$MIN_BIN" "$BASH" --noprofile --norc -c \
+        'source "$1" && tsm setup' _ "$co/shell/tsm.sh"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tsm: tsm-native is not built and cargo is missing; install Rust, then run tsm setup again" ]
+    [ -d "$TETRA_DIR/tsm/pids" ]
+}
+
+@test "setup with no binary builds it with cargo build --release in the checkout" {
+    local co=$TEST_DIR/checkout
+    make_checkout "$co"
+    stub cargo "$(printf 'native=%q\n' "$co/target/release/tsm-native")"'
+        printf "%s\n" "$PWD" >>"${0%/*}/../stub-logs/cargo.cwd"
+        mkdir -p "${native%/*}" && printf "#!/bin/sh\n" >"$native" && chmod +x "$native"'
+    run --separate-stderr env -u TSM_NATIVE PATH="$STUBS:$MIN_BIN" "$BASH" --noprofile --norc -c \
+        'source "$1" && tsm setup && tsm setup' _ "$co/shell/tsm.sh"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [ -z "$stderr" ]
+    [ "$(stub_calls cargo)" = "build --release --quiet" ]
+    [ "$(cat "$STUB_LOGS/cargo.cwd")" = "$co" ]
+    [ "${lines[1]}" = "tsm: building tsm-native (cargo build --release in $co)" ]
+    [ "${lines[2]}" = "tsm: ready ($co/target/release/tsm-native)" ]
+    [ "${lines[${#lines[@]}-1]}" = "tsm: ready ($co/target/release/tsm-native)" ]
+}

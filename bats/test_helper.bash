@@ -1,0 +1,207 @@
+# shellcheck shell=bash
+# Common setup for the bats suite of the tsm shell shim (shell/tsm.sh).
+#
+#   load test_helper
+#   setup() { common_setup; }
+#   teardown() { common_teardown; }
+#
+# Every test gets its own temporary folder, TEST_DIR, used as TETRA_DIR and as HOME, with a
+# `stubs/` folder at the front of PATH for stub commands (see `stub`). Teardown stops every
+# service the test started and then kills, as a safety net, any process still carrying the
+# test's TETRA_DIR in its environment.
+#
+# TSM_NATIVE is the binary under test: `cargo test` exports it; run directly, the suite uses
+# target/debug/tsm-native of this checkout (build it first with `cargo build`).
+#
+# Anything a test starts in the background must close fd 3 (`3>&-`), or bats waits for it.
+
+REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd -P)
+SHIM=$REPO_ROOT/shell/tsm.sh
+export REPO_ROOT SHIM
+
+common_setup() {
+    TSM_NATIVE=${TSM_NATIVE:-$REPO_ROOT/target/debug/tsm-native}
+    if [ ! -x "$TSM_NATIVE" ]; then
+        printf 'tsm-native not found at %s: run cargo build, or set TSM_NATIVE\n' "$TSM_NATIVE" >&2
+        return 1
+    fi
+    # The binary under test, kept for teardown whatever the test does to TSM_NATIVE.
+    REAL_TSM_NATIVE=$(cd "$(dirname "$TSM_NATIVE")" && pwd -P)/$(basename "$TSM_NATIVE")
+    TSM_NATIVE=$REAL_TSM_NATIVE
+    export TSM_NATIVE REAL_TSM_NATIVE
+
+    if [ -n "${BATS_TEST_TMPDIR:-}" ]; then
+        TEST_DIR=$BATS_TEST_TMPDIR
+        OWN_TEST_DIR=
+    else
+        TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/tsm-bats.XXXXXX")
+        OWN_TEST_DIR=$TEST_DIR
+    fi
+    TEST_DIR=$(cd "$TEST_DIR" && pwd -P)
+    TETRA_DIR=$TEST_DIR
+    HOME=$TEST_DIR
+    STUBS=$TEST_DIR/stubs
+    STUB_LOGS=$TEST_DIR/stub-logs
+    mkdir -p "$STUBS" "$STUB_LOGS"
+    PATH=$STUBS:$PATH
+    export TEST_DIR TETRA_DIR HOME STUBS STUB_LOGS PATH
+    # A PORT from the caller's environment would be used by `tsm start` as a last resort.
+    unset PORT
+}
+
+common_teardown() {
+    [ -n "${TEST_DIR:-}" ] || return 0 # common_setup failed before making it
+    TETRA_DIR=$TEST_DIR "$REAL_TSM_NATIVE" delete '*' --kill-timeout 1s >/dev/null 2>&1 || true
+    kill_leftovers "$TEST_DIR"
+    if [ -n "${OWN_TEST_DIR:-}" ]; then
+        rm -rf "$OWN_TEST_DIR"
+    fi
+}
+
+# kill_leftovers DIR: SIGKILLs every process whose environment holds TETRA_DIR=DIR (Linux;
+# elsewhere a no-op) and waits for them to be gone. Reports each one on the TAP stream,
+# since a leftover means `tsm delete` missed something.
+kill_leftovers() {
+    local file pid killed=()
+    [ -d /proc/self ] || return 0
+    # One grep over every environment (a bash loop would be slow under bats' DEBUG trap), run
+    # without TETRA_DIR in its own environment so that it does not find itself.
+    while IFS= read -r file; do
+        pid=${file#/proc/}
+        pid=${pid%/environ}
+        case "$pid" in "$$" | "$BASHPID") continue ;; esac
+        if kill -KILL "$pid" 2>/dev/null; then
+            killed+=("$pid")
+        fi
+    done < <(env -u TETRA_DIR grep -lsFxz -e "TETRA_DIR=$1" /proc/[0-9]*/environ || true)
+    [ "${#killed[@]}" -eq 0 ] && return 0
+    printf '# teardown: killed leftover process %s\n' "${killed[@]}" >&3
+    for pid in "${killed[@]}"; do
+        wait_until 5 pid_gone "$pid" || true
+    done
+}
+
+# wait_until SECONDS COMMAND...: runs COMMAND every 50ms until it succeeds (status 0) or
+# SECONDS have passed (status 1, with a note on stderr).
+wait_until() {
+    local seconds=$1 tries
+    shift
+    tries=$((seconds * 20))
+    while ! "$@"; do
+        if [ "$tries" -le 0 ]; then
+            printf 'wait_until: gave up after %ss waiting for: %s\n' "$seconds" "$*" >&2
+            return 1
+        fi
+        tries=$((tries - 1))
+        sleep 0.05
+    done
+}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+    local stat
+    kill -0 "$1" 2>/dev/null || return 1
+    if [ -r "/proc/$1/stat" ]; then
+        stat=$(<"/proc/$1/stat") || return 1
+        stat=${stat##*) }
+        [ "${stat%% *}" != Z ] || return 1
+    fi
+    return 0
+}
+
+pid_gone() {
+    ! pid_alive "$1"
+}
+
+# cmdline_is PID WORDS: the process's argv, joined by spaces, is WORDS (Linux).
+cmdline_is() {
+    local argv
+    argv=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+    [ "$argv" = "$2 " ]
+}
+
+# free_port: a random high port, different for each test (the services here never bind it).
+free_port() {
+    printf '%s\n' $((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+}
+
+# make_service FILE PORT: an executable script that exports PORT and sleeps for 300s.
+make_service() {
+    printf '#!/usr/bin/env bash\nexport PORT=%s\nexec sleep 300\n' "$2" >"$1"
+    chmod +x "$1"
+}
+
+# stub NAME [BODY]: creates $STUBS/NAME, a bash script that appends its arguments (one call a
+# line, words joined by spaces) to $STUB_LOGS/NAME.log and then runs BODY. The script names
+# bash by its absolute path, so it also runs on a PATH without bash.
+stub() {
+    local name=$1 body=${2:-}
+    {
+        printf '#!%s\n' "$BASH"
+        printf 'printf "%%s\\n" "$*" >>%q\n' "$STUB_LOGS/$name.log"
+        printf '%s\n' "$body"
+    } >"$STUBS/$name"
+    chmod +x "$STUBS/$name"
+}
+
+# stub_calls NAME: what the stub was called with, one call a line (nothing if never called).
+stub_calls() {
+    if [ -f "$STUB_LOGS/$1.log" ]; then
+        cat "$STUB_LOGS/$1.log"
+    fi
+}
+
+# stub_count NAME LINE: how many calls of stub NAME had exactly the arguments LINE.
+stub_count() {
+    local line n=0
+    while IFS= read -r line; do
+        if [ "$line" = "$2" ]; then
+            n=$((n + 1))
+        fi
+    done < <(stub_calls "$1")
+    printf '%s\n' "$n"
+}
+
+# make_min_path DIR TOOL...: fills DIR with symlinks to just these tools, for a PATH that has
+# nothing else (no setsid, no cargo, no tsm-native).
+make_min_path() {
+    local dir=$1 tool real
+    shift
+    mkdir -p "$dir"
+    for tool in "$@"; do
+        real=$(command -v "$tool") || {
+            printf 'make_min_path: %s not found\n' "$tool" >&2
+            return 1
+        }
+        ln -sf "$real" "$dir/$tool"
+    done
+}
+
+# mode_of PATH: the permission bits in octal (GNU or BSD stat).
+mode_of() {
+    stat -c %a "$1" 2>/dev/null || stat -f %Lp "$1"
+}
+
+# clean_bash ARGS...: bash without startup files (a test's `bash -c` runs use this).
+clean_bash() {
+    "$BASH" --noprofile --norc "$@"
+}
+
+# make_checkout DIR: a fake checkout with a copy of the shim at DIR/shell/tsm.sh and no build.
+make_checkout() {
+    mkdir -p "$1/shell"
+    cp "$SHIM" "$1/shell/tsm.sh"
+}
+
+# fake_native FILE TAG: a stand-in tsm-native that prints TAG and then each argument in
+# brackets (`debug [start][a b]`), and exits with $FAKE_EXIT (default 0).
+fake_native() {
+    mkdir -p "$(dirname "$1")"
+    {
+        printf '#!%s\n' "$BASH"
+        printf 'printf %%s %q\n' "$2"
+        # shellcheck disable=SC2016 # expanded by the stub, not here
+        printf '%s\n' 'printf " "; printf "[%s]" "$@"; printf "\n"' 'exit "${FAKE_EXIT:-0}"'
+    } >"$1"
+    chmod +x "$1"
+}
