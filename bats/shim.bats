@@ -171,7 +171,6 @@ VOLATILE='^(declare -[-a-zA-Z]+ )?(_|BASH_ARGC|BASH_ARGV|BASH_LINENO|BASH_SOURCE
 }
 
 @test "a relative source path is resolved without CDPATH" {
-    skip "shim bug: _tsm_init's cd honours CDPATH (fix: CDPATH= cd -- ... >/dev/null)"
     local co=$TEST_DIR/checkout
     make_checkout "$co"
     fake_native "$co/target/debug/tsm-native" debug
@@ -202,4 +201,23 @@ VOLATILE='^(declare -[-a-zA-Z]+ )?(_|BASH_ARGC|BASH_ARGV|BASH_LINENO|BASH_SOURCE
     [ "$status" -eq 1 ]
     [ -z "$output" ]
     [ "$stderr" = "tsm: tsm-native not found; run: tsm setup" ]
+}
+
+@test "a symlinked tsm.sh finds the checkout it points into" {
+    local co=$TEST_DIR/checkout
+    make_checkout "$co"
+    fake_native "$co/target/debug/tsm-native" debug
+    mkdir -p "$TEST_DIR/home"
+    ln -s "$co/shell/tsm.sh" "$TEST_DIR/home/tsm.sh"
+    run env -u TSM_NATIVE "$BASH" --noprofile --norc -c \
+        'source "$1" && tsm list' _ "$TEST_DIR/home/tsm.sh"
+    [ "$status" -eq 0 ]
+    [ "$output" = "debug [list]" ]
+}
+
+@test "a TSM_NATIVE that is not executable is a clear error" {
+    run env TSM_NATIVE="$TEST_DIR/nope" "$BASH" --noprofile --norc -c \
+        'source "$1" && tsm list' _ "$SHIM"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"tsm: TSM_NATIVE=$TEST_DIR/nope is not an executable file"* ]]
 }

@@ -10,9 +10,17 @@
 # Records where this checkout lives (found from BASH_SOURCE, not TETRA_SRC) as a function, so
 # that no global variable is needed.
 _tsm_init() {
-    local src dir
+    local src dir link
     src=${BASH_SOURCE[0]}
-    dir=$(cd "$(dirname "$src")/.." 2>/dev/null && pwd -P) || return 1
+    # Follow a symlinked tsm.sh to the checkout it belongs to.
+    while [ -L "$src" ]; do
+        link=$(readlink "$src") || break
+        case $link in
+            /*) src=$link ;;
+            *) src=$(dirname -- "$src")/$link ;;
+        esac
+    done
+    dir=$(CDPATH='' cd -- "$(dirname -- "$src")/.." >/dev/null 2>&1 && pwd -P) || return 1
     eval "_tsm_root() { _tsm_r=$(printf '%q' "$dir"); }"
 }
 _tsm_init
@@ -24,7 +32,9 @@ _tsm_find_bin() {
     local _tsm_r
     if [ -n "${TSM_NATIVE:-}" ]; then
         _tsm_b=$TSM_NATIVE
-        return 0
+        [ -x "$_tsm_b" ] && return 0
+        printf 'tsm: TSM_NATIVE=%s is not an executable file\n' "$TSM_NATIVE" >&2
+        return 1
     fi
     _tsm_root
     if [ -x "$_tsm_r/target/release/tsm-native" ]; then
@@ -64,7 +74,11 @@ USAGE
 # without setsid, util-linux from Homebrew on PATH. Safe to run again.
 _tsm_setup() {
     local dir prefix _tsm_b _tsm_r
-    dir=${TETRA_DIR:-${HOME:-}/tetra}/tsm
+    if [ -z "${TETRA_DIR:-}" ] && [ -z "${HOME:-}" ]; then
+        printf 'tsm: neither TETRA_DIR nor HOME is set\n' >&2
+        return 1
+    fi
+    dir=${TETRA_DIR:-$HOME/tetra}/tsm
     if ! mkdir -p "$dir/logs" "$dir/pids" "$dir/processes" || ! chmod 700 "$dir"; then
         printf 'tsm: cannot create %s\n' "$dir" >&2
         return 1
@@ -81,6 +95,10 @@ _tsm_setup() {
                     return 1
                 }
                 prefix=$(brew --prefix util-linux 2>/dev/null)
+                if [ -z "$prefix" ] || [ ! -x "$prefix/bin/setsid" ]; then
+                    printf 'tsm: brew installed util-linux, but %s/bin/setsid is missing\n' "$prefix" >&2
+                    return 1
+                fi
             fi
             case ":$PATH:" in
                 *":$prefix/bin:"*) ;;
@@ -116,6 +134,14 @@ _tsm_macos_path() {
     local prefix
     [ "$(uname -s 2>/dev/null)" = Darwin ] || return 0
     command -v setsid >/dev/null 2>&1 && return 0
+    # The usual Homebrew prefixes first: asking brew costs a noticeable moment per shell.
+    for prefix in /opt/homebrew/opt/util-linux /usr/local/opt/util-linux; do
+        if [ -x "$prefix/bin/setsid" ]; then
+            PATH=$prefix/bin:$PATH
+            export PATH
+            return 0
+        fi
+    done
     command -v brew >/dev/null 2>&1 || return 0
     prefix=$(brew --prefix util-linux 2>/dev/null) || return 0
     if [ -x "$prefix/bin/setsid" ]; then

@@ -61,6 +61,22 @@ pub struct StartArgs {
     /// Prefix every stored log line with an ISO-8601 UTC timestamp
     #[arg(long)]
     pub time: bool,
+    /// When to start the service again after it ends: always, on-failure (default: a non-zero
+    /// exit or a signal), never
+    #[arg(long, value_name = "MODE", value_parser = clap::value_parser!(crate::policy::Mode))]
+    pub restart: Option<crate::policy::Mode>,
+    /// Never restart (pm2's spelling of --restart never)
+    #[arg(long, conflicts_with = "restart")]
+    pub no_autorestart: bool,
+    /// First wait before a restart, growing ×1.5 per unstable exit up to 15s (default 100ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub restart_delay: Option<u64>,
+    /// A run this long counts as stable and resets the backoff (default 1s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub min_uptime: Option<u64>,
+    /// Unstable restarts in a row before giving up as errored (default 16)
+    #[arg(long, value_name = "N")]
+    pub max_restarts: Option<u32>,
     /// The script or program to run (relative to the current directory, else found on PATH)
     pub script: String,
     /// Custom name: the service is named NAME-PORT

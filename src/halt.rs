@@ -39,6 +39,16 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
         };
         let seen = observe(paths, name, &meta);
         let Some(pid) = seen.pid else {
+            // Nothing running; a supervisor waiting to restart it is told to give up.
+            if let Err(e) = store.update(name, |m| {
+                m.set("status", "stopping");
+                true
+            }) {
+                results[index] = Err(e);
+                continue;
+            }
+            signal_supervisor(store, name);
+            wait_supervisor_gone(store, name);
             results[index] = mark_stopped(store, name);
             continue;
         };
@@ -94,7 +104,13 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
         pause = (pause * 2).min(Duration::from_millis(20));
     }
 
-    // Let each supervisor record the end and exit, then make the final state certain.
+    // Let each supervisor record the end and exit (one about to restart the service is told
+    // not to), then make the final state certain.
+    for (index, name) in names.iter().enumerate() {
+        if matches!(results[index], Ok(true)) {
+            signal_supervisor(store, name);
+        }
+    }
     for (index, name) in names.iter().enumerate() {
         if matches!(results[index], Ok(true)) {
             wait_supervisor_gone(store, name);
@@ -106,6 +122,23 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
 
 fn timeout_of(meta: &Meta) -> u64 {
     meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS)
+}
+
+/// SIGTERM to the supervisor of `name`, if it is alive and provably the one recorded.
+fn signal_supervisor(store: &Store, name: &str) {
+    if !lock::is_held(&store.paths().supervisor_lock(name)) {
+        return;
+    }
+    let Ok(Some(meta)) = store.read(name) else {
+        return;
+    };
+    let (Some(pid), Some(start)) = (meta.i32("supervisor_pid"), meta.u64("supervisor_start"))
+    else {
+        return;
+    };
+    if platform::is_same_process(pid, start) {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
 }
 
 fn wait_supervisor_gone(store: &Store, name: &str) {

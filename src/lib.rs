@@ -11,6 +11,7 @@ pub mod logs;
 pub mod meta;
 pub mod paths;
 pub mod platform;
+pub mod policy;
 pub mod port;
 pub mod resolve;
 pub mod spec;

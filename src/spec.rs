@@ -5,6 +5,7 @@ use crate::dotenv;
 use crate::error::TsmError;
 use crate::logs::LogOptions;
 use crate::meta::Meta;
+use crate::policy::{self, Policy};
 use crate::port;
 use crate::resolve::valid_name;
 use std::io::Read;
@@ -27,6 +28,7 @@ pub struct Spec {
     pub port: u16,
     pub kill_timeout_ms: u64,
     pub log: LogOptions,
+    pub policy: Policy,
 }
 
 /// Rotated log files kept when only a maximum size is given.
@@ -44,6 +46,7 @@ pub struct Request {
     pub max_log_size: Option<u64>,
     pub log_retain: Option<u32>,
     pub time: bool,
+    pub policy: Policy,
 }
 
 fn not_found(raw: &str) -> TsmError {
@@ -213,6 +216,7 @@ impl Spec {
                 retain: req.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
                 time: req.time,
             },
+            policy: req.policy,
         })
     }
 
@@ -260,6 +264,23 @@ impl Spec {
                     .map_or(DEFAULT_LOG_RETAIN, |r| r.min(u64::from(u32::MAX)) as u32),
                 time: meta.get("time") == Some("1"),
             },
+            policy: Policy {
+                mode: meta
+                    .get("restart")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(policy::Mode::OnFailure),
+                delay_ms: meta
+                    .u64("restart_delay")
+                    .unwrap_or(policy::DEFAULT_DELAY_MS),
+                min_uptime_ms: meta
+                    .u64("min_uptime")
+                    .unwrap_or(policy::DEFAULT_MIN_UPTIME_MS),
+                max_restarts: meta
+                    .u64("max_restarts")
+                    .map_or(policy::DEFAULT_MAX_RESTARTS, |n| {
+                        n.min(u64::from(u32::MAX)) as u32
+                    }),
+            },
         })
     }
 
@@ -290,6 +311,10 @@ impl Spec {
         if self.log.time {
             m.set("time", "1");
         }
+        m.set("restart", self.policy.mode.to_string());
+        m.set("restart_delay", self.policy.delay_ms.to_string());
+        m.set("min_uptime", self.policy.min_uptime_ms.to_string());
+        m.set("max_restarts", self.policy.max_restarts.to_string());
         m
     }
 
@@ -342,6 +367,12 @@ mod tests {
                 max_size: Some(1024),
                 retain: 3,
                 time: true,
+            },
+            policy: Policy {
+                mode: crate::policy::Mode::Always,
+                delay_ms: 7,
+                min_uptime_ms: 8,
+                max_restarts: 9,
             },
         };
         let meta = Meta::parse(&spec.to_meta(4).to_line()).unwrap();

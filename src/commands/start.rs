@@ -4,6 +4,7 @@ use super::{Ctx, Run};
 use crate::cli::{parse_size, StartArgs};
 use crate::error::TsmError;
 use crate::launch::launch;
+use crate::policy::{Mode, Policy};
 use crate::spec::{Request, Spec};
 use crate::status::observe;
 use anyhow::Result;
@@ -34,6 +35,7 @@ impl Run for StartArgs {
                 (None, None) => None,
             },
             time: self.time,
+            policy: self.policy(),
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         let (id, pid) = start_spec(ctx, &spec)?;
@@ -43,6 +45,22 @@ impl Run for StartArgs {
             spec.name
         )?;
         Ok(())
+    }
+}
+
+impl StartArgs {
+    fn policy(&self) -> Policy {
+        let defaults = Policy::default();
+        Policy {
+            mode: if self.no_autorestart {
+                Mode::Never
+            } else {
+                self.restart.unwrap_or(defaults.mode)
+            },
+            delay_ms: self.restart_delay.unwrap_or(defaults.delay_ms),
+            min_uptime_ms: self.min_uptime.unwrap_or(defaults.min_uptime_ms),
+            max_restarts: self.max_restarts.unwrap_or(defaults.max_restarts),
+        }
     }
 }
 

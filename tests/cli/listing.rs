@@ -75,7 +75,7 @@ fn a_service_that_exits_shows_exited_with_its_code() {
         "quick.sh",
         "#!/usr/bin/env bash\nexport PORT=3600\necho bye\nexit 3\n",
     );
-    t.start(&["quick.sh"]);
+    t.start(&["--restart", "never", "quick.sh"]);
     wait_until("the exit to be recorded", || {
         t.meta("quick-3600").status() == "exited"
     });
@@ -90,7 +90,7 @@ fn a_service_that_exits_shows_exited_with_its_code() {
 fn a_killed_service_shows_the_signal() {
     let t = Tsm::new();
     t.service("victim.sh", 3700);
-    let pid = t.start(&["victim.sh"]);
+    let pid = t.start(&["--no-autorestart", "victim.sh"]);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,

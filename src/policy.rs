@@ -1,0 +1,206 @@
+//! Restart policy: when a service that ended is started again, after how long, and when the
+//! supervisor gives up (`errored`). Pure decisions, so they are unit-tested without processes.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The longest wait between two restarts.
+pub const MAX_DELAY: Duration = Duration::from_secs(15);
+pub const DEFAULT_DELAY_MS: u64 = 100;
+pub const DEFAULT_MIN_UPTIME_MS: u64 = 1_000;
+pub const DEFAULT_MAX_RESTARTS: u32 = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "always" => Ok(Mode::Always),
+            "on-failure" => Ok(Mode::OnFailure),
+            "never" | "no" => Ok(Mode::Never),
+            _ => Err(format!(
+                "'{s}' is not a restart mode (always, on-failure, never)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Always => "always",
+            Mode::OnFailure => "on-failure",
+            Mode::Never => "never",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub mode: Mode,
+    /// First wait after an unstable exit; ×1.5 for each further one, up to [`MAX_DELAY`].
+    pub delay_ms: u64,
+    /// A run at least this long is stable: it resets the backoff and the unstable count.
+    pub min_uptime_ms: u64,
+    /// Unstable restarts in a row before giving up.
+    pub max_restarts: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            mode: Mode::OnFailure,
+            delay_ms: DEFAULT_DELAY_MS,
+            min_uptime_ms: DEFAULT_MIN_UPTIME_MS,
+            max_restarts: DEFAULT_MAX_RESTARTS,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Start again after `delay`; `unstable` is the new count of unstable runs in a row.
+    Restart { delay: Duration, unstable: u32 },
+    /// Ended and not restarted by policy.
+    Exited,
+    /// Too many unstable runs in a row.
+    Errored,
+}
+
+impl Policy {
+    /// The wait before the restart that follows the `unstable`-th unstable run in a row.
+    pub fn delay(&self, unstable: u32) -> Duration {
+        let base = Duration::from_millis(self.delay_ms);
+        let factor = 1.5f64.powi(unstable.saturating_sub(1).min(64) as i32);
+        base.mul_f64(factor).min(MAX_DELAY.max(base))
+    }
+
+    /// What to do after a run that lasted `uptime` ended with `exit`, `unstable` runs in a row
+    /// before it having been unstable.
+    pub fn decide(&self, exit: Exit, uptime: Duration, unstable: u32) -> Decision {
+        let wanted = match self.mode {
+            Mode::Always => true,
+            Mode::OnFailure => exit != Exit::Code(0),
+            Mode::Never => false,
+        };
+        if !wanted {
+            return Decision::Exited;
+        }
+        if uptime >= Duration::from_millis(self.min_uptime_ms) {
+            return Decision::Restart {
+                delay: Duration::from_millis(self.delay_ms),
+                unstable: 0,
+            };
+        }
+        let unstable = unstable + 1;
+        if unstable > self.max_restarts {
+            return Decision::Errored;
+        }
+        Decision::Restart {
+            delay: self.delay(unstable),
+            unstable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUICK: Duration = Duration::from_millis(10);
+    const LONG: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn modes() {
+        let p = |mode| Policy {
+            mode,
+            ..Policy::default()
+        };
+        assert_eq!(
+            p(Mode::OnFailure).decide(Exit::Code(0), LONG, 0),
+            Decision::Exited
+        );
+        assert!(matches!(
+            p(Mode::OnFailure).decide(Exit::Code(2), LONG, 0),
+            Decision::Restart { .. }
+        ));
+        assert!(matches!(
+            p(Mode::OnFailure).decide(Exit::Signal, LONG, 0),
+            Decision::Restart { .. }
+        ));
+        assert!(matches!(
+            p(Mode::Always).decide(Exit::Code(0), LONG, 0),
+            Decision::Restart { .. }
+        ));
+        assert_eq!(
+            p(Mode::Never).decide(Exit::Code(1), QUICK, 0),
+            Decision::Exited
+        );
+        assert_eq!("no".parse::<Mode>(), Ok(Mode::Never));
+        assert!("sometimes".parse::<Mode>().is_err());
+    }
+
+    #[test]
+    fn unstable_runs_back_off_then_give_up() {
+        let p = Policy {
+            max_restarts: 4,
+            ..Policy::default()
+        };
+        let mut unstable = 0;
+        let mut delays = Vec::new();
+        loop {
+            match p.decide(Exit::Code(1), QUICK, unstable) {
+                Decision::Restart { delay, unstable: u } => {
+                    delays.push(delay.as_millis());
+                    unstable = u;
+                }
+                Decision::Errored => break,
+                Decision::Exited => panic!("on-failure exited"),
+            }
+        }
+        assert_eq!(delays, [100, 150, 225, 337]);
+    }
+
+    #[test]
+    fn a_stable_run_resets_the_backoff() {
+        let p = Policy::default();
+        assert_eq!(
+            p.decide(Exit::Code(1), LONG, 9),
+            Decision::Restart {
+                delay: Duration::from_millis(100),
+                unstable: 0
+            }
+        );
+    }
+
+    #[test]
+    fn the_delay_is_capped() {
+        let p = Policy::default();
+        assert_eq!(p.delay(1), Duration::from_millis(100));
+        assert_eq!(p.delay(30), MAX_DELAY);
+        assert_eq!(p.delay(u32::MAX), MAX_DELAY);
+        let slow = Policy {
+            delay_ms: 60_000,
+            ..Policy::default()
+        };
+        assert_eq!(
+            slow.delay(3),
+            Duration::from_secs(60),
+            "a longer base is honoured"
+        );
+    }
+}

@@ -1,0 +1,259 @@
+//! The supervisor: one detached process per service that spawns it in its own process group,
+//! pumps its stdout/stderr into the log files, restarts it by its policy, and records every
+//! change of state in meta.
+
+mod pump;
+
+use crate::lock::FileLock;
+use crate::logs::LogWriter;
+use crate::paths::Paths;
+use crate::platform;
+use crate::policy::{Decision, Exit};
+use crate::spec::Spec;
+use crate::store::{write_atomic, Store};
+use anyhow::{Context, Result};
+use nix::sys::wait::WaitStatus;
+use nix::unistd::ForkResult;
+use pump::Wake;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub fn now_epoch() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The pipe back to the CLI that started us: one line, `ok PID` or `err WHY`.
+struct Ready(Option<File>);
+
+impl Ready {
+    fn send(&mut self, line: &str) {
+        if let Some(mut f) = self.0.take() {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
+/// Entry point of `tsm-native supervise`.
+pub fn run(paths: &Paths, name: &str, ready_fd: Option<i32>) -> Result<()> {
+    // Keep nothing the CLI's caller gave us (bats' fd 3, a terminal…) but the report pipe.
+    let ready_fd =
+        ready_fd.filter(|&fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok());
+    for fd in platform::open_fds() {
+        if fd > 2 && Some(fd) != ready_fd {
+            // SAFETY: at this point no Rust object owns a descriptor above 2 but the report
+            // pipe, so closing them cannot invalidate anything in use.
+            unsafe {
+                nix::libc::close(fd);
+            }
+        }
+    }
+    if let Some(fd) = ready_fd {
+        // Never let the service inherit it: the CLI waits for the pipe to close.
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )?;
+    }
+    // SAFETY: the report descriptor was just checked open and nothing else owns it.
+    let mut ready = Ready(ready_fd.map(|fd| unsafe { File::from_raw_fd(fd) }));
+    // Fork once more so that the CLI's child exits at once and we are nobody's zombie;
+    // being a session leader's child, we can never acquire a controlling terminal.
+    // SAFETY: the process is single-threaded here, so the child may run arbitrary code.
+    match unsafe { nix::unistd::fork() }.context("fork")? {
+        ForkResult::Parent { .. } => {
+            // SAFETY: _exit skips destructors, leaving the report pipe to the child.
+            unsafe { nix::libc::_exit(0) }
+        }
+        ForkResult::Child => {}
+    }
+    platform::become_subreaper();
+    match supervise(paths, name, &mut ready) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            ready.send(&format!("err {e:#}"));
+            Err(e)
+        }
+    }
+}
+
+fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
+    let store = Store::new(paths);
+    let lock_path = paths.supervisor_lock(name);
+    let Some(_life) = FileLock::exclusive_within(&lock_path, Duration::from_secs(3))
+        .with_context(|| format!("locking {}", lock_path.display()))?
+    else {
+        anyhow::bail!("another supervisor of '{name}' is still running");
+    };
+    let meta = store
+        .read(name)?
+        .with_context(|| format!("no meta file for '{name}'"))?;
+    let spec = Spec::from_meta(&meta).map_err(anyhow::Error::new)?;
+    let me = std::process::id().to_string();
+    let my_start = platform::proc_info(std::process::id() as i32).map_or(0, |i| i.start);
+    let wake = Wake::install()?;
+    let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
+    let mut out = LogWriter::new(&out_path, spec.log);
+    let mut err = LogWriter::new(&err_path, spec.log);
+    // Updates meta unless it was deleted or taken over by another supervisor meanwhile.
+    let record = |change: &mut dyn FnMut(&mut crate::meta::Meta)| {
+        store.update(name, |m| {
+            if m.get("supervisor_pid") != Some(me.as_str()) {
+                return false;
+            }
+            change(m);
+            true
+        })
+    };
+    store.update(name, |m| {
+        m.set("supervisor_pid", &me);
+        m.set("supervisor_start", my_start.to_string());
+        true
+    })?;
+    let user_stopping =
+        || matches!(store.read(name), Ok(Some(m)) if matches!(m.status(), "stopping" | "stopped"));
+
+    let mut unstable = 0u32;
+    let mut restarts = 0u64;
+    let mut first = true;
+    loop {
+        if pump::term_requested() || (!first && user_stopping()) {
+            record(&mut |m| m.set("status", "stopped"))?;
+            break;
+        }
+        let (pid, pipes) = match spawn(&spec) {
+            Ok(spawned) => spawned,
+            Err(why) => {
+                record(&mut |m| {
+                    m.set("status", "errored");
+                    m.set("error", &why);
+                })?;
+                anyhow::bail!(why);
+            }
+        };
+        let started = Instant::now();
+        let stamp = platform::proc_info(pid).map_or(0, |i| i.start);
+        record(&mut |m| {
+            if !matches!(m.status(), "stopping" | "stopped") {
+                m.set("status", "online");
+            }
+            m.set("pid", pid.to_string());
+            m.set("proc_start", stamp.to_string());
+            m.set("start_time", now_epoch().to_string());
+            m.set("restarts", restarts.to_string());
+            m.remove("exit_code");
+            m.remove("signal");
+            m.remove("error");
+            m.remove("next_restart_at");
+        })?;
+        write_atomic(&paths.pid_file(name), format!("{pid}\n").as_bytes())?;
+        if first {
+            ready.send(&format!("ok {pid}"));
+            first = false;
+        }
+        let mut published = 0u64;
+        let mut tick = |dropped: u64| {
+            if dropped != published {
+                published = dropped;
+                let _ = record(&mut |m| m.set("log_dropped", dropped.to_string()));
+            }
+        };
+        let [out_pipe, err_pipe] = pipes;
+        let ended = pump::pump(
+            &wake,
+            &mut pump::Run {
+                pid,
+                pipes: [Some(out_pipe), Some(err_pipe)],
+                logs: [&mut out, &mut err],
+                kill_timeout: Duration::from_millis(spec.kill_timeout_ms),
+                user_stopping: &user_stopping,
+                tick: &mut tick,
+            },
+        );
+        if std::fs::read_to_string(paths.pid_file(name)).is_ok_and(|t| t.trim() == pid.to_string())
+        {
+            let _ = std::fs::remove_file(paths.pid_file(name));
+        }
+        let exit = match ended {
+            Some(WaitStatus::Signaled(..)) => Exit::Signal,
+            Some(WaitStatus::Exited(_, code)) => Exit::Code(code),
+            _ => Exit::Signal,
+        };
+        let dropped = out.dropped + err.dropped;
+        let end_fields = |m: &mut crate::meta::Meta, status: &str| {
+            m.set("status", status);
+            match ended {
+                Some(WaitStatus::Exited(_, code)) => m.set("exit_code", code.to_string()),
+                Some(WaitStatus::Signaled(_, sig, _)) => {
+                    m.set("signal", sig.as_str().trim_start_matches("SIG"))
+                }
+                _ => {}
+            }
+            m.set("exited_at", now_epoch().to_string());
+            if dropped > 0 {
+                m.set("log_dropped", dropped.to_string());
+            }
+        };
+        if pump::term_requested() || user_stopping() {
+            record(&mut |m| end_fields(m, "stopped"))?;
+            break;
+        }
+        match spec.policy.decide(exit, started.elapsed(), unstable) {
+            Decision::Exited => {
+                record(&mut |m| end_fields(m, "exited"))?;
+                break;
+            }
+            Decision::Errored => {
+                record(&mut |m| end_fields(m, "errored"))?;
+                break;
+            }
+            Decision::Restart {
+                delay,
+                unstable: now_unstable,
+            } => {
+                unstable = now_unstable;
+                restarts += 1;
+                let due = SystemTime::now() + delay;
+                record(&mut |m| {
+                    end_fields(m, "waiting restart");
+                    m.set("restarts", restarts.to_string());
+                    m.set("unstable_restarts", unstable.to_string());
+                    let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                    m.set("next_restart_at", ms.to_string());
+                })?;
+                if !wake.sleep(delay) {
+                    record(&mut |m| m.set("status", "stopped"))?;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Spawns one run of the service as the leader of its own process group, stdout and stderr
+/// piped to us. An exec failure comes back as the error (std reports it through a
+/// close-on-exec pipe).
+fn spawn(spec: &Spec) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
+    let argv = spec.argv();
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(&spec.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+    let pid = child.id() as i32;
+    match (child.stdout.take(), child.stderr.take()) {
+        (Some(out), Some(err)) => Ok((pid, [out.into(), err.into()])),
+        _ => Err("service pipes missing".into()),
+    }
+}
