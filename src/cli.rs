@@ -35,6 +35,10 @@ pub enum Command {
     Logs(LogsArgs),
     /// Empty the log files of services (all by default) while they run
     Flush(FlushArgs),
+    /// Show everything tsm knows about services
+    Describe(DescribeArgs),
+    /// Check the state folder and say how to fix what is wrong (exit 1 when anything is)
+    Doctor(DoctorArgs),
     /// Run as the supervisor of one service (used by `start`)
     #[command(hide = true)]
     Supervise(SuperviseArgs),
@@ -144,6 +148,16 @@ pub struct FlushArgs {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 }
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// '*', a TSM ID, a name, part of a name, or a port
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {}
 
 #[derive(Debug, Args)]
 pub struct SuperviseArgs {

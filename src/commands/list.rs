@@ -96,6 +96,7 @@ impl Run for ListArgs {
                     cell(r.pid),
                     cell(r.port),
                     cell(r.uptime.map(uptime)),
+                    r.restarts.to_string(),
                 ]
             })
             .collect();
@@ -107,6 +108,7 @@ impl Run for ListArgs {
                 ("pid", 8),
                 ("port", 9),
                 ("uptime", 22),
+                ("↺", 5),
             ],
             &cells,
         );

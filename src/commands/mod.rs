@@ -1,6 +1,8 @@
 //! One module per subcommand, each implementing [`Run`] on its clap arguments.
 
 mod delete;
+mod describe;
+mod doctor;
 mod flush;
 mod list;
 mod logs;
@@ -66,6 +68,8 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Ports(a) => a.run(ctx, out),
         Command::Logs(a) => a.run(ctx, out),
         Command::Flush(a) => a.run(ctx, out),
+        Command::Describe(a) => a.run(ctx, out),
+        Command::Doctor(a) => a.run(ctx, out),
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }

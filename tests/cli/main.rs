@@ -8,3 +8,4 @@ mod listing;
 mod logs;
 mod safety;
 mod start;
+mod supervision;

@@ -1,0 +1,118 @@
+//! `tsm describe`: everything tsm knows about a process, for a human.
+
+use super::{Ctx, Run};
+use crate::cli::DescribeArgs;
+use crate::logs::{files_of, iso8601};
+use crate::meta::Meta;
+use crate::resolve::resolve_all;
+use crate::spec::Spec;
+use crate::status::observe;
+use crate::supervise::now_epoch;
+use crate::table::uptime;
+use anyhow::Result;
+use std::io::Write;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn when(epoch_secs: u64) -> String {
+    iso8601(UNIX_EPOCH + Duration::from_secs(epoch_secs))
+}
+
+fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
+    let seen = observe(&ctx.paths, name, meta);
+    let mut line = |key: &str, value: String| text.push_str(&format!("{key:<13}{value}\n"));
+    line("name", name.to_string());
+    line("id", meta.id().map_or("-".into(), |i| i.to_string()));
+    line("status", seen.status.to_string());
+    line("pid", seen.pid.map_or("-".into(), |p| p.to_string()));
+    line("port", meta.port().map_or("-".into(), |p| p.to_string()));
+    if let (Some(_), Some(t)) = (seen.pid, meta.start_time()) {
+        line(
+            "uptime",
+            format!(
+                "{} (since {})",
+                uptime(now_epoch().saturating_sub(t)),
+                when(t)
+            ),
+        );
+    }
+    line(
+        "restarts",
+        format!(
+            "{} ({} unstable in a row)",
+            meta.restarts(),
+            meta.u64("unstable_restarts").unwrap_or(0)
+        ),
+    );
+    let exit = match (meta.get("exit_code"), meta.get("signal")) {
+        (Some(code), _) => Some(format!("exit code {code}")),
+        (None, Some(sig)) => Some(format!("signal {sig}")),
+        _ => None,
+    };
+    if let Some(exit) = exit {
+        let at = meta.u64("exited_at").map(when).unwrap_or_default();
+        line("last exit", format!("{exit} {at}").trim_end().to_string());
+    }
+    if let Some(err) = meta.get("error") {
+        line("error", err.to_string());
+    }
+    match Spec::from_meta(meta) {
+        Ok(spec) => {
+            line("command", shell_words::join(spec.argv()));
+            line("cwd", spec.cwd.display().to_string());
+            let p = spec.policy;
+            line(
+                "restart",
+                format!(
+                    "{} (delay {}ms ×1.5 up to 15s, min uptime {}ms, max {} unstable)",
+                    p.mode, p.delay_ms, p.min_uptime_ms, p.max_restarts
+                ),
+            );
+            line("kill timeout", format!("{}ms", spec.kill_timeout_ms));
+            if let Some(file) = &spec.env_file {
+                line("env file", file.display().to_string());
+                let keys: Vec<String> = spec.env.iter().map(|(k, _)| format!("{k}=***")).collect();
+                line("env", keys.join(" "));
+            }
+        }
+        Err(e) => line("command", format!("(cannot be rebuilt: {e})")),
+    }
+    let (out, err) = files_of(&ctx.paths, name, Some(meta));
+    line("out log", out.display().to_string());
+    line("err log", err.display().to_string());
+    if let Some(dropped) = meta.u64("log_dropped").filter(|d| *d > 0) {
+        line(
+            "log dropped",
+            format!("{dropped} bytes could not be written"),
+        );
+    }
+    line("meta file", ctx.paths.meta(name).display().to_string());
+    for (key, value) in meta.pairs() {
+        text.push_str(&format!("  {key}={}\n", shell_words::quote(value)));
+    }
+}
+
+impl Run for DescribeArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let entries = ctx.store().entries()?;
+        let mut text = String::new();
+        for (n, i) in resolve_all(&entries, &self.targets)?
+            .into_iter()
+            .enumerate()
+        {
+            if n > 0 {
+                text.push('\n');
+            }
+            let entry = &entries[i];
+            match &entry.meta {
+                Ok(meta) => describe(ctx, &entry.name, meta, &mut text),
+                Err(why) => text.push_str(&format!(
+                    "name         {}\nstatus       corrupt: {why}\nmeta file    {}\n",
+                    entry.name,
+                    ctx.paths.meta(&entry.name).display()
+                )),
+            }
+        }
+        out.write_all(text.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,141 @@
+//! `tsm doctor`: check the state folder and say how to fix what is wrong.
+
+use super::{Ctx, Run};
+use crate::cli::DoctorArgs;
+use crate::error::TsmError;
+use crate::status::{observe, Status};
+use anyhow::Result;
+use std::collections::HashSet;
+use std::io::Write;
+
+struct Finding {
+    problem: String,
+    fix: String,
+}
+
+fn port_in_use(port: u16) -> bool {
+    std::net::TcpListener::bind(("0.0.0.0", port))
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
+    let paths = &ctx.paths;
+    let mut found = Vec::new();
+    let mut add = |problem: String, fix: String| found.push(Finding { problem, fix });
+    let entries = ctx.store().entries()?;
+    let names: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let mut max_id = None;
+    for entry in &entries {
+        let name = &entry.name;
+        let meta = match &entry.meta {
+            Ok(meta) => meta,
+            Err(why) => {
+                add(
+                    format!("meta file of '{name}' does not parse ({why})"),
+                    format!(
+                        "tsm delete {name}   # removes {}",
+                        paths.meta(name).display()
+                    ),
+                );
+                continue;
+            }
+        };
+        max_id = max_id.max(meta.id());
+        let seen = observe(paths, name, meta);
+        if seen.status == Status::Orphaned {
+            add(
+                format!(
+                    "'{name}' is running (pid {}) but its supervisor is gone: no logs, no restarts",
+                    seen.pid.unwrap_or(0)
+                ),
+                format!("tsm restart {name}"),
+            );
+        }
+        if let Some(port) = meta.port() {
+            if seen.pid.is_none() && port_in_use(port) {
+                add(
+                    format!("port {port} of '{name}' is held by a process tsm does not manage"),
+                    format!("find it with: ss -ltnp 'sport = :{port}'  (or lsof -iTCP:{port})"),
+                );
+            }
+        }
+        if let Some(dropped) = meta.u64("log_dropped").filter(|d| *d > 0) {
+            add(
+                format!("'{name}' lost {dropped} bytes of output: its log could not be written"),
+                "check free space and that the log folder exists (df -h; ls -ld logs)".into(),
+            );
+        }
+    }
+    for file in files_in(&paths.pids()) {
+        if let Some(name) = file.strip_suffix(".pid") {
+            let running = entries.iter().any(|e| {
+                e.name == name
+                    && e.meta
+                        .as_ref()
+                        .is_ok_and(|m| observe(paths, name, m).pid.is_some())
+            });
+            if !names.contains(name) || !running {
+                add(
+                    format!("stale pid file {file} (no running process of that name)"),
+                    format!("rm {}", paths.pids().join(&file).display()),
+                );
+            }
+        }
+    }
+    for dir in [paths.processes(), paths.pids(), paths.root().to_path_buf()] {
+        for file in files_in(&dir) {
+            if file.starts_with('.') && file.ends_with(".tmp") {
+                add(
+                    format!("leftover temp file {file} from an interrupted write"),
+                    format!("rm {}", dir.join(&file).display()),
+                );
+            }
+        }
+    }
+    if let Some(max) = max_id {
+        let next = std::fs::read_to_string(paths.next_id())
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        if next.is_none_or(|n| n <= max) {
+            add(
+                format!(
+                    "next_id is {} but ID {max} is in use: a new process could reuse an ID",
+                    next.map_or("missing".into(), |n| n.to_string())
+                ),
+                format!("echo {} > {}", max + 1, paths.next_id().display()),
+            );
+        }
+    }
+    Ok(found)
+}
+
+impl Run for DoctorArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let found = check(ctx)?;
+        let mut text = String::new();
+        for f in &found {
+            text.push_str(&format!("problem: {}\n    fix: {}\n", f.problem, f.fix));
+        }
+        out.write_all(text.as_bytes())?;
+        if found.is_empty() {
+            writeln!(
+                out,
+                "tsm: no problems found in {}",
+                ctx.paths.root().display()
+            )?;
+            return Ok(());
+        }
+        out.flush()?;
+        Err(TsmError::Failed(format!("doctor found {} problem(s)", found.len())).into())
+    }
+}

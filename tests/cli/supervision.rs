@@ -1,0 +1,297 @@
+//! Restart policies, backoff, crash visibility, faults, describe and doctor — each fault
+//! injected for real.
+
+use crate::harness::*;
+use predicates::prelude::*;
+use std::time::{Duration, Instant};
+
+/// A service that notes each run's start (ns since epoch) in `runs`, then runs `rest`.
+fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
+    t.script(
+        file,
+        &format!("#!/usr/bin/env bash\nexport PORT={port}\ndate +%s%N >> runs\n{rest}\n"),
+    );
+}
+
+fn runs(t: &Tsm) -> Vec<u128> {
+    std::fs::read_to_string(t.work.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
+fn supervisor_alive(t: &Tsm, name: &str) -> bool {
+    let sup: i32 = t.meta(name).get("supervisor_pid").unwrap().parse().unwrap();
+    alive(sup)
+}
+
+#[test]
+fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() {
+    let t = Tsm::new();
+    noting(&t, "crash.sh", 3000, "echo boom >&2\nexit 1");
+    t.start(&["--restart-delay", "20ms", "--max-restarts", "4", "crash.sh"]);
+    wait_until("errored", || t.meta("crash-3000").status() == "errored");
+    let starts = runs(&t);
+    assert_eq!(starts.len(), 5, "one run and exactly 4 restarts");
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]) / 1_000_000)
+        .collect();
+    for (gap, delay) in gaps.iter().zip([20, 30, 45, 67]) {
+        assert!(
+            *gap >= delay,
+            "gap {gap}ms shorter than the backoff {delay}ms: {gaps:?}"
+        );
+    }
+    let meta = t.meta("crash-3000");
+    assert_eq!(meta.get("exit_code"), Some("1"));
+    assert_eq!(meta.restarts(), 4);
+    t.run(&["list"])
+        .success()
+        .stdout(predicate::str::contains("errored (1)"));
+    assert!(
+        !supervisor_alive(&t, "crash-3000"),
+        "the supervisor gave up and left"
+    );
+    // Restarting an errored process starts it afresh, counters reset.
+    std::fs::write(
+        t.work.join("crash.sh"),
+        "#!/usr/bin/env bash\nexport PORT=3000\nexec sleep 300\n",
+    )
+    .unwrap();
+    t.run(&["restart", "crash"]).success();
+    assert_eq!(t.status_of("crash-3000"), "online");
+    assert_eq!(t.meta("crash-3000").restarts(), 0);
+}
+
+#[test]
+fn a_crash_after_a_stable_run_resets_the_backoff_and_never_gives_up() {
+    let t = Tsm::new();
+    noting(&t, "flaky.sh", 3001, "sleep 0.15\nexit 1");
+    t.start(&[
+        "--min-uptime",
+        "100ms",
+        "--restart-delay",
+        "10ms",
+        "--max-restarts",
+        "1",
+        "flaky.sh",
+    ]);
+    wait_until("several restarts", || t.meta("flaky-3001").restarts() >= 4);
+    let meta = t.meta("flaky-3001");
+    assert_ne!(meta.status(), "errored");
+    assert_eq!(meta.u64("unstable_restarts"), Some(0));
+    t.run(&["stop", "flaky"]).success();
+    assert_eq!(t.meta("flaky-3001").status(), "stopped");
+}
+
+#[test]
+fn on_failure_leaves_a_clean_exit_alone_and_always_restarts_it() {
+    let t = Tsm::new();
+    noting(&t, "once.sh", 3002, "exit 0");
+    t.start(&["once.sh"]);
+    wait_until("exited", || t.meta("once-3002").status() == "exited");
+    assert_eq!(t.meta("once-3002").get("exit_code"), Some("0"));
+    assert_eq!(runs(&t).len(), 1);
+    t.start(&[
+        "--restart",
+        "always",
+        "--restart-delay",
+        "10ms",
+        "--port",
+        "3003",
+        "once.sh",
+        "again",
+    ]);
+    wait_until("restarts of a clean exit", || {
+        t.meta("again-3003").restarts() >= 2
+    });
+    t.run(&["stop", "again"]).success();
+}
+
+#[test]
+fn stop_during_backoff_cancels_the_restart() {
+    let t = Tsm::new();
+    noting(&t, "crash.sh", 3004, "exit 7");
+    t.start(&["--restart-delay", "10s", "crash.sh"]);
+    wait_until("waiting restart", || {
+        t.status_of("crash-3004") == "waiting restart"
+    });
+    let began = Instant::now();
+    t.run(&["stop", "crash"]).success();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "stop waited for the backoff"
+    );
+    assert_eq!(t.status_of("crash-3004"), "stopped");
+    assert!(!supervisor_alive(&t, "crash-3004"));
+    assert_eq!(runs(&t).len(), 1);
+}
+
+#[test]
+fn an_orphan_can_be_restarted_and_deleted() {
+    let t = Tsm::new();
+    t.service("server.sh", 3005);
+    let pid = t.start(&["server.sh"]);
+    wait_until("output", || t.log("server-3005.out") == "up on 3005\n");
+    let sup: i32 = t
+        .meta("server-3005")
+        .get("supervisor_pid")
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("orphaned", || t.status_of("server-3005") == "orphaned");
+    t.run(&["restart", "server"]).success();
+    assert!(!alive(pid));
+    assert_eq!(t.status_of("server-3005"), "online");
+    let sup: i32 = t
+        .meta("server-3005")
+        .get("supervisor_pid")
+        .unwrap()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let pid = t.meta("server-3005").pid().unwrap();
+    wait_until("orphaned again", || {
+        t.status_of("server-3005") == "orphaned"
+    });
+    t.run(&["delete", "server"]).success();
+    assert!(!alive(pid));
+}
+
+#[test]
+fn concurrent_starts_and_stops_leave_consistent_state() {
+    let t = Tsm::new();
+    for i in 0..25 {
+        t.service(&format!("s{i}.sh"), 5000 + i);
+    }
+    let spawn = |args: Vec<String>| {
+        std::process::Command::new(BIN)
+            .env("TETRA_DIR", &t.tetra)
+            .current_dir(&t.work)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut children = Vec::new();
+    for i in 0..25 {
+        children.push(spawn(vec!["start".into(), format!("s{i}.sh")]));
+        children.push(spawn(vec!["start".into(), format!("s{i}.sh")]));
+    }
+    for mut c in children.drain(..) {
+        c.wait().unwrap();
+    }
+    for i in 0..25 {
+        children.push(spawn(vec!["stop".into(), format!("s{i}-{}", 5000 + i)]));
+        children.push(spawn(vec!["restart".into(), format!("s{i}-{}", 5000 + i)]));
+    }
+    for mut c in children {
+        c.wait().unwrap();
+    }
+    let rows = t.list_json();
+    assert_eq!(rows.len(), 25, "each name once");
+    let mut ids: Vec<u64> = rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 25, "distinct IDs");
+    for row in &rows {
+        let name = row["name"].as_str().unwrap();
+        match row["status"].as_str().unwrap() {
+            "online" => assert!(alive(row["pid"].as_i64().unwrap() as i32)),
+            "stopped" => assert!(row["pid"].is_null()),
+            other => panic!("{name} ended {other}"),
+        }
+    }
+}
+
+#[test]
+fn a_removed_log_folder_drops_output_but_not_the_service() {
+    let t = Tsm::new();
+    t.script(
+        "chatty.sh",
+        "#!/usr/bin/env bash\nexport PORT=3006\nwhile :; do echo chatter; sleep 0.01; done\n",
+    );
+    let pid = t.start(&["chatty.sh"]);
+    std::fs::remove_dir_all(t.state().join("logs")).unwrap();
+    wait_until("the drop counter", || {
+        t.meta("chatty-3006")
+            .u64("log_dropped")
+            .is_some_and(|n| n > 0)
+    });
+    assert!(alive(pid));
+    t.run(&["doctor"])
+        .code(1)
+        .stdout(predicate::str::contains("could not be written"));
+    t.run(&["describe", "chatty"])
+        .success()
+        .stdout(predicate::str::contains("log dropped"));
+}
+
+#[test]
+fn describe_shows_the_whole_picture() {
+    let t = Tsm::new();
+    t.script(
+        "svc.sh",
+        "#!/usr/bin/env bash\nexport PORT=3007\nexec sleep 300\n",
+    );
+    std::fs::write(t.work.join("svc.env"), "SECRET=hunter2\nMODE=x\n").unwrap();
+    let pid = t.start(&["--env", "svc.env", "svc.sh", "--", "--flag"]);
+    let out = t.run(&["describe", "svc"]).success();
+    let text = stdout_of(&out);
+    for want in [
+        "name         svc-3007".to_string(),
+        "status       online".into(),
+        format!("pid          {pid}"),
+        "env          SECRET=*** MODE=***".into(),
+        "restart      on-failure".into(),
+        "svc-3007.out".into(),
+        "--flag".into(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("hunter2"), "a secret leaked");
+}
+
+#[test]
+fn doctor_finds_each_planted_problem() {
+    let t = Tsm::new();
+    t.service("server.sh", 3008);
+    t.start(&["server.sh"]);
+    t.run(&["doctor"])
+        .success()
+        .stdout(predicate::str::contains("no problems"));
+    let state = t.state();
+    std::fs::write(state.join("processes/broken-1.meta"), "x='open").unwrap();
+    std::fs::write(state.join("pids/ghost-9.pid"), "999999\n").unwrap();
+    std::fs::write(state.join("processes/.a-1.meta.123.tmp"), "").unwrap();
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    t.script("idle.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
+    t.start(&["--port", &port.to_string(), "idle.sh"]);
+    t.run(&["stop", "idle"]).success();
+    std::fs::write(state.join("next_id"), "0\n").unwrap();
+    let out = t.run(&["doctor"]).code(1);
+    let text = stdout_of(&out);
+    for want in [
+        "broken-1".to_string(),
+        "stale pid file ghost-9.pid".into(),
+        "leftover temp file .a-1.meta.123.tmp".into(),
+        "next_id is 0".into(),
+        format!("port {port} of 'idle-{port}' is held"),
+    ] {
+        assert!(text.contains(&want), "doctor missed {want:?}:\n{text}");
+    }
+    assert_eq!(text.matches("fix:").count(), 5, "{text}");
+}
