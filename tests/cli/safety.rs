@@ -189,3 +189,25 @@ fn an_orphaned_service_is_shown_and_still_stopped() {
         .success()
         .stdout(predicate::str::contains("stopped"));
 }
+
+#[test]
+fn after_a_reboot_stale_files_do_not_block_the_next_start() {
+    let t = Tsm::new();
+    t.service("server.sh", 3000);
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    plant_meta(&t, "server-3000", dead, 4242);
+    let state = t.state();
+    std::fs::create_dir_all(state.join("pids")).unwrap();
+    std::fs::write(state.join("pids/server-3000.pid"), format!("{dead}\n")).unwrap();
+    std::fs::write(state.join("pids/server-3000.lock"), "").unwrap();
+    std::fs::write(state.join("processes/.server-3000.meta.1.tmp"), "half").unwrap();
+    assert_eq!(t.status_of("server-3000"), "exited");
+    t.run(&["start", "server.sh"])
+        .success()
+        .stdout(predicate::str::starts_with(
+            "tsm: started 'server-3000' (TSM ID: 0,",
+        ));
+    assert_eq!(t.status_of("server-3000"), "online");
+}
