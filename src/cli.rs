@@ -37,6 +37,10 @@ pub enum Command {
     Flush(FlushArgs),
     /// Show everything tsm knows about services
     Describe(DescribeArgs),
+    /// Write the running set to $TETRA_DIR/tsm/dump.json
+    Save(SaveArgs),
+    /// Start again what `tsm save` wrote (IDs kept where free)
+    Resurrect(SaveArgs),
     /// Check the state folder and say how to fix what is wrong (exit 1 when anything is)
     Doctor(DoctorArgs),
     /// Run as the supervisor of one service (used by `start`)
@@ -81,7 +85,13 @@ pub struct StartArgs {
     /// Unstable restarts in a row before giving up as errored (default 16)
     #[arg(long, value_name = "N")]
     pub max_restarts: Option<u32>,
-    /// The script or program to run (relative to the current directory, else found on PATH)
+    /// With an ecosystem config: start only these apps (comma-separated names)
+    #[arg(long, value_name = "APPS", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// With an ecosystem config: apply each app's `env_<PROFILE>` (pm2's `--env PROFILE`)
+    #[arg(long, value_name = "PROFILE")]
+    pub env_profile: Option<String>,
+    /// The script or program to run, or an ecosystem config (*.config.js|cjs|mjs, *.json) (relative to the current directory, else found on PATH)
     pub script: String,
     /// Custom name: the service is named NAME-PORT
     pub name: Option<String>,
@@ -98,6 +108,10 @@ pub struct StopArgs {
     /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
+    /// restart: start again with the recorded environment instead of re-reading env files
+    /// and configs
+    #[arg(long)]
+    pub keep_env: bool,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +172,9 @@ pub struct DescribeArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {}
 
 #[derive(Debug, Args)]
 pub struct SuperviseArgs {

@@ -39,10 +39,13 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
         .arg(READY_FD.to_string())
         .arg(&spec.name)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .env("PORT", spec.port.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    // The chosen PORT wins over one in the env file (`--port` has precedence).
+    if let Some(port) = spec.port {
+        cmd.env("PORT", port.to_string());
+    }
     // SAFETY: between fork and exec this only makes async-signal-safe calls (setsid, dup2,
     // fcntl) on descriptors that are open in the child, and allocates nothing.
     unsafe {
@@ -88,6 +91,7 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
     paths.ensure()?;
     let _ = std::fs::remove_file(paths.pid_file(&spec.name));
     store.write(&spec.name, &spec.to_meta(id))?;
+    store.write_env(&spec.name, &spec.env)?;
     match spawn_supervisor(paths, spec) {
         Ok(pid) => Ok(pid),
         Err(e) => {

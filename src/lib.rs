@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod commands;
 pub mod dotenv;
+pub mod ecosystem;
 pub mod error;
 pub mod halt;
 pub mod launch;
@@ -14,6 +15,7 @@ pub mod platform;
 pub mod policy;
 pub mod port;
 pub mod resolve;
+pub mod script;
 pub mod spec;
 pub mod status;
 pub mod store;

@@ -56,6 +56,13 @@ impl Paths {
     pub fn meta(&self, name: &str) -> PathBuf {
         self.processes().join(format!("{name}.meta"))
     }
+    /// The variables tsm gave the service (env file, config env), as JSON.
+    pub fn env_record(&self, name: &str) -> PathBuf {
+        self.processes().join(format!("{name}.env.json"))
+    }
+    pub fn dump(&self) -> PathBuf {
+        self.root.join("dump.json")
+    }
     pub fn pid_file(&self, name: &str) -> PathBuf {
         self.pids().join(format!("{name}.pid"))
     }

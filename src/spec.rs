@@ -8,8 +8,7 @@ use crate::meta::Meta;
 use crate::policy::{self, Policy};
 use crate::port;
 use crate::resolve::valid_name;
-use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
+use crate::script::{locate, not_found};
 use std::path::{Path, PathBuf};
 
 /// Default grace between SIGTERM and SIGKILL on stop.
@@ -25,10 +24,27 @@ pub struct Spec {
     pub env_file: Option<PathBuf>,
     /// Variables from the env file, in file order.
     pub env: Vec<(String, String)>,
-    pub port: u16,
+    /// Always set for `tsm start SCRIPT`; an ecosystem app may have none.
+    pub port: Option<u16>,
     pub kill_timeout_ms: u64,
     pub log: LogOptions,
     pub policy: Policy,
+    pub origin: Origin,
+    /// Log files instead of `logs/NAME.out` / `logs/NAME.err` (ecosystem `out_file`, `error_file`).
+    pub out_file: Option<PathBuf>,
+    pub error_file: Option<PathBuf>,
+}
+
+/// Where a process was defined: on the command line, or as an app of an ecosystem config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Cli,
+    Ecosystem {
+        config: PathBuf,
+        app: String,
+        /// pm2's `--env production`: the `env_production` block applies.
+        profile: Option<String>,
+    },
 }
 
 /// Rotated log files kept when only a maximum size is given.
@@ -47,100 +63,6 @@ pub struct Request {
     pub log_retain: Option<u32>,
     pub time: bool,
     pub policy: Policy,
-}
-
-fn not_found(raw: &str) -> TsmError {
-    TsmError::NoInput(format!("'{raw}' not found or not executable"))
-}
-
-fn interpreter_for(path: &Path) -> Option<&'static str> {
-    match path.extension()?.to_str()? {
-        "sh" | "bash" => Some("bash"),
-        "js" | "cjs" | "mjs" => Some("node"),
-        "py" => Some("python3"),
-        _ => None,
-    }
-}
-
-fn find_program(program: &str, script: &str) -> Result<PathBuf, TsmError> {
-    which::which(program).map_err(|_| {
-        TsmError::NoInput(format!(
-            "interpreter '{program}' for '{script}' not found on PATH"
-        ))
-    })
-}
-
-/// Reads up to 64 KiB of the script: enough for a shebang and a PORT line.
-fn head(path: &Path) -> String {
-    let mut bytes = Vec::new();
-    if let Ok(file) = std::fs::File::open(path) {
-        let _ = file.take(64 * 1024).read_to_end(&mut bytes);
-    }
-    if bytes.contains(&0) {
-        return String::new(); // a binary: no shebang, no PORT line
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// Checks that the program a shebang names exists, so a bad one fails before anything is
-/// written rather than after.
-fn check_shebang(line: &str, script: &str) -> Result<(), TsmError> {
-    let mut words = line.trim_start_matches("#!").split_whitespace();
-    let Some(program) = words.next() else {
-        return Err(TsmError::NoInput(format!(
-            "'{script}' has an empty #! line"
-        )));
-    };
-    let exists = |p: &Path| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    if !exists(Path::new(program)) {
-        return Err(TsmError::NoInput(format!(
-            "interpreter '{program}' for '{script}' not found"
-        )));
-    }
-    if Path::new(program).file_name().is_some_and(|n| n == "env") {
-        if let Some(target) = words.find(|w| !w.starts_with('-') && !w.contains('=')) {
-            find_program(target, script)?;
-        }
-    }
-    Ok(())
-}
-
-/// Finds the script (relative to `cwd`, else on PATH) and how to run it; returns the absolute
-/// path, the interpreter (None: exec it directly) and its text.
-pub fn locate(raw: &str, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String), TsmError> {
-    if raw.is_empty() {
-        return Err(not_found(raw));
-    }
-    let direct = cwd.join(raw);
-    let path = if raw.contains('/') || direct.is_file() {
-        direct
-    } else {
-        which::which(raw).map_err(|_| not_found(raw))?
-    };
-    let meta = path.metadata().map_err(|_| not_found(raw))?;
-    if !meta.is_file() {
-        return Err(not_found(raw));
-    }
-    let executable = meta.permissions().mode() & 0o111 != 0
-        && nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok();
-    let text = head(&path);
-    let shebang = text.starts_with("#!");
-    let by_extension = interpreter_for(&path);
-    let interpreter = if executable && (shebang || by_extension.is_none()) {
-        if shebang {
-            check_shebang(text.lines().next().unwrap_or(""), raw)?;
-        }
-        None
-    } else if let Some(program) = by_extension {
-        Some(find_program(program, raw)?)
-    } else {
-        return Err(not_found(raw));
-    };
-    let path = path.canonicalize().map_err(|_| not_found(raw))?;
-    Ok((path, interpreter, text))
 }
 
 fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
@@ -203,13 +125,16 @@ impl Spec {
         };
         Ok(Spec {
             name: compose_name(&base, port)?,
+            origin: Origin::Cli,
+            out_file: None,
+            error_file: None,
             script,
             interpreter,
             args: req.args.clone(),
             cwd: cwd.to_path_buf(),
             env_file: env_file.map(|p| p.canonicalize().unwrap_or(p)),
             env,
-            port,
+            port: Some(port),
             kill_timeout_ms: req.kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
             log: LogOptions {
                 max_size: req.max_log_size,
@@ -253,9 +178,26 @@ impl Spec {
             cwd: PathBuf::from(field("cwd")?),
             env_file,
             env,
-            port: meta
-                .port()
-                .ok_or_else(|| TsmError::Data(format!("meta of '{name}' has no valid port")))?,
+            port: meta.port(),
+            origin: match (meta.get("type"), meta.get("config"), meta.get("app_name")) {
+                (Some("ecosystem"), Some(config), Some(app)) => Origin::Ecosystem {
+                    config: PathBuf::from(config),
+                    app: app.to_string(),
+                    profile: meta
+                        .get("env_profile")
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string),
+                },
+                _ => Origin::Cli,
+            },
+            out_file: meta
+                .get("out_file")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            error_file: meta
+                .get("error_file")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
             log: LogOptions {
                 max_size: meta.u64("max_log_size").filter(|s| *s > 0),
@@ -284,6 +226,20 @@ impl Spec {
         })
     }
 
+    /// The spec of a recorded process with the variables it was given then (`env`), its env
+    /// file not read again.
+    pub fn recorded(meta: &Meta, env: Vec<(String, String)>) -> Result<Spec, TsmError> {
+        let mut without = meta.clone();
+        without.remove("env_file");
+        let mut spec = Spec::from_meta(&without)?;
+        spec.env_file = meta
+            .get("env_file")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        spec.env = env;
+        Ok(spec)
+    }
+
     /// The meta written when this spec is launched as TSM ID `id`.
     pub fn to_meta(&self, id: u64) -> Meta {
         let path = |p: &Option<PathBuf>| {
@@ -299,8 +255,28 @@ impl Spec {
         m.set("cwd", self.cwd.display().to_string());
         m.set("interpreter", path(&self.interpreter));
         m.set("env_file", path(&self.env_file));
-        m.set("port", self.port.to_string());
-        m.set("type", "cli");
+        m.set("port", self.port.map(|p| p.to_string()).unwrap_or_default());
+        match &self.origin {
+            Origin::Cli => m.set("type", "cli"),
+            Origin::Ecosystem {
+                config,
+                app,
+                profile,
+            } => {
+                m.set("type", "ecosystem");
+                m.set("config", config.display().to_string());
+                m.set("app_name", app);
+                if let Some(profile) = profile {
+                    m.set("env_profile", profile);
+                }
+            }
+        }
+        if let Some(f) = &self.out_file {
+            m.set("out_file", f.display().to_string());
+        }
+        if let Some(f) = &self.error_file {
+            m.set("error_file", f.display().to_string());
+        }
         m.set("status", "launching");
         m.set("restarts", "0");
         m.set("kill_timeout", self.kill_timeout_ms.to_string());
@@ -361,7 +337,14 @@ mod tests {
             cwd: tmp.path().to_path_buf(),
             env_file: Some(env),
             env: vec![("A".into(), "1 2".into())],
-            port: 1,
+            port: Some(1),
+            origin: Origin::Ecosystem {
+                config: tmp.path().join("ecosystem.config.js"),
+                app: "my".into(),
+                profile: Some("production".into()),
+            },
+            out_file: Some(tmp.path().join("o.log")),
+            error_file: None,
             kill_timeout_ms: 250,
             log: LogOptions {
                 max_size: Some(1024),

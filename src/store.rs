@@ -89,9 +89,25 @@ impl<'a> Store<'a> {
         Ok(Some(meta))
     }
 
-    /// Removes the meta and pid files of `name` (logs stay).
+    /// Records the variables tsm gave `name`'s service (see [`Paths::env_record`]).
+    pub fn write_env(&self, name: &str, env: &[(String, String)]) -> Result<()> {
+        let json = serde_json::to_vec(env).context("encoding the environment")?;
+        write_atomic(&self.paths.env_record(name), &json)
+    }
+
+    /// The variables recorded by [`write_env`](Self::write_env), if any.
+    pub fn read_env(&self, name: &str) -> Option<Vec<(String, String)>> {
+        let bytes = fs::read(self.paths.env_record(name)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Removes the meta, env record and pid files of `name` (logs stay).
     pub fn remove(&self, name: &str) -> Result<()> {
-        for path in [self.paths.meta(name), self.paths.pid_file(name)] {
+        for path in [
+            self.paths.meta(name),
+            self.paths.env_record(name),
+            self.paths.pid_file(name),
+        ] {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -159,6 +175,30 @@ impl<'a> Store<'a> {
         };
         write_atomic(&path, format!("{}\n", id + 1).as_bytes())?;
         Ok(id)
+    }
+
+    /// Makes sure `next_id` will never hand out `id` (used when an ID is restored).
+    pub fn reserve_id(&self, id: u64) -> Result<()> {
+        let lock_path = self.paths.next_id_lock();
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let path = self.paths.next_id();
+        let next = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok());
+        if next.is_some_and(|n| n > id) {
+            return Ok(());
+        }
+        let in_use = match next {
+            Some(n) => n,
+            None => self
+                .entries()?
+                .iter()
+                .filter_map(Entry::id)
+                .max()
+                .map_or(0, |m| m + 1),
+        };
+        write_atomic(&path, format!("{}\n", in_use.max(id + 1)).as_bytes())
     }
 
     /// Takes the CLI's transition lock of `name`.

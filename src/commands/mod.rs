@@ -8,6 +8,7 @@ mod list;
 mod logs;
 mod ports;
 mod restart;
+mod save;
 mod start;
 mod stop;
 
@@ -70,6 +71,8 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Flush(a) => a.run(ctx, out),
         Command::Describe(a) => a.run(ctx, out),
         Command::Doctor(a) => a.run(ctx, out),
+        Command::Save(_) => save::save(ctx, out),
+        Command::Resurrect(_) => save::resurrect(ctx, out),
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }
@@ -83,7 +86,8 @@ pub(crate) type Locked = (Vec<(u64, String)>, Vec<crate::lock::FileLock>);
 /// concurrent callers cannot deadlock); returns `(id, name)` pairs in ID order.
 pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> {
     let entries = store.entries()?;
-    let picked: Vec<(u64, String)> = resolve_all(&entries, targets)?
+    let targets = expand_configs(&entries, targets)?;
+    let picked: Vec<(u64, String)> = resolve_all(&entries, &targets)?
         .into_iter()
         .map(|i| (entries[i].id().unwrap_or(0), entries[i].name.clone()))
         .collect();
@@ -95,6 +99,33 @@ pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> 
         .map(|name| store.op_lock(name))
         .collect::<Result<Vec<_>>>()?;
     Ok((picked, locks))
+}
+
+/// Replaces each target that is an ecosystem config file by the names of its processes.
+fn expand_configs(entries: &[crate::store::Entry], targets: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for target in targets {
+        if !crate::ecosystem::is_config(target) {
+            out.push(target.clone());
+            continue;
+        }
+        let config = std::path::Path::new(target).canonicalize()?;
+        let config = config.to_string_lossy();
+        let names: Vec<String> = entries
+            .iter()
+            .filter(|e| {
+                e.meta
+                    .as_ref()
+                    .is_ok_and(|m| m.get("config") == Some(config.as_ref()))
+            })
+            .map(|e| e.name.clone())
+            .collect();
+        if names.is_empty() {
+            return Err(crate::error::TsmError::NotFound(target.clone()).into());
+        }
+        out.extend(names);
+    }
+    Ok(out)
 }
 
 /// Prints one line per result and fails (after doing all it could) if any failed.

@@ -2,6 +2,7 @@
 
 use super::{Ctx, Run};
 use crate::cli::{parse_size, StartArgs};
+use crate::ecosystem::{self, AppOptions};
 use crate::error::TsmError;
 use crate::launch::launch;
 use crate::policy::{Mode, Policy};
@@ -12,6 +13,9 @@ use std::io::Write;
 
 impl Run for StartArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        if ecosystem::is_config(&self.script) {
+            return self.start_config(ctx, out);
+        }
         let request = Request {
             script: self.script.clone(),
             name: self.name.clone(),
@@ -49,6 +53,40 @@ impl Run for StartArgs {
 }
 
 impl StartArgs {
+    /// Starts every app of an ecosystem config, in order, after checking them all.
+    fn start_config(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let config = ctx.cwd.join(&self.script);
+        // pm2 spells the profile `--env production`; a file of that name is an env file.
+        let profile = self
+            .env_profile
+            .clone()
+            .or_else(|| self.env_file.clone().filter(|e| !ctx.cwd.join(e).is_file()));
+        let opts = AppOptions {
+            only: (!self.only.is_empty()).then(|| self.only.clone()),
+            profile,
+        };
+        let (specs, warnings) = ecosystem::specs(&config, &opts)?;
+        for warning in warnings {
+            eprintln!("tsm: warning: {warning}");
+        }
+        let mut failures = Vec::new();
+        for spec in &specs {
+            match start_spec(ctx, spec) {
+                Ok((id, pid)) => writeln!(
+                    out,
+                    "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
+                    spec.name
+                )?,
+                Err(e) => failures.push(format!("{e:#}")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(TsmError::Failed(failures.join("; ")).into())
+        }
+    }
+
     fn policy(&self) -> Policy {
         let defaults = Policy::default();
         Policy {

@@ -22,6 +22,9 @@ struct Followed {
     ino: Option<(u64, u64)>,
     pos: u64,
     held: Vec<u8>,
+    /// The last bytes read, ending at `pos`: if they are no longer there, the file was
+    /// truncated and written again between two looks.
+    mark: Vec<u8>,
 }
 
 fn identity(path: &Path) -> Option<(u64, u64, u64)> {
@@ -41,7 +44,19 @@ impl Followed {
             file,
             source,
             held: Vec::new(),
+            mark: Vec::new(),
         }
+    }
+
+    /// Whether the bytes before `pos` are still the ones read there.
+    fn mark_intact(&self) -> bool {
+        let Some(file) = &self.file else { return true };
+        if self.mark.is_empty() {
+            return true;
+        }
+        let mut now = vec![0u8; self.mark.len()];
+        let at = self.pos - self.mark.len() as u64;
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut now, at).is_ok() && now == self.mark
     }
 
     fn read_new(&mut self, out: &mut Vec<u8>, stamp: Option<&str>) -> io::Result<()> {
@@ -52,6 +67,17 @@ impl Followed {
         let mut data = Vec::new();
         let n = file.read_to_end(&mut data)?;
         self.pos += n as u64;
+        if n > 0 {
+            let keep = data.len().min(32);
+            if keep < 32 {
+                self.mark.extend_from_slice(&data);
+                let excess = self.mark.len().saturating_sub(32);
+                self.mark.drain(..excess);
+            } else {
+                self.mark.clear();
+                self.mark.extend_from_slice(&data[data.len() - keep..]);
+            }
+        }
         self.held.extend_from_slice(&data);
         if let Some(last) = self.held.iter().rposition(|b| *b == b'\n') {
             let rest = self.held.split_off(last + 1);
@@ -73,9 +99,10 @@ impl Followed {
         let now = identity(&self.source.path);
         let same = now.map(|(d, i, _)| (d, i)) == self.ino && self.file.is_some();
         if same {
-            if now.is_some_and(|(_, _, len)| len < self.pos) {
+            if now.is_some_and(|(_, _, len)| len < self.pos) || !self.mark_intact() {
                 self.pos = 0; // truncated: read again from the start
                 self.held.clear();
+                self.mark.clear();
             }
             return self.read_new(out, stamp);
         }
@@ -86,6 +113,7 @@ impl Followed {
             self.ino = now.map(|(d, i, _)| (d, i));
             self.pos = 0;
             self.held.clear();
+            self.mark.clear();
             self.read_new(out, stamp)?;
         }
         Ok(())

@@ -93,7 +93,8 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let meta = store
         .read(name)?
         .with_context(|| format!("no meta file for '{name}'"))?;
-    let spec = Spec::from_meta(&meta).map_err(anyhow::Error::new)?;
+    // The environment came with our own; the env file is not read again.
+    let spec = Spec::recorded(&meta, Vec::new()).map_err(anyhow::Error::new)?;
     let me = std::process::id().to_string();
     let my_start = platform::proc_info(std::process::id() as i32).map_or(0, |i| i.start);
     let wake = Wake::install()?;

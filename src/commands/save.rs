@@ -1,0 +1,116 @@
+//! `tsm save` and `tsm resurrect`: the running set to `dump.json` and back.
+
+use super::start::start_spec;
+use super::Ctx;
+use crate::error::TsmError;
+use crate::meta::Meta;
+use crate::spec::Spec;
+use crate::status::{observe, Status};
+use crate::store::write_atomic;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    /// Every meta field, in file order.
+    meta: Vec<(String, String)>,
+    /// The variables tsm gave the service.
+    env: Vec<(String, String)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Dump {
+    version: u32,
+    saved_at: u64,
+    processes: Vec<Saved>,
+}
+
+pub fn save(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    let store = ctx.store();
+    let mut processes = Vec::new();
+    for entry in store.entries()? {
+        let Ok(meta) = entry.meta else { continue };
+        let status = observe(&ctx.paths, &entry.name, &meta).status;
+        if !(status.is_running() || status == Status::WaitingRestart) {
+            continue;
+        }
+        processes.push(Saved {
+            meta: meta.pairs().map(|(k, v)| (k.into(), v.into())).collect(),
+            env: store.read_env(&entry.name).unwrap_or_default(),
+        });
+    }
+    let dump = Dump {
+        version: 1,
+        saved_at: crate::supervise::now_epoch(),
+        processes,
+    };
+    ctx.paths.ensure()?;
+    let path = ctx.paths.dump();
+    write_atomic(&path, &serde_json::to_vec_pretty(&dump)?)?;
+    writeln!(
+        out,
+        "tsm: saved {} process(es) to {}",
+        dump.processes.len(),
+        path.display()
+    )?;
+    Ok(())
+}
+
+pub fn resurrect(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    let path = ctx.paths.dump();
+    let text = std::fs::read(&path).map_err(|_| {
+        TsmError::NoInput(format!(
+            "no saved processes at {}; run tsm save first",
+            path.display()
+        ))
+    })?;
+    let dump: Dump = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a tsm dump", path.display()))?;
+    let store = ctx.store();
+    let mut failures = Vec::new();
+    for saved in dump.processes {
+        let mut meta = Meta::new();
+        for (k, v) in &saved.meta {
+            meta.set(k, v.as_str());
+        }
+        let spec = match Spec::recorded(&meta, saved.env) {
+            Ok(spec) => spec,
+            Err(e) => {
+                failures.push(format!("{}: {e}", meta.name().unwrap_or("?")));
+                continue;
+            }
+        };
+        // Keep the saved ID unless another process has taken it meanwhile.
+        let taken = store
+            .entries()?
+            .iter()
+            .any(|e| e.id() == meta.id() && e.name != spec.name);
+        if let (Some(id), false, None) = (meta.id(), taken, store.read(&spec.name).ok().flatten()) {
+            let mut placeholder = Meta::new();
+            placeholder.set("tsm_id", id.to_string());
+            placeholder.set("name", &spec.name);
+            placeholder.set("status", "stopped");
+            store.write(&spec.name, &placeholder)?;
+            store.reserve_id(id)?;
+        }
+        match start_spec(ctx, &spec) {
+            Ok((id, pid)) => writeln!(
+                out,
+                "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
+                spec.name
+            )?,
+            Err(e) => match e.downcast_ref::<TsmError>() {
+                Some(TsmError::AlreadyRunning(name)) => {
+                    writeln!(out, "tsm: '{name}' is already running")?
+                }
+                _ => failures.push(format!("{}: {e:#}", spec.name)),
+            },
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(TsmError::Failed(failures.join("; ")).into())
+    }
+}

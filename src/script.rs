@@ -1,0 +1,101 @@
+//! Finding a script and how to run it: the path (relative to a folder, else on PATH), its
+//! interpreter (shebang, or by extension), and its text for the PORT scan.
+
+use crate::error::TsmError;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub(crate) fn not_found(raw: &str) -> TsmError {
+    TsmError::NoInput(format!("'{raw}' not found or not executable"))
+}
+
+pub fn interpreter_for(path: &Path) -> Option<&'static str> {
+    match path.extension()?.to_str()? {
+        "sh" | "bash" => Some("bash"),
+        "js" | "cjs" | "mjs" => Some("node"),
+        "py" => Some("python3"),
+        _ => None,
+    }
+}
+
+pub fn find_program(program: &str, script: &str) -> Result<PathBuf, TsmError> {
+    which::which(program).map_err(|_| {
+        TsmError::NoInput(format!(
+            "interpreter '{program}' for '{script}' not found on PATH"
+        ))
+    })
+}
+
+/// Reads up to 64 KiB of the script: enough for a shebang and a PORT line.
+fn head(path: &Path) -> String {
+    let mut bytes = Vec::new();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = file.take(64 * 1024).read_to_end(&mut bytes);
+    }
+    if bytes.contains(&0) {
+        return String::new(); // a binary: no shebang, no PORT line
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Checks that the program a shebang names exists, so a bad one fails before anything is
+/// written rather than after.
+fn check_shebang(line: &str, script: &str) -> Result<(), TsmError> {
+    let mut words = line.trim_start_matches("#!").split_whitespace();
+    let Some(program) = words.next() else {
+        return Err(TsmError::NoInput(format!(
+            "'{script}' has an empty #! line"
+        )));
+    };
+    let exists = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if !exists(Path::new(program)) {
+        return Err(TsmError::NoInput(format!(
+            "interpreter '{program}' for '{script}' not found"
+        )));
+    }
+    if Path::new(program).file_name().is_some_and(|n| n == "env") {
+        if let Some(target) = words.find(|w| !w.starts_with('-') && !w.contains('=')) {
+            find_program(target, script)?;
+        }
+    }
+    Ok(())
+}
+
+/// Finds the script (relative to `cwd`, else on PATH) and how to run it; returns the absolute
+/// path, the interpreter (None: exec it directly) and its text.
+pub fn locate(raw: &str, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String), TsmError> {
+    if raw.is_empty() {
+        return Err(not_found(raw));
+    }
+    let direct = cwd.join(raw);
+    let path = if raw.contains('/') || direct.is_file() {
+        direct
+    } else {
+        which::which(raw).map_err(|_| not_found(raw))?
+    };
+    let meta = path.metadata().map_err(|_| not_found(raw))?;
+    if !meta.is_file() {
+        return Err(not_found(raw));
+    }
+    let executable = meta.permissions().mode() & 0o111 != 0
+        && nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok();
+    let text = head(&path);
+    let shebang = text.starts_with("#!");
+    let by_extension = interpreter_for(&path);
+    let interpreter = if executable && (shebang || by_extension.is_none()) {
+        if shebang {
+            check_shebang(text.lines().next().unwrap_or(""), raw)?;
+        }
+        None
+    } else if let Some(program) = by_extension {
+        Some(find_program(program, raw)?)
+    } else {
+        return Err(not_found(raw));
+    };
+    let path = path.canonicalize().map_err(|_| not_found(raw))?;
+    Ok((path, interpreter, text))
+}
