@@ -78,7 +78,7 @@ teardown() { common_teardown; }
 
     run --separate-stderr tsm ports
     [ "$status" -eq 0 ]
-    [ "$output" = "Process: svc, Port: $port" ]
+    [ "$output" = "Process: svc, Port: $port (not listening)" ]
 
     # Starting it again is refused while it runs.
     run --separate-stderr tsm start svc.sh
@@ -129,8 +129,8 @@ teardown() { common_teardown; }
     tsm start web.sh frontend >/dev/null
 
     run tsm ports
-    [ "${lines[0]}" = "Process: api, Port: $p1" ]
-    [ "${lines[1]}" = "Process: frontend, Port: $p2" ]
+    [[ "${lines[0]}" == "Process: api, Port: $p1 ("* ]]
+    [[ "${lines[1]}" == "Process: frontend, Port: $p2 ("* ]]
 
     run --separate-stderr tsm stop 1
     [ "$output" = "tsm: stopped 'frontend-$p2' (TSM ID: 1)" ]

@@ -43,6 +43,14 @@ pub enum Command {
     Resurrect(SaveArgs),
     /// Check the state folder and say how to fix what is wrong (exit 1 when anything is)
     Doctor(DoctorArgs),
+    /// An interactive prompt: tsm commands without `tsm`, /slash commands, !shell commands
+    Repl(ReplArgs),
+    /// Print a completion script for a shell (bash, zsh, fish, …)
+    Completions(CompletionsArgs),
+    /// Print (or --install) a user service that runs `tsm resurrect` when you log in
+    Startup(StartupArgs),
+    /// Remove the user service written by `tsm startup --install`
+    Unstartup(UnstartupArgs),
     /// Run as the supervisor of one service (used by `start`)
     #[command(hide = true)]
     Supervise(SuperviseArgs),
@@ -119,6 +127,43 @@ pub struct ListArgs {
     /// Print a JSON array of objects instead of the table
     #[arg(long)]
     pub json: bool,
+    /// Print only the names, one a line (fast; for shell completion)
+    #[arg(long, conflicts_with = "json")]
+    pub names: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplArgs {}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The service manager a boot service is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitSystem {
+    Systemd,
+    Launchd,
+}
+
+#[derive(Debug, Args)]
+pub struct StartupArgs {
+    /// systemd (a user unit) or launchd (a LaunchAgent); default: this platform's
+    #[arg(value_enum)]
+    pub system: Option<InitSystem>,
+    /// Write the file instead of only printing it
+    #[arg(long)]
+    pub install: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnstartupArgs {
+    /// systemd or launchd; default: this platform's
+    #[arg(value_enum)]
+    pub system: Option<InitSystem>,
 }
 
 #[derive(Debug, Args)]

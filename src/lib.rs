@@ -14,6 +14,7 @@ pub mod paths;
 pub mod platform;
 pub mod policy;
 pub mod port;
+pub mod repl;
 pub mod resolve;
 pub mod script;
 pub mod spec;
@@ -28,10 +29,16 @@ use error::TsmError;
 use std::io::Write;
 
 /// The first line of a clap error, without its `error: ` prefix.
-fn one_line(err: &clap::Error) -> String {
+pub(crate) fn one_line(err: &clap::Error) -> String {
     let text = err.to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
-    first.trim_start_matches("error: ").to_string()
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.trim_start_matches("error: ");
+    // "the following required arguments were not provided:" names them on the next line.
+    match (first.ends_with(':'), lines.next()) {
+        (true, Some(what)) => format!("{first} {}", what.trim()),
+        _ => first.to_string(),
+    }
 }
 
 fn broken_pipe(err: &anyhow::Error) -> bool {

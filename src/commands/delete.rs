@@ -13,6 +13,7 @@ impl Run for Delete<'_> {
         let store = ctx.store();
         let (picked, _locks) = lock_targets(&store, &self.0.targets)?;
         let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
+        let ports = super::stop::ports_of(ctx, &names);
         let results = halt(&store, &names, self.0.kill_timeout)
             .into_iter()
             .zip(&picked)
@@ -25,6 +26,7 @@ impl Run for Delete<'_> {
                 Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
             })
             .collect();
-        report(out, &picked, results)
+        report(out, &picked, results)?;
+        super::stop::check_ports_released(ctx, &ports, self.0.kill_port)
     }
 }

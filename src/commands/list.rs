@@ -2,6 +2,7 @@
 
 use super::{Ctx, Run};
 use crate::cli::ListArgs;
+use crate::listen::Snapshot;
 use crate::status::{observe, Status};
 use crate::supervise::now_epoch;
 use crate::table::{boxed, uptime};
@@ -16,6 +17,9 @@ pub struct Row {
     pub status: &'static str,
     pub pid: Option<i32>,
     pub port: Option<u16>,
+    /// Whether the running service's process tree listens on its PORT (null: not running or
+    /// no PORT).
+    pub listening: Option<bool>,
     /// Seconds the service has been running.
     pub uptime: Option<u64>,
     pub restarts: u64,
@@ -29,13 +33,24 @@ pub struct Row {
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let now = now_epoch();
     let entries = ctx.store().entries()?;
+    // Read the listening sockets once, and only when some service runs.
+    let mut sockets: Option<Snapshot> = None;
     Ok(entries
         .into_iter()
         .map(|entry| match entry.meta {
             Ok(meta) => {
                 let seen = observe(&ctx.paths, &entry.name, &meta);
                 let running = seen.pid.is_some();
+                let listening = match (seen.pid, meta.port()) {
+                    (Some(pid), Some(port)) => Some(
+                        sockets
+                            .get_or_insert_with(Snapshot::read)
+                            .tree_listens(pid, port),
+                    ),
+                    _ => None,
+                };
                 Row {
+                    listening,
                     id: meta.id(),
                     name: entry.name,
                     status: seen.status.as_str(),
@@ -58,6 +73,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 status: Status::Corrupt.as_str(),
                 pid: None,
                 port: None,
+                listening: None,
                 uptime: None,
                 restarts: 0,
                 exit_code: None,
@@ -94,7 +110,10 @@ impl Run for ListArgs {
                     r.name.clone(),
                     status,
                     cell(r.pid),
-                    cell(r.port),
+                    match (r.port, r.listening) {
+                        (Some(port), Some(false)) => format!("{port}!"),
+                        (port, _) => cell(port),
+                    },
                     cell(r.uptime.map(uptime)),
                     r.restarts.to_string(),
                 ]
@@ -113,6 +132,9 @@ impl Run for ListArgs {
             &cells,
         );
         out.write_all(table.as_bytes())?;
+        if rows.iter().any(|r| r.listening == Some(false)) {
+            writeln!(out, "! running, but not listening on its PORT")?;
+        }
         Ok(())
     }
 }

@@ -1,15 +1,18 @@
 //! One module per subcommand, each implementing [`Run`] on its clap arguments.
 
+mod completions;
 mod delete;
 mod describe;
 mod doctor;
 mod flush;
 mod list;
 mod logs;
+mod names;
 mod ports;
 mod restart;
 mod save;
 mod start;
+mod startup;
 mod stop;
 
 use crate::cli::Command;
@@ -65,6 +68,7 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Stop(a) => stop::Stop(a).run(ctx, out),
         Command::Restart(a) => restart::Restart(a).run(ctx, out),
         Command::Delete(a) => delete::Delete(a).run(ctx, out),
+        Command::List(a) if a.names => names::print(ctx, out),
         Command::List(a) => a.run(ctx, out),
         Command::Ports(a) => a.run(ctx, out),
         Command::Logs(a) => a.run(ctx, out),
@@ -73,6 +77,10 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Doctor(a) => a.run(ctx, out),
         Command::Save(_) => save::save(ctx, out),
         Command::Resurrect(_) => save::resurrect(ctx, out),
+        Command::Repl(_) => crate::repl::run(ctx, out),
+        Command::Completions(a) => completions::print(a.shell, out),
+        Command::Startup(a) => startup::startup(a, ctx, out),
+        Command::Unstartup(a) => startup::unstartup(a, ctx, out),
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }

@@ -1,6 +1,7 @@
 //! `tsm restart`: stop the targets, then start each again with its ID and name, from its
 //! script or config read afresh, saying which environment keys changed.
 
+use super::wait::{until_listening, DEFAULT_WAIT_MS};
 use super::{lock_targets, report, Ctx, Run};
 use crate::cli::StopArgs;
 use crate::ecosystem;
@@ -11,6 +12,7 @@ use crate::spec::{Origin, Spec};
 use crate::store::Store;
 use anyhow::Result;
 use std::io::Write;
+use std::time::Duration;
 
 pub struct Restart<'a>(pub &'a StopArgs);
 
@@ -92,7 +94,17 @@ impl Run for Restart<'_> {
                 Ok(line)
             })
             .collect();
-        report(out, &picked, results)
+        report(out, &picked, results)?;
+        if self.0.wait {
+            out.flush()?;
+            let timeout = Duration::from_millis(self.0.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
+            for (_, name) in &picked {
+                if let Some(port) = until_listening(ctx, name, timeout)? {
+                    writeln!(out, "tsm: '{name}' is listening on port {port}")?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

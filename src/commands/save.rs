@@ -94,7 +94,7 @@ pub fn resurrect(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
             store.write(&spec.name, &placeholder)?;
             store.reserve_id(id)?;
         }
-        match start_spec(ctx, &spec) {
+        match start_spec(ctx, &spec, false) {
             Ok((id, pid)) => writeln!(
                 out,
                 "tsm: started '{}' (TSM ID: {id}, PID: {pid})",

@@ -1,15 +1,18 @@
 //! `tsm start`: check everything, take an ID (or keep the old one), launch the supervisor.
 
+use super::wait::{until_listening, DEFAULT_WAIT_MS};
 use super::{Ctx, Run};
 use crate::cli::{parse_size, StartArgs};
 use crate::ecosystem::{self, AppOptions};
 use crate::error::TsmError;
 use crate::launch::launch;
+use crate::listen::Snapshot;
 use crate::policy::{Mode, Policy};
 use crate::spec::{Request, Spec};
 use crate::status::observe;
 use anyhow::Result;
 use std::io::Write;
+use std::time::Duration;
 
 impl Run for StartArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
@@ -42,13 +45,13 @@ impl Run for StartArgs {
             policy: self.policy(),
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
-        let (id, pid) = start_spec(ctx, &spec)?;
+        let (id, pid) = start_spec(ctx, &spec, self.force)?;
         writeln!(
             out,
             "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
             spec.name
         )?;
-        Ok(())
+        self.wait_for(ctx, out, &spec.name)
     }
 }
 
@@ -71,12 +74,17 @@ impl StartArgs {
         }
         let mut failures = Vec::new();
         for spec in &specs {
-            match start_spec(ctx, spec) {
-                Ok((id, pid)) => writeln!(
-                    out,
-                    "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
-                    spec.name
-                )?,
+            match start_spec(ctx, spec, self.force) {
+                Ok((id, pid)) => {
+                    writeln!(
+                        out,
+                        "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
+                        spec.name
+                    )?;
+                    if let Err(e) = self.wait_for(ctx, out, &spec.name) {
+                        failures.push(format!("{e:#}"));
+                    }
+                }
                 Err(e) => failures.push(format!("{e:#}")),
             }
         }
@@ -85,6 +93,19 @@ impl StartArgs {
         } else {
             Err(TsmError::Failed(failures.join("; ")).into())
         }
+    }
+
+    /// With `--wait`: block until `name` listens on its PORT.
+    fn wait_for(&self, ctx: &Ctx, out: &mut dyn Write, name: &str) -> Result<()> {
+        if !self.wait {
+            return Ok(());
+        }
+        out.flush()?;
+        let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
+        if let Some(port) = until_listening(ctx, name, timeout)? {
+            writeln!(out, "tsm: '{name}' is listening on port {port}")?;
+        }
+        Ok(())
     }
 
     fn policy(&self) -> Policy {
@@ -103,7 +124,7 @@ impl StartArgs {
 }
 
 /// Starts `spec` under its op lock: refuses a running name, reuses the ID of a stopped one.
-pub fn start_spec(ctx: &Ctx, spec: &Spec) -> Result<(u64, i32)> {
+pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
     let store = ctx.store();
     ctx.paths.ensure()?;
     let _op = store.op_lock(&spec.name)?;
@@ -112,6 +133,22 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec) -> Result<(u64, i32)> {
     if let Some(meta) = &existing {
         if observe(&ctx.paths, &spec.name, meta).status.is_running() {
             return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
+        }
+    }
+    if let Some(port) = spec.port.filter(|_| !force) {
+        let snapshot = Snapshot::read();
+        if let Some(holder) = snapshot.holder(port, &ctx.paths, &store.entries()?) {
+            return Err(TsmError::Failed(format!(
+                "port {port} is in use by {holder} (use --force to start anyway)"
+            ))
+            .into());
+        }
+    }
+    if let Some(port) = spec.port.filter(|p| *p < 1024) {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!(
+                "tsm: warning: port {port} is privileged (below 1024): the service needs root or CAP_NET_BIND_SERVICE to listen on it"
+            );
         }
     }
     let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {

@@ -3,8 +3,13 @@
 use super::{lock_targets, report, Ctx, Run};
 use crate::cli::StopArgs;
 use crate::halt::halt;
+use crate::listen::{describe, Snapshot};
+use crate::platform;
 use anyhow::Result;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 pub struct Stop<'a>(pub &'a StopArgs);
 
@@ -13,11 +18,79 @@ impl Run for Stop<'_> {
         let store = ctx.store();
         let (picked, _locks) = lock_targets(&store, &self.0.targets)?;
         let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
+        let ports = ports_of(ctx, &names);
         let results = halt(&store, &names, self.0.kill_timeout)
             .into_iter()
             .zip(&picked)
             .map(|(r, (id, name))| r.map(|_| format!("tsm: stopped '{name}' (TSM ID: {id})")))
             .collect();
-        report(out, &picked, results)
+        report(out, &picked, results)?;
+        check_ports_released(ctx, &ports, self.0.kill_port)
+    }
+}
+
+/// The declared port of each of `names`.
+pub(crate) fn ports_of(ctx: &Ctx, names: &[String]) -> Vec<(String, u16)> {
+    let store = ctx.store();
+    names
+        .iter()
+        .filter_map(|n| {
+            let port = store.read(n).ok().flatten()?.port()?;
+            Some((n.clone(), port))
+        })
+        .collect()
+}
+
+/// After a stop: a process that left the service's group (double fork, setsid) may still hold
+/// its port. Say so; with `kill_port`, end it — but only a process provably started by that
+/// service (it carries `TSM_NAME=NAME` in its environment).
+pub(crate) fn check_ports_released(
+    ctx: &Ctx,
+    ports: &[(String, u16)],
+    kill_port: bool,
+) -> Result<()> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    let snapshot = Snapshot::read();
+    let entries = ctx.store().entries()?;
+    for (name, port) in ports {
+        if !snapshot.busy(*port) {
+            continue;
+        }
+        for pid in snapshot.holders(*port) {
+            let ours = platform::env_var_of(pid, "TSM_NAME").as_deref() == Some(name.as_str());
+            let who = describe(pid, &ctx.paths, &entries);
+            if ours && kill_port {
+                terminate(pid);
+                eprintln!("tsm: killed {who}, which escaped '{name}' and held port {port}");
+            } else if ours {
+                eprintln!(
+                    "tsm: warning: port {port} is still held by {who}, which escaped '{name}''s process group; end it with: tsm stop {name} --kill-port"
+                );
+            } else {
+                eprintln!("tsm: note: port {port} of '{name}' is held by {who}, not started by it");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM, then SIGKILL if it is still there after a second.
+fn terminate(pid: i32) {
+    let target = Pid::from_raw(pid);
+    let start = platform::proc_info(pid).map(|i| i.start);
+    let _ = kill(target, Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        match start {
+            Some(s) if platform::is_same_process(pid, s) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => return,
+        }
+    }
+    if start.is_some_and(|s| platform::is_same_process(pid, s)) {
+        let _ = kill(target, Signal::SIGKILL);
     }
 }

@@ -1,6 +1,6 @@
 //! Linux side of the platform layer: `/proc` and `prctl`.
 
-use super::ProcInfo;
+use super::{Listener, ProcInfo};
 use std::collections::HashSet;
 
 /// Parses `/proc/PID/stat`: the fields after the command name (which may hold spaces and
@@ -61,6 +61,156 @@ pub fn open_fds() -> Vec<i32> {
             .collect(),
         Err(_) => (0..1024).collect(),
     }
+}
+
+/// Children of `pid` from `/proc/PID/task/*/children`.
+fn children(pid: i32) -> Vec<i32> {
+    let mut kids = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return kids;
+    };
+    for task in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+            kids.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    kids
+}
+
+pub fn process_tree(pid: i32) -> Vec<i32> {
+    let mut tree = vec![pid];
+    let mut at = 0;
+    while at < tree.len() && tree.len() < 10_000 {
+        for kid in children(tree[at]) {
+            if !tree.contains(&kid) {
+                tree.push(kid);
+            }
+        }
+        at += 1;
+    }
+    tree
+}
+
+/// Rows of `/proc/net/{tcp,tcp6,udp,udp6}` that listen (TCP state 0A) or are bound and
+/// unconnected (UDP state 07): (inode, port, udp).
+fn socket_table() -> Vec<(u64, u16, bool)> {
+    let mut rows = Vec::new();
+    for (file, udp) in [
+        ("tcp", false),
+        ("tcp6", false),
+        ("udp", true),
+        ("udp6", true),
+    ] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/net/{file}")) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
+                continue;
+            };
+            if *state != if udp { "07" } else { "0A" } {
+                continue;
+            }
+            let port = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if let (Some(port), Ok(inode)) = (port, inode.parse::<u64>()) {
+                if inode != 0 {
+                    rows.push((inode, port, udp));
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn socket_inodes(pid: i32) -> Vec<u64> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let t = target.to_str()?;
+            t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+/// `/proc/net` read once: (inode, port, udp) of every listening socket.
+pub struct Sockets(Vec<(u64, u16, bool)>);
+
+impl Sockets {
+    pub fn read() -> Self {
+        Sockets(socket_table())
+    }
+
+    pub fn tcp_ports(&self) -> HashSet<u16> {
+        self.0
+            .iter()
+            .filter(|(_, _, udp)| !udp)
+            .map(|(_, port, _)| *port)
+            .collect()
+    }
+
+    pub fn held_by(&self, pids: &[i32]) -> Vec<Listener> {
+        let mut found = Vec::new();
+        for &pid in pids {
+            for inode in socket_inodes(pid) {
+                for &(_, port, udp) in self.0.iter().filter(|(i, _, _)| *i == inode) {
+                    found.push(Listener { port, udp, pid });
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    pub fn holders(&self, port: u16) -> Vec<i32> {
+        let inodes: HashSet<u64> = self
+            .0
+            .iter()
+            .filter(|(_, p, udp)| *p == port && !udp)
+            .map(|(i, _, _)| *i)
+            .collect();
+        if inodes.is_empty() {
+            return Vec::new();
+        }
+        let Ok(listing) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        let mut holders: Vec<i32> = listing
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|pid| socket_inodes(*pid).iter().any(|i| inodes.contains(i)))
+            .collect();
+        holders.sort_unstable();
+        holders
+    }
+}
+
+pub fn command_line(pid: i32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let words: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{key}=");
+    raw.split(|b| *b == 0).find_map(|var| {
+        var.strip_prefix(prefix.as_bytes())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    })
 }
 
 pub fn become_subreaper() {

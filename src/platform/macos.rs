@@ -1,6 +1,6 @@
 //! macOS side of the platform layer: `proc_pidinfo` and `proc_listpids`.
 
-use super::ProcInfo;
+use super::{Listener, ProcInfo};
 use std::collections::HashSet;
 
 /// `SZOMB` from `<sys/proc.h>`: the process has exited and awaits its parent.
@@ -63,3 +63,109 @@ pub fn open_fds() -> Vec<i32> {
 }
 
 pub fn become_subreaper() {}
+
+fn all_pids() -> Vec<i32> {
+    let mut pids = vec![0 as libc::pid_t; 8192];
+    let bytes = (pids.len() * std::mem::size_of::<libc::pid_t>()) as libc::c_int;
+    // SAFETY: the buffer holds `bytes` bytes of pid_t and outlives the call.
+    let n = unsafe { libc::proc_listallpids(pids.as_mut_ptr().cast(), bytes) };
+    pids.truncate(n.max(0) as usize);
+    pids.retain(|p| *p > 0);
+    pids
+}
+
+pub fn process_tree(pid: i32) -> Vec<i32> {
+    let parents: Vec<(i32, i32)> = all_pids()
+        .into_iter()
+        .filter_map(|p| bsd_info(p).map(|i| (p, i.pbi_ppid as i32)))
+        .collect();
+    let mut tree = vec![pid];
+    let mut at = 0;
+    while at < tree.len() {
+        let parent = tree[at];
+        for &(child, ppid) in &parents {
+            if ppid == parent && !tree.contains(&child) {
+                tree.push(child);
+            }
+        }
+        at += 1;
+    }
+    tree
+}
+
+/// Asks lsof (on every macOS) for listening sockets: `-F pPn` gives `p<pid>`, `P<proto>`,
+/// `n<addr:port>` lines.
+fn lsof(args: &[String]) -> Vec<Listener> {
+    let Ok(out) = std::process::Command::new("lsof")
+        .args(["-nP", "-F", "pPn"])
+        .args(args)
+        .output()
+    else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let (mut pid, mut udp) = (0, false);
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        match line.split_at(line.len().min(1)) {
+            ("p", rest) => pid = rest.parse().unwrap_or(0),
+            ("P", rest) => udp = rest == "UDP",
+            ("n", rest) => {
+                if let Some(port) = rest.rsplit_once(':').and_then(|(_, p)| p.parse().ok()) {
+                    found.push(Listener { port, udp, pid });
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// lsof's list of every listening TCP socket, read once.
+pub struct Sockets(Vec<Listener>);
+
+impl Sockets {
+    pub fn read() -> Self {
+        Sockets(lsof(&["-iTCP".into(), "-sTCP:LISTEN".into()]))
+    }
+
+    pub fn tcp_ports(&self) -> HashSet<u16> {
+        self.0.iter().map(|l| l.port).collect()
+    }
+
+    pub fn held_by(&self, pids: &[i32]) -> Vec<Listener> {
+        self.0
+            .iter()
+            .filter(|l| pids.contains(&l.pid))
+            .copied()
+            .collect()
+    }
+
+    pub fn holders(&self, port: u16) -> Vec<i32> {
+        let mut pids: Vec<i32> = self
+            .0
+            .iter()
+            .filter(|l| l.port == port)
+            .map(|l| l.pid)
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+}
+
+pub fn command_line(pid: i32) -> Option<String> {
+    let info = bsd_info(pid)?;
+    let name: Vec<u8> = info
+        .pbi_comm
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    Some(String::from_utf8_lossy(&name).into_owned())
+}
+
+pub fn env_var_of(_pid: i32, _key: &str) -> Option<String> {
+    None // macOS does not show other processes' environments without special rights
+}

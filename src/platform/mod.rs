@@ -58,6 +58,53 @@ pub fn open_fds() -> Vec<i32> {
     imp::open_fds()
 }
 
+/// A socket a process listens on (TCP) or is bound to (UDP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Listener {
+    pub port: u16,
+    pub udp: bool,
+    pub pid: i32,
+}
+
+/// `pid` and all its descendants that are still running.
+pub fn process_tree(pid: i32) -> Vec<i32> {
+    imp::process_tree(pid)
+}
+
+/// A snapshot of the machine's listening sockets.
+pub struct Sockets(imp::Sockets);
+
+impl Sockets {
+    pub fn read() -> Self {
+        Sockets(imp::Sockets::read())
+    }
+
+    /// The TCP ports something listens on.
+    pub fn tcp_ports(&self) -> HashSet<u16> {
+        self.0.tcp_ports()
+    }
+
+    /// The listening sockets held by `pids`.
+    pub fn held_by(&self, pids: &[i32]) -> Vec<Listener> {
+        self.0.held_by(pids)
+    }
+
+    /// The processes listening on TCP `port`, whoever they are.
+    pub fn holders(&self, port: u16) -> Vec<i32> {
+        self.0.holders(port)
+    }
+}
+
+/// A process's command line, for messages.
+pub fn command_line(pid: i32) -> Option<String> {
+    imp::command_line(pid)
+}
+
+/// The value of `key` in a process's environment, where the OS lets us read it.
+pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
+    imp::env_var_of(pid, key)
+}
+
 /// Makes orphaned descendants of this process its children, so it can reap them (Linux);
 /// elsewhere launchd reaps them and this does nothing.
 pub fn become_subreaper() {

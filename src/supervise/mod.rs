@@ -248,6 +248,7 @@ fn spawn(spec: &Spec) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .env("TSM_NAME", &spec.name)
         .process_group(0);
     let mut child = cmd
         .spawn()

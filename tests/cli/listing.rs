@@ -23,20 +23,22 @@ fn list_shows_the_seed_table_sorted_by_id() {
     );
     assert!(
         lines[3].starts_with(&format!(
-            "│ 0    │ server-3000        │ online  │ {p0:<6} │ 3000    │ "
+            "│ 0    │ server-3000        │ online  │ {p0:<6} │ 3000!   │ "
         )),
         "{}",
         lines[3]
     );
     assert!(
         lines[4].starts_with(&format!(
-            "│ 1    │ api-4000           │ online  │ {p1:<6} │ 4000    │ "
+            "│ 1    │ api-4000           │ online  │ {p1:<6} │ 4000!   │ "
         )),
         "{}",
         lines[4]
     );
     assert!(lines[3].contains("│ 0s ") || lines[3].contains("│ 1s ") || lines[3].contains("│ 2s "));
-    assert_eq!(lines.len(), 6);
+    // The services are `sleep`s: running, but not listening on their PORT.
+    assert_eq!(lines[6], "! running, but not listening on its PORT");
+    assert_eq!(lines.len(), 7);
     t.run(&["ls"]).success().stdout(text);
 }
 
@@ -112,9 +114,9 @@ fn ports_prints_the_seed_lines() {
     t.service("api.sh", 4000);
     t.start(&["server.sh"]);
     t.start(&["api.sh"]);
-    t.run(&["ports"])
-        .success()
-        .stdout("Process: server, Port: 3000\nProcess: api, Port: 4000\n");
+    t.run(&["ports"]).success().stdout(
+        "Process: server, Port: 3000 (not listening)\nProcess: api, Port: 4000 (not listening)\n",
+    );
     let out = t.run(&["ports", "--json"]).success();
     let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(rows[1]["name"], "api-4000");

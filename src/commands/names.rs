@@ -1,0 +1,16 @@
+//! `tsm list --names`: every process name, one a line, in TSM ID order (for completion).
+
+use super::Ctx;
+use anyhow::Result;
+use std::io::Write;
+
+/// Lists the state folder's process names without looking at any process.
+pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    let mut text = String::new();
+    for entry in ctx.store().entries()? {
+        text.push_str(&entry.name);
+        text.push('\n');
+    }
+    out.write_all(text.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! `--wait`: block until a service's process tree listens on its PORT (readiness), or fail
+//! with the last lines of its stderr.
+
+use super::Ctx;
+use crate::error::TsmError;
+use crate::listen::Snapshot;
+use crate::logs::{files_of, last_lines};
+use crate::status::{observe, Status};
+use anyhow::Result;
+use std::time::{Duration, Instant};
+
+/// Default `--wait-timeout`.
+pub const DEFAULT_WAIT_MS: u64 = 10_000;
+
+/// Waits for `name` to listen on its port; `Ok(Some(port))` once it does, `Ok(None)` when it
+/// has no port to wait for.
+pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Option<u16>> {
+    let store = ctx.store();
+    let began = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let meta = store
+            .read(name)?
+            .ok_or_else(|| TsmError::NotFound(name.to_string()))?;
+        let Some(port) = meta.port() else {
+            return Ok(None);
+        };
+        let seen = observe(&ctx.paths, name, &meta);
+        let failure = match seen.pid {
+            Some(pid) if Snapshot::read().tree_listens(pid, port) => return Ok(Some(port)),
+            None if !matches!(seen.status, Status::Launching | Status::WaitingRestart) => {
+                Some(format!(
+                    "'{name}' ended ({}) before listening on port {port}",
+                    seen.status
+                ))
+            }
+            _ if began.elapsed() >= timeout => Some(format!(
+                "'{name}' is not listening on port {port} after {:.1}s",
+                timeout.as_secs_f64()
+            )),
+            _ => None,
+        };
+        if let Some(mut why) = failure {
+            let (_, err) = files_of(&ctx.paths, name, Some(&meta));
+            for line in last_lines(&err, 5).unwrap_or_default() {
+                why.push_str("\n  ");
+                why.push_str(&String::from_utf8_lossy(&line));
+            }
+            return Err(TsmError::Failed(why).into());
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,301 @@
+//! `tsm repl`: an interactive prompt. TSM commands without `tsm` are parsed by the same clap
+//! `Cli` and run in-process (their output kept for `/last`); `/slash` commands, `!shell`
+//! commands, TAB completion and history. With stdin not a terminal it reads plain lines, no
+//! prompt, so scripts can pipe commands in. No error ends it; end of input does (exit 0).
+
+mod capture;
+mod complete;
+mod slash;
+
+use crate::cli::{Cli, Command};
+use crate::commands::{self, Ctx};
+use crate::error::TsmError;
+use anyhow::Result;
+use capture::{run_child, Recent, Tee};
+use clap::error::ErrorKind;
+use clap::Parser;
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{CompletionType, Config, Editor};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+pub const PROMPT: &str = "tsm> ";
+
+/// What to do after a line.
+pub(crate) enum Flow {
+    Continue,
+    Exit,
+}
+
+/// The session: what commands need, and what `/last` shows.
+pub(crate) struct Repl<'a> {
+    ctx: &'a Ctx,
+    interactive: bool,
+    /// The terminal's width, for `/ps`.
+    columns: Option<usize>,
+    recent: Recent,
+}
+
+enum Next {
+    Line(String),
+    /// Ctrl-C at the prompt: a fresh prompt.
+    Interrupted,
+    End,
+}
+
+enum Input {
+    Terminal {
+        editor: Box<Editor<complete::Helper, FileHistory>>,
+        history: PathBuf,
+    },
+    Lines(std::io::StdinLock<'static>),
+}
+
+impl Input {
+    fn terminal(ctx: &Ctx) -> Result<Self> {
+        let config = Config::builder()
+            .completion_type(CompletionType::List)
+            .max_history_size(1000)?
+            .history_ignore_dups(true)?
+            .history_ignore_space(true)
+            .build();
+        let mut editor = Editor::with_config(config)?;
+        editor.set_helper(Some(complete::Helper::new(ctx.paths.clone())));
+        let history = ctx.paths.repl_history();
+        if history.exists() {
+            if let Err(e) = editor.load_history(&history) {
+                eprintln!("tsm: reading {}: {e}", history.display());
+            }
+        }
+        Ok(Self::Terminal {
+            editor: Box::new(editor),
+            history,
+        })
+    }
+
+    fn next(&mut self) -> Result<Next> {
+        match self {
+            Self::Terminal { editor, history } => match editor.readline(PROMPT) {
+                Ok(line) => {
+                    if !line.trim().is_empty() && editor.add_history_entry(line.as_str())? {
+                        if let Err(e) = editor.append_history(history) {
+                            eprintln!("tsm: writing {}: {e}", history.display());
+                        }
+                    }
+                    Ok(Next::Line(line))
+                }
+                Err(ReadlineError::Interrupted) => Ok(Next::Interrupted),
+                Err(ReadlineError::Eof) => Ok(Next::End),
+                Err(e) => Err(e.into()),
+            },
+            Self::Lines(stdin) => {
+                let mut bytes = Vec::new();
+                if stdin.read_until(b'\n', &mut bytes)? == 0 {
+                    return Ok(Next::End);
+                }
+                let text = String::from_utf8_lossy(&bytes);
+                Ok(Next::Line(text.trim_end_matches(['\n', '\r']).to_string()))
+            }
+        }
+    }
+
+    fn columns(&mut self) -> Option<usize> {
+        match self {
+            Self::Terminal { editor, .. } => editor.dimensions().map(|(cols, _)| cols as usize),
+            Self::Lines(_) => None,
+        }
+    }
+}
+
+/// Ctrl-C must end what runs in the foreground (a child: `logs -f`, `!cmd`), not the REPL.
+/// A handler that does nothing keeps the REPL alive; children start with the default action
+/// again (exec resets handlers), and rustyline installs its own while it reads a line.
+fn survive_ctrl_c() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    extern "C" fn nothing(_: libc::c_int) {}
+    let action = SigAction::new(
+        SigHandler::Handler(nothing),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing at all, so it is async-signal-safe.
+    unsafe { sigaction(Signal::SIGINT, &action) }?;
+    Ok(())
+}
+
+/// Splits a line like a shell would (quotes, backslashes), as a usage error if it cannot.
+pub(crate) fn split(line: &str) -> Result<Vec<String>> {
+    shell_words::split(line).map_err(|e| TsmError::Usage(format!("{e}")).into())
+}
+
+/// The one line an error is shown as, as `tsm-native` itself would print it.
+fn error_line(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<TsmError>() {
+        Some(tsm) => format!("tsm: {tsm}"),
+        None => format!("tsm: {e:#}"),
+    }
+}
+
+pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    let interactive = std::io::stdin().is_terminal();
+    let mut input = if interactive {
+        ctx.paths.ensure()?;
+        survive_ctrl_c()?;
+        writeln!(
+            out,
+            "tsm repl: /help for help, TAB completes, Ctrl-D or /exit leaves"
+        )?;
+        Input::terminal(ctx)?
+    } else {
+        Input::Lines(std::io::stdin().lock())
+    };
+    let mut repl = Repl {
+        ctx,
+        interactive,
+        columns: None,
+        recent: Recent::default(),
+    };
+    loop {
+        out.flush()?;
+        let line = match input.next()? {
+            Next::Line(line) => line,
+            Next::Interrupted => continue,
+            Next::End => break,
+        };
+        repl.columns = input.columns();
+        if let Flow::Exit = repl.handle(&line, out)? {
+            break;
+        }
+    }
+    if interactive {
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+impl Repl<'_> {
+    /// Runs one line; only a failure to write to the terminal is returned.
+    fn handle(&mut self, line: &str, out: &mut dyn Write) -> Result<Flow> {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("/last") {
+            if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+                if let Err(e) = self.last(rest.trim(), out) {
+                    eprintln!("{}", error_line(&e));
+                }
+                return Ok(Flow::Continue);
+            }
+        }
+        let mut tee = Tee::new(out);
+        let flow = match self.dispatch(line, &mut tee) {
+            Ok(flow) => flow,
+            Err(e) if is_broken_pipe(&e) => return Err(e),
+            Err(e) => {
+                let message = error_line(&e);
+                eprintln!("{message}");
+                tee.keep(message.as_bytes());
+                tee.keep(b"\n");
+                Flow::Continue
+            }
+        };
+        let kept = tee.into_kept();
+        if let Flow::Continue = flow {
+            self.recent.push(kept);
+        }
+        Ok(flow)
+    }
+
+    fn dispatch(&self, line: &str, tee: &mut Tee) -> Result<Flow> {
+        if line.is_empty() {
+            self.tsm_words(vec!["list".into()], tee)?;
+        } else if let Some(command) = line.strip_prefix('!') {
+            if command.trim().is_empty() {
+                return Err(TsmError::Usage("! needs a command, as in !ls -l".into()).into());
+            }
+            let mut bash = std::process::Command::new("bash");
+            bash.arg("-c").arg(command).current_dir(&self.ctx.cwd);
+            run_child(bash, tee, self.interactive)?;
+        } else if line.starts_with('/') {
+            let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            return self.slash(name, rest.trim(), tee);
+        } else if line == "exit" || line == "quit" {
+            return Ok(Flow::Exit);
+        } else {
+            self.tsm_words(split(line)?, tee)?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Parses `words` (a leading `tsm` is allowed) as the CLI would and runs the command.
+    fn tsm_words(&self, mut words: Vec<String>, tee: &mut Tee) -> Result<()> {
+        if words.first().is_some_and(|w| w == "tsm") {
+            words.remove(0);
+        }
+        // Hidden from users: the REPL acts as if it did not exist.
+        if words.first().is_some_and(|w| w == "supervise") {
+            return Err(TsmError::Usage("unrecognized subcommand 'supervise'".into()).into());
+        }
+        let cli = match Cli::try_parse_from(std::iter::once("tsm".to_string()).chain(words.clone()))
+        {
+            Ok(cli) => cli,
+            Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+                write!(tee, "{}", e.render())?;
+                return Ok(());
+            }
+            Err(e) => return Err(TsmError::Usage(crate::one_line(&e)).into()),
+        };
+        let Some(command) = cli.command else {
+            tee.write_all(slash::HELP.as_bytes())?;
+            return Ok(());
+        };
+        match &command {
+            Command::Supervise(_) => {
+                Err(TsmError::Usage("unrecognized subcommand 'supervise'".into()).into())
+            }
+            Command::Repl(_) => Err(TsmError::Usage("already in the REPL".into()).into()),
+            Command::Logs(a) if !a.nostream && (a.follow || std::io::stdout().is_terminal()) => {
+                // Followed in a child, so that Ctrl-C ends the following and not the REPL.
+                let exe = std::env::current_exe()?;
+                let mut child = std::process::Command::new(exe);
+                child.args(&words).current_dir(&self.ctx.cwd);
+                if !a.follow {
+                    child.arg("--follow");
+                }
+                run_child(child, tee, self.interactive)
+            }
+            _ => commands::run(&command, self.ctx, tee),
+        }
+    }
+
+    /// `/last [N]`: prints the N-th previous command's output again.
+    fn last(&self, arg: &str, out: &mut dyn Write) -> Result<()> {
+        let n = match arg {
+            "" => 1,
+            text => text
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    TsmError::Usage(format!("/last takes a number from 1, not '{text}'"))
+                })?,
+        };
+        let Some(output) = self.recent.nth_back(n) else {
+            return Err(TsmError::Failed(format!(
+                "no command {n} back ({} remembered)",
+                self.recent.len()
+            ))
+            .into());
+        };
+        out.write_all(output)?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
