@@ -72,7 +72,9 @@ teardown() { common_teardown; }
 
     run tsm list
     [ "$status" -eq 0 ]
-    [[ "${lines[3]}" =~ ^│\ 0\ +│\ svc-$port\ +│\ online\ +│\ $pid\ +│\ $port\ +│ ]]
+    # A `sleep` does not listen: its port is marked `!`, explained below the table.
+    [[ "${lines[3]}" =~ ^│\ 0\ +│\ svc-$port\ +│\ online\ +│\ $pid\ +│\ $port!\ +│ ]]
+    [ "${lines[5]}" = "! running, but not listening on its PORT" ]
     # The seed README's deploy check.
     tsm list | grep -q "svc.*online"
 

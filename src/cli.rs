@@ -15,6 +15,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a script as a service named NAME-PORT
@@ -93,6 +95,15 @@ pub struct StartArgs {
     /// Unstable restarts in a row before giving up as errored (default 16)
     #[arg(long, value_name = "N")]
     pub max_restarts: Option<u32>,
+    /// Start even when something already listens on the PORT
+    #[arg(long)]
+    pub force: bool,
+    /// Return only once the service listens on its PORT (or fail with its last stderr lines)
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (default 10s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub wait_timeout: Option<u64>,
     /// With an ecosystem config: start only these apps (comma-separated names)
     #[arg(long, value_name = "APPS", value_delimiter = ',')]
     pub only: Vec<String>,
@@ -120,6 +131,16 @@ pub struct StopArgs {
     /// and configs
     #[arg(long)]
     pub keep_env: bool,
+    /// restart: return only once each service listens on its PORT again
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (default 10s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub wait_timeout: Option<u64>,
+    /// stop/delete: also kill a process of the service that escaped its group and still
+    /// holds the PORT
+    #[arg(long)]
+    pub kill_port: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ pub mod ecosystem;
 pub mod error;
 pub mod halt;
 pub mod launch;
+pub mod listen;
 pub mod lock;
 pub mod logs;
 pub mod meta;

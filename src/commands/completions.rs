@@ -8,7 +8,11 @@ use std::io::Write;
 
 /// Writes the completion script of `shell` for the command `tsm` (hidden commands left out).
 pub fn print(shell: Shell, out: &mut dyn Write) -> Result<()> {
-    let mut command = Cli::command();
+    // clap_complete lists hidden subcommands too: build the command without them.
+    let cli = Cli::command();
+    let mut command = clap::Command::new("tsm")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommands(cli.get_subcommands().filter(|c| !c.is_hide_set()).cloned());
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut command, "tsm", &mut script);
     out.write_all(&script)?;

@@ -14,6 +14,7 @@ mod save;
 mod start;
 mod startup;
 mod stop;
+mod wait;
 
 use crate::cli::Command;
 use crate::paths::Paths;

@@ -28,7 +28,12 @@ pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Optio
         let seen = observe(&ctx.paths, name, &meta);
         let failure = match seen.pid {
             Some(pid) if Snapshot::read().tree_listens(pid, port) => return Ok(Some(port)),
-            None if !matches!(seen.status, Status::Launching | Status::WaitingRestart) => {
+            // Online without a live pid: it just ended and its supervisor is recording how.
+            None if !matches!(
+                seen.status,
+                Status::Launching | Status::WaitingRestart | Status::Online
+            ) =>
+            {
                 Some(format!(
                     "'{name}' ended ({}) before listening on port {port}",
                     seen.status

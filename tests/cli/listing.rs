@@ -51,7 +51,11 @@ fn long_names_keep_the_table_aligned() {
         "a-really-quite-long-service-name-for-the-table",
     ]);
     let out = t.run(&["list"]).success();
-    let widths: Vec<usize> = stdout_of(&out).lines().map(|l| l.chars().count()).collect();
+    let widths: Vec<usize> = stdout_of(&out)
+        .lines()
+        .filter(|l| l.starts_with(['┌', '│', '├', '└']))
+        .map(|l| l.chars().count())
+        .collect();
     assert!(widths.iter().all(|w| *w == widths[0]), "{widths:?}");
 }
 

@@ -279,7 +279,7 @@ fn doctor_finds_each_planted_problem() {
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = held.local_addr().unwrap().port();
     t.script("idle.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
-    t.start(&["--port", &port.to_string(), "idle.sh"]);
+    t.start(&["--port", &port.to_string(), "--force", "idle.sh"]);
     t.run(&["stop", "idle"]).success();
     std::fs::write(state.join("next_id"), "0\n").unwrap();
     let out = t.run(&["doctor"]).code(1);
