@@ -55,7 +55,8 @@ tsm - Tetra Service Manager
 
 Usage: tsm <command> [arguments]
 
-  setup                                  prepare this machine (folders, binary, macOS setsid)
+  setup [--profile]                      prepare this machine (folders, binary, macOS setsid);
+                                         --profile: also source tsm.sh from your shell profile
   start [--env FILE] [--port N] SCRIPT [NAME] [-- ARGS...]
                                          start SCRIPT as service NAME-PORT
   stop TARGET...                         stop services (TERM, then KILL after --kill-timeout)
@@ -63,6 +64,10 @@ Usage: tsm <command> [arguments]
   delete TARGET...                       stop and forget services (logs are kept)
   list, ls [--json]                      list services with their TSM IDs
   ports [--json]                         show the port of each service
+  logs [TARGET...] [--lines N] [-f]      show and follow services' output
+  repl                                   interactive prompt (TAB completion, /help)
+  startup [systemd|launchd] [--install]  run `tsm resurrect` at login (unstartup removes it)
+  completions bash|zsh|fish              print a completion script
   help                                   this text; `tsm COMMAND --help` for details
 
 TARGET: '*' (all), a TSM ID, an exact name, a unique part of a name, or a port.
@@ -71,9 +76,20 @@ USAGE
 }
 
 # tsm setup: the state folders, the binary (built with cargo when missing) and, on macOS
-# without setsid, util-linux from Homebrew on PATH. Safe to run again.
+# without setsid, util-linux from Homebrew on PATH. Safe to run again. --profile: then
+# _tsm_setup_profile.
 _tsm_setup() {
-    local dir prefix _tsm_b _tsm_r
+    local dir prefix _tsm_b _tsm_r profile=
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --profile) profile=1 ;;
+            *)
+                printf "tsm: setup: unknown argument '%s' (usage: tsm setup [--profile])\n" "$1" >&2
+                return 64
+                ;;
+        esac
+        shift
+    done
     if [ -z "${TETRA_DIR:-}" ] && [ -z "${HOME:-}" ]; then
         printf 'tsm: neither TETRA_DIR nor HOME is set\n' >&2
         return 1
@@ -127,6 +143,58 @@ _tsm_setup() {
         _tsm_find_bin || return 1
     fi
     printf 'tsm: ready (%s)\n' "$_tsm_b"
+    if [ -n "$profile" ]; then
+        _tsm_setup_profile
+    fi
+}
+
+# tsm setup --profile: adds `source <checkout>/shell/tsm.sh` to a shell startup file, once.
+# The file, as rbenv and pyenv choose it: $PROFILE when set (PROFILE=/dev/null changes
+# nothing); ~/.zshrc when $SHELL is zsh; else ~/.bashrc, or ~/.bash_profile on macOS and
+# when only ~/.bash_profile exists.
+_tsm_setup_profile() {
+    local _tsm_r file line sep
+    _tsm_root
+    line="source $(printf '%q' "$_tsm_r/shell/tsm.sh")"
+    if [ -n "${PROFILE:-}" ]; then
+        file=$PROFILE
+    elif [ -z "${HOME:-}" ]; then
+        printf 'tsm: HOME is not set; choose the file with PROFILE=FILE tsm setup --profile\n' >&2
+        return 1
+    else
+        case ${SHELL:-} in
+            *zsh) file=$HOME/.zshrc ;;
+            *)
+                file=$HOME/.bashrc
+                if [ "$(uname -s 2>/dev/null)" = Darwin ] ||
+                    { [ ! -e "$HOME/.bashrc" ] && [ -e "$HOME/.bash_profile" ]; }; then
+                    file=$HOME/.bash_profile
+                fi
+                ;;
+        esac
+    fi
+    if [ "$file" = /dev/null ]; then
+        printf 'tsm: PROFILE=/dev/null: no profile changed; to load tsm in every shell, add:\n  %s\n' "$line"
+        return 0
+    fi
+    # Any line that is not a comment and names this shim counts, however it is quoted.
+    if [ -f "$file" ] && grep -v '^[[:space:]]*#' "$file" | grep -qF -- "$_tsm_r/shell/tsm.sh"; then
+        printf 'tsm: %s already sources %s; nothing changed\n' "$file" "$_tsm_r/shell/tsm.sh"
+        return 0
+    fi
+    # A last line without its newline is finished first.
+    sep=
+    if [ -s "$file" ] && [ -n "$(tail -c 1 -- "$file")" ]; then
+        sep='\n'
+    fi
+    # shellcheck disable=SC2059 # sep is a printf escape, on purpose
+    printf "$sep\\n# tsm: Tetra Service Manager (added by tsm setup --profile)\\n%s\\n" "$line" \
+        2>/dev/null >>"$file" || {
+        printf 'tsm: cannot write %s\n' "$file" >&2
+        return 1
+    }
+    printf 'tsm: added to %s: %s\n' "$file" "$line"
+    printf 'tsm: new shells load tsm; for this one, run: %s\n' "$line"
 }
 
 # On macOS, util-linux from Homebrew is keg-only: put its bin on PATH when it is installed.
@@ -170,3 +238,51 @@ tsm() {
     fi
     "$_tsm_b" "$@"
 }
+
+# Sets the caller's COMPREPLY to the words of $1 that start with $2.
+_tsm_reply() {
+    local item
+    while IFS= read -r item; do
+        COMPREPLY[${#COMPREPLY[@]}]=$item
+    done < <(compgen -W "$1" -- "$2")
+}
+
+# Bash completion of the tsm function: commands; then process names (`tsm-native list
+# --names`) for the commands that take targets, the options of the command (from its --help),
+# shells and init systems. Nothing for start, so that bash completes file names.
+_tsm_complete() {
+    local cur cmd words _tsm_b
+    COMPREPLY=()
+    cur=${COMP_WORDS[COMP_CWORD]-}
+    if [ "${COMP_CWORD:-0}" -le 1 ]; then
+        words="setup start stop restart delete list ls ports logs flush describe save resurrect"
+        words="$words doctor repl startup unstartup completions help"
+        _tsm_reply "$words" "$cur"
+        return 0
+    fi
+    cmd=${COMP_WORDS[1]-}
+    case $cmd:$cur in
+        setup:*) words=--profile ;;
+        *:-*)
+            _tsm_find_bin || return 0
+            words=$("$_tsm_b" "$cmd" --help 2>/dev/null | grep -oE -- '--[a-z][a-z0-9-]+')
+            ;;
+        stop:* | restart:* | delete:* | del:* | logs:* | describe:* | flush:*)
+            _tsm_find_bin || return 0
+            words=$("$_tsm_b" list --names 2>/dev/null)
+            ;;
+        completions:*) words="bash zsh fish elvish powershell" ;;
+        startup:* | unstartup:*) words="systemd launchd" ;;
+        *) return 0 ;;
+    esac
+    _tsm_reply "$words" "$cur"
+}
+
+# In an interactive bash, TAB completes tsm (falling back to file names).
+case $- in
+    *i*)
+        if [ -n "${BASH_VERSION:-}" ]; then
+            complete -o default -F _tsm_complete tsm 2>/dev/null || :
+        fi
+        ;;
+esac
