@@ -28,12 +28,14 @@ impl Snapshot {
     /// Whether the process tree of `pid` listens on TCP `port`. Costs nothing when nothing
     /// on the machine listens there.
     pub fn tree_listens(&self, pid: i32, port: u16) -> bool {
-        self.busy(port)
-            && self
-                .sockets
-                .held_by(&platform::process_tree(pid))
+        let holds = |pids: &[i32]| {
+            self.sockets
+                .held_by(pids)
                 .iter()
                 .any(|l| l.port == port && !l.udp)
+        };
+        // Most services listen from their main process: look at its children only if not.
+        self.busy(port) && (holds(&[pid]) || holds(&platform::process_tree(pid)[1..]))
     }
 
     /// Every socket the process tree of `pid` listens on.

@@ -146,7 +146,7 @@ pub struct Sockets(Vec<(u64, u16, bool)>);
 
 impl Sockets {
     pub fn read() -> Self {
-        Sockets(socket_table())
+        Sockets(super::netlink::socket_table().unwrap_or_else(|_| socket_table()))
     }
 
     pub fn tcp_ports(&self) -> HashSet<u16> {

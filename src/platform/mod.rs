@@ -4,6 +4,8 @@
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
+mod netlink;
+#[cfg(target_os = "linux")]
 use linux as imp;
 
 #[cfg(target_os = "macos")]
