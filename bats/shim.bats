@@ -221,3 +221,15 @@ VOLATILE='^(declare -[-a-zA-Z]+ )?(_|BASH_ARGC|BASH_ARGV|BASH_LINENO|BASH_SOURCE
     [ "$status" -eq 1 ]
     [[ "$output" == *"tsm: TSM_NATIVE=$TEST_DIR/nope is not an executable file"* ]]
 }
+
+@test "the shim works when sourced from zsh" {
+    if ! command -v zsh >/dev/null 2>&1; then
+        [ -z "${CI:-}" ] || false # CI installs zsh: there, missing is a failure
+        skip "zsh is not installed"
+    fi
+    run env TETRA_DIR="$TEST_DIR/state" zsh -f -c \
+        'cd / && source "$1" && tsm stop nope; echo "rc=$?"' _ "$SHIM"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"tsm: process 'nope' not found"* ]]
+    [[ "$output" == *"rc=1"* ]]
+}

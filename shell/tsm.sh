@@ -1,17 +1,17 @@
 # shellcheck shell=bash
 # tsm: Tetra Service Manager shell integration.
 #
-#   source /path/to/tsm/shell/tsm.sh    # in ~/.bashrc or ~/.bash_profile
+#   source /path/to/tsm/shell/tsm.sh    # in ~/.bashrc, ~/.bash_profile or ~/.zshrc
 #
 # Defines the `tsm` function. `tsm setup` prepares the machine; every other command is handed
-# unchanged to the tsm-native binary, whose exit status is returned. Works in bash >= 3.2 and
-# under `set -u`; defines only `tsm` and `_tsm_*` functions and leaves no variables behind.
+# unchanged to the tsm-native binary, whose exit status is returned. Works in bash >= 3.2 (and
+# zsh) and under `set -u`; defines only `tsm` and `_tsm_*` functions and leaves no variables behind.
 
 # Records where this checkout lives (found from BASH_SOURCE, not TETRA_SRC) as a function, so
 # that no global variable is needed.
 _tsm_init() {
     local src dir link
-    src=${BASH_SOURCE[0]}
+    src=$1
     # Follow a symlinked tsm.sh to the checkout it belongs to.
     while [ -L "$src" ]; do
         link=$(readlink "$src") || break
@@ -23,7 +23,12 @@ _tsm_init() {
     dir=$(CDPATH='' cd -- "$(dirname -- "$src")/.." >/dev/null 2>&1 && pwd -P) || return 1
     eval "_tsm_root() { _tsm_r=$(printf '%q' "$dir"); }"
 }
-_tsm_init
+if [ -n "${ZSH_VERSION:-}" ]; then
+    # zsh has no BASH_SOURCE; %x is the file being sourced (eval hides zsh syntax from bash).
+    eval '_tsm_init "${(%):-%x}"'
+else
+    _tsm_init "${BASH_SOURCE[0]}"
+fi
 unset -f _tsm_init
 
 # Sets the caller's `_tsm_b` to the tsm-native binary: $TSM_NATIVE, else this checkout's
