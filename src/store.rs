@@ -166,15 +166,20 @@ impl<'a> Store<'a> {
         // is rebuilt from the meta files; an intact one is trusted (`tsm doctor` checks it).
         let id = match recorded {
             Some(id) => id,
-            None => self
-                .entries()?
-                .iter()
-                .filter_map(Entry::id)
-                .max()
-                .map_or(0, |m| m + 1),
+            None => self.first_free_id()?,
         };
         write_atomic(&path, format!("{}\n", id + 1).as_bytes())?;
         Ok(id)
+    }
+
+    /// One more than the highest ID any meta file holds.
+    fn first_free_id(&self) -> Result<u64> {
+        Ok(self
+            .entries()?
+            .iter()
+            .filter_map(Entry::id)
+            .max()
+            .map_or(0, |m| m + 1))
     }
 
     /// Makes sure `next_id` will never hand out `id` (used when an ID is restored).
@@ -191,12 +196,7 @@ impl<'a> Store<'a> {
         }
         let in_use = match next {
             Some(n) => n,
-            None => self
-                .entries()?
-                .iter()
-                .filter_map(Entry::id)
-                .max()
-                .map_or(0, |m| m + 1),
+            None => self.first_free_id()?,
         };
         write_atomic(&path, format!("{}\n", in_use.max(id + 1)).as_bytes())
     }

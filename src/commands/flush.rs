@@ -1,9 +1,8 @@
 //! `tsm flush`: empty the log files of the targets (all by default) while they keep running.
 
-use super::{Ctx, Run};
+use super::{resolve_or_all, Ctx, Run};
 use crate::cli::FlushArgs;
 use crate::logs::files_of;
-use crate::resolve::resolve_all;
 use anyhow::{Context, Result};
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -11,12 +10,7 @@ use std::io::{ErrorKind, Write};
 impl Run for FlushArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let entries = ctx.store().entries()?;
-        let targets = if self.targets.is_empty() {
-            vec!["*".to_string()]
-        } else {
-            self.targets.clone()
-        };
-        for i in resolve_all(&entries, &targets)? {
+        for i in resolve_or_all(&entries, &self.targets)? {
             let entry = &entries[i];
             let (o, e) = files_of(&ctx.paths, &entry.name, entry.meta.as_ref().ok());
             for path in [o, e] {

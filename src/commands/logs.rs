@@ -1,21 +1,15 @@
 //! `tsm logs`: the last lines of each target's stdout and stderr, then (optionally) follow.
 
-use super::{Ctx, Run};
+use super::{resolve_or_all, Ctx, Run};
 use crate::cli::LogsArgs;
 use crate::logs::{files_of, follow, last_lines, Source};
-use crate::resolve::resolve_all;
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
 
 impl Run for LogsArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let entries = ctx.store().entries()?;
-        let targets = if self.targets.is_empty() {
-            vec!["*".to_string()]
-        } else {
-            self.targets.clone()
-        };
-        let picked = resolve_all(&entries, &targets)?;
+        let picked = resolve_or_all(&entries, &self.targets)?;
         let mut sources = Vec::new();
         for &i in &picked {
             let entry = &entries[i];

@@ -137,6 +137,17 @@ fn expand_configs(entries: &[crate::store::Entry], targets: &[String]) -> Result
     Ok(out)
 }
 
+/// Resolves `targets`, or every process when none are given (`logs`, `flush`).
+pub(crate) fn resolve_or_all(
+    entries: &[crate::store::Entry],
+    targets: &[String],
+) -> Result<Vec<usize>> {
+    if targets.is_empty() {
+        return Ok((0..entries.len()).collect());
+    }
+    Ok(resolve_all(entries, targets)?)
+}
+
 /// Prints one line per result and fails (after doing all it could) if any failed.
 pub(crate) fn report(
     out: &mut dyn Write,

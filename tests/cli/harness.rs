@@ -117,6 +117,21 @@ impl Tsm {
         serde_json::from_slice(&out.stdout).expect("list --json is JSON")
     }
 
+    /// The supervisor's pid, from meta.
+    pub fn supervisor_of(&self, name: &str) -> i32 {
+        let meta = self.meta(name);
+        let sup = meta
+            .get("supervisor_pid")
+            .expect("a supervisor pid in meta");
+        sup.parse().expect("a numeric supervisor pid")
+    }
+
+    /// `kill -9` of the supervisor of `name`.
+    pub fn kill_supervisor(&self, name: &str) {
+        let sup = nix::unistd::Pid::from_raw(self.supervisor_of(name));
+        nix::sys::signal::kill(sup, nix::sys::signal::Signal::SIGKILL).expect("kill -9");
+    }
+
     pub fn status_of(&self, name: &str) -> String {
         self.list_json()
             .into_iter()

@@ -113,12 +113,7 @@ fn the_supervisor_keeps_none_of_the_callers_descriptors() {
     // EOF proves that neither the supervisor nor the service still holds the pipe.
     let mut rest = Vec::new();
     reader.read_to_end(&mut rest).unwrap();
-    let sup: i32 = t
-        .meta("server-3000")
-        .get("supervisor_pid")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let sup = t.supervisor_of("server-3000");
     let fds: Vec<i32> = std::fs::read_dir(format!("/proc/{sup}/fd"))
         .unwrap()
         .flatten()
@@ -168,17 +163,7 @@ fn an_orphaned_service_is_shown_and_still_stopped() {
     wait_until("the service's output", || {
         t.log("server-3000.out") == "up on 3000\n"
     });
-    let sup: i32 = t
-        .meta("server-3000")
-        .get("supervisor_pid")
-        .unwrap()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(sup),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    t.kill_supervisor("server-3000");
     wait_until("the orphan to show", || {
         t.status_of("server-3000") == "orphaned"
     });

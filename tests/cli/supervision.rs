@@ -22,8 +22,7 @@ fn runs(t: &Tsm) -> Vec<u128> {
 }
 
 fn supervisor_alive(t: &Tsm, name: &str) -> bool {
-    let sup: i32 = t.meta(name).get("supervisor_pid").unwrap().parse().unwrap();
-    alive(sup)
+    alive(t.supervisor_of(name))
 }
 
 #[test]
@@ -135,32 +134,12 @@ fn an_orphan_can_be_restarted_and_deleted() {
     t.service("server.sh", 3005);
     let pid = t.start(&["server.sh"]);
     wait_until("output", || t.log("server-3005.out") == "up on 3005\n");
-    let sup: i32 = t
-        .meta("server-3005")
-        .get("supervisor_pid")
-        .unwrap()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(sup),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    t.kill_supervisor("server-3005");
     wait_until("orphaned", || t.status_of("server-3005") == "orphaned");
     t.run(&["restart", "server"]).success();
     assert!(!alive(pid));
     assert_eq!(t.status_of("server-3005"), "online");
-    let sup: i32 = t
-        .meta("server-3005")
-        .get("supervisor_pid")
-        .unwrap()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(sup),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    t.kill_supervisor("server-3005");
     let pid = t.meta("server-3005").pid().unwrap();
     wait_until("orphaned again", || {
         t.status_of("server-3005") == "orphaned"
