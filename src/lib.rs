@@ -53,7 +53,19 @@ fn broken_pipe(err: &anyhow::Error) -> bool {
 /// Parses the command line, runs the command, prints any error as one `tsm: …` line, and
 /// returns the exit code.
 pub fn main_entry() -> i32 {
-    let cli = match cli::Cli::try_parse() {
+    // A supervisor lives as long as its service: skip clap, whose command tree would leave
+    // ~100 KB of dirty heap behind in each of them.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "supervise") {
+        return match supervise::run_from_args(&args[2..]) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("tsm: {e:#}");
+                error::EXIT_FAILURE
+            }
+        };
+    }
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {

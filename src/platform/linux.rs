@@ -213,6 +213,14 @@ pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
     })
 }
 
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 pub fn become_subreaper() {
     // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument and touches no memory of ours.
     unsafe {

@@ -64,6 +64,8 @@ pub fn open_fds() -> Vec<i32> {
 
 pub fn become_subreaper() {}
 
+pub fn release_free_memory() {}
+
 fn all_pids() -> Vec<i32> {
     let mut pids = vec![0 as libc::pid_t; 8192];
     let bytes = (pids.len() * std::mem::size_of::<libc::pid_t>()) as libc::c_int;

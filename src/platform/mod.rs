@@ -107,6 +107,11 @@ pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
     imp::env_var_of(pid, key)
 }
 
+/// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).
+pub fn release_free_memory() {
+    imp::release_free_memory()
+}
+
 /// Makes orphaned descendants of this process its children, so it can reap them (Linux);
 /// elsewhere launchd reaps them and this does nothing.
 pub fn become_subreaper() {

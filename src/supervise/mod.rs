@@ -39,6 +39,30 @@ impl Ready {
     }
 }
 
+/// `supervise --dir DIR [--ready-fd N] NAME`, parsed by hand (see `main_entry`).
+pub fn run_from_args(args: &[std::ffi::OsString]) -> Result<()> {
+    let mut dir = None;
+    let mut ready_fd = None;
+    let mut name = None;
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        match word.to_str() {
+            Some("--dir") => dir = words.next().map(std::path::PathBuf::from),
+            Some("--ready-fd") => {
+                ready_fd = words.next().and_then(|v| v.to_str()?.parse().ok());
+            }
+            Some(other) if name.is_none() && !other.starts_with('-') => {
+                name = Some(other.to_string())
+            }
+            _ => anyhow::bail!("usage: tsm-native supervise --dir DIR [--ready-fd N] NAME"),
+        }
+    }
+    let (Some(dir), Some(name)) = (dir, name) else {
+        anyhow::bail!("usage: tsm-native supervise --dir DIR [--ready-fd N] NAME");
+    };
+    run(&Paths::at(dir), &name, ready_fd)
+}
+
 /// Entry point of `tsm-native supervise`.
 pub fn run(paths: &Paths, name: &str, ready_fd: Option<i32>) -> Result<()> {
     // Keep nothing the CLI's caller gave us (bats' fd 3, a terminal…) but the report pipe.
@@ -156,6 +180,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         if first {
             ready.send(&format!("ok {pid}"));
             first = false;
+            platform::release_free_memory();
         }
         let mut published = 0u64;
         let mut tick = |dropped: u64| {
