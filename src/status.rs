@@ -72,15 +72,22 @@ pub struct Observed {
 }
 
 /// Checks `meta` against the OS: a pid counts only if it runs and its start stamp is the one
-/// recorded; a running service whose supervisor lock is free is `orphaned`.
+/// recorded; a running service whose parent is no longer its supervisor is `orphaned`.
 pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
     let recorded = Status::from_recorded(meta.status()).unwrap_or(Status::Exited);
-    let service_alive = match (meta.pid(), meta.proc_start()) {
-        (Some(pid), Some(start)) => platform::is_same_process(pid, start),
-        _ => false,
+    let service = match (meta.pid(), meta.proc_start()) {
+        (Some(pid), Some(start)) => {
+            platform::proc_info(pid).filter(|i| !i.zombie && i.start == start)
+        }
+        _ => None,
     };
-    if service_alive {
-        let supervised = lock::is_held(&paths.supervisor_lock(name));
+    if let Some(info) = service {
+        // The supervisor is the service's parent: when it dies the service is re-parented,
+        // which the stat just read already shows (no lock probe on the hot path).
+        let supervised = match meta.i32("supervisor_pid") {
+            Some(sup) => info.ppid == sup,
+            None => lock::is_held(&paths.supervisor_lock(name)),
+        };
         let status = match (supervised, recorded) {
             (false, _) => Status::Orphaned,
             (true, Status::Launching | Status::Stopping) => recorded,

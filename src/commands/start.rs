@@ -137,7 +137,13 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
     }
     if let Some(port) = spec.port.filter(|_| !force) {
         let snapshot = Snapshot::read();
-        if let Some(holder) = snapshot.holder(port, &ctx.paths, &store.entries()?) {
+        // Only a busy port needs the other processes (to name a tsm holder).
+        let entries = if snapshot.busy(port) {
+            store.entries()?
+        } else {
+            Vec::new()
+        };
+        if let Some(holder) = snapshot.holder(port, &ctx.paths, &entries) {
             return Err(TsmError::Failed(format!(
                 "port {port} is in use by {holder} (use --force to start anyway)"
             ))

@@ -4,25 +4,28 @@ use super::{Listener, ProcInfo};
 use std::collections::HashSet;
 
 /// Parses `/proc/PID/stat`: the fields after the command name (which may hold spaces and
-/// parentheses, hence the last `)`) are state (3rd field), …, pgrp (5th), …, starttime (22nd).
-fn parse_stat(stat: &str) -> Option<(char, i32, u64)> {
+/// parentheses, hence the last `)`) are state (3rd field), ppid (4th), pgrp (5th), …,
+/// starttime (22nd).
+fn parse_stat(stat: &str) -> Option<(char, i32, i32, u64)> {
     let rest = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
     let state = fields.first()?.chars().next()?;
+    let ppid = fields.get(1)?.parse().ok()?;
     let pgrp = fields.get(2)?.parse().ok()?;
     let start = fields.get(19)?.parse().ok()?;
-    Some((state, pgrp, start))
+    Some((state, ppid, pgrp, start))
 }
 
-fn read_stat(pid: i32) -> Option<(char, i32, u64)> {
+fn read_stat(pid: i32) -> Option<(char, i32, i32, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
 }
 
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {
-    let (state, _, start) = read_stat(pid)?;
+    let (state, ppid, _, start) = read_stat(pid)?;
     Some(ProcInfo {
         start,
+        ppid,
         zombie: matches!(state, 'Z' | 'X' | 'x'),
     })
 }
@@ -41,7 +44,7 @@ pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
         else {
             continue;
         };
-        if let Some((state, pgrp, _)) = read_stat(pid) {
+        if let Some((state, _, pgrp, _)) = read_stat(pid) {
             if wanted.contains(&pgrp) && !matches!(state, 'Z' | 'X' | 'x') {
                 live.insert(pgrp);
                 if live.len() == wanted.len() {
@@ -236,7 +239,7 @@ mod tests {
     fn stat_with_awkward_command_names() {
         let line =
             "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 98765 1 1";
-        assert_eq!(parse_stat(line), Some(('S', 4242, 98765)));
+        assert_eq!(parse_stat(line), Some(('S', 1, 4242, 98765)));
         assert_eq!(parse_stat("garbage"), None);
     }
 }

@@ -29,6 +29,7 @@ pub fn proc_info(pid: i32) -> Option<ProcInfo> {
     let info = bsd_info(pid)?;
     Some(ProcInfo {
         start: info.pbi_start_tvsec * 1_000_000 + info.pbi_start_tvusec,
+        ppid: info.pbi_ppid as i32,
         zombie: info.pbi_status == SZOMB,
     })
 }

@@ -21,6 +21,8 @@ pub struct ProcInfo {
     /// The platform's exact start stamp: fixed for the life of the process, so a reused pid
     /// shows a different one (Linux: clock ticks since boot; macOS: microseconds since epoch).
     pub start: u64,
+    /// The parent's pid.
+    pub ppid: i32,
     /// Exited but not yet reaped.
     pub zombie: bool,
 }
