@@ -94,7 +94,30 @@ pub(crate) type Locked = (Vec<(u64, String)>, Vec<crate::lock::FileLock>);
 /// Resolves `targets` to process names and takes their op locks (in name order, so that
 /// concurrent callers cannot deadlock); returns `(id, name)` pairs in ID order.
 pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> {
-    let entries = store.entries()?;
+    // Targets that are exact names need only their own meta files, not a listing of all
+    // (`tsm restart api-3000` stays as fast with 1,000 processes as with one). A numeric
+    // target may be an ID, so it takes the listing.
+    let direct: Option<Vec<crate::store::Entry>> = targets
+        .iter()
+        .map(|t| {
+            let plain = t != "*"
+                && !t.bytes().all(|b| b.is_ascii_digit())
+                && crate::resolve::valid_name(t)
+                && !crate::ecosystem::is_config(t);
+            if !plain {
+                return None;
+            }
+            let meta = store.read(t).ok().flatten()?;
+            Some(crate::store::Entry {
+                name: t.clone(),
+                meta: Ok(meta),
+            })
+        })
+        .collect();
+    let entries = match direct {
+        Some(entries) => entries,
+        None => store.entries()?,
+    };
     let targets = expand_configs(&entries, targets)?;
     let picked: Vec<(u64, String)> = resolve_all(&entries, &targets)?
         .into_iter()

@@ -17,8 +17,12 @@ fn parse_stat(stat: &str) -> Option<(char, i32, i32, u64)> {
 }
 
 fn read_stat(pid: i32) -> Option<(char, i32, i32, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    use std::io::Read;
+    // One read: a stat line is well under 1 KiB (read_to_string would grow from 32 bytes).
+    let mut buf = [0u8; 1024];
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let n = file.read(&mut buf).ok()?;
+    parse_stat(std::str::from_utf8(&buf[..n]).ok()?)
 }
 
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {

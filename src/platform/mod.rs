@@ -46,15 +46,25 @@ pub fn live_groups(pgids: &[i32]) -> HashSet<i32> {
     use nix::unistd::Pid;
     // A group that does not answer a null signal is gone for sure; only the others need the
     // slower look at their members (a zombie member still answers).
-    let answering: Vec<i32> = pgids
-        .iter()
-        .copied()
-        .filter(|&g| g > 0 && killpg(Pid::from_raw(g), None).is_ok())
-        .collect();
-    if answering.is_empty() {
-        return HashSet::new();
+    // A running leader settles it too; only a group whose leader is gone or a zombie needs
+    // the scan of every process (a walk of /proc: costly with thousands of processes).
+    let mut live = HashSet::new();
+    let mut unsure = Vec::new();
+    for &g in pgids {
+        if g <= 0 || killpg(Pid::from_raw(g), None).is_err() {
+            continue;
+        }
+        match proc_info(g) {
+            Some(info) if !info.zombie => {
+                live.insert(g);
+            }
+            _ => unsure.push(g),
+        }
     }
-    imp::groups_with_live_members(&answering)
+    if !unsure.is_empty() {
+        live.extend(imp::groups_with_live_members(&unsure));
+    }
+    live
 }
 
 /// The descriptors this process has open.

@@ -182,12 +182,8 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             first = false;
             platform::release_free_memory();
         }
-        let mut published = 0u64;
         let mut tick = |dropped: u64| {
-            if dropped != published {
-                published = dropped;
-                let _ = record(&mut |m| m.set("log_dropped", dropped.to_string()));
-            }
+            let _ = record(&mut |m| m.set("log_dropped", dropped.to_string()));
         };
         let [out_pipe, err_pipe] = pipes;
         let ended = pump::pump(

@@ -106,7 +106,7 @@ pub struct Run<'a> {
     pub kill_timeout: Duration,
     /// Whether the CLI has marked this process as stopping.
     pub user_stopping: &'a dyn Fn() -> bool,
-    /// Called about once a second while the service runs (to publish log drop counts).
+    /// Called with the count of dropped log bytes when it changed (at most once a second).
     pub tick: &'a mut dyn FnMut(u64),
 }
 
@@ -118,7 +118,10 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
     let mut ended: Option<WaitStatus> = None;
     let mut drain_until: Option<Instant> = None;
     let mut kill_at: Option<Instant> = None;
-    let mut next_tick = Instant::now() + Duration::from_secs(1);
+    // Drop counts are published at most once a second, and only when they changed: an idle
+    // supervisor sleeps in poll without waking.
+    let mut reported = 0u64;
+    let mut next_tick = Instant::now();
     loop {
         if ended.is_some() && run.pipes.iter().all(Option::is_none) {
             break;
@@ -137,8 +140,11 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
             let _ = killpg(group, Signal::SIGKILL);
             kill_at = None;
         }
-        if now >= next_tick {
-            (run.tick)(run.logs[0].dropped + run.logs[1].dropped);
+        let dropped = run.logs[0].dropped + run.logs[1].dropped;
+        let tick_due = (dropped != reported).then_some(next_tick);
+        if tick_due.is_some_and(|t| t <= now) {
+            (run.tick)(dropped);
+            reported = dropped;
             next_tick = now + Duration::from_secs(1);
         }
         for log in run.logs.iter_mut() {
@@ -149,7 +155,7 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
         let wake_at = [
             drain_until,
             kill_at,
-            Some(next_tick),
+            tick_due.filter(|_| dropped != reported),
             run.logs[0].partial_deadline(),
             run.logs[1].partial_deadline(),
         ]
