@@ -3,6 +3,7 @@
 use super::{Ctx, Run};
 use crate::cli::DoctorArgs;
 use crate::error::TsmError;
+use crate::listen::Snapshot;
 use crate::status::{observe, Status};
 use anyhow::Result;
 use std::collections::HashSet;
@@ -11,11 +12,6 @@ use std::io::Write;
 struct Finding {
     problem: String,
     fix: String,
-}
-
-fn port_in_use(port: u16) -> bool {
-    std::net::TcpListener::bind(("0.0.0.0", port))
-        .is_err_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
 }
 
 fn files_in(dir: &std::path::Path) -> Vec<String> {
@@ -33,7 +29,8 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
     let mut found = Vec::new();
     let mut add = |problem: String, fix: String| found.push(Finding { problem, fix });
     let entries = ctx.store().entries()?;
-    let names: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let snapshot = Snapshot::read();
+    let mut running: HashSet<&str> = HashSet::new();
     let mut max_id = None;
     for entry in &entries {
         let name = &entry.name;
@@ -52,6 +49,9 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         };
         max_id = max_id.max(meta.id());
         let seen = observe(paths, name, meta);
+        if seen.pid.is_some() {
+            running.insert(name.as_str());
+        }
         if seen.status == Status::Orphaned {
             add(
                 format!(
@@ -61,11 +61,11 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
                 format!("tsm restart {name}"),
             );
         }
-        if let Some(port) = meta.port() {
-            if seen.pid.is_none() && port_in_use(port) {
+        if let Some(port) = meta.port().filter(|_| seen.pid.is_none()) {
+            if let Some(holder) = snapshot.holder(port, paths, &entries) {
                 add(
-                    format!("port {port} of '{name}' is held by a process tsm does not manage"),
-                    format!("find it with: ss -ltnp 'sport = :{port}'  (or lsof -iTCP:{port})"),
+                    format!("port {port} of '{name}' is held by {holder}"),
+                    format!("stop that process, or start '{name}' on another --port"),
                 );
             }
         }
@@ -78,13 +78,7 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
     }
     for file in files_in(&paths.pids()) {
         if let Some(name) = file.strip_suffix(".pid") {
-            let running = entries.iter().any(|e| {
-                e.name == name
-                    && e.meta
-                        .as_ref()
-                        .is_ok_and(|m| observe(paths, name, m).pid.is_some())
-            });
-            if !names.contains(name) || !running {
+            if !running.contains(name) {
                 add(
                     format!("stale pid file {file} (no running process of that name)"),
                     format!("rm {}", paths.pids().join(&file).display()),

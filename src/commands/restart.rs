@@ -43,14 +43,18 @@ fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<St
     let recorded = store.read_env(name);
     let spec = match (keep_env, &recorded) {
         (true, Some(env)) => Spec::recorded(&meta, env.clone())?,
-        _ => match Spec::from_meta(&meta)?.origin {
-            Origin::Ecosystem {
-                config,
-                app,
-                profile,
-            } if !keep_env => ecosystem::spec_of(&config, &app, profile.as_deref())?,
-            _ => Spec::from_meta(&meta)?,
-        },
+        _ => {
+            // Read once: from_meta reads the env file again.
+            let spec = Spec::from_meta(&meta)?;
+            match &spec.origin {
+                Origin::Ecosystem {
+                    config,
+                    app,
+                    profile,
+                } if !keep_env => ecosystem::spec_of(config, app, profile.as_deref())?,
+                _ => spec,
+            }
+        }
     };
     if spec.name != name {
         return Err(TsmError::Data(format!(

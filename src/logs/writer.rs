@@ -50,10 +50,6 @@ impl LogWriter {
         writer
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn reopen(&mut self) {
         self.file = OpenOptions::new()
             .create(true)
