@@ -89,16 +89,30 @@ impl<'a> Store<'a> {
         Ok(Some(meta))
     }
 
-    /// Records the variables tsm gave `name`'s service (see [`Paths::env_record`]).
+    /// Records the variables tsm gave `name`'s service (see [`Paths::env_record`]); none is
+    /// recorded as no file.
     pub fn write_env(&self, name: &str, env: &[(String, String)]) -> Result<()> {
+        let path = self.paths.env_record(name);
+        if env.is_empty() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {}", path.display()))
+                }
+                _ => Ok(()),
+            };
+        }
         let json = serde_json::to_vec(env).context("encoding the environment")?;
-        write_atomic(&self.paths.env_record(name), &json)
+        write_atomic(&path, &json)
     }
 
-    /// The variables recorded by [`write_env`](Self::write_env), if any.
+    /// The variables recorded by [`write_env`](Self::write_env): empty when there is no
+    /// record; `None` only when the record cannot be read.
     pub fn read_env(&self, name: &str) -> Option<Vec<(String, String)>> {
-        let bytes = fs::read(self.paths.env_record(name)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        match fs::read(self.paths.env_record(name)) {
+            Ok(bytes) => serde_json::from_slice(&bytes).ok(),
+            Err(e) if e.kind() == ErrorKind::NotFound => Some(Vec::new()),
+            Err(_) => None,
+        }
     }
 
     /// Removes the meta, env record and pid files of `name` (logs stay).

@@ -210,6 +210,9 @@ fn restart_rereads_the_env_file_and_names_what_changed() {
     );
     std::fs::write(t.work.join("svc.env"), "COLOR=red\nSIZE=1\nOLD=x\n").unwrap();
     t.start(&["--env", "svc.env", "svc.sh"]);
+    wait_until("the first run", || {
+        t.log("svc-7030.out") == "color=red size=1\n"
+    });
     std::fs::write(t.work.join("svc.env"), "COLOR=blue\nSIZE=1\nNEW=y\n").unwrap();
     t.run(&["restart", "svc", "--keep-env"]).success();
     wait_until("kept env", || {

@@ -49,10 +49,10 @@ fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() 
     t.run(&["list"])
         .success()
         .stdout(predicate::str::contains("errored (1)"));
-    assert!(
-        !supervisor_alive(&t, "crash-3000"),
-        "the supervisor gave up and left"
-    );
+    // The supervisor gave up and leaves (it records `errored` just before it exits).
+    wait_until("the supervisor to leave", || {
+        !supervisor_alive(&t, "crash-3000")
+    });
     // Restarting an errored process starts it afresh, counters reset.
     std::fs::write(
         t.work.join("crash.sh"),
@@ -124,7 +124,9 @@ fn stop_during_backoff_cancels_the_restart() {
         "stop waited for the backoff"
     );
     assert_eq!(t.status_of("crash-3004"), "stopped");
-    assert!(!supervisor_alive(&t, "crash-3004"));
+    wait_until("the supervisor to leave", || {
+        !supervisor_alive(&t, "crash-3004")
+    });
     assert_eq!(runs(&t).len(), 1);
 }
 
