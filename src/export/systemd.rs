@@ -9,12 +9,22 @@ use std::fmt::Write;
 /// One word of `ExecStart=`, in double quotes: C escapes for `\` `"` and control characters,
 /// `$$` for `$` (no variable expansion) and `%%` for `%` (no specifiers).
 pub fn exec_word(word: &str) -> String {
+    quoted(word, "$$")
+}
+
+/// The program of `ExecStart=`: systemd expands variables in the arguments only, so `$`
+/// stays as it is in the path.
+pub fn exec_path(path: &str) -> String {
+    quoted(path, "$")
+}
+
+fn quoted(word: &str, dollar: &str) -> String {
     let mut out = String::from("\"");
     for c in word.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            '$' => out.push_str("$$"),
+            '$' => out.push_str(dollar),
             '%' => out.push_str("%%"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
@@ -67,7 +77,13 @@ fn unit(s: &Service, settings: &Settings, env_file: Option<&str>) -> Result<Stri
     }
     let path = |p: &std::path::Path| path_value(&p.display().to_string()).unwrap_or_default();
     let p = &s.spec.policy;
-    let exec: Vec<String> = s.spec.argv().iter().map(|w| exec_word(w)).collect();
+    let exec: Vec<String> = s
+        .spec
+        .argv()
+        .iter()
+        .enumerate()
+        .map(|(i, w)| if i == 0 { exec_path(w) } else { exec_word(w) })
+        .collect();
     let mut u = String::new();
     let _ = writeln!(u, "# Exported by tsm from '{name}'.");
     u.push_str("[Unit]\n");
@@ -167,6 +183,7 @@ mod tests {
         );
         assert_eq!(exec_word("a\\b\nc"), "\"a\\\\b\\nc\"");
         assert_eq!(exec_word(""), "\"\"");
+        assert_eq!(exec_path("/a$b/100%"), "\"/a$b/100%%\"");
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! Exports to systemd, launchd, supervisord, Procfile and ecosystem, run by the real engines.
