@@ -6,18 +6,41 @@ use crate::error::TsmError;
 use crate::policy::Mode;
 use serde_json::{json, Map, Value};
 
-fn app(s: &Service) -> Value {
+/// The program pm2 and tsm both run a script through when its path has a blank.
+const ENV: &str = "/usr/bin/env";
+
+fn app(s: &Service) -> Result<Value, TsmError> {
     let spec = &s.spec;
     let mut app = Map::new();
     app.insert("name".into(), json!(spec.name));
-    app.insert("script".into(), json!(spec.script.display().to_string()));
-    app.insert("args".into(), json!(spec.args));
+    // pm2 runs a `script` with a blank as a `bash -c` command line and drops its args: such
+    // a script (or interpreter) is run through /usr/bin/env, which both read the same way.
+    let program = spec.argv().len() - spec.args.len();
+    let argv = spec.argv();
+    let (script, args, interpreter) = if argv[..program].iter().any(|w| w.contains(' ')) {
+        if argv[..program].iter().any(|w| w.contains('=')) {
+            return Err(super::refuse(
+                super::Format::Ecosystem,
+                spec.name.as_str(),
+                "its program path has both a blank and '=', which pm2 cannot run",
+            ));
+        }
+        (ENV.to_string(), argv, "none".to_string())
+    } else {
+        // pm2 picks an interpreter by extension (node by default); 'none' runs the file.
+        let interpreter = spec
+            .interpreter
+            .as_ref()
+            .map_or("none".to_string(), |i| i.display().to_string());
+        (
+            spec.script.display().to_string(),
+            spec.args.clone(),
+            interpreter,
+        )
+    };
+    app.insert("script".into(), json!(script));
+    app.insert("args".into(), json!(args));
     app.insert("cwd".into(), json!(spec.cwd.display().to_string()));
-    // pm2 picks an interpreter by extension (node by default); 'none' runs the file itself.
-    let interpreter = spec
-        .interpreter
-        .as_ref()
-        .map_or("none".to_string(), |i| i.display().to_string());
     app.insert("interpreter".into(), json!(interpreter));
     let env: Map<String, Value> = s.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     app.insert("env".into(), Value::Object(env));
@@ -28,11 +51,14 @@ fn app(s: &Service) -> Value {
     app.insert("kill_timeout".into(), json!(spec.kill_timeout_ms));
     app.insert("out_file".into(), json!(s.out_log.display().to_string()));
     app.insert("error_file".into(), json!(s.err_log.display().to_string()));
-    Value::Object(app)
+    Ok(Value::Object(app))
 }
 
 pub fn render(services: &[Service]) -> Result<Vec<File>, TsmError> {
-    let apps: Vec<Value> = services.iter().map(app).collect();
+    let apps = services
+        .iter()
+        .map(app)
+        .collect::<Result<Vec<Value>, TsmError>>()?;
     let body = serde_json::to_string_pretty(&json!({ "apps": apps }))
         .map_err(|e| TsmError::Failed(format!("encoding the ecosystem file: {e}")))?;
     let text = format!(

@@ -6,13 +6,14 @@ use predicates::prelude::*;
 use std::io::{Read, Write};
 use std::path::Path;
 
-/// A python3 HTTP service on `$PORT` answering `PORT GREETING CWD`.
+/// A python3 HTTP service on `$PORT` answering `PORT GREETING CWD` and ` [ARG]` per argument.
 pub const SERVE: &str = r#"#!/usr/bin/env bash
 exec python3 -c '
-import http.server, os
+import http.server, os, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = "%s %s %s" % (os.environ.get("PORT"), os.environ.get("GREETING", "-"), os.getcwd())
+        body += "".join(" [%s]" % a for a in sys.argv[1:])
         self.send_response(200); self.end_headers(); self.wfile.write(body.encode())
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
