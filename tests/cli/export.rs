@@ -514,6 +514,20 @@ fn bad_exports_say_why_and_write_nothing() {
     t.run(&["export", "systemd", dir.to_str().unwrap(), "nosuch"])
         .code(1)
         .stderr("tsm: process 'nosuch' not found\n");
+    t.run(&["export", "systemd", dir.to_str().unwrap(), "--app", "../up"])
+        .code(64)
+        .stderr(predicate::str::starts_with("tsm: --app '../up'"));
+    // A meta file that does not parse stops the export of everything: nothing half-done.
+    std::fs::write(
+        t.state().join("processes/broken-1.meta"),
+        "name='unclosed\n",
+    )
+    .unwrap();
+    t.run(&["export", "systemd", dir.to_str().unwrap()])
+        .code(65)
+        .stderr(predicate::str::contains(
+            "cannot export 'broken-1': its meta file does not parse",
+        ));
     let left: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
