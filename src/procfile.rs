@@ -231,12 +231,11 @@ pub fn config_key(file: &Path) -> String {
         .to_string()
 }
 
-/// Keeps a Procfile service's `type`, `config` and `app` when it is launched again with the
-/// same command (restart rebuilds meta from the spec, which knows nothing of Procfiles).
+/// Keeps a Procfile service's `type`, `config` and `app` when it is launched again through
+/// the same shell in the same folder (restart rebuilds meta from the spec, which knows
+/// nothing of Procfiles).
 pub fn carry(old: &Meta, new: &mut Meta) {
-    let same = ["script", "args", "cwd"]
-        .iter()
-        .all(|k| old.get(k) == new.get(k));
+    let same = ["script", "cwd"].iter().all(|k| old.get(k) == new.get(k));
     if old.get("type") != Some("procfile") || new.get("type") != Some("cli") || !same {
         return;
     }
@@ -245,6 +244,34 @@ pub fn carry(old: &Meta, new: &mut Meta) {
             new.set(key, value);
         }
     }
+}
+
+/// For `restart`: a Procfile service's spec with its command read again from the Procfile
+/// (its name, and so its PORT, stay); any other spec unchanged.
+pub fn refresh(meta: &Meta, mut spec: Spec) -> Result<Spec, TsmError> {
+    let (Some("procfile"), Some(config), Some(kind)) =
+        (meta.get("type"), meta.get("config"), meta.get("app"))
+    else {
+        return Ok(spec);
+    };
+    let file = Path::new(config);
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        TsmError::NoInput(format!(
+            "Procfile '{config}' of '{}' not readable: {e}",
+            spec.name
+        ))
+    })?;
+    let entry = parse(&text, file)?
+        .into_iter()
+        .find(|e| e.kind == kind)
+        .ok_or_else(|| {
+            TsmError::Data(format!(
+                "{config}: no process type '{kind}' any more (tsm delete '{}' to forget it)",
+                spec.name
+            ))
+        })?;
+    spec.args = vec!["-c".into(), entry.command];
+    Ok(spec)
 }
 
 #[cfg(test)]

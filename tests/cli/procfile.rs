@@ -115,6 +115,28 @@ fn a_procfile_starts_each_type_on_foremans_ports_and_acts_as_one() {
         "restart keeps the Procfile's keys"
     );
     assert!(answer(base + 100).starts_with(&format!("{} ", base + 100)));
+    // restart reads the Procfile again: a changed command takes effect, the ports stay.
+    std::fs::write(
+        &procfile,
+        "web: GREETING=edited exec ./serve.sh\nworker: exec ./serve.sh\n",
+    )
+    .unwrap();
+    t.run(&[
+        "restart",
+        &format!("web-{base}"),
+        &format!("web-{}", base + 1),
+    ])
+    .success();
+    assert!(answer(base + 1).starts_with(&format!("{} edited ", base + 1)));
+    assert_eq!(t.meta(&format!("web-{base}")).get("app"), Some("web"));
+    std::fs::write(&procfile, "worker: exec ./serve.sh\n").unwrap();
+    t.run(&["restart", &format!("web-{base}")])
+        .code(65)
+        .stderr(predicate::str::contains("no process type 'web' any more"));
+    assert!(
+        answer(base).starts_with(&format!("{base} edited ")),
+        "still running"
+    );
     t.run(&["stop", "app/Procfile"]).success();
     for row in t.list_json() {
         assert_eq!(row["status"], "stopped", "{row}");
