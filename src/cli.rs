@@ -56,6 +56,9 @@ pub enum Command {
     /// Run as the supervisor of one service (used by `start`)
     #[command(hide = true)]
     Supervise(SuperviseArgs),
+    /// Write the recorded services out for another engine: systemd, launchd, supervisord,
+    /// procfile or ecosystem
+    Export(ExportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,12 +114,19 @@ pub struct StartArgs {
     #[arg(long, value_name = "PROFILE")]
     pub env_profile: Option<String>,
     /// The script or program to run, or an ecosystem config (*.config.js|cjs|mjs, *.json) (relative to the current directory, else found on PATH)
+    #[arg(required_unless_present = "procfile", default_value = "")]
     pub script: String,
     /// Custom name: the service is named NAME-PORT
     pub name: Option<String>,
     /// Arguments for the script, after `--`
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+    /// Start the processes of this Procfile (as foreman's -f); `tsm start Procfile` does too
+    #[arg(short = 'f', long = "procfile", value_name = "FILE")]
+    pub procfile: Option<String>,
+    /// With a Procfile: how many of each process type, e.g. web=2,worker=1 (all=N: every type)
+    #[arg(long, value_name = "TYPE=N,...")]
+    pub formation: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +299,31 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         return Err(format!("'{text}' must be more than zero"));
     }
     Ok((value * scale as f64) as u64)
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// systemd, launchd, supervisord, procfile or ecosystem
+    #[arg(value_name = "FORMAT")]
+    pub format: String,
+    /// Folder to write into (created if missing; default: the current directory)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<String>,
+    /// Services to export (default: all): '*', TSM IDs, names, parts of names, ports, configs
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Replace files that exist already
+    #[arg(long)]
+    pub force: bool,
+    /// systemd: system units (WantedBy=multi-user.target) instead of user units
+    #[arg(long)]
+    pub system: bool,
+    /// systemd --system: the user the services run as (User=)
+    #[arg(long, value_name = "USER", requires = "system")]
+    pub user_name: Option<String>,
+    /// Prefix of the written names: APP-NAME.service, APP.target, group APP, APP.NAME.plist
+    #[arg(long, value_name = "NAME", default_value = "tsm")]
+    pub app: String,
 }
 
 #[cfg(test)]

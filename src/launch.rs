@@ -90,7 +90,14 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
     let paths = store.paths();
     paths.ensure()?;
     let _ = std::fs::remove_file(paths.pid_file(&spec.name));
-    store.write(&spec.name, &spec.to_meta(id))?;
+    let mut meta = spec.to_meta(id);
+    if !fresh {
+        // A Procfile's service stays one across restarts (`tsm stop Procfile` finds it).
+        if let Ok(Some(old)) = store.read(&spec.name) {
+            crate::procfile::carry(&old, &mut meta);
+        }
+    }
+    store.write(&spec.name, &meta)?;
     store.write_env(&spec.name, &spec.env)?;
     match spawn_supervisor(paths, spec) {
         Ok(pid) => Ok(pid),

@@ -4,11 +4,13 @@ mod completions;
 mod delete;
 mod describe;
 mod doctor;
+mod export;
 mod flush;
 mod list;
 mod logs;
 mod names;
 mod ports;
+mod procfile;
 mod restart;
 mod save;
 mod start;
@@ -85,6 +87,7 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }
+        Command::Export(a) => export::run(a, ctx, out),
     }
 }
 
@@ -133,11 +136,12 @@ pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> 
     Ok((picked, locks))
 }
 
-/// Replaces each target that is an ecosystem config file by the names of its processes.
+/// Replaces each target that is an ecosystem config file or a Procfile by the names of its
+/// processes.
 fn expand_configs(entries: &[crate::store::Entry], targets: &[String]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for target in targets {
-        if !crate::ecosystem::is_config(target) {
+        if !crate::ecosystem::is_config(target) && !crate::procfile::is_procfile(target) {
             out.push(target.clone());
             continue;
         }

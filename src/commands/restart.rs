@@ -52,6 +52,8 @@ fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<St
                     app,
                     profile,
                 } if !keep_env => ecosystem::spec_of(config, app, profile.as_deref())?,
+                // A Procfile's service: its command read again from the Procfile.
+                _ if !keep_env => crate::procfile::refresh(&meta, spec)?,
                 _ => spec,
             }
         }

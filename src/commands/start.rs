@@ -16,6 +16,9 @@ use std::time::Duration;
 
 impl Run for StartArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        if super::procfile::wanted(self) {
+            return super::procfile::start(self, ctx, out, self.policy());
+        }
         if ecosystem::is_config(&self.script) {
             return self.start_config(ctx, out);
         }

@@ -3,11 +3,13 @@
 
 mod bats;
 mod ecosystem;
+mod export;
 mod harness;
 mod lifecycle;
 mod listing;
 mod logs;
 mod ports;
+mod procfile;
 mod repl;
 mod repl_tty;
 mod safety;
