@@ -18,9 +18,14 @@ impl Run for Delete<'_> {
             .into_iter()
             .zip(&picked)
             .map(|(stop, (id, name))| {
-                // A meta file that does not parse names no process to stop: just remove it.
-                if stop.is_err() && store.read(name).is_ok() {
-                    stop?;
+                // A meta file that does not parse was stopped through its supervisor's lock;
+                // whatever could not be ended keeps its record.
+                stop?;
+                if store.read(name).is_err() {
+                    let live = crate::unrecorded::find(store.paths(), name);
+                    if !live.is_empty() {
+                        anyhow::bail!("not deleted: {}", live.describe());
+                    }
                 }
                 store.remove(name)?;
                 Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))

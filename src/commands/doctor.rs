@@ -37,13 +37,25 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         let meta = match &entry.meta {
             Ok(meta) => meta,
             Err(why) => {
-                add(
-                    format!("meta file of '{name}' does not parse ({why})"),
-                    format!(
-                        "tsm delete {name}   # removes {}",
-                        paths.meta(name).display()
-                    ),
-                );
+                let live = crate::unrecorded::find(paths, name);
+                if live.is_empty() {
+                    add(
+                        format!("meta file of '{name}' does not parse ({why})"),
+                        format!(
+                            "tsm delete {name}   # removes {}",
+                            paths.meta(name).display()
+                        ),
+                    );
+                } else {
+                    running.insert(name.as_str());
+                    add(
+                        format!("corrupt meta of '{name}' ({why}); {}", live.describe()),
+                        format!(
+                            "tsm delete {name}   # ends it and removes {}; then start it again",
+                            paths.meta(name).display()
+                        ),
+                    );
+                }
                 continue;
             }
         };
@@ -97,8 +109,9 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         }
     }
     if let Some(max) = max_id {
-        let next = std::fs::read_to_string(paths.next_id())
+        let next = crate::statefile::read_text(&paths.next_id(), crate::statefile::SMALL_CAP)
             .ok()
+            .flatten()
             .and_then(|t| t.trim().parse::<u64>().ok());
         if next.is_none_or(|n| n <= max) {
             add(
