@@ -19,6 +19,7 @@ pub mod repl;
 pub mod resolve;
 pub mod script;
 pub mod spec;
+pub mod startcheck;
 pub mod statefile;
 pub mod status;
 pub mod store;

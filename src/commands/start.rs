@@ -125,6 +125,8 @@ impl StartArgs {
 
 /// Starts `spec` under its op lock: refuses a running name, reuses the ID of a stopped one.
 pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
+    // Whatever would fail after an ID is taken (name length, exec size, logs) fails here.
+    crate::startcheck::check(spec)?;
     let store = ctx.store();
     ctx.paths.ensure()?;
     let _op = store.op_lock(&spec.name)?;

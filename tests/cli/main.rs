@@ -4,6 +4,7 @@
 mod bats;
 mod ecosystem;
 mod harness;
+mod hostile;
 mod lifecycle;
 mod listing;
 mod logs;
