@@ -102,4 +102,52 @@ mod tests {
         assert_eq!(expand_home("a/~/x.log"), PathBuf::from("a/~/x.log"));
         assert_eq!(expand_home("~bob/x"), PathBuf::from("~bob/x"));
     }
+
+    fn spec_with(env: Vec<(String, String)>, args: Vec<String>) -> Spec {
+        let tmp = std::env::temp_dir();
+        Spec {
+            name: "big-1".into(),
+            script: tmp.join("x.sh"),
+            interpreter: None,
+            args,
+            cwd: tmp,
+            env_file: None,
+            env,
+            port: Some(1),
+            kill_timeout_ms: 1,
+            log: Default::default(),
+            policy: Default::default(),
+            origin: crate::spec::Origin::Cli,
+            out_file: None,
+            error_file: None,
+        }
+    }
+
+    #[test]
+    fn what_exec_would_refuse_is_refused_first() {
+        let (arg_max, one) = platform::exec_limits();
+        let small = spec_with(vec![("A".into(), "1".into())], vec!["x".into()]);
+        assert!(check_exec_size(&small, Vec::new()).is_ok());
+        let huge = "x".repeat(arg_max + 1);
+        let err = check_exec_size(
+            &spec_with(vec![("BIG".into(), huge.clone())], vec![]),
+            vec![],
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        if one.is_some() {
+            assert!(err.to_string().contains("'BIG'"), "{err}");
+        }
+        let err = check_exec_size(&spec_with(vec![], vec![huge]), vec![]).unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        // Many variables each under the one-string limit, together over ARG_MAX.
+        let many = (0..(arg_max / 1000 + 10))
+            .map(|i| (format!("V{i}"), "y".repeat(1000)))
+            .collect();
+        let err = check_exec_size(&spec_with(many, vec![]), vec![]).unwrap_err();
+        assert!(
+            err.to_string().contains("environment with the arguments"),
+            "{err}"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// The most a meta file may hold (one line of `key=value` pairs).
@@ -127,8 +127,15 @@ pub fn open_log(path: &Path, own: bool) -> io::Result<File> {
             .mode(LOG_MODE)
             .custom_flags(flags)
             .open(path)?;
-        if own && !file.metadata()?.is_file() {
-            return Err(io::Error::from_raw_os_error(libc::ELOOP));
+        if own {
+            let meta = file.metadata()?;
+            if !meta.is_file() {
+                return Err(io::Error::from_raw_os_error(libc::ELOOP));
+            }
+            // A log left world-readable (by an older tsm, or by hand) is tightened.
+            if meta.permissions().mode() & 0o007 != 0 {
+                file.set_permissions(std::fs::Permissions::from_mode(LOG_MODE))?;
+            }
         }
         Ok(file)
     };
@@ -155,7 +162,6 @@ pub fn open_log(path: &Path, own: bool) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn only_small_regular_files_are_read() {
