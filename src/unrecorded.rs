@@ -74,6 +74,15 @@ pub fn find(paths: &Paths, name: &str) -> Live {
     }
 }
 
+/// The pid `pids/NAME.pid` names, when such a process runs: with no supervisor to vouch for
+/// it, possibly the service, possibly a stranger that reused the pid — never signalled.
+pub fn unproven_pid(paths: &Paths, name: &str) -> Option<i32> {
+    let text =
+        crate::statefile::read_text(&paths.pid_file(name), crate::statefile::SMALL_CAP).ok()??;
+    let pid = text.trim().parse().ok()?;
+    platform::proc_info(pid).filter(|i| !i.zombie).map(|_| pid)
+}
+
 /// The meta `start` may replace: `None` when there is none or it is unreadable and nothing of
 /// that name runs; an error when an unreadable meta belongs to a running service (its record
 /// must not be lost).

@@ -26,6 +26,12 @@ impl Run for Delete<'_> {
                     if !live.is_empty() {
                         anyhow::bail!("not deleted: {}", live.describe());
                     }
+                    if let Some(pid) = crate::unrecorded::unproven_pid(store.paths(), name) {
+                        anyhow::bail!(
+                            "not deleted: pid {pid} from {} runs and may be its service (supervisor gone, meta unreadable); end it, or if it is not the service: rm {0}",
+                            store.paths().pid_file(name).display()
+                        );
+                    }
                 }
                 store.remove(name)?;
                 Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))

@@ -38,7 +38,17 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
             Ok(meta) => meta,
             Err(why) => {
                 let live = crate::unrecorded::find(paths, name);
-                if live.is_empty() {
+                let unproven = live
+                    .is_empty()
+                    .then(|| crate::unrecorded::unproven_pid(paths, name))
+                    .flatten();
+                if let Some(pid) = unproven {
+                    running.insert(name.as_str());
+                    add(
+                        format!("corrupt meta of '{name}' ({why}); its supervisor is gone and pid {pid} (from its pid file) runs, but cannot be proven to be its service"),
+                        format!("check it (ps -o args= -p {pid}), kill it if it is the service, then: tsm delete {name}"),
+                    );
+                } else if live.is_empty() {
                     add(
                         format!("meta file of '{name}' does not parse ({why})"),
                         format!(

@@ -87,6 +87,31 @@ fn delete_ends_a_service_whose_meta_is_a_symlink() {
     assert!(std::fs::symlink_metadata(meta_path(&t, &name)).is_err());
 }
 
+#[test]
+fn an_unprovable_pid_of_a_corrupt_meta_is_told_never_signalled() {
+    let (t, name, pid, _) = running();
+    t.kill_supervisor(&name);
+    std::fs::write(meta_path(&t, &name), "garbage").unwrap();
+    let out = t.cmd().arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("pid {pid} (from its pid file) runs")),
+        "{text}"
+    );
+    let out = t.cmd().args(["delete", &name]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_error_line(&out).contains("not deleted"));
+    assert!(alive(pid), "an unproven pid was signalled");
+    assert!(meta_path(&t, &name).exists());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("service gone", || !alive(pid));
+    t.run(&["delete", &name]).success();
+}
+
 // Item 9: starts that would fail after taking an ID fail before, in one line.
 
 #[test]
