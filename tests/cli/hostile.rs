@@ -89,8 +89,9 @@ fn delete_ends_a_service_whose_meta_is_a_symlink() {
 
 #[test]
 fn an_unprovable_pid_of_a_corrupt_meta_is_told_never_signalled() {
-    let (t, name, pid, _) = running();
+    let (t, name, pid, sup) = running();
     t.kill_supervisor(&name);
+    wait_until("supervisor gone", || !alive(sup));
     std::fs::write(meta_path(&t, &name), "garbage").unwrap();
     let out = t.cmd().arg("doctor").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
