@@ -32,8 +32,11 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
         let meta = match store.read(name) {
             Ok(Some(meta)) => meta,
             Ok(None) => continue,
-            Err(e) => {
-                results[index] = Err(e);
+            Err(_) => {
+                // Unreadable meta: find the supervisor and service without it.
+                let grace = kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS);
+                let grace = Duration::from_millis(grace);
+                results[index] = crate::unrecorded::end(paths, name, grace).map(|_| false);
                 continue;
             }
         };

@@ -21,10 +21,13 @@ pub mod repl;
 pub mod resolve;
 pub mod script;
 pub mod spec;
+pub mod startcheck;
+pub mod statefile;
 pub mod status;
 pub mod store;
 pub mod supervise;
 pub mod table;
+pub mod unrecorded;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};

@@ -94,8 +94,26 @@ impl Paths {
         self.root.join("repl_history.log")
     }
 
-    /// Creates the state folders (mode 0700) if they are missing.
+    /// Creates the state folders (mode 0700) if they are missing, and makes sure the state
+    /// folder itself is private: a looser mode (say a `tsm` folder made 0755 by hand) is
+    /// tightened to 0700, and a folder owned by another user is warned about.
     pub fn ensure(&self) -> Result<()> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if let Ok(meta) = std::fs::symlink_metadata(&self.root) {
+            if meta.is_dir() && meta.mode() & 0o077 != 0 {
+                std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
+                    .with_context(|| format!("making {} private (0700)", self.root.display()))?;
+            }
+            let me = nix::unistd::geteuid().as_raw();
+            if meta.uid() != me && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!(
+                    "tsm: warning: {} is owned by uid {}, not by you (uid {me}): that user can read and change your services",
+                    self.root.display(),
+                    meta.uid()
+                );
+            }
+        }
         let mut builder = DirBuilder::new();
         builder.recursive(true).mode(0o700);
         for dir in [

@@ -27,16 +27,25 @@ pub fn find_program(program: &str, script: &str) -> Result<PathBuf, TsmError> {
     })
 }
 
-/// Reads up to 64 KiB of the script: enough for a shebang and a PORT line.
-fn head(path: &Path) -> String {
+/// Reads up to 64 KiB of the script: enough for a shebang and a PORT line. Returns whether
+/// it starts like a program the kernel runs itself (ELF, Mach-O), and its text.
+fn head(path: &Path) -> (bool, String) {
     let mut bytes = Vec::new();
     if let Ok(file) = std::fs::File::open(path) {
         let _ = file.take(64 * 1024).read_to_end(&mut bytes);
     }
-    if bytes.contains(&0) {
-        return String::new(); // a binary: no shebang, no PORT line
+    let binary = bytes.len() >= 4
+        && matches!(
+            bytes[..4],
+            [0x7f, b'E', b'L', b'F']
+                | [0xfe, 0xed, 0xfa, 0xce | 0xcf]
+                | [0xce | 0xcf, 0xfa, 0xed, 0xfe]
+                | [0xca, 0xfe, 0xba, 0xbe]
+        );
+    if binary || bytes.contains(&0) {
+        return (binary, String::new()); // no shebang, no PORT line
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    (false, String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Checks that the program a shebang names exists, so a bad one fails before anything is
@@ -83,12 +92,17 @@ pub fn locate(raw: &str, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String
     }
     let executable = meta.permissions().mode() & 0o111 != 0
         && nix::unistd::access(&path, nix::unistd::AccessFlags::X_OK).is_ok();
-    let text = head(&path);
+    let (binary, text) = head(&path);
     let shebang = text.starts_with("#!");
     let by_extension = interpreter_for(&path);
     let interpreter = if executable && (shebang || by_extension.is_none()) {
         if shebang {
             check_shebang(text.lines().next().unwrap_or(""), raw)?;
+        } else if !binary {
+            // exec would fail with "Exec format error" in the supervisor, after an ID is used.
+            return Err(TsmError::Data(format!(
+                "'{raw}' has no #! line and is not a binary program: add a first line such as #!/bin/sh, or give it an extension (.sh, .js, .py)"
+            )));
         }
         None
     } else if let Some(program) = by_extension {
@@ -96,6 +110,8 @@ pub fn locate(raw: &str, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String
     } else {
         return Err(not_found(raw));
     };
-    let path = path.canonicalize().map_err(|_| not_found(raw))?;
+    // Absolute, but symlinks kept: a multi-call binary (redis-server → redis-check-rdb,
+    // busybox) chooses what to be by the name it is run under.
+    let path = std::path::absolute(&path).map_err(|_| not_found(raw))?;
     Ok((path, interpreter, text))
 }

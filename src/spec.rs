@@ -73,6 +73,22 @@ fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
     })
 }
 
+/// The longest name: every file tsm derives from it (`.NAME.env.json.PID.tmp`, the longest,
+/// adds 25 bytes) must fit the 255 bytes a file name may have.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// Refuses a name too long for the files derived from it.
+pub fn check_name_length(name: &str) -> Result<(), TsmError> {
+    if name.len() <= MAX_NAME_LEN {
+        return Ok(());
+    }
+    let shown: String = name.chars().take(24).collect();
+    Err(TsmError::Data(format!(
+        "name '{shown}…' is {} bytes long; the limit is {MAX_NAME_LEN}: give a shorter name",
+        name.len()
+    )))
+}
+
 /// `NAME-PORT`, unless the name already ends in `-PORT`.
 pub fn compose_name(base: &str, port: u16) -> Result<String, TsmError> {
     let suffix = format!("-{port}");
@@ -86,6 +102,7 @@ pub fn compose_name(base: &str, port: u16) -> Result<String, TsmError> {
             "invalid name '{name}': use letters, digits, '.', '_' and '-', not starting with '.' or '-'"
         )));
     }
+    check_name_length(&name)?;
     Ok(name)
 }
 

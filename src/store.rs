@@ -3,6 +3,7 @@
 use crate::lock::FileLock;
 use crate::meta::Meta;
 use crate::paths::Paths;
+use crate::statefile::{self, META_CAP};
 use anyhow::{Context, Result};
 use std::fs;
 use std::io::{ErrorKind, Write};
@@ -22,7 +23,9 @@ impl Entry {
 }
 
 /// Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader
-/// sees the old file or the new one, never a torn one.
+/// sees the old file or the new one, never a torn one. The temp file is created afresh, owner
+/// only (0600) and without following a symlink planted in its place; the rename replaces
+/// whatever `path` was (a symlink there is replaced, not followed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path has no folder")?;
     let file_name = path
@@ -31,7 +34,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .to_string_lossy();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
+        let mut f = match statefile::create_new(&tmp, statefile::PRIVATE_MODE) {
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                // Left by an earlier process of our pid, or planted: remove the entry itself.
+                fs::remove_file(&tmp)?;
+                statefile::create_new(&tmp, statefile::PRIVATE_MODE)?
+            }
+            other => other?,
+        };
         f.write_all(bytes)?;
         fs::rename(&tmp, path)
     };
@@ -57,11 +67,14 @@ impl<'a> Store<'a> {
     /// The meta of `name`, `None` when there is none; a file that does not parse is an error.
     pub fn read(&self, name: &str) -> Result<Option<Meta>> {
         let path = self.paths.meta(name);
-        match fs::read_to_string(&path) {
-            Ok(text) => Meta::parse(&text)
+        match statefile::read_text(&path, META_CAP) {
+            Ok(Some(text)) => Meta::parse(&text)
                 .map(Some)
                 .with_context(|| format!("corrupt meta file {}", path.display())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                Err(e).with_context(|| format!("corrupt meta file {}", path.display()))
+            }
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
@@ -108,9 +121,9 @@ impl<'a> Store<'a> {
     /// The variables recorded by [`write_env`](Self::write_env): empty when there is no
     /// record; `None` only when the record cannot be read.
     pub fn read_env(&self, name: &str) -> Option<Vec<(String, String)>> {
-        match fs::read(self.paths.env_record(name)) {
-            Ok(bytes) => serde_json::from_slice(&bytes).ok(),
-            Err(e) if e.kind() == ErrorKind::NotFound => Some(Vec::new()),
+        match statefile::read_capped(&self.paths.env_record(name), statefile::ENV_CAP) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok(),
+            Ok(None) => Some(Vec::new()),
             Err(_) => None,
         }
     }
@@ -149,9 +162,11 @@ impl<'a> Store<'a> {
             if name.starts_with('.') {
                 continue;
             }
-            let meta = match fs::read_to_string(item.path()) {
-                Ok(text) => Meta::parse(&text).map_err(|e| e.to_string()),
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            // Capped, non-blocking, regular files only: a FIFO, a symlink to /dev/zero or a
+            // huge file is one corrupt row, never a hang or a memory blow-up.
+            let meta = match statefile::read_text(&item.path(), META_CAP) {
+                Ok(Some(text)) => Meta::parse(&text).map_err(|e| e.to_string()),
+                Ok(None) => continue,
                 Err(e) => Err(e.to_string()),
             };
             entries.push(Entry {

@@ -18,9 +18,20 @@ impl Run for Delete<'_> {
             .into_iter()
             .zip(&picked)
             .map(|(stop, (id, name))| {
-                // A meta file that does not parse names no process to stop: just remove it.
-                if stop.is_err() && store.read(name).is_ok() {
-                    stop?;
+                // A meta file that does not parse was stopped through its supervisor's lock;
+                // whatever could not be ended keeps its record.
+                stop?;
+                if store.read(name).is_err() {
+                    let live = crate::unrecorded::find(store.paths(), name);
+                    if !live.is_empty() {
+                        anyhow::bail!("not deleted: {}", live.describe());
+                    }
+                    if let Some(pid) = crate::unrecorded::unproven_pid(store.paths(), name) {
+                        anyhow::bail!(
+                            "not deleted: pid {pid} from {} runs and may be its service (supervisor gone, meta unreadable); end it, or if it is not the service: rm {0}",
+                            store.paths().pid_file(name).display()
+                        );
+                    }
                 }
                 store.remove(name)?;
                 Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))

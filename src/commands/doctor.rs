@@ -37,13 +37,35 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         let meta = match &entry.meta {
             Ok(meta) => meta,
             Err(why) => {
-                add(
-                    format!("meta file of '{name}' does not parse ({why})"),
-                    format!(
-                        "tsm delete {name}   # removes {}",
-                        paths.meta(name).display()
-                    ),
-                );
+                let live = crate::unrecorded::find(paths, name);
+                let unproven = live
+                    .is_empty()
+                    .then(|| crate::unrecorded::unproven_pid(paths, name))
+                    .flatten();
+                if let Some(pid) = unproven {
+                    running.insert(name.as_str());
+                    add(
+                        format!("corrupt meta of '{name}' ({why}); its supervisor is gone and pid {pid} (from its pid file) runs, but cannot be proven to be its service"),
+                        format!("check it (ps -o args= -p {pid}), kill it if it is the service, then: tsm delete {name}"),
+                    );
+                } else if live.is_empty() {
+                    add(
+                        format!("meta file of '{name}' does not parse ({why})"),
+                        format!(
+                            "tsm delete {name}   # removes {}",
+                            paths.meta(name).display()
+                        ),
+                    );
+                } else {
+                    running.insert(name.as_str());
+                    add(
+                        format!("corrupt meta of '{name}' ({why}); {}", live.describe()),
+                        format!(
+                            "tsm delete {name}   # ends it and removes {}; then start it again",
+                            paths.meta(name).display()
+                        ),
+                    );
+                }
                 continue;
             }
         };
@@ -97,8 +119,9 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         }
     }
     if let Some(max) = max_id {
-        let next = std::fs::read_to_string(paths.next_id())
+        let next = crate::statefile::read_text(&paths.next_id(), crate::statefile::SMALL_CAP)
             .ok()
+            .flatten()
             .and_then(|t| t.trim().parse::<u64>().ok());
         if next.is_none_or(|n| n <= max) {
             add(

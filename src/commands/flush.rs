@@ -3,9 +3,35 @@
 use super::{resolve_or_all, Ctx, Run};
 use crate::cli::FlushArgs;
 use crate::logs::files_of;
+use crate::paths::Paths;
+use crate::statefile;
 use anyhow::{Context, Result};
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Opens a log file for truncation: one inside the state folder without following a symlink
+/// (a planted one would aim the truncation elsewhere), a user's `out_file` as given; either
+/// must be a regular file.
+fn open_log(paths: &Paths, path: &Path) -> std::io::Result<File> {
+    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC;
+    if path.starts_with(paths.root()) {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = OpenOptions::new()
+        .write(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| statefile::nofollow_error(path, e))?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            format!("{}: not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
 
 impl Run for FlushArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
@@ -16,15 +42,19 @@ impl Run for FlushArgs {
             for path in [o, e] {
                 // Truncation in place is safe here: the supervisor appends (O_APPEND), so its
                 // next write lands at the new end, and nothing is copied.
-                match OpenOptions::new().write(true).open(&path) {
-                    Ok(f) => f
-                        .set_len(0)
-                        .with_context(|| format!("emptying {}", path.display()))?,
-                    Err(err) if err.kind() == ErrorKind::NotFound => {}
+                let f = match open_log(&ctx.paths, &path) {
+                    Ok(f) => f,
+                    Err(err) if err.kind() == ErrorKind::NotFound => continue,
+                    Err(err) if err.kind() == ErrorKind::InvalidData => {
+                        eprintln!("tsm: warning: not emptying {err}");
+                        continue;
+                    }
                     Err(err) => {
                         return Err(err).with_context(|| format!("opening {}", path.display()))
                     }
-                }
+                };
+                f.set_len(0)
+                    .with_context(|| format!("emptying {}", path.display()))?;
             }
             let id = entry
                 .id()

@@ -59,12 +59,17 @@ pub fn save(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
 
 pub fn resurrect(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let path = ctx.paths.dump();
-    let text = std::fs::read(&path).map_err(|_| {
-        TsmError::NoInput(format!(
-            "no saved processes at {}; run tsm save first",
-            path.display()
-        ))
-    })?;
+    let text = match crate::statefile::read_capped(&path, crate::statefile::DUMP_CAP) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return Err(TsmError::NoInput(format!(
+                "no saved processes at {}; run tsm save first",
+                path.display()
+            ))
+            .into())
+        }
+        Err(e) => return Err(TsmError::Data(format!("cannot read the dump: {e}")).into()),
+    };
     let dump: Dump = serde_json::from_slice(&text)
         .with_context(|| format!("{} is not a tsm dump", path.display()))?;
     let store = ctx.store();

@@ -128,11 +128,13 @@ impl StartArgs {
 
 /// Starts `spec` under its op lock: refuses a running name, reuses the ID of a stopped one.
 pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
+    // Whatever would fail after an ID is taken (name length, exec size, logs) fails here.
+    crate::startcheck::check(spec)?;
     let store = ctx.store();
     ctx.paths.ensure()?;
     let _op = store.op_lock(&spec.name)?;
-    // A corrupt meta file is replaced.
-    let existing = store.read(&spec.name).unwrap_or_default();
+    // A corrupt meta file is replaced, unless its service still runs.
+    let existing = crate::unrecorded::existing_for_start(&store, &spec.name)?;
     if let Some(meta) = &existing {
         if observe(&ctx.paths, &spec.name, meta).status.is_running() {
             return Err(TsmError::AlreadyRunning(spec.name.clone()).into());

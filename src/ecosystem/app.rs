@@ -205,7 +205,11 @@ pub fn spec(
             warnings.join(", ")
         )]
     };
-    let file = |key: &str| get(key).and_then(text).map(|f| cwd.join(f));
+    let file = |key: &str| {
+        get(key)
+            .and_then(text)
+            .map(|f| cwd.join(crate::startcheck::expand_home(&f)))
+    };
     let spec = Spec {
         name,
         script: script_path,

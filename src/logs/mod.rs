@@ -28,6 +28,25 @@ pub fn files_of(paths: &Paths, name: &str, meta: Option<&Meta>) -> (PathBuf, Pat
     )
 }
 
+/// The supervisor's writers for `files_of`: a file inside the state folder is tsm's own
+/// (never followed through a symlink), a user's `out_file` is opened as given.
+pub fn writers(
+    paths: &Paths,
+    name: &str,
+    meta: Option<&Meta>,
+    opts: LogOptions,
+) -> (LogWriter, LogWriter) {
+    let (out, err) = files_of(paths, name, meta);
+    let writer = |path: &std::path::Path| {
+        if path.starts_with(paths.root()) {
+            LogWriter::in_state(path, opts)
+        } else {
+            LogWriter::new(path, opts)
+        }
+    };
+    (writer(&out), writer(&err))
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's method).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;

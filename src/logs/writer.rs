@@ -1,8 +1,8 @@
 //! The supervisor's log writer: whole lines only, reopened when the file is moved or deleted
 //! (external rotation), rotated by size (`NAME.out.1` … `.N`), optionally timestamped.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -25,20 +25,35 @@ pub struct LogOptions {
 pub struct LogWriter {
     path: PathBuf,
     opts: LogOptions,
+    /// A file of tsm's own state folder: never follow a symlink there, regular files only.
+    own: bool,
     file: Option<(File, u64, u64)>, // file, device, inode
     size: u64,
     held: Vec<u8>,
     held_since: Option<Instant>,
     scratch: Vec<u8>,
-    /// Bytes that could not be written (disk full, folder gone).
+    /// Bytes of output that could not be written (disk full, folder gone), exactly: a line
+    /// the disk had room for only in part is cut back out of the file and counted here.
     pub dropped: u64,
 }
 
 impl LogWriter {
+    /// A writer for a path the user gave (`out_file`): symlinks there are the user's choice.
     pub fn new(path: &Path, opts: LogOptions) -> Self {
+        Self::with(path, opts, false)
+    }
+
+    /// A writer for a log file inside tsm's state folder: opened without following symlinks,
+    /// and anything but a regular file found there (a planted symlink, a FIFO) is replaced.
+    pub fn in_state(path: &Path, opts: LogOptions) -> Self {
+        Self::with(path, opts, true)
+    }
+
+    fn with(path: &Path, opts: LogOptions, own: bool) -> Self {
         let mut writer = Self {
             path: path.to_path_buf(),
             opts,
+            own,
             file: None,
             size: 0,
             held: Vec::new(),
@@ -51,10 +66,7 @@ impl LogWriter {
     }
 
     fn reopen(&mut self) {
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
+        self.file = crate::statefile::open_log(&self.path, self.own)
             .and_then(|f| {
                 let m = f.metadata()?;
                 self.size = m.len();
@@ -66,9 +78,12 @@ impl LogWriter {
     /// Makes sure the open file is still the one at `path` (a moved or deleted file gets no
     /// further lines).
     fn ensure_current(&mut self) {
-        let current = std::fs::metadata(&self.path)
-            .ok()
-            .map(|m| (m.dev(), m.ino()));
+        let current = if self.own {
+            std::fs::symlink_metadata(&self.path)
+        } else {
+            std::fs::metadata(&self.path)
+        };
+        let current = current.ok().map(|m| (m.dev(), m.ino()));
         let open = self.file.as_ref().map(|(_, dev, ino)| (*dev, *ino));
         if current.is_none() || current != open {
             self.reopen();
@@ -151,17 +166,52 @@ impl LogWriter {
             }
             None => lines,
         };
-        let len = data.len() as u64;
-        let written = match &mut self.file {
-            Some((file, _, _)) => file.write_all(data).is_ok(),
-            None => false,
+        let (written, failed) = match &mut self.file {
+            Some((file, _, _)) => Self::write_counted(file, data),
+            None => (0, true),
         };
-        if written {
-            self.size += len;
-        } else {
-            self.dropped += len;
-            self.file = None; // try a fresh open next time
+        if !failed {
+            self.size += data.len() as u64;
+            return;
         }
+        // Whole lines only: a line the disk took in part is cut back out of the file.
+        let whole = data[..written]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1);
+        let mut kept = written;
+        if let (true, Some((file, _, _))) = (whole < written, &self.file) {
+            let torn = (written - whole) as u64;
+            let cut = file
+                .metadata()
+                .and_then(|m| file.set_len(m.len().saturating_sub(torn)));
+            if cut.is_ok() {
+                kept = whole;
+            }
+        }
+        self.size += kept as u64;
+        // Count the service's own bytes: each lost whole line carried a timestamp too.
+        let lost = &data[kept..];
+        let stamps = match (stamp, kept == whole) {
+            (Some(s), true) => lost.iter().filter(|b| **b == b'\n').count() * (s.len() + 1),
+            _ => 0,
+        };
+        self.dropped += (lost.len() - stamps) as u64;
+        self.file = None; // try a fresh open next time
+    }
+
+    /// Writes all of `data` it can; returns how many bytes went in and whether a write failed.
+    fn write_counted(file: &mut File, data: &[u8]) -> (usize, bool) {
+        let mut done = 0;
+        while done < data.len() {
+            match file.write(&data[done..]) {
+                Ok(0) => return (done, true),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return (done, true),
+            }
+        }
+        (done, false)
     }
 
     /// Takes a chunk of output: complete lines are written now, a trailing partial line is
@@ -306,10 +356,35 @@ mod tests {
         let path = dir.join("a.out");
         let mut w = LogWriter::new(&path, LogOptions::default());
         std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::write(&dir, "a file where the folder was").unwrap();
         w.feed(b"lost\n");
         assert_eq!(w.dropped, 5);
-        std::fs::create_dir(&dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
         w.feed(b"kept\n");
-        assert_eq!(read(&path), "kept\n");
+        assert_eq!(read(&path), "kept\n", "the missing folder is made again");
+        assert_eq!(w.dropped, 5);
+    }
+
+    #[test]
+    fn a_symlink_planted_in_the_state_folder_is_replaced_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, "precious\n").unwrap();
+        let path = tmp.path().join("a.out");
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        let mut w = LogWriter::in_state(&path, LogOptions::default());
+        w.feed(b"line\n");
+        assert_eq!(read(&outside), "precious\n");
+        assert_eq!(read(&path), "line\n");
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+        // Planted again while running: the next line notices and replaces it too.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        w.feed(b"two\n");
+        assert_eq!(read(&outside), "precious\n");
+        assert_eq!(read(&path), "two\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o007, 0, "not world-readable: {mode:o}");
     }
 }

@@ -235,6 +235,17 @@ pub fn become_subreaper() {
     }
 }
 
+/// Linux refuses any one argument or environment string longer than 32 pages
+/// (MAX_ARG_STRLEN) with E2BIG, whatever ARG_MAX says.
+pub fn max_arg_strlen() -> Option<usize> {
+    use nix::unistd::{sysconf, SysconfVar};
+    let page = sysconf(SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as usize);
+    Some(32 * page)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,11 @@ pub fn open_fds() -> Vec<i32> {
 
 pub fn become_subreaper() {}
 
+/// macOS has no limit on one string beyond ARG_MAX.
+pub fn max_arg_strlen() -> Option<usize> {
+    None
+}
+
 pub fn release_free_memory() {}
 
 fn all_pids() -> Vec<i32> {

@@ -67,6 +67,17 @@ pub fn live_groups(pgids: &[i32]) -> HashSet<i32> {
     live
 }
 
+/// What `exec` accepts: the most bytes of arguments and environment together (ARG_MAX), and
+/// the most bytes of one argument or `KEY=value` string where the OS has such a limit.
+pub fn exec_limits() -> (usize, Option<usize>) {
+    use nix::unistd::{sysconf, SysconfVar};
+    let arg_max = sysconf(SysconfVar::ARG_MAX)
+        .ok()
+        .flatten()
+        .map_or(256 * 1024, |n| n.max(4096) as usize);
+    (arg_max, imp::max_arg_strlen())
+}
+
 /// The descriptors this process has open.
 pub fn open_fds() -> Vec<i32> {
     imp::open_fds()

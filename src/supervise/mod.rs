@@ -5,7 +5,6 @@
 mod pump;
 
 use crate::lock::FileLock;
-use crate::logs::LogWriter;
 use crate::paths::Paths;
 use crate::platform;
 use crate::policy::{Decision, Exit};
@@ -114,6 +113,8 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     else {
         anyhow::bail!("another supervisor of '{name}' is still running");
     };
+    // Who holds the lock, for a CLI that cannot read our meta (corrupt): see `unrecorded`.
+    let _ = _life.record_holder();
     let meta = store
         .read(name)?
         .with_context(|| format!("no meta file for '{name}'"))?;
@@ -122,9 +123,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let me = std::process::id().to_string();
     let my_start = platform::proc_info(std::process::id() as i32).map_or(0, |i| i.start);
     let wake = Wake::install()?;
-    let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
-    let mut out = LogWriter::new(&out_path, spec.log);
-    let mut err = LogWriter::new(&err_path, spec.log);
+    let (mut out, mut err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
     // Updates meta unless it was deleted or taken over by another supervisor meanwhile.
     let record = |change: &mut dyn FnMut(&mut crate::meta::Meta)| {
         store.update(name, |m| {

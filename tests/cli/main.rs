@@ -5,6 +5,7 @@ mod bats;
 mod ecosystem;
 mod export;
 mod harness;
+mod hostile;
 mod lifecycle;
 mod listing;
 mod logs;

@@ -205,7 +205,9 @@ fn a_removed_log_folder_drops_output_but_not_the_service() {
         "#!/usr/bin/env bash\nexport PORT=3006\nwhile :; do echo chatter; sleep 0.01; done\n",
     );
     let pid = t.start(&["chatty.sh"]);
+    // A removed folder is made again (as pm2 does): a file in its place cannot be.
     std::fs::remove_dir_all(t.state().join("logs")).unwrap();
+    std::fs::write(t.state().join("logs"), "not a folder").unwrap();
     wait_until("the drop counter", || {
         t.meta("chatty-3006")
             .u64("log_dropped")
@@ -218,6 +220,7 @@ fn a_removed_log_folder_drops_output_but_not_the_service() {
     t.run(&["describe", "chatty"])
         .success()
         .stdout(predicate::str::contains("log dropped"));
+    std::fs::remove_file(t.state().join("logs")).unwrap();
 }
 
 #[test]
