@@ -11,8 +11,14 @@ use linux as imp;
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
+mod macos_net;
+#[cfg(target_os = "macos")]
 use macos as imp;
 
+mod probe;
+mod procargs;
+
+pub use procargs::EnvVar;
 use std::collections::HashSet;
 
 /// What the OS says of a pid right now.
@@ -93,9 +99,16 @@ impl Sockets {
         Sockets(imp::Sockets::read())
     }
 
-    /// The TCP ports something listens on.
-    pub fn tcp_ports(&self) -> HashSet<u16> {
-        self.0.tcp_ports()
+    /// Whether something listens on TCP `port` (Linux: the socket table; macOS: a bind
+    /// probe, and `lsof` when the probe cannot tell).
+    pub fn busy(&self, port: u16) -> bool {
+        self.0.busy(port)
+    }
+
+    /// False only when no process can be listening on TCP `port`, known for free (Linux: the
+    /// socket table says so); a filter before `held_by`, which costs more.
+    pub fn could_hold(&self, port: u16) -> bool {
+        self.0.could_hold(port)
     }
 
     /// The listening sockets held by `pids`.
@@ -114,9 +127,19 @@ pub fn command_line(pid: i32) -> Option<String> {
     imp::command_line(pid)
 }
 
-/// The value of `key` in a process's environment, where the OS lets us read it.
+/// What a process's environment says of `key`: set, unset, or `Unknown` where the OS does
+/// not show it (another user's process, a zombie, a restricted macOS binary).
+pub fn env_var(pid: i32, key: &str) -> EnvVar {
+    imp::env_var(pid, key)
+}
+
+/// The value of `key` in a process's environment, where the OS lets us read it (`None` also
+/// when it cannot tell: use `env_var` to tell the two apart).
 pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
-    imp::env_var_of(pid, key)
+    match env_var(pid, key) {
+        EnvVar::Set(value) => Some(value),
+        EnvVar::Unset | EnvVar::Unknown => None,
+    }
 }
 
 /// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).
