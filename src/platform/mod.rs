@@ -33,6 +33,15 @@ pub struct ProcInfo {
     pub zombie: bool,
 }
 
+/// What listening on a port below 1024 takes, for a warning.
+#[cfg(target_os = "linux")]
+pub const PRIVILEGED_PORT_NEEDS: &str =
+    "the service needs root or CAP_NET_BIND_SERVICE to listen on it";
+/// Since macOS 10.14 any user may listen on every address (0.0.0.0, ::); one address needs root.
+#[cfg(target_os = "macos")]
+pub const PRIVILEGED_PORT_NEEDS: &str =
+    "the service needs root to listen on it, unless it listens on every address (0.0.0.0 or ::)";
+
 /// The start stamp of `pid`, or `None` when no such process exists.
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {
     if pid <= 0 {
