@@ -152,6 +152,15 @@ impl Watches {
 /// Follows `sources` until writing fails (the reader went away) or the process is interrupted.
 /// With `timestamp`, each printed line is prefixed with the time it was read.
 pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io::Result<()> {
+    // One descriptor per file, one more per kqueue watch, a few for the rest.
+    let need = sources.len() as u64 * if WATCH_FILES { 2 } else { 1 } + 64;
+    let limit = crate::platform::raise_fd_limit(need);
+    if limit < need {
+        return Err(io::Error::other(format!(
+            "following {} log files needs about {need} open files, but this shell allows {limit}: raise it with `ulimit -n {need}` or follow fewer services",
+            sources.len()
+        )));
+    }
     let mut followed: Vec<Followed> = sources.into_iter().map(Followed::new).collect();
     let (tx, rx) = mpsc::channel();
     let watcher = notify::recommended_watcher(move |event| {

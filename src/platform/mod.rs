@@ -151,6 +151,36 @@ pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
     }
 }
 
+/// Raises this process's soft limit of open descriptors to at least `want` where the hard
+/// limit allows (macOS starts shells at 256), and returns the soft limit now in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    // SAFETY: getrlimit and setrlimit only read or write the rlimit passed to them.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return want;
+        }
+        let soft = limit.rlim_cur as u64;
+        if soft >= want {
+            return soft;
+        }
+        // macOS refuses a soft limit above OPEN_MAX (10240, <sys/syslimits.h>; setrlimit(2))
+        // even when the hard limit is "unlimited".
+        let cap = if cfg!(target_os = "macos") {
+            10_240
+        } else {
+            u64::MAX
+        };
+        let raised = (limit.rlim_max as u64).min(cap).min(want.max(soft));
+        limit.rlim_cur = raised as libc::rlim_t;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+            raised
+        } else {
+            soft
+        }
+    }
+}
+
 /// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).
 pub fn release_free_memory() {
     imp::release_free_memory()
@@ -220,6 +250,39 @@ mod tests {
         assert!(live_groups(&[pgid]).is_empty());
         child.wait().unwrap();
         assert!(live_groups(&[pgid]).is_empty());
+    }
+
+    #[test]
+    fn the_fd_limit_is_raised_within_the_hard_limit() {
+        let now = raise_fd_limit(0);
+        assert!(now > 0);
+        assert_eq!(raise_fd_limit(now), now, "no change when enough");
+        let raised = raise_fd_limit(now + 1);
+        assert!(raised >= now, "never lowered");
+    }
+
+    #[test]
+    fn env_of_own_children_is_read() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("TSM_PROBE_VAR", "yes")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Until it has exec'd, the child shows the test's own environment.
+        while env_var(pid, "TSM_PROBE_VAR") != EnvVar::Set("yes".into()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw the variable"
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(env_var(pid, "TSM_NO_SUCH_VAR"), EnvVar::Unset);
+        assert!(command_line(pid).is_some_and(|c| c.ends_with("sleep 30")));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(env_var(pid, "TSM_PROBE_VAR"), EnvVar::Unknown, "gone");
     }
 
     #[test]
