@@ -3,8 +3,6 @@
 
 use crate::harness::*;
 use predicates::prelude::*;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use tsm::meta::Meta;
 
 /// An unrelated long-lived process owned by the test (tagged so the harness reaps it).
@@ -89,7 +87,10 @@ fn a_corrupt_meta_file_does_not_break_the_listing() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // reads /proc/PID/fd
 fn the_supervisor_keeps_none_of_the_callers_descriptors() {
+    use std::io::Read;
+    use std::os::unix::process::CommandExt;
     let t = Tsm::new();
     t.service("server.sh", 3000);
     let (mut reader, writer) = std::io::pipe().unwrap();
@@ -137,21 +138,17 @@ fn services_run_in_their_own_group_and_session() {
     let t = Tsm::new();
     t.service("server.sh", 3000);
     let pid = t.start(&["server.sh"]);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let service = nix::unistd::Pid::from_raw(pid);
     assert_eq!(
-        fields[2],
-        pid.to_string(),
+        nix::unistd::getpgid(Some(service)).unwrap(),
+        service,
         "the service leads its process group"
     );
-    let me = std::process::id();
-    let my_stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
-    let my_sid = my_stat[my_stat.rfind(')').unwrap() + 2..]
-        .split(' ')
-        .nth(3)
-        .unwrap()
-        .to_string();
-    assert_ne!(fields[3], my_sid, "the service left the caller's session");
+    assert_ne!(
+        nix::unistd::getsid(Some(service)).unwrap(),
+        nix::unistd::getsid(None).unwrap(),
+        "the service left the caller's session"
+    );
 }
 
 #[test]
