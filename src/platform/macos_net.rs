@@ -99,25 +99,38 @@ const SOCKINFO_IN: i32 = 1;
 const SOCKINFO_TCP: i32 = 2;
 const TSI_S_LISTEN: i32 = 1;
 
+/// A `socket_fdinfo` with room to spare: the kernel refuses a buffer smaller than its own
+/// struct (proc_info.c, `proc_pidfdinfo`), which a later macOS could grow at the end.
+#[repr(C)]
+struct Buffer {
+    info: SocketFdInfo,
+    spare: [u8; 1024],
+}
+
+/// The bytes the fields read here end at: the kernel must have written at least these.
+const NEEDED: usize = std::mem::offset_of!(SocketFdInfo, psi)
+    + std::mem::offset_of!(SocketInfo, soi_proto)
+    + std::mem::size_of::<TcpSockinfo>();
+
 /// The TCP socket `pid` listens on, or the UDP one it is bound to, behind descriptor `fd`.
 fn listener(pid: i32, fd: i32) -> Option<Listener> {
-    // SAFETY: SocketFdInfo is plain old data, so all-zero is a valid value to be overwritten.
-    let mut info: SocketFdInfo = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<SocketFdInfo>() as libc::c_int;
-    // SAFETY: the buffer is a live SocketFdInfo of `size` bytes; the kernel writes at most that.
+    // SAFETY: Buffer is plain old data, so all-zero is a valid value to be overwritten.
+    let mut buf: Buffer = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<Buffer>() as libc::c_int;
+    // SAFETY: the buffer is a live Buffer of `size` bytes; the kernel writes at most that.
     let n = unsafe {
         libc::proc_pidfdinfo(
             pid,
             fd,
             PROC_PIDFDSOCKETINFO,
-            (&mut info as *mut SocketFdInfo).cast(),
+            (&mut buf as *mut Buffer).cast(),
             size,
         )
     };
-    if n != size {
+    if (n.max(0) as usize) < NEEDED {
         return None;
     }
-    let psi = &info.psi;
+    let psi = &buf.info.psi;
     if psi.soi_family != libc::AF_INET && psi.soi_family != libc::AF_INET6 {
         return None;
     }
