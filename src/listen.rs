@@ -23,8 +23,8 @@ impl Snapshot {
         self.sockets.busy(port)
     }
 
-    /// Whether the process tree of `pid` listens on TCP `port`. Costs nothing when nothing
-    /// on the machine listens there.
+    /// Whether the process tree of `pid` listens on TCP `port`. On Linux costs nothing when
+    /// nothing on the machine listens there; on macOS asks the tree's own sockets.
     pub fn tree_listens(&self, pid: i32, port: u16) -> bool {
         let holds = |pids: &[i32]| {
             self.sockets
