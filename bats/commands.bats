@@ -147,7 +147,7 @@ teardown() { common_teardown; }
     local pid
     TETRA_DIR=$TEST_DIR/leak sleep 300 3>&- &
     pid=$!
-    wait_until 5 grep -qsxzF "TETRA_DIR=$TEST_DIR/leak" "/proc/$pid/environ"
+    wait_until 5 has_leftover "$TEST_DIR/leak" "$pid"
     kill_leftovers "$TEST_DIR/leak" 3>/dev/null
     wait_until 5 pid_gone "$pid"
 }

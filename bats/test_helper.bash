@@ -58,22 +58,36 @@ common_teardown() {
     fi
 }
 
-# kill_leftovers DIR: SIGKILLs every process whose environment holds TETRA_DIR=DIR (Linux;
-# elsewhere a no-op) and waits for them to be gone. Reports each one on the TAP stream,
-# since a leftover means `tsm delete` missed something.
+# leftover_pids DIR: the pids whose environment holds TETRA_DIR=DIR, one a line. Linux: one
+# grep over every /proc/PID/environ (a bash loop would be slow under bats' DEBUG trap); macOS:
+# `ps -E`, which appends each of our own processes' environment to its command line. Both run
+# without TETRA_DIR in their own environment so that they do not find themselves.
+leftover_pids() {
+    if [ -d /proc/self ]; then
+        { env -u TETRA_DIR grep -lsFxz -e "TETRA_DIR=$1" /proc/[0-9]*/environ || true; } |
+            sed -e 's|^/proc/||' -e 's|/environ$||'
+    else
+        env -u TETRA_DIR ps -axE -o pid=,command= |
+            awk -v word="TETRA_DIR=$1" '{ for (i = 2; i <= NF; i++) if ($i == word) { print $1; next } }'
+    fi
+}
+
+# has_leftover DIR PID: PID is one of leftover_pids DIR.
+has_leftover() {
+    leftover_pids "$1" | grep -qxF "$2"
+}
+
+# kill_leftovers DIR: SIGKILLs every process whose environment holds TETRA_DIR=DIR and waits
+# for them to be gone. Reports each one on the TAP stream, since a leftover means `tsm delete`
+# missed something.
 kill_leftovers() {
-    local file pid killed=()
-    [ -d /proc/self ] || return 0
-    # One grep over every environment (a bash loop would be slow under bats' DEBUG trap), run
-    # without TETRA_DIR in its own environment so that it does not find itself.
-    while IFS= read -r file; do
-        pid=${file#/proc/}
-        pid=${pid%/environ}
+    local pid killed=()
+    while IFS= read -r pid; do
         case "$pid" in "$$" | "$BASHPID") continue ;; esac
         if kill -KILL "$pid" 2>/dev/null; then
             killed+=("$pid")
         fi
-    done < <(env -u TETRA_DIR grep -lsFxz -e "TETRA_DIR=$1" /proc/[0-9]*/environ || true)
+    done < <(leftover_pids "$1")
     [ "${#killed[@]}" -eq 0 ] && return 0
     printf '# teardown: killed leftover process %s\n' "${killed[@]}" >&3
     for pid in "${killed[@]}"; do

@@ -5,28 +5,26 @@ use crate::paths::Paths;
 use crate::platform::{self, Listener, Sockets};
 use crate::status::observe;
 use crate::store::Entry;
-use std::collections::HashSet;
 
 /// What the machine listens on right now, read once per command.
 pub struct Snapshot {
     sockets: Sockets,
-    ports: HashSet<u16>,
 }
 
 impl Snapshot {
     pub fn read() -> Self {
-        let sockets = Sockets::read();
-        let ports = sockets.tcp_ports();
-        Self { sockets, ports }
+        Self {
+            sockets: Sockets::read(),
+        }
     }
 
     /// Whether anything listens on TCP `port`.
     pub fn busy(&self, port: u16) -> bool {
-        self.ports.contains(&port)
+        self.sockets.busy(port)
     }
 
-    /// Whether the process tree of `pid` listens on TCP `port`. Costs nothing when nothing
-    /// on the machine listens there.
+    /// Whether the process tree of `pid` listens on TCP `port`. On Linux costs nothing when
+    /// nothing on the machine listens there; on macOS asks the tree's own sockets.
     pub fn tree_listens(&self, pid: i32, port: u16) -> bool {
         let holds = |pids: &[i32]| {
             self.sockets
@@ -35,7 +33,7 @@ impl Snapshot {
                 .any(|l| l.port == port && !l.udp)
         };
         // Most services listen from their main process: look at its children only if not.
-        self.busy(port) && (holds(&[pid]) || holds(&platform::process_tree(pid)[1..]))
+        self.sockets.could_hold(port) && (holds(&[pid]) || holds(&platform::process_tree(pid)[1..]))
     }
 
     /// Every socket the process tree of `pid` listens on.

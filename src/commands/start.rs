@@ -140,6 +140,7 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
             return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
         }
     }
+    refuse_case_twin(ctx, &spec.name, existing.as_ref())?;
     if let Some(port) = spec.port.filter(|_| !force) {
         let snapshot = Snapshot::read();
         // Only a busy port needs the other processes (to name a tsm holder).
@@ -158,7 +159,8 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
     if let Some(port) = spec.port.filter(|p| *p < 1024) {
         if !nix::unistd::geteuid().is_root() {
             eprintln!(
-                "tsm: warning: port {port} is privileged (below 1024): the service needs root or CAP_NET_BIND_SERVICE to listen on it"
+                "tsm: warning: port {port} is privileged (below 1024): {}",
+                crate::platform::PRIVILEGED_PORT_NEEDS
             );
         }
     }
@@ -168,4 +170,32 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
     };
     let pid = launch(&store, spec, id, fresh)?;
     Ok((id, pid))
+}
+
+/// Refuses `name` when a service whose name differs only in case exists: on a case-insensitive
+/// file system (macOS's default) the two would share one meta, log and pid file, so tsm keeps
+/// names apart by more than case everywhere. A known name costs nothing (its own meta says
+/// which name it was written for); only a new one needs the folder's listing.
+fn refuse_case_twin(ctx: &Ctx, name: &str, existing: Option<&crate::meta::Meta>) -> Result<()> {
+    let twin = match existing {
+        Some(meta) => meta
+            .name()
+            .filter(|n| *n != name && n.eq_ignore_ascii_case(name))
+            .map(str::to_string),
+        None => match std::fs::read_dir(ctx.paths.processes()) {
+            Ok(listing) => listing.flatten().find_map(|item| {
+                let file = item.file_name();
+                let other = file.to_str()?.strip_suffix(".meta")?;
+                (other != name && other.eq_ignore_ascii_case(name)).then(|| other.to_string())
+            }),
+            Err(_) => None,
+        },
+    };
+    match twin {
+        Some(other) => Err(TsmError::Data(format!(
+            "name '{name}' differs only in case from the existing '{other}' (they would share files on a case-insensitive file system); pick another name or delete '{other}'"
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }

@@ -90,7 +90,10 @@ fn xml(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-/// The launchd agent's property list.
+/// The launchd agent's property list. `ProcessType` `Interactive`: without it launchd
+/// applies light limits (throttled CPU and I/O, launchd.plist(5)), which the services,
+/// started from this job and inheriting its policy, would keep; `Interactive` runs them
+/// like programs started from a terminal.
 pub fn launchd_plist(boot: &Boot) -> String {
     let mut env = format!(
         "\t\t<key>TETRA_DIR</key>\n\t\t<string>{}</string>\n",
@@ -124,6 +127,8 @@ pub fn launchd_plist(boot: &Boot) -> String {
          \t<true/>\n\
          \t<key>AbandonProcessGroup</key>\n\
          \t<true/>\n\
+         \t<key>ProcessType</key>\n\
+         \t<string>Interactive</string>\n\
          \t<key>StandardOutPath</key>\n\
          \t<string>{log}</string>\n\
          \t<key>StandardErrorPath</key>\n\
@@ -152,13 +157,26 @@ fn boot_of(ctx: &Ctx) -> Result<Boot> {
     })
 }
 
-/// The command that makes the service manager use the installed file.
+/// launchd's domain of the logged-in user's agents: `gui/UID`.
+fn gui_domain() -> String {
+    format!("gui/{}", nix::unistd::getuid())
+}
+
+/// The command that makes the service manager use the installed file (launchd: `bootstrap`,
+/// which replaced the legacy `load -w`; it fails if an older one is still loaded, hence the
+/// `bootout` first, whose failure when none is loaded is ignored).
 pub fn enable_line(system: InitSystem, file: &Path) -> String {
     match system {
         InitSystem::Systemd => {
             format!("systemctl --user daemon-reload && systemctl --user enable {SYSTEMD_UNIT}")
         }
-        InitSystem::Launchd => format!("launchctl load -w {}", file.display()),
+        InitSystem::Launchd => {
+            let domain = gui_domain();
+            format!(
+                "launchctl bootout {domain}/{LAUNCHD_LABEL} 2>/dev/null; launchctl bootstrap {domain} {}",
+                shell_words::quote(&file.to_string_lossy())
+            )
+        }
     }
 }
 
@@ -240,7 +258,8 @@ pub fn unstartup(args: &UnstartupArgs, _ctx: &Ctx, out: &mut dyn Write) -> Resul
         InitSystem::Launchd => {
             writeln!(
                 out,
-                "tsm: if it is loaded, also run: launchctl remove {LAUNCHD_LABEL}"
+                "tsm: if it is loaded, also run: launchctl bootout {}/{LAUNCHD_LABEL}",
+                gui_domain()
             )?;
         }
     }

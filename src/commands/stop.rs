@@ -59,7 +59,8 @@ pub(crate) fn check_ports_released(
             continue;
         }
         for pid in snapshot.holders(*port) {
-            let ours = platform::env_var_of(pid, "TSM_NAME").as_deref() == Some(name.as_str());
+            let env = platform::env_var(pid, "TSM_NAME");
+            let ours = env == platform::EnvVar::Set(name.clone());
             let who = describe(pid, &ctx.paths, &entries);
             if ours && kill_port {
                 terminate(pid);
@@ -68,6 +69,8 @@ pub(crate) fn check_ports_released(
                 eprintln!(
                     "tsm: warning: port {port} is still held by {who}, which escaped '{name}''s process group; end it with: tsm stop {name} --kill-port"
                 );
+            } else if env == platform::EnvVar::Unknown {
+                eprintln!("tsm: note: port {port} of '{name}' is held by {who}; tsm cannot tell whether '{name}' started it (its environment is not readable)");
             } else {
                 eprintln!("tsm: note: port {port} of '{name}' is held by {who}, not started by it");
             }

@@ -8,7 +8,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A file to follow and the prefix its lines get.
 pub struct Source {
@@ -94,8 +94,9 @@ impl Followed {
         Ok(())
     }
 
-    /// Catches up with the file at the path: rotation, truncation, new lines.
-    fn check(&mut self, out: &mut Vec<u8>, stamp: Option<&str>) -> io::Result<()> {
+    /// Catches up with the file at the path: rotation, truncation, new lines. True when it
+    /// opened a new file at the path (to be watched in its turn).
+    fn check(&mut self, out: &mut Vec<u8>, stamp: Option<&str>) -> io::Result<bool> {
         let now = identity(&self.source.path);
         let same = now.map(|(d, i, _)| (d, i)) == self.ino && self.file.is_some();
         if same {
@@ -104,7 +105,7 @@ impl Followed {
                 self.held.clear();
                 self.mark.clear();
             }
-            return self.read_new(out, stamp);
+            return self.read_new(out, stamp).map(|()| false);
         }
         // Moved or deleted: finish the old file, then start the new one from its beginning.
         self.read_new(out, stamp)?;
@@ -115,34 +116,77 @@ impl Followed {
             self.held.clear();
             self.mark.clear();
             self.read_new(out, stamp)?;
+            return Ok(self.file.is_some());
         }
-        Ok(())
+        Ok(false)
+    }
+}
+
+/// How often every file is looked at whether or not events came: a missed event can only
+/// delay a line by this much, and a busy other log cannot postpone the look.
+const SWEEP: Duration = Duration::from_millis(500);
+
+/// Whether each file needs a watch of its own besides its folder's: kqueue (macOS) reports
+/// writes to a file only to a watch on that file (the folder's sees names come and go);
+/// inotify (Linux) reports them to the folder's watch already, and a second watch would only
+/// double the events of a busy log.
+const WATCH_FILES: bool = cfg!(not(target_os = "linux"));
+
+/// The folders' watches, and the files' where needed. A file is watched again after each
+/// reopen, since a kqueue watch holds the file it was opened on, not the path.
+struct Watches {
+    watcher: notify::RecommendedWatcher,
+}
+
+impl Watches {
+    fn file(&mut self, path: &Path) {
+        if !WATCH_FILES {
+            return;
+        }
+        let _ = self.watcher.unwatch(path);
+        // A file not there yet is seen through its folder's watch, and watched once opened.
+        let _ = self.watcher.watch(path, RecursiveMode::NonRecursive);
     }
 }
 
 /// Follows `sources` until writing fails (the reader went away) or the process is interrupted.
 /// With `timestamp`, each printed line is prefixed with the time it was read.
 pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io::Result<()> {
+    // One descriptor per file, one more per kqueue watch, a few for the rest.
+    let need = sources.len() as u64 * if WATCH_FILES { 2 } else { 1 } + 64;
+    let limit = crate::platform::raise_fd_limit(need);
+    if limit < need {
+        return Err(io::Error::other(format!(
+            "following {} log files needs about {need} open files, but this shell allows {limit}: raise it with `ulimit -n {need}` or follow fewer services",
+            sources.len()
+        )));
+    }
     let mut followed: Vec<Followed> = sources.into_iter().map(Followed::new).collect();
     let (tx, rx) = mpsc::channel();
-    let mut watcher = notify::recommended_watcher(move |event| {
+    let watcher = notify::recommended_watcher(move |event| {
         let _ = tx.send(event);
     })
     .map_err(io::Error::other)?;
+    let mut watches = Watches { watcher };
     let dirs: HashSet<PathBuf> = followed
         .iter()
         .filter_map(|f| f.source.path.parent().map(Path::to_path_buf))
         .collect();
     for dir in &dirs {
-        watcher
+        watches
+            .watcher
             .watch(dir, RecursiveMode::NonRecursive)
             .map_err(io::Error::other)?;
     }
+    for f in &followed {
+        watches.file(&f.source.path);
+    }
     let mut buf = Vec::new();
+    let mut sweep_at = Instant::now() + SWEEP;
     loop {
-        // Events name the files that changed; a quiet second re-checks everything, so a
-        // missed event can only delay a line, never lose it.
-        let touched: Option<HashSet<PathBuf>> = match rx.recv_timeout(Duration::from_secs(1)) {
+        // Events name the files that changed; at the sweep deadline every file is looked at.
+        let wait = sweep_at.saturating_duration_since(Instant::now());
+        let mut touched: Option<HashSet<PathBuf>> = match rx.recv_timeout(wait) {
             Ok(first) => {
                 let mut paths = HashSet::new();
                 for event in std::iter::once(first).chain(rx.try_iter()) {
@@ -156,6 +200,10 @@ pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io:
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         };
+        if Instant::now() >= sweep_at {
+            touched = None;
+            sweep_at = Instant::now() + SWEEP;
+        }
         let stamp = timestamp.then(|| super::iso8601(SystemTime::now()));
         for f in &mut followed {
             let path = &f.source.path;
@@ -166,8 +214,8 @@ pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io:
                         || Some(p.as_path()) == path.parent()
                 })
             });
-            if relevant {
-                f.check(&mut buf, stamp.as_deref())?;
+            if relevant && f.check(&mut buf, stamp.as_deref())? {
+                watches.file(&f.source.path);
             }
         }
         if !buf.is_empty() {
@@ -197,5 +245,94 @@ fn follow_all_rest(
             out.flush()?;
             buf.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// Passes what `follow` prints to a channel; fails (ending `follow`) once told to stop.
+    struct Tap(mpsc::Sender<Vec<u8>>);
+
+    impl Write for Tap {
+        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+            self.0
+                .send(data.to_vec())
+                .map_err(|_| io::Error::other("reader gone"))?;
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A write the folder's watch does not report (made through a hard link in another
+    /// folder, as kqueue misses appends), while another log is busy, still shows promptly:
+    /// through the file's own watch (macOS) or the sweep deadline (Linux).
+    #[test]
+    fn a_quiet_file_is_seen_while_another_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (logs, elsewhere) = (dir.path().join("logs"), dir.path().join("elsewhere"));
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let (busy, quiet) = (logs.join("busy.log"), logs.join("quiet.log"));
+        std::fs::write(&busy, "").unwrap();
+        std::fs::write(&quiet, "").unwrap();
+        std::fs::hard_link(&quiet, elsewhere.join("link")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let sources = vec![
+            Source {
+                path: busy.clone(),
+                prefix: "busy| ".into(),
+            },
+            Source {
+                path: quiet.clone(),
+                prefix: "quiet| ".into(),
+            },
+        ];
+        std::thread::spawn(move || follow(sources, &mut Tap(tx), false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&busy)
+                    .unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    file.write_all(b"tick\n").unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        // Wait until the busy log flows (the watches are in place), then write the quiet one.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !String::from_utf8_lossy(&rx.recv_timeout(Duration::from_secs(10)).unwrap())
+            .contains("busy| tick")
+        {
+            assert!(Instant::now() < deadline, "the busy log never showed");
+        }
+        let mut link = std::fs::OpenOptions::new()
+            .append(true)
+            .open(elsewhere.join("link"))
+            .unwrap();
+        link.write_all(b"hello\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = false;
+        while !seen && Instant::now() < deadline {
+            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+                seen = String::from_utf8_lossy(&chunk).contains("quiet| hello\n");
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        drop(rx);
+        assert!(
+            seen,
+            "the quiet file's line never showed while the other log was busy"
+        );
     }
 }

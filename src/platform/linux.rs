@@ -156,12 +156,12 @@ impl Sockets {
         Sockets(super::netlink::socket_table().unwrap_or_else(|_| socket_table()))
     }
 
-    pub fn tcp_ports(&self) -> HashSet<u16> {
-        self.0
-            .iter()
-            .filter(|(_, _, udp)| !udp)
-            .map(|(_, port, _)| *port)
-            .collect()
+    pub fn busy(&self, port: u16) -> bool {
+        self.0.iter().any(|&(_, p, udp)| p == port && !udp)
+    }
+
+    pub fn could_hold(&self, port: u16) -> bool {
+        self.busy(port)
     }
 
     pub fn held_by(&self, pids: &[i32]) -> Vec<Listener> {
@@ -211,13 +211,12 @@ pub fn command_line(pid: i32) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
-    let raw = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    let prefix = format!("{key}=");
-    raw.split(|b| *b == 0).find_map(|var| {
-        var.strip_prefix(prefix.as_bytes())
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    })
+/// `/proc/PID/environ` is readable for our own user's processes; it is empty for a zombie.
+pub fn env_var(pid: i32, key: &str) -> super::EnvVar {
+    match std::fs::read(format!("/proc/{pid}/environ")) {
+        Ok(raw) => super::procargs::lookup(raw.split(|b| *b == 0), key),
+        Err(_) => super::EnvVar::Unknown,
+    }
 }
 
 pub fn release_free_memory() {

@@ -1,13 +1,20 @@
-//! macOS side of the platform layer: `proc_pidinfo` and `proc_listpids`.
+//! macOS side of the platform layer: `proc_pidinfo`/`proc_listpids` (libproc.h) and the
+//! `KERN_PROCARGS2` sysctl. Reviewed against XNU's bsd/kern/proc_info.c, kern_sysctl.c and
+//! libsyscall/wrappers/libproc/libproc.c; not run here (no Mac): see README, "macOS".
 
-use super::{Listener, ProcInfo};
+use super::procargs::{self, EnvVar};
+use super::ProcInfo;
 use std::collections::HashSet;
 
-/// `SZOMB` from `<sys/proc.h>`: the process has exited and awaits its parent.
-const SZOMB: u32 = 5;
-/// `PROC_PGRP_ONLY` from `<libproc.h>`: list the members of one process group.
-const PROC_PGRP_ONLY: u32 = 2;
+pub use super::macos_net::Sockets;
 
+/// `PROC_PGRP_ONLY` and `PROC_PPID_ONLY` from `<sys/proc_info.h>`: list the members of one
+/// process group, or the children of one process (what `proc_listchildpids` wraps).
+const PROC_PGRP_ONLY: u32 = 2;
+const PROC_PPID_ONLY: u32 = 6;
+
+/// `proc_bsdinfo` of `pid`, zombies included: XNU's `proc_pidinfo` looks zombies up
+/// (`proc_find_zombref`) for `PROC_PIDTBSDINFO` only when `arg` is non-zero.
 fn bsd_info(pid: i32) -> Option<libc::proc_bsdinfo> {
     let size = std::mem::size_of::<libc::proc_bsdinfo>() as libc::c_int;
     // SAFETY: proc_bsdinfo is plain old data, so all-zero is a valid value to be overwritten.
@@ -17,7 +24,7 @@ fn bsd_info(pid: i32) -> Option<libc::proc_bsdinfo> {
         libc::proc_pidinfo(
             pid,
             libc::PROC_PIDTBSDINFO,
-            0,
+            1,
             (&mut info as *mut libc::proc_bsdinfo).cast(),
             size,
         )
@@ -30,34 +37,62 @@ pub fn proc_info(pid: i32) -> Option<ProcInfo> {
     Some(ProcInfo {
         start: info.pbi_start_tvsec * 1_000_000 + info.pbi_start_tvusec,
         ppid: info.pbi_ppid as i32,
-        zombie: info.pbi_status == SZOMB,
+        zombie: info.pbi_status == libc::SZOMB,
     })
 }
 
-pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
-    let mut live = HashSet::new();
-    for &pgid in pgids {
-        let mut pids = vec![0 as libc::pid_t; 256];
+/// `proc_listpids(kind, of)`: the kernel answers in bytes (proc_info.c, `proc_listpids`).
+fn list_pids(kind: u32, of: i32) -> Vec<i32> {
+    let mut pids = vec![0 as libc::pid_t; 256];
+    loop {
         let bytes = (pids.len() * std::mem::size_of::<libc::pid_t>()) as libc::c_int;
         // SAFETY: the buffer holds `bytes` bytes of pid_t and outlives the call.
-        let n = unsafe {
-            libc::proc_listpids(PROC_PGRP_ONLY, pgid as u32, pids.as_mut_ptr().cast(), bytes)
-        };
-        if n <= 0 {
+        let n = unsafe { libc::proc_listpids(kind, of as u32, pids.as_mut_ptr().cast(), bytes) };
+        let count = n.max(0) as usize / std::mem::size_of::<libc::pid_t>();
+        // A full buffer may have cut the list short: ask again with room to spare.
+        if count == pids.len() && pids.len() < 1 << 20 {
+            pids.resize(pids.len() * 4, 0);
             continue;
         }
-        let count = n as usize / std::mem::size_of::<libc::pid_t>();
-        if pids[..count]
-            .iter()
-            .any(|&p| p > 0 && matches!(proc_info(p), Some(i) if !i.zombie))
-        {
-            live.insert(pgid);
-        }
+        pids.truncate(count);
+        pids.retain(|p| *p > 0);
+        return pids;
     }
-    live
 }
 
+pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
+    pgids
+        .iter()
+        .copied()
+        .filter(|&pgid| {
+            list_pids(PROC_PGRP_ONLY, pgid)
+                .into_iter()
+                .any(|p| matches!(proc_info(p), Some(i) if !i.zombie))
+        })
+        .collect()
+}
+
+/// This process's descriptors from `PROC_PIDLISTFDS` (the kernel's own table: no loop up
+/// to a raised `ulimit -n`).
 pub fn open_fds() -> Vec<i32> {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    // SAFETY: a null buffer asks only for the size needed (proc_info.c, `proc_pidfdlist`).
+    let need = unsafe { libc::proc_pidinfo(me, libc::PROC_PIDLISTFDS, 0, std::ptr::null_mut(), 0) };
+    let entry = std::mem::size_of::<libc::proc_fdinfo>();
+    if need > 0 {
+        let mut fds: Vec<libc::proc_fdinfo> = Vec::with_capacity(need as usize / entry + 1);
+        let bytes = (fds.capacity() * entry) as libc::c_int;
+        // SAFETY: the buffer has room for `bytes` bytes of proc_fdinfo and outlives the call.
+        let n = unsafe {
+            libc::proc_pidinfo(me, libc::PROC_PIDLISTFDS, 0, fds.as_mut_ptr().cast(), bytes)
+        };
+        if n > 0 {
+            // SAFETY: the kernel wrote `n` bytes of whole proc_fdinfo entries.
+            unsafe { fds.set_len(n as usize / entry) };
+            return fds.iter().map(|f| f.proc_fd).collect();
+        }
+    }
     // SAFETY: getdtablesize has no preconditions.
     let max = unsafe { libc::getdtablesize() }.clamp(256, 65_536);
     (0..max).collect()
@@ -72,28 +107,13 @@ pub fn max_arg_strlen() -> Option<usize> {
 
 pub fn release_free_memory() {}
 
-fn all_pids() -> Vec<i32> {
-    let mut pids = vec![0 as libc::pid_t; 8192];
-    let bytes = (pids.len() * std::mem::size_of::<libc::pid_t>()) as libc::c_int;
-    // SAFETY: the buffer holds `bytes` bytes of pid_t and outlives the call.
-    let n = unsafe { libc::proc_listallpids(pids.as_mut_ptr().cast(), bytes) };
-    pids.truncate(n.max(0) as usize);
-    pids.retain(|p| *p > 0);
-    pids
-}
-
 pub fn process_tree(pid: i32) -> Vec<i32> {
-    let parents: Vec<(i32, i32)> = all_pids()
-        .into_iter()
-        .filter_map(|p| bsd_info(p).map(|i| (p, i.pbi_ppid as i32)))
-        .collect();
     let mut tree = vec![pid];
     let mut at = 0;
-    while at < tree.len() {
-        let parent = tree[at];
-        for &(child, ppid) in &parents {
-            if ppid == parent && !tree.contains(&child) {
-                tree.push(child);
+    while at < tree.len() && tree.len() < 10_000 {
+        for kid in list_pids(PROC_PPID_ONLY, tree[at]) {
+            if !tree.contains(&kid) {
+                tree.push(kid);
             }
         }
         at += 1;
@@ -101,69 +121,55 @@ pub fn process_tree(pid: i32) -> Vec<i32> {
     tree
 }
 
-/// Asks lsof (on every macOS) for listening sockets: `-F pPn` gives `p<pid>`, `P<proto>`,
-/// `n<addr:port>` lines.
-fn lsof(args: &[String]) -> Vec<Listener> {
-    let Ok(out) = std::process::Command::new("lsof")
-        .args(["-nP", "-F", "pPn"])
-        .args(args)
-        .output()
-    else {
-        return Vec::new();
+/// The `KERN_PROCARGS2` buffer of `pid`: only for a process of our own user (or as root),
+/// never for a zombie.
+fn procargs(pid: i32) -> Option<Vec<u8>> {
+    let mut argmax: libc::c_int = 0;
+    let mut size = std::mem::size_of::<libc::c_int>();
+    let mut mib = [libc::CTL_KERN, libc::KERN_ARGMAX];
+    // SAFETY: `argmax` is a live c_int and `size` its length.
+    let ok = unsafe {
+        libc::sysctl(
+            mib.as_mut_ptr(),
+            2,
+            (&mut argmax as *mut libc::c_int).cast(),
+            &mut size,
+            std::ptr::null_mut(),
+            0,
+        )
     };
-    let mut found = Vec::new();
-    let (mut pid, mut udp) = (0, false);
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        match line.split_at(line.len().min(1)) {
-            ("p", rest) => pid = rest.parse().unwrap_or(0),
-            ("P", rest) => udp = rest == "UDP",
-            ("n", rest) => {
-                if let Some(port) = rest.rsplit_once(':').and_then(|(_, p)| p.parse().ok()) {
-                    found.push(Listener { port, udp, pid });
-                }
-            }
-            _ => {}
-        }
+    if ok != 0 || argmax <= 0 {
+        return None;
     }
-    found.sort();
-    found.dedup();
-    found
-}
-
-/// lsof's list of every listening TCP socket, read once.
-pub struct Sockets(Vec<Listener>);
-
-impl Sockets {
-    pub fn read() -> Self {
-        Sockets(lsof(&["-iTCP".into(), "-sTCP:LISTEN".into()]))
-    }
-
-    pub fn tcp_ports(&self) -> HashSet<u16> {
-        self.0.iter().map(|l| l.port).collect()
-    }
-
-    pub fn held_by(&self, pids: &[i32]) -> Vec<Listener> {
-        self.0
-            .iter()
-            .filter(|l| pids.contains(&l.pid))
-            .copied()
-            .collect()
-    }
-
-    pub fn holders(&self, port: u16) -> Vec<i32> {
-        let mut pids: Vec<i32> = self
-            .0
-            .iter()
-            .filter(|l| l.port == port)
-            .map(|l| l.pid)
-            .collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids
-    }
+    let mut buf = vec![0u8; argmax as usize];
+    let mut size = buf.len();
+    let mut mib = [libc::CTL_KERN, libc::KERN_PROCARGS2, pid];
+    // SAFETY: `buf` holds `size` writable bytes and outlives the call.
+    let ok = unsafe {
+        libc::sysctl(
+            mib.as_mut_ptr(),
+            3,
+            buf.as_mut_ptr().cast(),
+            &mut size,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (ok == 0).then(|| {
+        buf.truncate(size);
+        buf
+    })
 }
 
 pub fn command_line(pid: i32) -> Option<String> {
+    if let Some(full) = procargs(pid)
+        .as_deref()
+        .and_then(procargs::parse)
+        .and_then(|args| procargs::join(&args.argv))
+    {
+        return Some(full);
+    }
+    // Another user's process: its 16-character name is all we may see.
     let info = bsd_info(pid)?;
     let name: Vec<u8> = info
         .pbi_comm
@@ -174,6 +180,9 @@ pub fn command_line(pid: i32) -> Option<String> {
     Some(String::from_utf8_lossy(&name).into_owned())
 }
 
-pub fn env_var_of(_pid: i32, _key: &str) -> Option<String> {
-    None // macOS does not show other processes' environments without special rights
+pub fn env_var(pid: i32, key: &str) -> EnvVar {
+    match procargs(pid).as_deref().and_then(procargs::parse) {
+        Some(args) => procargs::lookup(args.env, key),
+        None => EnvVar::Unknown,
+    }
 }

@@ -11,8 +11,14 @@ use linux as imp;
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
+mod macos_net;
+#[cfg(target_os = "macos")]
 use macos as imp;
 
+mod probe;
+mod procargs;
+
+pub use procargs::EnvVar;
 use std::collections::HashSet;
 
 /// What the OS says of a pid right now.
@@ -26,6 +32,15 @@ pub struct ProcInfo {
     /// Exited but not yet reaped.
     pub zombie: bool,
 }
+
+/// What listening on a port below 1024 takes, for a warning.
+#[cfg(target_os = "linux")]
+pub const PRIVILEGED_PORT_NEEDS: &str =
+    "the service needs root or CAP_NET_BIND_SERVICE to listen on it";
+/// Since macOS 10.14 any user may listen on every address (0.0.0.0, ::); one address needs root.
+#[cfg(target_os = "macos")]
+pub const PRIVILEGED_PORT_NEEDS: &str =
+    "the service needs root to listen on it, unless it listens on every address (0.0.0.0 or ::)";
 
 /// The start stamp of `pid`, or `None` when no such process exists.
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {
@@ -104,9 +119,16 @@ impl Sockets {
         Sockets(imp::Sockets::read())
     }
 
-    /// The TCP ports something listens on.
-    pub fn tcp_ports(&self) -> HashSet<u16> {
-        self.0.tcp_ports()
+    /// Whether something listens on TCP `port` (Linux: the socket table; macOS: a bind
+    /// probe, and `lsof` when the probe cannot tell).
+    pub fn busy(&self, port: u16) -> bool {
+        self.0.busy(port)
+    }
+
+    /// False only when no process can be listening on TCP `port`, known for free (Linux: the
+    /// socket table says so); a filter before `held_by`, which costs more.
+    pub fn could_hold(&self, port: u16) -> bool {
+        self.0.could_hold(port)
     }
 
     /// The listening sockets held by `pids`.
@@ -125,9 +147,49 @@ pub fn command_line(pid: i32) -> Option<String> {
     imp::command_line(pid)
 }
 
-/// The value of `key` in a process's environment, where the OS lets us read it.
+/// What a process's environment says of `key`: set, unset, or `Unknown` where the OS does
+/// not show it (another user's process, a zombie, a restricted macOS binary).
+pub fn env_var(pid: i32, key: &str) -> EnvVar {
+    imp::env_var(pid, key)
+}
+
+/// The value of `key` in a process's environment, where the OS lets us read it (`None` also
+/// when it cannot tell: use `env_var` to tell the two apart).
 pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
-    imp::env_var_of(pid, key)
+    match env_var(pid, key) {
+        EnvVar::Set(value) => Some(value),
+        EnvVar::Unset | EnvVar::Unknown => None,
+    }
+}
+
+/// Raises this process's soft limit of open descriptors to at least `want` where the hard
+/// limit allows (macOS starts shells at 256), and returns the soft limit now in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    // SAFETY: getrlimit and setrlimit only read or write the rlimit passed to them.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return want;
+        }
+        let soft = limit.rlim_cur as u64;
+        if soft >= want {
+            return soft;
+        }
+        // macOS refuses a soft limit above OPEN_MAX (10240, <sys/syslimits.h>; setrlimit(2))
+        // even when the hard limit is "unlimited".
+        let cap = if cfg!(target_os = "macos") {
+            10_240
+        } else {
+            u64::MAX
+        };
+        let raised = (limit.rlim_max as u64).min(cap).min(want.max(soft));
+        limit.rlim_cur = raised as libc::rlim_t;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+            raised
+        } else {
+            soft
+        }
+    }
 }
 
 /// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).
@@ -199,6 +261,39 @@ mod tests {
         assert!(live_groups(&[pgid]).is_empty());
         child.wait().unwrap();
         assert!(live_groups(&[pgid]).is_empty());
+    }
+
+    #[test]
+    fn the_fd_limit_is_raised_within_the_hard_limit() {
+        let now = raise_fd_limit(0);
+        assert!(now > 0);
+        assert_eq!(raise_fd_limit(now), now, "no change when enough");
+        let raised = raise_fd_limit(now + 1);
+        assert!(raised >= now, "never lowered");
+    }
+
+    #[test]
+    fn env_of_own_children_is_read() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("TSM_PROBE_VAR", "yes")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Until it has exec'd, the child shows the test's own environment.
+        while env_var(pid, "TSM_PROBE_VAR") != EnvVar::Set("yes".into()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw the variable"
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(env_var(pid, "TSM_NO_SUCH_VAR"), EnvVar::Unset);
+        assert!(command_line(pid).is_some_and(|c| c.ends_with("sleep 30")));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(env_var(pid, "TSM_PROBE_VAR"), EnvVar::Unknown, "gone");
     }
 
     #[test]

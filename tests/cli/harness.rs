@@ -164,6 +164,9 @@ impl Drop for Tsm {
 /// Live processes whose environment carries `TETRA_DIR=<tetra>`: everything a test started.
 pub fn processes_of(tetra: &Path) -> Vec<i32> {
     let needle = format!("TETRA_DIR={}", tetra.display());
+    if !cfg!(target_os = "linux") {
+        return processes_with_env_word(&needle);
+    }
     let mut found = Vec::new();
     let Ok(listing) = std::fs::read_dir("/proc") else {
         return found;
@@ -188,6 +191,24 @@ pub fn processes_of(tetra: &Path) -> Vec<i32> {
         }
     }
     found
+}
+
+/// Without /proc (macOS): `ps -E` appends each process's environment to its command line
+/// (our own user's processes, which is all a test starts).
+fn processes_with_env_word(word: &str) -> Vec<i32> {
+    let Ok(out) = std::process::Command::new("ps")
+        .args(["-axE", "-o", "pid=,command="])
+        .env_remove("TETRA_DIR")
+        .output()
+    else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.split_whitespace().any(|w| w == word))
+        .filter_map(|line| line.split_whitespace().next()?.parse::<i32>().ok())
+        .filter(|pid| tsm::platform::proc_info(*pid).is_some_and(|i| !i.zombie))
+        .collect()
 }
 
 /// Polls `check` until it holds or the deadline passes.

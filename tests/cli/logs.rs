@@ -346,3 +346,24 @@ fn a_closed_pipe_ends_follow_with_exit_0() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn following_more_files_than_the_fd_limit_allows_says_so() {
+    let t = Tsm::new();
+    for i in 0..3 {
+        let port = free_port();
+        counter(&t, &format!("c{i}.sh"), port, 1);
+        t.start(&[&format!("c{i}.sh")]);
+    }
+    // A hard limit of 40 cannot be raised: tsm must say so, not lose lines silently.
+    assert_cmd::Command::new("bash")
+        .env("TETRA_DIR", &t.tetra)
+        .args(["-c", "ulimit -n 40 && exec \"$0\" logs '*' -f", BIN])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "open files, but this shell allows 40: raise it with `ulimit -n",
+        ));
+    t.run(&["delete", "*"]).success();
+}

@@ -138,7 +138,7 @@ fn stop_reports_a_listener_that_escaped_the_group_and_kill_port_ends_it() {
     let t = Tsm::new();
     t.script(
         "leaky.sh",
-        "#!/usr/bin/env bash\nsetsid python3 -m http.server \"$PORT\" --bind 127.0.0.1 >/dev/null 2>&1 < /dev/null &\nexec sleep 300\n",
+        "#!/usr/bin/env bash\npython3 -c 'import os, runpy, sys; os.setsid(); sys.argv[0] = \"http.server\"; runpy.run_module(\"http.server\", run_name=\"__main__\")' \"$PORT\" --bind 127.0.0.1 >/dev/null 2>&1 < /dev/null &\nexec sleep 300\n",
     );
     let port = free_port();
     t.start(&["--port", &port.to_string(), "leaky.sh"]);

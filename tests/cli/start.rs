@@ -275,3 +275,24 @@ fn assert_no_state(t: &Tsm) {
         .unwrap_or_default();
     assert!(files.is_empty(), "left behind: {files:?}");
 }
+
+#[test]
+fn a_name_differing_only_in_case_is_refused() {
+    let t = Tsm::new();
+    let port = free_port();
+    t.service("server.sh", port);
+    t.start(&["server.sh", "web"]);
+    let twin = format!("Web-{port}");
+    t.run(&["start", "server.sh", "Web"])
+        .code(65)
+        .stderr(format!(
+            "tsm: name '{twin}' differs only in case from the existing 'web-{port}' (they would share files on a case-insensitive file system); pick another name or delete 'web-{port}'\n"
+        ));
+    assert!(!t.has_meta(&twin), "nothing half-done");
+    t.run(&["start", "server.sh", "web2"])
+        .success()
+        .stdout(predicate::str::starts_with(format!(
+            "tsm: started 'web2-{port}' (TSM ID: 1,"
+        )));
+    t.run(&["delete", "*"]).success();
+}

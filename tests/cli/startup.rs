@@ -18,7 +18,13 @@ impl Boot {
         let t = Tsm::new();
         let home = t.work.join("home");
         std::fs::create_dir_all(&home).expect("home");
-        let exe = std::fs::canonicalize(BIN).expect("binary path");
+        // What `current_exe()` gives: Linux resolves symlinks (/proc/self/exe), macOS gives
+        // the path it was started by (a /tmp path stays /tmp, not /private/tmp).
+        let exe = if cfg!(target_os = "linux") {
+            std::fs::canonicalize(BIN).expect("binary path")
+        } else {
+            PathBuf::from(BIN)
+        };
         Self {
             exe: exe.display().to_string(),
             tetra: t.tetra.display().to_string(),
@@ -79,6 +85,8 @@ impl Boot {
 	<true/>
 	<key>AbandonProcessGroup</key>
 	<true/>
+	<key>ProcessType</key>
+	<string>Interactive</string>
 	<key>StandardOutPath</key>
 	<string>{tetra}/tsm/startup.log</string>
 	<key>StandardErrorPath</key>
@@ -199,15 +207,17 @@ fn install_and_remove_the_launchd_plist() {
     b.run(&["startup", "launchd", "--install"])
         .success()
         .stdout(format!(
-            "tsm: wrote {0}\ntsm: now run: launchctl load -w {0}\n\
+            "tsm: wrote {0}\ntsm: now run: launchctl bootout gui/{uid}/com.tetra.tsm 2>/dev/null; launchctl bootstrap gui/{uid} {0}\n\
              tsm: it starts what `tsm save` last wrote\n",
-            file.display()
+            file.display(),
+            uid = nix::unistd::getuid()
         ));
     assert_eq!(std::fs::read_to_string(&file).expect("plist"), b.plist());
     assert!(b.t.state().is_dir(), "the folder of launchd's log exists");
     b.run(&["unstartup", "launchd"]).success().stdout(format!(
-        "tsm: removed {}\ntsm: if it is loaded, also run: launchctl remove com.tetra.tsm\n",
-        file.display()
+        "tsm: removed {}\ntsm: if it is loaded, also run: launchctl bootout gui/{}/com.tetra.tsm\n",
+        file.display(),
+        nix::unistd::getuid()
     ));
     assert!(!file.exists());
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
     t.script(
         file,
-        &format!("#!/usr/bin/env bash\nexport PORT={port}\ndate +%s%N >> runs\n{rest}\n"),
+        &format!("#!/usr/bin/env bash\nexport PORT={port}\nperl -MTime::HiRes=time -e 'printf \"%d\\n\", time * 1e9' >> runs\n{rest}\n"),
     );
 }
 
