@@ -14,6 +14,11 @@ fn running() -> (Tsm, String, i32, i32) {
     let pid = t.start(&["svc.sh"]);
     let name = format!("svc-{port}");
     let sup = t.supervisor_of(&name);
+    // The service has written its one line: killing the supervisor later cannot hand it a
+    // SIGPIPE mid-echo.
+    wait_until("first output", || {
+        t.log(&format!("{name}.out")).contains("up on")
+    });
     (t, name, pid, sup)
 }
 
