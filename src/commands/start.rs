@@ -9,7 +9,7 @@ use crate::launch::launch;
 use crate::listen::Snapshot;
 use crate::policy::{Mode, Policy};
 use crate::spec::{Request, Spec};
-use crate::status::observe;
+use crate::status::{observe, Status};
 use anyhow::Result;
 use std::io::Write;
 use std::time::Duration;
@@ -135,17 +135,20 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
             return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
         }
     }
+    // One listing serves the PORT checks and the ID floor.
+    let entries = store.entries()?;
     if let Some(port) = spec.port.filter(|_| !force) {
         let snapshot = Snapshot::read();
-        // Only a busy port needs the other processes (to name a tsm holder).
-        let entries = if snapshot.busy(port) {
-            store.entries()?
-        } else {
-            Vec::new()
-        };
         if let Some(holder) = snapshot.holder(port, &ctx.paths, &entries) {
             return Err(TsmError::Failed(format!(
                 "port {port} is in use by {holder} (use --force to start anyway)"
+            ))
+            .into());
+        }
+        // Not bound yet, but declared by a service that is starting or running.
+        if let Some(other) = declared_by(ctx, &entries, &spec.name, port) {
+            return Err(TsmError::Failed(format!(
+                "port {port} is declared by {other} (use --force to start anyway)"
             ))
             .into());
         }
@@ -159,8 +162,33 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
     }
     let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
         Some(id) => (id, false),
-        None => (store.alloc_id()?, true),
+        None => (
+            store.alloc_id_above(crate::store::first_free_id(&entries))?,
+            true,
+        ),
     };
     let pid = launch(&store, spec, id, fresh)?;
     Ok((id, pid))
+}
+
+/// Another service of this state folder that declares `port` and runs, starts or waits to
+/// restart: `tsm 3: api-4000 (launching)`.
+fn declared_by(
+    ctx: &Ctx,
+    entries: &[crate::store::Entry],
+    name: &str,
+    port: u16,
+) -> Option<String> {
+    entries.iter().find_map(|e| {
+        let meta = e.meta.as_ref().ok()?;
+        if e.name == name || meta.port() != Some(port) {
+            return None;
+        }
+        let status = observe(&ctx.paths, &e.name, meta).status;
+        let active = status.is_running() || status == Status::WaitingRestart;
+        active.then(|| {
+            let id = meta.id().map_or_else(|| "-".into(), |i| i.to_string());
+            format!("tsm {id}: {} ({status})", e.name)
+        })
+    })
 }

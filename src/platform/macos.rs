@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 /// `SZOMB` from `<sys/proc.h>`: the process has exited and awaits its parent.
 const SZOMB: u32 = 5;
+/// `SSTOP` from `<sys/proc.h>`: the process is stopped by a signal.
+const SSTOP: u32 = 4;
 /// `PROC_PGRP_ONLY` from `<libproc.h>`: list the members of one process group.
 const PROC_PGRP_ONLY: u32 = 2;
 
@@ -31,6 +33,7 @@ pub fn proc_info(pid: i32) -> Option<ProcInfo> {
         start: info.pbi_start_tvsec * 1_000_000 + info.pbi_start_tvusec,
         ppid: info.pbi_ppid as i32,
         zombie: info.pbi_status == SZOMB,
+        stopped: info.pbi_status == SSTOP,
     })
 }
 
@@ -167,6 +170,10 @@ pub fn command_line(pid: i32) -> Option<String> {
         .map(|c| *c as u8)
         .collect();
     Some(String::from_utf8_lossy(&name).into_owned())
+}
+
+pub fn processes_with_env(_key: &str) -> Vec<(i32, String)> {
+    Vec::new() // see env_var_of
 }
 
 pub fn env_var_of(_pid: i32, _key: &str) -> Option<String> {

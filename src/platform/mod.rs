@@ -25,6 +25,8 @@ pub struct ProcInfo {
     pub ppid: i32,
     /// Exited but not yet reaped.
     pub zombie: bool,
+    /// Stopped by a signal (SIGSTOP, SIGTSTP…) until it gets SIGCONT.
+    pub stopped: bool,
 }
 
 /// The start stamp of `pid`, or `None` when no such process exists.
@@ -117,6 +119,12 @@ pub fn command_line(pid: i32) -> Option<String> {
 /// The value of `key` in a process's environment, where the OS lets us read it.
 pub fn env_var_of(pid: i32, key: &str) -> Option<String> {
     imp::env_var_of(pid, key)
+}
+
+/// Every process (that we may look into) whose environment holds `key`, with the value.
+/// A walk of all processes: for stop/doctor when a supervisor is gone, never for `list`.
+pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
+    imp::processes_with_env(key)
 }
 
 /// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).

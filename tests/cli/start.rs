@@ -45,10 +45,10 @@ fn custom_name_and_ids_count_up() {
         .stdout(predicate::str::starts_with(
             "tsm: started 'myapp-3000' (TSM ID: 0,",
         ));
-    t.run(&["start", "server.sh"])
+    t.run(&["start", "--port", "3001", "server.sh"])
         .success()
         .stdout(predicate::str::starts_with(
-            "tsm: started 'server-3000' (TSM ID: 1,",
+            "tsm: started 'server-3001' (TSM ID: 1,",
         ));
 }
 
