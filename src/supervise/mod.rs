@@ -183,7 +183,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                 m.set(key, value);
             }
         });
-        heal(paths, name, &mut life);
+        heal(&rec, paths, name, &mut life);
         rec.pid_file(pid);
         if first {
             ready.send(&format!("ok {pid}"));
@@ -222,7 +222,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         };
         let ended = pump::pump(&wake, &mut run);
         let last_pid = run.pid;
-        heal(paths, name, &mut life);
+        heal(&rec, paths, name, &mut life);
         if std::fs::read_to_string(paths.pid_file(name))
             .is_ok_and(|t| t.trim() == last_pid.to_string())
         {
@@ -312,14 +312,14 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     Ok(())
 }
 
-/// Takes the life lock again when `pids/` (and with it the lock file) was removed, so the
-/// CLI keeps seeing a live supervisor.
-fn heal(paths: &Paths, name: &str, life: &mut FileLock) {
+/// Makes removed state folders again, and takes the life lock again when `pids/` (and with
+/// it the lock file) was removed, so the CLI keeps seeing a live supervisor.
+fn heal(rec: &Recorder, paths: &Paths, name: &str, life: &mut FileLock) {
+    rec.heal();
     let path = paths.supervisor_lock(name);
     if path.exists() {
         return;
     }
-    let _ = paths.ensure();
     if let Ok(Some(lock)) = FileLock::try_exclusive(&path) {
         *life = lock;
     }

@@ -8,7 +8,7 @@ use crate::meta::Meta;
 use crate::paths::Paths;
 use crate::store::{write_atomic, Store};
 use anyhow::{Context, Result};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 
 /// The file in the state folder where supervisors note what they could not record.
@@ -22,6 +22,9 @@ pub struct Recorder<'a> {
     me: String,
     /// The record as last written (or read) by us: the base of a rewrite.
     known: RefCell<Meta>,
+    /// `processes/` was seen missing, or the last write failed: a missing meta file is ours
+    /// to write again, not a deletion.
+    lost: Cell<bool>,
 }
 
 impl<'a> Recorder<'a> {
@@ -31,6 +34,7 @@ impl<'a> Recorder<'a> {
             name,
             me: std::process::id().to_string(),
             known: RefCell::new(meta),
+            lost: Cell::new(false),
         }
     }
 
@@ -43,7 +47,9 @@ impl<'a> Recorder<'a> {
     /// process was deleted) or another supervisor took it over. Never fails: what cannot be
     /// written is reported in `problems.log`.
     pub fn record(&self, change: &mut dyn FnMut(&mut Meta)) {
-        if let Err(e) = self.try_record(change) {
+        let result = self.try_record(change);
+        self.lost.set(result.is_err());
+        if let Err(e) = result {
             self.problem(&format!("could not record its state: {e:#}"));
         }
     }
@@ -76,7 +82,7 @@ impl<'a> Recorder<'a> {
                 meta
             }
             // Deleted by the user: not ours to bring back. A removed folder is.
-            Ok(None) if self.paths.processes().is_dir() => return Ok(()),
+            Ok(None) if !self.lost.get() && self.paths.processes().is_dir() => return Ok(()),
             Ok(None) => {
                 self.problem("processes/ was removed: its meta file is written again");
                 self.known()
@@ -93,6 +99,14 @@ impl<'a> Recorder<'a> {
         }
         *self.known.borrow_mut() = meta;
         Ok(())
+    }
+
+    /// Makes removed state folders again, noting when `processes/` was one of them.
+    pub fn heal(&self) {
+        if !self.paths.processes().is_dir() {
+            self.lost.set(true);
+        }
+        let _ = self.paths.ensure();
     }
 
     /// Writes the pid file, making its folder again when it was removed.

@@ -14,3 +14,4 @@ mod safety;
 mod start;
 mod startup;
 mod supervision;
+mod trust;
