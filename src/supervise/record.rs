@@ -10,6 +10,7 @@ use crate::store::{write_atomic, Store};
 use anyhow::{Context, Result};
 use std::cell::{Cell, RefCell};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 
 /// The file in the state folder where supervisors note what they could not record.
 pub fn problems_log(paths: &Paths) -> std::path::PathBuf {
@@ -25,6 +26,8 @@ pub struct Recorder<'a> {
     /// `processes/` was seen missing, or the last write failed: a missing meta file is ours
     /// to write again, not a deletion.
     lost: Cell<bool>,
+    /// The last problem reported, so that a repeated one is written once.
+    last_problem: RefCell<String>,
 }
 
 impl<'a> Recorder<'a> {
@@ -35,6 +38,7 @@ impl<'a> Recorder<'a> {
             me: std::process::id().to_string(),
             known: RefCell::new(meta),
             lost: Cell::new(false),
+            last_problem: RefCell::new(String::new()),
         }
     }
 
@@ -124,6 +128,10 @@ impl<'a> Recorder<'a> {
 
     /// Appends one line to `problems.log` (best effort: nowhere else is left to say it).
     pub fn problem(&self, what: &str) {
+        if *self.last_problem.borrow() == what {
+            return;
+        }
+        what.clone_into(&mut self.last_problem.borrow_mut());
         let _ = self.paths.ensure();
         let line = format!(
             "{} supervisor of '{}' (pid {}): {}\n",
@@ -135,6 +143,8 @@ impl<'a> Recorder<'a> {
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(problems_log(self.paths))
         {
             let _ = f.write_all(line.as_bytes());
