@@ -3,6 +3,7 @@
 
 mod bats;
 mod ecosystem;
+mod escapees;
 mod harness;
 mod lifecycle;
 mod listing;

@@ -7,7 +7,7 @@ use predicates::prelude::*;
 use std::time::{Duration, Instant};
 
 /// A pid written by a service into `file` of the work folder, once it is there.
-fn pid_in(t: &Tsm, file: &str) -> i32 {
+pub fn pid_in(t: &Tsm, file: &str) -> i32 {
     let path = t.work.join(file);
     let mut pid = 0;
     wait_until(file, || {
@@ -20,7 +20,7 @@ fn pid_in(t: &Tsm, file: &str) -> i32 {
     pid
 }
 
-fn row(t: &Tsm, name: &str) -> serde_json::Value {
+pub fn row(t: &Tsm, name: &str) -> serde_json::Value {
     t.list_json()
         .into_iter()
         .find(|r| r["name"] == name)
@@ -31,7 +31,7 @@ fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
-fn listens(port: u16) -> bool {
+pub fn listens(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
@@ -133,141 +133,6 @@ fn groups_all_and_duplicate_ids() {
     std::fs::remove_file(state.join("twin-1.meta")).unwrap();
     t.run(&["stop", "all"]).success();
     assert_eq!(t.status_of(&format!("ppx-{p3}")), "stopped");
-}
-
-// 3 ─ escaped and self-daemonizing children.
-#[test]
-fn stop_ends_a_child_that_left_the_process_group() {
-    let t = Tsm::new();
-    t.script(
-        "leaky.sh",
-        "#!/usr/bin/env bash\nsetsid bash -c 'echo $$ > escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &\nexec sleep 300\n",
-    );
-    t.start(&["--port", &free_port().to_string(), "leaky.sh"]);
-    let escaped = pid_in(&t, "escaped.pid");
-    assert!(alive(escaped));
-    t.run(&["stop", "leaky"]).success();
-    assert!(!alive(escaped), "the setsid child survived tsm stop");
-}
-
-#[test]
-fn a_daemon_left_by_a_clean_exit_is_followed_then_stopped() {
-    let t = Tsm::new();
-    t.script(
-        "forking.sh",
-        "#!/usr/bin/env bash\n( setsid bash -c 'echo $$ > daemon.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & )\nexit 0\n",
-    );
-    let port = free_port();
-    let name = format!("forking-{port}");
-    t.start(&["--port", &port.to_string(), "forking.sh"]);
-    let daemon = pid_in(&t, "daemon.pid");
-    wait_until("the daemon to be followed", || {
-        row(&t, &name)["pid"].as_i64() == Some(i64::from(daemon))
-    });
-    assert_eq!(t.status_of(&name), "online");
-    t.run(&["stop", &name]).success();
-    assert!(!alive(daemon), "the daemon survived tsm stop");
-}
-
-#[test]
-fn leftovers_of_a_killed_service_and_supervisor_are_reported_and_ended() {
-    let t = Tsm::new();
-    t.script(
-        "leaky.sh",
-        "#!/usr/bin/env bash\nsetsid bash -c 'echo $$ > escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &\nexec sleep 300\n",
-    );
-    let port = free_port();
-    let name = format!("leaky-{port}");
-    let service = t.start(&["--port", &port.to_string(), "leaky.sh"]);
-    let escaped = pid_in(&t, "escaped.pid");
-    t.kill_supervisor(&name);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(service),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_until("the service to die", || !alive(service));
-    let doctor = t.run(&["doctor"]).code(1);
-    let text = stdout_of(&doctor);
-    assert!(
-        text.contains(&format!("'{name}' and its supervisor are gone"))
-            && text.contains(&escaped.to_string()),
-        "{text}"
-    );
-    t.run(&["stop", &name]).success();
-    assert!(!alive(escaped), "stop left the escaped child running");
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .chain(["/usr/sbin".into(), "/usr/bin".into()])
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-#[test]
-fn redis_daemonize_yes_is_followed_and_stopped() {
-    let Some(redis) = which("redis-server") else {
-        eprintln!("skipped: no redis-server");
-        return;
-    };
-    let t = Tsm::new();
-    t.script(
-        "redis.sh",
-        &format!(
-            "#!/usr/bin/env bash\nexec {} --port \"$PORT\" --bind 127.0.0.1 --daemonize yes --save '' --appendonly no --dir \"$PWD\" --pidfile \"$PWD/redis.pid\" --logfile \"$PWD/redis.log\"\n",
-            redis.display()
-        ),
-    );
-    let port = free_port();
-    let name = format!("redis-{port}");
-    t.start(&["--port", &port.to_string(), "redis.sh"]);
-    let daemon = pid_in(&t, "redis.pid");
-    wait_until("redis to listen", || listens(port));
-    wait_until("the daemon to be followed", || {
-        row(&t, &name)["pid"].as_i64() == Some(i64::from(daemon))
-    });
-    assert_eq!(t.status_of(&name), "online");
-    t.run(&["stop", &name]).success();
-    assert!(!alive(daemon));
-    assert!(!listens(port));
-}
-
-#[test]
-fn nginx_daemon_on_is_followed_and_stopped() {
-    let Some(nginx) = which("nginx") else {
-        eprintln!("skipped: no nginx");
-        return;
-    };
-    let t = Tsm::new();
-    let port = free_port();
-    let conf = t.work.join("nginx.conf");
-    let work = t.work.display();
-    std::fs::write(
-        &conf,
-        format!(
-            "daemon on; pid {work}/nginx.pid; error_log {work}/error.log;\nevents {{}}\nhttp {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};\n server {{ listen 127.0.0.1:{port}; }} }}\n"
-        ),
-    )
-    .unwrap();
-    t.script(
-        "nginx.sh",
-        &format!(
-            "#!/usr/bin/env bash\nexec {} -c {} -p {work}\n",
-            nginx.display(),
-            conf.display()
-        ),
-    );
-    let name = format!("nginx-{port}");
-    t.start(&["--port", &port.to_string(), "nginx.sh"]);
-    let master = pid_in(&t, "nginx.pid");
-    wait_until("nginx to listen", || listens(port));
-    wait_until("the master to be followed", || {
-        row(&t, &name)["pid"].as_i64() == Some(i64::from(master))
-    });
-    t.run(&["stop", &name]).success();
-    assert!(!alive(master));
-    assert!(!listens(port));
 }
 
 // 4 ─ a damaged meta never makes the supervisor give up its service.
