@@ -18,22 +18,21 @@ pub fn is_all(target: &str) -> bool {
     target == "*" || target == "all"
 }
 
-/// The group (app) a process belongs to: meta's `app`, else its ecosystem `app_name`, else
-/// the NAME part of `NAME-PORT`.
-pub fn app_of(entry: &Entry) -> Option<String> {
-    let meta = entry.meta.as_ref().ok()?;
-    if let Some(app) = meta
-        .get("app")
-        .or_else(|| meta.get("app_name"))
-        .filter(|a| !a.is_empty())
-    {
-        return Some(app.to_string());
-    }
-    let port = meta.port()?;
-    entry
-        .name
-        .strip_suffix(&format!("-{port}"))
-        .map(str::to_string)
+/// Whether a process is in group `target`: its app (meta's `app`, or its ecosystem
+/// `app_name`) is `target`, or it is named `target-PORT` with its own PORT.
+pub fn in_group(entry: &Entry, target: &str) -> bool {
+    let Ok(meta) = &entry.meta else {
+        return false;
+    };
+    let app = meta.get("app").or_else(|| meta.get("app_name"));
+    app == Some(target)
+        || meta.port().is_some_and(|port| {
+            entry
+                .name
+                .strip_prefix(target)
+                .and_then(|rest| rest.strip_prefix('-'))
+                == Some(port.to_string().as_str())
+        })
 }
 
 fn ambiguous(entries: &[Entry], target: &str, matching: &[usize]) -> TsmError {
@@ -98,7 +97,7 @@ pub fn resolve(entries: &[Entry], target: &str) -> Result<Vec<usize>, TsmError> 
     if let Some(found) = unique(entries, target, exact) {
         return found;
     }
-    let group = all_where(entries, |e| app_of(e).as_deref() == Some(target));
+    let group = all_where(entries, |e| in_group(e, target));
     if !group.is_empty() {
         return Ok(group);
     }
@@ -200,7 +199,12 @@ mod tests {
             m.set("app", "web");
         }
         assert_eq!(names(&e, resolve(&e, "web")), ["ppx-1"], "meta app");
-        assert_eq!(names(&e, resolve(&e, "ppx")), ["ppx-1"], "substring still");
+        assert_eq!(
+            names(&e, resolve(&e, "ppx")),
+            ["ppx-1"],
+            "and NAME of NAME-PORT"
+        );
+        assert_eq!(names(&e, resolve(&e, "px")), ["ppx-1"], "substring last");
         assert!(matches!(resolve(&e, "p"), Err(TsmError::Ambiguous { .. })));
     }
 
