@@ -190,8 +190,10 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             first = false;
             platform::release_free_memory();
         }
+        // Output is being dropped: the log folder may have been removed; make it again.
         let mut tick = |dropped: u64| {
             record(&mut |m| m.set("log_dropped", dropped.to_string()));
+            heal(&rec, paths, name, &mut life);
         };
         // A main process that exits 0 leaving a daemon is followed (systemd's Type=forking).
         let mut follow = |status: WaitStatus| -> Option<i32> {

@@ -178,6 +178,11 @@ fn removed_state_folders_are_recreated_and_the_service_stays_supervised() {
     for dir in ["pids", "logs", "processes"] {
         std::fs::remove_dir_all(t.state().join(dir)).unwrap();
     }
+    // Output that finds no log folder makes it again, while the service runs on.
+    wait_until("the log folder to be made again", || {
+        t.log(&format!("{name}.out")).contains("tick")
+    });
+    assert!(alive(first));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first),
         nix::sys::signal::Signal::SIGKILL,
