@@ -179,6 +179,8 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             m.remove("error");
             m.remove("next_restart_at");
             // How the run before this one ended stays readable (`--wait` names it).
+            m.remove("last_exit_code");
+            m.remove("last_signal");
             if let Some((key, value)) = &last_exit {
                 m.set(key, value);
             }
