@@ -49,6 +49,10 @@ fn leftovers_of_a_killed_service_and_supervisor_are_reported_and_ended() {
     let name = format!("leaky-{port}");
     let service = t.start(&["--port", &port.to_string(), "leaky.sh"]);
     let escaped = pid_in(&t, "escaped.pid");
+    // Past its exec (an environment read during execve comes back empty).
+    wait_until("the escapee to exec sleep", || {
+        tsm::platform::command_line(escaped).is_some_and(|c| c.starts_with("sleep"))
+    });
     t.kill_supervisor(&name);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(service),
