@@ -71,6 +71,26 @@ fn leftovers_of_a_killed_service_and_supervisor_are_reported_and_ended() {
     assert!(!alive(escaped), "stop left the escaped child running");
 }
 
+/// Kills a daemon's group at the end of a test even when the test failed: redis and nginx
+/// overwrite their environment (process titles), so the harness cannot find them by it.
+struct KillGroupOnDrop(i32, u64);
+
+impl KillGroupOnDrop {
+    fn new(pid: i32) -> Self {
+        Self(pid, tsm::platform::proc_info(pid).map_or(0, |i| i.start))
+    }
+}
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if tsm::platform::is_same_process(self.0, self.1) {
+            let pid = nix::unistd::Pid::from_raw(self.0);
+            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 fn which(tool: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .chain(["/usr/sbin".into(), "/usr/bin".into()])
@@ -96,6 +116,7 @@ fn redis_daemonize_yes_is_followed_and_stopped() {
     let name = format!("redis-{port}");
     t.start(&["--port", &port.to_string(), "redis.sh"]);
     let daemon = pid_in(&t, "redis.pid");
+    let _guard = KillGroupOnDrop::new(daemon);
     wait_until("redis to listen", || listens(port));
     wait_until("the daemon to be followed", || {
         row(&t, &name)["pid"].as_i64() == Some(i64::from(daemon))
@@ -134,6 +155,7 @@ fn nginx_daemon_on_is_followed_and_stopped() {
     let name = format!("nginx-{port}");
     t.start(&["--port", &port.to_string(), "nginx.sh"]);
     let master = pid_in(&t, "nginx.pid");
+    let _guard = KillGroupOnDrop::new(master);
     wait_until("nginx to listen", || listens(port));
     wait_until("the master to be followed", || {
         row(&t, &name)["pid"].as_i64() == Some(i64::from(master))
