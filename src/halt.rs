@@ -1,15 +1,18 @@
-//! Stopping services: SIGTERM to each process group, all at once, SIGKILL after the grace, and
-//! wait until every group and its supervisor are gone. Used by stop, restart and delete.
+//! Stopping services: SIGTERM (then SIGCONT) to each process group and to every process the
+//! service started outside it, all at once, SIGKILL after the grace, and wait until all of it
+//! and its supervisor are gone. Used by stop, restart and delete.
 
 use crate::lock;
 use crate::meta::Meta;
+use crate::ownership;
 use crate::platform;
 use crate::spec::DEFAULT_KILL_TIMEOUT_MS;
 use crate::status::observe;
 use crate::store::Store;
 use anyhow::{anyhow, Result};
-use nix::sys::signal::{killpg, Signal};
+use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// How long a group gets to vanish after SIGKILL, and a supervisor to exit after its service.
@@ -17,9 +20,60 @@ const AFTER_KILL: Duration = Duration::from_secs(3);
 
 struct Pending {
     index: usize,
+    /// The service's process group, when its leader was proven ours (0: none).
     pgid: i32,
+    /// Processes outside the group proven ours, with their start stamps.
+    members: Vec<(i32, u64)>,
+    /// The supervisor, whose descendants are the service's.
+    supervisor: Option<i32>,
     deadline: Instant,
     killed: bool,
+}
+
+impl Pending {
+    fn signal(&self, signal: Signal) {
+        if self.pgid > 0 {
+            let _ = killpg(Pid::from_raw(self.pgid), signal);
+        }
+        for &(pid, start) in &self.members {
+            if platform::is_same_process(pid, start) {
+                let _ = kill(Pid::from_raw(pid), signal);
+            }
+        }
+    }
+
+    /// SIGTERM, then SIGCONT so that a stopped (SIGSTOP) process acts on it, as systemd does.
+    fn terminate(&self) {
+        self.signal(Signal::SIGTERM);
+        self.signal(Signal::SIGCONT);
+    }
+}
+
+/// The supervisor of `meta` if it runs and is provably the one recorded.
+fn live_supervisor(meta: &Meta) -> Option<i32> {
+    let (pid, start) = (meta.i32("supervisor_pid")?, meta.u64("supervisor_start")?);
+    platform::is_same_process(pid, start).then_some(pid)
+}
+
+/// Descendants of a live supervisor: everything its service started, inside the group or not
+/// (the supervisor is their subreaper).
+fn descendants_of(supervisor: i32) -> Vec<(i32, u64)> {
+    let me = std::process::id() as i32;
+    platform::process_tree(supervisor)
+        .into_iter()
+        .skip(1)
+        .filter(|&pid| pid != me)
+        .filter_map(|pid| Some((pid, platform::proc_info(pid).filter(|i| !i.zombie)?.start)))
+        .collect()
+}
+
+/// Whether a service recorded as `status` may have left processes behind when its
+/// supervisor died with it (a clean stop, exit or give-up ended them all).
+fn may_have_leftovers(status: &str) -> bool {
+    matches!(
+        status,
+        "online" | "launching" | "stopping" | "waiting restart" | "orphaned"
+    )
 }
 
 /// Stops the processes `names` (the caller holds their op locks); returns, per name, whether a
@@ -27,33 +81,39 @@ struct Pending {
 pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Vec<Result<bool>> {
     let paths = store.paths();
     let mut results: Vec<Result<bool>> = names.iter().map(|_| Ok(false)).collect();
-    let mut pending = Vec::new();
-    for (index, name) in names.iter().enumerate() {
-        let meta = match store.read(name) {
-            Ok(Some(meta)) => meta,
-            Ok(None) => continue,
+    let metas: Vec<Option<Meta>> = names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| match store.read(name) {
+            Ok(meta) => meta,
             Err(_) => {
                 // Unreadable meta: find the supervisor and service without it.
                 let grace = kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS);
                 let grace = Duration::from_millis(grace);
                 results[index] = crate::unrecorded::end(paths, name, grace).map(|_| false);
-                continue;
+                None
             }
-        };
-        let seen = observe(paths, name, &meta);
-        let Some(pid) = seen.pid else {
-            // Nothing running; a supervisor waiting to restart it is told to give up.
-            if let Err(e) = store.update(name, |m| {
-                m.set("status", "stopping");
-                true
-            }) {
-                results[index] = Err(e);
-                continue;
-            }
-            signal_supervisor(store, name);
-            wait_supervisor_gone(store, name);
-            results[index] = mark_stopped(store, name);
-            continue;
+        })
+        .collect();
+    // Services whose supervisor is gone are known only by their token: one walk of the
+    // process table finds what each left behind.
+    let orphan_tokens: Vec<&str> = metas
+        .iter()
+        .flatten()
+        .filter(|m| may_have_leftovers(m.status()) && live_supervisor(m).is_none())
+        .filter_map(ownership::token_of)
+        .collect();
+    let mut carriers = ownership::carriers(&orphan_tokens);
+    let mut pending = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let Some(meta) = &metas[index] else { continue };
+        let seen = observe(paths, name, meta);
+        let supervisor = live_supervisor(meta);
+        let members = match supervisor {
+            Some(sup) => descendants_of(sup),
+            None => ownership::token_of(meta)
+                .and_then(|t| carriers.remove(t))
+                .unwrap_or_default(),
         };
         if let Err(e) = store.update(name, |m| {
             m.set("status", "stopping");
@@ -62,41 +122,63 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
             results[index] = Err(e);
             continue;
         }
-        // The pid passed the start-stamp check in `observe`: it is the service we started,
-        // and as its group's leader its pid is the group id.
-        let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-        let grace = kill_timeout_ms.unwrap_or_else(|| timeout_of(&meta));
-        pending.push(Pending {
+        // The pid passed the start-stamp check in `observe`: it is the service we started
+        // (or the daemon it left), and when it leads a group, the group is the service's.
+        let pgid = seen.pid.unwrap_or(0);
+        if pgid == 0 && members.is_empty() {
+            // Nothing running; a supervisor waiting to restart it is told to give up.
+            signal_supervisor(store, name);
+            wait_supervisor_gone(store, name);
+            results[index] = mark_stopped(store, name);
+            continue;
+        }
+        let grace = kill_timeout_ms.unwrap_or_else(|| timeout_of(meta));
+        let p = Pending {
             index,
-            pgid: pid,
+            pgid,
+            members,
+            supervisor,
             deadline: Instant::now() + Duration::from_millis(grace),
             killed: false,
-        });
-        results[index] = Ok(true);
+        };
+        p.terminate();
+        pending.push(p);
+        results[index] = Ok(seen.pid.is_some());
     }
 
     let mut pause = Duration::from_millis(1);
     while !pending.is_empty() {
-        let pgids: Vec<i32> = pending.iter().map(|p| p.pgid).collect();
+        let pgids: Vec<i32> = pending.iter().map(|p| p.pgid).filter(|g| *g > 0).collect();
         let live = platform::live_groups(&pgids);
         let now = Instant::now();
         pending.retain_mut(|p| {
-            if !live.contains(&p.pgid) {
+            p.members
+                .retain(|&(pid, start)| platform::is_same_process(pid, start));
+            if !live.contains(&p.pgid) && p.members.is_empty() {
                 return false;
             }
             if now < p.deadline {
                 return true;
             }
             if !p.killed {
-                let _ = killpg(Pid::from_raw(p.pgid), Signal::SIGKILL);
+                // Whatever was forked since the SIGTERM goes too.
+                if let Some(sup) = p.supervisor {
+                    for m in descendants_of(sup) {
+                        if !p.members.contains(&m) {
+                            p.members.push(m);
+                        }
+                    }
+                }
+                p.signal(Signal::SIGKILL);
                 p.killed = true;
                 p.deadline = now + AFTER_KILL;
                 return true;
             }
             results[p.index] = Err(anyhow!(
-                "process group {} of '{}' survived SIGKILL",
+                "processes of '{}' survived SIGKILL (group {}, pids {:?})",
+                names[p.index],
                 p.pgid,
-                names[p.index]
+                p.members.iter().map(|m| m.0).collect::<Vec<_>>()
             ));
             false
         });
@@ -110,14 +192,15 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
     // Let each supervisor record the end and exit (one about to restart the service is told
     // not to), then make the final state certain.
     for (index, name) in names.iter().enumerate() {
-        if matches!(results[index], Ok(true)) {
+        if results[index].is_ok() && metas[index].is_some() {
             signal_supervisor(store, name);
         }
     }
     for (index, name) in names.iter().enumerate() {
-        if matches!(results[index], Ok(true)) {
+        if let (Ok(stopped), Some(_)) = (&results[index], &metas[index]) {
+            let stopped = *stopped;
             wait_supervisor_gone(store, name);
-            results[index] = mark_stopped(store, name).map(|_| true);
+            results[index] = mark_stopped(store, name).map(|_| stopped);
         }
     }
     results
@@ -129,18 +212,11 @@ fn timeout_of(meta: &Meta) -> u64 {
 
 /// SIGTERM to the supervisor of `name`, if it is alive and provably the one recorded.
 fn signal_supervisor(store: &Store, name: &str) {
-    if !lock::is_held(&store.paths().supervisor_lock(name)) {
-        return;
-    }
     let Ok(Some(meta)) = store.read(name) else {
         return;
     };
-    let (Some(pid), Some(start)) = (meta.i32("supervisor_pid"), meta.u64("supervisor_start"))
-    else {
-        return;
-    };
-    if platform::is_same_process(pid, start) {
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
+    if let Some(pid) = live_supervisor(&meta) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
 }
 
@@ -164,4 +240,26 @@ fn mark_stopped(store: &Store, name: &str) -> Result<bool> {
     })?;
     let _ = std::fs::remove_file(store.paths().pid_file(name));
     Ok(false)
+}
+
+/// What each of `names` left running after its service and supervisor died (`kill -9`):
+/// processes carrying its token. For `tsm doctor`.
+pub fn leftovers(store: &Store, names: &[String]) -> HashMap<String, Vec<i32>> {
+    let metas: Vec<(String, Meta)> = names
+        .iter()
+        .filter_map(|n| Some((n.clone(), store.read(n).ok()??)))
+        .filter(|(_, m)| may_have_leftovers(m.status()) && live_supervisor(m).is_none())
+        .collect();
+    let tokens: Vec<&str> = metas
+        .iter()
+        .filter_map(|(_, m)| ownership::token_of(m))
+        .collect();
+    let mut carriers = ownership::carriers(&tokens);
+    metas
+        .iter()
+        .filter_map(|(name, m)| {
+            let pids = carriers.remove(ownership::token_of(m)?)?;
+            Some((name.clone(), pids.into_iter().map(|(p, _)| p).collect()))
+        })
+        .collect()
 }

@@ -84,6 +84,20 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
     Err(TsmError::Failed(format!("failed to start '{}': {why}", spec.name)).into())
 }
 
+/// The group a process belongs to (`tsm stop NAME` acts on all of it): its ecosystem app,
+/// else the NAME part of `NAME-PORT` (the custom name or the script's base name).
+fn app_of(spec: &Spec) -> String {
+    match (&spec.origin, spec.port) {
+        (crate::spec::Origin::Ecosystem { app, .. }, _) => app.clone(),
+        (_, Some(port)) => spec
+            .name
+            .strip_suffix(&format!("-{port}"))
+            .unwrap_or(&spec.name)
+            .to_string(),
+        _ => spec.name.clone(),
+    }
+}
+
 /// Launches `spec` as TSM ID `id` (caller holds the op lock): writes its meta, spawns the
 /// supervisor, and on failure removes the meta again when `fresh` (nothing half-done).
 pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
@@ -96,6 +110,9 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
         if let Ok(Some(old)) = store.read(&spec.name) {
             crate::procfile::carry(&old, &mut meta);
         }
+    }
+    if meta.get("app").is_none() {
+        meta.set("app", app_of(spec));
     }
     store.write(&spec.name, &meta)?;
     store.write_env(&spec.name, &spec.env)?;

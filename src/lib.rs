@@ -12,6 +12,7 @@ pub mod listen;
 pub mod lock;
 pub mod logs;
 pub mod meta;
+pub mod ownership;
 pub mod paths;
 pub mod platform;
 pub mod policy;

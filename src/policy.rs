@@ -10,6 +10,14 @@ pub const MAX_DELAY: Duration = Duration::from_secs(15);
 pub const DEFAULT_DELAY_MS: u64 = 100;
 pub const DEFAULT_MIN_UPTIME_MS: u64 = 1_000;
 pub const DEFAULT_MAX_RESTARTS: u32 = 16;
+/// The floor of the wait after an unstable run, whatever `--restart-delay` says (systemd's
+/// `RestartSec` default): a crash loop never restarts faster than this.
+pub const MIN_UNSTABLE_DELAY: Duration = Duration::from_millis(100);
+/// The restart budget (systemd's `StartLimitBurst` in `StartLimitIntervalSec`): a run that
+/// ends after `BURST` restarts within `WINDOW` counts as unstable even when it lasted
+/// `--min-uptime`, so `--min-uptime 0` cannot make a crash loop look stable.
+pub const BURST: usize = 10;
+pub const WINDOW: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -82,16 +90,17 @@ pub enum Decision {
 }
 
 impl Policy {
-    /// The wait before the restart that follows the `unstable`-th unstable run in a row.
+    /// The wait before the restart that follows the `unstable`-th unstable run in a row
+    /// (never below [`MIN_UNSTABLE_DELAY`]).
     pub fn delay(&self, unstable: u32) -> Duration {
-        let base = Duration::from_millis(self.delay_ms);
+        let base = Duration::from_millis(self.delay_ms).max(MIN_UNSTABLE_DELAY);
         let factor = 1.5f64.powi(unstable.saturating_sub(1).min(64) as i32);
         base.mul_f64(factor).min(MAX_DELAY.max(base))
     }
 
     /// What to do after a run that lasted `uptime` ended with `exit`, `unstable` runs in a row
-    /// before it having been unstable.
-    pub fn decide(&self, exit: Exit, uptime: Duration, unstable: u32) -> Decision {
+    /// before it having been unstable and `recent` restarts having happened within [`WINDOW`].
+    pub fn decide(&self, exit: Exit, uptime: Duration, unstable: u32, recent: usize) -> Decision {
         let wanted = match self.mode {
             Mode::Always => true,
             Mode::OnFailure => exit != Exit::Code(0),
@@ -100,7 +109,7 @@ impl Policy {
         if !wanted {
             return Decision::Exited;
         }
-        if uptime >= Duration::from_millis(self.min_uptime_ms) {
+        if uptime >= Duration::from_millis(self.min_uptime_ms) && recent < BURST {
             return Decision::Restart {
                 delay: Duration::from_millis(self.delay_ms),
                 unstable: 0,
@@ -131,23 +140,23 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(
-            p(Mode::OnFailure).decide(Exit::Code(0), LONG, 0),
+            p(Mode::OnFailure).decide(Exit::Code(0), LONG, 0, 0),
             Decision::Exited
         );
         assert!(matches!(
-            p(Mode::OnFailure).decide(Exit::Code(2), LONG, 0),
+            p(Mode::OnFailure).decide(Exit::Code(2), LONG, 0, 0),
             Decision::Restart { .. }
         ));
         assert!(matches!(
-            p(Mode::OnFailure).decide(Exit::Signal, LONG, 0),
+            p(Mode::OnFailure).decide(Exit::Signal, LONG, 0, 0),
             Decision::Restart { .. }
         ));
         assert!(matches!(
-            p(Mode::Always).decide(Exit::Code(0), LONG, 0),
+            p(Mode::Always).decide(Exit::Code(0), LONG, 0, 0),
             Decision::Restart { .. }
         ));
         assert_eq!(
-            p(Mode::Never).decide(Exit::Code(1), QUICK, 0),
+            p(Mode::Never).decide(Exit::Code(1), QUICK, 0, 0),
             Decision::Exited
         );
         assert_eq!("no".parse::<Mode>(), Ok(Mode::Never));
@@ -163,7 +172,7 @@ mod tests {
         let mut unstable = 0;
         let mut delays = Vec::new();
         loop {
-            match p.decide(Exit::Code(1), QUICK, unstable) {
+            match p.decide(Exit::Code(1), QUICK, unstable, 0) {
                 Decision::Restart { delay, unstable: u } => {
                     delays.push(delay.as_millis());
                     unstable = u;
@@ -179,12 +188,42 @@ mod tests {
     fn a_stable_run_resets_the_backoff() {
         let p = Policy::default();
         assert_eq!(
-            p.decide(Exit::Code(1), LONG, 9),
+            p.decide(Exit::Code(1), LONG, 9, 0),
             Decision::Restart {
                 delay: Duration::from_millis(100),
                 unstable: 0
             }
         );
+    }
+
+    #[test]
+    fn every_crash_loop_is_throttled_whatever_the_flags() {
+        let p = Policy {
+            delay_ms: 0,
+            min_uptime_ms: 0,
+            max_restarts: 3,
+            ..Policy::default()
+        };
+        // Runs of 0 ms count as stable until the budget of the window is spent…
+        assert!(matches!(
+            p.decide(Exit::Code(1), Duration::ZERO, 0, BURST - 1),
+            Decision::Restart { unstable: 0, .. }
+        ));
+        // …then they are unstable, wait at least the floor, and end errored.
+        let mut unstable = 0;
+        let mut restarts = 0;
+        loop {
+            match p.decide(Exit::Code(1), Duration::ZERO, unstable, BURST) {
+                Decision::Restart { delay, unstable: u } => {
+                    assert!(delay >= MIN_UNSTABLE_DELAY, "{delay:?}");
+                    unstable = u;
+                    restarts += 1;
+                }
+                Decision::Errored => break,
+                Decision::Exited => panic!("on-failure exited"),
+            }
+        }
+        assert_eq!(restarts, 3);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Turning what the user typed (`*`, an ID, a name, part of a name, a port) into processes.
+//! Turning what the user typed (`*`/`all`, an ID, a name, a group, part of a name, a port)
+//! into processes, in DESIGN.md's order.
 
 use crate::error::TsmError;
 use crate::store::Entry;
@@ -12,51 +13,96 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Resolves one target against `entries`, in DESIGN.md's order: `*` → TSM ID → exact name →
-/// unique substring → unique port. Returns indexes into `entries`.
+/// Whether `target` means every process.
+pub fn is_all(target: &str) -> bool {
+    target == "*" || target == "all"
+}
+
+/// Whether a process is in group `target`: its app (meta's `app`, or its ecosystem
+/// `app_name`) is `target`, or it is named `target-PORT` with its own PORT.
+pub fn in_group(entry: &Entry, target: &str) -> bool {
+    let Ok(meta) = &entry.meta else {
+        return false;
+    };
+    let app = meta.get("app").or_else(|| meta.get("app_name"));
+    app == Some(target)
+        || meta.port().is_some_and(|port| {
+            entry
+                .name
+                .strip_prefix(target)
+                .and_then(|rest| rest.strip_prefix('-'))
+                == Some(port.to_string().as_str())
+        })
+}
+
+fn ambiguous(entries: &[Entry], target: &str, matching: &[usize]) -> TsmError {
+    TsmError::Ambiguous {
+        query: target.to_string(),
+        matches: matching
+            .iter()
+            .map(|&i| (entries[i].id().unwrap_or(0), entries[i].name.clone()))
+            .collect(),
+    }
+}
+
+/// One match is the answer, several an ambiguity, none a miss (`None`).
+fn unique(
+    entries: &[Entry],
+    target: &str,
+    matching: Vec<usize>,
+) -> Option<Result<Vec<usize>, TsmError>> {
+    match matching.len() {
+        0 => None,
+        1 => Some(Ok(matching)),
+        _ => Some(Err(ambiguous(entries, target, &matching))),
+    }
+}
+
+fn all_where(entries: &[Entry], keep: impl Fn(&Entry) -> bool) -> Vec<usize> {
+    (0..entries.len()).filter(|&i| keep(&entries[i])).collect()
+}
+
+/// Resolves one target against `entries`, in DESIGN.md's order: `*`/`all` → a digits-only
+/// target as a TSM ID, else an exact name, else a unique port (never a substring; `00` is not
+/// ID 0) → exact name → a group (every process whose app is the target, or named
+/// `TARGET-PORT`) → a unique case-sensitive substring. Returns indexes into `entries`.
 pub fn resolve(entries: &[Entry], target: &str) -> Result<Vec<usize>, TsmError> {
-    if target == "*" {
+    if is_all(target) {
         return Ok((0..entries.len()).collect());
     }
-    let numeric = !target.is_empty() && target.bytes().all(|b| b.is_ascii_digit());
-    if numeric {
-        if let Ok(id) = target.parse::<u64>() {
-            if let Some(i) = entries.iter().position(|e| e.id() == Some(id)) {
-                return Ok(vec![i]);
+    let not_found = || TsmError::NotFound(target.to_string());
+    if target.is_empty() {
+        return Err(not_found());
+    }
+    let exact = all_where(entries, |e| e.name == target);
+    if target.bytes().all(|b| b.is_ascii_digit()) {
+        // Only the canonical spelling is an ID: `00` and `007` are not IDs 0 and 7.
+        let canonical = target == "0" || !target.starts_with('0');
+        if let Some(id) = target.parse::<u64>().ok().filter(|_| canonical) {
+            // Two processes with one ID (a damaged next_id) are ambiguous, never a pick.
+            if let Some(found) = unique(entries, target, all_where(entries, |e| e.id() == Some(id)))
+            {
+                return found;
             }
         }
-    }
-    if let Some(i) = entries.iter().position(|e| e.name == target) {
-        return Ok(vec![i]);
-    }
-    let matching: Vec<usize> = (0..entries.len())
-        .filter(|&i| !target.is_empty() && entries[i].name.contains(target))
-        .collect();
-    match matching.len() {
-        1 => return Ok(matching),
-        0 => {}
-        _ => {
-            return Err(TsmError::Ambiguous {
-                query: target.to_string(),
-                matches: matching
-                    .iter()
-                    .map(|&i| (entries[i].id().unwrap_or(0), entries[i].name.clone()))
-                    .collect(),
-            })
+        if let Some(found) = unique(entries, target, exact) {
+            return found;
         }
+        let by_port = all_where(entries, |e| {
+            let port = e.meta.as_ref().ok().and_then(|m| m.port());
+            port.is_some_and(|p| p.to_string() == target)
+        });
+        return unique(entries, target, by_port).unwrap_or_else(|| Err(not_found()));
     }
-    if numeric {
-        let by_port: Vec<usize> = (0..entries.len())
-            .filter(|&i| {
-                let port = entries[i].meta.as_ref().ok().and_then(|m| m.port());
-                port.is_some_and(|p| p.to_string() == target)
-            })
-            .collect();
-        if by_port.len() == 1 {
-            return Ok(by_port);
-        }
+    if let Some(found) = unique(entries, target, exact) {
+        return found;
     }
-    Err(TsmError::NotFound(target.to_string()))
+    let group = all_where(entries, |e| in_group(e, target));
+    if !group.is_empty() {
+        return Ok(group);
+    }
+    let matching = all_where(entries, |e| e.name.contains(target));
+    unique(entries, target, matching).unwrap_or_else(|| Err(not_found()))
 }
 
 /// Resolves every target (all must resolve, or nothing is done), without duplicates, in
@@ -96,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn order_is_id_exact_substring_port() {
+    fn order_is_id_exact_port_then_group_then_substring() {
         let e = entries(&[
             (0, "server-3000", 3000),
             (1, "api-4000", 4000),
@@ -111,9 +157,55 @@ mod tests {
         );
         assert_eq!(names(&e, resolve(&e, "server-3000")), ["server-3000"]);
         assert_eq!(names(&e, resolve(&e, "serv")), ["server-3000"]);
-        assert_eq!(names(&e, resolve(&e, "4000")), ["api-4000"], "substring");
+        assert_eq!(names(&e, resolve(&e, "4000")), ["api-4000"], "by port");
         assert_eq!(names(&e, resolve(&e, "8080")), ["web-1"], "port last");
         assert_eq!(resolve(&e, "*").unwrap(), vec![0, 1, 2, 3]);
+        assert_eq!(resolve(&e, "all").unwrap(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn digits_never_match_a_substring() {
+        let e = entries(&[(1, "api-4000", 4000), (2, "web-10", 10)]);
+        assert!(
+            matches!(resolve(&e, "0"), Err(TsmError::NotFound(_))),
+            "no ID 0"
+        );
+        assert!(matches!(resolve(&e, "400"), Err(TsmError::NotFound(_))));
+        assert!(
+            matches!(resolve(&e, "01"), Err(TsmError::NotFound(_))),
+            "01 is not ID 1"
+        );
+        assert_eq!(names(&e, resolve(&e, "10")), ["web-10"], "port 10");
+        let zero = entries(&[(0, "a-1", 1)]);
+        assert!(
+            matches!(resolve(&zero, "00"), Err(TsmError::NotFound(_))),
+            "00 is not ID 0"
+        );
+        assert_eq!(names(&zero, resolve(&zero, "0")), ["a-1"]);
+    }
+
+    #[test]
+    fn a_duplicated_id_is_ambiguous() {
+        let e = entries(&[(3, "a-1", 1), (3, "b-2", 2)]);
+        let err = resolve(&e, "3").unwrap_err();
+        assert!(matches!(err, TsmError::Ambiguous { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_group_is_every_instance_of_an_app() {
+        let mut e = entries(&[(0, "pp-4850", 4850), (1, "pp-4851", 4851), (2, "ppx-1", 1)]);
+        assert_eq!(names(&e, resolve(&e, "pp")), ["pp-4850", "pp-4851"]);
+        if let Ok(m) = &mut e[2].meta {
+            m.set("app", "web");
+        }
+        assert_eq!(names(&e, resolve(&e, "web")), ["ppx-1"], "meta app");
+        assert_eq!(
+            names(&e, resolve(&e, "ppx")),
+            ["ppx-1"],
+            "and NAME of NAME-PORT"
+        );
+        assert_eq!(names(&e, resolve(&e, "px")), ["ppx-1"], "substring last");
+        assert!(matches!(resolve(&e, "p"), Err(TsmError::Ambiguous { .. })));
     }
 
     #[test]
@@ -146,9 +238,12 @@ mod tests {
     }
 
     #[test]
-    fn shared_port_is_not_a_unique_match() {
+    fn shared_port_is_ambiguous() {
         let e = entries(&[(0, "a-1", 9000), (1, "b-1", 9000)]);
-        assert!(matches!(resolve(&e, "9000"), Err(TsmError::NotFound(_))));
+        assert!(matches!(
+            resolve(&e, "9000"),
+            Err(TsmError::Ambiguous { .. })
+        ));
     }
 
     #[test]

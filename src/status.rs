@@ -16,6 +16,8 @@ pub enum Status {
     Errored,
     Exited,
     Orphaned,
+    /// Running but stopped by a signal (SIGSTOP, SIGTSTP): it does nothing until SIGCONT.
+    Paused,
     Corrupt,
 }
 
@@ -30,6 +32,7 @@ impl Status {
             Status::Errored => "errored",
             Status::Exited => "exited",
             Status::Orphaned => "orphaned",
+            Status::Paused => "paused",
             Status::Corrupt => "corrupt",
         }
     }
@@ -52,7 +55,11 @@ impl Status {
     pub fn is_running(self) -> bool {
         matches!(
             self,
-            Status::Online | Status::Launching | Status::Stopping | Status::Orphaned
+            Status::Online
+                | Status::Launching
+                | Status::Stopping
+                | Status::Orphaned
+                | Status::Paused
         )
     }
 }
@@ -91,6 +98,7 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
         let status = match (supervised, recorded) {
             (false, _) => Status::Orphaned,
             (true, Status::Launching | Status::Stopping) => recorded,
+            (true, _) if info.stopped => Status::Paused,
             (true, _) => Status::Online,
         };
         return Observed {

@@ -51,6 +51,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// One more than the highest ID `entries` hold (0 when none does; saturating at the top).
+pub fn first_free_id(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .filter_map(Entry::id)
+        .max()
+        .map_or(0, |m| m.saturating_add(1))
+}
+
 pub struct Store<'a> {
     paths: &'a Paths,
 }
@@ -180,8 +189,17 @@ impl<'a> Store<'a> {
         Ok(entries)
     }
 
-    /// The next TSM ID: 0, 1, 2, … never reused, unique across concurrent callers.
+    /// The next TSM ID: 0, 1, 2, … never reused, unique across concurrent callers. Never
+    /// below one more than the highest ID any meta file holds, whatever `next_id` says.
     pub fn alloc_id(&self) -> Result<u64> {
+        let floor = self.first_free_id()?;
+        self.alloc_id_above(floor)
+    }
+
+    /// [`alloc_id`](Self::alloc_id) for a caller that has just read every meta file:
+    /// `floor` is one more than the highest ID they hold. (An ID taken meanwhile by another
+    /// start is below `next_id`, which is read under the lock.)
+    pub fn alloc_id_above(&self, floor: u64) -> Result<u64> {
         let lock_path = self.paths.next_id_lock();
         let _lock = FileLock::exclusive(&lock_path)
             .with_context(|| format!("locking {}", lock_path.display()))?;
@@ -191,24 +209,21 @@ impl<'a> Store<'a> {
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        // A missing or damaged counter must never hand out an ID that is still in use, so it
-        // is rebuilt from the meta files; an intact one is trusted (`tsm doctor` checks it).
-        let id = match recorded {
-            Some(id) => id,
-            None => self.first_free_id()?,
-        };
-        write_atomic(&path, format!("{}\n", id + 1).as_bytes())?;
+        // A stale, missing or damaged counter never hands out an ID that is in use.
+        let id = recorded.unwrap_or(0).max(floor);
+        let next = id.checked_add(1).ok_or_else(|| {
+            crate::error::TsmError::Failed(format!(
+                "no TSM ID left: {} reached {id}; delete processes and fix that file",
+                path.display()
+            ))
+        })?;
+        write_atomic(&path, format!("{next}\n").as_bytes())?;
         Ok(id)
     }
 
-    /// One more than the highest ID any meta file holds.
-    fn first_free_id(&self) -> Result<u64> {
-        Ok(self
-            .entries()?
-            .iter()
-            .filter_map(Entry::id)
-            .max()
-            .map_or(0, |m| m + 1))
+    /// One more than the highest ID any meta file holds (0 when none does).
+    pub fn first_free_id(&self) -> Result<u64> {
+        Ok(first_free_id(&self.entries()?))
     }
 
     /// Makes sure `next_id` will never hand out `id` (used when an ID is restored).
@@ -227,7 +242,10 @@ impl<'a> Store<'a> {
             Some(n) => n,
             None => self.first_free_id()?,
         };
-        write_atomic(&path, format!("{}\n", in_use.max(id + 1)).as_bytes())
+        let above = id.checked_add(1).ok_or_else(|| {
+            crate::error::TsmError::Failed(format!("TSM ID {id} is too large to keep"))
+        })?;
+        write_atomic(&path, format!("{}\n", in_use.max(above)).as_bytes())
     }
 
     /// Takes the CLI's transition lock of `name`.
@@ -266,6 +284,24 @@ mod tests {
         assert_eq!(store.alloc_id().unwrap(), 11);
         fs::remove_file(paths.next_id()).unwrap();
         assert_eq!(store.alloc_id().unwrap(), 10);
+    }
+
+    #[test]
+    fn a_stale_counter_is_overruled_and_overflow_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        let mut m = Meta::new();
+        m.set("tsm_id", "5");
+        store.write("x-1", &m).unwrap();
+        fs::write(paths.next_id(), "2\n").unwrap();
+        assert_eq!(store.alloc_id().unwrap(), 6, "never a duplicate of ID 5");
+        fs::write(paths.next_id(), format!("{}\n", u64::MAX)).unwrap();
+        assert!(store.alloc_id().is_err(), "u64::MAX must not wrap to 0");
+        assert_eq!(
+            fs::read_to_string(paths.next_id()).unwrap().trim(),
+            u64::MAX.to_string()
+        );
     }
 
     #[test]

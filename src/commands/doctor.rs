@@ -98,6 +98,49 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
             );
         }
     }
+    // Issue 12 (i12a): duplicate IDs, processes left by a service and supervisor that died
+    // (kill -9), and what supervisors could not record.
+    let mut by_id: std::collections::BTreeMap<u64, Vec<&str>> = Default::default();
+    for entry in &entries {
+        if let Some(id) = entry.id() {
+            by_id.entry(id).or_default().push(&entry.name);
+        }
+    }
+    for (id, names) in by_id.iter().filter(|(_, n)| n.len() > 1) {
+        add(
+            format!(
+                "TSM ID {id} is used by {} processes: {}",
+                names.len(),
+                names.join(", ")
+            ),
+            format!(
+                "tsm delete {}   # then start it again: it gets a new ID",
+                names[1..].join(" ")
+            ),
+        );
+    }
+    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+    for (name, pids) in crate::halt::leftovers(&ctx.store(), &names) {
+        if running.contains(name.as_str()) {
+            continue; // orphaned: reported above
+        }
+        add(
+            format!("'{name}' and its supervisor are gone, but processes it started still run: pids {pids:?}"),
+            format!("tsm stop {name}"),
+        );
+    }
+    let problems = crate::supervise::problems_log(paths);
+    if let Ok(text) = std::fs::read_to_string(&problems) {
+        for line in text.lines().rev().take(5) {
+            add(
+                format!("a supervisor could not record: {line}"),
+                format!(
+                    "check free space and the state folder's folders, then: rm {}",
+                    problems.display()
+                ),
+            );
+        }
+    }
     for file in files_in(&paths.pids()) {
         if let Some(name) = file.strip_suffix(".pid") {
             if !running.contains(name) {

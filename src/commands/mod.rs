@@ -103,7 +103,7 @@ pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> 
     let direct: Option<Vec<crate::store::Entry>> = targets
         .iter()
         .map(|t| {
-            let plain = t != "*"
+            let plain = !crate::resolve::is_all(t)
                 && !t.bytes().all(|b| b.is_ascii_digit())
                 && crate::resolve::valid_name(t)
                 && !crate::ecosystem::is_config(t);

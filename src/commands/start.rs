@@ -9,7 +9,7 @@ use crate::launch::launch;
 use crate::listen::Snapshot;
 use crate::policy::{Mode, Policy};
 use crate::spec::{Request, Spec};
-use crate::status::observe;
+use crate::status::{observe, Status};
 use anyhow::Result;
 use std::io::Write;
 use std::time::Duration;
@@ -140,18 +140,21 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
             return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
         }
     }
-    refuse_case_twin(ctx, &spec.name, existing.as_ref())?;
+    // One listing serves the case-twin and PORT checks and the ID floor.
+    let entries = store.entries()?;
+    refuse_case_twin(&spec.name, &entries)?;
     if let Some(port) = spec.port.filter(|_| !force) {
         let snapshot = Snapshot::read();
-        // Only a busy port needs the other processes (to name a tsm holder).
-        let entries = if snapshot.busy(port) {
-            store.entries()?
-        } else {
-            Vec::new()
-        };
         if let Some(holder) = snapshot.holder(port, &ctx.paths, &entries) {
             return Err(TsmError::Failed(format!(
                 "port {port} is in use by {holder} (use --force to start anyway)"
+            ))
+            .into());
+        }
+        // Not bound yet, but declared by a service that is starting or running.
+        if let Some(other) = declared_by(ctx, &entries, &spec.name, port) {
+            return Err(TsmError::Failed(format!(
+                "port {port} is declared by {other} (use --force to start anyway)"
             ))
             .into());
         }
@@ -166,7 +169,10 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
     }
     let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
         Some(id) => (id, false),
-        None => (store.alloc_id()?, true),
+        None => (
+            store.alloc_id_above(crate::store::first_free_id(&entries))?,
+            true,
+        ),
     };
     let pid = launch(&store, spec, id, fresh)?;
     Ok((id, pid))
@@ -174,28 +180,39 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
 
 /// Refuses `name` when a service whose name differs only in case exists: on a case-insensitive
 /// file system (macOS's default) the two would share one meta, log and pid file, so tsm keeps
-/// names apart by more than case everywhere. A known name costs nothing (its own meta says
-/// which name it was written for); only a new one needs the folder's listing.
-fn refuse_case_twin(ctx: &Ctx, name: &str, existing: Option<&crate::meta::Meta>) -> Result<()> {
-    let twin = match existing {
-        Some(meta) => meta
-            .name()
-            .filter(|n| *n != name && n.eq_ignore_ascii_case(name))
-            .map(str::to_string),
-        None => match std::fs::read_dir(ctx.paths.processes()) {
-            Ok(listing) => listing.flatten().find_map(|item| {
-                let file = item.file_name();
-                let other = file.to_str()?.strip_suffix(".meta")?;
-                (other != name && other.eq_ignore_ascii_case(name)).then(|| other.to_string())
-            }),
-            Err(_) => None,
-        },
-    };
+/// names apart by more than case everywhere.
+fn refuse_case_twin(name: &str, entries: &[crate::store::Entry]) -> Result<()> {
+    let twin = entries
+        .iter()
+        .find(|e| e.name != name && e.name.eq_ignore_ascii_case(name));
     match twin {
         Some(other) => Err(TsmError::Data(format!(
-            "name '{name}' differs only in case from the existing '{other}' (they would share files on a case-insensitive file system); pick another name or delete '{other}'"
+            "name '{name}' differs only in case from the existing '{}' (they would share files on a case-insensitive file system); pick another name or delete '{}'",
+            other.name, other.name
         ))
         .into()),
         None => Ok(()),
     }
+}
+
+/// Another service of this state folder that declares `port` and runs, starts or waits to
+/// restart: `tsm 3: api-4000 (launching)`.
+fn declared_by(
+    ctx: &Ctx,
+    entries: &[crate::store::Entry],
+    name: &str,
+    port: u16,
+) -> Option<String> {
+    entries.iter().find_map(|e| {
+        let meta = e.meta.as_ref().ok()?;
+        if e.name == name || meta.port() != Some(port) {
+            return None;
+        }
+        let status = observe(&ctx.paths, &e.name, meta).status;
+        let active = status.is_running() || status == Status::WaitingRestart;
+        active.then(|| {
+            let id = meta.id().map_or_else(|| "-".into(), |i| i.to_string());
+            format!("tsm {id}: {} ({status})", e.name)
+        })
+    })
 }

@@ -4,6 +4,8 @@ use super::{lock_targets, report, Ctx, Run};
 use crate::cli::StopArgs;
 use crate::halt::halt;
 use crate::listen::{describe, Snapshot};
+use crate::meta::Meta;
+use crate::ownership;
 use crate::platform;
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
@@ -29,24 +31,26 @@ impl Run for Stop<'_> {
     }
 }
 
-/// The declared port of each of `names`.
-pub(crate) fn ports_of(ctx: &Ctx, names: &[String]) -> Vec<(String, u16)> {
+/// The declared port of each of `names`, with the meta that proves what is the service's
+/// (read before the stop: the record of this start).
+pub(crate) fn ports_of(ctx: &Ctx, names: &[String]) -> Vec<(String, u16, Meta)> {
     let store = ctx.store();
     names
         .iter()
         .filter_map(|n| {
-            let port = store.read(n).ok().flatten()?.port()?;
-            Some((n.clone(), port))
+            let meta = store.read(n).ok().flatten()?;
+            Some((n.clone(), meta.port()?, meta))
         })
         .collect()
 }
 
-/// After a stop: a process that left the service's group (double fork, setsid) may still hold
-/// its port. Say so; with `kill_port`, end it — but only a process provably started by that
-/// service (it carries `TSM_NAME=NAME` in its environment).
+/// After a stop: a process that escaped the service (its supervisor was gone, so nobody ended
+/// it) may still hold its port. Say so; with `kill_port`, end it — but only a process provably
+/// started by that very start of the service: it carries the start's token (`TSM_RUN`, see
+/// `ownership`), which no other service or state folder has. `TSM_NAME` proves nothing.
 pub(crate) fn check_ports_released(
     ctx: &Ctx,
-    ports: &[(String, u16)],
+    ports: &[(String, u16, Meta)],
     kill_port: bool,
 ) -> Result<()> {
     if ports.is_empty() {
@@ -54,13 +58,14 @@ pub(crate) fn check_ports_released(
     }
     let snapshot = Snapshot::read();
     let entries = ctx.store().entries()?;
-    for (name, port) in ports {
+    for (name, port, meta) in ports {
         if !snapshot.busy(*port) {
             continue;
         }
         for pid in snapshot.holders(*port) {
-            let env = platform::env_var(pid, "TSM_NAME");
-            let ours = env == platform::EnvVar::Set(name.clone());
+            let env = platform::env_var(pid, ownership::VAR);
+            let ours = ownership::token_of(meta)
+                .is_some_and(|token| env == platform::EnvVar::Set(token.to_string()));
             let who = describe(pid, &ctx.paths, &entries);
             if ours && kill_port {
                 terminate(pid);

@@ -27,18 +27,26 @@ pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Optio
         };
         let seen = observe(&ctx.paths, name, &meta);
         let failure = match seen.pid {
-            Some(pid) if Snapshot::read().tree_listens(pid, port) => return Ok(Some(port)),
-            // Online without a live pid: it just ended and its supervisor is recording how.
-            None if !matches!(
-                seen.status,
-                Status::Launching | Status::WaitingRestart | Status::Online
-            ) =>
-            {
-                Some(format!(
-                    "'{name}' ended ({}) before listening on port {port}",
-                    seen.status
-                ))
+            Some(pid) if meta.restarts() == 0 && Snapshot::read().tree_listens(pid, port) => {
+                return Ok(Some(port))
             }
+            // A run ended before the service listened: fail now, even when its policy is
+            // about to restart it (a crash loop never listens).
+            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => Some(format!(
+                "'{name}' exited{} before listening on port {port}; a restart is pending",
+                match how_it_ended(&meta).as_str() {
+                    "" => String::new(),
+                    how => format!(" ({how})"),
+                }
+            )),
+            // Online without a live pid: it just ended and its supervisor is recording how.
+            None if !matches!(seen.status, Status::Launching | Status::Online) => Some(format!(
+                "'{name}' ended ({}) before listening on port {port}",
+                match how_it_ended(&meta).as_str() {
+                    "" => seen.status.to_string(),
+                    how => format!("{}: {how}", seen.status),
+                }
+            )),
             _ if began.elapsed() >= timeout => Some(format!(
                 "'{name}' is not listening on port {port} after {:.1}s",
                 timeout.as_secs_f64()
@@ -55,5 +63,16 @@ pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Optio
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// `code 1`, `SIGSEGV`: how the last run ended, from meta (empty when not recorded).
+fn how_it_ended(meta: &crate::meta::Meta) -> String {
+    let code = meta.get("exit_code").or_else(|| meta.get("last_exit_code"));
+    let signal = meta.get("signal").or_else(|| meta.get("last_signal"));
+    match (code, signal) {
+        (Some(code), _) => format!("code {code}"),
+        (None, Some(sig)) => format!("SIG{sig}"),
+        (None, None) => String::new(),
     }
 }

@@ -31,6 +31,7 @@ pub fn proc_info(pid: i32) -> Option<ProcInfo> {
         start,
         ppid,
         zombie: matches!(state, 'Z' | 'X' | 'x'),
+        stopped: matches!(state, 'T' | 't'),
     })
 }
 
@@ -217,6 +218,17 @@ pub fn env_var(pid: i32, key: &str) -> super::EnvVar {
         Ok(raw) => super::procargs::lookup(raw.split(|b| *b == 0), key),
         Err(_) => super::EnvVar::Unknown,
     }
+}
+
+pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
+    let Ok(listing) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    listing
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| Some((pid, super::env_var_of(pid, key)?)))
+        .collect()
 }
 
 pub fn release_free_memory() {

@@ -38,6 +38,7 @@ pub fn proc_info(pid: i32) -> Option<ProcInfo> {
         start: info.pbi_start_tvsec * 1_000_000 + info.pbi_start_tvusec,
         ppid: info.pbi_ppid as i32,
         zombie: info.pbi_status == libc::SZOMB,
+        stopped: info.pbi_status == libc::SSTOP,
     })
 }
 
@@ -185,4 +186,18 @@ pub fn env_var(pid: i32, key: &str) -> EnvVar {
         Some(args) => procargs::lookup(args.env, key),
         None => EnvVar::Unknown,
     }
+}
+
+/// `PROC_ALL_PIDS` from `<sys/proc_info.h>`: every process on the machine.
+const PROC_ALL_PIDS: u32 = 1;
+
+/// Every process whose environment (as `KERN_PROCARGS2` shows it: our own user's) sets `key`.
+pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
+    list_pids(PROC_ALL_PIDS, 0)
+        .into_iter()
+        .filter_map(|pid| match env_var(pid, key) {
+            EnvVar::Set(value) => Some((pid, value)),
+            EnvVar::Unset | EnvVar::Unknown => None,
+        })
+        .collect()
 }

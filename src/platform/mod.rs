@@ -31,6 +31,8 @@ pub struct ProcInfo {
     pub ppid: i32,
     /// Exited but not yet reaped.
     pub zombie: bool,
+    /// Stopped by a signal (SIGSTOP, SIGTSTP…) until it gets SIGCONT.
+    pub stopped: bool,
 }
 
 /// What listening on a port below 1024 takes, for a warning.
@@ -190,6 +192,12 @@ pub fn raise_fd_limit(want: u64) -> u64 {
             soft
         }
     }
+}
+
+/// Every process (that we may look into) whose environment holds `key`, with the value.
+/// A walk of all processes: for stop/doctor when a supervisor is gone, never for `list`.
+pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
+    imp::processes_with_env(key)
 }
 
 /// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).

@@ -2,18 +2,25 @@
 //! pumps its stdout/stderr into the log files, restarts it by its policy, and records every
 //! change of state in meta.
 
+mod descendants;
 mod pump;
+mod record;
+
+pub use record::problems_log;
 
 use crate::lock::FileLock;
+use crate::ownership;
 use crate::paths::Paths;
 use crate::platform;
-use crate::policy::{Decision, Exit};
+use crate::policy::{Decision, Exit, BURST, WINDOW};
 use crate::spec::Spec;
-use crate::store::{write_atomic, Store};
+use crate::store::Store;
 use anyhow::{Context, Result};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::ForkResult;
 use pump::Wake;
+use record::Recorder;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -108,55 +115,51 @@ pub fn run(paths: &Paths, name: &str, ready_fd: Option<i32>) -> Result<()> {
 fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let store = Store::new(paths);
     let lock_path = paths.supervisor_lock(name);
-    let Some(_life) = FileLock::exclusive_within(&lock_path, Duration::from_secs(3))
+    let Some(mut life) = FileLock::exclusive_within(&lock_path, Duration::from_secs(3))
         .with_context(|| format!("locking {}", lock_path.display()))?
     else {
         anyhow::bail!("another supervisor of '{name}' is still running");
     };
     // Who holds the lock, for a CLI that cannot read our meta (corrupt): see `unrecorded`.
-    let _ = _life.record_holder();
+    let _ = life.record_holder();
     let meta = store
         .read(name)?
         .with_context(|| format!("no meta file for '{name}'"))?;
-    // The environment came with our own; the env file is not read again.
+    // The spec and policy live in memory from here on: a meta file damaged later is rewritten,
+    // never needed. The environment came with our own; the env file is not read again.
     let spec = Spec::recorded(&meta, Vec::new()).map_err(anyhow::Error::new)?;
+    let token = ownership::new_token(paths, meta.id().unwrap_or(0));
     let me = std::process::id().to_string();
     let my_start = platform::proc_info(std::process::id() as i32).map_or(0, |i| i.start);
     let wake = Wake::install()?;
     let (mut out, mut err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
-    // Updates meta unless it was deleted or taken over by another supervisor meanwhile.
-    let record = |change: &mut dyn FnMut(&mut crate::meta::Meta)| {
-        store.update(name, |m| {
-            if m.get("supervisor_pid") != Some(me.as_str()) {
-                return false;
-            }
-            change(m);
-            true
-        })
-    };
-    store.update(name, |m| {
+    let rec = Recorder::new(paths, name, meta);
+    rec.claim(&mut |m| {
         m.set("supervisor_pid", &me);
         m.set("supervisor_start", my_start.to_string());
-        true
+        m.set(ownership::KEY, &token);
     })?;
+    let record = |change: &mut dyn FnMut(&mut crate::meta::Meta)| rec.record(change);
     let user_stopping =
         || matches!(store.read(name), Ok(Some(m)) if matches!(m.status(), "stopping" | "stopped"));
 
     let mut unstable = 0u32;
     let mut restarts = 0u64;
+    let mut recent: VecDeque<Instant> = VecDeque::new();
     let mut first = true;
+    let mut last_exit: Option<(&str, String)> = None;
     loop {
         if pump::term_requested() || (!first && user_stopping()) {
-            record(&mut |m| m.set("status", "stopped"))?;
+            record(&mut |m| m.set("status", "stopped"));
             break;
         }
-        let (pid, pipes) = match spawn(&spec) {
+        let (pid, pipes) = match spawn(&spec, &token) {
             Ok(spawned) => spawned,
             Err(why) => {
                 record(&mut |m| {
                     m.set("status", "errored");
                     m.set("error", &why);
-                })?;
+                });
                 anyhow::bail!(why);
             }
         };
@@ -174,29 +177,57 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             m.remove("signal");
             m.remove("error");
             m.remove("next_restart_at");
-        })?;
-        write_atomic(&paths.pid_file(name), format!("{pid}\n").as_bytes())?;
+            // How the run before this one ended stays readable (`--wait` names it).
+            m.remove("last_exit_code");
+            m.remove("last_signal");
+            if let Some((key, value)) = &last_exit {
+                m.set(key, value);
+            }
+        });
+        heal(&rec, paths, name, &mut life);
+        rec.pid_file(pid);
         if first {
             ready.send(&format!("ok {pid}"));
             first = false;
             platform::release_free_memory();
         }
+        // Output is being dropped: the log folder may have been removed; make it again.
         let mut tick = |dropped: u64| {
-            let _ = record(&mut |m| m.set("log_dropped", dropped.to_string()));
+            record(&mut |m| m.set("log_dropped", dropped.to_string()));
+            heal(&rec, paths, name, &mut life);
+        };
+        // A main process that exits 0 leaving a daemon is followed (systemd's Type=forking).
+        let mut follow = |status: WaitStatus| -> Option<i32> {
+            if !matches!(status, WaitStatus::Exited(_, 0)) || pump::term_requested() {
+                return None;
+            }
+            if user_stopping() {
+                return None;
+            }
+            let (daemon, start) = descendants::daemon()?;
+            record(&mut |m| {
+                m.set("pid", daemon.to_string());
+                m.set("proc_start", start.to_string());
+            });
+            rec.pid_file(daemon);
+            Some(daemon)
         };
         let [out_pipe, err_pipe] = pipes;
-        let ended = pump::pump(
-            &wake,
-            &mut pump::Run {
-                pid,
-                pipes: [Some(out_pipe), Some(err_pipe)],
-                logs: [&mut out, &mut err],
-                kill_timeout: Duration::from_millis(spec.kill_timeout_ms),
-                user_stopping: &user_stopping,
-                tick: &mut tick,
-            },
-        );
-        if std::fs::read_to_string(paths.pid_file(name)).is_ok_and(|t| t.trim() == pid.to_string())
+        let mut run = pump::Run {
+            pid,
+            group: pid,
+            pipes: [Some(out_pipe), Some(err_pipe)],
+            logs: [&mut out, &mut err],
+            kill_timeout: Duration::from_millis(spec.kill_timeout_ms),
+            user_stopping: &user_stopping,
+            tick: &mut tick,
+            follow: &mut follow,
+        };
+        let ended = pump::pump(&wake, &mut run);
+        let last_pid = run.pid;
+        heal(&rec, paths, name, &mut life);
+        if std::fs::read_to_string(paths.pid_file(name))
+            .is_ok_and(|t| t.trim() == last_pid.to_string())
         {
             let _ = std::fs::remove_file(paths.pid_file(name));
         }
@@ -205,9 +236,19 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             Some(WaitStatus::Exited(_, code)) => Exit::Code(code),
             _ => Exit::Signal,
         };
+        last_exit = match ended {
+            Some(WaitStatus::Exited(_, code)) => Some(("last_exit_code", code.to_string())),
+            Some(WaitStatus::Signaled(_, sig, _)) => Some((
+                "last_signal",
+                sig.as_str().trim_start_matches("SIG").to_string(),
+            )),
+            _ => None,
+        };
         let dropped = out.dropped + err.dropped;
         let end_fields = |m: &mut crate::meta::Meta, status: &str| {
             m.set("status", status);
+            m.remove("last_exit_code");
+            m.remove("last_signal");
             match ended {
                 Some(WaitStatus::Exited(_, code)) => m.set("exit_code", code.to_string()),
                 Some(WaitStatus::Signaled(_, sig, _)) => {
@@ -221,16 +262,29 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             }
         };
         if pump::term_requested() || user_stopping() {
-            record(&mut |m| end_fields(m, "stopped"))?;
+            descendants::end_all(0, Duration::from_millis(spec.kill_timeout_ms));
+            record(&mut |m| end_fields(m, "stopped"));
             break;
         }
-        match spec.policy.decide(exit, started.elapsed(), unstable) {
+        // Whatever the run left behind goes with it (it would hold the port of the next run).
+        descendants::end_all(0, Duration::from_millis(spec.kill_timeout_ms));
+        let now = Instant::now();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > WINDOW)
+        {
+            recent.pop_front();
+        }
+        match spec
+            .policy
+            .decide(exit, started.elapsed(), unstable, recent.len())
+        {
             Decision::Exited => {
-                record(&mut |m| end_fields(m, "exited"))?;
+                record(&mut |m| end_fields(m, "exited"));
                 break;
             }
             Decision::Errored => {
-                record(&mut |m| end_fields(m, "errored"))?;
+                record(&mut |m| end_fields(m, "errored"));
                 break;
             }
             Decision::Restart {
@@ -239,6 +293,10 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             } => {
                 unstable = now_unstable;
                 restarts += 1;
+                recent.push_back(now);
+                if recent.len() > BURST {
+                    recent.pop_front();
+                }
                 let due = SystemTime::now() + delay;
                 record(&mut |m| {
                     end_fields(m, "waiting restart");
@@ -246,9 +304,9 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                     m.set("unstable_restarts", unstable.to_string());
                     let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
                     m.set("next_restart_at", ms.to_string());
-                })?;
+                });
                 if !wake.sleep(delay) {
-                    record(&mut |m| m.set("status", "stopped"))?;
+                    record(&mut |m| m.set("status", "stopped"));
                     break;
                 }
             }
@@ -257,10 +315,24 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     Ok(())
 }
 
+/// Makes removed state folders again, and takes the life lock again when `pids/` (and with
+/// it the lock file) was removed, so the CLI keeps seeing a live supervisor.
+fn heal(rec: &Recorder, paths: &Paths, name: &str, life: &mut FileLock) {
+    rec.heal();
+    let path = paths.supervisor_lock(name);
+    if path.exists() {
+        return;
+    }
+    if let Ok(Some(lock)) = FileLock::try_exclusive(&path) {
+        let _ = lock.record_holder();
+        *life = lock;
+    }
+}
+
 /// Spawns one run of the service as the leader of its own process group, stdout and stderr
 /// piped to us. An exec failure comes back as the error (std reports it through a
 /// close-on-exec pipe).
-fn spawn(spec: &Spec) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
+fn spawn(spec: &Spec, token: &str) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
     let argv = spec.argv();
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
@@ -269,6 +341,7 @@ fn spawn(spec: &Spec) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("TSM_NAME", &spec.name)
+        .env(ownership::VAR, token)
         .process_group(0);
     let mut child = cmd
         .spawn()

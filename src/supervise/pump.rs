@@ -1,10 +1,11 @@
 //! The supervisor's event loop: copy the service's output into the logs, reap children, and
 //! act on SIGTERM, until the service has ended and its pipes are drained.
 
+use super::descendants;
 use crate::logs::LogWriter;
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{killpg, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -100,7 +101,10 @@ fn reap_all() {
 
 /// One run of the service, as the loop sees it.
 pub struct Run<'a> {
+    /// The process followed: the service, or the daemon it left (see `follow`).
     pub pid: i32,
+    /// The service's process group (its first pid).
+    pub group: i32,
     pub pipes: [Option<OwnedFd>; 2],
     pub logs: [&'a mut LogWriter; 2],
     pub kill_timeout: Duration,
@@ -108,12 +112,14 @@ pub struct Run<'a> {
     pub user_stopping: &'a dyn Fn() -> bool,
     /// Called with the count of dropped log bytes when it changed (at most once a second).
     pub tick: &'a mut dyn FnMut(u64),
+    /// Called when the followed process ends: the pid to follow next (a daemon it left), or
+    /// `None` when the run is over.
+    pub follow: &'a mut dyn FnMut(WaitStatus) -> Option<i32>,
 }
 
 /// Pumps output until the service has exited and its pipes are closed (or the grace after its
 /// exit is over). Returns how it ended.
 pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
-    let group = Pid::from_raw(run.pid);
     let mut buf = vec![0u8; 64 * 1024];
     let mut ended: Option<WaitStatus> = None;
     let mut drain_until: Option<Instant> = None;
@@ -129,15 +135,15 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
         let now = Instant::now();
         if drain_until.is_some_and(|d| d <= now) {
             // Whatever still holds the pipes outlived the service: end it.
-            let _ = killpg(group, Signal::SIGKILL);
+            descendants::signal_all(run.group, Signal::SIGKILL);
             break;
         }
         if ended.is_none() && term_requested() && kill_at.is_none() {
-            let _ = killpg(group, Signal::SIGTERM);
+            descendants::signal_all(run.group, Signal::SIGTERM);
             kill_at = Some(now + run.kill_timeout);
         }
         if ended.is_none() && kill_at.is_some_and(|k| k <= now) {
-            let _ = killpg(group, Signal::SIGKILL);
+            descendants::signal_all(run.group, Signal::SIGKILL);
             kill_at = None;
         }
         let dropped = run.logs[0].dropped + run.logs[1].dropped;
@@ -208,11 +214,18 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
                     WaitStatus::Exited(p, _) | WaitStatus::Signaled(p, _, _)
                         if p.as_raw() == run.pid =>
                     {
+                        if let Some(next) = (run.follow)(status) {
+                            // The old group's id may be reused once its last member is
+                            // gone: from now on only the daemon's own group is signalled.
+                            run.pid = next;
+                            run.group = next;
+                            continue;
+                        }
                         ended = Some(status);
                         drain_until = Some(Instant::now() + DRAIN_GRACE);
                         if !term_requested() && !(run.user_stopping)() {
-                            // Like systemd: what the service left in its group goes with it.
-                            let _ = killpg(group, Signal::SIGTERM);
+                            // Like systemd: what the service left behind goes with it.
+                            descendants::signal_all(run.group, Signal::SIGTERM);
                         }
                     }
                     _ => {}

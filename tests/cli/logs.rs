@@ -252,8 +252,10 @@ fn size_rotation_keeps_exactly_retain_files_and_every_line() {
     let nums = numbers(&all);
     assert_eq!((nums.len(), nums[0]), (3000, 1));
     assert_consecutive(&nums);
-    // Small retention: exactly that many rotated files, the oldest dropped.
+    // Small retention: exactly that many rotated files, the oldest dropped (the first one
+    // declares the same PORT: --force).
     t.start(&[
+        "--force",
         "--max-log-size",
         "4K",
         "--log-retain",

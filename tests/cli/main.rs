@@ -3,6 +3,7 @@
 
 mod bats;
 mod ecosystem;
+mod escapees;
 mod export;
 mod harness;
 mod hostile;
@@ -17,3 +18,4 @@ mod safety;
 mod start;
 mod startup;
 mod supervision;
+mod trust;

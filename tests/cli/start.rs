@@ -45,10 +45,10 @@ fn custom_name_and_ids_count_up() {
         .stdout(predicate::str::starts_with(
             "tsm: started 'myapp-3000' (TSM ID: 0,",
         ));
-    t.run(&["start", "server.sh"])
+    t.run(&["start", "--port", "3001", "server.sh"])
         .success()
         .stdout(predicate::str::starts_with(
-            "tsm: started 'server-3000' (TSM ID: 1,",
+            "tsm: started 'server-3001' (TSM ID: 1,",
         ));
 }
 
@@ -289,10 +289,12 @@ fn a_name_differing_only_in_case_is_refused() {
             "tsm: name '{twin}' differs only in case from the existing 'web-{port}' (they would share files on a case-insensitive file system); pick another name or delete 'web-{port}'\n"
         ));
     assert!(!t.has_meta(&twin), "nothing half-done");
-    t.run(&["start", "server.sh", "web2"])
+    // Another name is fine (on its own PORT: web's is declared by web).
+    let other = free_port();
+    t.run(&["start", "--port", &other.to_string(), "server.sh", "web2"])
         .success()
         .stdout(predicate::str::starts_with(format!(
-            "tsm: started 'web2-{port}' (TSM ID: 1,"
+            "tsm: started 'web2-{other}' (TSM ID: 1,"
         )));
     t.run(&["delete", "*"]).success();
 }
