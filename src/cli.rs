@@ -3,12 +3,50 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// `tsm help`: every command, grouped, one line each (a test checks that none is missing).
+pub const HELP: &str = "\
+tsm - Tetra Service Manager
+
+Usage: tsm <command> [arguments]
+       tsm help <command>                  the command's options (= tsm <command> --help)
+
+Services:
+  start SCRIPT [NAME] [-- ARGS...]        start SCRIPT as service NAME-PORT (--port N, --env FILE)
+  stop TARGET...                          stop services (TERM, then KILL after --kill-timeout)
+  restart TARGET...                       stop and start again, keeping ID and name
+  delete, del TARGET...                   stop and forget services (logs are kept)
+  list, ls [--json]                       list services with their TSM IDs and status
+  ports [--json]                          the port of each service, and who listens on it
+Logs:
+  logs [TARGET...] [--lines N] [-f]       show and follow services' output
+  flush [TARGET...]                       empty services' log files while they run
+State:
+  save                                    write the running set to $TETRA_DIR/tsm/dump.json
+  resurrect                               start again what `tsm save` wrote
+  startup [systemd|launchd] [--install]   run `tsm resurrect` at login (print or install)
+  unstartup                               remove what `tsm startup --install` wrote
+Shell:
+  setup [--profile]                       prepare this machine; put the tsm command on PATH
+  repl                                    interactive prompt (TAB completion, /help)
+  completions bash|zsh|fish               print a completion script for tsm
+  help [COMMAND]                          this text, or a command's options
+Diagnostics:
+  describe TARGET...                      everything tsm knows about services
+  doctor                                  check the state folder; say how to fix what is wrong
+
+Ecosystem files: tsm start ecosystem.config.js [--only a,b] [--env PROFILE] starts its apps;
+  stop, restart and delete take the config file as a TARGET meaning all of its apps.
+TARGET: '*' (all), a TSM ID, an exact name, a unique part of a name, or a port.
+State: $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra).
+";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tsm",
+    bin_name = "tsm",
     version,
     about = "Tetra Service Manager: pm2-style services for the shell, one small supervisor each",
-    after_help = "Targets: '*' (all), a TSM ID, an exact name, a unique part of a name, or a port.\nState lives in $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra)."
+    override_help = HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -24,7 +62,7 @@ pub enum Command {
     /// Stop services (SIGTERM to their process group, SIGKILL after the kill timeout)
     Stop(StopArgs),
     /// Stop services and start them again from their recorded script, args, cwd and env file
-    Restart(StopArgs),
+    Restart(RestartArgs),
     /// Stop services and forget them (their logs are kept)
     #[command(alias = "del")]
     Delete(StopArgs),
@@ -121,26 +159,35 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// '*', a TSM ID, a name, part of a name, or a port
+    /// '*', a TSM ID, a name, part of a name, a port, or an ecosystem config
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
-    /// restart: start again with the recorded environment instead of re-reading env files
-    /// and configs
+    /// Also kill a process of the service that escaped its group and still holds the PORT
+    #[arg(long)]
+    pub kill_port: bool,
+}
+
+/// `restart`'s own flags (stop and delete share [`StopArgs`]).
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// '*', a TSM ID, a name, part of a name, a port, or an ecosystem config
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
+    /// Start again with the recorded environment instead of re-reading env files and configs
     #[arg(long)]
     pub keep_env: bool,
-    /// restart: return only once each service listens on its PORT again
+    /// Return only once each service listens on its PORT again
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub wait_timeout: Option<u64>,
-    /// stop/delete: also kill a process of the service that escaped its group and still
-    /// holds the PORT
-    #[arg(long)]
-    pub kill_port: bool,
 }
 
 #[derive(Debug, Args)]
@@ -299,6 +346,33 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_every_command_and_usage_says_tsm() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+            let line = format!("\n  {}", sub.get_name());
+            assert!(HELP.contains(&line), "tsm help misses {}", sub.get_name());
+        }
+        let err = Cli::try_parse_from(["tsm-native", "start", "--help"]).unwrap_err();
+        let text = err.render().to_string();
+        assert!(text.contains("Usage: tsm start"), "{text}");
+        assert!(!text.contains("tsm-native"), "{text}");
+    }
+
+    #[test]
+    fn each_command_takes_only_its_own_flags() {
+        for args in [
+            &["tsm", "stop", "x", "--keep-env"][..],
+            &["tsm", "stop", "x", "--wait"],
+            &["tsm", "delete", "x", "--wait-timeout", "1s"],
+            &["tsm", "restart", "x", "--kill-port"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?} parsed");
+        }
+        assert!(Cli::try_parse_from(["tsm", "restart", "x", "--keep-env", "--wait"]).is_ok());
+        assert!(Cli::try_parse_from(["tsm", "delete", "x", "--kill-port"]).is_ok());
     }
 
     #[test]
