@@ -125,7 +125,10 @@ mod tests {
         assert_eq!(fixed_port_in_script("export PORT=3000 # x\n"), Some(3000));
         assert_eq!(fixed_port_in_script("PORT='3001'\n"), Some(3001));
         assert_eq!(fixed_port_in_script("PORT=${PORT:-3000}\n"), None);
-        assert_eq!(fixed_port_in_script("export PORT=\"${PORT:-3000}\"\n"), None);
+        assert_eq!(
+            fixed_port_in_script("export PORT=\"${PORT:-3000}\"\n"),
+            None
+        );
         assert_eq!(fixed_port_in_script("# PORT=1\necho hi\n"), None);
     }
 

@@ -45,8 +45,8 @@ impl Run for StartArgs {
             policy: self.policy(),
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
-        warn_fixed_port(&spec);
         let (id, pid) = start_spec(ctx, &spec, self.force)?;
+        warn_fixed_port(&spec);
         writeln!(
             out,
             "tsm: started '{}' (TSM ID: {id}, PID: {pid})",

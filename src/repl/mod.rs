@@ -200,6 +200,14 @@ impl Repl<'_> {
         }
     }
 
+    /// Records the exit code `tsm-native` would give for `e`.
+    fn failed_with(&self, e: &anyhow::Error) {
+        self.failed.set(Some(match e.downcast_ref::<TsmError>() {
+            Some(tsm) => tsm.exit_code(),
+            None => crate::error::EXIT_FAILURE,
+        }));
+    }
+
     /// Records a child's exit code when it failed (`!false`, `/ps` that could not run).
     pub(crate) fn child_exited(&self, code: i32) {
         if code != 0 {
@@ -213,6 +221,10 @@ impl Repl<'_> {
         if let Some(rest) = line.strip_prefix("/last") {
             if rest.is_empty() || rest.starts_with(char::is_whitespace) {
                 if let Err(e) = self.last(rest.trim(), out) {
+                    if is_broken_pipe(&e) {
+                        return Err(e);
+                    }
+                    self.failed_with(&e);
                     eprintln!("{}", error_line(&e));
                 }
                 return Ok(Flow::Continue);
@@ -223,10 +235,7 @@ impl Repl<'_> {
             Ok(flow) => flow,
             Err(e) if is_broken_pipe(&e) => return Err(e),
             Err(e) => {
-                self.failed.set(Some(match e.downcast_ref::<TsmError>() {
-                    Some(tsm) => tsm.exit_code(),
-                    None => crate::error::EXIT_FAILURE,
-                }));
+                self.failed_with(&e);
                 let message = error_line(&e);
                 eprintln!("{message}");
                 tee.keep(message.as_bytes());
