@@ -3,11 +3,6 @@
 use crate::harness::*;
 use predicates::prelude::*;
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn http_server(t: &Tsm) {
     t.script(
         "web.sh",
