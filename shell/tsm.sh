@@ -131,7 +131,7 @@ _tsm_setup() {
                     # shadow macOS's own.
                     PATH=$PATH:$prefix/bin
                     export PATH
-                    printf 'tsm: added %s/bin to the end of PATH (for this shell; sourcing tsm.sh does it again)\n' "$prefix"
+                    printf 'tsm: added %s/bin to the end of PATH (for this shell)\n' "$prefix"
                     ;;
             esac
         else
