@@ -246,7 +246,14 @@ fn completion_scripts() {
     let t = Tsm::new();
     let a = t.run(&["completions", "bash"]).success();
     let bash = stdout_of(&a);
-    assert!(bash.contains("complete -F _tsm"), "{bash}");
+    assert!(
+        bash.contains("complete -o default -F _tsm_cli tsm"),
+        "{bash}"
+    );
+    assert!(
+        bash.contains("tsm list --names"),
+        "names come from the state folder"
+    );
     assert!(bash.contains("repl") && bash.contains("startup"));
     assert!(!bash.contains("supervise"), "hidden commands stay hidden");
     let a = t.run(&["completions", "zsh"]).success();
