@@ -25,7 +25,7 @@ fn stack(t: &Tsm, config_name: &str, config: &str, worker_port: u16) -> std::pat
     .unwrap();
     std::fs::write(
         dir.join("worker.py"),
-        &format!("import os, time\nPORT={worker_port}\nprint('worker', os.environ['PORT'], flush=True)\ntime.sleep(300)\n"),
+        format!("import os, time\nPORT={worker_port}\nprint('worker', os.environ['PORT'], flush=True)\ntime.sleep(300)\n"),
     )
     .unwrap();
     std::fs::write(dir.join(config_name), config).unwrap();

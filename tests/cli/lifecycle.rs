@@ -59,10 +59,10 @@ fn stop_star_stops_everything_in_parallel() {
     let ports: [u16; 6] = free_ports();
     let t = Tsm::new();
     // Each service takes 1 s to honour SIGTERM: stopped one after another, 6 would take 6 s.
-    for i in 0..6 {
+    for (i, &port) in ports.iter().enumerate() {
         t.script(
             &format!("slow{i}.sh"),
-            &format!("#!/usr/bin/env bash\nexport PORT={}\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n", ports[i]),
+            &format!("#!/usr/bin/env bash\nexport PORT={}\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n", port),
         );
         t.start(&[&format!("slow{i}.sh")]);
     }
@@ -174,10 +174,7 @@ fn delete_removes_meta_and_pid_but_keeps_logs_and_ids() {
         .stdout(format!("tsm: deleted 'server-{port_a}' (TSM ID: 0)\n"));
     assert!(!alive(pid));
     assert!(!t.has_meta(&format!("server-{port_a}")));
-    assert!(!t
-        .state()
-        .join(&format!("pids/server-{port_a}.pid"))
-        .exists());
+    assert!(!t.state().join(format!("pids/server-{port_a}.pid")).exists());
     assert_eq!(
         t.log(&format!("server-{port_a}.out")),
         format!("up on {port_a}\n")

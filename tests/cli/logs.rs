@@ -154,7 +154,7 @@ fn nostream_reads_only_the_end_of_a_huge_log() {
     });
     t.run(&["stop", "big"]).success();
     // A 1 GiB log: sparse, so the test stays cheap; reading it whole would not be.
-    let path = t.state().join(&format!("logs/big-{port_a}.out"));
+    let path = t.state().join(format!("logs/big-{port_a}.out"));
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.set_len(1 << 30).unwrap();
     drop(f);
@@ -184,8 +184,8 @@ fn follow_sees_new_lines_through_mv_rotation_and_truncation() {
     t.start(&["tick.sh"]);
     let f = Follower::start(&t, &["tick", "--raw", "--out", "--lines", "0"]);
     wait_until("followed lines", || f.count() >= 5);
-    let log = t.state().join(&format!("logs/tick-{port_a}.out"));
-    std::fs::rename(&log, t.state().join(&format!("logs/tick-{port_a}.out.1"))).unwrap();
+    let log = t.state().join(format!("logs/tick-{port_a}.out"));
+    std::fs::rename(&log, t.state().join(format!("logs/tick-{port_a}.out.1"))).unwrap();
     let seen = f.count();
     wait_until("lines after the move", || f.count() >= seen + 10);
     wait_until("more lines", || f.count() >= seen + 20);
@@ -214,7 +214,7 @@ fn no_line_is_lost_or_split_across_external_rotations() {
             t.log(&format!("tick-{port_a}.out")).lines().count() >= 3
         });
         std::fs::rename(
-            logs.join(&format!("tick-{port_a}.out")),
+            logs.join(format!("tick-{port_a}.out")),
             logs.join(format!("tick-{port_a}.out.r{round}")),
         )
         .unwrap();

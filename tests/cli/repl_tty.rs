@@ -164,7 +164,7 @@ fn terminal_prompt_tab_completion_ctrl_c_and_history() {
     });
     let mut log = std::fs::OpenOptions::new()
         .append(true)
-        .open(t.state().join(&format!("logs/web-{port_a}.out")))
+        .open(t.state().join(format!("logs/web-{port_a}.out")))
         .expect("open the log");
     writeln!(log, "followed-line-77").expect("append to the log");
     tmux.wait_screen("a followed line", |s| {

@@ -25,7 +25,7 @@ fn plant_meta(t: &Tsm, name: &str, pid: u32, proc_start: u64) {
     m.set("name", name);
     m.set("script", "/bin/true");
     m.set("cwd", "/");
-    m.set("port", &format!("{port_a}"));
+    m.set("port", format!("{port_a}"));
     m.set("pid", pid.to_string());
     m.set("proc_start", proc_start.to_string());
     m.set("status", "online");
@@ -194,20 +194,20 @@ fn after_a_reboot_stale_files_do_not_block_the_next_start() {
     let state = t.state();
     std::fs::create_dir_all(state.join("pids")).unwrap();
     std::fs::write(
-        state.join(&format!("pids/server-{port_a}.pid")),
+        state.join(format!("pids/server-{port_a}.pid")),
         format!("{dead}\n"),
     )
     .unwrap();
-    std::fs::write(state.join(&format!("pids/server-{port_a}.lock")), "").unwrap();
+    std::fs::write(state.join(format!("pids/server-{port_a}.lock")), "").unwrap();
     std::fs::write(
-        state.join(&format!("processes/.server-{port_a}.meta.1.tmp")),
+        state.join(format!("processes/.server-{port_a}.meta.1.tmp")),
         "half",
     )
     .unwrap();
     assert_eq!(t.status_of(&format!("server-{port_a}")), "exited");
     t.run(&["start", "server.sh"])
         .success()
-        .stdout(predicate::str::starts_with(&format!(
+        .stdout(predicate::str::starts_with(format!(
             "tsm: started 'server-{port_a}' (TSM ID: 0,"
         )));
     assert_eq!(t.status_of(&format!("server-{port_a}")), "online");

@@ -27,7 +27,7 @@ fn start_prints_id_and_pid_and_records_the_service() {
     );
     assert!(meta.start_time().is_some() && meta.proc_start().is_some());
     let pid_file =
-        std::fs::read_to_string(t.state().join(&format!("pids/server-{port_a}.pid"))).unwrap();
+        std::fs::read_to_string(t.state().join(format!("pids/server-{port_a}.pid"))).unwrap();
     assert_eq!(pid_file.trim(), pid.to_string());
     wait_until("output in the log", || {
         t.log(&format!("server-{port_a}.out")) == format!("up on {port_a}\n")
@@ -45,12 +45,12 @@ fn custom_name_and_ids_count_up() {
     t.service("server.sh", port_a);
     t.run(&["start", "server.sh", "myapp"])
         .success()
-        .stdout(predicate::str::starts_with(&format!(
+        .stdout(predicate::str::starts_with(format!(
             "tsm: started 'myapp-{port_a}' (TSM ID: 0,"
         )));
     t.run(&["start", "server.sh"])
         .success()
-        .stdout(predicate::str::starts_with(&format!(
+        .stdout(predicate::str::starts_with(format!(
             "tsm: started 'server-{port_a}' (TSM ID: 1,"
         )));
 }
@@ -65,7 +65,7 @@ fn port_precedence_flag_then_env_file_then_script_then_caller() {
             "#!/usr/bin/env bash\nPORT=${{PORT:-{port_a}}}\necho \"port=$PORT\"\nexec sleep 300\n"
         ),
     );
-    std::fs::write(t.work.join("prod.env"), &format!("PORT={port_b}\n")).unwrap();
+    std::fs::write(t.work.join("prod.env"), format!("PORT={port_b}\n")).unwrap();
     t.start(&[
         "--port",
         &format!("{port_c}"),
@@ -90,7 +90,7 @@ fn port_precedence_flag_then_env_file_then_script_then_caller() {
     // The caller's PORT is the last resort.
     t.script("noport.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
     t.cmd()
-        .env("PORT", &format!("{port_d}"))
+        .env("PORT", format!("{port_d}"))
         .args(["start", "noport.sh"])
         .assert()
         .success()
@@ -132,7 +132,7 @@ fn missing_or_unrunnable_scripts_are_exit_66() {
     t.run(&["start", "nonexistent.sh"])
         .code(66)
         .stderr("tsm: 'nonexistent.sh' not found or not executable\n");
-    std::fs::write(t.work.join("data.txt"), &format!("PORT={port_a}\n")).unwrap();
+    std::fs::write(t.work.join("data.txt"), format!("PORT={port_a}\n")).unwrap();
     t.run(&["start", "data.txt"]).code(66).stderr(
         "tsm: 'data.txt' is not executable: run chmod +x data.txt (with a #! line such as \
              #!/usr/bin/env bash), or name it .sh, .py or .js\n",
@@ -146,7 +146,7 @@ fn missing_or_unrunnable_scripts_are_exit_66() {
         .stderr(predicate::str::contains(
             "interpreter '/nonexistent/interpreter'",
         ));
-    std::fs::write(t.work.join("app.js"), &format!("// PORT={port_a}\n")).unwrap();
+    std::fs::write(t.work.join("app.js"), format!("// PORT={port_a}\n")).unwrap();
     t.cmd()
         .env("PATH", "/nonexistent-bin")
         .args(["start", "--port", &format!("{port_a}"), "app.js"])
@@ -178,7 +178,7 @@ fn interpreters_by_extension_when_not_executable() {
     let sh = t.work.join("plain.sh");
     std::fs::write(
         &sh,
-        &format!("PORT={port_a}\necho \"bash $BASH_VERSION\" | cut -c1-4\nexec sleep 300\n"),
+        format!("PORT={port_a}\necho \"bash $BASH_VERSION\" | cut -c1-4\nexec sleep 300\n"),
     )
     .unwrap();
     t.start(&["plain.sh"]);
@@ -188,7 +188,7 @@ fn interpreters_by_extension_when_not_executable() {
     let py = t.work.join("srv.py");
     std::fs::write(
         &py,
-        &format!("import sys, time\nPORT={port_b}\nprint('python', flush=True)\ntime.sleep(300)\n"),
+        format!("import sys, time\nPORT={port_b}\nprint('python', flush=True)\ntime.sleep(300)\n"),
     )
     .unwrap();
     t.start(&["srv.py"]);
@@ -217,7 +217,7 @@ fn already_running_is_refused_and_a_stopped_name_keeps_its_id() {
     t.run(&["stop", &format!("server-{port_a}")]).success();
     t.run(&["start", "server.sh"])
         .success()
-        .stdout(predicate::str::starts_with(&format!(
+        .stdout(predicate::str::starts_with(format!(
             "tsm: started 'server-{port_a}' (TSM ID: 0,"
         )));
 }
@@ -278,8 +278,8 @@ fn stdout_and_stderr_go_to_their_own_logs() {
 fn concurrent_starts_get_distinct_ids() {
     let ports: [u16; 20] = free_ports();
     let t = Tsm::new();
-    for i in 0..20 {
-        t.service(&format!("s{i}.sh"), ports[i]);
+    for (i, &port) in ports.iter().enumerate() {
+        t.service(&format!("s{i}.sh"), port);
     }
     let handles: Vec<_> = (0..20)
         .map(|i| {

@@ -59,7 +59,7 @@ fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() 
     // Restarting an errored process starts it afresh, counters reset.
     std::fs::write(
         t.work.join("crash.sh"),
-        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\nexec sleep 300\n"),
+        format!("#!/usr/bin/env bash\nexport PORT={port_a}\nexec sleep 300\n"),
     )
     .unwrap();
     t.run(&["restart", "crash"]).success();
@@ -172,8 +172,8 @@ fn an_orphan_can_be_restarted_and_deleted() {
 fn concurrent_starts_and_stops_leave_consistent_state() {
     let ports: [u16; 25] = free_ports();
     let t = Tsm::new();
-    for i in 0..25 {
-        t.service(&format!("s{i}.sh"), ports[i]);
+    for (i, &port) in ports.iter().enumerate() {
+        t.service(&format!("s{i}.sh"), port);
     }
     let spawn = |args: Vec<String>| {
         std::process::Command::new(BIN)
@@ -193,9 +193,9 @@ fn concurrent_starts_and_stops_leave_consistent_state() {
     for mut c in children.drain(..) {
         c.wait().unwrap();
     }
-    for i in 0..25 {
-        children.push(spawn(vec!["stop".into(), format!("s{i}-{}", ports[i])]));
-        children.push(spawn(vec!["restart".into(), format!("s{i}-{}", ports[i])]));
+    for (i, &port) in ports.iter().enumerate() {
+        children.push(spawn(vec!["stop".into(), format!("s{i}-{}", port)]));
+        children.push(spawn(vec!["restart".into(), format!("s{i}-{}", port)]));
     }
     for mut c in children {
         c.wait().unwrap();
