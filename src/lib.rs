@@ -6,6 +6,7 @@ pub mod dotenv;
 pub mod ecosystem;
 pub mod error;
 pub mod halt;
+pub mod help;
 pub mod launch;
 pub mod listen;
 pub mod lock;
