@@ -41,7 +41,7 @@ teardown() { common_teardown; }
     run --separate-stderr tsm start noport.sh
     [ "$status" -eq 65 ]
     [ -z "$output" ]
-    [ "$stderr" = "tsm: PORT not set; no valid PORT= in script" ]
+    [ "$stderr" = "tsm: PORT not set; no valid PORT= in script (pass --port N, or add PORT=N to the script)" ]
     run tsm list
     [ "${#lines[@]}" -eq 4 ]
 }
@@ -52,6 +52,11 @@ teardown() { common_teardown; }
     [ -z "$output" ]
     [[ "$stderr" == "tsm: "*frobnicate* ]]
     [ "${#stderr_lines[@]}" -eq 1 ]
+}
+
+# list_marks TEXT: `tsm list` shows TEXT in a port cell.
+list_marks() {
+    tsm list | grep -qF "│ $1 "
 }
 
 @test "start, list, ports, restart, stop and delete a real service" {
@@ -72,7 +77,12 @@ teardown() { common_teardown; }
 
     run tsm list
     [ "$status" -eq 0 ]
-    # A `sleep` does not listen: its port is marked `!`, explained below the table.
+    # A `sleep` does not listen. Younger than the readiness grace (3s), it is starting: `?`;
+    # later it is marked `!`. Each is explained below the table.
+    [[ "${lines[3]}" =~ ^│\ 0\ +│\ svc-$port\ +│\ online\ +│\ $pid\ +│\ $port\?\ +│ ]]
+    [ "${lines[5]}" = "? starting: not listening on its PORT yet (first 3s)" ]
+    wait_until 10 list_marks "$port!"
+    run tsm list
     [[ "${lines[3]}" =~ ^│\ 0\ +│\ svc-$port\ +│\ online\ +│\ $pid\ +│\ $port!\ +│ ]]
     [ "${lines[5]}" = "! running, but not listening on its PORT" ]
     # The seed README's deploy check.
@@ -123,8 +133,7 @@ teardown() { common_teardown; }
 
 @test "services are addressed by name, ID and port; two at once" {
     local p1 p2
-    p1=$(free_port)
-    p2=$((p1 + 1))
+    { read -r p1 && read -r p2; } < <(free_ports 2)
     make_service api.sh "$p1"
     make_service web.sh "$p2"
     tsm start api.sh >/dev/null

@@ -48,8 +48,7 @@ complete_words() {
 
 @test "tsm stop <TAB> offers the names of real services" {
     local port1 port2
-    port1=$(free_port)
-    port2=$((port1 + 1))
+    { read -r port1 && read -r port2; } < <(free_ports 2)
     make_service "$TEST_DIR/api.sh" "$port1"
     make_service "$TEST_DIR/web.sh" "$port2"
     source "$SHIM"

@@ -9,7 +9,7 @@ setup() {
     common_setup
     # Just the tools the shim runs, with no setsid, cargo or tsm-native among them.
     MIN_BIN=$TEST_DIR/minbin
-    make_min_path "$MIN_BIN" dirname mkdir chmod cat
+    make_min_path "$MIN_BIN" dirname mkdir chmod cat ln readlink rm
     BREW_PREFIX=$TEST_DIR/homebrew/opt/util-linux
 }
 teardown() { common_teardown; }
@@ -48,7 +48,7 @@ in_min_shell() {
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
     [ "${lines[0]}" = "tsm: state folder $TETRA_DIR/tsm" ]
-    [ "${lines[${#lines[@]}-1]}" = "tsm: ready ($TSM_NATIVE)" ]
+    grep -qxF "tsm: ready ($TSM_NATIVE)" <<<"$output"
     [ -d "$TETRA_DIR/tsm/logs" ]
     [ -d "$TETRA_DIR/tsm/pids" ]
     [ -d "$TETRA_DIR/tsm/processes" ]
@@ -120,18 +120,19 @@ in_min_shell() {
     local first=${output%%--- again*} second=${output#*--- again}
 
     [[ "$first" == *"tsm: setsid not found; running: brew install util-linux"* ]]
-    [[ "$first" == *"tsm: added $BREW_PREFIX/bin to PATH (for this shell; sourcing tsm.sh does it again)"* ]]
+    [[ "$first" == *"tsm: added $BREW_PREFIX/bin to the end of PATH (for this shell)"* ]]
     [[ "$first" == *"tsm: ready ($TSM_NATIVE)"* ]]
     [ "$(stub_count brew "install util-linux")" -eq 1 ]
     grep -qx "PATH0=$STUBS:$MIN_BIN" <<<"$output"
-    grep -qx "PATH1=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+    # Appended, never prepended: util-linux must not shadow macOS's getopt, column, ….
+    grep -qx "PATH1=$STUBS:$MIN_BIN:$BREW_PREFIX/bin" <<<"$output"
     grep -qx "SETSID=$BREW_PREFIX/bin/setsid" <<<"$output"
 
     # The second run changes nothing.
     [[ "$second" != *"brew install"* ]]
     [[ "$second" != *added* ]]
     [[ "$second" == *"tsm: ready ($TSM_NATIVE)"* ]]
-    grep -qx "PATH2=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+    grep -qx "PATH2=$STUBS:$MIN_BIN:$BREW_PREFIX/bin" <<<"$output"
     [ "$(stub_count brew "install util-linux")" -eq 1 ]
     [ -d "$TETRA_DIR/tsm/processes" ]
 }
@@ -141,18 +142,21 @@ in_min_shell() {
     mkdir -p "$BREW_PREFIX/bin"
     printf '#!/bin/sh\n' >"$BREW_PREFIX/bin/setsid"
     chmod +x "$BREW_PREFIX/bin/setsid"
-    # Sourcing alone already puts it on PATH; setup then has nothing to do.
+    # Sourcing never runs brew (it runs at every shell start): at a prefix that is not
+    # Homebrew's usual one, setup finds it and appends it, without installing.
     run --separate-stderr in_min_shell '
         source "$1" || exit 9
         echo "PATH0=$PATH"
+        echo "BREW_CALLS=$(cat "$STUB_LOGS/brew.log" 2>/dev/null)"
         tsm setup || exit 10
         echo "PATH1=$PATH"'
     echo "$output"
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
     [ "$(stub_count brew "install util-linux")" -eq 0 ]
-    grep -qx "PATH0=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
-    grep -qx "PATH1=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+    grep -qx "PATH0=$STUBS:$MIN_BIN" <<<"$output"
+    grep -qx "BREW_CALLS=" <<<"$output"
+    grep -qx "PATH1=$STUBS:$MIN_BIN:$BREW_PREFIX/bin" <<<"$output"
 
     # Installed but sourced without it on PATH (e.g. setup in an older shell): setup adds it,
     # without installing.
@@ -163,7 +167,7 @@ in_min_shell() {
         echo "PATH1=$PATH"' "$STUBS:$MIN_BIN"
     [ "$status" -eq 0 ]
     [ "$(stub_count brew "install util-linux")" -eq 0 ]
-    grep -qx "PATH1=$BREW_PREFIX/bin:$STUBS:$MIN_BIN" <<<"$output"
+    grep -qx "PATH1=$STUBS:$MIN_BIN:$BREW_PREFIX/bin" <<<"$output"
 }
 
 @test "macOS without setsid and without brew: setup warns on stderr" {
@@ -211,5 +215,5 @@ in_min_shell() {
     [ "$(cat "$STUB_LOGS/cargo.cwd")" = "$co" ]
     [ "${lines[1]}" = "tsm: building tsm-native (cargo build --release in $co)" ]
     [ "${lines[2]}" = "tsm: ready ($co/target/release/tsm-native)" ]
-    [ "${lines[${#lines[@]}-1]}" = "tsm: ready ($co/target/release/tsm-native)" ]
+    [ "$(grep -cxF "tsm: ready ($co/target/release/tsm-native)" <<<"$output")" -eq 2 ]
 }

@@ -85,9 +85,52 @@ VOLATILE='^(declare -[-a-zA-Z]+ )?(_|BASH_ARGC|BASH_ARGV|BASH_LINENO|BASH_SOURCE
         [ "$status" -eq 0 ]
         [ "${lines[0]}" = "tsm - Tetra Service Manager" ]
         [[ "$output" == *"Usage: tsm <command> [arguments]"* ]]
-        [[ "$output" == *"setup "*"start "*"stop "*"restart "*"delete "*"list, ls "*"ports "* ]]
+        for word in setup start stop restart delete "list, ls" ports logs flush describe doctor \
+            save resurrect repl startup unstartup completions help; do
+            grep -qE "^  $word( |,|$)" <<<"$output" || { echo "missing: $word"; false; }
+        done
         [ -z "$stderr" ]
     done
+}
+
+@test "tsm help groups every command; tsm help CMD is tsm CMD --help" {
+    source "$SHIM"
+    run --separate-stderr tsm help
+    [ "$status" -eq 0 ]
+    for group in Services: Logs: State: Shell: Diagnostics:; do
+        grep -qx "$group" <<<"$output" || { echo "missing group $group"; false; }
+    done
+    [[ "$output" == *"Ecosystem files:"* ]]
+    [[ "$output" != *tsm-native* ]]
+
+    local help_start start_help
+    help_start=$(tsm help start)
+    start_help=$(tsm start --help)
+    [ "$help_start" = "$start_help" ]
+    [[ "$help_start" == *"Usage: tsm start "* ]]
+    [[ "$help_start" != *tsm-native* ]]
+    # setup is the shim's own command.
+    run tsm help setup
+    [ "$status" -eq 0 ]
+    grep -qx "Usage: tsm setup \[--profile\]" <<<"$output"
+    [ "$(tsm setup --help)" = "$output" ]
+}
+
+@test "misspelt commands and flags suggest the nearest; each command takes only its own flags" {
+    source "$SHIM"
+    run --separate-stderr tsm strat x.sh
+    [ "$status" -eq 64 ]
+    [ "$stderr" = "tsm: unrecognized subcommand 'strat' (did you mean 'start'?)" ]
+    run --separate-stderr tsm stop x --kill-timeot 1s
+    [ "$status" -eq 64 ]
+    [ "$stderr" = "tsm: unexpected argument '--kill-timeot' found (did you mean '--kill-timeout'?)" ]
+    run --separate-stderr tsm stop x --keep-env
+    [ "$status" -eq 64 ]
+    [ "$stderr" = "tsm: unexpected argument '--keep-env' found" ]
+    run tsm stop --help
+    [[ "$output" != *--keep-env* && "$output" != *--wait* ]]
+    run tsm restart --help
+    [[ "$output" == *--keep-env* && "$output" == *--wait* && "$output" != *--kill-port* ]]
 }
 
 @test "usage needs no tsm-native" {

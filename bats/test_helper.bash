@@ -60,15 +60,17 @@ common_teardown() {
 
 # leftover_pids DIR: the pids whose environment holds TETRA_DIR=DIR, one a line. Linux: one
 # grep over every /proc/PID/environ (a bash loop would be slow under bats' DEBUG trap); macOS:
-# `ps -E`, which appends each of our own processes' environment to its command line. Both run
-# without TETRA_DIR in their own environment so that they do not find themselves.
+# `ps -E`, which appends each of our own processes' environment to its command line. Every
+# program of the pipeline runs without TETRA_DIR in its environment, so that none finds
+# another (a sed started beside the grep was taken for a leftover and killed).
 leftover_pids() {
     if [ -d /proc/self ]; then
         { env -u TETRA_DIR grep -lsFxz -e "TETRA_DIR=$1" /proc/[0-9]*/environ || true; } |
-            sed -e 's|^/proc/||' -e 's|/environ$||'
+            env -u TETRA_DIR sed -e 's|^/proc/||' -e 's|/environ$||'
     else
+        # shellcheck disable=SC2016 # awk's own $i and $1
         env -u TETRA_DIR ps -axE -o pid=,command= |
-            awk -v word="TETRA_DIR=$1" '{ for (i = 2; i <= NF; i++) if ($i == word) { print $1; next } }'
+            env -u TETRA_DIR awk -v word="TETRA_DIR=$1" '{ for (i = 2; i <= NF; i++) if ($i == word) { print $1; next } }'
     fi
 }
 
@@ -134,9 +136,35 @@ cmdline_is() {
     [ "$argv" = "$2 " ]
 }
 
-# free_port: a random high port, different for each test (the services here never bind it).
+# free_ports [N]: N (default 1) different TCP ports that nothing listens on right now, one a
+# line: bound to port 0 all at once, then released (python3; without it, random high ports
+# that refuse a connection). Tests never assume 3000, 8080, … are free.
+free_ports() {
+    local n=${1:-1} port found=0
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c '
+import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print("\n".join(str(s.getsockname()[1]) for s in held))
+' "$n"
+        return
+    fi
+    while [ "$found" -lt "$n" ]; do
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        if ! (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            printf '%s\n' "$port"
+            found=$((found + 1))
+        fi
+    done
+}
+
+# free_port: one TCP port that nothing listens on right now.
 free_port() {
-    printf '%s\n' $((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    free_ports 1
 }
 
 # make_service FILE PORT: an executable script that exports PORT and sleeps for 300s.
@@ -201,10 +229,12 @@ clean_bash() {
     "$BASH" --noprofile --norc "$@"
 }
 
-# make_checkout DIR: a fake checkout with a copy of the shim at DIR/shell/tsm.sh and no build.
+# make_checkout DIR: a fake checkout with a copy of the shim at DIR/shell/tsm.sh (and the
+# executable shell/tsm) and no build.
 make_checkout() {
     mkdir -p "$1/shell"
     cp "$SHIM" "$1/shell/tsm.sh"
+    cp "$REPO_ROOT/shell/tsm" "$1/shell/tsm"
 }
 
 # fake_native FILE TAG: a stand-in tsm-native that prints TAG and then each argument in

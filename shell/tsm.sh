@@ -54,29 +54,28 @@ _tsm_find_bin() {
     fi
 }
 
+# What `tsm help` says when tsm-native is not built yet (the full list comes from tsm-native).
 _tsm_usage() {
     cat <<'USAGE'
 tsm - Tetra Service Manager
 
 Usage: tsm <command> [arguments]
 
-  setup [--profile]                      prepare this machine (folders, binary, macOS setsid);
-                                         --profile: also source tsm.sh from your shell profile
-  start [--env FILE] [--port N] SCRIPT [NAME] [-- ARGS...]
-                                         start SCRIPT as service NAME-PORT
-  stop TARGET...                         stop services (TERM, then KILL after --kill-timeout)
-  restart TARGET...                      stop and start again, keeping ID and name
-  delete TARGET...                       stop and forget services (logs are kept)
-  list, ls [--json]                      list services with their TSM IDs
-  ports [--json]                         show the port of each service
-  logs [TARGET...] [--lines N] [-f]      show and follow services' output
-  repl                                   interactive prompt (TAB completion, /help)
-  startup [systemd|launchd] [--install]  run `tsm resurrect` at login (unstartup removes it)
-  completions bash|zsh|fish              print a completion script
-  help                                   this text; `tsm COMMAND --help` for details
+tsm-native is not built yet: run `tsm setup` (it builds it), then `tsm help` lists every command.
+USAGE
+}
 
-TARGET: '*' (all), a TSM ID, an exact name, a unique part of a name, or a port.
-State: $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra).
+_tsm_setup_usage() {
+    cat <<'USAGE'
+Prepare this machine for tsm: the state folders, the tsm-native binary (built with cargo when
+missing), the `tsm` command in ~/.local/bin (for /bin/sh, make, cron and CI), and on macOS
+without setsid, util-linux from Homebrew (for your own scripts; tsm itself never needs it).
+
+Usage: tsm setup [--profile]
+
+Options:
+      --profile  Also add `source .../shell/tsm.sh` to your shell's startup file (once)
+  -h, --help     Print help
 USAGE
 }
 
@@ -88,6 +87,10 @@ _tsm_setup() {
     while [ $# -gt 0 ]; do
         case $1 in
             --profile) profile=1 ;;
+            -h | --help)
+                _tsm_setup_usage
+                return 0
+                ;;
             *)
                 printf "tsm: setup: unknown argument '%s' (usage: tsm setup [--profile])\n" "$1" >&2
                 return 64
@@ -124,9 +127,11 @@ _tsm_setup() {
             case ":$PATH:" in
                 *":$prefix/bin:"*) ;;
                 *)
-                    PATH=$prefix/bin:$PATH
+                    # Appended: util-linux's getopt, column, hexdump, logger, … must not
+                    # shadow macOS's own.
+                    PATH=$PATH:$prefix/bin
                     export PATH
-                    printf 'tsm: added %s/bin to PATH (for this shell; sourcing tsm.sh does it again)\n' "$prefix"
+                    printf 'tsm: added %s/bin to the end of PATH (for this shell)\n' "$prefix"
                     ;;
             esac
         else
@@ -148,8 +153,77 @@ _tsm_setup() {
         _tsm_find_bin || return 1
     fi
     printf 'tsm: ready (%s)\n' "$_tsm_b"
+    _tsm_setup_link
     if [ -n "$profile" ]; then
         _tsm_setup_profile
+    fi
+}
+
+# tsm setup: links the executable shell/tsm as ~/.local/bin/tsm (the folder systemd and XDG
+# name for a user's commands), so /bin/sh, make, cron and CI find `tsm`; says what to add to
+# the profile when that folder is not on PATH. Never replaces a file it did not make.
+_tsm_setup_link() {
+    local _tsm_r exe bindir link now
+    _tsm_root
+    exe=$_tsm_r/shell/tsm
+    if [ -z "${HOME:-}" ]; then
+        printf 'tsm: HOME is not set; to run tsm from scripts, link %s into a folder on PATH\n' "$exe"
+        return 0
+    fi
+    if [ ! -x "$exe" ]; then
+        printf 'tsm: %s is missing or not executable; the tsm command was not linked\n' "$exe" >&2
+        return 0
+    fi
+    bindir=$HOME/.local/bin
+    link=$bindir/tsm
+    if [ -L "$link" ]; then
+        now=$(readlink "$link")
+        if [ "$now" != "$exe" ]; then
+            # A link to another checkout's tsm: this checkout is the one being set up.
+            case $now in
+                */shell/tsm) rm -f "$link" ;;
+            esac
+        fi
+    fi
+    if [ -L "$link" ] && [ "$(readlink "$link")" = "$exe" ]; then
+        printf 'tsm: command %s -> %s\n' "$link" "$exe"
+    elif [ -e "$link" ] || [ -L "$link" ]; then
+        printf 'tsm: %s exists and is not tsm'"'"'s; left as it is (remove it and run tsm setup again to link %s)\n' "$link" "$exe" >&2
+        return 0
+    elif mkdir -p "$bindir" && ln -s "$exe" "$link"; then
+        printf 'tsm: linked %s -> %s (the tsm command for scripts, make and cron)\n' "$link" "$exe"
+    else
+        printf 'tsm: cannot link %s\n' "$link" >&2
+        return 0
+    fi
+    case ":$PATH:" in
+        *":$bindir:"* | *":$bindir/:"*) ;;
+        *)
+            # shellcheck disable=SC2016 # the line to add, written as the user will type it
+            printf 'tsm: %s is not on PATH; add this line to %s:\n  export PATH="$HOME/.local/bin:$PATH"\n' \
+                "$bindir" "$(_tsm_profile_file 2>/dev/null || printf '%s' "your shell's startup file")"
+            ;;
+    esac
+}
+
+# Prints the shell startup file tsm setup --profile writes to (see _tsm_setup_profile).
+_tsm_profile_file() {
+    if [ -n "${PROFILE:-}" ]; then
+        printf '%s\n' "$PROFILE"
+    elif [ -z "${HOME:-}" ]; then
+        return 1
+    else
+        case ${SHELL:-} in
+            *zsh) printf '%s\n' "$HOME/.zshrc" ;;
+            *)
+                if [ "$(uname -s 2>/dev/null)" = Darwin ] ||
+                    { [ ! -e "$HOME/.bashrc" ] && [ -e "$HOME/.bash_profile" ]; }; then
+                    printf '%s\n' "$HOME/.bash_profile"
+                else
+                    printf '%s\n' "$HOME/.bashrc"
+                fi
+                ;;
+        esac
     fi
 }
 
@@ -161,23 +235,10 @@ _tsm_setup_profile() {
     local _tsm_r file line sep
     _tsm_root
     line="source $(printf '%q' "$_tsm_r/shell/tsm.sh")"
-    if [ -n "${PROFILE:-}" ]; then
-        file=$PROFILE
-    elif [ -z "${HOME:-}" ]; then
+    file=$(_tsm_profile_file) || {
         printf 'tsm: HOME is not set; choose the file with PROFILE=FILE tsm setup --profile\n' >&2
         return 1
-    else
-        case ${SHELL:-} in
-            *zsh) file=$HOME/.zshrc ;;
-            *)
-                file=$HOME/.bashrc
-                if [ "$(uname -s 2>/dev/null)" = Darwin ] ||
-                    { [ ! -e "$HOME/.bashrc" ] && [ -e "$HOME/.bash_profile" ]; }; then
-                    file=$HOME/.bash_profile
-                fi
-                ;;
-        esac
-    fi
+    }
     if [ "$file" = /dev/null ]; then
         printf 'tsm: PROFILE=/dev/null: no profile changed; to load tsm in every shell, add:\n  %s\n' "$line"
         return 0
@@ -202,25 +263,21 @@ _tsm_setup_profile() {
     printf 'tsm: new shells load tsm; for this one, run: %s\n' "$line"
 }
 
-# On macOS, util-linux from Homebrew is keg-only: put its bin on PATH when it is installed.
+# On macOS, util-linux from Homebrew is keg-only: when it is installed at a usual Homebrew
+# prefix and setsid is not on PATH, append its bin (never prepended: it would shadow macOS's
+# getopt, column, hexdump, logger, uuidgen). Never runs brew: this runs at every shell start.
+# tsm itself never needs it (tsm-native calls setsid(2) itself); it is for users' scripts.
 _tsm_macos_path() {
     local prefix
     [ "$(uname -s 2>/dev/null)" = Darwin ] || return 0
     command -v setsid >/dev/null 2>&1 && return 0
-    # The usual Homebrew prefixes first: asking brew costs a noticeable moment per shell.
     for prefix in /opt/homebrew/opt/util-linux /usr/local/opt/util-linux; do
         if [ -x "$prefix/bin/setsid" ]; then
-            PATH=$prefix/bin:$PATH
+            PATH=$PATH:$prefix/bin
             export PATH
             return 0
         fi
     done
-    command -v brew >/dev/null 2>&1 || return 0
-    prefix=$(brew --prefix util-linux 2>/dev/null) || return 0
-    if [ -x "$prefix/bin/setsid" ]; then
-        PATH=$prefix/bin:$PATH
-        export PATH
-    fi
 }
 _tsm_macos_path
 
@@ -233,8 +290,16 @@ tsm() {
             return
             ;;
         "" | help | -h | --help)
-            _tsm_usage
-            return 0
+            if [ "${1-}" = help ] && [ "${2-}" = setup ]; then
+                _tsm_setup_usage
+                return 0
+            fi
+            if ! _tsm_find_bin 2>/dev/null; then
+                _tsm_usage
+                return 0
+            fi
+            # `tsm help CMD` is `tsm CMD --help`; bare `tsm` is `tsm help`.
+            [ $# -eq 0 ] && set -- help
             ;;
     esac
     if ! _tsm_find_bin; then
@@ -244,12 +309,30 @@ tsm() {
     "$_tsm_b" "$@"
 }
 
-# Sets the caller's COMPREPLY to the words of $1 that start with $2.
+# Adds to the caller's COMPREPLY each line of $1 that starts with $2 — compared as text, never
+# expanded (compgen -W would run `$(…)` and backquotes hidden in a file name).
 _tsm_reply() {
     local item
     while IFS= read -r item; do
-        COMPREPLY[${#COMPREPLY[@]}]=$item
-    done < <(compgen -W "$1" -- "$2")
+        case $item in
+            "$2"*) COMPREPLY[${#COMPREPLY[@]}]=$item ;;
+        esac
+    done <<EOF_TSM_WORDS
+$1
+EOF_TSM_WORDS
+}
+
+# Prints the process names of the state folder that are valid tsm names ([A-Za-z0-9._-],
+# not starting with . or -): a hostile file name in processes/ is never offered.
+_tsm_names() {
+    local _tsm_b name
+    _tsm_find_bin 2>/dev/null || return 0
+    "$_tsm_b" list --names 2>/dev/null | while IFS= read -r name; do
+        case $name in
+            "" | [.-]* | *[!A-Za-z0-9._-]*) ;;
+            *) printf '%s\n' "$name" ;;
+        esac
+    done
 }
 
 # Bash completion of the tsm function: commands; then process names (`tsm-native list
@@ -262,22 +345,26 @@ _tsm_complete() {
     if [ "${COMP_CWORD:-0}" -le 1 ]; then
         words="setup start stop restart delete list ls ports logs flush describe save resurrect"
         words="$words doctor repl startup unstartup completions help"
-        _tsm_reply "$words" "$cur"
+        _tsm_reply "${words// /$'\n'}" "$cur"
         return 0
     fi
     cmd=${COMP_WORDS[1]-}
     case $cmd:$cur in
         setup:*) words=--profile ;;
+        help:*)
+            [ "${COMP_CWORD:-0}" -eq 2 ] || return 0
+            words="setup start stop restart delete list ports logs flush describe save resurrect"
+            words="${words// /$'\n'}"$'\n'"doctor"$'\n'"repl"$'\n'"startup"$'\n'"unstartup"$'\n'"completions"
+            ;;
         *:-*)
             _tsm_find_bin || return 0
             words=$("$_tsm_b" "$cmd" --help 2>/dev/null | grep -oE -- '--[a-z][a-z0-9-]+')
             ;;
         stop:* | restart:* | delete:* | del:* | logs:* | describe:* | flush:*)
-            _tsm_find_bin || return 0
-            words=$("$_tsm_b" list --names 2>/dev/null)
+            words=$(_tsm_names)
             ;;
-        completions:*) words="bash zsh fish elvish powershell" ;;
-        startup:* | unstartup:*) words="systemd launchd" ;;
+        completions:*) words=$'bash\nzsh\nfish' ;;
+        startup:* | unstartup:*) words=$'systemd\nlaunchd' ;;
         *) return 0 ;;
     esac
     _tsm_reply "$words" "$cur"

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "tsm",
+    bin_name = "tsm",
     version,
     about = "Tetra Service Manager: pm2-style services for the shell, one small supervisor each",
-    after_help = "Targets: '*' (all), a TSM ID, an exact name, a unique part of a name, or a port.\nState lives in $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra)."
+    override_help = crate::help::HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -24,7 +25,7 @@ pub enum Command {
     /// Stop services (SIGTERM to their process group, SIGKILL after the kill timeout)
     Stop(StopArgs),
     /// Stop services and start them again from their recorded script, args, cwd and env file
-    Restart(StopArgs),
+    Restart(RestartArgs),
     /// Stop services and forget them (their logs are kept)
     #[command(alias = "del")]
     Delete(StopArgs),
@@ -131,26 +132,35 @@ pub struct StartArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// '*', a TSM ID, a name, part of a name, or a port
+    /// '*', a TSM ID, a name, part of a name, a port, or an ecosystem config
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
-    /// restart: start again with the recorded environment instead of re-reading env files
-    /// and configs
+    /// Also kill a process of the service that escaped its group and still holds the PORT
+    #[arg(long)]
+    pub kill_port: bool,
+}
+
+/// `restart`'s own flags (stop and delete share [`StopArgs`]).
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// '*', a TSM ID, a name, part of a name, a port, or an ecosystem config
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
+    /// Start again with the recorded environment instead of re-reading env files and configs
     #[arg(long)]
     pub keep_env: bool,
-    /// restart: return only once each service listens on its PORT again
+    /// Return only once each service listens on its PORT again
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub wait_timeout: Option<u64>,
-    /// stop/delete: also kill a process of the service that escaped its group and still
-    /// holds the PORT
-    #[arg(long)]
-    pub kill_port: bool,
 }
 
 #[derive(Debug, Args)]
@@ -334,6 +344,20 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_command_takes_only_its_own_flags() {
+        for args in [
+            &["tsm", "stop", "x", "--keep-env"][..],
+            &["tsm", "stop", "x", "--wait"],
+            &["tsm", "delete", "x", "--wait-timeout", "1s"],
+            &["tsm", "restart", "x", "--kill-port"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?} parsed");
+        }
+        assert!(Cli::try_parse_from(["tsm", "restart", "x", "--keep-env", "--wait"]).is_ok());
+        assert!(Cli::try_parse_from(["tsm", "delete", "x", "--kill-port"]).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod ecosystem;
 pub mod error;
 pub mod export;
 pub mod halt;
+pub mod help;
 pub mod launch;
 pub mod listen;
 pub mod lock;
@@ -35,16 +36,41 @@ use clap::{CommandFactory, Parser};
 use error::TsmError;
 use std::io::Write;
 
-/// The first line of a clap error, without its `error: ` prefix.
+/// A clap error as one line, without its `error: ` prefix, ending in clap's "did you mean"
+/// tip when it has one: `unrecognized subcommand 'strat' (did you mean 'start'?)`.
 pub(crate) fn one_line(err: &clap::Error) -> String {
-    let text = err.to_string();
+    let text = err.render().to_string();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
     let first = first.trim_start_matches("error: ");
     // "the following required arguments were not provided:" names them on the next line.
-    match (first.ends_with(':'), lines.next()) {
+    let mut line = match (first.ends_with(':'), lines.next()) {
         (true, Some(what)) => format!("{first} {}", what.trim()),
         _ => first.to_string(),
+    };
+    // `tip: a similar subcommand exists: 'start'`, or `tip: some similar subcommands exist:
+    // 'restart', 'start'`, least similar first: the nearest is the last.
+    let nearest = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tip: "))
+        .find(|tip| tip.contains("similar"))
+        .and_then(|tip| tip.split_once(": "))
+        .and_then(|(_, names)| names.rsplit(", ").next().map(str::to_string));
+    if let Some(name) = nearest {
+        line.push_str(&format!(" (did you mean {name}?)"));
+    }
+    line
+}
+
+/// A usage error clap cannot explain: `setup` is the shell side's command.
+fn usage_message(err: &clap::Error, args: &[std::ffi::OsString]) -> String {
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("setup") if err.kind() == ErrorKind::InvalidSubcommand => {
+            "setup is a command of tsm itself, not of tsm-native: run `tsm setup` (the shell \
+             function of shell/tsm.sh, or the shell/tsm command)"
+                .to_string()
+        }
+        _ => one_line(err),
     }
 }
 
@@ -71,7 +97,7 @@ pub fn main_entry() -> i32 {
             }
         };
     }
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -79,7 +105,7 @@ pub fn main_entry() -> i32 {
                 return 0;
             }
             _ => {
-                eprintln!("tsm: {}", one_line(&e));
+                eprintln!("tsm: {}", usage_message(&e, &args));
                 return error::EXIT_USAGE;
             }
         },
@@ -91,12 +117,20 @@ pub fn main_entry() -> i32 {
     let result = commands::Ctx::from_env().and_then(|ctx| {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        commands::run(&command, &ctx, &mut out)?;
+        // The REPL runs commands itself, so it is dispatched here, at the edge, and
+        // `commands` never names it (no import cycle).
+        let code = match &command {
+            cli::Command::Repl(_) => repl::run(&ctx, &mut out)?,
+            _ => {
+                commands::run(&command, &ctx, &mut out)?;
+                0
+            }
+        };
         out.flush()?;
-        Ok(())
+        Ok(code)
     });
     match result {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) if broken_pipe(&e) => 0,
         Err(e) => match e.downcast_ref::<TsmError>() {
             Some(tsm) => {

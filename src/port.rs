@@ -55,6 +55,17 @@ pub fn port_in_script(text: &str) -> Option<u16> {
     text.lines().find_map(port_in_line)
 }
 
+/// The port a script sets unconditionally (`PORT=3000`, `export PORT=3000`) in its first valid
+/// `PORT=` line — which overrides any PORT tsm passes; `PORT=${PORT:-3000}` gives None.
+pub fn fixed_port_in_script(text: &str) -> Option<u16> {
+    let line = text.lines().find(|l| port_in_line(l).is_some())?;
+    let value = line.split_once("PORT=")?.1.trim_start_matches(['"', '\'']);
+    match value.starts_with("${PORT") {
+        true => None,
+        false => port_in_line(line),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +118,18 @@ mod tests {
         let script = "#!/usr/bin/env bash\n# PORT=1111\nPORT=abc\nexport PORT=3000\nPORT=4000\n";
         assert_eq!(port_in_script(script), Some(3000));
         assert_eq!(port_in_script("#!/bin/sh\necho no port\n"), None);
+    }
+
+    #[test]
+    fn a_fixed_assignment_is_told_from_a_default() {
+        assert_eq!(fixed_port_in_script("export PORT=3000 # x\n"), Some(3000));
+        assert_eq!(fixed_port_in_script("PORT='3001'\n"), Some(3001));
+        assert_eq!(fixed_port_in_script("PORT=${PORT:-3000}\n"), None);
+        assert_eq!(
+            fixed_port_in_script("export PORT=\"${PORT:-3000}\"\n"),
+            None
+        );
+        assert_eq!(fixed_port_in_script("# PORT=1\necho hi\n"), None);
     }
 
     #[test]

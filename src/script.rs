@@ -108,7 +108,10 @@ pub fn locate(raw: &str, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String
     } else if let Some(program) = by_extension {
         Some(find_program(program, raw)?)
     } else {
-        return Err(not_found(raw));
+        return Err(TsmError::NoInput(format!(
+            "'{raw}' is not executable: run chmod +x {raw} (with a #! line such as \
+             #!/usr/bin/env bash), or name it .sh, .py or .js"
+        )));
     };
     // Absolute, but symlinks kept: a multi-call binary (redis-server → redis-check-rdb,
     // busybox) chooses what to be by the name it is run under.

@@ -130,7 +130,8 @@ impl Spec {
             p
         } else {
             return Err(TsmError::Data(
-                "PORT not set; no valid PORT= in script".into(),
+                "PORT not set; no valid PORT= in script (pass --port N, or add PORT=N to the script)"
+                    .into(),
             ));
         };
         let base = match &req.name {

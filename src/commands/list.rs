@@ -10,6 +10,10 @@ use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
 
+/// A service younger than this (seconds since its start) that does not listen yet is shown
+/// as starting (`3000?`), not as failing (`3000!`): servers take a moment to bind.
+pub const READINESS_GRACE_SECS: u64 = 3;
+
 #[derive(Debug, Serialize)]
 pub struct Row {
     pub id: Option<u64>,
@@ -85,6 +89,11 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
         .collect())
 }
 
+/// Younger than the readiness grace.
+fn starting(row: &Row) -> bool {
+    row.uptime.is_some_and(|u| u < READINESS_GRACE_SECS)
+}
+
 fn cell<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
@@ -111,6 +120,7 @@ impl Run for ListArgs {
                     status,
                     cell(r.pid),
                     match (r.port, r.listening) {
+                        (Some(port), Some(false)) if starting(r) => format!("{port}?"),
                         (Some(port), Some(false)) => format!("{port}!"),
                         (port, _) => cell(port),
                     },
@@ -132,8 +142,15 @@ impl Run for ListArgs {
             &cells,
         );
         out.write_all(table.as_bytes())?;
-        if rows.iter().any(|r| r.listening == Some(false)) {
+        let quiet = |r: &&Row| r.listening == Some(false);
+        if rows.iter().filter(quiet).any(|r| !starting(r)) {
             writeln!(out, "! running, but not listening on its PORT")?;
+        }
+        if rows.iter().filter(quiet).any(starting) {
+            writeln!(
+                out,
+                "? starting: not listening on its PORT yet (first {READINESS_GRACE_SECS}s)"
+            )?;
         }
         Ok(())
     }

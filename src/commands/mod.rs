@@ -80,7 +80,8 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Doctor(a) => a.run(ctx, out),
         Command::Save(_) => save::save(ctx, out),
         Command::Resurrect(_) => save::resurrect(ctx, out),
-        Command::Repl(_) => crate::repl::run(ctx, out),
+        // Dispatched by `main_entry` (the REPL runs commands, so commands never run it).
+        Command::Repl(_) => Err(crate::error::TsmError::Usage("already in the REPL".into()).into()),
         Command::Completions(a) => completions::print(a.shell, out),
         Command::Startup(a) => startup::startup(a, ctx, out),
         Command::Unstartup(a) => startup::unstartup(a, ctx, out),

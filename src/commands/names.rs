@@ -1,4 +1,5 @@
-//! `tsm list --names`: every process name, one a line, in TSM ID order (for completion).
+//! `tsm list --names`: every process name, one a line, in TSM ID order (for completion). Only
+//! valid names: a hostile file name in `processes/` (`` `id>x`.meta ``) is never offered.
 
 use super::Ctx;
 use anyhow::Result;
@@ -8,6 +9,9 @@ use std::io::Write;
 pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let mut text = String::new();
     for entry in ctx.store().entries()? {
+        if !crate::resolve::valid_name(&entry.name) {
+            continue;
+        }
         text.push_str(&entry.name);
         text.push('\n');
     }

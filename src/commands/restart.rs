@@ -3,7 +3,7 @@
 
 use super::wait::{until_listening, DEFAULT_WAIT_MS};
 use super::{lock_targets, report, Ctx, Run};
-use crate::cli::StopArgs;
+use crate::cli::RestartArgs;
 use crate::ecosystem;
 use crate::error::TsmError;
 use crate::halt::halt;
@@ -14,7 +14,7 @@ use anyhow::Result;
 use std::io::Write;
 use std::time::Duration;
 
-pub struct Restart<'a>(pub &'a StopArgs);
+pub struct Restart<'a>(pub &'a RestartArgs);
 
 /// `+KEY` added, `~KEY` changed, `-KEY` removed (values are never shown).
 pub fn env_changes(old: &[(String, String)], new: &[(String, String)]) -> Vec<String> {

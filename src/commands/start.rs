@@ -49,6 +49,7 @@ impl Run for StartArgs {
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         let (id, pid) = start_spec(ctx, &spec, self.force)?;
+        warn_fixed_port(&spec);
         writeln!(
             out,
             "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
@@ -215,4 +216,29 @@ fn declared_by(
             format!("tsm {id}: {} ({status})", e.name)
         })
     })
+}
+
+/// Warns when the script's own unconditional `PORT=N` will override the different PORT tsm
+/// passes (from --port, the env file or the caller): the name would promise one port while
+/// the service listens on another.
+fn warn_fixed_port(spec: &Spec) {
+    use std::io::Read;
+    let Some(port) = spec.port else {
+        return;
+    };
+    let mut text = Vec::new();
+    if let Ok(file) = std::fs::File::open(&spec.script) {
+        let _ = file.take(64 * 1024).read_to_end(&mut text);
+    }
+    if text.contains(&0) {
+        return; // a binary
+    }
+    let text = String::from_utf8_lossy(&text);
+    if let Some(fixed) = crate::port::fixed_port_in_script(&text).filter(|f| *f != port) {
+        eprintln!(
+            "tsm: warning: {} sets PORT={fixed} itself, overriding the PORT {port} tsm passes; \
+             write PORT=${{PORT:-{fixed}}} in the script to honour --port",
+            spec.script.display()
+        );
+    }
 }

@@ -84,7 +84,8 @@ impl Write for Tee<'_> {
 /// Runs `command` with its stdout copied to `tee` as it arrives; stderr goes straight to
 /// ours. Its stdin is ours on a terminal, else empty, so that it cannot eat the lines of a
 /// piped script. Ends when the child closes its stdout (Ctrl-C ends the child, not the REPL).
-pub fn run_child(mut command: Command, tee: &mut Tee, interactive: bool) -> Result<()> {
+/// Returns its exit code (128 + N for signal N, as a shell says).
+pub fn run_child(mut command: Command, tee: &mut Tee, interactive: bool) -> Result<i32> {
     let program = command.get_program().to_string_lossy().into_owned();
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
     if !interactive {
@@ -115,10 +116,15 @@ pub fn run_child(mut command: Command, tee: &mut Tee, interactive: bool) -> Resu
     if copied.is_err() {
         let _ = child.kill();
     }
-    child
+    let status = child
         .wait()
         .with_context(|| format!("waiting for {program}"))?;
-    copied.with_context(|| format!("copying the output of {program}"))
+    copied.with_context(|| format!("copying the output of {program}"))?;
+    use std::os::unix::process::ExitStatusExt;
+    Ok(status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1))
 }
 
 #[cfg(test)]

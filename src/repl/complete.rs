@@ -34,7 +34,7 @@ impl Helper {
                 std::iter::once(c.get_name().to_string())
                     .chain(c.get_all_aliases().map(str::to_string))
             })
-            .chain(["help".to_string()])
+            .chain(["help".to_string(), "clear".to_string()])
             .collect();
         commands.sort();
         Self {
@@ -47,7 +47,13 @@ impl Helper {
     fn names(&self) -> Vec<String> {
         Store::new(&self.paths)
             .entries()
-            .map(|entries| entries.into_iter().map(|e| e.name).collect())
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|e| e.name)
+                    .filter(|n| crate::resolve::valid_name(n))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

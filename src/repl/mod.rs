@@ -35,6 +35,8 @@ pub(crate) struct Repl<'a> {
     /// The terminal's width, for `/ps`.
     columns: Option<usize>,
     recent: Recent,
+    /// The exit code of the last command that failed: piped mode exits with it.
+    failed: std::cell::Cell<Option<i32>>,
 }
 
 enum Next {
@@ -137,7 +139,12 @@ fn error_line(e: &anyhow::Error) -> String {
     }
 }
 
-pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+/// Clears the terminal and its scrollback, as `clear` does (nothing when not a terminal).
+pub(crate) const CLEAR: &[u8] = b"\x1b[H\x1b[2J\x1b[3J";
+
+/// Runs the REPL; returns its exit code: 0, or in piped mode the exit code of the last
+/// command that failed (so that `… | tsm repl` in a script notices).
+pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<i32> {
     let interactive = std::io::stdin().is_terminal();
     let mut input = if interactive {
         ctx.paths.ensure()?;
@@ -155,6 +162,7 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         interactive,
         columns: None,
         recent: Recent::default(),
+        failed: std::cell::Cell::new(None),
     };
     loop {
         out.flush()?;
@@ -164,24 +172,59 @@ pub fn run(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
             Next::End => break,
         };
         repl.columns = input.columns();
-        if let Flow::Exit = repl.handle(&line, out)? {
-            break;
+        match repl.handle(&line, out) {
+            Ok(Flow::Exit) => break,
+            Ok(Flow::Continue) => {}
+            // A reader that went away (`… | tsm repl | head -5`): stop quietly, as a
+            // shell pipeline would.
+            Err(e) if is_broken_pipe(&e) => return Ok(repl.exit_code()),
+            Err(e) => return Err(e),
         }
     }
     if interactive {
         writeln!(out)?;
     }
-    out.flush()?;
-    Ok(())
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    Ok(repl.exit_code())
 }
 
 impl Repl<'_> {
+    /// 0 on a terminal; else the exit code of the last failed command.
+    fn exit_code(&self) -> i32 {
+        match self.interactive {
+            true => 0,
+            false => self.failed.get().unwrap_or(0),
+        }
+    }
+
+    /// Records the exit code `tsm-native` would give for `e`.
+    fn failed_with(&self, e: &anyhow::Error) {
+        self.failed.set(Some(match e.downcast_ref::<TsmError>() {
+            Some(tsm) => tsm.exit_code(),
+            None => crate::error::EXIT_FAILURE,
+        }));
+    }
+
+    /// Records a child's exit code when it failed (`!false`, `/ps` that could not run).
+    pub(crate) fn child_exited(&self, code: i32) {
+        if code != 0 {
+            self.failed.set(Some(code));
+        }
+    }
+
     /// Runs one line; only a failure to write to the terminal is returned.
     fn handle(&mut self, line: &str, out: &mut dyn Write) -> Result<Flow> {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("/last") {
             if rest.is_empty() || rest.starts_with(char::is_whitespace) {
                 if let Err(e) = self.last(rest.trim(), out) {
+                    if is_broken_pipe(&e) {
+                        return Err(e);
+                    }
+                    self.failed_with(&e);
                     eprintln!("{}", error_line(&e));
                 }
                 return Ok(Flow::Continue);
@@ -192,6 +235,7 @@ impl Repl<'_> {
             Ok(flow) => flow,
             Err(e) if is_broken_pipe(&e) => return Err(e),
             Err(e) => {
+                self.failed_with(&e);
                 let message = error_line(&e);
                 eprintln!("{message}");
                 tee.keep(message.as_bytes());
@@ -215,12 +259,14 @@ impl Repl<'_> {
             }
             let mut bash = std::process::Command::new("bash");
             bash.arg("-c").arg(command).current_dir(&self.ctx.cwd);
-            run_child(bash, tee, self.interactive)?;
+            self.child_exited(run_child(bash, tee, self.interactive)?);
         } else if line.starts_with('/') {
             let (name, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             return self.slash(name, rest.trim(), tee);
         } else if line == "exit" || line == "quit" {
             return Ok(Flow::Exit);
+        } else if line == "clear" {
+            self.clear(tee)?;
         } else {
             self.tsm_words(split(line)?, tee)?;
         }
@@ -262,10 +308,22 @@ impl Repl<'_> {
                 if !a.follow {
                     child.arg("--follow");
                 }
-                run_child(child, tee, self.interactive)
+                run_child(child, tee, self.interactive).map(|_| ())
             }
             _ => commands::run(&command, self.ctx, tee),
         }
+    }
+
+    /// `clear`, `/clear`: clears the terminal (Ctrl-L does it at the prompt too).
+    pub(crate) fn clear(&self, out: &mut dyn Write) -> Result<()> {
+        if std::io::stdout().is_terminal() {
+            // Straight to the terminal: an escape sequence is no output to keep for `/last`.
+            let mut stdout = std::io::stdout();
+            stdout.write_all(CLEAR)?;
+            stdout.flush()?;
+        }
+        out.flush()?;
+        Ok(())
     }
 
     /// `/last [N]`: prints the N-th previous command's output again.

@@ -10,7 +10,7 @@ use std::process::Command;
 /// Every slash command, for `/help` and completion.
 pub const SLASH: &[&str] = &[
     "/help", "/?", "/exit", "/quit", "/list", "/ls", "/kill", "/last", "/ps", "/disk", "/mem",
-    "/env",
+    "/env", "/clear",
 ];
 
 pub const HELP: &str = "\
@@ -18,7 +18,7 @@ tsm commands, without `tsm`:
   start [--env FILE] [--port N] SCRIPT [NAME] [-- ARGS...]
   stop | restart | delete TARGET...       list | ls [--json]      ports [--json]
   logs [TARGET...] [--lines N] [-f]       flush [TARGET...]      describe TARGET...
-  save | resurrect | doctor               COMMAND --help for its options
+  save | resurrect | doctor | clear       COMMAND --help for its options
   (logs -f follows until Ctrl-C, which returns here)
 slash commands:
   /help, /?          this text
@@ -30,6 +30,7 @@ slash commands:
   /disk              disk space (df -h)
   /mem               memory (free -h; vm_stat on macOS)
   /env               environment variables, sorted
+  /clear             clear the screen (so do `clear` and Ctrl-L)
   !COMMAND           run COMMAND with bash -c
 TAB completes commands, slash commands and process names; history: $TETRA_DIR/tsm/repl_history.log
 ";
@@ -87,15 +88,16 @@ impl Repl<'_> {
                 if let Some(columns) = self.columns {
                     ps.env("COLUMNS", columns.to_string());
                 }
-                run_child(ps, tee, self.interactive)?;
+                self.child_exited(run_child(ps, tee, self.interactive)?);
             }
             "/disk" => {
                 let mut df = Command::new("df");
                 df.arg("-h");
-                run_child(df, tee, self.interactive)?;
+                self.child_exited(run_child(df, tee, self.interactive)?);
             }
-            "/mem" => run_child(mem(), tee, self.interactive)?,
+            "/mem" => self.child_exited(run_child(mem(), tee, self.interactive)?),
             "/env" => env(tee)?,
+            "/clear" => self.clear(tee)?,
             _ => {
                 return Err(TsmError::Usage(format!(
                     "unknown command '{name}'; type /help for the list"

@@ -9,8 +9,9 @@ fn no_state(t: &Tsm) -> bool {
         .unwrap_or(true)
 }
 
-/// A folder `stack/` with a shell, a node and a python service and a config naming them.
-fn stack(t: &Tsm, config_name: &str, config: &str) -> std::path::PathBuf {
+/// A folder `stack/` with a shell, a node and a python service (whose script says
+/// `PORT=worker_port`) and a config naming them.
+fn stack(t: &Tsm, config_name: &str, config: &str, worker_port: u16) -> std::path::PathBuf {
     let dir = t.work.join("stack");
     std::fs::create_dir_all(dir.join("svc")).unwrap();
     t.script(
@@ -24,7 +25,7 @@ fn stack(t: &Tsm, config_name: &str, config: &str) -> std::path::PathBuf {
     .unwrap();
     std::fs::write(
         dir.join("worker.py"),
-        "import os, time\nPORT=7003\nprint('worker', os.environ['PORT'], flush=True)\ntime.sleep(300)\n",
+        format!("import os, time\nPORT={worker_port}\nprint('worker', os.environ['PORT'], flush=True)\ntime.sleep(300)\n"),
     )
     .unwrap();
     std::fs::write(dir.join(config_name), config).unwrap();
@@ -41,10 +42,23 @@ const THREE: &str = r#"module.exports = {
 };
 "#;
 
+/// [`THREE`] with free ports for api and web (and the worker's, for [`stack`]).
+fn three(ports: [u16; 3]) -> String {
+    THREE
+        .replace("7001", &ports[0].to_string())
+        .replace("7002", &ports[1].to_string())
+}
+
 #[test]
 fn a_config_starts_every_app_in_order() {
+    let [port_a, port_b, port_c] = free_ports();
     let t = Tsm::new();
-    let config = stack(&t, "ecosystem.config.js", THREE);
+    let config = stack(
+        &t,
+        "ecosystem.config.js",
+        &three([port_a, port_b, port_c]),
+        port_c,
+    );
     let out = t
         .cmd()
         .args(["start", config.to_str().unwrap()])
@@ -56,29 +70,36 @@ fn a_config_starts_every_app_in_order() {
     let text = stdout_of(&out);
     let started: Vec<&str> = text.lines().collect();
     assert!(
-        started[0].starts_with("tsm: started 'api-7001' (TSM ID: 0,"),
+        started[0].starts_with(&format!("tsm: started 'api-{port_a}' (TSM ID: 0,")),
         "{text}"
     );
     assert!(
-        started[1].starts_with("tsm: started 'web-7002' (TSM ID: 1,"),
+        started[1].starts_with(&format!("tsm: started 'web-{port_b}' (TSM ID: 1,")),
         "{text}"
     );
     assert!(
-        started[2].starts_with("tsm: started 'worker-7003' (TSM ID: 2,"),
+        started[2].starts_with(&format!("tsm: started 'worker-{port_c}' (TSM ID: 2,")),
         "{text}"
     );
     let svc = t.work.join("stack/svc").canonicalize().unwrap();
     let api_log = svc.join("api.out.log");
     wait_until("api's own log file", || {
         std::fs::read_to_string(&api_log).unwrap_or_default()
-            == format!("api 7001 dev cwd={}\n", svc.display())
+            == format!("api {port_a} dev cwd={}\n", svc.display())
     });
-    wait_until("web", || t.log("web-7002.out") == "web 7002 dev\n");
-    wait_until("worker", || t.log("worker-7003.out") == "worker 7003\n");
+    wait_until("web", || {
+        t.log(&format!("web-{port_b}.out")) == format!("web {port_b} dev\n")
+    });
+    wait_until("worker", || {
+        t.log(&format!("worker-{port_c}.out")) == format!("worker {port_c}\n")
+    });
     t.run(&["logs", "api", "--nostream", "--out", "--raw"])
         .success()
-        .stdout(format!("api 7001 dev cwd={}\n", svc.display()));
-    assert_eq!(t.meta("api-7001").get("type"), Some("ecosystem"));
+        .stdout(format!("api {port_a} dev cwd={}\n", svc.display()));
+    assert_eq!(
+        t.meta(&format!("api-{port_a}")).get("type"),
+        Some("ecosystem")
+    );
     // The config names its processes for stop, restart and delete.
     t.run(&["stop", "stack/ecosystem.config.js"]).success();
     assert!(t.list_json().iter().all(|r| r["status"] == "stopped"));
@@ -90,8 +111,14 @@ fn a_config_starts_every_app_in_order() {
 
 #[test]
 fn profiles_and_only() {
+    let [port_a, port_b, port_c] = free_ports();
     let t = Tsm::new();
-    let config = stack(&t, "ecosystem.config.js", THREE);
+    let config = stack(
+        &t,
+        "ecosystem.config.js",
+        &three([port_a, port_b, port_c]),
+        port_c,
+    );
     t.cmd()
         .args([
             "start",
@@ -103,23 +130,28 @@ fn profiles_and_only() {
         ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("'api-7001'").and(predicate::str::contains("web").not()));
+        .stdout(
+            predicate::str::contains(format!("'api-{port_a}'"))
+                .and(predicate::str::contains("web").not()),
+        );
     let log = t.work.join("stack/svc/api.out.log");
     wait_until("the production MODE", || {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
-            .starts_with("api 7001 prod ")
+            .starts_with(&format!("api {port_a} prod "))
     });
     assert_eq!(t.list_json().len(), 1);
 }
 
 #[test]
 fn a_broken_config_starts_nothing_and_says_where() {
+    let [port_a, port_b, port_c] = free_ports();
     let t = Tsm::new();
     let config = stack(
         &t,
         "ecosystem.config.js",
         "module.exports = {\n  apps: [\n    { name: 'x' script: 'a.sh' }\n  ]\n};\n",
+        port_c,
     );
     t.run(&["start", config.to_str().unwrap()])
         .code(65)
@@ -128,27 +160,31 @@ fn a_broken_config_starts_nothing_and_says_where() {
         ));
     for (body, says) in [
         (
-            r#"{"apps":[{"name":"ok","script":"svc/api.sh","env":{"PORT":7010}},{"name":"bad"}]}"#,
-            "app 'bad': missing 'script'",
+            &r#"{"apps":[{"name":"ok","script":"svc/api.sh","env":{"PORT":7010}},{"name":"bad"}]}"#
+                .replace("7010", &port_b.to_string()),
+            &"app 'bad': missing 'script'".to_string(),
         ),
         (
-            r#"{"apps":[{"name":"a","script":"svc/api.sh","env":{"PORT":7011}},{"name":"a","script":"svc/api.sh","env":{"PORT":7011}}]}"#,
-            "duplicate app name 'a-7011'",
+            &r#"{"apps":[{"name":"a","script":"svc/api.sh","env":{"PORT":7011}},{"name":"a","script":"svc/api.sh","env":{"PORT":7011}}]}"#
+                .replace("7011", &port_a.to_string()),
+            &format!("duplicate app name 'a-{port_a}'"),
         ),
         (
-            r#"{"apps":[{"name":"p","script":"svc/api.sh","env":{"PORT":0}}]}"#,
-            "app 'p': invalid PORT '0'",
+            &r#"{"apps":[{"name":"p","script":"svc/api.sh","env":{"PORT":0}}]}"#.to_string(),
+            &"app 'p': invalid PORT '0'".to_string(),
         ),
         (
-            r#"{"apps":[{"name":"m","script":"missing.sh","env":{"PORT":7012}}]}"#,
-            "app 'm': 'missing.sh' not found",
+            &r#"{"apps":[{"name":"m","script":"missing.sh","env":{"PORT":7012}}]}"#
+                .replace("7012", &port_b.to_string()),
+            &"app 'm': 'missing.sh' not found".to_string(),
         ),
         (
-            r#"{"apps": [ oops ]}"#,
-            "eco.json: expected value at line 1",
+            &r#"{"apps": [ oops ]}"#.to_string(),
+            &"eco.json: expected value at line 1".to_string(),
         ),
     ] {
         std::fs::write(t.work.join("stack/eco.json"), body).unwrap();
+        let says = says.as_str();
         t.run(&["start", "stack/eco.json"])
             .failure()
             .stderr(predicate::str::contains(says));
@@ -158,11 +194,14 @@ fn a_broken_config_starts_nothing_and_says_where() {
 
 #[test]
 fn a_json_config_needs_no_node() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
     stack(
         &t,
         "eco.json",
-        r#"{"apps":[{"name":"api","script":"svc/api.sh","env":{"PORT":7020}}]}"#,
+        &r#"{"apps":[{"name":"api","script":"svc/api.sh","env":{"PORT":7020}}]}"#
+            .replace("7020", &port_a.to_string()),
+        port_b,
     );
     std::fs::write(
         t.work.join("stack/eco.config.js"),
@@ -182,7 +221,7 @@ fn a_json_config_needs_no_node() {
         .args(["start", "stack/eco.json"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("'api-7020'"));
+        .stdout(predicate::str::contains(format!("'api-{port_a}'")));
     t.cmd()
         .env("PATH", &empty)
         .args(["start", "stack/eco.config.js"])
@@ -203,43 +242,53 @@ fn which_in_system(tool: &str) -> Result<std::path::PathBuf, ()> {
 
 #[test]
 fn restart_rereads_the_env_file_and_names_what_changed() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "svc.sh",
-        "#!/usr/bin/env bash\nexport PORT=7030\necho \"color=$COLOR size=$SIZE\"\nexec sleep 300\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\necho \"color=$COLOR size=$SIZE\"\nexec sleep 300\n"),
     );
     std::fs::write(t.work.join("svc.env"), "COLOR=red\nSIZE=1\nOLD=x\n").unwrap();
     t.start(&["--env", "svc.env", "svc.sh"]);
     wait_until("the first run", || {
-        t.log("svc-7030.out") == "color=red size=1\n"
+        t.log(&format!("svc-{port_a}.out")) == "color=red size=1\n"
     });
     std::fs::write(t.work.join("svc.env"), "COLOR=blue\nSIZE=1\nNEW=y\n").unwrap();
     t.run(&["restart", "svc", "--keep-env"]).success();
     wait_until("kept env", || {
-        t.log("svc-7030.out") == "color=red size=1\ncolor=red size=1\n"
+        t.log(&format!("svc-{port_a}.out")) == "color=red size=1\ncolor=red size=1\n"
     });
     t.run(&["restart", "svc"])
         .success()
-        .stdout(predicate::str::contains(
-            "tsm: 'svc-7030' environment: ~COLOR +NEW -OLD",
-        ))
+        .stdout(predicate::str::contains(format!(
+            "tsm: 'svc-{port_a}' environment: ~COLOR +NEW -OLD"
+        )))
         .stdout(predicate::str::contains("blue").not());
     wait_until("new env", || {
-        t.log("svc-7030.out").ends_with("color=blue size=1\n")
+        t.log(&format!("svc-{port_a}.out"))
+            .ends_with("color=blue size=1\n")
     });
 }
 
 #[test]
 fn save_and_resurrect_round_trip() {
+    let [port_a, port_b, port_c, port_d] = free_ports();
     let t = Tsm::new();
     t.script(
         "svc.sh",
         "#!/usr/bin/env bash\necho \"up $PORT $TOKEN\"\nexec sleep 300\n",
     );
     std::fs::write(t.work.join("a.env"), "TOKEN=abc\n").unwrap();
-    t.start(&["--port", "7040", "--env", "a.env", "svc.sh", "one"]);
-    t.start(&["--port", "7041", "svc.sh", "two"]);
-    t.start(&["--port", "7042", "svc.sh", "three"]);
+    t.start(&[
+        "--port",
+        &format!("{port_a}"),
+        "--env",
+        "a.env",
+        "svc.sh",
+        "one",
+    ]);
+    t.start(&["--port", &format!("{port_b}"), "svc.sh", "two"]);
+    t.start(&["--port", &format!("{port_c}"), "svc.sh", "three"]);
     t.run(&["stop", "three"]).success();
     t.run(&["save"])
         .success()
@@ -249,16 +298,18 @@ fn save_and_resurrect_round_trip() {
     let out = t.run(&["resurrect"]).success();
     let text = stdout_of(&out);
     assert!(
-        text.contains("'one-7040' (TSM ID: 0,") && text.contains("'two-7041' (TSM ID: 1,"),
+        text.contains(&format!("'one-{port_a}' (TSM ID: 0,"))
+            && text.contains(&format!("'two-{port_b}' (TSM ID: 1,")),
         "{text}"
     );
     wait_until("the token", || {
-        t.log("one-7040.out").ends_with("up 7040 abc\n")
+        t.log(&format!("one-{port_a}.out"))
+            .ends_with(&format!("up {port_a} abc\n"))
     });
     t.run(&["resurrect"])
         .success()
         .stdout(predicate::str::contains("already running"));
-    t.service("four.sh", 7043);
+    t.service("four.sh", port_d);
     t.run(&["start", "four.sh"])
         .success()
         .stdout(predicate::str::contains("(TSM ID: 3,"));

@@ -61,12 +61,12 @@ impl Tsm {
         path
     }
 
-    /// A long-running bash service declaring `PORT`.
+    /// A long-running bash service declaring `PORT` (a default: `--port` overrides it).
     pub fn service(&self, name: &str, port: u16) -> PathBuf {
         self.script(
             name,
             &format!(
-                "#!/usr/bin/env bash\nexport PORT={port}\necho \"up on $PORT\"\nexec sleep 300\n"
+                "#!/usr/bin/env bash\nexport PORT=${{PORT:-{port}}}\necho \"up on $PORT\"\nexec sleep 300\n"
             ),
         )
     }
@@ -228,6 +228,15 @@ pub fn alive(pid: i32) -> bool {
 
 pub fn stdout_of(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+}
+
+/// `N` different TCP ports that nothing listens on right now (all bound at once, then
+/// released), for a test that runs several services.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("a bound port").port())
 }
 
 /// A TCP port that nothing listens on right now (bound to port 0, then released).

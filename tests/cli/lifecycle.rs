@@ -6,23 +6,29 @@ use std::time::Instant;
 
 #[test]
 fn stop_by_id_exact_fuzzy_and_port() {
+    let [port_a, port_b, port_c, port_d] = free_ports();
     let t = Tsm::new();
     for (file, port) in [
-        ("alpha.sh", 3001),
-        ("beta.sh", 3002),
-        ("gamma.sh", 3003),
-        ("delta.sh", 3004),
+        ("alpha.sh", port_a),
+        ("beta.sh", port_b),
+        ("gamma.sh", port_c),
+        ("delta.sh", port_d),
     ] {
         t.service(file, port);
         t.start(&[file]);
     }
     t.run(&["stop", "0"])
         .success()
-        .stdout("tsm: stopped 'alpha-3001' (TSM ID: 0)\n");
-    t.run(&["stop", "beta-3002"]).success();
+        .stdout(format!("tsm: stopped 'alpha-{port_a}' (TSM ID: 0)\n"));
+    t.run(&["stop", &format!("beta-{port_b}")]).success();
     t.run(&["stop", "gam"]).success();
-    t.run(&["stop", "3004"]).success();
-    for name in ["alpha-3001", "beta-3002", "gamma-3003", "delta-3004"] {
+    t.run(&["stop", &format!("{port_d}")]).success();
+    for name in [
+        &format!("alpha-{port_a}"),
+        &format!("beta-{port_b}"),
+        &format!("gamma-{port_c}"),
+        &format!("delta-{port_d}"),
+    ] {
         assert_eq!(t.status_of(name), "stopped");
         assert_eq!(t.meta(name).status(), "stopped");
     }
@@ -30,13 +36,14 @@ fn stop_by_id_exact_fuzzy_and_port() {
 
 #[test]
 fn ambiguous_and_unknown_targets_do_nothing() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
-    t.service("test_server.sh", 3001);
-    t.service("test_client.sh", 3002);
+    t.service("test_server.sh", port_a);
+    t.service("test_client.sh", port_b);
     let a = t.start(&["test_server.sh"]);
     let b = t.start(&["test_client.sh"]);
     t.run(&["stop", "test"]).code(1).stderr(
-        "tsm: ambiguous name 'test', matches:\n  0: test_server-3001\n  1: test_client-3002\n",
+        format!("tsm: ambiguous name 'test', matches:\n  0: test_server-{port_a}\n  1: test_client-{port_b}\n"),
     );
     t.run(&["stop", "99"])
         .code(1)
@@ -49,12 +56,13 @@ fn ambiguous_and_unknown_targets_do_nothing() {
 
 #[test]
 fn stop_star_stops_everything_in_parallel() {
+    let ports: [u16; 6] = free_ports();
     let t = Tsm::new();
     // Each service takes 1 s to honour SIGTERM: stopped one after another, 6 would take 6 s.
-    for i in 0..6 {
+    for (i, &port) in ports.iter().enumerate() {
         t.script(
             &format!("slow{i}.sh"),
-            &format!("#!/usr/bin/env bash\nexport PORT={}\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n", 3100 + i),
+            &format!("#!/usr/bin/env bash\nexport PORT={}\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n", port),
         );
         t.start(&[&format!("slow{i}.sh")]);
     }
@@ -71,10 +79,11 @@ fn stop_star_stops_everything_in_parallel() {
 
 #[test]
 fn the_whole_tree_is_gone_after_stop() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "tree.sh",
-        "#!/usr/bin/env bash\nexport PORT=3200\nsleep 300 &\necho $! > kid1\nsleep 300 &\necho $! > kid2\nwait\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\nsleep 300 &\necho $! > kid1\nsleep 300 &\necho $! > kid2\nwait\n"),
     );
     t.start(&["tree.sh"]);
     let kid = |f: &str| -> i32 {
@@ -96,14 +105,15 @@ fn the_whole_tree_is_gone_after_stop() {
 
 #[test]
 fn a_term_ignoring_service_is_killed_after_the_timeout() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "stubborn.sh",
-        "#!/usr/bin/env bash\nexport PORT=3300\ntrap '' TERM\necho ready\nwhile :; do sleep 0.05; done\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\ntrap '' TERM\necho ready\nwhile :; do sleep 0.05; done\n"),
     );
     let pid = t.start(&["stubborn.sh"]);
     wait_until("the trap to be set", || {
-        t.log("stubborn-3300.out") == "ready\n"
+        t.log(&format!("stubborn-{port_a}.out")) == "ready\n"
     });
     let began = Instant::now();
     t.run(&["stop", "stubborn", "--kill-timeout", "300ms"])
@@ -113,53 +123,62 @@ fn a_term_ignoring_service_is_killed_after_the_timeout() {
         "SIGKILL came before the grace"
     );
     assert!(!alive(pid));
-    assert_eq!(t.meta("stubborn-3300").status(), "stopped");
+    assert_eq!(t.meta(&format!("stubborn-{port_a}")).status(), "stopped");
 }
 
 #[test]
 fn restart_keeps_id_and_name_and_rereads_the_env_file() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
     t.script(
         "svc.sh",
-        "#!/usr/bin/env bash\nexport PORT=3400\necho \"color=$COLOR\"\nexec sleep 300\n",
+        &format!(
+            "#!/usr/bin/env bash\nexport PORT={port_a}\necho \"color=$COLOR\"\nexec sleep 300\n"
+        ),
     );
     std::fs::write(t.work.join("svc.env"), "COLOR=red\n").unwrap();
-    t.service("other.sh", 3401);
+    t.service("other.sh", port_b);
     t.start(&["other.sh"]);
     let old = t.start(&["--env", "svc.env", "svc.sh"]);
-    wait_until("first run", || t.log("svc-3400.out") == "color=red\n");
+    wait_until("first run", || {
+        t.log(&format!("svc-{port_a}.out")) == "color=red\n"
+    });
     std::fs::write(t.work.join("svc.env"), "COLOR=blue\n").unwrap();
     let out = t.run(&["restart", "svc"]).success();
     let line = stdout_of(&out);
     assert!(
-        line.starts_with("tsm: restarted 'svc-3400' (TSM ID: 1, PID: "),
+        line.starts_with(&format!("tsm: restarted 'svc-{port_a}' (TSM ID: 1, PID: ")),
         "{line}"
     );
-    let new = t.meta("svc-3400").pid().unwrap();
+    let new = t.meta(&format!("svc-{port_a}")).pid().unwrap();
     assert_ne!(old, new);
     assert!(!alive(old) && alive(new));
     wait_until("second run", || {
-        t.log("svc-3400.out") == "color=red\ncolor=blue\n"
+        t.log(&format!("svc-{port_a}.out")) == "color=red\ncolor=blue\n"
     });
     // Restart also brings back a stopped process.
     t.run(&["stop", "1"]).success();
     t.run(&["restart", "1"]).success();
-    assert_eq!(t.status_of("svc-3400"), "online");
+    assert_eq!(t.status_of(&format!("svc-{port_a}")), "online");
 }
 
 #[test]
 fn delete_removes_meta_and_pid_but_keeps_logs_and_ids() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     let pid = t.start(&["server.sh"]);
-    wait_until("log", || !t.log("server-3000.out").is_empty());
+    wait_until("log", || !t.log(&format!("server-{port_a}.out")).is_empty());
     t.run(&["delete", "0"])
         .success()
-        .stdout("tsm: deleted 'server-3000' (TSM ID: 0)\n");
+        .stdout(format!("tsm: deleted 'server-{port_a}' (TSM ID: 0)\n"));
     assert!(!alive(pid));
-    assert!(!t.has_meta("server-3000"));
-    assert!(!t.state().join("pids/server-3000.pid").exists());
-    assert_eq!(t.log("server-3000.out"), "up on 3000\n");
+    assert!(!t.has_meta(&format!("server-{port_a}")));
+    assert!(!t.state().join(format!("pids/server-{port_a}.pid")).exists());
+    assert_eq!(
+        t.log(&format!("server-{port_a}.out")),
+        format!("up on {port_a}\n")
+    );
     t.run(&["start", "server.sh"])
         .success()
         .stdout(predicate::str::contains("(TSM ID: 1,"));

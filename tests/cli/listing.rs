@@ -5,9 +5,10 @@ use predicates::prelude::*;
 
 #[test]
 fn list_shows_the_seed_table_sorted_by_id() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
-    t.service("api.sh", 4000);
+    t.service("server.sh", port_a);
+    t.service("api.sh", port_b);
     let p0 = t.start(&["server.sh"]);
     let p1 = t.start(&["api.sh"]);
     let out = t.run(&["list"]).success();
@@ -23,32 +24,54 @@ fn list_shows_the_seed_table_sorted_by_id() {
     );
     assert!(
         lines[3].starts_with(&format!(
-            "│ 0    │ server-3000        │ online  │ {p0:<6} │ 3000!   │ "
+            "│ 0    │ {:<18} │ online  │ {p0:<6} │ {:<7} │ ",
+            format!("server-{port_a}"),
+            format!("{port_a}?")
         )),
         "{}",
         lines[3]
     );
     assert!(
         lines[4].starts_with(&format!(
-            "│ 1    │ api-4000           │ online  │ {p1:<6} │ 4000!   │ "
+            "│ 1    │ {:<18} │ online  │ {p1:<6} │ {:<7} │ ",
+            format!("api-{port_b}"),
+            format!("{port_b}?")
         )),
         "{}",
         lines[4]
     );
     assert!(lines[3].contains("│ 0s ") || lines[3].contains("│ 1s ") || lines[3].contains("│ 2s "));
-    // The services are `sleep`s: running, but not listening on their PORT.
-    assert_eq!(lines[6], "! running, but not listening on its PORT");
+    // The services are `sleep`s, younger than the readiness grace: starting, not failing.
+    assert_eq!(
+        lines[6],
+        "? starting: not listening on its PORT yet (first 3s)"
+    );
     assert_eq!(lines.len(), 7);
     // `ls` is `list` (the uptime column may tick between the two calls).
     let ls = stdout_of(&t.run(&["ls"]).success());
     assert_eq!(ls.lines().count(), text.lines().count());
     assert_eq!(ls.lines().next(), text.lines().next());
+    // Past the grace: running, but not listening on their PORT.
+    let mut text = String::new();
+    wait_until("the readiness grace to pass", || {
+        text = stdout_of(&t.run(&["list"]).success());
+        text.contains(&format!("│ {:<7} │", format!("{port_b}!")))
+    });
+    assert!(
+        text.contains(&format!("│ {:<7} │", format!("{port_a}!"))),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\n! running, but not listening on its PORT\n"),
+        "{text}"
+    );
 }
 
 #[test]
 fn long_names_keep_the_table_aligned() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     t.start(&[
         "server.sh",
         "a-really-quite-long-service-name-for-the-table",
@@ -64,41 +87,47 @@ fn long_names_keep_the_table_aligned() {
 
 #[test]
 fn json_has_one_object_per_process() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     let pid = t.start(&["server.sh"]);
     let rows = t.list_json();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["id"], 0);
-    assert_eq!(rows[0]["name"], "server-3000");
+    assert_eq!(rows[0]["name"], format!("server-{port_a}"));
     assert_eq!(rows[0]["status"], "online");
     assert_eq!(rows[0]["pid"], pid);
-    assert_eq!(rows[0]["port"], 3000);
+    assert_eq!(rows[0]["port"], port_a);
     assert!(rows[0]["uptime"].is_u64());
 }
 
 #[test]
 fn a_service_that_exits_shows_exited_with_its_code() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "quick.sh",
-        "#!/usr/bin/env bash\nexport PORT=3600\necho bye\nexit 3\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\necho bye\nexit 3\n"),
     );
     t.start(&["--restart", "never", "quick.sh"]);
     wait_until("the exit to be recorded", || {
-        t.meta("quick-3600").status() == "exited"
+        t.meta(&format!("quick-{port_a}")).status() == "exited"
     });
-    assert_eq!(t.meta("quick-3600").get("exit_code"), Some("3"));
+    assert_eq!(
+        t.meta(&format!("quick-{port_a}")).get("exit_code"),
+        Some("3")
+    );
     t.run(&["list"])
         .success()
         .stdout(predicate::str::contains("exited (3)"));
-    assert_eq!(t.log("quick-3600.out"), "bye\n");
+    assert_eq!(t.log(&format!("quick-{port_a}.out")), "bye\n");
 }
 
 #[test]
 fn a_killed_service_shows_the_signal() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("victim.sh", 3700);
+    t.service("victim.sh", port_a);
     let pid = t.start(&["--no-autorestart", "victim.sh"]);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
@@ -106,9 +135,12 @@ fn a_killed_service_shows_the_signal() {
     )
     .unwrap();
     wait_until("the death to be recorded", || {
-        t.meta("victim-3700").status() == "exited"
+        t.meta(&format!("victim-{port_a}")).status() == "exited"
     });
-    assert_eq!(t.meta("victim-3700").get("signal"), Some("KILL"));
+    assert_eq!(
+        t.meta(&format!("victim-{port_a}")).get("signal"),
+        Some("KILL")
+    );
     t.run(&["list"])
         .success()
         .stdout(predicate::str::contains("exited (KILL)"));
@@ -116,18 +148,19 @@ fn a_killed_service_shows_the_signal() {
 
 #[test]
 fn ports_prints_the_seed_lines() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
-    t.service("api.sh", 4000);
+    t.service("server.sh", port_a);
+    t.service("api.sh", port_b);
     t.start(&["server.sh"]);
     t.start(&["api.sh"]);
     t.run(&["ports"]).success().stdout(
-        "Process: server, Port: 3000 (not listening)\nProcess: api, Port: 4000 (not listening)\n",
+        format!("Process: server, Port: {port_a} (not listening)\nProcess: api, Port: {port_b} (not listening)\n"),
     );
     let out = t.run(&["ports", "--json"]).success();
     let rows: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(rows[1]["name"], "api-4000");
-    assert_eq!(rows[1]["port"], 4000);
+    assert_eq!(rows[1]["name"], format!("api-{port_b}"));
+    assert_eq!(rows[1]["port"], port_b);
 }
 
 #[test]

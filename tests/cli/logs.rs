@@ -86,22 +86,32 @@ fn assert_consecutive(nums: &[u64]) {
 
 #[test]
 fn last_lines_are_exact_and_prefixed_per_stream() {
+    let port_a = free_port();
     let t = Tsm::new();
-    counter(&t, "count.sh", 3000, 100);
+    counter(&t, "count.sh", port_a, 100);
     t.start(&["count.sh"]);
     wait_until("all lines", || {
-        t.log("count-3000.err").ends_with("err 100\n")
+        t.log(&format!("count-{port_a}.err")).ends_with("err 100\n")
     });
     t.run(&["logs", "count", "--lines", "1", "--nostream"])
         .success()
-        .stdout("0|count-3000 | out 100\n0|count-3000 !| err 100\n");
+        .stdout(format!(
+            "0|count-{port_a} | out 100\n0|count-{port_a} !| err 100\n"
+        ));
     let out = t
         .run(&["logs", "0", "--lines", "50", "--out", "--raw"])
         .success();
     let want: String = (51..=100).map(|i| format!("out {i}\n")).collect();
     assert_eq!(stdout_of(&out), want);
     let out = t
-        .run(&["logs", "3000", "--lines", "500", "--err", "--raw"])
+        .run(&[
+            "logs",
+            &format!("{port_a}"),
+            "--lines",
+            "500",
+            "--err",
+            "--raw",
+        ])
         .success();
     let want: String = (1..=100).map(|i| format!("err {i}\n")).collect();
     assert_eq!(stdout_of(&out), want);
@@ -112,17 +122,22 @@ fn last_lines_are_exact_and_prefixed_per_stream() {
 
 #[test]
 fn logs_of_stopped_processes_stay_readable_and_star_merges() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
-    counter(&t, "a.sh", 3001, 3);
-    counter(&t, "b.sh", 3002, 3);
+    counter(&t, "a.sh", port_a, 3);
+    counter(&t, "b.sh", port_b, 3);
     t.start(&["a.sh"]);
     t.start(&["b.sh"]);
     wait_until("both", || {
-        t.log("a-3001.err").ends_with("err 3\n") && t.log("b-3002.err").ends_with("err 3\n")
+        t.log(&format!("a-{port_a}.err")).ends_with("err 3\n")
+            && t.log(&format!("b-{port_b}.err")).ends_with("err 3\n")
     });
     t.run(&["stop", "a"]).success();
     let out = t.run(&["logs", "*", "--lines", "1", "--out"]).success();
-    assert_eq!(stdout_of(&out), "0|a-3001 | out 3\n1|b-3002 | out 3\n");
+    assert_eq!(
+        stdout_of(&out),
+        format!("0|a-{port_a} | out 3\n1|b-{port_b} | out 3\n")
+    );
     t.run(&["logs", "nope"])
         .code(1)
         .stderr("tsm: process 'nope' not found\n");
@@ -130,13 +145,16 @@ fn logs_of_stopped_processes_stay_readable_and_star_merges() {
 
 #[test]
 fn nostream_reads_only_the_end_of_a_huge_log() {
+    let port_a = free_port();
     let t = Tsm::new();
-    counter(&t, "big.sh", 3003, 1);
+    counter(&t, "big.sh", port_a, 1);
     t.start(&["big.sh"]);
-    wait_until("first line", || t.log("big-3003.out") == "out 1\n");
+    wait_until("first line", || {
+        t.log(&format!("big-{port_a}.out")) == "out 1\n"
+    });
     t.run(&["stop", "big"]).success();
     // A 1 GiB log: sparse, so the test stays cheap; reading it whole would not be.
-    let path = t.state().join("logs/big-3003.out");
+    let path = t.state().join(format!("logs/big-{port_a}.out"));
     let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     f.set_len(1 << 30).unwrap();
     drop(f);
@@ -160,13 +178,14 @@ fn nostream_reads_only_the_end_of_a_huge_log() {
 
 #[test]
 fn follow_sees_new_lines_through_mv_rotation_and_truncation() {
+    let port_a = free_port();
     let t = Tsm::new();
-    ticker(&t, "tick.sh", 3004);
+    ticker(&t, "tick.sh", port_a);
     t.start(&["tick.sh"]);
     let f = Follower::start(&t, &["tick", "--raw", "--out", "--lines", "0"]);
     wait_until("followed lines", || f.count() >= 5);
-    let log = t.state().join("logs/tick-3004.out");
-    std::fs::rename(&log, t.state().join("logs/tick-3004.out.1")).unwrap();
+    let log = t.state().join(format!("logs/tick-{port_a}.out"));
+    std::fs::rename(&log, t.state().join(format!("logs/tick-{port_a}.out.1"))).unwrap();
     let seen = f.count();
     wait_until("lines after the move", || f.count() >= seen + 10);
     wait_until("more lines", || f.count() >= seen + 20);
@@ -185,33 +204,38 @@ fn follow_sees_new_lines_through_mv_rotation_and_truncation() {
 
 #[test]
 fn no_line_is_lost_or_split_across_external_rotations() {
+    let port_a = free_port();
     let t = Tsm::new();
-    ticker(&t, "tick.sh", 3005);
+    ticker(&t, "tick.sh", port_a);
     t.start(&["tick.sh"]);
     let logs = t.state().join("logs");
     for round in 1..=5 {
         wait_until("some output", || {
-            t.log("tick-3005.out").lines().count() >= 3
+            t.log(&format!("tick-{port_a}.out")).lines().count() >= 3
         });
         std::fs::rename(
-            logs.join("tick-3005.out"),
-            logs.join(format!("tick-3005.out.r{round}")),
+            logs.join(format!("tick-{port_a}.out")),
+            logs.join(format!("tick-{port_a}.out.r{round}")),
         )
         .unwrap();
     }
     wait_until("output after the last move", || {
-        !t.log("tick-3005.out").is_empty()
+        !t.log(&format!("tick-{port_a}.out")).is_empty()
     });
     t.run(&["stop", "tick"]).success();
     let mut all = Vec::new();
     for round in 1..=5 {
         all.extend(
-            t.log(&format!("tick-3005.out.r{round}"))
+            t.log(&format!("tick-{port_a}.out.r{round}"))
                 .lines()
                 .map(str::to_string),
         );
     }
-    all.extend(t.log("tick-3005.out").lines().map(str::to_string));
+    all.extend(
+        t.log(&format!("tick-{port_a}.out"))
+            .lines()
+            .map(str::to_string),
+    );
     let nums = numbers(&all);
     assert_eq!(nums[0], 1);
     assert_consecutive(&nums);
@@ -219,10 +243,11 @@ fn no_line_is_lost_or_split_across_external_rotations() {
 
 #[test]
 fn size_rotation_keeps_exactly_retain_files_and_every_line() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "burst.sh",
-        "#!/usr/bin/env bash\nexport PORT=3006\nfor ((i=1;i<=3000;i++)); do echo \"line $i\"; done\necho done >&2\nexec sleep 300\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\nfor ((i=1;i<=3000;i++)); do echo \"line $i\"; done\necho done >&2\nexec sleep 300\n"),
     );
     // Big enough retention to keep everything: check that no line is lost.
     t.start(&[
@@ -233,11 +258,13 @@ fn size_rotation_keeps_exactly_retain_files_and_every_line() {
         "burst.sh",
         "keep",
     ]);
-    wait_until("the burst", || t.log("keep-3006.err") == "done\n");
+    wait_until("the burst", || {
+        t.log(&format!("keep-{port_a}.err")) == "done\n"
+    });
     let logs = t.state().join("logs");
     let mut all = Vec::new();
     for i in (1..=50).rev() {
-        let part = logs.join(format!("keep-3006.out.{i}"));
+        let part = logs.join(format!("keep-{port_a}.out.{i}"));
         if let Ok(text) = std::fs::read_to_string(&part) {
             assert!(
                 text.len() <= 4096,
@@ -248,7 +275,11 @@ fn size_rotation_keeps_exactly_retain_files_and_every_line() {
             all.extend(text.lines().map(str::to_string));
         }
     }
-    all.extend(t.log("keep-3006.out").lines().map(str::to_string));
+    all.extend(
+        t.log(&format!("keep-{port_a}.out"))
+            .lines()
+            .map(str::to_string),
+    );
     let nums = numbers(&all);
     assert_eq!((nums.len(), nums[0]), (3000, 1));
     assert_consecutive(&nums);
@@ -263,33 +294,38 @@ fn size_rotation_keeps_exactly_retain_files_and_every_line() {
         "burst.sh",
         "few",
     ]);
-    wait_until("the second burst", || t.log("few-3006.err") == "done\n");
+    wait_until("the second burst", || {
+        t.log(&format!("few-{port_a}.err")) == "done\n"
+    });
     let mut rotated: Vec<String> = std::fs::read_dir(&logs)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("few-3006.out"))
+        .filter(|n| n.starts_with(&format!("few-{port_a}.out")))
         .collect();
     rotated.sort();
     assert_eq!(
         rotated,
         [
-            "few-3006.out",
-            "few-3006.out.1",
-            "few-3006.out.2",
-            "few-3006.out.3"
+            format!("few-{port_a}.out"),
+            format!("few-{port_a}.out.1"),
+            format!("few-{port_a}.out.2"),
+            format!("few-{port_a}.out.3")
         ]
     );
-    assert!(t.log("few-3006.out").ends_with("line 3000\n"));
+    assert!(t.log(&format!("few-{port_a}.out")).ends_with("line 3000\n"));
 }
 
 #[test]
 fn time_prefixes_stored_lines_and_env_sets_rotation() {
+    let [port_a, port_b, port_c] = free_ports();
     let t = Tsm::new();
-    counter(&t, "count.sh", 3007, 2);
+    counter(&t, "count.sh", port_a, 2);
     t.start(&["--time", "count.sh"]);
-    wait_until("lines", || t.log("count-3007.out").lines().count() == 2);
-    for (line, n) in t.log("count-3007.out").lines().zip(1..) {
+    wait_until("lines", || {
+        t.log(&format!("count-{port_a}.out")).lines().count() == 2
+    });
+    for (line, n) in t.log(&format!("count-{port_a}.out")).lines().zip(1..) {
         let (stamp, rest) = line.split_once(' ').unwrap();
         assert_eq!(rest, format!("out {n}"));
         assert!(stamp.len() == 24 && stamp.ends_with('Z'), "{stamp}");
@@ -297,15 +333,15 @@ fn time_prefixes_stored_lines_and_env_sets_rotation() {
     t.cmd()
         .env("TSM_MAX_LOG_SIZE", "2M")
         .env("TSM_LOG_RETAIN", "7")
-        .args(["start", "--port", "3008", "count.sh", "env"])
+        .args(["start", "--port", &format!("{port_b}"), "count.sh", "env"])
         .assert()
         .success();
-    let meta = t.meta("env-3008");
+    let meta = t.meta(&format!("env-{port_b}"));
     assert_eq!(meta.get("max_log_size"), Some("2097152"));
     assert_eq!(meta.get("log_retain"), Some("7"));
     t.cmd()
         .env("TSM_MAX_LOG_SIZE", "huge")
-        .args(["start", "--port", "3009", "count.sh", "bad"])
+        .args(["start", "--port", &format!("{port_c}"), "count.sh", "bad"])
         .assert()
         .code(65)
         .stderr(predicate::str::starts_with("tsm: TSM_MAX_LOG_SIZE"));
@@ -313,25 +349,29 @@ fn time_prefixes_stored_lines_and_env_sets_rotation() {
 
 #[test]
 fn flush_empties_logs_while_the_service_keeps_writing() {
+    let port_a = free_port();
     let t = Tsm::new();
-    ticker(&t, "tick.sh", 3010);
+    ticker(&t, "tick.sh", port_a);
     t.start(&["tick.sh"]);
-    wait_until("output", || t.log("tick-3010.out").lines().count() > 5);
+    wait_until("output", || {
+        t.log(&format!("tick-{port_a}.out")).lines().count() > 5
+    });
     t.run(&["flush"])
         .success()
-        .stdout("tsm: flushed 'tick-3010' (TSM ID: 0)\n");
+        .stdout(format!("tsm: flushed 'tick-{port_a}' (TSM ID: 0)\n"));
     wait_until("new output after the flush", || {
-        let text = t.log("tick-3010.out");
+        let text = t.log(&format!("tick-{port_a}.out"));
         text.lines().count() > 2 && !text.starts_with("line 1\n")
     });
-    let text = t.log("tick-3010.out");
+    let text = t.log(&format!("tick-{port_a}.out"));
     assert!(!text.contains('\0'), "flush left a hole of NULs");
 }
 
 #[test]
 fn a_closed_pipe_ends_follow_with_exit_0() {
+    let port_a = free_port();
     let t = Tsm::new();
-    ticker(&t, "tick.sh", 3011);
+    ticker(&t, "tick.sh", port_a);
     t.start(&["tick.sh"]);
     let mut child = std::process::Command::new(BIN)
         .env("TETRA_DIR", &t.tetra)
@@ -343,7 +383,10 @@ fn a_closed_pipe_ends_follow_with_exit_0() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
         .unwrap();
-    assert!(first.starts_with("0|tick-3011 | line "), "{first}");
+    assert!(
+        first.starts_with(&format!("0|tick-{port_a} | line ")),
+        "{first}"
+    );
     // The reader is gone (dropped above): the next write fails and tsm exits cleanly.
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));

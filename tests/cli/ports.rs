@@ -3,11 +3,6 @@
 use crate::harness::*;
 use predicates::prelude::*;
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn http_server(t: &Tsm) {
     t.script(
         "web.sh",
@@ -65,10 +60,13 @@ fn a_port_held_by_someone_else_refuses_the_start() {
     assert!(t.list_json().is_empty(), "a refused start left state");
     t.run(&["start", "--port", &port, "--force", "svc.sh"])
         .success();
-    // Running, not listening: marked in the list and in ports.
-    let out = t.run(&["list"]).success();
-    let text = stdout_of(&out);
-    assert!(text.contains(&format!("│ {port}!")), "{text}");
+    // Running, not listening: marked in the list (once past the readiness grace) and in
+    // ports.
+    let mut text = String::new();
+    wait_until("the readiness grace to pass", || {
+        text = stdout_of(&t.run(&["list"]).success());
+        text.contains(&format!("│ {port}!"))
+    });
     assert!(
         text.ends_with("! running, but not listening on its PORT\n"),
         "{text}"

@@ -1,7 +1,7 @@
 //! `tsm repl` fed through a pipe: slash commands, `!cmd`, `/last`, errors that do not end it,
 //! end of input, and a real service started and stopped from it.
 
-use crate::harness::{stdout_of, wait_until, Tsm};
+use crate::harness::{free_port, free_ports, stdout_of, wait_until, Tsm};
 use predicates::prelude::*;
 
 /// Runs the REPL with `input` on its stdin.
@@ -74,12 +74,13 @@ fn bang_runs_bash_in_the_current_directory() {
         &t,
         "!echo \"$((6 * 7))\" from $(basename \"$PWD\")\n!false\n!echo still\n",
     );
-    let a = a.success();
+    // Piped, the REPL exits with the status of the last command that failed (`!false`).
+    let a = a.code(1);
     assert_eq!(stdout_of(&a), "42 from work\nstill\n");
     // A `!` command reads nothing of the script that follows it.
     let a = repl(&t, "!cat\n!echo next\n").success();
     assert_eq!(stdout_of(&a), "next\n");
-    let a = repl(&t, "!\n").success();
+    let a = repl(&t, "!\n").code(64);
     assert!(stderr_of(&a).starts_with("tsm: ! needs a command"));
 }
 
@@ -90,7 +91,7 @@ fn last_shows_earlier_output_again() {
     // /last is not itself remembered: `/last` and `/last 1` both mean `!echo two`.
     assert_eq!(stdout_of(&a), "one\ntwo\none\ntwo\ntwo\n");
 
-    let a = repl(&t, "stop nope\n/last\n").success();
+    let a = repl(&t, "stop nope\n/last\n").code(1);
     assert_eq!(
         stderr_of(&a),
         "tsm: process 'nope' not found\n",
@@ -98,7 +99,7 @@ fn last_shows_earlier_output_again() {
     );
     assert_eq!(stdout_of(&a), "tsm: process 'nope' not found\n");
 
-    let a = repl(&t, "/last\n!echo x\n/last 5\n/last zero\n/last 0\n").success();
+    let a = repl(&t, "/last\n!echo x\n/last 5\n/last zero\n/last 0\n").code(64);
     let err = stderr_of(&a);
     assert!(
         err.contains("tsm: no command 1 back (0 remembered)"),
@@ -123,7 +124,8 @@ fn errors_are_one_line_and_never_end_the_repl() {
     let t = Tsm::new();
     let input = "/x\nstrat\nstop\nstop nope\nstart missing.sh\nsupervise --dir /tmp x\nrepl\n\
                  stop 'unclosed\n!echo works\n";
-    let a = repl(&t, input).success();
+    // The last failure is the unclosed quote, a usage error.
+    let a = repl(&t, input).code(64);
     assert_eq!(stdout_of(&a), "works\n");
     let err = stderr_of(&a);
     let lines: Vec<&str> = err.lines().collect();
@@ -131,7 +133,7 @@ fn errors_are_one_line_and_never_end_the_repl() {
         lines,
         [
             "tsm: unknown command '/x'; type /help for the list",
-            "tsm: unrecognized subcommand 'strat'",
+            "tsm: unrecognized subcommand 'strat' (did you mean 'start'?)",
             "tsm: the following required arguments were not provided: <TARGET>...",
             "tsm: process 'nope' not found",
             "tsm: 'missing.sh' not found or not executable",
@@ -188,45 +190,54 @@ fn system_slash_commands() {
 
 #[test]
 fn start_stop_kill_and_logs_a_real_service_from_the_repl() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("web.sh", 4610);
+    t.service("web.sh", port_a);
     let a = repl(&t, "start web.sh\nlist\n").success();
     let out = stdout_of(&a);
-    assert!(out.contains("tsm: started 'web-4610' (TSM ID: 0"), "{out}");
-    assert!(out.contains("web-4610"), "{out}");
-    assert_eq!(t.status_of("web-4610"), "online");
+    assert!(
+        out.contains(&format!("tsm: started 'web-{port_a}' (TSM ID: 0")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("web-{port_a}")), "{out}");
+    assert_eq!(t.status_of(&format!("web-{port_a}")), "online");
     wait_until("the service's first line", || {
-        t.log("web-4610.out").contains("up on 4610")
+        t.log(&format!("web-{port_a}.out"))
+            .contains(&format!("up on {port_a}"))
     });
 
     // Not a terminal: logs prints and the REPL goes on.
     let a = repl(&t, "logs web --lines 5\n!echo after-logs\n").success();
-    assert_eq!(stdout_of(&a), "0|web-4610 | up on 4610\nafter-logs\n");
+    assert_eq!(
+        stdout_of(&a),
+        format!("0|web-{port_a} | up on {port_a}\nafter-logs\n")
+    );
 
     let a = repl(&t, "stop web\n").success();
-    assert!(stdout_of(&a).contains("web-4610"));
-    assert_eq!(t.status_of("web-4610"), "stopped");
+    assert!(stdout_of(&a).contains(&format!("web-{port_a}")));
+    assert_eq!(t.status_of(&format!("web-{port_a}")), "stopped");
 
-    let a = repl(&t, "restart 0\n/kill web-4610\n/kill web\n").success();
-    assert!(stdout_of(&a).contains("web-4610"));
+    let a = repl(&t, &format!("restart 0\n/kill web-{port_a}\n/kill web\n")).code(1);
+    assert!(stdout_of(&a).contains(&format!("web-{port_a}")));
     assert_eq!(stderr_of(&a), "tsm: process 'web' not found\n");
-    assert!(!t.has_meta("web-4610"));
+    assert!(!t.has_meta(&format!("web-{port_a}")));
     repl(&t, "/kill\n")
-        .success()
+        .code(64)
         .stderr(predicate::str::starts_with("tsm: the following required"));
 }
 
 #[test]
 fn list_names_prints_one_name_a_line() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
     t.run(&["list", "--names"]).success().stdout("");
-    t.service("a.sh", 4621);
-    t.service("b.sh", 4622);
+    t.service("a.sh", port_a);
+    t.service("b.sh", port_b);
     t.start(&["a.sh"]);
     t.start(&["b.sh", "api"]);
     t.run(&["list", "--names"])
         .success()
-        .stdout("a-4621\napi-4622\n");
+        .stdout(format!("a-{port_a}\napi-{port_b}\n"));
     t.run(&["list", "--names", "--json"]).code(64);
 }
 
@@ -235,7 +246,14 @@ fn completion_scripts() {
     let t = Tsm::new();
     let a = t.run(&["completions", "bash"]).success();
     let bash = stdout_of(&a);
-    assert!(bash.contains("complete -F _tsm"), "{bash}");
+    assert!(
+        bash.contains("complete -o default -F _tsm_cli tsm"),
+        "{bash}"
+    );
+    assert!(
+        bash.contains("tsm list --names"),
+        "names come from the state folder"
+    );
     assert!(bash.contains("repl") && bash.contains("startup"));
     assert!(!bash.contains("supervise"), "hidden commands stay hidden");
     let a = t.run(&["completions", "zsh"]).success();
@@ -243,4 +261,53 @@ fn completion_scripts() {
     let a = t.run(&["completions", "fish"]).success();
     assert!(stdout_of(&a).contains("complete -c tsm"));
     t.run(&["completions", "tcsh"]).code(64);
+}
+
+#[test]
+fn piped_exit_status_is_the_last_failure() {
+    let t = Tsm::new();
+    // A later success does not hide an earlier failure: scripts notice.
+    repl(&t, "stop nope\n!echo fine\nlist\n").code(1);
+    repl(&t, "!exit 3\nlist\n").code(3);
+    repl(&t, "start missing.sh\n!exit 3\n").code(3);
+    repl(&t, "!exit 3\nstart missing.sh\n").code(66);
+    repl(&t, "list\n!true\n").success();
+    // `clear` is a command (a no-op when the output is not a terminal).
+    let a = repl(&t, "clear\n/clear\n").success();
+    assert_eq!(stdout_of(&a), "");
+    assert_eq!(stderr_of(&a), "");
+}
+
+#[test]
+fn a_closed_output_pipe_ends_the_repl_quietly() {
+    use std::io::{BufRead, BufReader, Write};
+    let t = Tsm::new();
+    let mut child = std::process::Command::new(crate::harness::BIN)
+        .arg("repl")
+        .env("TETRA_DIR", &t.tetra)
+        .env_remove("PORT")
+        .current_dir(&t.work)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // `… | tsm repl | head -5`: read five lines, then close the pipe.
+    stdin.write_all(b"!seq 1 5\n").unwrap();
+    stdin.flush().unwrap();
+    let mut line = String::new();
+    for want in 1..=5 {
+        line.clear();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, format!("{want}\n"));
+    }
+    drop(stdout);
+    // More output into the closed pipe, from a tsm command and from a child.
+    let _ = stdin.write_all(b"list\n!seq 1 100000\nlist\n/last\n");
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0));
 }

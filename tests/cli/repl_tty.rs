@@ -2,7 +2,7 @@
 //! read the screen): the prompt, TAB completing a process name, Ctrl-C ending `logs -f`
 //! but not the REPL, Ctrl-D leaving, and the history file.
 
-use crate::harness::{alive, wait_until, Tsm, BIN};
+use crate::harness::{alive, free_port, wait_until, Tsm, BIN};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
@@ -126,11 +126,13 @@ impl Drop for Tmux {
 
 #[test]
 fn terminal_prompt_tab_completion_ctrl_c_and_history() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("web.sh", 4630);
+    t.service("web.sh", port_a);
     t.start(&["web.sh"]);
     wait_until("the service's first line", || {
-        t.log("web-4630.out").contains("up on 4630")
+        t.log(&format!("web-{port_a}.out"))
+            .contains(&format!("up on {port_a}"))
     });
     let tmux = Tmux::start(&t);
     tmux.wait_prompt("the prompt");
@@ -146,21 +148,27 @@ fn terminal_prompt_tab_completion_ctrl_c_and_history() {
     tmux.wait_screen("the command completed", |s| s.contains("tsm> logs\n"));
     tmux.text("we");
     tmux.keys(&["Tab"]);
-    tmux.wait_screen("the name completed", |s| s.contains("tsm> logs web-4630\n"));
+    tmux.wait_screen("the name completed", |s| {
+        s.contains(&format!("tsm> logs web-{port_a}\n"))
+    });
 
     // logs -f follows until Ctrl-C, which returns to the prompt. (The completions ended in a
     // blank, which the screen capture does not show: this line proves it.)
     tmux.text("-f");
-    tmux.wait_screen("the typed line", |s| s.contains("tsm> logs web-4630 -f\n"));
+    tmux.wait_screen("the typed line", |s| {
+        s.contains(&format!("tsm> logs web-{port_a} -f\n"))
+    });
     tmux.keys(&["Enter"]);
-    tmux.wait_screen("the last lines", |s| s.contains("0|web-4630 | up on 4630"));
+    tmux.wait_screen("the last lines", |s| {
+        s.contains(&format!("0|web-{port_a} | up on {port_a}"))
+    });
     let mut log = std::fs::OpenOptions::new()
         .append(true)
-        .open(t.state().join("logs/web-4630.out"))
+        .open(t.state().join(format!("logs/web-{port_a}.out")))
         .expect("open the log");
     writeln!(log, "followed-line-77").expect("append to the log");
     tmux.wait_screen("a followed line", |s| {
-        s.contains("0|web-4630 | followed-line-77")
+        s.contains(&format!("0|web-{port_a} | followed-line-77"))
     });
     tmux.keys(&["C-c"]);
     tmux.wait_prompt("the prompt after Ctrl-C");
@@ -179,7 +187,38 @@ fn terminal_prompt_tab_completion_ctrl_c_and_history() {
     tmux.keys(&["C-d"]);
     wait_until("the REPL to exit", || !alive(tmux.repl_pid));
     let history = std::fs::read_to_string(t.state().join("repl_history.log")).unwrap_or_default();
-    assert!(history.contains("logs web-4630 -f"), "{history}");
+    assert!(
+        history.contains(&format!("logs web-{port_a} -f")),
+        "{history}"
+    );
     assert!(history.contains("!echo still-$((40 + 2))"), "{history}");
     assert!(!history.contains("half a line"), "{history}");
+}
+
+#[test]
+fn clear_and_ctrl_l_clear_the_screen() {
+    let t = Tsm::new();
+    let tmux = Tmux::start(&t);
+    tmux.wait_prompt("the prompt");
+    tmux.text("!echo marker-one");
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen("the first output", |s| s.contains("\nmarker-one"));
+    tmux.wait_prompt("the prompt after !echo");
+    tmux.text("clear");
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen("a cleared screen", |s| {
+        !s.contains("marker-one") && s.trim() == "tsm>"
+    });
+    assert!(!tmux.screen().contains("unrecognized"), "{}", tmux.screen());
+
+    tmux.text("!echo marker-two");
+    tmux.keys(&["Enter"]);
+    tmux.wait_screen("the second output", |s| s.contains("\nmarker-two"));
+    tmux.wait_prompt("the prompt after the second !echo");
+    tmux.keys(&["C-l"]);
+    tmux.wait_screen("a screen cleared by Ctrl-L", |s| {
+        !s.contains("marker-two") && s.trim() == "tsm>"
+    });
+    tmux.keys(&["C-d"]);
+    wait_until("the REPL to exit", || !alive(tmux.repl_pid));
 }

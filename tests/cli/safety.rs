@@ -17,6 +17,7 @@ fn bystander(t: &Tsm) -> std::process::Child {
 }
 
 fn plant_meta(t: &Tsm, name: &str, pid: u32, proc_start: u64) {
+    let port_a = free_port();
     let dir = t.state().join("processes");
     std::fs::create_dir_all(&dir).unwrap();
     let mut m = Meta::new();
@@ -24,7 +25,7 @@ fn plant_meta(t: &Tsm, name: &str, pid: u32, proc_start: u64) {
     m.set("name", name);
     m.set("script", "/bin/true");
     m.set("cwd", "/");
-    m.set("port", "3000");
+    m.set("port", format!("{port_a}"));
     m.set("pid", pid.to_string());
     m.set("proc_start", proc_start.to_string());
     m.set("status", "online");
@@ -33,12 +34,13 @@ fn plant_meta(t: &Tsm, name: &str, pid: u32, proc_start: u64) {
 
 #[test]
 fn a_stale_pid_pointing_at_another_process_is_never_signalled() {
+    let port_a = free_port();
     let t = Tsm::new();
     let mut other = bystander(&t);
     let pid = other.id();
     let real = tsm::platform::proc_info(pid as i32).unwrap().start;
-    plant_meta(&t, "stale-3000", pid, real + 1);
-    assert_eq!(t.status_of("stale-3000"), "exited");
+    plant_meta(&t, &format!("stale-{port_a}"), pid, real + 1);
+    assert_eq!(t.status_of(&format!("stale-{port_a}")), "exited");
     t.run(&["stop", "stale"]).success();
     t.run(&["restart", "--kill-timeout", "100ms", "stale"])
         .success();
@@ -53,11 +55,12 @@ fn a_stale_pid_pointing_at_another_process_is_never_signalled() {
 
 #[test]
 fn a_dead_service_recorded_online_shows_its_true_status() {
+    let port_a = free_port();
     let t = Tsm::new();
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let pid = gone.id();
     gone.wait().unwrap();
-    plant_meta(&t, "ghost-3000", pid, 12345);
+    plant_meta(&t, &format!("ghost-{port_a}"), pid, 12345);
     let row = &t.list_json()[0];
     assert_eq!(row["status"], "exited");
     assert!(row["pid"].is_null());
@@ -65,8 +68,9 @@ fn a_dead_service_recorded_online_shows_its_true_status() {
 
 #[test]
 fn a_corrupt_meta_file_does_not_break_the_listing() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     t.start(&["server.sh"]);
     std::fs::write(
         t.state().join("processes/broken-1.meta"),
@@ -76,7 +80,7 @@ fn a_corrupt_meta_file_does_not_break_the_listing() {
     let out = t.run(&["list"]).success();
     let text = stdout_of(&out);
     assert!(
-        text.contains("server-3000") && text.contains("online"),
+        text.contains(&format!("server-{port_a}")) && text.contains("online"),
         "{text}"
     );
     assert!(
@@ -90,8 +94,9 @@ fn a_corrupt_meta_file_does_not_break_the_listing() {
 
 #[test]
 fn the_supervisor_keeps_none_of_the_callers_descriptors() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     let (mut reader, writer) = std::io::pipe().unwrap();
     let writer_fd = std::os::fd::AsRawFd::as_raw_fd(&writer);
     let mut cmd = std::process::Command::new(BIN);
@@ -116,7 +121,7 @@ fn the_supervisor_keeps_none_of_the_callers_descriptors() {
     if !cfg!(target_os = "linux") {
         return; // what each descriptor points at is read from /proc below
     }
-    let sup = t.supervisor_of("server-3000");
+    let sup = t.supervisor_of(&format!("server-{port_a}"));
     let fds: Vec<i32> = std::fs::read_dir(format!("/proc/{sup}/fd"))
         .unwrap()
         .flatten()
@@ -137,8 +142,9 @@ fn the_supervisor_keeps_none_of_the_callers_descriptors() {
 
 #[test]
 fn services_run_in_their_own_group_and_session() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     let pid = t.start(&["server.sh"]);
     let service = nix::unistd::Pid::from_raw(pid);
     assert_eq!(
@@ -155,16 +161,17 @@ fn services_run_in_their_own_group_and_session() {
 
 #[test]
 fn an_orphaned_service_is_shown_and_still_stopped() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     let pid = t.start(&["server.sh"]);
     // Its one line is written: with no supervisor to read them, later writes would fail.
     wait_until("the service's output", || {
-        t.log("server-3000.out") == "up on 3000\n"
+        t.log(&format!("server-{port_a}.out")) == format!("up on {port_a}\n")
     });
-    t.kill_supervisor("server-3000");
+    t.kill_supervisor(&format!("server-{port_a}"));
     wait_until("the orphan to show", || {
-        t.status_of("server-3000") == "orphaned"
+        t.status_of(&format!("server-{port_a}")) == "orphaned"
     });
     assert!(alive(pid));
     t.run(&["stop", "server"]).success();
@@ -176,22 +183,31 @@ fn an_orphaned_service_is_shown_and_still_stopped() {
 
 #[test]
 fn after_a_reboot_stale_files_do_not_block_the_next_start() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let dead = gone.id();
     gone.wait().unwrap();
-    plant_meta(&t, "server-3000", dead, 4242);
+    plant_meta(&t, &format!("server-{port_a}"), dead, 4242);
     let state = t.state();
     std::fs::create_dir_all(state.join("pids")).unwrap();
-    std::fs::write(state.join("pids/server-3000.pid"), format!("{dead}\n")).unwrap();
-    std::fs::write(state.join("pids/server-3000.lock"), "").unwrap();
-    std::fs::write(state.join("processes/.server-3000.meta.1.tmp"), "half").unwrap();
-    assert_eq!(t.status_of("server-3000"), "exited");
+    std::fs::write(
+        state.join(format!("pids/server-{port_a}.pid")),
+        format!("{dead}\n"),
+    )
+    .unwrap();
+    std::fs::write(state.join(format!("pids/server-{port_a}.lock")), "").unwrap();
+    std::fs::write(
+        state.join(format!("processes/.server-{port_a}.meta.1.tmp")),
+        "half",
+    )
+    .unwrap();
+    assert_eq!(t.status_of(&format!("server-{port_a}")), "exited");
     t.run(&["start", "server.sh"])
         .success()
-        .stdout(predicate::str::starts_with(
-            "tsm: started 'server-3000' (TSM ID: 0,",
-        ));
-    assert_eq!(t.status_of("server-3000"), "online");
+        .stdout(predicate::str::starts_with(format!(
+            "tsm: started 'server-{port_a}' (TSM ID: 0,"
+        )));
+    assert_eq!(t.status_of(&format!("server-{port_a}")), "online");
 }

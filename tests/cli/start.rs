@@ -5,19 +5,20 @@ use predicates::prelude::*;
 
 #[test]
 fn start_prints_id_and_pid_and_records_the_service() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     let out = t.run(&["start", "server.sh"]).success();
     let line = stdout_of(&out);
     assert!(
-        line.starts_with("tsm: started 'server-3000' (TSM ID: 0, PID: "),
+        line.starts_with(&format!("tsm: started 'server-{port_a}' (TSM ID: 0, PID: ")),
         "{line}"
     );
-    let meta = t.meta("server-3000");
+    let meta = t.meta(&format!("server-{port_a}"));
     let pid = meta.pid().expect("pid in meta");
     assert!(alive(pid));
     assert_eq!(meta.id(), Some(0));
-    assert_eq!(meta.port(), Some(3000));
+    assert_eq!(meta.port(), Some(port_a));
     assert_eq!(meta.get("type"), Some("cli"));
     assert_eq!(meta.status(), "online");
     assert_eq!(
@@ -25,10 +26,11 @@ fn start_prints_id_and_pid_and_records_the_service() {
         Some(t.work.join("server.sh").canonicalize().unwrap())
     );
     assert!(meta.start_time().is_some() && meta.proc_start().is_some());
-    let pid_file = std::fs::read_to_string(t.state().join("pids/server-3000.pid")).unwrap();
+    let pid_file =
+        std::fs::read_to_string(t.state().join(format!("pids/server-{port_a}.pid"))).unwrap();
     assert_eq!(pid_file.trim(), pid.to_string());
     wait_until("output in the log", || {
-        t.log("server-3000.out") == "up on 3000\n"
+        t.log(&format!("server-{port_a}.out")) == format!("up on {port_a}\n")
     });
     // The state folders exist with mode 0700, without any setup.
     use std::os::unix::fs::PermissionsExt;
@@ -38,32 +40,48 @@ fn start_prints_id_and_pid_and_records_the_service() {
 
 #[test]
 fn custom_name_and_ids_count_up() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     t.run(&["start", "server.sh", "myapp"])
         .success()
-        .stdout(predicate::str::starts_with(
-            "tsm: started 'myapp-3000' (TSM ID: 0,",
-        ));
-    t.run(&["start", "--port", "3001", "server.sh"])
+        .stdout(predicate::str::starts_with(format!(
+            "tsm: started 'myapp-{port_a}' (TSM ID: 0,"
+        )));
+    let port_b = free_port();
+    t.run(&["start", "--port", &port_b.to_string(), "server.sh"])
         .success()
-        .stdout(predicate::str::starts_with(
-            "tsm: started 'server-3001' (TSM ID: 1,",
-        ));
+        .stdout(predicate::str::starts_with(format!(
+            "tsm: started 'server-{port_b}' (TSM ID: 1,"
+        )));
 }
 
 #[test]
 fn port_precedence_flag_then_env_file_then_script_then_caller() {
+    let [port_a, port_b, port_c, port_d] = free_ports();
     let t = Tsm::new();
     t.script(
         "svc.sh",
-        "#!/usr/bin/env bash\nPORT=${PORT:-4000}\necho \"port=$PORT\"\nexec sleep 300\n",
+        &format!(
+            "#!/usr/bin/env bash\nPORT=${{PORT:-{port_a}}}\necho \"port=$PORT\"\nexec sleep 300\n"
+        ),
     );
-    std::fs::write(t.work.join("prod.env"), "PORT=5000\n").unwrap();
-    t.start(&["--port", "6000", "--env", "prod.env", "svc.sh", "a"]);
+    std::fs::write(t.work.join("prod.env"), format!("PORT={port_b}\n")).unwrap();
+    t.start(&[
+        "--port",
+        &format!("{port_c}"),
+        "--env",
+        "prod.env",
+        "svc.sh",
+        "a",
+    ]);
     t.start(&["--env", "prod.env", "svc.sh", "b"]);
     t.start(&["svc.sh", "c"]);
-    for (name, port) in [("a-6000", 6000), ("b-5000", 5000), ("c-4000", 4000)] {
+    for (name, port) in [
+        (&format!("a-{port_c}"), port_c),
+        (&format!("b-{port_b}"), port_b),
+        (&format!("c-{port_a}"), port_a),
+    ] {
         assert_eq!(t.meta(name).port(), Some(port));
         let log = format!("{name}.out");
         wait_until("the service to print its PORT", || {
@@ -73,15 +91,16 @@ fn port_precedence_flag_then_env_file_then_script_then_caller() {
     // The caller's PORT is the last resort.
     t.script("noport.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
     t.cmd()
-        .env("PORT", "7000")
+        .env("PORT", format!("{port_d}"))
         .args(["start", "noport.sh"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("'noport-7000'"));
+        .stdout(predicate::str::contains(format!("'noport-{port_d}'")));
 }
 
 #[test]
 fn no_port_is_exit_65_and_leaves_nothing() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "script_without_port.sh",
@@ -89,7 +108,9 @@ fn no_port_is_exit_65_and_leaves_nothing() {
     );
     t.run(&["start", "script_without_port.sh"])
         .code(65)
-        .stderr("tsm: PORT not set; no valid PORT= in script\n");
+        .stderr(
+            "tsm: PORT not set; no valid PORT= in script (pass --port N, or add PORT=N to the script)\n",
+        );
     for bad in ["0", "65536", "abc"] {
         t.run(&["start", "--port", bad, "script_without_port.sh"])
             .code(65)
@@ -99,7 +120,7 @@ fn no_port_is_exit_65_and_leaves_nothing() {
     }
     assert_no_state(&t);
     // No ID was used up: the next good start gets 0.
-    t.service("ok.sh", 3100);
+    t.service("ok.sh", port_a);
     t.run(&["start", "ok.sh"])
         .success()
         .stdout(predicate::str::contains("(TSM ID: 0,"));
@@ -107,24 +128,29 @@ fn no_port_is_exit_65_and_leaves_nothing() {
 
 #[test]
 fn missing_or_unrunnable_scripts_are_exit_66() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.run(&["start", "nonexistent.sh"])
         .code(66)
         .stderr("tsm: 'nonexistent.sh' not found or not executable\n");
-    std::fs::write(t.work.join("data.txt"), "PORT=3000\n").unwrap();
-    t.run(&["start", "data.txt"])
-        .code(66)
-        .stderr("tsm: 'data.txt' not found or not executable\n");
-    t.script("badbang.sh", "#!/nonexistent/interpreter\nPORT=3000\n");
+    std::fs::write(t.work.join("data.txt"), format!("PORT={port_a}\n")).unwrap();
+    t.run(&["start", "data.txt"]).code(66).stderr(
+        "tsm: 'data.txt' is not executable: run chmod +x data.txt (with a #! line such as \
+             #!/usr/bin/env bash), or name it .sh, .py or .js\n",
+    );
+    t.script(
+        "badbang.sh",
+        &format!("#!/nonexistent/interpreter\nPORT={port_a}\n"),
+    );
     t.run(&["start", "badbang.sh"])
         .code(66)
         .stderr(predicate::str::contains(
             "interpreter '/nonexistent/interpreter'",
         ));
-    std::fs::write(t.work.join("app.js"), "// PORT=3000\n").unwrap();
+    std::fs::write(t.work.join("app.js"), format!("// PORT={port_a}\n")).unwrap();
     t.cmd()
         .env("PATH", "/nonexistent-bin")
-        .args(["start", "--port", "3000", "app.js"])
+        .args(["start", "--port", &format!("{port_a}"), "app.js"])
         .assert()
         .code(66)
         .stderr("tsm: interpreter 'node' for 'app.js' not found on PATH\n");
@@ -135,8 +161,9 @@ fn missing_or_unrunnable_scripts_are_exit_66() {
 
 #[test]
 fn bad_names_are_refused_with_exit_65() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
+    t.service("server.sh", port_a);
     for bad in ["../escape", "my app", ".hidden", "a:b"] {
         t.run(&["start", "server.sh", bad])
             .code(65)
@@ -147,25 +174,30 @@ fn bad_names_are_refused_with_exit_65() {
 
 #[test]
 fn interpreters_by_extension_when_not_executable() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
     let sh = t.work.join("plain.sh");
     std::fs::write(
         &sh,
-        "PORT=3200\necho \"bash $BASH_VERSION\" | cut -c1-4\nexec sleep 300\n",
+        format!("PORT={port_a}\necho \"bash $BASH_VERSION\" | cut -c1-4\nexec sleep 300\n"),
     )
     .unwrap();
     t.start(&["plain.sh"]);
-    wait_until("bash to run it", || t.log("plain-3200.out") == "bash\n");
+    wait_until("bash to run it", || {
+        t.log(&format!("plain-{port_a}.out")) == "bash\n"
+    });
     let py = t.work.join("srv.py");
     std::fs::write(
         &py,
-        "import sys, time\nPORT=3300\nprint('python', flush=True)\ntime.sleep(300)\n",
+        format!("import sys, time\nPORT={port_b}\nprint('python', flush=True)\ntime.sleep(300)\n"),
     )
     .unwrap();
     t.start(&["srv.py"]);
-    wait_until("python3 to run it", || t.log("srv-3300.out") == "python\n");
+    wait_until("python3 to run it", || {
+        t.log(&format!("srv-{port_b}.out")) == "python\n"
+    });
     assert!(t
-        .meta("srv-3300")
+        .meta(&format!("srv-{port_b}"))
         .get("interpreter")
         .unwrap()
         .ends_with("python3"));
@@ -173,29 +205,31 @@ fn interpreters_by_extension_when_not_executable() {
 
 #[test]
 fn already_running_is_refused_and_a_stopped_name_keeps_its_id() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
-    t.service("server.sh", 3000);
-    t.service("other.sh", 3001);
+    t.service("server.sh", port_a);
+    t.service("other.sh", port_b);
     let first = t.start(&["server.sh"]);
     t.start(&["other.sh"]);
     t.run(&["start", "server.sh"])
         .code(1)
-        .stderr("tsm: process 'server-3000' already running\n");
+        .stderr(format!("tsm: process 'server-{port_a}' already running\n"));
     assert!(alive(first), "the running one was not touched");
-    t.run(&["stop", "server-3000"]).success();
+    t.run(&["stop", &format!("server-{port_a}")]).success();
     t.run(&["start", "server.sh"])
         .success()
-        .stdout(predicate::str::starts_with(
-            "tsm: started 'server-3000' (TSM ID: 0,",
-        ));
+        .stdout(predicate::str::starts_with(format!(
+            "tsm: started 'server-{port_a}' (TSM ID: 0,"
+        )));
 }
 
 #[test]
 fn env_file_args_and_cwd_reach_the_service() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "show.sh",
-        "#!/usr/bin/env bash\nexport PORT=3400\necho \"greeting=$GREETING url=$URL\"\necho \"cwd=$(pwd)\"\nfor a in \"$@\"; do echo \"arg=$a\"; done\nexec sleep 300\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\necho \"greeting=$GREETING url=$URL\"\necho \"cwd=$(pwd)\"\nfor a in \"$@\"; do echo \"arg=$a\"; done\nexec sleep 300\n"),
     );
     std::fs::write(
         t.work.join("app.env"),
@@ -222,28 +256,31 @@ fn env_file_args_and_cwd_reach_the_service() {
         sub.canonicalize().unwrap().display()
     );
     wait_until("the service's report", || {
-        t.log("show-3400.out") == expected
+        t.log(&format!("show-{port_a}.out")) == expected
     });
 }
 
 #[test]
 fn stdout_and_stderr_go_to_their_own_logs() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "both.sh",
-        "#!/usr/bin/env bash\nexport PORT=3500\necho to-out\necho to-err >&2\nexec sleep 300\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\necho to-out\necho to-err >&2\nexec sleep 300\n"),
     );
     t.start(&["both.sh"]);
     wait_until("both logs", || {
-        t.log("both-3500.out") == "to-out\n" && t.log("both-3500.err") == "to-err\n"
+        t.log(&format!("both-{port_a}.out")) == "to-out\n"
+            && t.log(&format!("both-{port_a}.err")) == "to-err\n"
     });
 }
 
 #[test]
 fn concurrent_starts_get_distinct_ids() {
+    let ports: [u16; 20] = free_ports();
     let t = Tsm::new();
-    for i in 0..20 {
-        t.service(&format!("s{i}.sh"), 4000 + i);
+    for (i, &port) in ports.iter().enumerate() {
+        t.service(&format!("s{i}.sh"), port);
     }
     let handles: Vec<_> = (0..20)
         .map(|i| {
@@ -297,4 +334,37 @@ fn a_name_differing_only_in_case_is_refused() {
             "tsm: started 'web2-{other}' (TSM ID: 1,"
         )));
     t.run(&["delete", "*"]).success();
+}
+
+#[test]
+fn the_example_honours_port_and_a_fixed_port_line_is_warned_about() {
+    let [port_a, port_b] = free_ports();
+    let t = Tsm::new();
+    // The repository's example: `PORT=${PORT:-3000}`, so --port reaches it.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server.sh");
+    std::fs::copy(&example, t.work.join("server.sh")).unwrap();
+    t.run(&[
+        "start",
+        "--port",
+        &port_a.to_string(),
+        "server.sh",
+        "s2",
+        "--wait",
+    ])
+    .success()
+    .stderr("");
+    assert_eq!(t.list_json()[0]["listening"], true);
+
+    // A script that sets PORT itself overrides the PORT tsm passes: start says so.
+    t.script(
+        "fixed.sh",
+        "#!/usr/bin/env bash\nexport PORT=3000 # fixed\nexec sleep 300\n",
+    );
+    t.run(&["start", "--port", &port_b.to_string(), "fixed.sh"])
+        .success()
+        .stderr(format!(
+            "tsm: warning: {} sets PORT=3000 itself, overriding the PORT {port_b} tsm passes; \
+             write PORT=${{PORT:-3000}} in the script to honour --port\n",
+            t.work.join("fixed.sh").canonicalize().unwrap().display()
+        ));
 }

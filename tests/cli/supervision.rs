@@ -27,10 +27,13 @@ fn supervisor_alive(t: &Tsm, name: &str) -> bool {
 
 #[test]
 fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() {
+    let port_a = free_port();
     let t = Tsm::new();
-    noting(&t, "crash.sh", 3000, "echo boom >&2\nexit 1");
+    noting(&t, "crash.sh", port_a, "echo boom >&2\nexit 1");
     t.start(&["--restart-delay", "20ms", "--max-restarts", "4", "crash.sh"]);
-    wait_until("errored", || t.meta("crash-3000").status() == "errored");
+    wait_until("errored", || {
+        t.meta(&format!("crash-{port_a}")).status() == "errored"
+    });
     let starts = runs(&t);
     assert_eq!(starts.len(), 5, "one run and exactly 4 restarts");
     let gaps: Vec<u128> = starts
@@ -43,7 +46,7 @@ fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() 
             "gap {gap}ms shorter than the backoff {delay}ms: {gaps:?}"
         );
     }
-    let meta = t.meta("crash-3000");
+    let meta = t.meta(&format!("crash-{port_a}"));
     assert_eq!(meta.get("exit_code"), Some("1"));
     assert_eq!(meta.restarts(), 4);
     t.run(&["list"])
@@ -51,23 +54,24 @@ fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() 
         .stdout(predicate::str::contains("errored (1)"));
     // The supervisor gave up and leaves (it records `errored` just before it exits).
     wait_until("the supervisor to leave", || {
-        !supervisor_alive(&t, "crash-3000")
+        !supervisor_alive(&t, &format!("crash-{port_a}"))
     });
     // Restarting an errored process starts it afresh, counters reset.
     std::fs::write(
         t.work.join("crash.sh"),
-        "#!/usr/bin/env bash\nexport PORT=3000\nexec sleep 300\n",
+        format!("#!/usr/bin/env bash\nexport PORT={port_a}\nexec sleep 300\n"),
     )
     .unwrap();
     t.run(&["restart", "crash"]).success();
-    assert_eq!(t.status_of("crash-3000"), "online");
-    assert_eq!(t.meta("crash-3000").restarts(), 0);
+    assert_eq!(t.status_of(&format!("crash-{port_a}")), "online");
+    assert_eq!(t.meta(&format!("crash-{port_a}")).restarts(), 0);
 }
 
 #[test]
 fn a_crash_after_a_stable_run_resets_the_backoff_and_never_gives_up() {
+    let port_a = free_port();
     let t = Tsm::new();
-    noting(&t, "flaky.sh", 3001, "sleep 0.15\nexit 1");
+    noting(&t, "flaky.sh", port_a, "sleep 0.15\nexit 1");
     t.start(&[
         "--min-uptime",
         "100ms",
@@ -77,21 +81,29 @@ fn a_crash_after_a_stable_run_resets_the_backoff_and_never_gives_up() {
         "1",
         "flaky.sh",
     ]);
-    wait_until("several restarts", || t.meta("flaky-3001").restarts() >= 4);
-    let meta = t.meta("flaky-3001");
+    wait_until("several restarts", || {
+        t.meta(&format!("flaky-{port_a}")).restarts() >= 4
+    });
+    let meta = t.meta(&format!("flaky-{port_a}"));
     assert_ne!(meta.status(), "errored");
     assert_eq!(meta.u64("unstable_restarts"), Some(0));
     t.run(&["stop", "flaky"]).success();
-    assert_eq!(t.meta("flaky-3001").status(), "stopped");
+    assert_eq!(t.meta(&format!("flaky-{port_a}")).status(), "stopped");
 }
 
 #[test]
 fn on_failure_leaves_a_clean_exit_alone_and_always_restarts_it() {
+    let [port_a, port_b] = free_ports();
     let t = Tsm::new();
-    noting(&t, "once.sh", 3002, "exit 0");
+    noting(&t, "once.sh", port_a, "exit 0");
     t.start(&["once.sh"]);
-    wait_until("exited", || t.meta("once-3002").status() == "exited");
-    assert_eq!(t.meta("once-3002").get("exit_code"), Some("0"));
+    wait_until("exited", || {
+        t.meta(&format!("once-{port_a}")).status() == "exited"
+    });
+    assert_eq!(
+        t.meta(&format!("once-{port_a}")).get("exit_code"),
+        Some("0")
+    );
     assert_eq!(runs(&t).len(), 1);
     t.start(&[
         "--restart",
@@ -99,23 +111,24 @@ fn on_failure_leaves_a_clean_exit_alone_and_always_restarts_it() {
         "--restart-delay",
         "10ms",
         "--port",
-        "3003",
+        &format!("{port_b}"),
         "once.sh",
         "again",
     ]);
     wait_until("restarts of a clean exit", || {
-        t.meta("again-3003").restarts() >= 2
+        t.meta(&format!("again-{port_b}")).restarts() >= 2
     });
     t.run(&["stop", "again"]).success();
 }
 
 #[test]
 fn stop_during_backoff_cancels_the_restart() {
+    let port_a = free_port();
     let t = Tsm::new();
-    noting(&t, "crash.sh", 3004, "exit 7");
+    noting(&t, "crash.sh", port_a, "exit 7");
     t.start(&["--restart-delay", "10s", "crash.sh"]);
     wait_until("waiting restart", || {
-        t.status_of("crash-3004") == "waiting restart"
+        t.status_of(&format!("crash-{port_a}")) == "waiting restart"
     });
     let began = Instant::now();
     t.run(&["stop", "crash"]).success();
@@ -123,28 +136,33 @@ fn stop_during_backoff_cancels_the_restart() {
         began.elapsed() < Duration::from_secs(3),
         "stop waited for the backoff"
     );
-    assert_eq!(t.status_of("crash-3004"), "stopped");
+    assert_eq!(t.status_of(&format!("crash-{port_a}")), "stopped");
     wait_until("the supervisor to leave", || {
-        !supervisor_alive(&t, "crash-3004")
+        !supervisor_alive(&t, &format!("crash-{port_a}"))
     });
     assert_eq!(runs(&t).len(), 1);
 }
 
 #[test]
 fn an_orphan_can_be_restarted_and_deleted() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3005);
+    t.service("server.sh", port_a);
     let pid = t.start(&["server.sh"]);
-    wait_until("output", || t.log("server-3005.out") == "up on 3005\n");
-    t.kill_supervisor("server-3005");
-    wait_until("orphaned", || t.status_of("server-3005") == "orphaned");
+    wait_until("output", || {
+        t.log(&format!("server-{port_a}.out")) == format!("up on {port_a}\n")
+    });
+    t.kill_supervisor(&format!("server-{port_a}"));
+    wait_until("orphaned", || {
+        t.status_of(&format!("server-{port_a}")) == "orphaned"
+    });
     t.run(&["restart", "server"]).success();
     assert!(!alive(pid));
-    assert_eq!(t.status_of("server-3005"), "online");
-    t.kill_supervisor("server-3005");
-    let pid = t.meta("server-3005").pid().unwrap();
+    assert_eq!(t.status_of(&format!("server-{port_a}")), "online");
+    t.kill_supervisor(&format!("server-{port_a}"));
+    let pid = t.meta(&format!("server-{port_a}")).pid().unwrap();
     wait_until("orphaned again", || {
-        t.status_of("server-3005") == "orphaned"
+        t.status_of(&format!("server-{port_a}")) == "orphaned"
     });
     t.run(&["delete", "server"]).success();
     assert!(!alive(pid));
@@ -152,9 +170,10 @@ fn an_orphan_can_be_restarted_and_deleted() {
 
 #[test]
 fn concurrent_starts_and_stops_leave_consistent_state() {
+    let ports: [u16; 25] = free_ports();
     let t = Tsm::new();
-    for i in 0..25 {
-        t.service(&format!("s{i}.sh"), 5000 + i);
+    for (i, &port) in ports.iter().enumerate() {
+        t.service(&format!("s{i}.sh"), port);
     }
     let spawn = |args: Vec<String>| {
         std::process::Command::new(BIN)
@@ -174,9 +193,9 @@ fn concurrent_starts_and_stops_leave_consistent_state() {
     for mut c in children.drain(..) {
         c.wait().unwrap();
     }
-    for i in 0..25 {
-        children.push(spawn(vec!["stop".into(), format!("s{i}-{}", 5000 + i)]));
-        children.push(spawn(vec!["restart".into(), format!("s{i}-{}", 5000 + i)]));
+    for (i, &port) in ports.iter().enumerate() {
+        children.push(spawn(vec!["stop".into(), format!("s{i}-{}", port)]));
+        children.push(spawn(vec!["restart".into(), format!("s{i}-{}", port)]));
     }
     for mut c in children {
         c.wait().unwrap();
@@ -199,17 +218,18 @@ fn concurrent_starts_and_stops_leave_consistent_state() {
 
 #[test]
 fn a_removed_log_folder_drops_output_but_not_the_service() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "chatty.sh",
-        "#!/usr/bin/env bash\nexport PORT=3006\nwhile :; do echo chatter; sleep 0.01; done\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\nwhile :; do echo chatter; sleep 0.01; done\n"),
     );
     let pid = t.start(&["chatty.sh"]);
     // A removed folder is made again (as pm2 does): a file in its place cannot be.
     std::fs::remove_dir_all(t.state().join("logs")).unwrap();
     std::fs::write(t.state().join("logs"), "not a folder").unwrap();
     wait_until("the drop counter", || {
-        t.meta("chatty-3006")
+        t.meta(&format!("chatty-{port_a}"))
             .u64("log_dropped")
             .is_some_and(|n| n > 0)
     });
@@ -225,22 +245,23 @@ fn a_removed_log_folder_drops_output_but_not_the_service() {
 
 #[test]
 fn describe_shows_the_whole_picture() {
+    let port_a = free_port();
     let t = Tsm::new();
     t.script(
         "svc.sh",
-        "#!/usr/bin/env bash\nexport PORT=3007\nexec sleep 300\n",
+        &format!("#!/usr/bin/env bash\nexport PORT={port_a}\nexec sleep 300\n"),
     );
     std::fs::write(t.work.join("svc.env"), "SECRET=hunter2\nMODE=x\n").unwrap();
     let pid = t.start(&["--env", "svc.env", "svc.sh", "--", "--flag"]);
     let out = t.run(&["describe", "svc"]).success();
     let text = stdout_of(&out);
     for want in [
-        "name         svc-3007".to_string(),
+        format!("name         svc-{port_a}"),
         "status       online".into(),
         format!("pid          {pid}"),
         "env          SECRET=*** MODE=***".into(),
         "restart      on-failure".into(),
-        "svc-3007.out".into(),
+        format!("svc-{port_a}.out"),
         "--flag".into(),
     ] {
         assert!(text.contains(&want), "missing {want:?} in\n{text}");
@@ -250,8 +271,9 @@ fn describe_shows_the_whole_picture() {
 
 #[test]
 fn doctor_finds_each_planted_problem() {
+    let port_a = free_port();
     let t = Tsm::new();
-    t.service("server.sh", 3008);
+    t.service("server.sh", port_a);
     t.start(&["server.sh"]);
     t.run(&["doctor"])
         .success()

@@ -1,0 +1,63 @@
+//! `tsm help`: every command in groups (services, logs, state, shell, diagnostics), one line
+//! each. `tsm help CMD` is clap's own help of that command.
+
+/// `tsm help`: every command, grouped, one line each (a test checks that none is missing).
+pub const HELP: &str = "\
+tsm - Tetra Service Manager
+
+Usage: tsm <command> [arguments]
+       tsm help <command>                  the command's options (= tsm <command> --help)
+
+Services:
+  start SCRIPT [NAME] [-- ARGS...]        start SCRIPT as service NAME-PORT (--port N, --env FILE)
+  stop TARGET...                          stop services (TERM, then KILL after --kill-timeout)
+  restart TARGET...                       stop and start again, keeping ID and name
+  delete, del TARGET...                   stop and forget services (logs are kept)
+  list, ls [--json]                       list services with their TSM IDs and status
+  ports [--json]                          the port of each service, and who listens on it
+Logs:
+  logs [TARGET...] [--lines N] [-f]       show and follow services' output
+  flush [TARGET...]                       empty services' log files while they run
+State:
+  save                                    write the running set to $TETRA_DIR/tsm/dump.json
+  resurrect                               start again what `tsm save` wrote
+  startup [systemd|launchd] [--install]   run `tsm resurrect` at login (print or install)
+  unstartup                               remove what `tsm startup --install` wrote
+  export FORMAT [DIR] [TARGET...]         write systemd, launchd, supervisord, Procfile or
+                                          ecosystem files for services
+Shell:
+  setup [--profile]                       prepare this machine; put the tsm command on PATH
+  repl                                    interactive prompt (TAB completion, /help)
+  completions bash|zsh|fish               print a completion script for tsm
+  help [COMMAND]                          this text, or a command's options
+Diagnostics:
+  describe TARGET...                      everything tsm knows about services
+  doctor                                  check the state folder; say how to fix what is wrong
+
+Ecosystem files: tsm start ecosystem.config.js [--only a,b] [--env PROFILE] starts its apps
+  (a Procfile too: tsm start Procfile [--formation web=2]); stop, restart and delete take
+  the file as a TARGET meaning all of its apps.
+TARGET: '*' or all, a TSM ID, an exact name, an app's name (all its services), a unique part
+  of a name, or a port.
+State: $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra).
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::{CommandFactory, Parser};
+
+    #[test]
+    fn help_lists_every_command_and_usage_says_tsm() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+            let line = format!("\n  {}", sub.get_name());
+            assert!(HELP.contains(&line), "tsm help misses {}", sub.get_name());
+        }
+        let err = Cli::try_parse_from(["tsm-native", "start", "--help"]).unwrap_err();
+        let text = err.render().to_string();
+        assert!(text.contains("Usage: tsm start"), "{text}");
+        assert!(!text.contains("tsm-native"), "{text}");
+    }
+}
