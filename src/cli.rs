@@ -117,6 +117,24 @@ pub struct StartArgs {
     /// Arguments for the script, after `--`
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+    /// Restart the service gracefully at these times (cron syntax, local time; 6 fields = with
+    /// seconds): '0 3 * * *'
+    #[arg(long, value_name = "EXPR")]
+    pub cron_restart: Option<String>,
+    /// Restart when a file changes under the current directory, or under --watch=PATH,PATH
+    #[arg(long, value_name = "PATHS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "", value_delimiter = ',')]
+    pub watch: Option<Vec<String>>,
+    /// With --watch: names or paths not watched (node_modules, .git and the logs never are)
+    #[arg(long, value_name = "PATHS", value_delimiter = ',')]
+    pub ignore_watch: Vec<String>,
+    /// With --watch: quiet time after the last change before restarting (default 200ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub watch_delay: Option<u64>,
+    /// Run N instances (0 or 'max' = one per core, -N = cores minus N), named NAME-PORT with
+    /// PORT incremented per instance
+    #[arg(short = 'i', long, value_name = "N", allow_hyphen_values = true)]
+    pub instances: Option<String>,
 }
 
 #[derive(Debug, Args)]

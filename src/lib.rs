@@ -5,6 +5,7 @@ pub mod commands;
 pub mod dotenv;
 pub mod ecosystem;
 pub mod error;
+pub mod features;
 pub mod halt;
 pub mod launch;
 pub mod listen;

@@ -68,6 +68,9 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
                 ),
             );
             line("kill timeout", format!("{}ms", spec.kill_timeout_ms));
+            for (key, value) in features_lines(&spec.features) {
+                line(key, value);
+            }
             if let Some(file) = &spec.env_file {
                 line("env file", file.display().to_string());
                 let keys: Vec<String> = spec.env.iter().map(|(k, _)| format!("{k}=***")).collect();
@@ -89,6 +92,34 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
     for (key, value) in meta.pairs() {
         text.push_str(&format!("  {key}={}\n", shell_words::quote(value)));
     }
+}
+
+/// The runtime features: the cron schedule with its next time, what is watched, the group.
+fn features_lines(f: &crate::features::Features) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    if let Some(expr) = &f.cron_restart {
+        let next = crate::supervise::cron::next_after(expr, std::time::SystemTime::now())
+            .map_or_else(|| "never".to_string(), iso8601);
+        lines.push(("cron restart", format!("{expr} (next restart {next})")));
+    }
+    if let Some(w) = &f.watch {
+        let paths: Vec<String> = w.paths.iter().map(|p| p.display().to_string()).collect();
+        let mut text = format!("{} (delay {}ms", paths.join(", "), w.delay_ms);
+        if !w.ignore.is_empty() {
+            text.push_str(&format!(", ignoring {}", w.ignore.join(", ")));
+        }
+        lines.push(("watch", text + ")"));
+    }
+    if let Some(g) = &f.group {
+        lines.push((
+            "instance",
+            format!(
+                "{} of app '{}' ({}={})",
+                g.instance, g.app, g.instance_var, g.instance
+            ),
+        ));
+    }
+    lines
 }
 
 impl Run for DescribeArgs {

@@ -12,6 +12,7 @@ mod ports;
 mod restart;
 mod save;
 mod start;
+mod start_features;
 mod startup;
 mod stop;
 mod wait;

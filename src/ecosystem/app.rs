@@ -231,6 +231,7 @@ pub fn spec(
         },
         out_file: file("out_file"),
         error_file: file("error_file"),
+        features: crate::features::Features::default(),
     };
     Ok((spec, warnings))
 }

@@ -2,7 +2,9 @@
 //! pumps its stdout/stderr into the log files, restarts it by its policy, and records every
 //! change of state in meta.
 
+pub mod cron;
 mod pump;
+mod source;
 
 use crate::lock::FileLock;
 use crate::logs::LogWriter;
@@ -140,6 +142,8 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         m.set("supervisor_start", my_start.to_string());
         true
     })?;
+    // Wake sources live as long as the supervisor: a schedule is kept across runs.
+    let mut sources = source_list(&meta);
     let user_stopping =
         || matches!(store.read(name), Ok(Some(m)) if matches!(m.status(), "stopping" | "stopped"));
 
@@ -151,7 +155,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| m.set("status", "stopped"))?;
             break;
         }
-        let (pid, pipes) = match spawn(&spec) {
+        let (pid, pipes) = match spawn(&spec, &meta) {
             Ok(spawned) => spawned,
             Err(why) => {
                 record(&mut |m| {
@@ -186,17 +190,18 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             let _ = record(&mut |m| m.set("log_dropped", dropped.to_string()));
         };
         let [out_pipe, err_pipe] = pipes;
-        let ended = pump::pump(
-            &wake,
-            &mut pump::Run {
-                pid,
-                pipes: [Some(out_pipe), Some(err_pipe)],
-                logs: [&mut out, &mut err],
-                kill_timeout: Duration::from_millis(spec.kill_timeout_ms),
-                user_stopping: &user_stopping,
-                tick: &mut tick,
-            },
-        );
+        let mut run = pump::Run {
+            pid,
+            pipes: [Some(out_pipe), Some(err_pipe)],
+            logs: [&mut out, &mut err],
+            kill_timeout: Duration::from_millis(spec.kill_timeout_ms),
+            user_stopping: &user_stopping,
+            tick: &mut tick,
+            sources: &mut sources,
+            restart: None,
+        };
+        let ended = pump::pump(&wake, &mut run);
+        let asked = run.restart;
         if std::fs::read_to_string(paths.pid_file(name)).is_ok_and(|t| t.trim() == pid.to_string())
         {
             let _ = std::fs::remove_file(paths.pid_file(name));
@@ -225,7 +230,35 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| end_fields(m, "stopped"))?;
             break;
         }
+        if let Some(reason) = asked {
+            // A source asked for it: counted, recorded, and started again at once.
+            restarts += 1;
+            unstable = 0;
+            record(&mut |m| {
+                end_fields(m, "launching");
+                m.set("restarts", restarts.to_string());
+                m.set("last_restart_reason", reason);
+            })?;
+            continue;
+        }
         match spec.policy.decide(exit, started.elapsed(), unstable) {
+            Decision::Exited if !sources.is_empty() => {
+                // Not restarted by its policy, but a source may start it again (a cron job).
+                record(&mut |m| {
+                    end_fields(m, "exited");
+                    m.set("status", "waiting restart");
+                })?;
+                let Some(reason) = pump::idle(&wake, &mut sources) else {
+                    record(&mut |m| m.set("status", "stopped"))?;
+                    break;
+                };
+                restarts += 1;
+                record(&mut |m| {
+                    m.set("status", "launching");
+                    m.set("restarts", restarts.to_string());
+                    m.set("last_restart_reason", reason);
+                })?;
+            }
             Decision::Exited => {
                 record(&mut |m| end_fields(m, "exited"))?;
                 break;
@@ -258,10 +291,23 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     Ok(())
 }
 
+/// The wake sources `meta` configures (none for a plain service: no timers, no descriptors).
+fn source_list(meta: &crate::meta::Meta) -> Vec<Box<dyn source::Source>> {
+    let features = crate::features::Features::read(meta);
+    let mut sources: Vec<Box<dyn source::Source>> = Vec::new();
+    if let Some(c) = cron::CronRestart::new(features.cron_restart.as_deref()) {
+        sources.push(Box::new(c));
+    }
+    sources
+}
+
 /// Spawns one run of the service as the leader of its own process group, stdout and stderr
 /// piped to us. An exec failure comes back as the error (std reports it through a
 /// close-on-exec pipe).
-fn spawn(spec: &Spec) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
+fn spawn(
+    spec: &Spec,
+    meta: &crate::meta::Meta,
+) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
     let argv = spec.argv();
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
@@ -270,6 +316,7 @@ fn spawn(spec: &Spec) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .env("TSM_NAME", &spec.name)
+        .envs(crate::features::Features::read(meta).env())
         .process_group(0);
     let mut child = cmd
         .spawn()

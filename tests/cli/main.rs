@@ -2,6 +2,7 @@
 //! own TETRA_DIR, every process it started checked gone at the end.
 
 mod bats;
+mod cron;
 mod ecosystem;
 mod harness;
 mod lifecycle;

@@ -1,0 +1,206 @@
+//! Runtime features a service may be started with — a cron restart schedule, file watching, and
+//! membership of an app's instance group — checked before anything starts and kept in meta.
+
+use crate::error::TsmError;
+use crate::meta::Meta;
+use std::path::{Path, PathBuf};
+
+/// Debounce of watch restarts when none is given (pm2's `watch_delay` default is 1s; tsm
+/// settles sooner because inotify batches are complete as soon as they are read).
+pub const DEFAULT_WATCH_DELAY_MS: u64 = 200;
+
+/// Names never watched, whatever `ignore_watch` says (pm2 ignores node_modules by default).
+pub const ALWAYS_IGNORED: &[&str] = &["node_modules", ".git"];
+
+/// `instance_var` when none is given (pm2's).
+pub const DEFAULT_INSTANCE_VAR: &str = "NODE_APP_INSTANCE";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Features {
+    /// `cron_restart` / `--cron-restart`: restart at these times (local time).
+    pub cron_restart: Option<String>,
+    /// `watch` / `--watch`: restart when a file under these paths changes.
+    pub watch: Option<Watch>,
+    /// One of `instances: N` of an app.
+    pub group: Option<Group>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    /// Absolute paths (files or folders, watched recursively).
+    pub paths: Vec<PathBuf>,
+    /// Names or paths (relative to the service's cwd) not watched, on top of
+    /// [`ALWAYS_IGNORED`] and the service's own log files.
+    pub ignore: Vec<String>,
+    /// Quiet time after the last change before the restart.
+    pub delay_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The app's name: `tsm restart APP` acts on every instance.
+    pub app: String,
+    /// 0, 1, … within the app.
+    pub instance: u32,
+    /// The variable that carries `instance` (`NODE_APP_INSTANCE`).
+    pub instance_var: String,
+    /// `increment_var` other than PORT, with this instance's value.
+    pub increment: Option<(String, String)>,
+}
+
+/// Checks a cron expression: `Err` is the one-line reason.
+pub fn check_cron(expr: &str) -> Result<(), TsmError> {
+    crate::supervise::cron::parse(expr)
+        .map(|_| ())
+        .map_err(|why| TsmError::Data(format!("invalid cron expression '{expr}': {why}")))
+}
+
+impl Watch {
+    /// `--watch [PATHS]`: the given paths (relative to `cwd`), or `cwd` itself; each must exist.
+    pub fn new(
+        cwd: &Path,
+        paths: &[String],
+        ignore: Vec<String>,
+        delay_ms: Option<u64>,
+    ) -> Result<Watch, TsmError> {
+        let mut resolved = Vec::new();
+        for p in paths.iter().filter(|p| !p.is_empty()) {
+            let path = cwd.join(p);
+            let Ok(path) = path.canonicalize() else {
+                return Err(TsmError::NoInput(format!(
+                    "watch path '{}' does not exist",
+                    path.display()
+                )));
+            };
+            resolved.push(path);
+        }
+        if resolved.is_empty() {
+            resolved.push(cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf()));
+        }
+        Ok(Watch {
+            paths: resolved,
+            ignore,
+            delay_ms: delay_ms.unwrap_or(DEFAULT_WATCH_DELAY_MS),
+        })
+    }
+}
+
+fn list(meta: &Meta, key: &str) -> Vec<String> {
+    meta.get(key)
+        .and_then(|v| shell_words::split(v).ok())
+        .unwrap_or_default()
+}
+
+impl Features {
+    pub fn write(&self, m: &mut Meta) {
+        if let Some(expr) = &self.cron_restart {
+            m.set("cron_restart", expr);
+        }
+        if let Some(w) = &self.watch {
+            let paths: Vec<String> = w.paths.iter().map(|p| p.display().to_string()).collect();
+            m.set("watch", shell_words::join(&paths));
+            if !w.ignore.is_empty() {
+                m.set("ignore_watch", shell_words::join(&w.ignore));
+            }
+            m.set("watch_delay", w.delay_ms.to_string());
+        }
+        if let Some(g) = &self.group {
+            m.set("app", &g.app);
+            m.set("instance", g.instance.to_string());
+            m.set("instance_var", &g.instance_var);
+            if let Some((var, value)) = &g.increment {
+                m.set("increment_var", var);
+                m.set("increment_value", value);
+            }
+        }
+    }
+
+    pub fn read(m: &Meta) -> Features {
+        let watch = m.get("watch").filter(|v| !v.is_empty()).map(|_| Watch {
+            paths: list(m, "watch").into_iter().map(PathBuf::from).collect(),
+            ignore: list(m, "ignore_watch"),
+            delay_ms: m.u64("watch_delay").unwrap_or(DEFAULT_WATCH_DELAY_MS),
+        });
+        let group = m.get("app").filter(|v| !v.is_empty()).map(|app| Group {
+            app: app.to_string(),
+            instance: m.u64("instance").unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+            instance_var: m
+                .get("instance_var")
+                .filter(|v| !v.is_empty())
+                .unwrap_or(DEFAULT_INSTANCE_VAR)
+                .to_string(),
+            increment: match (m.get("increment_var"), m.get("increment_value")) {
+                (Some(var), Some(value)) if !var.is_empty() => {
+                    Some((var.to_string(), value.to_string()))
+                }
+                _ => None,
+            },
+        });
+        Features {
+            cron_restart: m
+                .get("cron_restart")
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+            watch,
+            group,
+        }
+    }
+
+    /// Variables the service gets from these features (the instance number and increment).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = Vec::new();
+        if let Some(g) = &self.group {
+            env.push((g.instance_var.clone(), g.instance.to_string()));
+            if let Some(pair) = &g.increment {
+                env.push(pair.clone());
+            }
+        }
+        env
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_through_meta() {
+        let f = Features {
+            cron_restart: Some("*/5 * * * * *".into()),
+            watch: Some(Watch {
+                paths: vec!["/a b".into(), "/c".into()],
+                ignore: vec!["tmp".into(), "x y".into()],
+                delay_ms: 50,
+            }),
+            group: Some(Group {
+                app: "web".into(),
+                instance: 2,
+                instance_var: "INST".into(),
+                increment: Some(("HTTP".into(), "9002".into())),
+            }),
+        };
+        let mut m = Meta::new();
+        f.write(&mut m);
+        let m = Meta::parse(&m.to_line()).unwrap();
+        assert_eq!(Features::read(&m), f);
+        assert_eq!(Features::read(&Meta::new()), Features::default());
+        assert_eq!(
+            f.env(),
+            [("INST".into(), "2".into()), ("HTTP".into(), "9002".into())]
+        );
+    }
+
+    #[test]
+    fn bad_cron_and_missing_watch_paths_are_refused() {
+        assert!(check_cron("*/2 * * * * *").is_ok());
+        assert!(check_cron("0 3 * * *").is_ok());
+        let err = check_cron("every tuesday").unwrap_err();
+        assert_eq!(err.exit_code(), 65);
+        assert!(err.to_string().contains("invalid cron expression"), "{err}");
+        let tmp = tempfile::tempdir().unwrap();
+        let err = Watch::new(tmp.path(), &["nope".into()], Vec::new(), None).unwrap_err();
+        assert_eq!(err.exit_code(), 66);
+        let w = Watch::new(tmp.path(), &[], Vec::new(), None).unwrap();
+        assert_eq!(w.paths, [tmp.path().canonicalize().unwrap()]);
+    }
+}
