@@ -85,6 +85,63 @@ impl Watch {
     }
 }
 
+/// A string or an array of strings, as pm2 fields take them.
+fn strings(v: &serde_json::Value) -> Option<Vec<String>> {
+    match v {
+        serde_json::Value::String(s) => Some(vec![s.clone()]),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// The features of an ecosystem app (`cron_restart`, `watch`, `ignore_watch`,
+/// `watch_delay`); `Err` is the reason, for the caller to name the app.
+pub fn from_app(
+    fields: &serde_json::Map<String, serde_json::Value>,
+    cwd: &Path,
+) -> Result<Features, TsmError> {
+    use serde_json::Value;
+    let get = |key: &str| fields.get(key).filter(|v| !v.is_null());
+    let cron_restart = match get("cron_restart") {
+        None => None,
+        Some(Value::String(expr)) => {
+            check_cron(expr)?;
+            Some(expr.clone())
+        }
+        Some(_) => return Err(TsmError::Data("'cron_restart' must be a string".into())),
+    };
+    let ignore = match get("ignore_watch") {
+        None => Vec::new(),
+        Some(v) => strings(v).ok_or_else(|| {
+            TsmError::Data("'ignore_watch' must be a string or an array of strings".into())
+        })?,
+    };
+    let delay = match get("watch_delay") {
+        None => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            TsmError::Data("'watch_delay' must be a number of milliseconds".into())
+        })?),
+    };
+    let watch = match get("watch") {
+        None | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(Watch::new(cwd, &[], ignore, delay)?),
+        Some(v) => {
+            let paths = strings(v).ok_or_else(|| {
+                TsmError::Data("'watch' must be true, a path or an array of paths".into())
+            })?;
+            Some(Watch::new(cwd, &paths, ignore, delay)?)
+        }
+    };
+    Ok(Features {
+        cron_restart,
+        watch,
+        group: None,
+    })
+}
+
 fn list(meta: &Meta, key: &str) -> Vec<String> {
     meta.get(key)
         .and_then(|v| shell_words::split(v).ok())

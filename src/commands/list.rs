@@ -27,6 +27,8 @@ pub struct Row {
     pub signal: Option<String>,
     pub script: Option<String>,
     pub error: Option<String>,
+    /// Restarted when its files change (`--watch`).
+    pub watch: bool,
 }
 
 /// One observation of every process, in TSM ID order.
@@ -65,6 +67,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     signal: meta.get("signal").map(str::to_string),
                     script: meta.get("script").map(str::to_string),
                     error: meta.get("error").map(str::to_string),
+                    watch: meta.get("watch").is_some_and(|w| !w.is_empty()),
                 }
             }
             Err(why) => Row {
@@ -80,6 +83,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 signal: None,
                 script: None,
                 error: Some(why),
+                watch: false,
             },
         })
         .collect())
@@ -104,6 +108,11 @@ impl Run for ListArgs {
                     ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
                     ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
                     _ => r.status.to_string(),
+                };
+                let status = if r.watch {
+                    format!("{status} (watching)")
+                } else {
+                    status
                 };
                 vec![
                     cell(r.id),

@@ -40,6 +40,11 @@ const KNOWN: &[&str] = &[
     "max_log_size",
     "log_retain",
     "time",
+    // issue 14: runtime features (src/features.rs)
+    "cron_restart",
+    "watch",
+    "ignore_watch",
+    "watch_delay",
 ];
 
 /// A scalar as text (pm2 configs write ports and delays as numbers or strings).
@@ -231,7 +236,7 @@ pub fn spec(
         },
         out_file: file("out_file"),
         error_file: file("error_file"),
-        features: crate::features::Features::default(),
+        features: crate::features::from_app(fields, &cwd).map_err(in_app)?,
     };
     Ok((spec, warnings))
 }

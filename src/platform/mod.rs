@@ -13,6 +13,19 @@ mod macos;
 #[cfg(target_os = "macos")]
 use macos as imp;
 
+#[cfg(target_os = "linux")]
+mod watch_linux;
+#[cfg(target_os = "linux")]
+pub use watch_linux::Watcher;
+#[cfg(target_os = "macos")]
+mod watch_macos;
+#[cfg(target_os = "macos")]
+pub use watch_macos::Watcher;
+
+/// For file watching: true for a path whose changes do not count (and, for a folder, that is
+/// not watched at all where the platform allows).
+pub type Ignored = std::sync::Arc<dyn Fn(&std::path::Path) -> bool + Send + Sync>;
+
 use std::collections::HashSet;
 
 /// What the OS says of a pid right now.

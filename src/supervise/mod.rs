@@ -5,6 +5,7 @@
 pub mod cron;
 mod pump;
 mod source;
+mod watch;
 
 use crate::lock::FileLock;
 use crate::logs::LogWriter;
@@ -143,7 +144,16 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         true
     })?;
     // Wake sources live as long as the supervisor: a schedule is kept across runs.
-    let mut sources = source_list(&meta);
+    let mut sources = source_list(
+        &meta,
+        &spec.cwd,
+        vec![
+            paths.root().to_path_buf(),
+            out_path.clone(),
+            err_path.clone(),
+        ],
+    )
+    .map_err(|why| anyhow::anyhow!(why))?;
     let user_stopping =
         || matches!(store.read(name), Ok(Some(m)) if matches!(m.status(), "stopping" | "stopped"));
 
@@ -242,17 +252,21 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             continue;
         }
         match spec.policy.decide(exit, started.elapsed(), unstable) {
-            Decision::Exited if !sources.is_empty() => {
-                // Not restarted by its policy, but a source may start it again (a cron job).
-                record(&mut |m| {
-                    end_fields(m, "exited");
-                    m.set("status", "waiting restart");
-                })?;
+            decision @ (Decision::Exited | Decision::Errored) if !sources.is_empty() => {
+                // Not restarted by its policy, but a source may start it again: a cron job's
+                // next time, or the edit that fixes a crash under watch.
+                let ended_as = match decision {
+                    _ if sources.iter().any(|s| s.deadline().is_some()) => "waiting restart",
+                    Decision::Errored => "errored",
+                    _ => "exited",
+                };
+                record(&mut |m| end_fields(m, ended_as))?;
                 let Some(reason) = pump::idle(&wake, &mut sources) else {
                     record(&mut |m| m.set("status", "stopped"))?;
                     break;
                 };
                 restarts += 1;
+                unstable = 0;
                 record(&mut |m| {
                     m.set("status", "launching");
                     m.set("restarts", restarts.to_string());
@@ -292,13 +306,22 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
 }
 
 /// The wake sources `meta` configures (none for a plain service: no timers, no descriptors).
-fn source_list(meta: &crate::meta::Meta) -> Vec<Box<dyn source::Source>> {
+/// `never`: what a watch never reacts to (the state folder, the service's log files).
+fn source_list(
+    meta: &crate::meta::Meta,
+    cwd: &std::path::Path,
+    never: Vec<std::path::PathBuf>,
+) -> std::result::Result<Vec<Box<dyn source::Source>>, String> {
     let features = crate::features::Features::read(meta);
     let mut sources: Vec<Box<dyn source::Source>> = Vec::new();
     if let Some(c) = cron::CronRestart::new(features.cron_restart.as_deref()) {
         sources.push(Box::new(c));
     }
-    sources
+    if let Some(w) = &features.watch {
+        let rule = watch::ignore_rule(w, cwd, never);
+        sources.push(Box::new(watch::WatchRestart::new(w, rule)?));
+    }
+    Ok(sources)
 }
 
 /// Spawns one run of the service as the leader of its own process group, stdout and stderr

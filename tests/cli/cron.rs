@@ -132,3 +132,39 @@ fn a_bad_expression_starts_nothing() {
     assert!(!t.has_meta(&format!("svc-{port}")));
     assert!(!t.state().join("next_id").exists(), "no ID was taken");
 }
+
+#[test]
+fn ecosystem_fields_are_read_and_checked() {
+    let t = Tsm::new();
+    let port = free_port();
+    t.service("svc.sh", port);
+    let config = |extra: &str| {
+        std::fs::write(
+            t.work.join("eco.json"),
+            format!(r#"{{"apps": [{{"name": "svc", "script": "svc.sh", "env": {{"PORT": {port}}}{extra}}}]}}"#),
+        )
+        .unwrap();
+    };
+    config(r#", "cron_restart": "0 0 31 2 *""#);
+    t.run(&["start", "eco.json"])
+        .code(65)
+        .stderr(predicate::str::contains(
+            "app 'svc': invalid cron expression",
+        ));
+    config(r#", "watch": ["nope"]"#);
+    t.run(&["start", "eco.json"])
+        .code(66)
+        .stderr(predicate::str::contains("app 'svc': watch path"));
+    assert!(!t.has_meta(&format!("svc-{port}")));
+    config(
+        r#", "cron_restart": "0 3 * * *", "watch": true, "ignore_watch": ["tmp"], "watch_delay": 300"#,
+    );
+    t.run(&["start", "eco.json"])
+        .success()
+        .stderr(predicate::str::contains("ignoring unknown").not());
+    let meta = t.meta(&format!("svc-{port}"));
+    assert_eq!(meta.get("cron_restart"), Some("0 3 * * *"));
+    assert_eq!(meta.get("ignore_watch"), Some("tmp"));
+    assert_eq!(meta.get("watch_delay"), Some("300"));
+    assert_eq!(t.status_of(&format!("svc-{port}")), "online");
+}

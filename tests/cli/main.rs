@@ -15,3 +15,4 @@ mod safety;
 mod start;
 mod startup;
 mod supervision;
+mod watch;
