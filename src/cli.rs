@@ -56,6 +56,32 @@ pub enum Command {
     /// Run as the supervisor of one service (used by `start`)
     #[command(hide = true)]
     Supervise(SuperviseArgs),
+    /// Add or remove instances of an app until it has N (0 or 'max': one per core)
+    Scale(ScaleArgs),
+    /// Restart the instances of an app one at a time, each listening before the next
+    Reload(ReloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The app: the name its instances were started with (their `app` in meta)
+    pub app: String,
+    /// How many instances it should have
+    #[arg(allow_hyphen_values = true)]
+    pub count: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// An app (all its instances, one at a time) or any target of `restart`
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// How long each instance may take to listen on its PORT again (default 10s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub wait_timeout: Option<u64>,
+    /// Grace between SIGTERM and SIGKILL (default: the service's own)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

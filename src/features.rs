@@ -23,6 +23,8 @@ pub struct Features {
     pub watch: Option<Watch>,
     /// One of `instances: N` of an app.
     pub group: Option<Group>,
+    /// An app's `instances` (ecosystem), before it is spread over instances; not kept in meta.
+    pub plan: Option<crate::instances::Plan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,7 +141,57 @@ pub fn from_app(
         cron_restart,
         watch,
         group: None,
+        plan: plan_of(fields)?,
     })
+}
+
+fn is_var(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `instances`, `increment_var`, `instance_var`, `merge_logs`, `exec_mode` of an app.
+fn plan_of(
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<crate::instances::Plan>, TsmError> {
+    use serde_json::Value;
+    let get = |key: &str| fields.get(key).filter(|v| !v.is_null());
+    let name = |key: &str| -> Result<Option<String>, TsmError> {
+        match get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) if is_var(s) => Ok(Some(s.clone())),
+            Some(v) => Err(TsmError::Data(format!(
+                "'{key}' must be a variable name, not {v}"
+            ))),
+        }
+    };
+    match get("exec_mode").map(|v| v.as_str().unwrap_or_default()) {
+        None | Some("fork" | "fork_mode") => {}
+        Some("cluster" | "cluster_mode") => {
+            return Err(TsmError::Data(
+                "exec_mode 'cluster' is not supported yet: use fork instances with increment_var: 'PORT'".into(),
+            ))
+        }
+        Some(other) => {
+            return Err(TsmError::Data(format!(
+                "exec_mode '{other}' is neither 'fork' nor 'cluster'"
+            )))
+        }
+    }
+    let count = match get("instances") {
+        None => return Ok(None),
+        Some(Value::Number(n)) => crate::instances::parse_count(&n.to_string())?,
+        Some(Value::String(s)) => crate::instances::parse_count(s)?,
+        Some(v) => crate::instances::parse_count(&v.to_string())?,
+    };
+    let mut plan = crate::instances::Plan::new(count);
+    plan.increment_var = name("increment_var")?;
+    if let Some(var) = name("instance_var")? {
+        plan.instance_var = var;
+    }
+    plan.merge_logs = get("merge_logs").and_then(Value::as_bool).unwrap_or(false);
+    Ok(Some(plan))
 }
 
 fn list(meta: &Meta, key: &str) -> Vec<String> {
@@ -200,6 +252,7 @@ impl Features {
                 .map(str::to_string),
             watch,
             group,
+            plan: None,
         }
     }
 
@@ -235,6 +288,7 @@ mod tests {
                 instance_var: "INST".into(),
                 increment: Some(("HTTP".into(), "9002".into())),
             }),
+            plan: None,
         };
         let mut m = Meta::new();
         f.write(&mut m);

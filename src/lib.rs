@@ -7,6 +7,7 @@ pub mod ecosystem;
 pub mod error;
 pub mod features;
 pub mod halt;
+pub mod instances;
 pub mod launch;
 pub mod listen;
 pub mod lock;

@@ -9,8 +9,10 @@ mod list;
 mod logs;
 mod names;
 mod ports;
+mod reload;
 mod restart;
 mod save;
+mod scale;
 mod start;
 mod start_features;
 mod startup;
@@ -86,6 +88,8 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }
+        Command::Scale(a) => a.run(ctx, out),
+        Command::Reload(a) => a.run(ctx, out),
     }
 }
 

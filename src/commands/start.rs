@@ -46,6 +46,10 @@ impl Run for StartArgs {
             features: self.features(&ctx.cwd)?,
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
+        if let Some(count) = &self.instances {
+            super::scale::start_cli(ctx, out, &spec, count, self.force)?;
+            return Ok(());
+        }
         let (id, pid) = start_spec(ctx, &spec, self.force)?;
         writeln!(
             out,
@@ -70,12 +74,17 @@ impl StartArgs {
             profile,
         };
         let (specs, warnings) = ecosystem::specs(&config, &opts)?;
+        let specs = crate::instances::spread(specs, &ctx.paths.logs())?;
         for warning in warnings {
             eprintln!("tsm: warning: {warning}");
         }
         let mut failures = Vec::new();
-        for spec in &specs {
-            match start_spec(ctx, spec, self.force) {
+        for (i, spec) in specs.iter().enumerate() {
+            // Instances sharing one PORT (no increment_var) must not refuse each other.
+            let shared = specs[..i]
+                .iter()
+                .any(|s| s.port.is_some() && s.port == spec.port);
+            match start_spec(ctx, spec, self.force || shared) {
                 Ok((id, pid)) => {
                     writeln!(
                         out,

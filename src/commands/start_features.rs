@@ -31,6 +31,7 @@ impl StartArgs {
             cron_restart: self.cron_restart.clone(),
             watch,
             group: None,
+            plan: None,
         })
     }
 }

@@ -45,6 +45,11 @@ const KNOWN: &[&str] = &[
     "watch",
     "ignore_watch",
     "watch_delay",
+    "instances",
+    "exec_mode",
+    "increment_var",
+    "instance_var",
+    "merge_logs",
 ];
 
 /// A scalar as text (pm2 configs write ports and delays as numbers or strings).
@@ -266,7 +271,7 @@ mod tests {
             "env": {"PORT": 3000, "MODE": "dev"}, "env_production": {"MODE": "prod"},
             "out_file": "o.log", "autorestart": false, "min_uptime": "2s",
             "restart_delay": 250, "max_restarts": 3, "kill_timeout": 1500,
-            "max_log_size": "1M", "log_retain": 2, "time": true, "instances": 4
+            "max_log_size": "1M", "log_retain": 2, "time": true, "instances": 4, "sticky": 1
         });
         let opts = AppOptions {
             profile: Some("production".into()),
@@ -290,7 +295,7 @@ mod tests {
         assert!(spec.log.time);
         assert_eq!(warnings.len(), 1);
         assert!(
-            warnings[0].contains("ignoring unknown fields: instances"),
+            warnings[0].contains("ignoring unknown fields: sticky"),
             "{warnings:?}"
         );
     }

@@ -5,6 +5,7 @@ mod bats;
 mod cron;
 mod ecosystem;
 mod harness;
+mod instances;
 mod lifecycle;
 mod listing;
 mod logs;
