@@ -161,6 +161,10 @@ pub struct StartArgs {
     /// PORT incremented per instance
     #[arg(short = 'i', long, value_name = "N", allow_hyphen_values = true)]
     pub instances: Option<String>,
+    /// With -i: cluster (node scripts' default: N workers sharing the PORT) or fork (N
+    /// services on PORT, PORT+1, …; other scripts' default)
+    #[arg(long, value_name = "MODE", value_parser = ["fork", "cluster"], requires = "instances")]
+    pub exec_mode: Option<String>,
 }
 
 #[derive(Debug, Args)]

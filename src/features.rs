@@ -25,6 +25,8 @@ pub struct Features {
     pub group: Option<Group>,
     /// An app's `instances` (ecosystem), before it is spread over instances; not kept in meta.
     pub plan: Option<crate::instances::Plan>,
+    /// Cluster mode: this many node workers behind one port (`exec_mode=cluster`).
+    pub cluster: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +144,7 @@ pub fn from_app(
         watch,
         group: None,
         plan: plan_of(fields)?,
+        cluster: None,
     })
 }
 
@@ -166,13 +169,10 @@ fn plan_of(
             ))),
         }
     };
+    let mut cluster = false;
     match get("exec_mode").map(|v| v.as_str().unwrap_or_default()) {
         None | Some("fork" | "fork_mode") => {}
-        Some("cluster" | "cluster_mode") => {
-            return Err(TsmError::Data(
-                "exec_mode 'cluster' is not supported yet: use fork instances with increment_var: 'PORT'".into(),
-            ))
-        }
+        Some("cluster" | "cluster_mode") => cluster = true,
         Some(other) => {
             return Err(TsmError::Data(format!(
                 "exec_mode '{other}' is neither 'fork' nor 'cluster'"
@@ -180,6 +180,8 @@ fn plan_of(
         }
     }
     let count = match get("instances") {
+        // pm2: cluster mode without `instances` runs one worker.
+        None if cluster => 1,
         None => return Ok(None),
         Some(Value::Number(n)) => crate::instances::parse_count(&n.to_string())?,
         Some(Value::String(s)) => crate::instances::parse_count(s)?,
@@ -191,6 +193,7 @@ fn plan_of(
         plan.instance_var = var;
     }
     plan.merge_logs = get("merge_logs").and_then(Value::as_bool).unwrap_or(false);
+    plan.cluster = cluster;
     Ok(Some(plan))
 }
 
@@ -212,6 +215,10 @@ impl Features {
                 m.set("ignore_watch", shell_words::join(&w.ignore));
             }
             m.set("watch_delay", w.delay_ms.to_string());
+        }
+        if let Some(n) = self.cluster {
+            m.set("exec_mode", "cluster");
+            m.set("cluster_instances", n.to_string());
         }
         if let Some(g) = &self.group {
             m.set("app", &g.app);
@@ -253,6 +260,11 @@ impl Features {
             watch,
             group,
             plan: None,
+            cluster: m
+                .get("exec_mode")
+                .filter(|v| *v == "cluster")
+                .and_then(|_| m.u64("cluster_instances"))
+                .map(|n| n.min(1024) as u32),
         }
     }
 
@@ -289,6 +301,7 @@ mod tests {
                 increment: Some(("HTTP".into(), "9002".into())),
             }),
             plan: None,
+            cluster: Some(3),
         };
         let mut m = Meta::new();
         f.write(&mut m);

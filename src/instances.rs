@@ -16,6 +16,8 @@ pub struct Plan {
     pub instance_var: String,
     /// One log for all instances instead of one per instance.
     pub merge_logs: bool,
+    /// Cluster mode: one service whose node workers share its port.
+    pub cluster: bool,
 }
 
 impl Plan {
@@ -25,6 +27,7 @@ impl Plan {
             increment_var: None,
             instance_var: DEFAULT_INSTANCE_VAR.to_string(),
             merge_logs: false,
+            cluster: false,
         }
     }
 }
@@ -159,6 +162,7 @@ pub fn spread(specs: Vec<Spec>, logs: &Path) -> Result<Vec<Spec>, TsmError> {
     let mut out = Vec::new();
     for spec in specs {
         match (&spec.features.plan, &spec.origin) {
+            (Some(plan), _) if plan.cluster => out.push(clustered(spec.clone(), plan.count)?),
             (Some(plan), crate::spec::Origin::Ecosystem { app, .. }) => {
                 out.extend(expand(&spec, plan, app, logs)?);
             }
@@ -166,6 +170,32 @@ pub fn spread(specs: Vec<Spec>, logs: &Path) -> Result<Vec<Spec>, TsmError> {
         }
     }
     Ok(out)
+}
+
+/// `spec` in cluster mode with `count` workers: a node script only.
+pub fn clustered(mut spec: Spec, count: u32) -> Result<Spec, TsmError> {
+    if !is_node(&spec) {
+        return Err(TsmError::Data(format!(
+            "cluster mode runs node scripts only; '{}' is not one (use fork instances)",
+            spec.script.display()
+        )));
+    }
+    spec.features.plan = None;
+    spec.features.cluster = Some(count);
+    Ok(spec)
+}
+
+/// A script node runs: by its interpreter, else by its extension.
+pub fn is_node(spec: &Spec) -> bool {
+    match &spec.interpreter {
+        Some(i) => i
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("node")),
+        None => spec
+            .script
+            .extension()
+            .is_some_and(|e| matches!(e.to_str(), Some("js" | "cjs" | "mjs"))),
+    }
 }
 
 /// The spec of a recorded instance again, from its app's spec read afresh (`restart`).
@@ -176,6 +206,9 @@ pub fn again(base: Spec, meta: &crate::meta::Meta, logs: &Path) -> Result<Spec, 
     let Some(plan) = base.features.plan.clone() else {
         return Ok(base);
     };
+    if plan.cluster {
+        return clustered(base, plan.count);
+    }
     instance(&base, &plan, &group.app, group.instance, logs)
 }
 

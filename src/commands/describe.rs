@@ -79,6 +79,28 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
         }
         Err(e) => line("command", format!("(cannot be rebuilt: {e})")),
     }
+    if seen.pid.is_some() && meta.get("exec_mode") == Some("cluster") {
+        for w in crate::supervise::cluster::workers(&ctx.paths, name)
+            .map(|w| w.workers)
+            .unwrap_or_default()
+        {
+            let usage = w.pid.and_then(crate::platform::usage);
+            line(
+                &format!("worker {}", w.instance),
+                format!(
+                    "pid {}, cpu {}, mem {}, restarts {}{}",
+                    w.pid.map_or("-".into(), |p| p.to_string()),
+                    usage.map_or("-".into(), |u| format!("{:.2}s", u.cpu_ms as f64 / 1000.0)),
+                    usage.map_or("-".into(), |u| format!(
+                        "{:.1} MB",
+                        u.rss_bytes as f64 / 1e6
+                    )),
+                    w.restarts,
+                    if w.listening { ", listening" } else { "" }
+                ),
+            );
+        }
+    }
     let (out, err) = files_of(&ctx.paths, name, Some(meta));
     line("out log", out.display().to_string());
     line("err log", err.display().to_string());
@@ -109,6 +131,9 @@ fn features_lines(f: &crate::features::Features) -> Vec<(&'static str, String)> 
             text.push_str(&format!(", ignoring {}", w.ignore.join(", ")));
         }
         lines.push(("watch", text + ")"));
+    }
+    if let Some(n) = f.cluster {
+        lines.push(("cluster", format!("{n} node workers sharing the port")));
     }
     if let Some(g) = &f.group {
         lines.push((

@@ -29,6 +29,8 @@ pub struct Row {
     pub error: Option<String>,
     /// Restarted when its files change (`--watch`).
     pub watch: bool,
+    /// Cluster mode: the node workers behind its port (null for other services).
+    pub workers: Option<Vec<crate::supervise::cluster::Worker>>,
 }
 
 /// One observation of every process, in TSM ID order.
@@ -51,7 +53,14 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     ),
                     _ => None,
                 };
+                // Only a running cluster service has a workers file worth reading.
+                let workers = (running && meta.get("exec_mode") == Some("cluster")).then(|| {
+                    crate::supervise::cluster::workers(&ctx.paths, &entry.name)
+                        .map(|w| w.workers)
+                        .unwrap_or_default()
+                });
                 Row {
+                    workers,
                     listening,
                     id: meta.id(),
                     name: entry.name,
@@ -84,6 +93,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 script: None,
                 error: Some(why),
                 watch: false,
+                workers: None,
             },
         })
         .collect())
@@ -101,9 +111,10 @@ impl Run for ListArgs {
             writeln!(out)?;
             return Ok(());
         }
+        let now_ms = now_epoch() * 1000;
         let cells: Vec<Vec<String>> = rows
             .iter()
-            .map(|r| {
+            .flat_map(|r| {
                 let status = match (r.status, r.exit_code, &r.signal) {
                     ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
                     ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
@@ -114,7 +125,7 @@ impl Run for ListArgs {
                 } else {
                     status
                 };
-                vec![
+                let row = vec![
                     cell(r.id),
                     r.name.clone(),
                     status,
@@ -125,7 +136,27 @@ impl Run for ListArgs {
                     },
                     cell(r.uptime.map(uptime)),
                     r.restarts.to_string(),
-                ]
+                ];
+                let mut lines = vec![row];
+                let workers = r.workers.as_deref().unwrap_or_default();
+                for (n, w) in workers.iter().enumerate() {
+                    let branch = if n + 1 == workers.len() { "└" } else { "├" };
+                    lines.push(vec![
+                        String::new(),
+                        format!(" {branch} worker {}", w.instance),
+                        if w.pid.is_some() {
+                            "online"
+                        } else {
+                            "starting"
+                        }
+                        .to_string(),
+                        cell(w.pid),
+                        String::new(),
+                        cell(w.started.map(|s| uptime(now_ms.saturating_sub(s) / 1000))),
+                        w.restarts.to_string(),
+                    ]);
+                }
+                lines
             })
             .collect();
         let table = boxed(

@@ -1,12 +1,16 @@
 //! `tsm reload`: restart services one at a time, each back online (listening where it has a
-//! PORT) before the next goes down, so an app's instances never all stop at once.
+//! PORT) before the next goes down, so an app's instances never all stop at once; a cluster
+//! service's launcher replaces its workers one at a time (SIGUSR2), its port never closed.
 
 use super::wait::{until_listening, DEFAULT_WAIT_MS};
 use super::{Ctx, Run};
 use crate::cli::{ReloadArgs, StopArgs};
+use crate::error::TsmError;
+use crate::status::observe;
+use crate::supervise::cluster::workers;
 use anyhow::Result;
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Run for ReloadArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
@@ -14,6 +18,9 @@ impl Run for ReloadArgs {
         let names = super::scale::group_targets(&entries, &self.targets)?;
         let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
         for name in names {
+            if reload_cluster(ctx, out, &name, timeout)? {
+                continue;
+            }
             let args = StopArgs {
                 targets: vec![name.clone()],
                 kill_timeout: self.kill_timeout,
@@ -29,5 +36,49 @@ impl Run for ReloadArgs {
             }
         }
         Ok(())
+    }
+}
+
+/// Reloads `name` through its cluster launcher when it is a running cluster service; false
+/// when it is not one (it is then restarted like any service).
+fn reload_cluster(ctx: &Ctx, out: &mut dyn Write, name: &str, timeout: Duration) -> Result<bool> {
+    let Some(meta) = ctx.store().read(name)? else {
+        return Ok(false);
+    };
+    if meta.get("exec_mode") != Some("cluster") {
+        return Ok(false);
+    }
+    // The pid passed the start-stamp check: it is the launcher tsm started.
+    let Some(pid) = observe(&ctx.paths, name, &meta).pid else {
+        return Ok(false);
+    };
+    let before = workers(&ctx.paths, name).map_or(0, |w| w.generation);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGUSR2,
+    )?;
+    let began = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if let Some(w) = workers(&ctx.paths, name) {
+            let listening = meta.port().is_none() || w.workers.iter().all(|w| w.listening);
+            if w.generation > before && !w.reloading && listening {
+                writeln!(
+                    out,
+                    "tsm: reloaded '{name}': {} workers replaced one at a time",
+                    w.workers.len()
+                )?;
+                return Ok(true);
+            }
+        }
+        if began.elapsed() >= timeout {
+            return Err(TsmError::Failed(format!(
+                "'{name}' did not finish its reload in {:.1}s",
+                timeout.as_secs_f64()
+            ))
+            .into());
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
 }

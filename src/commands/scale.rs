@@ -59,9 +59,21 @@ pub fn start_cli(
     out: &mut dyn Write,
     spec: &Spec,
     count: &str,
+    mode: Option<&str>,
     force: bool,
 ) -> Result<()> {
     let count = parse_count(count)?;
+    // As pm2: -i on a node script means cluster mode.
+    if mode == Some("cluster") || (mode.is_none() && crate::instances::is_node(spec)) {
+        let spec = crate::instances::clustered(spec.clone(), count)?;
+        let (id, pid) = start_spec(ctx, &spec, force)?;
+        writeln!(
+            out,
+            "tsm: started '{}' (TSM ID: {id}, PID: {pid}) in cluster mode, {count} workers",
+            spec.name
+        )?;
+        return Ok(());
+    }
     let app = app_of(spec);
     let mut plan = Plan::new(count);
     plan.increment_var = Some("PORT".into());

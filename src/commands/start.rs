@@ -47,7 +47,8 @@ impl Run for StartArgs {
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         if let Some(count) = &self.instances {
-            super::scale::start_cli(ctx, out, &spec, count, self.force)?;
+            let mode = self.exec_mode.as_deref();
+            super::scale::start_cli(ctx, out, &spec, count, mode, self.force)?;
             return Ok(());
         }
         let (id, pid) = start_spec(ctx, &spec, self.force)?;

@@ -32,6 +32,7 @@ impl StartArgs {
             watch,
             group: None,
             plan: None,
+            cluster: None,
         })
     }
 }

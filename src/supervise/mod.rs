@@ -2,6 +2,7 @@
 //! pumps its stdout/stderr into the log files, restarts it by its policy, and records every
 //! change of state in meta.
 
+pub mod cluster;
 pub mod cron;
 mod pump;
 mod source;
@@ -165,7 +166,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| m.set("status", "stopped"))?;
             break;
         }
-        let (pid, pipes) = match spawn(&spec, &meta) {
+        let (pid, pipes) = match spawn(&spec, &meta, paths) {
             Ok(spawned) => spawned,
             Err(why) => {
                 record(&mut |m| {
@@ -330,8 +331,9 @@ fn source_list(
 fn spawn(
     spec: &Spec,
     meta: &crate::meta::Meta,
+    paths: &Paths,
 ) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
-    let argv = spec.argv();
+    let (argv, cluster_env) = cluster::command(spec, meta, paths)?;
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
@@ -340,6 +342,7 @@ fn spawn(
         .stderr(Stdio::piped())
         .env("TSM_NAME", &spec.name)
         .envs(crate::features::Features::read(meta).env())
+        .envs(cluster_env)
         .process_group(0);
     let mut child = cmd
         .spawn()

@@ -49,6 +49,7 @@ fn fork_instances_get_their_own_port_id_and_instance_number() {
             "start",
             "-i",
             "3",
+            "--exec-mode=fork",
             "--port",
             &port.to_string(),
             "srv.js",
@@ -113,6 +114,7 @@ fn reload_restarts_one_instance_at_a_time() {
         "start",
         "-i",
         "2",
+        "--exec-mode=fork",
         "--port",
         &port.to_string(),
         "srv.js",
@@ -197,17 +199,34 @@ fn bad_counts_and_taken_ports_start_nothing() {
             .stderr(predicate::str::starts_with("tsm: "))
             .stderr(predicate::function(|e: &str| e.lines().count() == 1));
     }
+    t.service("x.sh", port);
+    t.run(&["start", "-i", "2", "--exec-mode=cluster", "x.sh"])
+        .code(65)
+        .stderr(predicate::str::contains(
+            "cluster mode runs node scripts only",
+        ));
     // The third instance's port is taken: none starts.
     let _holder = std::net::TcpListener::bind(("127.0.0.1", port + 2)).unwrap();
-    t.run(&["start", "-i", "3", "--port", &port.to_string(), "srv.js"])
-        .code(1)
-        .stderr(predicate::str::contains(format!(
-            "port {} is in use",
-            port + 2
-        )));
+    t.run(&[
+        "start",
+        "-i",
+        "3",
+        "--exec-mode=fork",
+        "--port",
+        &port.to_string(),
+        "srv.js",
+    ])
+    .code(1)
+    .stderr(predicate::str::contains(format!(
+        "port {} is in use",
+        port + 2
+    )));
     for (extra, code) in [
         (r#""instances": "lots""#, 65),
-        (r#""instances": 2, "exec_mode": "cluster""#, 65),
+        (
+            r#""instances": 2, "exec_mode": "cluster", "script": "x.sh""#,
+            65,
+        ),
         (r#""instances": 2, "increment_var": "NOPE""#, 65),
     ] {
         std::fs::write(
@@ -222,4 +241,113 @@ fn bad_counts_and_taken_ports_start_nothing() {
     }
     assert!(t.list_json().is_empty());
     assert!(!t.state().join("next_id").exists(), "no ID was taken");
+}
+
+/// Requests `port` until answers came from `n` different pids (or the deadline passes).
+fn pids_answering(port: u16, n: usize) -> std::collections::BTreeSet<String> {
+    let mut pids = std::collections::BTreeSet::new();
+    wait_until("answers from every worker", || {
+        if let Some(a) = get(port) {
+            pids.insert(a.split_whitespace().nth(1).unwrap_or("").to_string());
+        }
+        pids.len() >= n
+    });
+    pids
+}
+
+#[test]
+fn cluster_workers_share_one_port_and_are_visible() {
+    let t = Tsm::new();
+    server(&t, "NODE_APP_INSTANCE");
+    let port = free_port();
+    let name = format!("web-{port}");
+    t.run(&[
+        "start",
+        "-i",
+        "2",
+        "--port",
+        &port.to_string(),
+        "srv.js",
+        "web",
+    ])
+    .success()
+    .stdout(predicate::str::contains("in cluster mode, 2 workers"));
+    let pids = pids_answering(port, 2);
+    let rows = t.list_json();
+    assert_eq!(rows.len(), 1, "one service");
+    let workers = rows[0]["workers"].as_array().unwrap().clone();
+    let listed: std::collections::BTreeSet<String> = workers
+        .iter()
+        .map(|w| w["pid"].as_i64().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, pids, "list shows the pids that answer");
+    t.run(&["list"])
+        .success()
+        .stdout(predicate::str::contains("├ worker 0").and(predicate::str::contains("└ worker 1")));
+    t.run(&["describe", &name]).success().stdout(
+        predicate::str::is_match(
+            r"worker 1 +pid \d+, cpu \d+\.\d+s, mem \d+\.\d MB, restarts 0, listening",
+        )
+        .unwrap(),
+    );
+    // A worker that dies is replaced and counted; the service stays online.
+    let victim: i32 = workers[0]["pid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(victim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the worker replaced", || {
+        t.list_json()[0]["workers"][0]["restarts"] == 1
+            && t.list_json()[0]["workers"][0]["listening"] == true
+    });
+    assert_eq!(t.status_of(&name), "online");
+    // Stop ends the launcher and every worker.
+    t.run(&["stop", &name]).success();
+    for pid in listed {
+        assert!(!alive(pid.parse().unwrap()), "worker {pid} outlived stop");
+    }
+}
+
+#[test]
+fn a_cluster_reload_under_load_drops_nothing() {
+    let t = Tsm::new();
+    server(&t, "NODE_APP_INSTANCE");
+    let port = free_port();
+    std::fs::write(
+        t.work.join("eco.json"),
+        format!(
+            r#"{{"apps": [{{"name": "api", "script": "srv.js", "exec_mode": "cluster", "instances": 2,
+                "env": {{"PORT": {port}}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    t.run(&["start", "eco.json"]).success();
+    let name = format!("api-{port}");
+    let before = pids_answering(port, 2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // A bounded loop of requests on loopback, counting every one that fails.
+    let load = std::thread::spawn(move || {
+        let (mut sent, mut failed) = (0u32, 0u32);
+        while !flag.load(Ordering::SeqCst) && sent < 50_000 {
+            sent += 1;
+            if get(port).is_none() {
+                failed += 1;
+            }
+        }
+        (sent, failed)
+    });
+    let out = t.run(&["reload", "api"]).success();
+    assert!(stdout_of(&out).contains(&format!("reloaded '{name}': 2 workers replaced")));
+    stop.store(true, Ordering::SeqCst);
+    let (sent, failed) = load.join().unwrap();
+    assert!(sent > 20, "the load ran ({sent} requests)");
+    assert_eq!(failed, 0, "{failed} of {sent} requests refused or dropped");
+    let after = pids_answering(port, 2);
+    assert!(
+        before.is_disjoint(&after),
+        "every worker replaced: {before:?} → {after:?}"
+    );
+    assert_eq!(t.list_json().len(), 1);
 }
