@@ -168,6 +168,10 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
             );
         }
     }
+    if existing.is_some() && crate::lock::is_held(&ctx.paths.supervisor_lock(&spec.name)) {
+        // A supervisor still waits (a cron job's next time, a watch, a backoff): it gives up.
+        let _ = crate::halt::halt(&store, std::slice::from_ref(&spec.name), None);
+    }
     let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
         Some(id) => (id, false),
         None => (store.alloc_id()?, true),

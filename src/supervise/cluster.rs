@@ -44,7 +44,15 @@ pub fn workers_file(paths: &Paths, name: &str) -> PathBuf {
 /// is missing or damaged; read with a size cap).
 pub fn workers(paths: &Paths, name: &str) -> Option<Workers> {
     use std::io::Read;
-    let file = std::fs::File::open(workers_file(paths, name)).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(workers_file(paths, name))
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut text = String::new();
     file.take(1 << 20).read_to_string(&mut text).ok()?;
     serde_json::from_str(&text).ok()
@@ -55,11 +63,7 @@ pub type Env = Vec<(String, String)>;
 
 /// The command line and extra variables of one run: the app's own, or in cluster mode the
 /// launcher's (node, the launcher, then the app's script and arguments).
-pub fn command(
-    spec: &Spec,
-    meta: &Meta,
-    paths: &Paths,
-) -> Result<(Vec<String>, Env), String> {
+pub fn command(spec: &Spec, meta: &Meta, paths: &Paths) -> Result<(Vec<String>, Env), String> {
     let Some(count) = meta
         .get("exec_mode")
         .filter(|m| *m == "cluster")

@@ -266,6 +266,10 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                     record(&mut |m| m.set("status", "stopped"))?;
                     break;
                 };
+                let mine = matches!(store.read(name), Ok(Some(m)) if m.get("supervisor_pid") == Some(me.as_str()));
+                if !mine {
+                    break; // deleted, or started again by another supervisor meanwhile
+                }
                 restarts += 1;
                 unstable = 0;
                 record(&mut |m| {

@@ -168,3 +168,25 @@ fn ecosystem_fields_are_read_and_checked() {
     assert_eq!(meta.get("watch_delay"), Some("300"));
     assert_eq!(t.status_of(&format!("svc-{port}")), "online");
 }
+
+#[test]
+fn starting_a_waiting_job_again_replaces_its_supervisor() {
+    let t = Tsm::new();
+    let port = free_port();
+    noting(&t, "job.sh", port, "exit 0");
+    let name = format!("job-{port}");
+    // Once a day at 03:00: after its first run it waits, its supervisor alive.
+    t.start(&["--cron-restart", "0 3 * * *", "--no-autorestart", "job.sh"]);
+    wait_until("waiting for 03:00", || {
+        t.meta(&name).status() == "waiting restart"
+    });
+    let old = t.supervisor_of(&name);
+    t.start(&["job.sh"]);
+    wait_until("the second run", || runs(&t).len() == 2);
+    wait_until("the old supervisor gone", || !alive(old));
+    assert_ne!(t.supervisor_of(&name), old);
+    assert!(
+        t.meta(&name).get("cron_restart").is_none(),
+        "started without the schedule"
+    );
+}
