@@ -93,6 +93,23 @@ fn app_of(spec: &Spec) -> String {
     }
 }
 
+/// The cluster service `target` resolves to, if it is one.
+fn cluster_of(ctx: &Ctx, target: &str) -> Result<Option<String>> {
+    let entries = ctx.store().entries()?;
+    let Ok(found) = crate::resolve::resolve_all(&entries, &[target.to_string()]) else {
+        return Ok(None);
+    };
+    Ok(match found.as_slice() {
+        [i] => entries[*i]
+            .meta
+            .as_ref()
+            .ok()
+            .filter(|m| m.get("exec_mode") == Some("cluster"))
+            .map(|_| entries[*i].name.clone()),
+        _ => None,
+    })
+}
+
 /// The recorded instances of `app`: (instance number, name, meta), by instance number.
 fn instances_of(ctx: &Ctx, app: &str) -> Result<Vec<(u32, String, Meta)>> {
     let mut found: Vec<(u32, String, Meta)> = ctx
@@ -113,6 +130,11 @@ impl Run for ScaleArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let want = parse_count(&self.count)?;
         let have = instances_of(ctx, &self.app)?;
+        if have.is_empty() {
+            if let Some(name) = cluster_of(ctx, &self.app)? {
+                return super::reload::scale_cluster(ctx, out, &name, want);
+            }
+        }
         let Some((_, first_name, first)) = have.first() else {
             return Err(TsmError::NotFound(format!(
                 "{}' has no instances (start it with -i N); app '{}",

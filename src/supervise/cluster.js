@@ -100,7 +100,38 @@ function stop() {
   setTimeout(() => process.exit(0), killTimeout).unref();
 }
 
-process.on('SIGUSR2', reload);
+// `tsm scale`: the wanted number of workers, left in TSM_CLUSTER_FILE.want before SIGUSR2.
+function wanted() {
+  try {
+    const text = fs.readFileSync(`${file}.want`, 'utf8');
+    fs.unlinkSync(`${file}.want`);
+    const n = parseInt(text, 10);
+    return n >= 1 && n <= 1024 ? n : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// Grows by forking new workers, shrinks by disconnecting the last ones.
+function scale(n) {
+  generation += 1;
+  while (slots.length < n) start(slots.length);
+  while (slots.length > n) {
+    const slot = slots.pop();
+    if (slot.worker && !slot.worker.isDead()) {
+      const old = slot.worker;
+      const kill = setTimeout(() => old.process.kill('SIGKILL'), killTimeout);
+      old.once('exit', () => clearTimeout(kill));
+      old.disconnect();
+    }
+  }
+  publish();
+}
+
+process.on('SIGUSR2', () => {
+  const n = file && wanted();
+  if (n) scale(n); else reload();
+});
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 for (let i = 0; i < count; i++) start(i);

@@ -302,6 +302,25 @@ fn cluster_workers_share_one_port_and_are_visible() {
             && t.list_json()[0]["workers"][0]["listening"] == true
     });
     assert_eq!(t.status_of(&name), "online");
+    // scale grows and shrinks the workers in place, the launcher kept.
+    let launcher = t.meta(&name).pid().unwrap();
+    t.run(&["scale", "web", "3"])
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "scaled '{name}' to 3 workers"
+        )));
+    pids_answering(port, 3);
+    t.run(&["scale", "web", "1"]).success();
+    let rows = t.list_json();
+    assert_eq!(rows[0]["workers"].as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["pid"], launcher);
+    assert_eq!(t.meta(&name).get("cluster_instances"), Some("1"));
+    let listed: Vec<String> = t.list_json()[0]["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["pid"].as_i64().unwrap().to_string())
+        .collect();
     // Stop ends the launcher and every worker.
     t.run(&["stop", &name]).success();
     for pid in listed {
