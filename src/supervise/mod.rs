@@ -145,7 +145,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         true
     })?;
     // Wake sources live as long as the supervisor: a schedule is kept across runs.
-    let mut sources = source_list(
+    let mut sources = source::configured(
         &meta,
         &spec.cwd,
         vec![
@@ -308,25 +308,6 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The wake sources `meta` configures (none for a plain service: no timers, no descriptors).
-/// `never`: what a watch never reacts to (the state folder, the service's log files).
-fn source_list(
-    meta: &crate::meta::Meta,
-    cwd: &std::path::Path,
-    never: Vec<std::path::PathBuf>,
-) -> std::result::Result<Vec<Box<dyn source::Source>>, String> {
-    let features = crate::features::Features::read(meta);
-    let mut sources: Vec<Box<dyn source::Source>> = Vec::new();
-    if let Some(c) = cron::CronRestart::new(features.cron_restart.as_deref()) {
-        sources.push(Box::new(c));
-    }
-    if let Some(w) = &features.watch {
-        let rule = watch::ignore_rule(w, cwd, never);
-        sources.push(Box::new(watch::WatchRestart::new(w, rule)?));
-    }
-    Ok(sources)
 }
 
 /// Spawns one run of the service as the leader of its own process group, stdout and stderr
