@@ -14,7 +14,7 @@ fn server(t: &Tsm, var: &str) {
     std::fs::write(
         t.work.join("srv.js"),
         format!(
-            "require('http').createServer((q, r) => r.end(`${{process.env.{var}}} ${{process.pid}}`))\n  .listen(process.env.PORT, '127.0.0.1');\n"
+            "console.log(`up ${{process.env.{var}}}`);\nrequire('http').createServer((q, r) => r.end(`${{process.env.{var}}} ${{process.pid}}`))\n  .listen(process.env.PORT, '127.0.0.1');\n"
         ),
     )
     .unwrap();
@@ -182,6 +182,11 @@ fn ecosystem_instances_with_increment_instance_var_and_merged_logs() {
         let meta = t.meta(&format!("app-{}", port + i));
         assert!(meta.get("out_file").unwrap().ends_with("logs/app.out"));
     }
+    // merge_logs: one log for both.
+    wait_until("both instances in one log", || {
+        let log = t.log("app.out");
+        log.contains("up 0\n") && log.contains("up 1\n")
+    });
     // Restart reads the config again and keeps each instance's place.
     t.run(&["restart", &format!("app-{}", port + 1), "--wait"])
         .success();
