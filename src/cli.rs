@@ -60,6 +60,32 @@ pub enum Command {
     /// Write the recorded services out for another engine: systemd, launchd, supervisord,
     /// procfile or ecosystem
     Export(ExportArgs),
+    /// Add or remove instances of an app until it has N (0 or 'max': one per core)
+    Scale(ScaleArgs),
+    /// Restart the instances of an app one at a time, each listening before the next
+    Reload(ReloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The app: the name its instances were started with (their `app` in meta)
+    pub app: String,
+    /// How many instances it should have
+    #[arg(allow_hyphen_values = true)]
+    pub count: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// An app (all its instances, one at a time) or any target of `restart`
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// How long each instance may take to listen on its PORT again (default 10s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub wait_timeout: Option<u64>,
+    /// Grace between SIGTERM and SIGKILL (default: the service's own)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +154,28 @@ pub struct StartArgs {
     /// With a Procfile: how many of each process type, e.g. web=2,worker=1 (all=N: every type)
     #[arg(long, value_name = "TYPE=N,...")]
     pub formation: Option<String>,
+    /// Restart the service gracefully at these times (cron syntax, local time; 6 fields = with
+    /// seconds): '0 3 * * *'
+    #[arg(long, value_name = "EXPR")]
+    pub cron_restart: Option<String>,
+    /// Restart when a file changes under the current directory, or under --watch=PATH,PATH
+    #[arg(long, value_name = "PATHS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "", value_delimiter = ',')]
+    pub watch: Option<Vec<String>>,
+    /// With --watch: names or paths not watched (node_modules, .git and the logs never are)
+    #[arg(long, value_name = "PATHS", value_delimiter = ',')]
+    pub ignore_watch: Vec<String>,
+    /// With --watch: quiet time after the last change before restarting (default 200ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub watch_delay: Option<u64>,
+    /// Run N instances (0 or 'max' = one per core, -N = cores minus N), named NAME-PORT with
+    /// PORT incremented per instance
+    #[arg(short = 'i', long, value_name = "N", allow_hyphen_values = true)]
+    pub instances: Option<String>,
+    /// With -i: cluster (node scripts' default: N workers sharing the PORT) or fork (N
+    /// services on PORT, PORT+1, …; other scripts' default)
+    #[arg(long, value_name = "MODE", value_parser = ["fork", "cluster"], requires = "instances")]
+    pub exec_mode: Option<String>,
 }
 
 #[derive(Debug, Args)]

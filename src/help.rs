@@ -13,6 +13,9 @@ Services:
   stop TARGET...                          stop services (TERM, then KILL after --kill-timeout)
   restart TARGET...                       stop and start again, keeping ID and name
   delete, del TARGET...                   stop and forget services (logs are kept)
+  scale APP N                             run N instances of an app (-i N at start)
+  reload APP|TARGET...                    restart instances one at a time, each listening
+                                          before the next (cluster: no request refused)
   list, ls [--json]                       list services with their TSM IDs and status
   ports [--json]                          the port of each service, and who listens on it
 Logs:

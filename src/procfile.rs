@@ -210,6 +210,7 @@ pub fn plan(file: &Path, opts: &Options) -> Result<Vec<Planned>, TsmError> {
                     origin: Origin::Cli,
                     out_file: None,
                     error_file: None,
+                    features: Default::default(),
                 },
             });
         }

@@ -3,6 +3,7 @@
 
 use crate::dotenv;
 use crate::error::TsmError;
+use crate::features::Features;
 use crate::logs::LogOptions;
 use crate::meta::Meta;
 use crate::policy::{self, Policy};
@@ -33,6 +34,8 @@ pub struct Spec {
     /// Log files instead of `logs/NAME.out` / `logs/NAME.err` (ecosystem `out_file`, `error_file`).
     pub out_file: Option<PathBuf>,
     pub error_file: Option<PathBuf>,
+    /// Cron restarts, watch, instance group.
+    pub features: Features,
 }
 
 /// Where a process was defined: on the command line, or as an app of an ecosystem config.
@@ -63,6 +66,7 @@ pub struct Request {
     pub log_retain: Option<u32>,
     pub time: bool,
     pub policy: Policy,
+    pub features: Features,
 }
 
 fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
@@ -160,6 +164,7 @@ impl Spec {
                 time: req.time,
             },
             policy: req.policy,
+            features: req.features.clone(),
         })
     }
 
@@ -241,6 +246,7 @@ impl Spec {
                         n.min(u64::from(u32::MAX)) as u32
                     }),
             },
+            features: Features::read(meta),
         })
     }
 
@@ -309,6 +315,7 @@ impl Spec {
         m.set("restart_delay", self.policy.delay_ms.to_string());
         m.set("min_uptime", self.policy.min_uptime_ms.to_string());
         m.set("max_restarts", self.policy.max_restarts.to_string());
+        self.features.write(&mut m);
         m
     }
 
@@ -374,6 +381,10 @@ mod tests {
                 delay_ms: 7,
                 min_uptime_ms: 8,
                 max_restarts: 9,
+            },
+            features: Features {
+                cron_restart: Some("0 3 * * *".into()),
+                ..Features::default()
             },
         };
         let meta = Meta::parse(&spec.to_meta(4).to_line()).unwrap();

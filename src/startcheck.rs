@@ -120,6 +120,7 @@ mod tests {
             origin: crate::spec::Origin::Cli,
             out_file: None,
             error_file: None,
+            features: Default::default(),
         }
     }
 

@@ -68,6 +68,9 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
                 ),
             );
             line("kill timeout", format!("{}ms", spec.kill_timeout_ms));
+            for (key, value) in features_lines(&spec.features) {
+                line(key, value);
+            }
             if let Some(file) = &spec.env_file {
                 line("env file", file.display().to_string());
                 let keys: Vec<String> = spec.env.iter().map(|(k, _)| format!("{k}=***")).collect();
@@ -75,6 +78,28 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
             }
         }
         Err(e) => line("command", format!("(cannot be rebuilt: {e})")),
+    }
+    if seen.pid.is_some() && meta.get("exec_mode") == Some("cluster") {
+        for w in crate::supervise::cluster::workers(&ctx.paths, name)
+            .map(|w| w.workers)
+            .unwrap_or_default()
+        {
+            let usage = w.pid.and_then(crate::platform::usage);
+            line(
+                &format!("worker {}", w.instance),
+                format!(
+                    "pid {}, cpu {}, mem {}, restarts {}{}",
+                    w.pid.map_or("-".into(), |p| p.to_string()),
+                    usage.map_or("-".into(), |u| format!("{:.2}s", u.cpu_ms as f64 / 1000.0)),
+                    usage.map_or("-".into(), |u| format!(
+                        "{:.1} MB",
+                        u.rss_bytes as f64 / 1e6
+                    )),
+                    w.restarts,
+                    if w.listening { ", listening" } else { "" }
+                ),
+            );
+        }
     }
     let (out, err) = files_of(&ctx.paths, name, Some(meta));
     line("out log", out.display().to_string());
@@ -89,6 +114,37 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
     for (key, value) in meta.pairs() {
         text.push_str(&format!("  {key}={}\n", shell_words::quote(value)));
     }
+}
+
+/// The runtime features: the cron schedule with its next time, what is watched, the group.
+fn features_lines(f: &crate::features::Features) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    if let Some(expr) = &f.cron_restart {
+        let next = crate::supervise::cron::next_after(expr, std::time::SystemTime::now())
+            .map_or_else(|| "never".to_string(), iso8601);
+        lines.push(("cron restart", format!("{expr} (next restart {next})")));
+    }
+    if let Some(w) = &f.watch {
+        let paths: Vec<String> = w.paths.iter().map(|p| p.display().to_string()).collect();
+        let mut text = format!("{} (delay {}ms", paths.join(", "), w.delay_ms);
+        if !w.ignore.is_empty() {
+            text.push_str(&format!(", ignoring {}", w.ignore.join(", ")));
+        }
+        lines.push(("watch", text + ")"));
+    }
+    if let Some(n) = f.cluster {
+        lines.push(("cluster", format!("{n} node workers sharing the port")));
+    }
+    if let Some(g) = &f.group {
+        lines.push((
+            "instance",
+            format!(
+                "{} of app '{}' ({}={})",
+                g.instance, g.app, g.instance_var, g.instance
+            ),
+        ));
+    }
+    lines
 }
 
 impl Run for DescribeArgs {

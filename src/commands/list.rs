@@ -31,6 +31,10 @@ pub struct Row {
     pub signal: Option<String>,
     pub script: Option<String>,
     pub error: Option<String>,
+    /// Restarted when its files change (`--watch`).
+    pub watch: bool,
+    /// Cluster mode: the node workers behind its port (null for other services).
+    pub workers: Option<Vec<crate::supervise::cluster::Worker>>,
 }
 
 /// One observation of every process, in TSM ID order.
@@ -53,7 +57,14 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     ),
                     _ => None,
                 };
+                // Only a running cluster service has a workers file worth reading.
+                let workers = (running && meta.get("exec_mode") == Some("cluster")).then(|| {
+                    crate::supervise::cluster::workers(&ctx.paths, &entry.name)
+                        .map(|w| w.workers)
+                        .unwrap_or_default()
+                });
                 Row {
+                    workers,
                     listening,
                     id: meta.id(),
                     name: entry.name,
@@ -69,6 +80,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     signal: meta.get("signal").map(str::to_string),
                     script: meta.get("script").map(str::to_string),
                     error: meta.get("error").map(str::to_string),
+                    watch: meta.get("watch").is_some_and(|w| !w.is_empty()),
                 }
             }
             Err(why) => Row {
@@ -84,6 +96,8 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 signal: None,
                 script: None,
                 error: Some(why),
+                watch: false,
+                workers: None,
             },
         })
         .collect())
@@ -106,15 +120,21 @@ impl Run for ListArgs {
             writeln!(out)?;
             return Ok(());
         }
+        let now_ms = now_epoch() * 1000;
         let cells: Vec<Vec<String>> = rows
             .iter()
-            .map(|r| {
+            .flat_map(|r| {
                 let status = match (r.status, r.exit_code, &r.signal) {
                     ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
                     ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
                     _ => r.status.to_string(),
                 };
-                vec![
+                let status = if r.watch {
+                    format!("{status} (watching)")
+                } else {
+                    status
+                };
+                let row = vec![
                     cell(r.id),
                     r.name.clone(),
                     status,
@@ -126,7 +146,27 @@ impl Run for ListArgs {
                     },
                     cell(r.uptime.map(uptime)),
                     r.restarts.to_string(),
-                ]
+                ];
+                let mut lines = vec![row];
+                let workers = r.workers.as_deref().unwrap_or_default();
+                for (n, w) in workers.iter().enumerate() {
+                    let branch = if n + 1 == workers.len() { "└" } else { "├" };
+                    lines.push(vec![
+                        String::new(),
+                        format!(" {branch} worker {}", w.instance),
+                        if w.pid.is_some() {
+                            "online"
+                        } else {
+                            "starting"
+                        }
+                        .to_string(),
+                        cell(w.pid),
+                        String::new(),
+                        cell(w.started.map(|s| uptime(now_ms.saturating_sub(s) / 1000))),
+                        w.restarts.to_string(),
+                    ]);
+                }
+                lines
             })
             .collect();
         let table = boxed(

@@ -11,9 +11,12 @@ mod logs;
 mod names;
 mod ports;
 mod procfile;
+mod reload;
 mod restart;
 mod save;
+mod scale;
 mod start;
+mod start_features;
 mod startup;
 mod stop;
 mod wait;
@@ -89,6 +92,8 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }
         Command::Export(a) => export::run(a, ctx, out),
+        Command::Scale(a) => a.run(ctx, out),
+        Command::Reload(a) => a.run(ctx, out),
     }
 }
 

@@ -51,7 +51,11 @@ fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<St
                     config,
                     app,
                     profile,
-                } if !keep_env => ecosystem::spec_of(config, app, profile.as_deref())?,
+                } if !keep_env => crate::instances::again(
+                    ecosystem::spec_of(config, app, profile.as_deref())?,
+                    &meta,
+                    &store.paths().logs(),
+                )?,
                 // A Procfile's service: its command read again from the Procfile.
                 _ if !keep_env => crate::procfile::refresh(&meta, spec)?,
                 _ => spec,

@@ -46,8 +46,14 @@ impl Run for StartArgs {
             },
             time: self.time,
             policy: self.policy(),
+            features: self.features(&ctx.cwd)?,
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
+        if let Some(count) = &self.instances {
+            let mode = self.exec_mode.as_deref();
+            super::scale::start_cli(ctx, out, &spec, count, mode, self.force)?;
+            return Ok(());
+        }
         let (id, pid) = start_spec(ctx, &spec, self.force)?;
         warn_fixed_port(&spec);
         writeln!(
@@ -73,12 +79,17 @@ impl StartArgs {
             profile,
         };
         let (specs, warnings) = ecosystem::specs(&config, &opts)?;
+        let specs = crate::instances::spread(specs, &ctx.paths.logs())?;
         for warning in warnings {
             eprintln!("tsm: warning: {warning}");
         }
         let mut failures = Vec::new();
-        for spec in &specs {
-            match start_spec(ctx, spec, self.force) {
+        for (i, spec) in specs.iter().enumerate() {
+            // Instances sharing one PORT (no increment_var) must not refuse each other.
+            let shared = specs[..i]
+                .iter()
+                .any(|s| s.port.is_some() && s.port == spec.port);
+            match start_spec(ctx, spec, self.force || shared) {
                 Ok((id, pid)) => {
                     writeln!(
                         out,
@@ -167,6 +178,10 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
                 crate::platform::PRIVILEGED_PORT_NEEDS
             );
         }
+    }
+    if existing.is_some() && crate::lock::is_held(&ctx.paths.supervisor_lock(&spec.name)) {
+        // A supervisor still waits (a cron job's next time, a watch, a backoff): it gives up.
+        let _ = crate::halt::halt(&store, std::slice::from_ref(&spec.name), None);
     }
     let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
         Some(id) => (id, false),

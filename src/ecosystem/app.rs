@@ -40,6 +40,16 @@ const KNOWN: &[&str] = &[
     "max_log_size",
     "log_retain",
     "time",
+    // issue 14: runtime features (src/features.rs)
+    "cron_restart",
+    "watch",
+    "ignore_watch",
+    "watch_delay",
+    "instances",
+    "exec_mode",
+    "increment_var",
+    "instance_var",
+    "merge_logs",
 ];
 
 /// A scalar as text (pm2 configs write ports and delays as numbers or strings).
@@ -235,6 +245,7 @@ pub fn spec(
         },
         out_file: file("out_file"),
         error_file: file("error_file"),
+        features: crate::features::from_app(fields, &cwd).map_err(in_app)?,
     };
     Ok((spec, warnings))
 }
@@ -264,7 +275,7 @@ mod tests {
             "env": {"PORT": 3000, "MODE": "dev"}, "env_production": {"MODE": "prod"},
             "out_file": "o.log", "autorestart": false, "min_uptime": "2s",
             "restart_delay": 250, "max_restarts": 3, "kill_timeout": 1500,
-            "max_log_size": "1M", "log_retain": 2, "time": true, "instances": 4
+            "max_log_size": "1M", "log_retain": 2, "time": true, "instances": 4, "sticky": 1
         });
         let opts = AppOptions {
             profile: Some("production".into()),
@@ -288,7 +299,7 @@ mod tests {
         assert!(spec.log.time);
         assert_eq!(warnings.len(), 1);
         assert!(
-            warnings[0].contains("ignoring unknown fields: instances"),
+            warnings[0].contains("ignoring unknown fields: sticky"),
             "{warnings:?}"
         );
     }

@@ -19,6 +19,36 @@ mod probe;
 mod procargs;
 
 pub use procargs::EnvVar;
+
+#[cfg(target_os = "linux")]
+mod watch_linux;
+#[cfg(target_os = "linux")]
+pub use watch_linux::Watcher;
+#[cfg(target_os = "macos")]
+mod watch_macos;
+#[cfg(target_os = "macos")]
+pub use watch_macos::Watcher;
+
+#[cfg(target_os = "linux")]
+mod usage_linux;
+#[cfg(target_os = "linux")]
+pub use usage_linux::usage;
+#[cfg(target_os = "macos")]
+mod usage_macos;
+#[cfg(target_os = "macos")]
+pub use usage_macos::usage;
+
+/// What a process has used: CPU time (user + system) and resident memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub cpu_ms: u64,
+    pub rss_bytes: u64,
+}
+
+/// For file watching: true for a path whose changes do not count (and, for a folder, that is
+/// not watched at all where the platform allows).
+pub type Ignored = std::sync::Arc<dyn Fn(&std::path::Path) -> bool + Send + Sync>;
+
 use std::collections::HashSet;
 
 /// What the OS says of a pid right now.

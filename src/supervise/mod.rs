@@ -2,9 +2,13 @@
 //! pumps its stdout/stderr into the log files, restarts it by its policy, and records every
 //! change of state in meta.
 
+pub mod cluster;
+pub mod cron;
 mod descendants;
 mod pump;
 mod record;
+mod source;
+mod watch;
 
 pub use record::problems_log;
 
@@ -133,6 +137,16 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let my_start = platform::proc_info(std::process::id() as i32).map_or(0, |i| i.start);
     let wake = Wake::install()?;
     let (mut out, mut err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
+    let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
+    // Wake sources live as long as the supervisor: a schedule is kept across runs.
+    let mut sources = source::configured(
+        &meta,
+        &spec.cwd,
+        vec![paths.root().to_path_buf(), out_path, err_path],
+    )
+    .map_err(|why| anyhow::anyhow!(why))?;
+    // What this start recorded (features, cluster settings) is read by every run's spawn.
+    let started_meta = meta.clone();
     let rec = Recorder::new(paths, name, meta);
     rec.claim(&mut |m| {
         m.set("supervisor_pid", &me);
@@ -153,7 +167,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| m.set("status", "stopped"));
             break;
         }
-        let (pid, pipes) = match spawn(&spec, &token) {
+        let (pid, pipes) = match spawn(&spec, &started_meta, paths, &token) {
             Ok(spawned) => spawned,
             Err(why) => {
                 record(&mut |m| {
@@ -222,9 +236,12 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             user_stopping: &user_stopping,
             tick: &mut tick,
             follow: &mut follow,
+            sources: &mut sources,
+            restart: None,
         };
         let ended = pump::pump(&wake, &mut run);
         let last_pid = run.pid;
+        let asked = run.restart;
         heal(&rec, paths, name, &mut life);
         if std::fs::read_to_string(paths.pid_file(name))
             .is_ok_and(|t| t.trim() == last_pid.to_string())
@@ -268,6 +285,17 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         }
         // Whatever the run left behind goes with it (it would hold the port of the next run).
         descendants::end_all(0, Duration::from_millis(spec.kill_timeout_ms));
+        if let Some(reason) = asked {
+            // A source asked for it: counted, recorded, and started again at once.
+            restarts += 1;
+            unstable = 0;
+            record(&mut |m| {
+                end_fields(m, "launching");
+                m.set("restarts", restarts.to_string());
+                m.set("last_restart_reason", reason);
+            });
+            continue;
+        }
         let now = Instant::now();
         while recent
             .front()
@@ -279,6 +307,31 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             .policy
             .decide(exit, started.elapsed(), unstable, recent.len())
         {
+            decision @ (Decision::Exited | Decision::Errored) if !sources.is_empty() => {
+                // Not restarted by its policy, but a source may start it again: a cron job's
+                // next time, or the edit that fixes a crash under watch.
+                let ended_as = match decision {
+                    _ if sources.iter().any(|s| s.deadline().is_some()) => "waiting restart",
+                    Decision::Errored => "errored",
+                    _ => "exited",
+                };
+                record(&mut |m| end_fields(m, ended_as));
+                let Some(reason) = pump::idle(&wake, &mut sources) else {
+                    record(&mut |m| m.set("status", "stopped"));
+                    break;
+                };
+                let mine = matches!(store.read(name), Ok(Some(m)) if m.get("supervisor_pid") == Some(me.as_str()));
+                if !mine {
+                    break; // deleted, or started again by another supervisor meanwhile
+                }
+                restarts += 1;
+                unstable = 0;
+                record(&mut |m| {
+                    m.set("status", "launching");
+                    m.set("restarts", restarts.to_string());
+                    m.set("last_restart_reason", reason);
+                });
+            }
             Decision::Exited => {
                 record(&mut |m| end_fields(m, "exited"));
                 break;
@@ -332,8 +385,13 @@ fn heal(rec: &Recorder, paths: &Paths, name: &str, life: &mut FileLock) {
 /// Spawns one run of the service as the leader of its own process group, stdout and stderr
 /// piped to us. An exec failure comes back as the error (std reports it through a
 /// close-on-exec pipe).
-fn spawn(spec: &Spec, token: &str) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
-    let argv = spec.argv();
+fn spawn(
+    spec: &Spec,
+    meta: &crate::meta::Meta,
+    paths: &Paths,
+    token: &str,
+) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
+    let (argv, cluster_env) = cluster::command(spec, meta, paths)?;
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
@@ -342,6 +400,8 @@ fn spawn(spec: &Spec, token: &str) -> std::result::Result<(i32, [OwnedFd; 2]), S
         .stderr(Stdio::piped())
         .env("TSM_NAME", &spec.name)
         .env(ownership::VAR, token)
+        .envs(crate::features::Features::read(meta).env())
+        .envs(cluster_env)
         .process_group(0);
     let mut child = cmd
         .spawn()

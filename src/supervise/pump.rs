@@ -2,6 +2,7 @@
 //! act on SIGTERM, until the service has ended and its pipes are drained.
 
 use super::descendants;
+use super::source::{self, Source};
 use crate::logs::LogWriter;
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -91,6 +92,56 @@ impl Wake {
     }
 }
 
+/// While no service runs (it exited and its policy does not restart it), waits for a source to
+/// ask for a restart; `None` when SIGTERM came first.
+pub fn idle(wake: &Wake, sources: &mut [Box<dyn Source>]) -> Option<&'static str> {
+    loop {
+        reap_all();
+        if term_requested() {
+            return None;
+        }
+        let now = Instant::now();
+        let timeout = match sources.iter().filter_map(|s| s.deadline()).min() {
+            Some(at) => {
+                let ms = at.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = vec![PollFd::new(wake.0.as_fd(), PollFlags::POLLIN)];
+        let mut with_fd = Vec::new();
+        for (i, s) in sources.iter().enumerate() {
+            if let Some(fd) = s.fd() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                with_fd.push(i);
+            }
+        }
+        let _ = poll(&mut fds, timeout);
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        if ready[0] {
+            wake.drain();
+        }
+        let now = Instant::now();
+        let mut asked = None;
+        for (i, s) in sources.iter_mut().enumerate() {
+            let readable = with_fd
+                .iter()
+                .position(|&j| j == i)
+                .is_some_and(|slot| ready[slot + 1]);
+            if source::due(s.as_ref(), now, readable) {
+                asked = asked.or(s.fire(now, readable));
+            }
+        }
+        if asked.is_some() && !term_requested() {
+            return asked;
+        }
+    }
+}
+
 /// Reaps every child that has ended (orphans handed to us as subreaper included).
 fn reap_all() {
     while matches!(
@@ -115,6 +166,10 @@ pub struct Run<'a> {
     /// Called when the followed process ends: the pid to follow next (a daemon it left), or
     /// `None` when the run is over.
     pub follow: &'a mut dyn FnMut(WaitStatus) -> Option<i32>,
+    /// Wake sources (cron, watch): each may ask for a graceful restart.
+    pub sources: &'a mut [Box<dyn Source>],
+    /// Set when a source asked for the restart that ended this run (its reason).
+    pub restart: Option<&'static str>,
 }
 
 /// Pumps output until the service has exited and its pipes are closed (or the grace after its
@@ -166,6 +221,7 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
             run.logs[1].partial_deadline(),
         ]
         .into_iter()
+        .chain(run.sources.iter().map(|s| s.deadline()))
         .flatten()
         .min();
         let timeout = match wake_at {
@@ -183,6 +239,14 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
                 which.push(i);
             }
         }
+        let first_source = fds.len();
+        let mut source_fd = Vec::new();
+        for (i, s) in run.sources.iter().enumerate() {
+            if let Some(fd) = s.fd() {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                source_fd.push(i);
+            }
+        }
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => break,
@@ -192,6 +256,27 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
             .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
             .collect();
         drop(fds);
+        let now = Instant::now();
+        for (i, s) in run.sources.iter_mut().enumerate() {
+            let readable = source_fd
+                .iter()
+                .position(|&j| j == i)
+                .is_some_and(|slot| ready[first_source + slot]);
+            if !source::due(s.as_ref(), now, readable) {
+                continue;
+            }
+            let reason = s.fire(now, readable);
+            if let Some(reason) =
+                reason.filter(|_| ended.is_none() && kill_at.is_none() && run.restart.is_none())
+            {
+                // A graceful restart, as `tsm restart` does it: TERM, then KILL after the
+                // kill timeout; the supervisor starts the service again once it has ended.
+                run.restart = Some(reason);
+                descendants::signal_all(run.group, Signal::SIGTERM);
+                descendants::signal_all(run.group, Signal::SIGCONT);
+                kill_at = Some(now + run.kill_timeout);
+            }
+        }
         for (slot, &i) in which.iter().enumerate() {
             if !ready[slot + 1] {
                 continue;

@@ -36,7 +36,7 @@ const THREE: &str = r#"module.exports = {
   apps: [
     { name: 'api', script: 'api.sh', cwd: 'svc', env: { PORT: 7001, MODE: 'dev' },
       env_production: { MODE: 'prod' }, out_file: 'api.out.log', error_file: 'api.err.log' },
-    { name: 'web', script: 'web.js', env: { PORT: '7002', MODE: 'dev' }, instances: 2 },
+    { name: 'web', script: 'web.js', env: { PORT: '7002', MODE: 'dev' }, vizion: false },
     { script: 'worker.py', interpreter: 'python3' },
   ],
 };
@@ -65,7 +65,7 @@ fn a_config_starts_every_app_in_order() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "app 'web': ignoring unknown fields: instances",
+            "app 'web': ignoring unknown fields: vizion",
         ));
     let text = stdout_of(&out);
     let started: Vec<&str> = text.lines().collect();

@@ -2,11 +2,13 @@
 //! own TETRA_DIR, every process it started checked gone at the end.
 
 mod bats;
+mod cron;
 mod ecosystem;
 mod escapees;
 mod export;
 mod harness;
 mod hostile;
+mod instances;
 mod lifecycle;
 mod listing;
 mod logs;
@@ -19,3 +21,4 @@ mod start;
 mod startup;
 mod supervision;
 mod trust;
+mod watch;

@@ -1,0 +1,109 @@
+//! Cluster mode (`exec_mode: 'cluster'`): the service is tsm's node launcher (`cluster.js`,
+//! shipped in the binary), which runs the app's workers under node's cluster module so that
+//! they share one port; it lists them in `pids/NAME.workers` and replaces them one at a time
+//! on SIGUSR2 (`tsm reload`).
+
+use crate::meta::Meta;
+use crate::paths::Paths;
+use crate::spec::Spec;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The launcher, written into the state folder when a cluster service starts.
+pub const LAUNCHER: &str = include_str!("cluster.js");
+
+/// What the launcher reports of its workers.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+pub struct Workers {
+    /// The launcher's pid (the service's).
+    pub pid: i32,
+    /// Reloads begun.
+    pub generation: u64,
+    /// A reload is under way.
+    #[serde(default)]
+    pub reloading: bool,
+    pub workers: Vec<Worker>,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct Worker {
+    pub instance: u32,
+    pub pid: Option<i32>,
+    pub restarts: u64,
+    /// Epoch milliseconds of its start.
+    pub started: Option<u64>,
+    pub listening: bool,
+}
+
+/// Where the launcher of `name` lists its workers.
+pub fn workers_file(paths: &Paths, name: &str) -> PathBuf {
+    paths.pids().join(format!("{name}.workers"))
+}
+
+/// The workers of a cluster service as last reported (none when it is not one, or the file
+/// is missing or damaged; read with a size cap).
+pub fn workers(paths: &Paths, name: &str) -> Option<Workers> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(workers_file(paths, name))
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    file.take(1 << 20).read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Variables, in order.
+pub type Env = Vec<(String, String)>;
+
+/// The command line and extra variables of one run: the app's own, or in cluster mode the
+/// launcher's (node, the launcher, then the app's script and arguments).
+pub fn command(spec: &Spec, meta: &Meta, paths: &Paths) -> Result<(Vec<String>, Env), String> {
+    let Some(count) = meta
+        .get("exec_mode")
+        .filter(|m| *m == "cluster")
+        .and_then(|_| meta.u64("cluster_instances"))
+    else {
+        return Ok((spec.argv(), Vec::new()));
+    };
+    let launcher = paths.root().join("cluster.js");
+    if std::fs::read_to_string(&launcher).ok().as_deref() != Some(LAUNCHER) {
+        crate::store::write_atomic(&launcher, LAUNCHER.as_bytes())
+            .map_err(|e| format!("writing {}: {e:#}", launcher.display()))?;
+    }
+    let node = match &spec.interpreter {
+        Some(i) => i.display().to_string(),
+        None => which::which("node")
+            .map_err(|_| "cluster mode needs node on PATH".to_string())?
+            .display()
+            .to_string(),
+    };
+    let mut argv = vec![
+        node,
+        launcher.display().to_string(),
+        spec.script.display().to_string(),
+    ];
+    argv.extend(spec.args.iter().cloned());
+    let features = crate::features::Features::read(meta);
+    let instance_var = features.group.map_or_else(
+        || crate::features::DEFAULT_INSTANCE_VAR.to_string(),
+        |g| g.instance_var,
+    );
+    let file = workers_file(paths, &spec.name);
+    let _ = std::fs::remove_file(&file);
+    let env = vec![
+        ("TSM_CLUSTER_INSTANCES".to_string(), count.to_string()),
+        ("TSM_CLUSTER_FILE".to_string(), file.display().to_string()),
+        ("TSM_INSTANCE_VAR".to_string(), instance_var),
+        (
+            "TSM_KILL_TIMEOUT".to_string(),
+            spec.kill_timeout_ms.to_string(),
+        ),
+    ];
+    Ok((argv, env))
+}

@@ -1,0 +1,205 @@
+//! `--watch`: restarts on an edit (debounced, new folders included), never on log writes,
+//! node_modules, .git or ignored paths; `list` shows it; a missing path starts nothing.
+
+use crate::harness::*;
+use predicates::prelude::*;
+
+/// A service noting each run in `runs` (outside what is watched unless said), then `rest`.
+fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
+    t.script(
+        file,
+        &format!("#!/usr/bin/env bash\nexport PORT={port}\necho run >> \"$RUNS\"\n{rest}\n"),
+    );
+}
+
+fn runs(t: &Tsm) -> usize {
+    std::fs::read_to_string(t.work.join("../runs"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+fn start_watched(t: &Tsm, args: &[&str]) -> String {
+    let out = t
+        .cmd()
+        .env("RUNS", t.work.join("../runs"))
+        .arg("start")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_edit_restarts_once_and_log_writes_never_do() {
+    let t = Tsm::new();
+    let port = free_port();
+    let name = format!("chatty-{port}");
+    std::fs::create_dir_all(t.work.join("src")).unwrap();
+    std::fs::write(t.work.join("src/app.js"), "1").unwrap();
+    // Talks all the time: its log files (and the state folder) are inside what is watched.
+    noting(
+        &t,
+        "chatty.sh",
+        port,
+        "while :; do echo tick; echo tock >&2; sleep 0.02; done",
+    );
+    start_watched(
+        &t,
+        &[
+            "--watch=..",
+            "--ignore-watch=runs",
+            "--watch-delay=100ms",
+            "chatty.sh",
+        ],
+    );
+    wait_until("many log lines", || {
+        t.log(&format!("{name}.out")).lines().count() >= 30
+    });
+    assert_eq!(t.meta(&name).restarts(), 0, "log writes restarted it");
+    assert_eq!(runs(&t), 1);
+    // A burst of saves: one restart after the quiet delay.
+    for i in 0..5 {
+        std::fs::write(t.work.join("src/app.js"), i.to_string()).unwrap();
+    }
+    wait_until("the watch restart", || runs(&t) >= 2);
+    wait_until("online again", || t.meta(&name).status() == "online");
+    let meta = t.meta(&name);
+    assert_eq!(meta.get("last_restart_reason"), Some("watch"));
+    assert_eq!(meta.restarts(), 1, "five saves, one restart");
+    // A folder created after the start is watched too.
+    std::fs::create_dir_all(t.work.join("src/new/deeper")).unwrap();
+    wait_until("the restart for the new folder", || runs(&t) >= 3);
+    wait_until("online again", || t.meta(&name).status() == "online");
+    std::fs::write(t.work.join("src/new/deeper/x.js"), "x").unwrap();
+    wait_until("the restart for a file in it", || runs(&t) >= 4);
+    assert_eq!(runs(&t), 4);
+}
+
+#[test]
+fn ignored_places_do_not_count_and_list_shows_the_watch() {
+    let t = Tsm::new();
+    let port = free_port();
+    let name = format!("quiet-{port}");
+    for dir in ["node_modules/pkg", ".git", "tmp", "src"] {
+        std::fs::create_dir_all(t.work.join(dir)).unwrap();
+    }
+    noting(&t, "quiet.sh", port, "exec sleep 300");
+    start_watched(
+        &t,
+        &[
+            "--watch",
+            "--ignore-watch=tmp,*.log",
+            "--watch-delay=50ms",
+            "quiet.sh",
+        ],
+    );
+    t.run(&["list"])
+        .success()
+        .stdout(predicate::str::contains("online (watching)"));
+    let row = t
+        .list_json()
+        .into_iter()
+        .find(|r| r["name"] == name.as_str())
+        .unwrap();
+    assert_eq!(row["watch"], true);
+    t.run(&["describe", &name])
+        .success()
+        .stdout(predicate::str::contains("ignoring tmp, *.log"));
+    for file in [
+        "node_modules/pkg/index.js",
+        ".git/HEAD",
+        "tmp/x",
+        "src/debug.log",
+    ] {
+        std::fs::write(t.work.join(file), "x").unwrap();
+    }
+    // Then one that counts: it must be the only restart.
+    std::fs::write(t.work.join("src/app.js"), "x").unwrap();
+    wait_until("the watch restart", || runs(&t) >= 2);
+    wait_until("online again", || t.meta(&name).status() == "online");
+    assert_eq!(t.meta(&name).restarts(), 1);
+}
+
+#[test]
+fn a_crash_fixed_by_an_edit_comes_back() {
+    let t = Tsm::new();
+    let port = free_port();
+    let name = format!("broken-{port}");
+    std::fs::create_dir_all(t.work.join("app")).unwrap();
+    let script =
+        format!("#!/usr/bin/env bash\nexport PORT={port}\necho run >> \"$RUNS\"\nexit 3\n");
+    t.script("app/broken.sh", &script);
+    start_watched(&t, &["--watch=app", "--restart", "never", "app/broken.sh"]);
+    wait_until("exited", || t.status_of(&name) == "exited");
+    t.script("app/broken.sh", &script.replace("exit 3", "exec sleep 300"));
+    wait_until("online after the fix", || t.status_of(&name) == "online");
+    assert_eq!(t.meta(&name).get("last_restart_reason"), Some("watch"));
+    t.run(&["stop", &name]).success();
+    assert_eq!(t.status_of(&name), "stopped");
+}
+
+#[test]
+fn a_missing_path_starts_nothing() {
+    let t = Tsm::new();
+    let port = free_port();
+    t.service("svc.sh", port);
+    t.run(&["start", "--watch=nope,src", "svc.sh"])
+        .code(66)
+        .stderr(predicate::str::starts_with("tsm: watch path '"))
+        .stderr(predicate::str::contains("nope' does not exist"))
+        .stderr(predicate::function(|e: &str| e.lines().count() == 1));
+    t.run(&["start", "--watch-delay=1s", "svc.sh"])
+        .code(64)
+        .stderr(predicate::str::contains("need --watch"));
+    assert!(!t.has_meta(&format!("svc-{port}")));
+    assert!(!t.state().join("next_id").exists(), "no ID was taken");
+}
+
+/// Runs `tsm-native ARGS` in a user namespace whose inotify watch limit is 5 (Linux; `None`
+/// where user namespaces are not allowed).
+fn in_small_namespace(t: &Tsm, args: &str) -> Option<std::process::Output> {
+    let limit = "echo 5 > /proc/sys/user/max_inotify_watches";
+    let probe = std::process::Command::new("unshare")
+        .args(["-U", "-r", "sh", "-c", limit])
+        .output()
+        .ok()?;
+    if !probe.status.success() {
+        eprintln!("skipped: no user namespaces here");
+        return None;
+    }
+    let line = format!("{limit} && exec {BIN} {args}");
+    Some(
+        std::process::Command::new("unshare")
+            .args(["-U", "-r", "sh", "-c", &line])
+            .env("TETRA_DIR", &t.tetra)
+            .env_remove("PORT")
+            .current_dir(&t.work)
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_tree_over_the_inotify_limit_is_refused_naming_the_sysctl() {
+    let t = Tsm::new();
+    let port = free_port();
+    for i in 0..20 {
+        std::fs::create_dir_all(t.work.join(format!("tree/d{i}"))).unwrap();
+    }
+    t.service("svc.sh", port);
+    let Some(out) = in_small_namespace(&t, "start --watch=tree svc.sh") else {
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("tsm: "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("fs.inotify.max_user_watches = 5"), "{err}");
+    assert!(!t.has_meta(&format!("svc-{port}")), "nothing half-done");
+}
