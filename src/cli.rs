@@ -56,7 +56,30 @@ pub enum Command {
     /// Run as the supervisor of one service (used by `start`)
     #[command(hide = true)]
     Supervise(SuperviseArgs),
+    // pm2's commands and spellings.
+    /// pm2's `status`: the same as `list`
+    #[command(hide = true)]
+    Status(ListArgs),
+    /// pm2's `show`: the same as `describe`
+    #[command(hide = true)]
+    Show(DescribeArgs),
+    /// Set services' restart counts back to 0 (pm2's `reset`)
+    Reset(DescribeArgs),
+    /// The process list as JSON in pm2's shape (`pm2 jlist`: pm_id, name, pid, monit, pm2_env)
+    Jlist(JlistArgs),
+    /// Start a config's apps that do not run, restart those that do (`startOrReload` too)
+    #[command(name = "startOrRestart", alias = "startOrReload")]
+    StartOrRestart(StartArgs),
+    /// pm2's `reload`: a restart for now (a zero-downtime reload arrives with cluster mode)
+    Reload(StopArgs),
+    /// pm2's `reloadLogs`: nothing to do, logs reopen by themselves when moved
+    #[command(name = "reloadLogs")]
+    ReloadLogs(JlistArgs),
 }
+
+/// No options.
+#[derive(Debug, Args)]
+pub struct JlistArgs {}
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -117,6 +140,9 @@ pub struct StartArgs {
     /// Arguments for the script, after `--`
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+    /// Start without a PORT, under the bare name (no -PORT suffix)
+    #[arg(long, conflicts_with = "port")]
+    pub no_port: bool,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +167,9 @@ pub struct StopArgs {
     /// holds the PORT
     #[arg(long)]
     pub kill_port: bool,
+    /// restart/reload with an ecosystem config: apply each app's `env_PROFILE`
+    #[arg(long = "env", value_name = "PROFILE")]
+    pub env_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,14 +1,18 @@
 //! One module per subcommand, each implementing [`Run`] on its clap arguments.
 
+mod again;
 mod completions;
+mod config;
 mod delete;
 mod describe;
 mod doctor;
 mod flush;
+mod jlist;
 mod list;
 mod logs;
 mod names;
 mod ports;
+mod reset;
 mod restart;
 mod save;
 mod start;
@@ -85,6 +89,19 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }
+        // pm2's commands and spellings.
+        Command::Status(a) => a.run(ctx, out),
+        Command::Show(a) => a.run(ctx, out),
+        Command::Reset(a) => reset::reset(ctx, &a.targets, out),
+        Command::Jlist(_) => jlist::print(ctx, out),
+        Command::StartOrRestart(a) => a.run(ctx, out),
+        Command::Reload(a) => {
+            eprintln!(
+                "tsm: note: reload restarts (a zero-downtime reload arrives with cluster mode)"
+            );
+            restart::Restart(a).run(ctx, out)
+        }
+        Command::ReloadLogs(_) => reset::reload_logs(out),
     }
 }
 

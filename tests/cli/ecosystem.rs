@@ -51,7 +51,7 @@ fn a_config_starts_every_app_in_order() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "app 'web': ignoring unknown fields: instances",
+            "instances (app 'web'): tsm runs 1 instance",
         ));
     let text = stdout_of(&out);
     let started: Vec<&str> = text.lines().collect();
@@ -145,7 +145,7 @@ fn a_broken_config_starts_nothing_and_says_where() {
         ),
         (
             r#"{"apps": [ oops ]}"#,
-            "eco.json: expected value at line 1",
+            "eco.json: line 1 column 12: expected value",
         ),
     ] {
         std::fs::write(t.work.join("stack/eco.json"), body).unwrap();
