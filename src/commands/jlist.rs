@@ -27,13 +27,17 @@ fn one(ctx: &Ctx, name: &str, meta: &Meta) -> Value {
     let seen = observe(&ctx.paths, name, meta);
     let started_ms = meta.start_time().map_or(0, |s| s.saturating_mul(1000));
     let (out_log, err_log) = files_of(&ctx.paths, name, Some(meta));
-    let env: Map<String, Value> = ctx
+    let mut env: Map<String, Value> = ctx
         .store()
         .read_env(name)
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
+    // The chosen PORT wins over the env file's, as at launch.
+    if let Some(port) = meta.port() {
+        env.insert("PORT".into(), Value::String(port.to_string()));
+    }
     let interpreter = meta
         .get("interpreter")
         .filter(|i| !i.is_empty())

@@ -7,6 +7,7 @@ mod harness;
 mod lifecycle;
 mod listing;
 mod logs;
+mod pm2;
 mod ports;
 mod repl;
 mod repl_tty;

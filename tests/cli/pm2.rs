@@ -1,0 +1,373 @@
+//! pm2's ecosystem files and commands under tsm: YAML and lax JSON configs, pm2's fields and
+//! aliases, names pm2 accepts, all-or-nothing port checks, node's time limit, and pm2's
+//! command spellings (status, show, reset, jlist, startOrRestart, reloadLogs).
+
+use crate::harness::*;
+use predicates::prelude::*;
+
+fn no_state(t: &Tsm) -> bool {
+    std::fs::read_dir(t.state().join("processes"))
+        .map(|d| d.count() == 0)
+        .unwrap_or(true)
+}
+
+/// A node HTTP server printing `up PORT <execArgv> <NODE_ENV>` once it listens.
+const SERVER_JS: &str = "require('http').createServer((q, s) => s.end('ok'))\n  .listen(process.env.PORT, () => console.log(`up ${process.env.PORT} ${process.execArgv.join(' ')} ${process.env.NODE_ENV}`));\n";
+
+/// A bash worker with no PORT, printing its environment's NODE_APP_INSTANCE.
+const WORKER_SH: &str =
+    "#!/usr/bin/env bash\necho \"worker port=${PORT:-none} instance=$NODE_APP_INSTANCE\"\nexec sleep 300\n";
+
+fn apps(t: &Tsm) {
+    std::fs::create_dir_all(t.work.join("apps")).unwrap();
+    std::fs::write(t.work.join("apps/http.js"), SERVER_JS).unwrap();
+    t.script("apps/worker.sh", WORKER_SH);
+}
+
+fn node_log(t: &Tsm, name: &str) -> String {
+    t.log(&format!("{name}.out"))
+}
+
+#[test]
+fn a_yaml_config_shaped_like_pm2s_example_starts() {
+    // The shape of pm2's examples/ecosystem-file/process.yml: instances, watch and
+    // max_memory_restart are refused once each, saying what happens instead.
+    let t = Tsm::new();
+    apps(&t);
+    let port = free_port();
+    std::fs::write(
+        t.work.join("process.yml"),
+        format!(
+            "apps:\n  - name : 'HTTP-API'\n    script: 'apps/http.js'\n    instances: 'max'\n    max_memory_restart: '260M'\n    watch : true\n    ignore_watch : ['node_modules']\n    env:\n      PORT: {port}\n      NODE_ENV : 'development'\n    env_production:\n      NODE_ENV : 'production'\n  - name : 'Worker'\n    script: 'apps/worker.sh'\n    instances: 4\n"
+        ),
+    )
+    .unwrap();
+    let api = format!("HTTP-API-{port}");
+    let out = t
+        .cmd()
+        .args(["start", "process.yml", "--env", "production", "--wait"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "started '{api}' (TSM ID: 0,"
+        )))
+        .stdout(predicate::str::contains("started 'Worker' (TSM ID: 1,"))
+        .stdout(predicate::str::contains(format!(
+            "'{api}' is listening on port {port}"
+        )));
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("instances (apps 'HTTP-API', 'Worker'): tsm runs 1 instance; instances arrive with issue 14"),
+        "{err}"
+    );
+    assert!(
+        err.contains("max_memory_restart (app 'HTTP-API'): not restarted on memory use"),
+        "{err}"
+    );
+    assert!(err.contains("watch (app 'HTTP-API'): not watched"), "{err}");
+    assert_eq!(
+        err.matches("instances").count(),
+        2,
+        "one line per field: {err}"
+    );
+    wait_until("the production env", || {
+        node_log(&t, &api) == format!("up {port}  production\n")
+    });
+    wait_until("the worker", || {
+        node_log(&t, "Worker") == "worker port=none instance=0\n"
+    });
+    assert_eq!(t.meta("Worker").get("app"), Some("Worker"));
+}
+
+#[test]
+fn lax_json_legacy_keys_and_aliases() {
+    let t = Tsm::new();
+    apps(&t);
+    let port = free_port();
+    std::fs::write(
+        t.work.join("ecosystem.json5"),
+        format!(
+            "{{\n  // pm2's older files: a top-level pm2 key, cmd for the script\n  pm2: [\n    {{ name: 'api', cmd: 'apps/http.js', node_args: '--no-deprecation --no-warnings',\n      output: 'api-out.log', err_file: 'api-err.log', port: {port}, }},\n  ],\n}}\n"
+        ),
+    )
+    .unwrap();
+    t.run(&["start", "ecosystem.json5", "--wait"]).success();
+    let log = t.work.join("api-out.log");
+    wait_until("node_args to reach node", || {
+        std::fs::read_to_string(&log).unwrap_or_default()
+            == format!("up {port} --no-deprecation --no-warnings undefined\n")
+    });
+    // A .json with comments and trailing commas, as pm2 (which evaluates it) accepts.
+    std::fs::write(
+        t.work.join("eco.json"),
+        "{\n  /* a comment */\n  \"apps\": [{\"name\": \"w\", \"script\": \"apps/worker.sh\",},],\n}\n",
+    )
+    .unwrap();
+    t.run(&["start", "eco.json"])
+        .success()
+        .stdout(predicate::str::contains("started 'w'"));
+}
+
+#[test]
+fn broken_yaml_and_json_name_the_line_and_start_nothing() {
+    let t = Tsm::new();
+    apps(&t);
+    std::fs::write(
+        t.work.join("bad.yml"),
+        "apps:\n  - name: a\n    script: apps/worker.sh\n   env: [\n",
+    )
+    .unwrap();
+    t.run(&["start", "bad.yml"])
+        .code(65)
+        .stderr(predicate::str::is_match("bad.yml: line [0-9]+ column [0-9]+: ").unwrap());
+    std::fs::write(
+        t.work.join("bad.json"),
+        "{\n  \"apps\" : [{\n    \"exec_interpreter\"   : \"node,\n    \"name\": \"x\"\n  }]\n}\n",
+    )
+    .unwrap();
+    t.run(&["start", "bad.json"])
+        .code(65)
+        .stderr(predicate::str::contains("bad.json: line 3 column"));
+    // An executable .yml is a config, never run as a script; a missing one says so.
+    t.script("exec.yml", "#!/bin/sh\necho ran > ran.txt\n");
+    t.run(&["start", "exec.yml"])
+        .code(65)
+        .stderr(predicate::str::contains("exec.yml: no 'apps' array"));
+    assert!(!t.work.join("ran.txt").exists());
+    t.run(&["start", "missing.yml"])
+        .code(66)
+        .stderr(predicate::str::contains("config"))
+        .stderr(predicate::str::contains("missing.yml' not found"));
+    assert!(no_state(&t));
+}
+
+#[test]
+fn an_endless_js_config_times_out_and_leaves_nothing() {
+    let t = Tsm::new();
+    std::fs::write(
+        t.work.join("loop.config.js"),
+        "while (true) {}\nmodule.exports = { apps: [] };\n",
+    )
+    .unwrap();
+    let began = std::time::Instant::now();
+    t.cmd()
+        .env("TSM_CONFIG_TIMEOUT", "700ms")
+        .args(["start", "loop.config.js"])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains(
+            "loop.config.js: node did not finish evaluating it within 700 ms",
+        ))
+        .stderr(predicate::str::contains("TSM_CONFIG_TIMEOUT"));
+    assert!(began.elapsed() < std::time::Duration::from_secs(8));
+    // node was ended with its group: nothing carrying this TETRA_DIR is left.
+    assert!(processes_of(&t.tetra).is_empty());
+    t.cmd()
+        .env("TSM_CONFIG_TIMEOUT", "soon")
+        .args(["start", "loop.config.js"])
+        .assert()
+        .code(65)
+        .stderr(predicate::str::contains("TSM_CONFIG_TIMEOUT: 'soon'"));
+    assert!(no_state(&t));
+}
+
+#[test]
+fn a_busy_port_in_the_fifth_app_starts_none_of_them() {
+    let t = Tsm::new();
+    apps(&t);
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port();
+    let mut list = String::new();
+    for i in 0..4 {
+        list.push_str(&format!(
+            "{{\"name\": \"a{i}\", \"script\": \"apps/worker.sh\", \"env\": {{\"PORT\": {}}}}},",
+            free_port()
+        ));
+    }
+    list.push_str(&format!(
+        "{{\"name\": \"fifth\", \"script\": \"apps/worker.sh\", \"env\": {{\"PORT\": {busy}}}}}"
+    ));
+    std::fs::write(t.work.join("five.json"), format!("{{\"apps\": [{list}]}}")).unwrap();
+    t.run(&["start", "five.json"])
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "app 'fifth': port {busy} is in use by"
+        )))
+        .stderr(predicate::str::contains("nothing was started"));
+    assert!(no_state(&t), "apps 1-4 must not have started");
+    // Two apps of one config declaring one PORT are refused too.
+    let same = free_port();
+    std::fs::write(
+        t.work.join("twice.json"),
+        format!("[{{\"name\": \"x\", \"script\": \"apps/worker.sh\", \"port\": {same}}}, {{\"name\": \"y\", \"script\": \"apps/worker.sh\", \"port\": {same}}}]"),
+    )
+    .unwrap();
+    t.run(&["start", "twice.json"])
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "apps 'x' and 'y' both declare PORT {same}"
+        )));
+    assert!(no_state(&t));
+    drop(held);
+}
+
+#[test]
+fn start_file_again_restarts_running_apps_and_starts_the_rest() {
+    let t = Tsm::new();
+    apps(&t);
+    std::fs::write(
+        t.work.join("two.json"),
+        r#"{"apps": [{"name": "one", "script": "apps/worker.sh"}, {"name": "two", "script": "apps/worker.sh"}]}"#,
+    )
+    .unwrap();
+    t.run(&["start", "two.json"]).success();
+    let before = t.meta("one").pid().unwrap();
+    t.run(&["delete", "two"]).success();
+    t.run(&["start", "two.json"])
+        .success()
+        .stdout(predicate::str::contains("restarted 'one' (TSM ID: 0,"))
+        .stdout(predicate::str::contains("started 'two' (TSM ID: "));
+    assert_ne!(t.meta("one").pid(), Some(before));
+    t.run(&["startOrRestart", "two.json"])
+        .success()
+        .stdout(predicate::str::contains("restarted 'two'"));
+    // A known service that is stopped starts again under its ID with `start NAME`.
+    t.run(&["stop", "one"]).success();
+    t.run(&["start", "one"])
+        .success()
+        .stdout(predicate::str::starts_with(
+            "tsm: started 'one' (TSM ID: 0,",
+        ));
+    assert_eq!(t.status_of("one"), "online");
+    t.run(&["start", "one"]).failure();
+}
+
+#[test]
+fn names_pm2_accepts_are_mapped_and_stay_targets() {
+    let t = Tsm::new();
+    apps(&t);
+    std::fs::write(
+        t.work.join("es6.json"),
+        r#"[{"name": "Test es6 modules", "script": "apps/worker.sh"}, {"name": "other", "script": "apps/worker.sh"}]"#,
+    )
+    .unwrap();
+    t.cmd()
+        .args(["start", "es6.json", "--only", "Test es6 modules"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("started 'Test_es6_modules'"))
+        .stderr(predicate::str::contains(
+            "app 'Test es6 modules' is named 'Test_es6_modules' in tsm",
+        ));
+    assert_eq!(
+        t.meta("Test_es6_modules").get("app"),
+        Some("Test es6 modules")
+    );
+    assert_eq!(t.list_json().len(), 1);
+    // The original name starts it again once stopped.
+    t.run(&["stop", "Test_es6_modules"]).success();
+    t.run(&["start", "Test es6 modules"])
+        .success()
+        .stdout(predicate::str::contains("started 'Test_es6_modules'"));
+}
+
+#[test]
+fn log_date_format_pid_file_and_restart_with_a_profile() {
+    let t = Tsm::new();
+    t.script(
+        "tick.sh",
+        "#!/usr/bin/env bash\necho \"mode=$MODE\"\nexec sleep 300\n",
+    );
+    std::fs::write(
+        t.work.join("eco.yaml"),
+        "apps:\n  - name: tick\n    script: tick.sh\n    log_date_format: '[at] YYYY-MM-DD HH:mm'\n    pid_file: run/tick.pid\n    env: {MODE: dev}\n    env_production: {MODE: prod}\n",
+    )
+    .unwrap();
+    t.run(&["start", "eco.yaml"]).success();
+    let re = predicate::str::is_match(r"^at \d{4}-\d\d-\d\d \d\d:\d\d: mode=dev\n$").unwrap();
+    wait_until("a dated line", || re.eval(&t.log("tick.out")));
+    let pid_file = t.work.join("run/tick.pid");
+    let pid_of = || std::fs::read_to_string(&pid_file).unwrap_or_default();
+    assert_eq!(pid_of().trim(), t.meta("tick").pid().unwrap().to_string());
+    t.run(&["restart", "eco.yaml", "--env", "production"])
+        .success()
+        .stdout(predicate::str::contains("restarted 'tick'"));
+    wait_until("the production profile", || {
+        t.log("tick.out").ends_with(": mode=prod\n")
+    });
+    assert_eq!(t.meta("tick").get("env_profile"), Some("production"));
+    wait_until("the pid file to follow the restart", || {
+        pid_of().trim() == t.meta("tick").pid().unwrap().to_string()
+    });
+}
+
+#[test]
+fn jlist_reset_status_show_and_reload_logs() {
+    let t = Tsm::new();
+    // Crashes once, then stays up: one restart to count.
+    t.script(
+        "once.sh",
+        "#!/usr/bin/env bash\nif [ ! -e crashed ]; then touch crashed; exit 3; fi\necho steady\nexec sleep 300\n",
+    );
+    let port = free_port();
+    t.start(&[
+        "once.sh",
+        "--port",
+        &port.to_string(),
+        "--min-uptime",
+        "50ms",
+    ]);
+    let name = format!("once-{port}");
+    wait_until("the restart", || {
+        t.log(&format!("{name}.out")) == "steady\n"
+    });
+    let out = t.run(&["jlist"]).success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let app = &list[0];
+    assert_eq!(app["pm_id"], 0);
+    assert_eq!(app["name"], name.as_str());
+    assert!(app["pid"].as_i64().unwrap() > 0);
+    assert_eq!(app["monit"]["memory"], 0);
+    assert_eq!(app["pm2_env"]["status"], "online");
+    assert_eq!(app["pm2_env"]["restart_time"], 1);
+    assert_eq!(app["pm2_env"]["exec_mode"], "fork_mode");
+    assert!(app["pm2_env"]["pm_uptime"].as_u64().unwrap() > 1_000_000_000_000);
+    assert!(app["pm2_env"]["pm_exec_path"]
+        .as_str()
+        .unwrap()
+        .ends_with("once.sh"));
+    assert_eq!(app["pm2_env"]["env"]["PORT"], port.to_string());
+    t.run(&["reset", &name])
+        .success()
+        .stdout(predicate::str::contains("restarts 0"));
+    assert_eq!(t.list_json()[0]["restarts"], 0);
+    t.run(&["status"])
+        .success()
+        .stdout(predicate::str::contains(name.as_str()));
+    t.run(&["show", &name])
+        .success()
+        .stdout(predicate::str::contains("once.sh"));
+    t.run(&["reloadLogs"]).success();
+    t.run(&["reload", &name])
+        .success()
+        .stdout(predicate::str::contains("restarted"));
+}
+
+#[test]
+fn no_port_starts_under_the_bare_name() {
+    let t = Tsm::new();
+    t.script(
+        "job.sh",
+        "#!/usr/bin/env bash\necho \"port=${PORT:-none}\"\nexec sleep 300\n",
+    );
+    t.run(&["start", "job.sh"])
+        .code(65)
+        .stderr(predicate::str::contains("--port N").and(predicate::str::contains("--no-port")));
+    assert!(no_state(&t));
+    t.run(&["start", "--no-port", "job.sh"])
+        .success()
+        .stdout(predicate::str::contains("started 'job' (TSM ID: 0,"));
+    wait_until("no PORT", || t.log("job.out") == "port=none\n");
+    t.run(&["start", "--no-port", "job.sh", "bad name"])
+        .code(65);
+}
