@@ -117,7 +117,17 @@ fn link_pid_file(ctx: &Ctx, app: &App) -> Result<()> {
     Ok(())
 }
 
-/// Starts (or restarts) every app of `config`; `verb` is what the output calls a restart.
+fn log_folders(spec: &Spec) -> Result<()> {
+    for file in [&spec.out_file, &spec.error_file].into_iter().flatten() {
+        if let Some(folder) = file.parent().filter(|f| !f.is_dir()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| TsmError::Failed(format!("creating {}: {e}", folder.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts every app of `config` that does not run, restarts those that do.
 pub fn start_config(
     ctx: &Ctx,
     out: &mut dyn Write,
@@ -145,6 +155,11 @@ pub fn start_config(
     let mut failures = Vec::new();
     for (app, live) in &planned {
         let name = &app.spec.name;
+        // pm2 creates the folders of the log files a config names.
+        if let Err(e) = log_folders(&app.spec) {
+            failures.push(format!("{name}: {e:#}"));
+            continue;
+        }
         let started = match live {
             Some(id) => restart_spec(ctx, &app.spec, *id).map(|pid| (*id, pid, "restarted")),
             None => start_spec(ctx, &app.spec, how.force || app.force)

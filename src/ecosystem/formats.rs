@@ -57,6 +57,15 @@ const { pathToFileURL } = require('url');
 })().catch((e) => { process.stderr.write(String((e && e.stack) || e) + '\n'); process.exit(1); });
 "#;
 
+/// pm2's reading of `.json`: the text evaluated as one JavaScript expression (for files
+/// that use `process.env.X || 'y'` and the like, which JSON5 cannot read).
+const EXPRESSION_LOADER: &str = r#"
+const file = process.argv[1];
+const text = require('fs').readFileSync(file, 'utf8');
+const value = require('vm').runInThisContext('(' + text + ')', { filename: file });
+process.stdout.write(JSON.stringify(value === undefined ? null : value));
+"#;
+
 pub fn data_error(config: &Path, why: impl std::fmt::Display) -> TsmError {
     TsmError::Data(format!("{}: {why}", config.display()))
 }
@@ -72,7 +81,17 @@ pub fn load(config: &Path) -> Result<Value, TsmError> {
     })?;
     match format {
         Format::Yaml => parse_yaml(&text).map_err(|e| data_error(config, e)),
-        _ => parse_json(&text).map_err(|e| data_error(config, e)),
+        _ => match parse_json(&text) {
+            Ok(value) => Ok(value),
+            // JavaScript in a .json, as pm2 allows: node reads it when there is a node;
+            // otherwise (or when node cannot either) the JSON error with its line.
+            Err(why) => match which::which("node") {
+                Ok(node) => {
+                    run_node(&node, EXPRESSION_LOADER, config).map_err(|_| data_error(config, &why))
+                }
+                Err(_) => Err(data_error(config, why)),
+            },
+        },
     }
 }
 
@@ -117,7 +136,6 @@ fn timeout() -> Result<Duration, TsmError> {
 }
 
 fn load_js(config: &Path) -> Result<Value, TsmError> {
-    let limit = timeout()?;
     let node = which::which("node").map_err(|_| {
         TsmError::NoInput(format!(
             "'node' is needed to read {}; install Node.js, or write the config as JSON ({})",
@@ -125,9 +143,15 @@ fn load_js(config: &Path) -> Result<Value, TsmError> {
             config.with_extension("json").display()
         ))
     })?;
+    run_node(&node, LOADER, config)
+}
+
+/// Runs `loader` in node on `config` under the time limit; its stdout is the JSON.
+fn run_node(node: &Path, loader: &str, config: &Path) -> Result<Value, TsmError> {
+    let limit = timeout()?;
     let mut child = Command::new(node)
         .arg("-e")
-        .arg(LOADER)
+        .arg(loader)
         .arg(config)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -106,6 +106,22 @@ fn lax_json_legacy_keys_and_aliases() {
     t.run(&["start", "eco.json"])
         .success()
         .stdout(predicate::str::contains("started 'w'"));
+    // pm2 evaluates a .json as JavaScript: expressions work where node is installed.
+    std::fs::write(
+        t.work.join("expr.json"),
+        "[{ name: 'e', script: 'apps/worker.sh',\n  env: { X: process.env.TSM_TEST_NOPE || 'fall' + 'back' } }]\n",
+    )
+    .unwrap();
+    t.run(&["start", "expr.json"]).success();
+    let out = t.run(&["jlist"]).success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let e = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "e")
+        .unwrap();
+    assert_eq!(e["pm2_env"]["env"]["X"], "fallback");
 }
 
 #[test]
@@ -370,4 +386,45 @@ fn no_port_starts_under_the_bare_name() {
     wait_until("no PORT", || t.log("job.out") == "port=none\n");
     t.run(&["start", "--no-port", "job.sh", "bad name"])
         .code(65);
+}
+
+#[test]
+fn interpreter_args_log_file_and_wait_ready() {
+    // The shape of pm2's test/fixtures/yaml-configuration/apps.yml: a python app with
+    // `interpreter` and `interpreter_args: -u` (unbuffered: the line arrives while it sleeps).
+    let t = Tsm::new();
+    std::fs::write(
+        t.work.join("echo.py"),
+        "import time\nprint('py up')\ntime.sleep(300)\n",
+    )
+    .unwrap();
+    t.script(
+        "late.sh",
+        "#!/usr/bin/env bash\necho never listens >&2\nexec sleep 300\n",
+    );
+    let late = free_port();
+    std::fs::write(
+        t.work.join("apps.yml"),
+        format!(
+            "apps:\n  - name: PythonApp\n    script: echo.py\n    interpreter: python3\n    interpreter_args: -u\n    log: logs/all.log\n    treekill: false\n  - name: late\n    script: late.sh\n    port: {late}\n    wait_ready: true\n    listen_timeout: 400\n"
+        ),
+    )
+    .unwrap();
+    t.run(&["start", "apps.yml"])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "treekill (app 'PythonApp'): tsm stops the app's whole process group",
+        ))
+        .stderr(predicate::str::contains(format!(
+            "'late-{late}' is not listening on port {late} after 0.4s"
+        )))
+        .stderr(predicate::str::contains("never listens"));
+    // log (log_file) combines both streams in one file the folder of which is created.
+    let all = t.work.join("logs/all.log");
+    wait_until("python's unbuffered line in the combined log", || {
+        std::fs::read_to_string(&all).unwrap_or_default() == "py up\n"
+    });
+    let meta = t.meta("PythonApp");
+    assert_eq!(meta.get("interpreter_args"), Some("-u"));
+    assert!(meta.get("interpreter").unwrap().ends_with("python3"));
 }
