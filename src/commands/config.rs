@@ -36,11 +36,22 @@ fn is_live(ctx: &Ctx, name: &str) -> Option<u64> {
 }
 
 /// Every problem that would stop an app from starting, for all apps at once: a PORT that
-/// something else listens on, or that two apps of the config both declare.
+/// something else listens on, that another live tsm service declares, or that two apps of
+/// the config both declare.
 fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()> {
     let mut problems = Vec::new();
     let snapshot = Snapshot::read();
-    let mut entries = None;
+    let entries = ctx.store().entries()?;
+    let claimed = |port: u16, mine: &str| {
+        entries.iter().find_map(|e| {
+            let meta = e.meta.as_ref().ok()?;
+            if e.name == mine || meta.port() != Some(port) {
+                return None;
+            }
+            let status = observe(&ctx.paths, &e.name, meta).status;
+            (status.is_running() || status == Status::WaitingRestart).then(|| e.name.clone())
+        })
+    };
     for (index, (app, live)) in apps.iter().enumerate() {
         let Some(port) = app.spec.port else { continue };
         if let Some((other, _)) = apps[..index]
@@ -55,14 +66,21 @@ fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()>
             continue;
         }
         // A running app keeps its own PORT across the restart.
-        if live.is_some() || force || app.force || !snapshot.busy(port) {
+        if live.is_some() || force || app.force {
             continue;
         }
-        if entries.is_none() {
-            entries = Some(ctx.store().entries()?);
+        if let Some(other) = claimed(port, &app.spec.name) {
+            problems.push(format!(
+                "app '{}': port {port} is declared by tsm service '{other}'",
+                app.app_name()
+            ));
+            continue;
+        }
+        if !snapshot.busy(port) {
+            continue;
         }
         let holder = snapshot
-            .holder(port, &ctx.paths, entries.as_deref().unwrap_or_default())
+            .holder(port, &ctx.paths, &entries)
             .unwrap_or_else(|| "another process".into());
         problems.push(format!(
             "app '{}': port {port} is in use by {holder}",

@@ -225,6 +225,20 @@ fn a_busy_port_in_the_fifth_app_starts_none_of_them() {
         )));
     assert!(no_state(&t));
     drop(held);
+    // A PORT another running tsm service declares (not yet listening) is refused too.
+    let claimed = free_port();
+    t.start(&["apps/worker.sh", "other", "--port", &claimed.to_string()]);
+    std::fs::write(
+        t.work.join("claim.json"),
+        format!("[{{\"name\": \"z\", \"script\": \"apps/worker.sh\", \"port\": {claimed}}}]"),
+    )
+    .unwrap();
+    t.run(&["start", "claim.json"])
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "app 'z': port {claimed} is declared by tsm service 'other-{claimed}'"
+        )));
+    assert_eq!(t.list_json().len(), 1);
 }
 
 #[test]
