@@ -285,5 +285,16 @@ mod tests {
         assert_eq!(v["apps"][0]["ignore_watch"][0], "node_modules");
         let err = parse_yaml("apps:\n  - name: a\n   script: [\n").unwrap_err();
         assert!(err.starts_with("line "), "{err}");
+        // A billion laughs is refused, not expanded.
+        let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+        {
+            let refs = vec![format!("*{prev}"); 9].join(",");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        bomb.push_str("apps: *i\n");
+        assert!(parse_yaml(&bomb).unwrap_err().contains("repetition limit"));
     }
 }
