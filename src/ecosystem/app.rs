@@ -113,6 +113,15 @@ fn millis(v: &Value, key: &str) -> Result<u64, String> {
     parse_duration_ms(&t).map_err(|e| format!("'{key}': {e}"))
 }
 
+/// Whether `stop_exit_codes` lists 0 (an exit 0 ends the app: tsm's on-failure).
+fn stops_on_zero(codes: Option<&Value>) -> bool {
+    match codes {
+        Some(Value::Array(codes)) => codes.iter().any(|c| c.as_u64() == Some(0)),
+        Some(code) => code.as_u64() == Some(0),
+        None => false,
+    }
+}
+
 pub fn spec(
     config: &Path,
     index: usize,
@@ -233,10 +242,13 @@ pub fn spec(
     let flag = |key: &str| get(key).and_then(Value::as_bool);
     let defaults = Policy::default();
     let policy = Policy {
+        // pm2 restarts an app whatever its exit code, unless stop_exit_codes lists it.
         mode: if flag("autorestart") == Some(false) {
             Mode::Never
+        } else if stops_on_zero(get("stop_exit_codes")) {
+            Mode::OnFailure
         } else {
-            defaults.mode
+            Mode::Always
         },
         delay_ms: ms("restart_delay")?
             .or(ms("exp_backoff_restart_delay")?)

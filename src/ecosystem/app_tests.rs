@@ -175,4 +175,16 @@ fn null_logs_and_command_lines() {
     .unwrap();
     assert_eq!(app.spec.out_file.as_deref(), Some(Path::new("/dev/null")));
     assert!(!app.autostart);
+    // pm2's autorestart restarts on any exit; stop_exit_codes [0] makes exit 0 final.
+    assert_eq!(app.spec.policy.mode, Mode::Always);
+    let app = json!({"script": "app/server.sh", "stop_exit_codes": [0]});
+    let app = spec(
+        &config,
+        0,
+        &app,
+        &AppOptions::default(),
+        &mut Refusals::default(),
+    )
+    .unwrap();
+    assert_eq!(app.spec.policy.mode, Mode::OnFailure);
 }

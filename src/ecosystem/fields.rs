@@ -188,7 +188,7 @@ pub fn refusal(key: &str, value: &Value) -> Option<String> {
                 _ => false,
             };
             (!only_zero).then_some(
-                "tsm restarts on a non-zero exit or a signal and stops on exit 0 (autorestart), whatever the code",
+                "only 0 is honoured (an exit 0 ends the app); tsm restarts on any other code",
             )?
         }
         "log_file" => matches!(value, Value::Bool(true)).then_some(

@@ -442,3 +442,20 @@ fn interpreter_args_log_file_and_wait_ready() {
     assert_eq!(meta.get("interpreter_args"), Some("-u"));
     assert!(meta.get("interpreter").unwrap().ends_with("python3"));
 }
+
+#[test]
+fn apps_restart_after_exit_0_unless_stop_exit_codes_says_so() {
+    let t = Tsm::new();
+    t.script("brief.sh", "#!/usr/bin/env bash\necho ran\nexit 0\n");
+    std::fs::write(
+        t.work.join("brief.json"),
+        r#"[{"name": "again", "script": "brief.sh"}, {"name": "once", "script": "brief.sh", "stop_exit_codes": [0]}]"#,
+    )
+    .unwrap();
+    t.run(&["start", "brief.json"]).success();
+    wait_until("pm2's autorestart after exit 0", || {
+        t.log("again.out").matches("ran").count() >= 2
+    });
+    wait_until("exit 0 to end 'once'", || t.status_of("once") == "exited");
+    assert_eq!(t.log("once.out"), "ran\n");
+}
