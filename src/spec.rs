@@ -295,7 +295,13 @@ impl Spec {
         m.set("env_file", path(&self.env_file));
         m.set("port", self.port.map(|p| p.to_string()).unwrap_or_default());
         match &self.origin {
-            Origin::Cli => m.set("type", "cli"),
+            Origin::Cli => {
+                m.set("type", "cli");
+                // The group key (as an ecosystem app's name): the name without `-PORT`.
+                let suffix = self.port.map(|p| format!("-{p}")).unwrap_or_default();
+                let base = self.name.strip_suffix(&suffix).unwrap_or(&self.name);
+                m.set("app", if base.is_empty() { &self.name } else { base });
+            }
             Origin::Ecosystem {
                 config,
                 app,

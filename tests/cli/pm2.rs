@@ -459,3 +459,22 @@ fn apps_restart_after_exit_0_unless_stop_exit_codes_says_so() {
     wait_until("exit 0 to end 'once'", || t.status_of("once") == "exited");
     assert_eq!(t.log("once.out"), "ran\n");
 }
+
+#[test]
+fn a_given_name_starts_its_stopped_service_again() {
+    let t = Tsm::new();
+    t.script("svc.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
+    let port = free_port();
+    t.start(&["svc.sh", "pp", "--port", &port.to_string()]);
+    let name = format!("pp-{port}");
+    assert_eq!(t.meta(&name).get("app"), Some("pp"));
+    t.run(&["stop", &name]).success();
+    t.run(&["start", "pp"])
+        .success()
+        .stdout(predicate::str::starts_with(format!(
+            "tsm: started '{name}' (TSM ID: 0,"
+        )));
+    assert_eq!(t.status_of(&name), "online");
+    // By TSM ID too; a running one is refused.
+    t.run(&["start", "0"]).failure();
+}
