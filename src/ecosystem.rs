@@ -60,11 +60,29 @@ fn wanted(only: &[String], app: &App) -> bool {
 
 /// Every (or every `--only`) app of the config, checked, plus warnings to show once.
 pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>), TsmError> {
-    if !config.is_file() {
-        return Err(TsmError::NoInput(format!(
-            "config '{}' not found",
-            config.display()
-        )));
+    match config.metadata() {
+        Err(_) => {
+            return Err(TsmError::NoInput(format!(
+                "config '{}' not found",
+                config.display()
+            )))
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(TsmError::NoInput(format!(
+                "config '{}' is not a regular file",
+                config.display()
+            )))
+        }
+        Ok(m) if m.len() > formats::MAX_BYTES => {
+            return Err(data_error(
+                config,
+                format!(
+                    "{} bytes is too large for a config (at most 16 MiB)",
+                    m.len()
+                ),
+            ))
+        }
+        Ok(_) => {}
     }
     let config: PathBuf = config
         .canonicalize()

@@ -53,6 +53,20 @@ fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()>
         })
     };
     for (index, (app, live)) in apps.iter().enumerate() {
+        let spec = &app.spec;
+        for (what, file) in [
+            ("out_file", &spec.out_file),
+            ("error_file", &spec.error_file),
+            ("pid_file", &app.pid_file),
+        ] {
+            if let Some(file) = file.as_ref().filter(|f| f.is_dir()) {
+                problems.push(format!(
+                    "app '{}': {what} '{}' is a folder",
+                    app.app_name(),
+                    file.display()
+                ));
+            }
+        }
         let Some(port) = app.spec.port else { continue };
         if let Some((other, _)) = apps[..index]
             .iter()

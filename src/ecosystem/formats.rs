@@ -10,6 +10,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The largest config file read (a config is a few KiB; this keeps a stray file harmless).
+pub const MAX_BYTES: u64 = 16 << 20;
+
 /// How long node may take to evaluate a JavaScript config (`TSM_CONFIG_TIMEOUT` overrides).
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 

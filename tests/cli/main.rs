@@ -8,6 +8,7 @@ mod lifecycle;
 mod listing;
 mod logs;
 mod pm2;
+mod pm2_commands;
 mod ports;
 mod repl;
 mod repl_tty;
