@@ -192,6 +192,11 @@ pub fn start_config(
             failures.push(format!("{name}: {e:#}"));
             continue;
         }
+        // What a restart changes in the environment (keys only, as `tsm restart` says).
+        let changes = live
+            .and_then(|_| ctx.store().read_env(name))
+            .map(|old| super::restart::env_changes(&old, &app.spec.env))
+            .unwrap_or_default();
         let started = match live {
             Some(id) => restart_spec(ctx, &app.spec, *id).map(|pid| (*id, pid, "restarted")),
             None => start_spec(ctx, &app.spec, how.force || app.force)
@@ -205,6 +210,9 @@ pub fn start_config(
             }
         };
         writeln!(out, "tsm: {verb} '{name}' (TSM ID: {id}, PID: {pid})")?;
+        if !changes.is_empty() {
+            writeln!(out, "tsm: '{name}' environment: {}", changes.join(" "))?;
+        }
         if let Err(e) = link_pid_file(ctx, app) {
             failures.push(format!("{name}: {e:#}"));
         }

@@ -290,7 +290,8 @@ fn log_date_format_pid_file_and_restart_with_a_profile() {
     assert_eq!(pid_of().trim(), t.meta("tick").pid().unwrap().to_string());
     t.run(&["restart", "eco.yaml", "--env", "production"])
         .success()
-        .stdout(predicate::str::contains("restarted 'tick'"));
+        .stdout(predicate::str::contains("restarted 'tick'"))
+        .stdout(predicate::str::contains("tsm: 'tick' environment: ~MODE"));
     wait_until("the production profile", || {
         t.log("tick.out").ends_with(": mode=prod\n")
     });
