@@ -41,7 +41,7 @@ teardown() { common_teardown; }
     run --separate-stderr tsm start noport.sh
     [ "$status" -eq 65 ]
     [ -z "$output" ]
-    [ "$stderr" = "tsm: PORT not set; no valid PORT= in script (pass --port N, or add PORT=N to the script)" ]
+    [ "$stderr" = "tsm: PORT not set; no valid PORT= in script (pass --port N, add PORT=N to the script, or start without a PORT with --no-port)" ]
     run tsm list
     [ "${#lines[@]}" -eq 4 ]
 }

@@ -64,6 +64,23 @@ pub enum Command {
     Scale(ScaleArgs),
     /// Restart the instances of an app one at a time, each listening before the next
     Reload(ReloadArgs),
+    // pm2's commands and spellings.
+    /// pm2's `status`: the same as `list`
+    #[command(hide = true)]
+    Status(ListArgs),
+    /// pm2's `show`: the same as `describe`
+    #[command(hide = true)]
+    Show(DescribeArgs),
+    /// Set services' restart counts back to 0 (pm2's `reset`)
+    Reset(DescribeArgs),
+    /// The process list as JSON in pm2's shape (`pm2 jlist`: pm_id, name, pid, monit, pm2_env)
+    Jlist(JlistArgs),
+    /// Start a config's apps that do not run, restart those that do (`startOrReload` too)
+    #[command(name = "startOrRestart", alias = "startOrReload", hide = true)]
+    StartOrRestart(StartArgs),
+    /// pm2's `reloadLogs`: nothing to do, logs reopen by themselves when moved
+    #[command(name = "reloadLogs", hide = true)]
+    ReloadLogs(JlistArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +104,10 @@ pub struct ReloadArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
 }
+
+/// No options.
+#[derive(Debug, Args)]
+pub struct JlistArgs {}
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
@@ -176,6 +197,9 @@ pub struct StartArgs {
     /// services on PORT, PORT+1, …; other scripts' default)
     #[arg(long, value_name = "MODE", value_parser = ["fork", "cluster"], requires = "instances")]
     pub exec_mode: Option<String>,
+    /// Start without a PORT, under the bare name (no -PORT suffix)
+    #[arg(long, conflicts_with = "port")]
+    pub no_port: bool,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +233,9 @@ pub struct RestartArgs {
     /// How long --wait waits (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub wait_timeout: Option<u64>,
+    /// With an ecosystem config: apply each app's `env_PROFILE` (pm2's `--env PROFILE`)
+    #[arg(long = "env", value_name = "PROFILE")]
+    pub env_profile: Option<String>,
 }
 
 #[derive(Debug, Args)]

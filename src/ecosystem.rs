@@ -1,164 +1,140 @@
-//! Ecosystem configs in pm2's format: `*.config.js|cjs|mjs` evaluated by node, or `*.json`
-//! parsed here. Every app is checked before anything starts (all or nothing).
+//! Ecosystem configs in pm2's formats (JavaScript through node, YAML, lax JSON): every app
+//! is checked before anything starts (all or nothing).
 
 mod app;
+mod fields;
+mod formats;
+mod names;
 
 use crate::error::TsmError;
 use crate::spec::Spec;
+use formats::data_error;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-pub use app::AppOptions;
+pub use app::{App, AppOptions};
+pub use formats::{load, DEFAULT_TIMEOUT_MS};
+pub use names::file_name_for;
 
-/// Prints the config as JSON: `require` for CommonJS, dynamic `import` for ESM.
-const LOADER: &str = r#"
-const file = process.argv[1];
-const { pathToFileURL } = require('url');
-(async () => {
-  let mod;
-  if (file.endsWith('.mjs')) {
-    mod = await import(pathToFileURL(file).href);
-  } else {
-    try { mod = require(file); }
-    catch (e) {
-      if (e && e.code === 'ERR_REQUIRE_ESM') mod = await import(pathToFileURL(file).href);
-      else throw e;
-    }
-  }
-  if (mod && typeof mod === 'object' && 'default' in mod && !('apps' in mod)) mod = mod.default;
-  process.stdout.write(JSON.stringify(mod === undefined ? null : mod));
-})().catch((e) => { process.stderr.write(String((e && e.stack) || e) + '\n'); process.exit(1); });
-"#;
+/// Whether `arg` has a config file's name (`*.config.js|cjs|mjs`, `*.json`, `*.json5`,
+/// `*.yml`, `*.yaml`), whether or not it exists.
+pub fn looks_like_config(arg: &str) -> bool {
+    formats::format_of(Path::new(arg)).is_some()
+}
 
-/// Whether `arg` names an ecosystem config file rather than a script.
+/// Whether `arg` names an existing ecosystem config file rather than a script.
 pub fn is_config(arg: &str) -> bool {
-    let name = Path::new(arg)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("");
-    let js = [".config.js", ".config.cjs", ".config.mjs"]
-        .iter()
-        .any(|ext| name.ends_with(ext));
-    (js || name.ends_with(".json")) && Path::new(arg).is_file()
+    looks_like_config(arg) && Path::new(arg).is_file()
 }
 
-fn data_error(config: &Path, why: impl std::fmt::Display) -> TsmError {
-    TsmError::Data(format!("{}: {why}", config.display()))
-}
-
-/// Turns node's report of a failed load into `LINE: Message` where node gives a line.
-fn node_error(stderr: &str, config: &Path) -> String {
-    let shown = config.display().to_string();
-    let line = stderr.lines().find_map(|l| {
-        let (file, n) = l.rsplit_once(':')?;
-        (file == shown && n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty())
-            .then(|| n.to_string())
-    });
-    let message = stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| {
-            l.split_once(':')
-                .is_some_and(|(kind, _)| kind.ends_with("Error") && !kind.contains(' '))
-        })
-        .or_else(|| stderr.lines().map(str::trim).find(|l| !l.is_empty()))
-        .unwrap_or("node could not read it");
-    match line {
-        Some(n) => format!("line {n}: {message}"),
-        None => message.to_string(),
-    }
-}
-
-/// Reads the config into JSON.
-pub fn load(config: &Path) -> Result<Value, TsmError> {
-    let text_of = |e: std::io::Error| {
-        TsmError::NoInput(format!("config '{}' not readable: {e}", config.display()))
-    };
-    if config.extension().is_some_and(|e| e == "json") {
-        let text = std::fs::read_to_string(config).map_err(text_of)?;
-        return serde_json::from_str(&text).map_err(|e| data_error(config, e));
-    }
-    let node = which::which("node").map_err(|_| {
-        TsmError::NoInput(format!(
-            "'node' is needed to read {}; install Node.js, or write the config as JSON ({})",
-            config.display(),
-            config.with_extension("json").display()
-        ))
-    })?;
-    let out = Command::new(node)
-        .arg("-e")
-        .arg(LOADER)
-        .arg(config)
-        .output()
-        .map_err(|e| TsmError::Failed(format!("running node: {e}")))?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(data_error(config, node_error(&stderr, config)));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| data_error(config, e))
-}
-
-/// The apps of a loaded config: `{apps: [...]}`, a bare array, or a single app object.
+/// The apps of a loaded config: `{apps: [...]}` (or pm2's legacy `{pm2: [...]}`), a bare
+/// array, or a single app object.
 fn apps_of(value: &Value, config: &Path) -> Result<Vec<Value>, TsmError> {
-    match value {
-        Value::Object(o) if o.contains_key("apps") => match &o["apps"] {
-            Value::Array(apps) => Ok(apps.clone()),
-            Value::Object(_) => Ok(vec![o["apps"].clone()]),
-            _ => Err(data_error(config, "'apps' must be an array of apps")),
-        },
+    let listed = |key: &str, apps: &Value| match apps {
         Value::Array(apps) => Ok(apps.clone()),
-        Value::Object(o) if o.contains_key("script") => Ok(vec![value.clone()]),
+        Value::Object(_) => Ok(vec![apps.clone()]),
+        _ => Err(data_error(
+            config,
+            format!("'{key}' must be an array of apps"),
+        )),
+    };
+    match value {
+        Value::Object(o) if o.contains_key("apps") => listed("apps", &o["apps"]),
+        Value::Object(o) if o.contains_key("pm2") => listed("pm2", &o["pm2"]),
+        Value::Array(apps) => Ok(apps.clone()),
+        Value::Object(o)
+            if ["script", "cmd", "exec", "command"]
+                .iter()
+                .any(|k| o.contains_key(*k)) =>
+        {
+            Ok(vec![value.clone()])
+        }
         _ => Err(data_error(config, "no 'apps' array")),
     }
 }
 
-/// Every (or every `--only`) app of the config as a checked spec, plus warnings to show.
-pub fn specs(config: &Path, opts: &AppOptions) -> Result<(Vec<Spec>, Vec<String>), TsmError> {
+fn wanted(only: &[String], app: &App) -> bool {
+    only.iter()
+        .any(|o| o == app.app_name() || *o == app.spec.name || *o == file_name_for(app.app_name()))
+}
+
+/// Every (or every `--only`) app of the config, checked, plus warnings to show once.
+pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>), TsmError> {
+    match config.metadata() {
+        Err(_) => {
+            return Err(TsmError::NoInput(format!(
+                "config '{}' not found",
+                config.display()
+            )))
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(TsmError::NoInput(format!(
+                "config '{}' is not a regular file",
+                config.display()
+            )))
+        }
+        Ok(m) if m.len() > formats::MAX_BYTES => {
+            return Err(data_error(
+                config,
+                format!(
+                    "{} bytes is too large for a config (at most 16 MiB)",
+                    m.len()
+                ),
+            ))
+        }
+        Ok(_) => {}
+    }
     let config: PathBuf = config
         .canonicalize()
         .map_err(|e| TsmError::NoInput(format!("config '{}' not found: {e}", config.display())))?;
-    let apps = apps_of(&load(&config)?, &config)?;
-    let mut specs: Vec<Spec> = Vec::new();
-    let mut warnings = Vec::new();
-    for (index, app) in apps.iter().enumerate() {
-        let (spec, mut warned) = app::spec(&config, index, app, opts)?;
+    let listed = apps_of(&load(&config)?, &config)?;
+    let mut apps: Vec<App> = Vec::new();
+    let mut refused = fields::Refusals::default();
+    let mut renamed = Vec::new();
+    for (index, app) in listed.iter().enumerate() {
+        let mut mine = fields::Refusals::default();
+        let app = app::spec(&config, index, app, opts, &mut mine)?;
         if let Some(only) = &opts.only {
-            let app_name = match &spec.origin {
-                crate::spec::Origin::Ecosystem { app, .. } => app.as_str(),
-                crate::spec::Origin::Cli => "",
-            };
-            if !only.iter().any(|o| o == app_name || o == &spec.name) {
+            if !wanted(only, &app) {
                 continue;
             }
         }
-        if specs.iter().any(|s| s.name == spec.name) {
+        refused.merge(mine);
+        if apps.iter().any(|a| a.spec.name == app.spec.name) {
             return Err(data_error(
                 &config,
-                format!("duplicate app name '{}'", spec.name),
+                format!("duplicate app name '{}'", app.spec.name),
             ));
         }
-        warnings.append(&mut warned);
-        specs.push(spec);
+        let base = file_name_for(app.app_name());
+        if base != app.app_name() {
+            renamed.push(format!(
+                "app '{}' is named '{base}' in tsm (file names take letters, digits, '.', '_' and '-'); both name it",
+                app.app_name()
+            ));
+        }
+        apps.push(app);
     }
     if let Some(only) = &opts.only {
-        for wanted in only {
-            let found = specs.iter().any(|s| {
-                s.name == *wanted
-                    || matches!(&s.origin, crate::spec::Origin::Ecosystem { app, .. } if app == wanted)
-            });
-            if !found {
+        for name in only {
+            if !apps.iter().any(|a| wanted(std::slice::from_ref(name), a)) {
                 return Err(data_error(
                     &config,
-                    format!("no app named '{wanted}' (--only)"),
+                    format!("no app named '{name}' (--only)"),
                 ));
             }
         }
     }
-    if specs.is_empty() {
+    if apps.is_empty() {
         return Err(data_error(&config, "no apps to start"));
     }
-    Ok((specs, warnings))
+    let shown = config.display();
+    let mut warnings: Vec<String> = renamed
+        .into_iter()
+        .map(|r| format!("{shown}: {r}"))
+        .collect();
+    warnings.extend(refused.lines().into_iter().map(|l| format!("{shown}: {l}")));
+    Ok((apps, warnings))
 }
 
 /// The current spec of one app of a config (for `restart`, which re-reads it).
@@ -167,27 +143,13 @@ pub fn spec_of(config: &Path, app: &str, profile: Option<&str>) -> Result<Spec, 
         only: Some(vec![app.to_string()]),
         profile: profile.map(str::to_string),
     };
-    let (mut specs, _) = specs(config, &opts)?;
-    Ok(specs.remove(0))
+    let (mut apps, _) = apps(config, &opts)?;
+    Ok(apps.remove(0).spec)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn node_errors_keep_line_and_message() {
-        let config = Path::new("/w/ecosystem.config.js");
-        let stderr = "/w/ecosystem.config.js:3\n  apps: [{ name: 'x' script: 'a' }]\n                     ^^^^^^\n\nSyntaxError: Unexpected identifier 'script'\n    at internalCompileFunction (node:internal)\n";
-        assert_eq!(
-            node_error(stderr, config),
-            "line 3: SyntaxError: Unexpected identifier 'script'"
-        );
-        assert_eq!(
-            node_error("Error: Cannot find module 'x'\n", config),
-            "Error: Cannot find module 'x'"
-        );
-    }
 
     #[test]
     fn config_names() {
@@ -197,6 +159,9 @@ mod tests {
             "app.config.cjs",
             "x.config.mjs",
             "eco.json",
+            "eco.json5",
+            "process.yml",
+            "apps.yaml",
         ] {
             let p = tmp.path().join(name);
             std::fs::write(&p, "").unwrap();
@@ -206,5 +171,29 @@ mod tests {
         std::fs::write(&script, "").unwrap();
         assert!(!is_config(script.to_str().unwrap()));
         assert!(!is_config("/nonexistent/ecosystem.config.js"));
+        assert!(looks_like_config("/nonexistent/process.yml"));
+    }
+
+    #[test]
+    fn legacy_shapes() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a.sh"), "#!/bin/sh\nPORT=4321\nsleep 1\n").unwrap();
+        let config = tmp.path().join("old.json");
+        for body in [
+            r#"{"pm2": [{"name": "old", "cmd": "a.sh", "interpreter": "bash"}]}"#,
+            r#"{"apps": {"name": "old", "script": "a.sh", "interpreter": "bash"}}"#,
+            r#"[{"name": "old", "exec": "a.sh", "interpreter": "bash"}]"#,
+            "apps:\n  - name: old\n    script: a.sh\n    interpreter: bash\n",
+        ] {
+            let config = if body.starts_with("apps:") {
+                tmp.path().join("old.yml")
+            } else {
+                config.clone()
+            };
+            std::fs::write(&config, body).unwrap();
+            let (apps, warnings) = apps(&config, &AppOptions::default()).unwrap();
+            assert_eq!(apps[0].spec.name, "old-4321", "{body}");
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
     }
 }

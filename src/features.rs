@@ -170,6 +170,7 @@ fn plan_of(
         }
     };
     let mut cluster = false;
+    let mode_given = get("exec_mode").is_some();
     match get("exec_mode").map(|v| v.as_str().unwrap_or_default()) {
         None | Some("fork" | "fork_mode") => {}
         Some("cluster" | "cluster_mode") => cluster = true,
@@ -194,6 +195,7 @@ fn plan_of(
     }
     plan.merge_logs = get("merge_logs").and_then(Value::as_bool).unwrap_or(false);
     plan.cluster = cluster;
+    plan.mode_given = mode_given;
     Ok(Some(plan))
 }
 

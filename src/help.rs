@@ -36,6 +36,12 @@ Shell:
 Diagnostics:
   describe TARGET...                      everything tsm knows about services
   doctor                                  check the state folder; say how to fix what is wrong
+pm2's spellings:
+  status, show                            list, describe
+  reset TARGET...                         set restart counts back to 0
+  jlist                                   the process list as pm2's JSON (pm_id, pm2_env, monit)
+  startOrRestart FILE                     start a config's missing apps, restart the running
+  reloadLogs                              nothing to do: moved logs are reopened by themselves
 
 Ecosystem files: tsm start ecosystem.config.js [--only a,b] [--env PROFILE] starts its apps
   (a Procfile too: tsm start Procfile [--formation web=2]); stop, restart and delete take

@@ -18,6 +18,9 @@ pub struct Plan {
     pub merge_logs: bool,
     /// Cluster mode: one service whose node workers share its port.
     pub cluster: bool,
+    /// Whether `exec_mode` was given: without it, pm2 runs a node app's instances in cluster
+    /// mode (`Common.sink.determineExecMode`).
+    pub mode_given: bool,
 }
 
 impl Plan {
@@ -28,6 +31,7 @@ impl Plan {
             instance_var: DEFAULT_INSTANCE_VAR.to_string(),
             merge_logs: false,
             cluster: false,
+            mode_given: false,
         }
     }
 }
@@ -162,7 +166,14 @@ pub fn spread(specs: Vec<Spec>, logs: &Path) -> Result<Vec<Spec>, TsmError> {
     let mut out = Vec::new();
     for spec in specs {
         match (&spec.features.plan, &spec.origin) {
-            (Some(plan), _) if plan.cluster => out.push(clustered(spec.clone(), plan.count)?),
+            // pm2 runs a node app's instances in cluster mode when exec_mode is not given; with
+            // an increment_var each instance needs its own value, which fork instances give.
+            (Some(plan), _)
+                if plan.cluster
+                    || (!plan.mode_given && plan.increment_var.is_none() && is_node(&spec)) =>
+            {
+                out.push(clustered(spec.clone(), plan.count)?)
+            }
             (Some(plan), crate::spec::Origin::Ecosystem { app, .. }) => {
                 out.extend(expand(&spec, plan, app, logs)?);
             }

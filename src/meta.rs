@@ -115,8 +115,11 @@ impl Meta {
     pub fn status(&self) -> &str {
         self.get("status").unwrap_or("")
     }
+    /// Restarts since the start, or since `tsm reset` (which records the count it cleared).
     pub fn restarts(&self) -> u64 {
-        self.number("restarts").unwrap_or(0)
+        self.number::<u64>("restarts")
+            .unwrap_or(0)
+            .saturating_sub(self.number("restarts_reset").unwrap_or(0))
     }
     pub fn u64(&self, key: &str) -> Option<u64> {
         self.number(key)

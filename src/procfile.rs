@@ -199,6 +199,7 @@ pub fn plan(file: &Path, opts: &Options) -> Result<Vec<Planned>, TsmError> {
                     name: compose_name(&entry.kind, port)?,
                     script: PathBuf::from(SHELL),
                     interpreter: None,
+                    interpreter_args: Vec::new(),
                     args: vec!["-c".into(), entry.command.clone()],
                     cwd: root.clone(),
                     env_file: env_file.clone(),

@@ -20,6 +20,8 @@ pub struct Spec {
     pub name: String,
     pub script: PathBuf,
     pub interpreter: Option<PathBuf>,
+    /// Arguments for the interpreter, before the script (pm2's `node_args`/`interpreter_args`).
+    pub interpreter_args: Vec<String>,
     pub args: Vec<String>,
     pub cwd: PathBuf,
     pub env_file: Option<PathBuf>,
@@ -67,6 +69,8 @@ pub struct Request {
     pub time: bool,
     pub policy: Policy,
     pub features: Features,
+    /// `--no-port`: run under the bare name with no PORT.
+    pub no_port: bool,
 }
 
 fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
@@ -124,7 +128,9 @@ impl Spec {
             None => Vec::new(),
         };
         let env_port = env.iter().rev().find(|(k, _)| k == "PORT");
-        let port = if let Some(p) = &req.port {
+        let port = if req.no_port {
+            0
+        } else if let Some(p) = &req.port {
             port_from(p, "--port")?
         } else if let Some((_, p)) = env_port {
             port_from(p, "the env file")?
@@ -134,7 +140,8 @@ impl Spec {
             p
         } else {
             return Err(TsmError::Data(
-                "PORT not set; no valid PORT= in script (pass --port N, or add PORT=N to the script)"
+                "PORT not set; no valid PORT= in script (pass --port N, add PORT=N to the \
+                 script, or start without a PORT with --no-port)"
                     .into(),
             ));
         };
@@ -145,9 +152,20 @@ impl Spec {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
+        let name = if req.no_port {
+            if !valid_name(&base) {
+                return Err(TsmError::Data(format!(
+                    "invalid name '{base}': use letters, digits, '.', '_' and '-', not starting with '.' or '-'"
+                )));
+            }
+            base
+        } else {
+            compose_name(&base, port)?
+        };
         Ok(Spec {
-            name: compose_name(&base, port)?,
+            name,
             origin: Origin::Cli,
+            interpreter_args: Vec::new(),
             out_file: None,
             error_file: None,
             script,
@@ -156,12 +174,13 @@ impl Spec {
             cwd: cwd.to_path_buf(),
             env_file: env_file.map(|p| p.canonicalize().unwrap_or(p)),
             env,
-            port: Some(port),
+            port: (!req.no_port).then_some(port),
             kill_timeout_ms: req.kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
             log: LogOptions {
                 max_size: req.max_log_size,
                 retain: req.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
                 time: req.time,
+                date_format: None,
             },
             policy: req.policy,
             features: req.features.clone(),
@@ -182,6 +201,10 @@ impl Spec {
         }
         let args = shell_words::split(meta.get("args").unwrap_or(""))
             .map_err(|_| TsmError::Data(format!("meta of '{name}' has unreadable args")))?;
+        let interpreter_args = shell_words::split(meta.get("interpreter_args").unwrap_or(""))
+            .map_err(|_| {
+                TsmError::Data(format!("meta of '{name}' has unreadable interpreter_args"))
+            })?;
         let env_file = meta
             .get("env_file")
             .filter(|v| !v.is_empty())
@@ -197,12 +220,17 @@ impl Spec {
                 .get("interpreter")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            interpreter_args,
             args,
             cwd: PathBuf::from(field("cwd")?),
             env_file,
             env,
             port: meta.port(),
-            origin: match (meta.get("type"), meta.get("config"), meta.get("app_name")) {
+            origin: match (
+                meta.get("type"),
+                meta.get("config"),
+                meta.get("app").or(meta.get("app_name")),
+            ) {
                 (Some("ecosystem"), Some(config), Some(app)) => Origin::Ecosystem {
                     config: PathBuf::from(config),
                     app: app.to_string(),
@@ -228,6 +256,9 @@ impl Spec {
                     .u64("log_retain")
                     .map_or(DEFAULT_LOG_RETAIN, |r| r.min(u64::from(u32::MAX)) as u32),
                 time: meta.get("time") == Some("1"),
+                date_format: meta
+                    .get("log_date_format")
+                    .and_then(|f| crate::logs::DateFormat::parse(f).ok()),
             },
             policy: Policy {
                 mode: meta
@@ -278,10 +309,22 @@ impl Spec {
         m.set("args", shell_words::join(&self.args));
         m.set("cwd", self.cwd.display().to_string());
         m.set("interpreter", path(&self.interpreter));
+        if !self.interpreter_args.is_empty() {
+            m.set(
+                "interpreter_args",
+                shell_words::join(&self.interpreter_args),
+            );
+        }
         m.set("env_file", path(&self.env_file));
         m.set("port", self.port.map(|p| p.to_string()).unwrap_or_default());
         match &self.origin {
-            Origin::Cli => m.set("type", "cli"),
+            Origin::Cli => {
+                m.set("type", "cli");
+                // The group key (as an ecosystem app's name): the name without `-PORT`.
+                let suffix = self.port.map(|p| format!("-{p}")).unwrap_or_default();
+                let base = self.name.strip_suffix(&suffix).unwrap_or(&self.name);
+                m.set("app", if base.is_empty() { &self.name } else { base });
+            }
             Origin::Ecosystem {
                 config,
                 app,
@@ -289,7 +332,7 @@ impl Spec {
             } => {
                 m.set("type", "ecosystem");
                 m.set("config", config.display().to_string());
-                m.set("app_name", app);
+                m.set("app", app);
                 if let Some(profile) = profile {
                     m.set("env_profile", profile);
                 }
@@ -311,6 +354,9 @@ impl Spec {
         if self.log.time {
             m.set("time", "1");
         }
+        if let Some(format) = &self.log.date_format {
+            m.set("log_date_format", format.as_str());
+        }
         m.set("restart", self.policy.mode.to_string());
         m.set("restart_delay", self.policy.delay_ms.to_string());
         m.set("min_uptime", self.policy.min_uptime_ms.to_string());
@@ -324,6 +370,7 @@ impl Spec {
         let mut argv = Vec::new();
         if let Some(i) = &self.interpreter {
             argv.push(i.display().to_string());
+            argv.extend(self.interpreter_args.iter().cloned());
         }
         argv.push(self.script.display().to_string());
         argv.extend(self.args.iter().cloned());
@@ -358,6 +405,7 @@ mod tests {
             name: "my-1".into(),
             script: script.clone(),
             interpreter: Some(PathBuf::from("/bin/bash")),
+            interpreter_args: vec!["-x".into(), "a b".into()],
             args: vec!["a b".into(), "it's".into(), String::new()],
             cwd: tmp.path().to_path_buf(),
             env_file: Some(env),
@@ -375,6 +423,7 @@ mod tests {
                 max_size: Some(1024),
                 retain: 3,
                 time: true,
+                date_format: Some(crate::logs::DateFormat::parse("YYYY-MM-DD HH:mm Z").unwrap()),
             },
             policy: Policy {
                 mode: crate::policy::Mode::Always,

@@ -109,6 +109,7 @@ mod tests {
             name: "big-1".into(),
             script: tmp.join("x.sh"),
             interpreter: None,
+            interpreter_args: Vec::new(),
             args,
             cwd: tmp,
             env_file: None,

@@ -1,17 +1,21 @@
 //! One module per subcommand, each implementing [`Run`] on its clap arguments.
 
+mod again;
 mod completions;
+mod config;
 mod delete;
 mod describe;
 mod doctor;
 mod export;
 mod flush;
+mod jlist;
 mod list;
 mod logs;
 mod names;
 mod ports;
 mod procfile;
 mod reload;
+mod reset;
 mod restart;
 mod save;
 mod scale;
@@ -94,6 +98,13 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Export(a) => export::run(a, ctx, out),
         Command::Scale(a) => a.run(ctx, out),
         Command::Reload(a) => a.run(ctx, out),
+        // pm2's commands and spellings.
+        Command::Status(a) => a.run(ctx, out),
+        Command::Show(a) => a.run(ctx, out),
+        Command::Reset(a) => reset::reset(ctx, &a.targets, out),
+        Command::Jlist(_) => jlist::print(ctx, out),
+        Command::StartOrRestart(a) => a.run(ctx, out),
+        Command::ReloadLogs(_) => reset::reload_logs(out),
     }
 }
 

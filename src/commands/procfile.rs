@@ -54,6 +54,7 @@ pub fn start(
             max_size: args.max_log_size,
             retain: args.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
             time: args.time,
+            date_format: None,
         },
         policy,
     };

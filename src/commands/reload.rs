@@ -21,20 +21,38 @@ impl Run for ReloadArgs {
             if reload_cluster(ctx, out, &name, timeout)? {
                 continue;
             }
+            // Only a service that answers on its PORT now must answer again before the next
+            // goes down; one that never listens (a worker) is simply restarted.
+            let was_listening = listens_now(ctx, &name);
             let args = RestartArgs {
                 targets: vec![name.clone()],
                 kill_timeout: self.kill_timeout,
                 keep_env: false,
                 wait: false,
                 wait_timeout: None,
+                env_profile: None,
             };
             super::restart::Restart(&args).run(ctx, out)?;
             out.flush()?;
+            if !was_listening {
+                continue;
+            }
             if let Some(port) = until_listening(ctx, &name, timeout)? {
                 writeln!(out, "tsm: '{name}' is listening on port {port}")?;
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `name` runs and its process tree listens on its PORT right now.
+fn listens_now(ctx: &Ctx, name: &str) -> bool {
+    let Ok(Some(meta)) = ctx.store().read(name) else {
+        return false;
+    };
+    match (observe(&ctx.paths, name, &meta).pid, meta.port()) {
+        (Some(pid), Some(port)) => crate::listen::Snapshot::read().tree_listens(pid, port),
+        _ => false,
     }
 }
 

@@ -78,6 +78,10 @@ fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<St
 
 impl Run for Restart<'_> {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        // A config restarts (or starts) every app it lists, its env profile applied afresh.
+        if !self.0.keep_env && self.0.targets.iter().all(|t| ecosystem::is_config(t)) {
+            return super::config::restart_configs(ctx, out, self.0);
+        }
         let store = ctx.store();
         let (picked, _locks) = lock_targets(&store, &self.0.targets)?;
         // Read every spec first: a broken config or env file stops nothing.

@@ -19,8 +19,16 @@ impl Run for StartArgs {
         if super::procfile::wanted(self) {
             return super::procfile::start(self, ctx, out, self.policy());
         }
-        if ecosystem::is_config(&self.script) {
+        if ecosystem::looks_like_config(&self.script) {
             return self.start_config(ctx, out);
+        }
+        if self.name.is_none() && !ctx.cwd.join(&self.script).exists() {
+            if let Some(names) = super::again::start_known(ctx, out, &self.script)? {
+                for name in names {
+                    self.wait_for(ctx, out, &name)?;
+                }
+                return Ok(());
+            }
         }
         let request = Request {
             script: self.script.clone(),
@@ -47,6 +55,7 @@ impl Run for StartArgs {
             time: self.time,
             policy: self.policy(),
             features: self.features(&ctx.cwd)?,
+            no_port: self.no_port,
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         if let Some(count) = &self.instances {
@@ -67,47 +76,23 @@ impl Run for StartArgs {
 
 impl StartArgs {
     /// Starts every app of an ecosystem config, in order, after checking them all.
-    fn start_config(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    pub(crate) fn start_config(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let config = ctx.cwd.join(&self.script);
         // pm2 spells the profile `--env production`; a file of that name is an env file.
         let profile = self
             .env_profile
             .clone()
             .or_else(|| self.env_file.clone().filter(|e| !ctx.cwd.join(e).is_file()));
-        let opts = AppOptions {
-            only: (!self.only.is_empty()).then(|| self.only.clone()),
-            profile,
+        let how = super::config::ConfigStart {
+            options: AppOptions {
+                only: (!self.only.is_empty()).then(|| self.only.clone()),
+                profile,
+            },
+            force: self.force,
+            wait: self.wait,
+            wait_timeout: self.wait_timeout,
         };
-        let (specs, warnings) = ecosystem::specs(&config, &opts)?;
-        let specs = crate::instances::spread(specs, &ctx.paths.logs())?;
-        for warning in warnings {
-            eprintln!("tsm: warning: {warning}");
-        }
-        let mut failures = Vec::new();
-        for (i, spec) in specs.iter().enumerate() {
-            // Instances sharing one PORT (no increment_var) must not refuse each other.
-            let shared = specs[..i]
-                .iter()
-                .any(|s| s.port.is_some() && s.port == spec.port);
-            match start_spec(ctx, spec, self.force || shared) {
-                Ok((id, pid)) => {
-                    writeln!(
-                        out,
-                        "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
-                        spec.name
-                    )?;
-                    if let Err(e) = self.wait_for(ctx, out, &spec.name) {
-                        failures.push(format!("{e:#}"));
-                    }
-                }
-                Err(e) => failures.push(format!("{e:#}")),
-            }
-        }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            Err(TsmError::Failed(failures.join("; ")).into())
-        }
+        super::config::start_config(ctx, out, &config, &how)
     }
 
     /// With `--wait`: block until `name` listens on its PORT.

@@ -1,16 +1,17 @@
 //! One app of an ecosystem config, in pm2's field names, checked and turned into a spec.
 
+use super::fields::{refusal, unalias, Refusals};
+use super::names::file_name_for;
 use crate::cli::{parse_duration_ms, parse_size};
 use crate::dotenv;
 use crate::error::TsmError;
-use crate::logs::LogOptions;
+use crate::logs::{DateFormat, LogOptions};
 use crate::policy::{Mode, Policy};
 use crate::port;
-use crate::resolve::valid_name;
 use crate::script;
 use crate::spec::{compose_name, Origin, Spec, DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LOG_RETAIN};
-use serde_json::Value;
-use std::path::Path;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
 
 /// Choices made on the command line for a whole config.
 #[derive(Debug, Clone, Default)]
@@ -21,36 +22,31 @@ pub struct AppOptions {
     pub profile: Option<String>,
 }
 
-const KNOWN: &[&str] = &[
-    "name",
-    "script",
-    "args",
-    "cwd",
-    "interpreter",
-    "env",
-    "env_file",
-    "out_file",
-    "error_file",
-    "autorestart",
-    "max_restarts",
-    "min_uptime",
-    "restart_delay",
-    "exp_backoff_restart_delay",
-    "kill_timeout",
-    "max_log_size",
-    "log_retain",
-    "time",
-    // issue 14: runtime features (src/features.rs)
-    "cron_restart",
-    "watch",
-    "ignore_watch",
-    "watch_delay",
-    "instances",
-    "exec_mode",
-    "increment_var",
-    "instance_var",
-    "merge_logs",
-];
+/// An app ready to start: its spec and what the start does around it.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub spec: Spec,
+    /// `wait_ready`: start waits for the PORT to listen (pm2 waits for `process.send('ready')`).
+    pub wait_ready: bool,
+    /// `listen_timeout`: how long that wait lasts (ms).
+    pub listen_timeout_ms: Option<u64>,
+    /// `pid_file`: a link to the service's pid file, kept current by the supervisor.
+    pub pid_file: Option<PathBuf>,
+    /// `force`: start even when the PORT is busy.
+    pub force: bool,
+    /// `autostart: false`: checked, recorded nowhere, not started.
+    pub autostart: bool,
+}
+
+impl App {
+    /// The app's name as the config gives it (the `app=` group key in meta).
+    pub fn app_name(&self) -> &str {
+        match &self.spec.origin {
+            Origin::Ecosystem { app, .. } => app,
+            Origin::Cli => &self.spec.name,
+        }
+    }
+}
 
 /// A scalar as text (pm2 configs write ports and delays as numbers or strings).
 fn text(v: &Value) -> Option<String> {
@@ -80,18 +76,66 @@ fn merge(into: &mut Vec<(String, String)>, more: Vec<(String, String)>) {
     }
 }
 
+/// `~/x` as the user's home, as pm2 expands it.
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ if path == "~" => std::env::var_os("HOME").map_or(PathBuf::from(path), PathBuf::from),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// A list of words: an array, or one string split like a shell would.
+fn words(v: &Value, key: &str) -> Result<Vec<String>, String> {
+    match v {
+        Value::Array(items) => Ok(items.iter().map(|a| text(a).unwrap_or_default()).collect()),
+        other => {
+            let line =
+                text(other).ok_or_else(|| format!("'{key}' must be a string or an array"))?;
+            shell_words::split(&line).map_err(|e| format!("'{key}': {e}"))
+        }
+    }
+}
+
+/// Milliseconds: a number, or `500ms`, `5s`, `2m`, `1h`.
+fn millis(v: &Value, key: &str) -> Result<u64, String> {
+    if let Value::Number(n) = v {
+        return Ok(n.as_f64().map_or(0, |f| f.max(0.0) as u64));
+    }
+    let t = text(v).unwrap_or_default();
+    if let Some(hours) = t
+        .trim()
+        .strip_suffix('h')
+        .and_then(|h| h.parse::<f64>().ok())
+    {
+        return Ok((hours * 3_600_000.0).max(0.0) as u64);
+    }
+    parse_duration_ms(&t).map_err(|e| format!("'{key}': {e}"))
+}
+
+/// Whether `stop_exit_codes` lists 0 (an exit 0 ends the app: tsm's on-failure).
+fn stops_on_zero(codes: Option<&Value>) -> bool {
+    match codes {
+        Some(Value::Array(codes)) => codes.iter().any(|c| c.as_u64() == Some(0)),
+        Some(code) => code.as_u64() == Some(0),
+        None => false,
+    }
+}
+
 pub fn spec(
     config: &Path,
     index: usize,
     app: &Value,
     opts: &AppOptions,
-) -> Result<(Spec, Vec<String>), TsmError> {
-    let Value::Object(fields) = app else {
+    refused: &mut Refusals,
+) -> Result<App, TsmError> {
+    let Value::Object(raw) = app else {
         return Err(TsmError::Data(format!(
             "{}: app #{index} is not an object",
             config.display()
         )));
     };
+    let fields: Map<String, Value> = unalias(raw);
     let label = fields
         .get("name")
         .and_then(text)
@@ -100,7 +144,7 @@ pub fn spec(
     let get = |key: &str| fields.get(key).filter(|v| !v.is_null());
     let folder = config.parent().unwrap_or(Path::new("/"));
     let cwd = match get("cwd").and_then(text) {
-        Some(c) => folder.join(c),
+        Some(c) => folder.join(expand_home(&c)),
         None => folder.to_path_buf(),
     };
     if !cwd.is_dir() {
@@ -116,25 +160,35 @@ pub fn spec(
         TsmError::Data(m) => bad(m),
         other => other,
     };
-    let (script_path, interpreter, text_head) = match get("interpreter").and_then(text) {
-        Some(i) if i != "none" => {
-            let path = cwd.join(&raw_script);
-            if !path.is_file() {
-                return Err(in_app(script::not_found(&raw_script)));
-            }
-            let found = script::find_program(&i, &raw_script).map_err(in_app)?;
-            let head = std::fs::read_to_string(&path).unwrap_or_default();
-            (path.canonicalize().unwrap_or(path), Some(found), head)
-        }
-        _ => script::locate(&raw_script, &cwd).map_err(in_app)?,
-    };
-    let args = match get("args") {
+    let mut args = match get("args") {
         None => Vec::new(),
-        Some(Value::Array(items)) => items.iter().map(|a| text(a).unwrap_or_default()).collect(),
-        Some(v) => {
-            let line = text(v).ok_or_else(|| bad("'args' must be a string or an array".into()))?;
-            shell_words::split(&line).map_err(|e| bad(format!("'args': {e}")))?
+        Some(v) => words(v, "args").map_err(bad)?,
+    };
+    // pm2 runs a script with spaces that is no file as a shell command line.
+    let command_line = raw_script.contains(' ') && !cwd.join(&raw_script).exists();
+    let (script_path, interpreter, text_head) = if command_line {
+        let bash = script::find_program("bash", &raw_script).map_err(in_app)?;
+        let mut line = vec!["-c".to_string(), raw_script.clone()];
+        line.append(&mut args);
+        args = line;
+        (bash, None, String::new())
+    } else {
+        match get("interpreter").and_then(text) {
+            Some(i) if i != "none" => {
+                let path = cwd.join(&raw_script);
+                if !path.is_file() {
+                    return Err(in_app(script::not_found(&raw_script)));
+                }
+                let found = script::find_program(&i, &raw_script).map_err(in_app)?;
+                let head = std::fs::read_to_string(&path).unwrap_or_default();
+                (path.canonicalize().unwrap_or(path), Some(found), head)
+            }
+            _ => script::locate(&raw_script, &cwd).map_err(in_app)?,
         }
+    };
+    let interpreter_args = match get("interpreter_args") {
+        None => Vec::new(),
+        Some(v) => words(v, "interpreter_args").map_err(bad)?,
     };
     let env_file = get("env_file").and_then(text).map(|f| cwd.join(f));
     let mut env = match &env_file {
@@ -150,6 +204,15 @@ pub fn spec(
             merge(&mut env, env_pairs(v, &key).map_err(bad)?);
         }
     }
+    if let Some(p) = get("port").and_then(text) {
+        merge(&mut env, vec![("PORT".into(), p)]);
+    }
+    let instance_var = get("instance_var")
+        .and_then(text)
+        .unwrap_or_else(|| "NODE_APP_INSTANCE".into());
+    if !env.iter().any(|(k, _)| *k == instance_var) {
+        env.push((instance_var, "0".into()));
+    }
     let port = match env.iter().rev().find(|(k, _)| k == "PORT") {
         Some((_, p)) => Some(
             port::parse_port(p)
@@ -157,40 +220,42 @@ pub fn spec(
         ),
         None => port::port_in_script(&text_head),
     };
-    let app_name = get("name").and_then(text).unwrap_or_else(|| {
-        Path::new(&raw_script)
+    let mut app_name = get("name").and_then(text).unwrap_or_else(|| {
+        let first = raw_script.split(' ').next().unwrap_or_default();
+        Path::new(first)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
+    if let (Some(true), Some(profile)) = (
+        get("append_env_to_name").and_then(Value::as_bool),
+        &opts.profile,
+    ) {
+        app_name = format!("{app_name}-{profile}");
+    }
+    let base = file_name_for(&app_name);
     let name = match port {
-        Some(p) => compose_name(&app_name, p).map_err(|e| bad(e.to_string()))?,
-        None if valid_name(&app_name) => app_name.clone(),
-        None => return Err(bad(format!("invalid name '{app_name}'"))),
+        Some(p) => compose_name(&base, p).map_err(|e| bad(e.to_string()))?,
+        None => base,
     };
-    let ms = |key: &str| -> Result<Option<u64>, TsmError> {
-        match get(key) {
-            None => Ok(None),
-            Some(Value::Number(n)) => Ok(n.as_f64().map(|f| f.max(0.0) as u64)),
-            Some(v) => parse_duration_ms(&text(v).unwrap_or_default())
-                .map(Some)
-                .map_err(|e| bad(format!("'{key}': {e}"))),
-        }
-    };
+    let ms = |key: &str| get(key).map(|v| millis(v, key)).transpose().map_err(bad);
     let flag = |key: &str| get(key).and_then(Value::as_bool);
     let defaults = Policy::default();
     let policy = Policy {
+        // pm2 restarts an app whatever its exit code, unless stop_exit_codes lists it.
         mode: if flag("autorestart") == Some(false) {
             Mode::Never
+        } else if stops_on_zero(get("stop_exit_codes")) {
+            Mode::OnFailure
         } else {
-            defaults.mode
+            Mode::Always
         },
         delay_ms: ms("restart_delay")?
             .or(ms("exp_backoff_restart_delay")?)
             .unwrap_or(defaults.delay_ms),
         min_uptime_ms: ms("min_uptime")?.unwrap_or(defaults.min_uptime_ms),
         max_restarts: get("max_restarts")
-            .and_then(Value::as_u64)
+            .and_then(|v| text(v)?.parse::<u64>().ok())
             .map_or(defaults.max_restarts, |n| n.min(u64::from(u32::MAX)) as u32),
     };
     let max_size = match get("max_log_size") {
@@ -201,29 +266,54 @@ pub fn spec(
                 .map_err(|e| bad(format!("'max_log_size': {e}")))?,
         ),
     };
-    let warnings: Vec<String> = fields
-        .keys()
-        .filter(|k| !KNOWN.contains(&k.as_str()) && !k.starts_with("env_"))
-        .map(|k| k.to_string())
-        .collect();
-    let warnings = if warnings.is_empty() {
-        Vec::new()
-    } else {
-        vec![format!(
-            "{}: app '{label}': ignoring unknown fields: {}",
-            config.display(),
-            warnings.join(", ")
-        )]
-    };
+    let date_format = get("log_date_format")
+        .and_then(text)
+        .map(|f| DateFormat::parse(&f))
+        .transpose()
+        .map_err(|e| bad(format!("'log_date_format': {e}")))?;
+    // Log files: pm2's "NULL" and disable_logs discard; log_file combines both streams.
     let file = |key: &str| {
-        get(key)
-            .and_then(text)
-            .map(|f| cwd.join(crate::startcheck::expand_home(&f)))
+        get(key).and_then(text).map(|f| match f.as_str() {
+            "NULL" | "/dev/null" => PathBuf::from("/dev/null"),
+            _ => cwd.join(expand_home(&f)),
+        })
     };
+    let (mut out_file, mut error_file) = (file("out_file"), file("error_file"));
+    if let Some(combined) = get("log_file")
+        .filter(|v| v.is_string())
+        .and(file("log_file"))
+    {
+        if out_file.is_none() && error_file.is_none() {
+            (out_file, error_file) = (Some(combined.clone()), Some(combined));
+        } else {
+            refused.add(
+                "log_file",
+                "out_file/error_file take the streams, so the combined log_file is not written"
+                    .into(),
+                &app_name,
+            );
+        }
+    }
+    if flag("disable_logs") == Some(true) {
+        (out_file, error_file) = (Some("/dev/null".into()), Some("/dev/null".into()));
+    }
+    for (key, value) in &fields {
+        if let Some(why) = refusal(key, value) {
+            refused.add(key, why, &app_name);
+        }
+    }
+    if interpreter.is_none() && !interpreter_args.is_empty() {
+        refused.add(
+            "interpreter_args",
+            "the script runs directly (no interpreter), so they are not passed".into(),
+            &app_name,
+        );
+    }
     let spec = Spec {
         name,
         script: script_path,
         interpreter,
+        interpreter_args,
         args,
         cwd: cwd.canonicalize().unwrap_or(cwd.clone()),
         env_file: env_file.map(|p| p.canonicalize().unwrap_or(p)),
@@ -236,6 +326,7 @@ pub fn spec(
                 .and_then(Value::as_u64)
                 .map_or(DEFAULT_LOG_RETAIN, |n| n.min(u64::from(u32::MAX)) as u32),
             time: flag("time").unwrap_or(false),
+            date_format,
         },
         policy,
         origin: Origin::Ecosystem {
@@ -243,100 +334,20 @@ pub fn spec(
             app: app_name,
             profile: opts.profile.clone(),
         },
-        out_file: file("out_file"),
-        error_file: file("error_file"),
-        features: crate::features::from_app(fields, &cwd).map_err(in_app)?,
+        out_file,
+        error_file,
+        features: crate::features::from_app(&fields, &cwd).map_err(in_app)?,
     };
-    Ok((spec, warnings))
+    Ok(App {
+        spec,
+        wait_ready: flag("wait_ready") == Some(true),
+        listen_timeout_ms: ms("listen_timeout")?,
+        pid_file: file("pid_file"),
+        force: flag("force") == Some(true),
+        autostart: flag("autostart") != Some(false),
+    })
 }
 
-/// Folder-relative paths in tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use std::path::PathBuf;
-
-    fn setup() -> (tempfile::TempDir, PathBuf) {
-        let tmp = tempfile::tempdir().unwrap();
-        let config = tmp.path().join("eco.json");
-        std::fs::write(&config, "{}").unwrap();
-        std::fs::create_dir(tmp.path().join("app")).unwrap();
-        let script = tmp.path().join("app/server.sh");
-        std::fs::write(&script, "PORT=1111\nexec sleep 1\n").unwrap();
-        (tmp, config)
-    }
-
-    #[test]
-    fn fields_map_to_the_spec() {
-        let (tmp, config) = setup();
-        let app = json!({
-            "name": "web", "script": "server.sh", "cwd": "app", "args": "--a 'b c'",
-            "env": {"PORT": 3000, "MODE": "dev"}, "env_production": {"MODE": "prod"},
-            "out_file": "o.log", "autorestart": false, "min_uptime": "2s",
-            "restart_delay": 250, "max_restarts": 3, "kill_timeout": 1500,
-            "max_log_size": "1M", "log_retain": 2, "time": true, "instances": 4, "sticky": 1
-        });
-        let opts = AppOptions {
-            profile: Some("production".into()),
-            ..AppOptions::default()
-        };
-        let (spec, warnings) = spec(&config, 0, &app, &opts).unwrap();
-        assert_eq!(spec.name, "web-3000");
-        assert_eq!(spec.port, Some(3000));
-        assert_eq!(spec.args, ["--a", "b c"]);
-        assert_eq!(spec.cwd, tmp.path().join("app").canonicalize().unwrap());
-        assert!(spec.interpreter.unwrap().ends_with("bash"));
-        assert!(spec.env.contains(&("MODE".into(), "prod".into())));
-        assert_eq!(spec.out_file, Some(tmp.path().join("app/o.log")));
-        assert_eq!(spec.policy.mode, Mode::Never);
-        assert_eq!(
-            (spec.policy.min_uptime_ms, spec.policy.delay_ms),
-            (2000, 250)
-        );
-        assert_eq!((spec.policy.max_restarts, spec.kill_timeout_ms), (3, 1500));
-        assert_eq!(spec.log.max_size, Some(1 << 20));
-        assert!(spec.log.time);
-        assert_eq!(warnings.len(), 1);
-        assert!(
-            warnings[0].contains("ignoring unknown fields: sticky"),
-            "{warnings:?}"
-        );
-    }
-
-    #[test]
-    fn port_from_the_script_and_errors_name_the_app() {
-        let (_tmp, config) = setup();
-        let (spec, _) = spec(
-            &config,
-            0,
-            &json!({"script": "app/server.sh"}),
-            &AppOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(spec.name, "server-1111");
-        let err = super::spec(
-            &config,
-            0,
-            &json!({"name": "x", "args": 1}),
-            &AppOptions::default(),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().ends_with("app 'x': missing 'script'"),
-            "{err}"
-        );
-        let err = super::spec(
-            &config,
-            1,
-            &json!({"script": "app/server.sh", "env": {"PORT": "99999"}}),
-            &AppOptions::default(),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("app '#1': invalid PORT '99999'"),
-            "{err}"
-        );
-        assert_eq!(err.exit_code(), 65);
-    }
-}
+#[path = "app_tests.rs"]
+mod tests;

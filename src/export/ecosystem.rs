@@ -45,6 +45,11 @@ fn app(s: &Service) -> Result<Value, TsmError> {
     let env: Map<String, Value> = s.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     app.insert("env".into(), Value::Object(env));
     app.insert("autorestart".into(), json!(spec.policy.mode != Mode::Never));
+    if spec.policy.mode == Mode::OnFailure {
+        // pm2 (and tsm reading a config) restart an app after any exit, unless
+        // stop_exit_codes names it: an exit 0 ends an on-failure service.
+        app.insert("stop_exit_codes".into(), json!([0]));
+    }
     app.insert("max_restarts".into(), json!(spec.policy.max_restarts));
     app.insert("min_uptime".into(), json!(spec.policy.min_uptime_ms));
     app.insert("restart_delay".into(), json!(spec.policy.delay_ms));

@@ -1,10 +1,12 @@
 //! Log files: where a process's logs are, the supervisor's writer (rotation, timestamps) and
 //! the reader behind `tsm logs` (last lines, following).
 
+mod datefmt;
 mod follow;
 mod tail;
 mod writer;
 
+pub use datefmt::DateFormat;
 pub use follow::{follow, Source};
 pub use tail::last_lines;
 pub use writer::{LogOptions, LogWriter};

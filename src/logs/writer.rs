@@ -20,6 +20,8 @@ pub struct LogOptions {
     pub retain: u32,
     /// Prefix every line with an ISO-8601 timestamp.
     pub time: bool,
+    /// pm2's `log_date_format`: prefix every line with `DATE: ` in this format instead.
+    pub date_format: Option<super::DateFormat>,
 }
 
 pub struct LogWriter {
@@ -115,7 +117,10 @@ impl LogWriter {
             return;
         }
         self.ensure_current();
-        let stamp = self.opts.time.then(|| super::iso8601(SystemTime::now()));
+        let stamp = match self.opts.date_format {
+            Some(format) => Some(format!("{}:", format.render(SystemTime::now()))),
+            None => self.opts.time.then(|| super::iso8601(SystemTime::now())),
+        };
         let extra = stamp.as_ref().map_or(0, |s| s.len() + 1);
         let Some(max) = self.opts.max_size else {
             self.write_run(lines, stamp.as_deref());
@@ -307,7 +312,7 @@ mod tests {
         let opts = LogOptions {
             max_size: Some(20),
             retain: 2,
-            time: false,
+            ..LogOptions::default()
         };
         let mut w = LogWriter::new(&path, opts);
         for i in 0..10 {

@@ -15,6 +15,8 @@ use rustyline::Context;
 /// Commands whose arguments are processes.
 const TARGETED: &[&str] = &[
     "stop", "restart", "delete", "del", "describe", "logs", "flush", "/kill",
+    // pm2's spellings
+    "show", "reset", "reload",
 ];
 
 pub struct Helper {

@@ -65,7 +65,7 @@ fn a_config_starts_every_app_in_order() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "app 'web': ignoring unknown fields: vizion",
+            "vizion (app 'web'): no version metadata is collected",
         ));
     let text = stdout_of(&out);
     let started: Vec<&str> = text.lines().collect();
@@ -180,7 +180,7 @@ fn a_broken_config_starts_nothing_and_says_where() {
         ),
         (
             &r#"{"apps": [ oops ]}"#.to_string(),
-            &"eco.json: expected value at line 1".to_string(),
+            &"eco.json: line 1 column 12: expected value".to_string(),
         ),
     ] {
         std::fs::write(t.work.join("stack/eco.json"), body).unwrap();

@@ -12,6 +12,8 @@ mod instances;
 mod lifecycle;
 mod listing;
 mod logs;
+mod pm2;
+mod pm2_commands;
 mod ports;
 mod procfile;
 mod repl;

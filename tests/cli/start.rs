@@ -106,11 +106,10 @@ fn no_port_is_exit_65_and_leaves_nothing() {
         "script_without_port.sh",
         "#!/usr/bin/env bash\nexec sleep 300\n",
     );
-    t.run(&["start", "script_without_port.sh"])
-        .code(65)
-        .stderr(
-            "tsm: PORT not set; no valid PORT= in script (pass --port N, or add PORT=N to the script)\n",
-        );
+    t.run(&["start", "script_without_port.sh"]).code(65).stderr(
+        "tsm: PORT not set; no valid PORT= in script (pass --port N, add PORT=N to the \
+         script, or start without a PORT with --no-port)\n",
+    );
     for bad in ["0", "65536", "abc"] {
         t.run(&["start", "--port", bad, "script_without_port.sh"])
             .code(65)

@@ -1,0 +1,69 @@
+//! `tsm start NAME`: a known service that is not running (by exact name, TSM ID or app name)
+//! starts again from its record, under its ID, as pm2 does.
+
+use super::start::start_spec;
+use super::Ctx;
+use crate::ecosystem;
+use crate::spec::{Origin, Spec};
+use crate::store::Entry;
+use anyhow::Result;
+use std::io::Write;
+
+fn matches(entry: &Entry, target: &str) -> Option<bool> {
+    let meta = entry.meta.as_ref().ok()?;
+    Some(meta.get("app") == Some(target))
+}
+
+/// Starts the services `target` names again; `None` when it names none (then it is a script).
+pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Option<Vec<String>>> {
+    let store = ctx.store();
+    if !ctx.paths.processes().is_dir() {
+        return Ok(None);
+    }
+    let entries = store.entries()?;
+    let by_id = |e: &&Entry| {
+        target.bytes().all(|b| b.is_ascii_digit())
+            && e.id().map(|i| i.to_string()).as_deref() == Some(target)
+    };
+    let mut picked: Vec<&Entry> = entries.iter().filter(|e| e.name == target).collect();
+    if picked.is_empty() {
+        picked = entries.iter().filter(by_id).collect();
+    }
+    if picked.is_empty() {
+        picked = entries
+            .iter()
+            .filter(|e| matches(e, target) == Some(true))
+            .collect();
+    }
+    if picked.is_empty() {
+        return Ok(None);
+    }
+    let mut names = Vec::new();
+    for entry in picked {
+        let Ok(meta) = &entry.meta else { continue };
+        let recorded = Spec::from_meta(meta)?;
+        let spec = match &recorded.origin {
+            Origin::Ecosystem {
+                config,
+                app,
+                profile,
+            } => ecosystem::spec_of(config, app, profile.as_deref())?,
+            Origin::Cli => recorded,
+        };
+        if spec.name != entry.name {
+            return Err(crate::error::TsmError::Data(format!(
+                "'{}' would now be named '{}' (its PORT changed): delete it and start it again",
+                entry.name, spec.name
+            ))
+            .into());
+        }
+        let (id, pid) = start_spec(ctx, &spec, false)?;
+        writeln!(
+            out,
+            "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
+            spec.name
+        )?;
+        names.push(spec.name);
+    }
+    Ok(Some(names))
+}

@@ -1,0 +1,315 @@
+//! `tsm start FILE` (also `startOrRestart`, `restart FILE --env P`): check every app of an
+//! ecosystem config — ports included — before anything starts, then start the apps that do
+//! not run and restart the ones that do, as pm2 does.
+
+use super::start::start_spec;
+use super::wait::{until_listening, DEFAULT_WAIT_MS};
+use super::Ctx;
+use crate::ecosystem::{self, App, AppOptions};
+use crate::error::TsmError;
+use crate::halt::halt;
+use crate::launch::launch;
+use crate::listen::Snapshot;
+use crate::spec::Spec;
+use crate::status::{observe, Status};
+use anyhow::Result;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// What the command line asks of a config start.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigStart {
+    pub options: AppOptions,
+    pub force: bool,
+    pub wait: bool,
+    pub wait_timeout: Option<u64>,
+}
+
+/// Whether `name`'s supervisor still looks after it (running, or about to restart it).
+fn is_live(ctx: &Ctx, name: &str) -> Option<u64> {
+    let meta = ctx.store().read(name).ok().flatten()?;
+    let status = observe(&ctx.paths, name, &meta).status;
+    (status.is_running() || status == Status::WaitingRestart)
+        .then(|| meta.id())
+        .flatten()
+}
+
+/// Every problem that would stop an app from starting, for all apps at once: a PORT that
+/// something else listens on, that another live tsm service declares, or that two apps of
+/// the config both declare.
+fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()> {
+    let mut problems = Vec::new();
+    let snapshot = Snapshot::read();
+    let entries = ctx.store().entries()?;
+    let claimed = |port: u16, mine: &str| {
+        entries.iter().find_map(|e| {
+            let meta = e.meta.as_ref().ok()?;
+            if e.name == mine || meta.port() != Some(port) {
+                return None;
+            }
+            let status = observe(&ctx.paths, &e.name, meta).status;
+            (status.is_running() || status == Status::WaitingRestart).then(|| e.name.clone())
+        })
+    };
+    for (index, (app, live)) in apps.iter().enumerate() {
+        let spec = &app.spec;
+        for (what, file) in [
+            ("out_file", &spec.out_file),
+            ("error_file", &spec.error_file),
+            ("pid_file", &app.pid_file),
+        ] {
+            if let Some(file) = file.as_ref().filter(|f| f.is_dir()) {
+                problems.push(format!(
+                    "app '{}': {what} '{}' is a folder",
+                    app.app_name(),
+                    file.display()
+                ));
+            }
+        }
+        let Some(port) = app.spec.port else { continue };
+        if let Some((other, _)) = apps[..index]
+            .iter()
+            .find(|(a, _)| a.spec.port == Some(port) && !same_app(a, app))
+        {
+            problems.push(format!(
+                "apps '{}' and '{}' both declare PORT {port}",
+                other.app_name(),
+                app.app_name()
+            ));
+            continue;
+        }
+        // A running app keeps its own PORT across the restart.
+        if live.is_some() || force || app.force {
+            continue;
+        }
+        if let Some(other) = claimed(port, &app.spec.name) {
+            problems.push(format!(
+                "app '{}': port {port} is declared by tsm service '{other}'",
+                app.app_name()
+            ));
+            continue;
+        }
+        if !snapshot.busy(port) {
+            continue;
+        }
+        let holder = snapshot
+            .holder(port, &ctx.paths, &entries)
+            .unwrap_or_else(|| "another process".into());
+        problems.push(format!(
+            "app '{}': port {port} is in use by {holder}",
+            app.app_name()
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(TsmError::Failed(format!(
+        "{}; nothing was started (use --force to start anyway)",
+        problems.join("; ")
+    ))
+    .into())
+}
+
+/// Stops `spec.name` and starts it again from `spec` under the same ID.
+pub fn restart_spec(ctx: &Ctx, spec: &Spec, id: u64) -> Result<i32> {
+    let store = ctx.store();
+    let _op = store.op_lock(&spec.name)?;
+    if let Some(Err(e)) = halt(&store, std::slice::from_ref(&spec.name), None).pop() {
+        return Err(e);
+    }
+    launch(&store, spec, id, false)
+}
+
+/// `pid_file`: a link to the service's own pid file, which its supervisor keeps current.
+fn link_pid_file(ctx: &Ctx, app: &App) -> Result<()> {
+    let Some(link) = &app.pid_file else {
+        return Ok(());
+    };
+    let target = ctx.paths.pid_file(&app.spec.name);
+    if std::fs::read_link(link).is_ok_and(|t| t == target) {
+        return Ok(());
+    }
+    if let Some(folder) = link.parent() {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| TsmError::Failed(format!("creating {}: {e}", folder.display())))?;
+    }
+    match std::fs::symlink_metadata(link) {
+        Ok(m) if m.is_dir() => {
+            return Err(
+                TsmError::Failed(format!("pid_file '{}' is a folder", link.display())).into(),
+            )
+        }
+        Ok(_) => std::fs::remove_file(link)
+            .map_err(|e| TsmError::Failed(format!("replacing {}: {e}", link.display())))?,
+        Err(_) => {}
+    }
+    std::os::unix::fs::symlink(&target, link)
+        .map_err(|e| TsmError::Failed(format!("writing pid_file {}: {e}", link.display())))?;
+    Ok(())
+}
+
+fn log_folders(spec: &Spec) -> Result<()> {
+    for file in [&spec.out_file, &spec.error_file].into_iter().flatten() {
+        if let Some(folder) = file.parent().filter(|f| !f.is_dir()) {
+            std::fs::create_dir_all(folder).map_err(|e| {
+                TsmError::Failed(format!(
+                    "cannot open log file {}: creating {}: {e}",
+                    file.display(),
+                    folder.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Apps with `instances` spread over their instances (each an app of its own here), all
+/// checked before any starts.
+fn spread(apps: Vec<App>, logs: &Path) -> Result<Vec<App>> {
+    let mut out = Vec::new();
+    for app in apps {
+        if app.spec.features.plan.is_none() {
+            out.push(app);
+            continue;
+        }
+        for spec in crate::instances::spread(vec![app.spec.clone()], logs)? {
+            out.push(App {
+                spec,
+                ..app.clone()
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Two instances of one app (fork mode without `increment_var` shares the PORT).
+fn same_app(a: &App, b: &App) -> bool {
+    let group = |x: &App| x.spec.features.group.as_ref().map(|g| g.app.clone());
+    group(a).is_some() && group(a) == group(b)
+}
+
+/// Whether an instance declared before `app` shares its PORT (they must not refuse each
+/// other).
+fn shares_port(planned: &[(&App, Option<u64>)], app: &App) -> bool {
+    planned
+        .iter()
+        .take_while(|(a, _)| !std::ptr::eq(*a, app))
+        .any(|(a, _)| a.spec.port.is_some() && a.spec.port == app.spec.port && same_app(a, app))
+}
+
+/// Starts every app of `config` that does not run, restarts those that do.
+pub fn start_config(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    config: &Path,
+    how: &ConfigStart,
+) -> Result<()> {
+    let (apps, warnings) = ecosystem::apps(config, &how.options)?;
+    let apps = spread(apps, &ctx.paths.logs())?;
+    for warning in warnings {
+        eprintln!("tsm: warning: {warning}");
+    }
+    ctx.paths.ensure()?;
+    let planned: Vec<(&App, Option<u64>)> = apps
+        .iter()
+        .filter(|a| a.autostart)
+        .map(|a| (a, is_live(ctx, &a.spec.name)))
+        .collect();
+    preflight(ctx, &planned, how.force)?;
+    for app in apps.iter().filter(|a| !a.autostart) {
+        writeln!(
+            out,
+            "tsm: '{}' not started (autostart: false)",
+            app.spec.name
+        )?;
+    }
+    let mut failures = Vec::new();
+    for (app, live) in &planned {
+        let name = &app.spec.name;
+        // pm2 creates the folders of the log files a config names.
+        if let Err(e) = log_folders(&app.spec) {
+            failures.push(format!("{name}: {e:#}"));
+            continue;
+        }
+        // What a restart changes in the environment (keys only, as `tsm restart` says).
+        let changes = live
+            .and_then(|_| ctx.store().read_env(name))
+            .map(|old| super::restart::env_changes(&old, &app.spec.env))
+            .unwrap_or_default();
+        let started = match live {
+            Some(id) => restart_spec(ctx, &app.spec, *id).map(|pid| (*id, pid, "restarted")),
+            None => start_spec(
+                ctx,
+                &app.spec,
+                how.force || app.force || shares_port(&planned, app),
+            )
+            .map(|(id, pid)| (id, pid, "started")),
+        };
+        let (id, pid, verb) = match started {
+            Ok(done) => done,
+            Err(e) => {
+                failures.push(format!("{e:#}"));
+                continue;
+            }
+        };
+        writeln!(out, "tsm: {verb} '{name}' (TSM ID: {id}, PID: {pid})")?;
+        if !changes.is_empty() {
+            writeln!(out, "tsm: '{name}' environment: {}", changes.join(" "))?;
+        }
+        if let Err(e) = link_pid_file(ctx, app) {
+            failures.push(format!("{name}: {e:#}"));
+        }
+        if how.wait || app.wait_ready {
+            out.flush()?;
+            let ms = app
+                .listen_timeout_ms
+                .filter(|_| app.wait_ready && how.wait_timeout.is_none())
+                .or(how.wait_timeout)
+                .unwrap_or(DEFAULT_WAIT_MS);
+            match until_listening(ctx, name, Duration::from_millis(ms)) {
+                Ok(Some(port)) => writeln!(out, "tsm: '{name}' is listening on port {port}")?,
+                Ok(None) => {}
+                Err(e) => failures.push(format!("{e:#}")),
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(TsmError::Failed(failures.join("; ")).into())
+    }
+}
+
+/// `tsm restart FILE… [--env PROFILE]`: each config's apps restarted, or started where they
+/// do not run; without `--env`, the profile they were started with.
+pub fn restart_configs(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    args: &crate::cli::RestartArgs,
+) -> Result<()> {
+    for target in &args.targets {
+        let config = ctx.cwd.join(target);
+        let recorded = || -> Option<String> {
+            let canonical = config.canonicalize().ok()?;
+            let canonical = canonical.to_string_lossy();
+            ctx.store().entries().ok()?.into_iter().find_map(|e| {
+                let meta = e.meta.ok()?;
+                (meta.get("config") == Some(canonical.as_ref()))
+                    .then(|| meta.get("env_profile").map(str::to_string))
+                    .flatten()
+            })
+        };
+        let how = ConfigStart {
+            options: AppOptions {
+                only: None,
+                profile: args.env_profile.clone().or_else(recorded),
+            },
+            force: false,
+            wait: args.wait,
+            wait_timeout: args.wait_timeout,
+        };
+        start_config(ctx, out, &config, &how)?;
+    }
+    Ok(())
+}

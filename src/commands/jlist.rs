@@ -1,0 +1,99 @@
+//! `tsm jlist`: the process list in pm2's JSON shape (`pm_id`, `name`, `pid`, `monit`,
+//! `pm2_env`), for scripts written against `pm2 jlist`.
+
+use super::Ctx;
+use crate::logs::files_of;
+use crate::meta::Meta;
+use crate::status::{observe, Status};
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+use std::io::Write;
+
+/// pm2's word for a status (pm2 has no `exited`: an app that ended is `stopped`).
+fn pm2_status(status: Status) -> &'static str {
+    match status {
+        Status::Exited => "stopped",
+        Status::Orphaned => "online",
+        Status::Corrupt => "errored",
+        other => other.as_str(),
+    }
+}
+
+fn words(meta: &Meta, key: &str) -> Vec<String> {
+    shell_words::split(meta.get(key).unwrap_or("")).unwrap_or_default()
+}
+
+fn one(ctx: &Ctx, name: &str, meta: &Meta) -> Value {
+    let seen = observe(&ctx.paths, name, meta);
+    let started_ms = meta.start_time().map_or(0, |s| s.saturating_mul(1000));
+    let (out_log, err_log) = files_of(&ctx.paths, name, Some(meta));
+    let mut env: Map<String, Value> = ctx
+        .store()
+        .read_env(name)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    // The chosen PORT wins over the env file's, as at launch.
+    if let Some(port) = meta.port() {
+        env.insert("PORT".into(), Value::String(port.to_string()));
+    }
+    let interpreter = meta
+        .get("interpreter")
+        .filter(|i| !i.is_empty())
+        .and_then(|i| std::path::Path::new(i).file_name())
+        .map_or("none".to_string(), |n| n.to_string_lossy().into_owned());
+    let id = meta.id();
+    json!({
+        "pid": seen.pid.unwrap_or(0),
+        "name": name,
+        "pm_id": id,
+        "monit": { "memory": 0, "cpu": 0 },
+        "pm2_env": {
+            "name": name,
+            "pm_id": id,
+            "status": pm2_status(seen.status),
+            "pm_uptime": started_ms,
+            "created_at": started_ms,
+            "restart_time": meta.restarts(),
+            "unstable_restarts": meta.u64("unstable_restarts").unwrap_or(0),
+            "exec_mode": "fork_mode",
+            "instances": 1,
+            "pm_exec_path": meta.get("script").unwrap_or(""),
+            "pm_cwd": meta.get("cwd").unwrap_or(""),
+            "exec_interpreter": interpreter,
+            "node_args": words(meta, "interpreter_args"),
+            "args": words(meta, "args"),
+            "pm_out_log_path": out_log,
+            "pm_err_log_path": err_log,
+            "pm_pid_path": ctx.paths.pid_file(name),
+            "autorestart": meta.get("restart") != Some("never"),
+            "kill_timeout": meta.u64("kill_timeout"),
+            "exit_code": meta.i32("exit_code"),
+            "namespace": "default",
+            "env": env,
+            "tsm_name": name,
+            "tsm_app": meta.get("app"),
+            "port": meta.port(),
+        }
+    })
+}
+
+pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+    let mut list = Vec::new();
+    if ctx.paths.processes().is_dir() {
+        for entry in ctx.store().entries()? {
+            match &entry.meta {
+                Ok(meta) => list.push(one(ctx, &entry.name, meta)),
+                Err(why) => list.push(json!({
+                    "pid": 0, "name": entry.name, "pm_id": null,
+                    "monit": { "memory": 0, "cpu": 0 },
+                    "pm2_env": { "name": entry.name, "status": "errored", "error": why },
+                })),
+            }
+        }
+    }
+    serde_json::to_writer(&mut *out, &list)?;
+    writeln!(out)?;
+    Ok(())
+}
