@@ -42,16 +42,6 @@ fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()>
     let mut problems = Vec::new();
     let snapshot = Snapshot::read();
     let entries = ctx.store().entries()?;
-    let claimed = |port: u16, mine: &str| {
-        entries.iter().find_map(|e| {
-            let meta = e.meta.as_ref().ok()?;
-            if e.name == mine || meta.port() != Some(port) {
-                return None;
-            }
-            let status = observe(&ctx.paths, &e.name, meta).status;
-            (status.is_running() || status == Status::WaitingRestart).then(|| e.name.clone())
-        })
-    };
     for (index, (app, live)) in apps.iter().enumerate() {
         let spec = &app.spec;
         for (what, file) in [
@@ -83,9 +73,9 @@ fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()>
         if live.is_some() || force || app.force {
             continue;
         }
-        if let Some(other) = claimed(port, &app.spec.name) {
+        if let Some(other) = super::start::declared_by(ctx, &entries, &app.spec.name, port) {
             problems.push(format!(
-                "app '{}': port {port} is declared by tsm service '{other}'",
+                "app '{}': port {port} is declared by {other}",
                 app.app_name()
             ));
             continue;

@@ -198,7 +198,7 @@ fn refuse_case_twin(name: &str, entries: &[crate::store::Entry]) -> Result<()> {
 
 /// Another service of this state folder that declares `port` and runs, starts or waits to
 /// restart: `tsm 3: api-4000 (launching)`.
-fn declared_by(
+pub(crate) fn declared_by(
     ctx: &Ctx,
     entries: &[crate::store::Entry],
     name: &str,

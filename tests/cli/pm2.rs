@@ -235,7 +235,7 @@ fn a_busy_port_in_the_fifth_app_starts_none_of_them() {
     t.run(&["start", "claim.json"])
         .code(1)
         .stderr(predicate::str::contains(format!(
-            "app 'z': port {claimed} is declared by tsm service 'other-{claimed}'"
+            "app 'z': port {claimed} is declared by tsm 0: other-{claimed} (online)"
         )));
     assert_eq!(t.list_json().len(), 1);
 }
