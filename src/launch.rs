@@ -86,7 +86,7 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
 
 /// The group a process belongs to (`tsm stop NAME` acts on all of it): its ecosystem app,
 /// else the NAME part of `NAME-PORT` (the custom name or the script's base name).
-fn app_of(spec: &Spec) -> String {
+pub(crate) fn app_of(spec: &Spec) -> String {
     match (&spec.origin, spec.port) {
         (crate::spec::Origin::Ecosystem { app, .. }, _) => app.clone(),
         (_, Some(port)) => spec

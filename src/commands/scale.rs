@@ -74,23 +74,11 @@ pub fn start_cli(
         )?;
         return Ok(());
     }
-    let app = app_of(spec);
+    let app = crate::launch::app_of(spec);
     let mut plan = Plan::new(count);
     plan.increment_var = Some("PORT".into());
     let specs = expand(spec, &plan, &app, &ctx.paths.logs())?;
     start_instances(ctx, out, &specs, force)
-}
-
-/// The app name of a spec: its name without the `-PORT` it was given.
-fn app_of(spec: &Spec) -> String {
-    match spec.port {
-        Some(p) => spec
-            .name
-            .strip_suffix(&format!("-{p}"))
-            .unwrap_or(&spec.name)
-            .to_string(),
-        None => spec.name.clone(),
-    }
 }
 
 /// The cluster service `target` resolves to, if it is one.

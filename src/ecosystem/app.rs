@@ -10,6 +10,7 @@ use crate::policy::{Mode, Policy};
 use crate::port;
 use crate::script;
 use crate::spec::{compose_name, Origin, Spec, DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LOG_RETAIN};
+use crate::startcheck::expand_home;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -73,15 +74,6 @@ fn merge(into: &mut Vec<(String, String)>, more: Vec<(String, String)>) {
     for (k, v) in more {
         into.retain(|(old, _)| *old != k);
         into.push((k, v));
-    }
-}
-
-/// `~/x` as the user's home, as pm2 expands it.
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ if path == "~" => std::env::var_os("HOME").map_or(PathBuf::from(path), PathBuf::from),
-        _ => PathBuf::from(path),
     }
 }
 
