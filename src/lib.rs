@@ -23,6 +23,7 @@ pub mod status;
 pub mod store;
 pub mod supervise;
 pub mod table;
+pub mod usage;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};

@@ -5,7 +5,8 @@ use crate::cli::ListArgs;
 use crate::listen::Snapshot;
 use crate::status::{observe, Status};
 use crate::supervise::now_epoch;
-use crate::table::{boxed, uptime};
+use crate::table::{boxed, colour_wanted, paint, uptime};
+use crate::usage::{cpu_cell, memory_cell, Samples};
 use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
@@ -27,6 +28,10 @@ pub struct Row {
     pub signal: Option<String>,
     pub script: Option<String>,
     pub error: Option<String>,
+    /// Recent CPU of the main process, percent of one core (null: not running).
+    pub cpu: Option<f64>,
+    /// Resident memory of the main process, bytes (null: not running).
+    pub memory: Option<u64>,
 }
 
 /// One observation of every process, in TSM ID order.
@@ -35,7 +40,8 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let entries = ctx.store().entries()?;
     // Read the listening sockets once, and only when some service runs.
     let mut sockets: Option<Snapshot> = None;
-    Ok(entries
+    let mut samples = Samples::load(&ctx.paths);
+    let rows = entries
         .into_iter()
         .map(|entry| match entry.meta {
             Ok(meta) => {
@@ -49,7 +55,15 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     ),
                     _ => None,
                 };
+                let cpu = match (seen.pid, &seen.info) {
+                    (Some(pid), Some(info)) => {
+                        Some(samples.cpu(&entry.name, pid, info, meta.start_time()))
+                    }
+                    _ => None,
+                };
                 Row {
+                    cpu,
+                    memory: seen.info.filter(|_| running).map(|i| i.rss),
                     listening,
                     id: meta.id(),
                     name: entry.name,
@@ -80,9 +94,35 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 signal: None,
                 script: None,
                 error: Some(why),
+                cpu: None,
+                memory: None,
             },
         })
-        .collect())
+        .collect();
+    samples.save();
+    Ok(rows)
+}
+
+/// The status cell: green online, yellow on its way, red when it ended badly.
+fn status_cell(r: &Row, colour: bool) -> String {
+    let text = match (r.status, r.exit_code, &r.signal) {
+        ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
+        ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
+        _ => r.status.to_string(),
+    };
+    let failed = r.exit_code.is_some_and(|c| c != 0) || r.signal.is_some();
+    let code = match r.status {
+        "online" => 32,
+        "launching" | "stopping" | "waiting restart" | "orphaned" => 33,
+        "errored" | "corrupt" => 31,
+        "exited" if failed => 31,
+        _ => 0,
+    };
+    if colour && code != 0 {
+        paint(&text, code)
+    } else {
+        text
+    }
 }
 
 fn cell<T: ToString>(value: Option<T>) -> String {
@@ -97,14 +137,11 @@ impl Run for ListArgs {
             writeln!(out)?;
             return Ok(());
         }
+        let colour = colour_wanted();
         let cells: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
-                let status = match (r.status, r.exit_code, &r.signal) {
-                    ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
-                    ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
-                    _ => r.status.to_string(),
-                };
+                let status = status_cell(r, colour);
                 vec![
                     cell(r.id),
                     r.name.clone(),
@@ -116,6 +153,8 @@ impl Run for ListArgs {
                     },
                     cell(r.uptime.map(uptime)),
                     r.restarts.to_string(),
+                    cell(r.cpu.map(cpu_cell)),
+                    cell(r.memory.map(memory_cell)),
                 ]
             })
             .collect();
@@ -128,6 +167,8 @@ impl Run for ListArgs {
                 ("port", 9),
                 ("uptime", 22),
                 ("↺", 5),
+                ("cpu", 6),
+                ("mem", 9),
             ],
             &cells,
         );

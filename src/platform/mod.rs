@@ -25,6 +25,12 @@ pub struct ProcInfo {
     pub ppid: i32,
     /// Exited but not yet reaped.
     pub zombie: bool,
+    /// CPU time used so far, user + system, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Resident memory in bytes.
+    pub rss: u64,
+    /// Threads of the process.
+    pub threads: u32,
 }
 
 /// The start stamp of `pid`, or `None` when no such process exists.
@@ -139,7 +145,11 @@ mod tests {
         let me = std::process::id() as i32;
         let a = proc_info(me).expect("own process is visible");
         assert!(!a.zombie);
-        assert_eq!(proc_info(me), Some(a));
+        assert!(a.rss > 0 && a.threads >= 1, "{a:?}");
+        assert_eq!(
+            proc_info(me).map(|i| (i.start, i.ppid)),
+            Some((a.start, a.ppid))
+        );
         assert!(is_same_process(me, a.start));
         assert!(!is_same_process(me, a.start + 1));
     }

@@ -10,6 +10,7 @@ mod logs;
 mod ports;
 mod repl;
 mod repl_tty;
+mod resources;
 mod safety;
 mod start;
 mod startup;
