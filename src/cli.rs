@@ -117,6 +117,11 @@ pub struct StartArgs {
     /// Arguments for the script, after `--`
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
+    /// Restart the service (gracefully) when its process tree stays above this much resident
+    /// memory: 300M, 1G, 512K, or bytes (checked every 2s)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true,
+          value_parser = crate::supervise::memory::parse_limit)]
+    pub max_memory_restart: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -33,6 +33,8 @@ pub struct Spec {
     /// Log files instead of `logs/NAME.out` / `logs/NAME.err` (ecosystem `out_file`, `error_file`).
     pub out_file: Option<PathBuf>,
     pub error_file: Option<PathBuf>,
+    /// Restart the service when its tree stays above this many resident bytes.
+    pub max_memory: Option<u64>,
 }
 
 /// Where a process was defined: on the command line, or as an app of an ecosystem config.
@@ -63,6 +65,7 @@ pub struct Request {
     pub log_retain: Option<u32>,
     pub time: bool,
     pub policy: Policy,
+    pub max_memory: Option<u64>,
 }
 
 fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
@@ -142,6 +145,7 @@ impl Spec {
                 time: req.time,
             },
             policy: req.policy,
+            max_memory: req.max_memory,
         })
     }
 
@@ -199,6 +203,7 @@ impl Spec {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+            max_memory: meta.u64("max_memory_restart").filter(|m| *m > 0),
             log: LogOptions {
                 max_size: meta.u64("max_log_size").filter(|s| *s > 0),
                 retain: meta
@@ -291,6 +296,9 @@ impl Spec {
         m.set("restart_delay", self.policy.delay_ms.to_string());
         m.set("min_uptime", self.policy.min_uptime_ms.to_string());
         m.set("max_restarts", self.policy.max_restarts.to_string());
+        if let Some(max) = self.max_memory {
+            m.set("max_memory_restart", max.to_string());
+        }
         m
     }
 
@@ -345,6 +353,7 @@ mod tests {
             },
             out_file: Some(tmp.path().join("o.log")),
             error_file: None,
+            max_memory: Some(300 << 20),
             kill_timeout_ms: 250,
             log: LogOptions {
                 max_size: Some(1024),

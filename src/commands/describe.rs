@@ -86,6 +86,7 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
         );
     }
     line("meta file", ctx.paths.meta(name).display().to_string());
+    super::describe_usage::section(meta, seen.pid, text);
     for (key, value) in meta.pairs() {
         text.push_str(&format!("  {key}={}\n", shell_words::quote(value)));
     }

@@ -3,6 +3,7 @@
 mod completions;
 mod delete;
 mod describe;
+mod describe_usage;
 mod doctor;
 mod flush;
 mod list;

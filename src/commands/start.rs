@@ -43,6 +43,7 @@ impl Run for StartArgs {
             },
             time: self.time,
             policy: self.policy(),
+            max_memory: self.max_memory_restart,
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         let (id, pid) = start_spec(ctx, &spec, self.force)?;

@@ -40,6 +40,7 @@ const KNOWN: &[&str] = &[
     "max_log_size",
     "log_retain",
     "time",
+    "max_memory_restart",
 ];
 
 /// A scalar as text (pm2 configs write ports and delays as numbers or strings).
@@ -191,6 +192,13 @@ pub fn spec(
                 .map_err(|e| bad(format!("'max_log_size': {e}")))?,
         ),
     };
+    let max_memory = match get("max_memory_restart") {
+        None => None,
+        Some(v) => Some(
+            crate::supervise::memory::parse_limit(&text(v).unwrap_or_default())
+                .map_err(|e| bad(format!("'max_memory_restart': {e}")))?,
+        ),
+    };
     let warnings: Vec<String> = fields
         .keys()
         .filter(|k| !KNOWN.contains(&k.as_str()) && !k.starts_with("env_"))
@@ -231,6 +239,7 @@ pub fn spec(
         },
         out_file: file("out_file"),
         error_file: file("error_file"),
+        max_memory,
     };
     Ok((spec, warnings))
 }

@@ -203,6 +203,31 @@ impl Sockets {
     }
 }
 
+pub fn fd_count(pid: i32) -> Option<usize> {
+    let one = std::mem::size_of::<libc::proc_fdinfo>();
+    // SAFETY: a null buffer of size 0 asks only for the size the list needs (with room to
+    // spare).
+    let need =
+        unsafe { libc::proc_pidinfo(pid, libc::PROC_PIDLISTFDS, 0, std::ptr::null_mut(), 0) };
+    if need <= 0 {
+        return None;
+    }
+    // SAFETY: proc_fdinfo is plain old data, so all-zero is a valid value.
+    let mut fds = vec![unsafe { std::mem::zeroed::<libc::proc_fdinfo>() }; need as usize / one + 1];
+    let bytes = (fds.len() * one) as libc::c_int;
+    // SAFETY: the buffer holds `bytes` bytes of proc_fdinfo and outlives the call.
+    let n = unsafe {
+        libc::proc_pidinfo(
+            pid,
+            libc::PROC_PIDLISTFDS,
+            0,
+            fds.as_mut_ptr().cast(),
+            bytes,
+        )
+    };
+    (n > 0).then(|| n as usize / one)
+}
+
 pub fn command_line(pid: i32) -> Option<String> {
     let info = bsd_info(pid)?;
     let name: Vec<u8> = info

@@ -115,6 +115,11 @@ impl Sockets {
     }
 }
 
+/// How many descriptors `pid` has open, where the OS lets us see.
+pub fn fd_count(pid: i32) -> Option<usize> {
+    imp::fd_count(pid)
+}
+
 /// A process's command line, for messages.
 pub fn command_line(pid: i32) -> Option<String> {
     imp::command_line(pid)
@@ -204,5 +209,10 @@ mod tests {
     fn lists_own_descriptors() {
         let fds = open_fds();
         assert!(fds.contains(&0) || fds.contains(&1) || fds.contains(&2));
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let me = std::process::id() as i32;
+        let with = fd_count(me).unwrap();
+        drop(file);
+        assert_eq!(fd_count(me), Some(with - 1));
     }
 }

@@ -2,6 +2,7 @@
 //! pumps its stdout/stderr into the log files, restarts it by its policy, and records every
 //! change of state in meta.
 
+pub mod memory;
 mod pump;
 
 use crate::lock::FileLock;
@@ -143,6 +144,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let user_stopping =
         || matches!(store.read(name), Ok(Some(m)) if matches!(m.status(), "stopping" | "stopped"));
 
+    let mut memory = memory::Watch::new(spec.max_memory);
     let mut unstable = 0u32;
     let mut restarts = 0u64;
     let mut first = true;
@@ -186,6 +188,11 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             let _ = record(&mut |m| m.set("log_dropped", dropped.to_string()));
         };
         let [out_pipe, err_pipe] = pipes;
+        let mut deadlines: Vec<&mut dyn pump::Deadline> = Vec::new();
+        if let Some(watch) = memory.as_mut() {
+            watch.arm();
+            deadlines.push(watch);
+        }
         let ended = pump::pump(
             &wake,
             &mut pump::Run {
@@ -195,8 +202,10 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                 kill_timeout: Duration::from_millis(spec.kill_timeout_ms),
                 user_stopping: &user_stopping,
                 tick: &mut tick,
+                deadlines: &mut deadlines,
             },
         );
+        let memory_hit = memory.as_ref().and_then(memory::Watch::tripped);
         if std::fs::read_to_string(paths.pid_file(name)).is_ok_and(|t| t.trim() == pid.to_string())
         {
             let _ = std::fs::remove_file(paths.pid_file(name));
@@ -225,7 +234,19 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| end_fields(m, "stopped"))?;
             break;
         }
-        match spec.policy.decide(exit, started.elapsed(), unstable) {
+        let decision = match memory_hit {
+            Some(_) => memory::decide(&spec.policy, started.elapsed(), unstable),
+            None => spec.policy.decide(exit, started.elapsed(), unstable),
+        };
+        let reason = match (memory_hit, ended) {
+            (Some(used), _) => format!("memory {used}"),
+            (None, Some(WaitStatus::Exited(_, code))) => format!("exit {code}"),
+            (None, Some(WaitStatus::Signaled(_, sig, _))) => {
+                format!("signal {}", sig.as_str().trim_start_matches("SIG"))
+            }
+            _ => "signal".to_string(),
+        };
+        match decision {
             Decision::Exited => {
                 record(&mut |m| end_fields(m, "exited"))?;
                 break;
@@ -245,6 +266,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                     end_fields(m, "waiting restart");
                     m.set("restarts", restarts.to_string());
                     m.set("unstable_restarts", unstable.to_string());
+                    m.set("last_restart_reason", &reason);
                     let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
                     m.set("next_restart_at", ms.to_string());
                 })?;

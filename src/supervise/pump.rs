@@ -98,6 +98,13 @@ fn reap_all() {
     ) {}
 }
 
+/// A deadline wake source (memory checks, …): on each turn of the loop while the service runs
+/// it does what is due at `now`, and returns when it wants to run next and whether the service
+/// must be stopped (gracefully: TERM, then KILL after the kill timeout).
+pub trait Deadline {
+    fn turn(&mut self, now: Instant) -> (Option<Instant>, bool);
+}
+
 /// One run of the service, as the loop sees it.
 pub struct Run<'a> {
     pub pid: i32,
@@ -108,6 +115,8 @@ pub struct Run<'a> {
     pub user_stopping: &'a dyn Fn() -> bool,
     /// Called with the count of dropped log bytes when it changed (at most once a second).
     pub tick: &'a mut dyn FnMut(u64),
+    /// Deadline wake sources; none: the loop never wakes while the service is quiet.
+    pub deadlines: &'a mut [&'a mut dyn Deadline],
 }
 
 /// Pumps output until the service has exited and its pipes are closed (or the grace after its
@@ -140,6 +149,15 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
             let _ = killpg(group, Signal::SIGKILL);
             kill_at = None;
         }
+        let mut source_due: Option<Instant> = None;
+        for source in run.deadlines.iter_mut().filter(|_| ended.is_none()) {
+            let (next, stop) = source.turn(now);
+            if stop && kill_at.is_none() {
+                let _ = killpg(group, Signal::SIGTERM);
+                kill_at = Some(now + run.kill_timeout);
+            }
+            source_due = source_due.into_iter().chain(next).min();
+        }
         let dropped = run.logs[0].dropped + run.logs[1].dropped;
         let tick_due = (dropped != reported).then_some(next_tick);
         if tick_due.is_some_and(|t| t <= now) {
@@ -158,6 +176,7 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
             tick_due.filter(|_| dropped != reported),
             run.logs[0].partial_deadline(),
             run.logs[1].partial_deadline(),
+            source_due,
         ]
         .into_iter()
         .flatten()

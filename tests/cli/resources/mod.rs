@@ -99,3 +99,122 @@ fn status_is_coloured_on_a_terminal_only() {
         "colour despite NO_COLOR:\n{screen}"
     );
 }
+
+#[test]
+fn a_service_past_its_memory_limit_is_restarted_with_the_reason_recorded() {
+    let t = Tsm::new();
+    let (p1, p2) = (free_port(), free_port());
+    // 80 MiB touched, then idle: above a 40M limit for good.
+    t.script(
+        "hog.sh",
+        &format!(
+            "#!/usr/bin/env bash\nexport PORT={p1}\nexec python3 -c 'import time; b = bytearray(80 << 20); time.sleep(600)'\n"
+        ),
+    );
+    t.service("small.sh", p2);
+    let first = t.start(&["hog.sh", "--max-memory-restart", "40M"]);
+    t.start(&["small.sh", "--max-memory-restart", "1G"]);
+    let hog = format!("hog-{p1}");
+    let small = format!("small-{p2}");
+    assert_eq!(t.meta(&hog).get("max_memory_restart"), Some("41943040"));
+    wait_until("the hog's memory restart", || {
+        t.meta(&hog)
+            .get("last_restart_reason")
+            .is_some_and(|r| r.starts_with("memory "))
+    });
+    wait_until("the hog to run again", || {
+        let r = row(&t, &hog);
+        r["status"] == "online" && r["pid"].as_i64().is_some_and(|p| p != i64::from(first))
+    });
+    assert!(!alive(first), "the old run is gone");
+    assert!(t.meta(&hog).restarts() >= 1);
+    // The small service was sampled as often and stays untouched.
+    assert_eq!(t.meta(&small).restarts(), 0);
+    assert_eq!(row(&t, &small)["status"], "online");
+    let out = t.run(&["describe", &hog]).success();
+    assert!(
+        stdout_of(&out).contains("memory limit"),
+        "{}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn bad_memory_limits_are_refused_naming_the_units() {
+    let t = Tsm::new();
+    t.service("svc.sh", free_port());
+    for bad in ["0", "-5M", "12XB"] {
+        let out = t
+            .run(&["start", "svc.sh", "--max-memory-restart", bad])
+            .code(64);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.starts_with("tsm: ") && err.contains("K, M or G"),
+            "{err}"
+        );
+    }
+    assert!(!t.state().join("processes").exists() || t.list_json().is_empty());
+}
+
+#[test]
+fn ecosystem_max_memory_restart_in_pm2_units() {
+    let t = Tsm::new();
+    let port = free_port();
+    t.service("api.sh", port);
+    std::fs::write(
+        t.work.join("eco.json"),
+        r#"{"apps": [{"name": "api", "script": "api.sh", "max_memory_restart": "300M"}]}"#,
+    )
+    .unwrap();
+    t.run(&["start", "eco.json"]).success();
+    assert_eq!(
+        t.meta(&format!("api-{port}")).get("max_memory_restart"),
+        Some("314572800")
+    );
+    std::fs::write(
+        t.work.join("bad.json"),
+        r#"{"apps": [{"name": "web", "script": "api.sh", "max_memory_restart": "12XB"}]}"#,
+    )
+    .unwrap();
+    let out = t.run(&["start", "bad.json"]).code(65);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        err.contains("max_memory_restart") && err.contains("K, M or G"),
+        "{err}"
+    );
+}
+
+#[test]
+fn describe_shows_every_process_of_the_tree_with_totals() {
+    let t = Tsm::new();
+    let port = free_port();
+    t.script(
+        "tree.sh",
+        &format!(
+            "#!/usr/bin/env bash\nexport PORT={port}\nsleep 301 &\nsleep 302 &\necho ready\nwait\n"
+        ),
+    );
+    let pid = t.start(&["tree.sh"]);
+    let name = format!("tree-{port}");
+    wait_until("the tree's first line", || {
+        t.log(&format!("{name}.out")).contains("ready")
+    });
+    let out = t.run(&["describe", &name]).success();
+    let text = stdout_of(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let totals = lines
+        .iter()
+        .find(|l| l.starts_with("processes"))
+        .unwrap_or_else(|| panic!("no totals:\n{text}"));
+    // bash and its two children.
+    assert!(
+        totals.starts_with("processes    3 (3 threads, "),
+        "{totals}"
+    );
+    assert!(totals.contains("open fds): cpu "), "{totals}");
+    assert!(text.contains(&format!("\n  {pid:<8} ")), "{text}");
+    assert!(lines.iter().any(|l| l.ends_with("sleep 301")), "{text}");
+    assert!(lines.iter().any(|l| l.ends_with("sleep 302")), "{text}");
+    assert!(!text.contains("last restart"), "{text}");
+}
