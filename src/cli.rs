@@ -56,6 +56,9 @@ pub enum Command {
     /// Run as the supervisor of one service (used by `start`)
     #[command(hide = true)]
     Supervise(SuperviseArgs),
+    /// A live dashboard: every service's status, cpu, memory and log; keys to restart,
+    /// stop/start, delete and filter (needs a terminal)
+    Monit(MonitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -257,6 +260,9 @@ pub struct SuperviseArgs {
     pub ready_fd: Option<i32>,
     pub name: String,
 }
+
+#[derive(Debug, Args)]
+pub struct MonitArgs {}
 
 /// `500ms`, `5s`, `2m`, or a bare number of milliseconds (pm2's unit).
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {

@@ -11,6 +11,7 @@ pub mod listen;
 pub mod lock;
 pub mod logs;
 pub mod meta;
+pub mod monit;
 pub mod paths;
 pub mod platform;
 pub mod policy;

@@ -17,6 +17,8 @@ mod startup;
 mod stop;
 mod wait;
 
+pub use list::{rows as list_rows, Row as ListRow};
+
 use crate::cli::Command;
 use crate::paths::Paths;
 use crate::resolve::resolve_all;
@@ -86,6 +88,7 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Supervise(a) => {
             crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
         }
+        Command::Monit(_) => crate::monit::run(ctx),
     }
 }
 

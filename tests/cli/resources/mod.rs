@@ -1,6 +1,7 @@
 //! What services cost: cpu and mem in `list` (table and JSON), colour only on a terminal,
 //! restart on a memory limit, `describe`'s process tree, and `monit` on a real terminal.
 
+mod monit;
 mod tty;
 
 use crate::harness::*;

@@ -68,7 +68,6 @@ impl Pane {
     }
 
     /// Sends tmux key names ("Down", "Enter", "C-c", "q").
-    #[allow(dead_code)] // until monit
     pub fn keys(&self, keys: &[&str]) {
         let status = self
             .tmux()
@@ -79,7 +78,6 @@ impl Pane {
         assert!(status.success());
     }
 
-    #[allow(dead_code)] // until monit
     pub fn resize(&self, cols: u16, rows: u16) {
         let status = self
             .tmux()
@@ -88,6 +86,16 @@ impl Pane {
             .status()
             .expect("tmux resize-window");
         assert!(status.success());
+    }
+
+    /// Whether the pane shows the alternate screen (a full-screen program is drawing).
+    pub fn alternate_on(&self) -> bool {
+        let out = self
+            .tmux()
+            .args(["display-message", "-p", "-t", "t", "#{alternate_on}"])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
     }
 
     /// Polls the screen until `check` holds; on timeout, fails showing the screen.
