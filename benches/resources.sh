@@ -31,18 +31,17 @@ cleanup() {
 trap cleanup EXIT
 say() { printf '[res] %s\n' "$*" >&2; }
 (cd "$REPO" && cargo build --release --quiet)
-TICK=$(getconf CLK_TCK)
 REPORT=$WORK/report.md
 
-# CPU ticks (utime + stime) of the given pids, summed.
-ticks() { local p s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
+# Nanoseconds on a CPU (the first field of /proc/PID/schedstat) of the given pids, summed.
+cpu_ns() { local p s=0; for p in "$@"; do s=$((s + $(cut -d' ' -f1 "/proc/$p/schedstat"))); done; echo "$s"; }
 # Voluntary context switches (wake-ups from sleep) of the given pids, summed.
 wakes() { local p s=0; for p in "$@"; do s=$((s + $(awk '/^voluntary_ctxt_switches/{print $2}' "/proc/$p/status"))); done; echo "$s"; }
 supervisors() { grep -ho 'supervisor_pid=[0-9]*' "$TETRA_DIR"/tsm/processes/*.meta | cut -d= -f2; }
 
 grow() { # TO [start args]: start sleep services up to TO
     local to=$1 i have; shift
-    have=$(find "$TETRA_DIR/tsm/processes" -name '*.meta' 2>/dev/null | wc -l)
+    have=$({ find "$TETRA_DIR/tsm/processes" -name '*.meta' 2>/dev/null || true; } | wc -l)
     for ((i = have + 1; i <= to; i++)); do
         "$TSM" start --port $((20000 + i)) "$@" /bin/sleep "r$i" -- 1000000 >/dev/null
     done
@@ -99,22 +98,22 @@ for n in $NS; do
         tmux -S "$SOCK" -f /dev/null new-session -d -s m -x 200 -y 50 "TETRA_DIR=$TETRA_DIR exec $TSM monit"
         sleep 3
         mpid=$(tmux -S "$SOCK" display-message -p -t m '#{pane_pid}')
-        a=$(ticks "$mpid"); sleep "$SECS"; b=$(ticks "$mpid")
+        a=$(cpu_ns "$mpid"); sleep "$SECS"; b=$(cpu_ns "$mpid")
         tmux -S "$SOCK" kill-server
-        MONIT="| tsm monit | $n | $(python3 -c "print(f'{($b - $a) / $TICK / $SECS * 100:.2f}%')") |"
+        MONIT="| tsm monit | $n | $(python3 -c "print(f'{($b - $a) / 1e9 / $SECS * 100:.2f}%')") |"
         say "supervisors at $n, no memory limit, ${SECS}s"
         mapfile -t sups < <(supervisors)
-        a=$(ticks "${sups[@]}"); w=$(wakes "${sups[@]}"); sleep "$SECS"
-        b=$(ticks "${sups[@]}"); x=$(wakes "${sups[@]}")
-        IDLE="| none | $n | $((x - w)) | $(((b - a) * 1000 / TICK)) ms |"
+        a=$(cpu_ns "${sups[@]}"); w=$(wakes "${sups[@]}"); sleep "$SECS"
+        b=$(cpu_ns "${sups[@]}"); x=$(wakes "${sups[@]}")
+        IDLE="| none | $n | $((x - w)) | $(((b - a) / 1000)) µs | $(((b - a) / 1000 / (x - w > 0 ? x - w : 1))) µs |"
         PSS100=$(pss_per_supervisor)
         "$TSM" delete '*' --kill-timeout 200ms >/dev/null
         say "supervisors at $n with --max-memory-restart 1G, ${SECS}s"
         grow "$n" --max-memory-restart 1G
         mapfile -t sups < <(supervisors)
-        a=$(ticks "${sups[@]}"); w=$(wakes "${sups[@]}"); sleep "$SECS"
-        b=$(ticks "${sups[@]}"); x=$(wakes "${sups[@]}")
-        LIMIT="| 1G (checked every 2 s) | $n | $((x - w)) | $(((b - a) * 1000 / TICK)) ms |"
+        a=$(cpu_ns "${sups[@]}"); w=$(wakes "${sups[@]}"); sleep "$SECS"
+        b=$(cpu_ns "${sups[@]}"); x=$(wakes "${sups[@]}")
+        LIMIT="| 1G (checked every 2 s) | $n | $((x - w)) | $(((b - a) / 1000)) µs | $(((b - a) / 1000 / (x - w > 0 ? x - w : 1))) µs |"
         "$TSM" delete '*' --kill-timeout 200ms >/dev/null
         grow "$n"
     fi
@@ -124,7 +123,7 @@ PSSMAX=$(pss_per_supervisor)
     echo
     echo "### tsm monit"
     echo
-    echo "CPU of the dashboard process (utime + stime from \`/proc/PID/stat\`) over ${SECS} s, refreshing at 1 Hz in a 200×50 tmux pane."
+    echo "CPU of the dashboard process (time on a CPU from \`/proc/PID/schedstat\`) over ${SECS} s, refreshing at 1 Hz in a 200×50 tmux pane."
     echo
     echo "| | services | CPU (% of one core) |"
     echo "|---|---:|---:|"
@@ -132,10 +131,10 @@ PSSMAX=$(pss_per_supervisor)
     echo
     echo "### memory limit: what the check costs a supervisor"
     echo
-    echo "Wake-ups (voluntary context switches) and CPU time summed over every supervisor during ${SECS} s."
+    echo "Wake-ups (voluntary context switches) and time on a CPU (\`/proc/PID/schedstat\`) summed over every supervisor during ${SECS} s."
     echo
-    echo "| limit | supervisors | wake-ups | CPU |"
-    echo "|---|---:|---:|---:|"
+    echo "| limit | supervisors | wake-ups | CPU | CPU per wake-up |"
+    echo "|---|---:|---:|---:|---:|"
     echo "$IDLE"
     echo "$LIMIT"
     echo
