@@ -11,6 +11,7 @@ use crate::paths::Paths;
 use crate::platform::ProcInfo;
 use std::collections::HashMap;
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -65,8 +66,15 @@ impl Samples {
     pub fn load(paths: &Paths) -> Self {
         let path = paths.root().join("cpu.samples");
         let mut text = String::new();
-        if let Ok(file) = std::fs::File::open(&path) {
-            let _ = file.take(MAX_FILE).read_to_string(&mut text);
+        // Not through a symlink, a regular file only, and capped.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path);
+        if let Ok(file) = file {
+            if file.metadata().is_ok_and(|m| m.is_file()) {
+                let _ = file.take(MAX_FILE).read_to_string(&mut text);
+            }
         }
         Samples {
             path,
@@ -205,6 +213,26 @@ mod tests {
         );
         // Another process under that pid (a different start stamp) does not use the sample.
         assert_eq!(second.cpu("a-1", 10, &info(8, 0), Some(now_s)), 0.0);
+    }
+
+    #[test]
+    fn a_cache_that_is_a_symlink_or_a_fifo_is_not_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, "a 1 2 3 4\n").unwrap();
+        std::os::unix::fs::symlink(&secret, tmp.path().join("cpu.samples")).unwrap();
+        let paths = Paths::at(tmp.path().to_path_buf());
+        assert!(Samples::load(&paths).old.is_empty());
+        std::fs::remove_file(tmp.path().join("cpu.samples")).unwrap();
+        nix::unistd::mkfifo(
+            &tmp.path().join("cpu.samples"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .unwrap();
+        assert!(
+            Samples::load(&paths).old.is_empty(),
+            "a fifo must not block"
+        );
     }
 
     #[test]

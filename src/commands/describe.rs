@@ -96,10 +96,9 @@ impl Run for DescribeArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let entries = ctx.store().entries()?;
         let mut text = String::new();
-        for (n, i) in resolve_all(&entries, &self.targets)?
-            .into_iter()
-            .enumerate()
-        {
+        let picked = resolve_all(&entries, &self.targets)?;
+        super::describe_usage::prime(picked.iter().filter_map(|&i| entries[i].meta.as_ref().ok()));
+        for (n, i) in picked.into_iter().enumerate() {
             if n > 0 {
                 text.push('\n');
             }

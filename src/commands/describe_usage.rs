@@ -6,7 +6,14 @@ use crate::meta::Meta;
 use crate::platform::{self, ProcInfo};
 use crate::supervise::memory::{CHECK_INTERVAL, OVER_SAMPLES};
 use crate::usage::{cpu_cell, memory_cell, MIN_BASE};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Instant;
+
+thread_local! {
+    /// The first look at every described process, and when it was taken ([`prime`]).
+    static BEFORE: RefCell<Option<(Instant, HashMap<i32, ProcInfo>)>> = const { RefCell::new(None) };
+}
 
 /// The service's processes: everything its supervisor runs (the group and adopted escapees)
 /// when that supervisor is the one recorded, else the tree below the service's pid.
@@ -28,6 +35,27 @@ fn snapshot(pids: &[i32]) -> HashMap<i32, ProcInfo> {
     pids.iter()
         .filter_map(|&p| platform::proc_info(p).filter(|i| !i.zombie).map(|i| (p, i)))
         .collect()
+}
+
+/// Takes the first look at the processes of every service about to be described, then waits
+/// [`MIN_BASE`] once, so that [`section`] can show each one's recent CPU (one wait, however
+/// many services).
+pub fn prime<'a>(metas: impl Iterator<Item = &'a Meta>) {
+    let mut pids = Vec::new();
+    for meta in metas {
+        if let (Some(pid), Some(start)) = (meta.pid(), meta.proc_start()) {
+            if platform::is_same_process(pid, start) {
+                pids.extend(tree(meta, pid));
+            }
+        }
+    }
+    if pids.is_empty() {
+        return;
+    }
+    let first = snapshot(&pids);
+    let at = Instant::now();
+    BEFORE.with(|b| *b.borrow_mut() = Some((at, first)));
+    std::thread::sleep(MIN_BASE);
 }
 
 /// Why the service was last restarted by its supervisor, from `last_restart_reason`.
@@ -68,18 +96,22 @@ pub fn section(meta: &Meta, pid: Option<i32>, text: &mut String) {
     }
     let Some(pid) = pid else { return };
     let pids = tree(meta, pid);
-    let before = snapshot(&pids);
-    let t0 = std::time::Instant::now();
-    std::thread::sleep(MIN_BASE);
+    let (t0, before) = BEFORE
+        .with(|b| b.borrow().clone())
+        .unwrap_or_else(|| (Instant::now(), HashMap::new()));
     let after = snapshot(&pids);
     let wall = t0.elapsed().as_nanos().max(1) as f64;
     let mut rows = Vec::new();
     let (mut cpu_total, mut rss_total, mut threads, mut fds) = (0.0, 0u64, 0u32, 0usize);
     for p in &pids {
-        let (Some(a), Some(b)) = (before.get(p), after.get(p)) else {
+        let Some(b) = after.get(p) else {
             continue; // ended meanwhile
         };
-        let cpu = (b.cpu_ns.saturating_sub(a.cpu_ns) as f64 * 1000.0 / wall).round() / 10.0;
+        // A process born since the first look used its CPU within the window.
+        let used = before
+            .get(p)
+            .map_or(b.cpu_ns, |a| b.cpu_ns.saturating_sub(a.cpu_ns));
+        let cpu = (used as f64 * 1000.0 / wall).round() / 10.0;
         let open = platform::fd_count(*p);
         cpu_total += cpu;
         rss_total += b.rss;
