@@ -3,14 +3,16 @@
 #
 #   benches/resources.sh        list (with its cpu/mem columns) at 100 and 1,000 services
 #                               against `cat` of their meta files; `tsm monit`'s CPU at 100
-#                               services;
+#                               services (and `pm2 monit`'s with PM2 set);
 #                               supervisor wake-ups and CPU with and without a memory limit;
 #                               PSS per supervisor at 100 and 1,000 services.
 #
 # It builds tsm (`cargo build --release`), runs every case in its own TETRA_DIR, stops all it
 # started, and writes its section at the end of BENCHMARKS.md (after the marker below; a run of
 # benches/bench.sh keeps that section). Environment: RES_NS="100 1000", RES_RUNS=40 (timed
-# runs per command), RES_SECS=30 (seconds of each CPU sample).
+# runs per command), RES_SECS=30 (seconds of each CPU sample), PM2=/path/to/pm2 (optional:
+# also `pm2 monit` at the same N, e.g. after `npm install --prefix /tmp/pm2 pm2@7`, with its
+# own PM2_HOME in the temp folder).
 set -Eeuo pipefail
 export LC_ALL=C
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,8 +25,10 @@ TSM=$REPO/target/release/tsm-native
 WORK=$(mktemp -d /tmp/tsm-res.XXXXXX)
 export TETRA_DIR=$WORK/tetra
 SOCK=$WORK/tmux.sock
+export PM2_HOME=$WORK/pm2-home
 cleanup() {
     tmux -S "$SOCK" kill-server 2>/dev/null || true
+    if [[ -n ${PM2:-} ]]; then "$PM2" kill >/dev/null 2>&1 || true; fi
     "$TSM" delete '*' --kill-timeout 200ms >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -100,7 +104,26 @@ for n in $NS; do
         mpid=$(tmux -S "$SOCK" display-message -p -t m '#{pane_pid}')
         a=$(cpu_ns "$mpid"); sleep "$SECS"; b=$(cpu_ns "$mpid")
         tmux -S "$SOCK" kill-server
-        MONIT="| tsm monit | $n | $(python3 -c "print(f'{($b - $a) / 1e9 / $SECS * 100:.2f}%')") |"
+        MONIT="| tsm monit | $n | $(python3 -c "print(f'{($b - $a) / 1e9 / $SECS * 100:.2f}%')") | — |"
+        if [[ -n ${PM2:-} ]]; then
+            say "pm2 monit at $n for ${SECS}s"
+            python3 -c "
+import json, sys
+apps = [{'name': f'p{i}', 'script': 'sleep', 'args': '1000000', 'autorestart': False} for i in range($n)]
+open(sys.argv[1], 'w').write('module.exports = ' + json.dumps({'apps': apps}) + ';')" "$WORK/eco.config.js"
+            "$PM2" start "$WORK/eco.config.js" >/dev/null
+            god=$(cat "$PM2_HOME/pm2.pid")
+            sleep 3
+            a=$(cpu_ns "$god"); sleep "$SECS"; b=$(cpu_ns "$god")
+            idle=$(python3 -c "print(f'{($b - $a) / 1e9 / $SECS * 100:.2f}%')")
+            tmux -S "$SOCK" -f /dev/null new-session -d -s p -x 200 -y 50 "PM2_HOME=$PM2_HOME exec $PM2 monit"
+            sleep 5
+            ppid=$(tmux -S "$SOCK" display-message -p -t p '#{pane_pid}')
+            a=$(cpu_ns "$ppid"); g=$(cpu_ns "$god"); sleep "$SECS"; b=$(cpu_ns "$ppid"); h=$(cpu_ns "$god")
+            tmux -S "$SOCK" kill-server
+            MONIT+=$'\n'"| pm2 monit | $n | $(python3 -c "print(f'{($b - $a) / 1e9 / $SECS * 100:.2f}%')") | daemon $(python3 -c "print(f'{($h - $g) / 1e9 / $SECS * 100:.2f}%')") (idle: $idle) |"
+            "$PM2" kill >/dev/null 2>&1
+        fi
         say "supervisors at $n, no memory limit, ${SECS}s"
         mapfile -t sups < <(supervisors)
         a=$(cpu_ns "${sups[@]}"); w=$(wakes "${sups[@]}"); sleep "$SECS"
@@ -123,10 +146,10 @@ PSSMAX=$(pss_per_supervisor)
     echo
     echo "### tsm monit"
     echo
-    echo "CPU of the dashboard process (time on a CPU from \`/proc/PID/schedstat\`) over ${SECS} s, refreshing at 1 Hz in a 200×50 tmux pane."
+    echo "CPU of the dashboard process (time on a CPU from \`/proc/PID/schedstat\`) over ${SECS} s, refreshing at 1 Hz in a 200×50 tmux pane. tsm has no daemon; pm2's God daemon works for its dashboard too (its CPU while \`pm2 monit\` runs, and idle before)."
     echo
-    echo "| | services | CPU (% of one core) |"
-    echo "|---|---:|---:|"
+    echo "| | services | CPU (% of one core) | the manager meanwhile |"
+    echo "|---|---:|---:|---|"
     echo "$MONIT"
     echo
     echo "### memory limit: what the check costs a supervisor"
