@@ -71,6 +71,7 @@ pub fn restart_reason(meta: &Meta) -> Option<String> {
                 .unwrap_or_default();
             format!("memory limit ({used} above {limit})")
         }
+        "user" => "tsm restart".to_string(),
         "exit" => format!("exited with code {detail}"),
         "signal" => format!("killed by signal {detail}").trim_end().to_string(),
         _ => reason.to_string(),

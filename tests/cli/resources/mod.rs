@@ -218,4 +218,29 @@ fn describe_shows_every_process_of_the_tree_with_totals() {
     assert!(lines.iter().any(|l| l.ends_with("sleep 301")), "{text}");
     assert!(lines.iter().any(|l| l.ends_with("sleep 302")), "{text}");
     assert!(!text.contains("last restart"), "{text}");
+    t.run(&["restart", &name]).success();
+    let out = t.run(&["describe", &name]).success();
+    assert!(
+        stdout_of(&out).contains("last restart tsm restart\n"),
+        "{}",
+        stdout_of(&out)
+    );
+}
+
+#[test]
+fn describe_names_a_crash_as_the_last_restart_reason() {
+    let t = Tsm::new();
+    let port = free_port();
+    t.script(
+        "crash.sh",
+        &format!("#!/usr/bin/env bash\nexport PORT={port}\nsleep 0.2\nexit 3\n"),
+    );
+    t.start(&["crash.sh", "--restart-delay", "5s"]);
+    let name = format!("crash-{port}");
+    wait_until("the first restart", || {
+        t.meta(&name).get("last_restart_reason") == Some("exit 3")
+    });
+    let out = t.run(&["describe", &name]).success();
+    let text = stdout_of(&out);
+    assert!(text.contains("last restart exited with code 3\n"), "{text}");
 }
