@@ -17,7 +17,7 @@ teardown() { common_teardown; }
     run --separate-stderr tsm list
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
-    [[ "${lines[1]}" =~ ^│\ id\ +│\ name\ +│\ status\ +│\ pid\ +│\ port\ +│\ uptime\ +│\ ↺\ +│$ ]]
+    [[ "${lines[1]}" =~ ^│\ id\ +│\ name\ +│\ status\ +│\ pid\ +│\ port\ +│\ uptime\ +│\ ↺\ +│\ cpu\ +│\ mem\ +│$ ]]
     [ "${#lines[@]}" -eq 4 ]
 }
 

@@ -702,6 +702,13 @@ def report(data, out):
     w(f"* {meta.get('clean', 'cleanup not checked')}")
     w("")
     text = "\n".join(L)
+    # Keep the section benches/resources.sh appended, if any.
+    mark = "<!-- benches/resources.sh -->"
+    if os.path.exists(out):
+        with open(out) as f:
+            old = f.read()
+        if mark in old:
+            text += "\n" + old[old.index(mark):]
     with open(out, "w") as f:
         f.write(text)
     print(text, end="")

@@ -344,7 +344,7 @@ _tsm_complete() {
     cur=${COMP_WORDS[COMP_CWORD]-}
     if [ "${COMP_CWORD:-0}" -le 1 ]; then
         words="setup start stop restart delete list ls ports logs flush describe save resurrect"
-        words="$words doctor repl startup unstartup completions help"
+        words="$words doctor repl monit startup unstartup completions help"
         _tsm_reply "${words// /$'\n'}" "$cur"
         return 0
     fi

@@ -81,6 +81,9 @@ pub enum Command {
     /// pm2's `reloadLogs`: nothing to do, logs reopen by themselves when moved
     #[command(name = "reloadLogs", hide = true)]
     ReloadLogs(JlistArgs),
+    /// A live dashboard: every service's status, cpu, memory and log; keys to restart,
+    /// stop/start, delete and filter (needs a terminal)
+    Monit(MonitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +203,11 @@ pub struct StartArgs {
     /// Start without a PORT, under the bare name (no -PORT suffix)
     #[arg(long, conflicts_with = "port")]
     pub no_port: bool,
+    /// Restart the service (gracefully) when its process tree stays above this much resident
+    /// memory: 300M, 1G, 512K, or bytes (checked every 2s)
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true,
+          value_parser = crate::supervise::memory::parse_limit)]
+    pub max_memory_restart: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -347,6 +355,9 @@ pub struct SuperviseArgs {
     pub ready_fd: Option<i32>,
     pub name: String,
 }
+
+#[derive(Debug, Args)]
+pub struct MonitArgs {}
 
 /// `500ms`, `5s`, `2m`, or a bare number of milliseconds (pm2's unit).
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {

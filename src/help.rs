@@ -36,6 +36,7 @@ Shell:
 Diagnostics:
   describe TARGET...                      everything tsm knows about services
   doctor                                  check the state folder; say how to fix what is wrong
+  monit                                   a live dashboard: cpu, memory, logs; keys to act
 pm2's spellings:
   status, show                            list, describe
   reset TARGET...                         set restart counts back to 0

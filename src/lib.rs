@@ -15,6 +15,7 @@ pub mod listen;
 pub mod lock;
 pub mod logs;
 pub mod meta;
+pub mod monit;
 pub mod ownership;
 pub mod paths;
 pub mod platform;
@@ -32,6 +33,7 @@ pub mod store;
 pub mod supervise;
 pub mod table;
 pub mod unrecorded;
+pub mod usage;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};

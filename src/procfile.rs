@@ -212,6 +212,7 @@ pub fn plan(file: &Path, opts: &Options) -> Result<Vec<Planned>, TsmError> {
                     out_file: None,
                     error_file: None,
                     features: Default::default(),
+                    max_memory: None,
                 },
             });
         }

@@ -38,6 +38,8 @@ pub struct Spec {
     pub error_file: Option<PathBuf>,
     /// Cron restarts, watch, instance group.
     pub features: Features,
+    /// Restart the service when its tree stays above this many resident bytes.
+    pub max_memory: Option<u64>,
 }
 
 /// Where a process was defined: on the command line, or as an app of an ecosystem config.
@@ -71,6 +73,7 @@ pub struct Request {
     pub features: Features,
     /// `--no-port`: run under the bare name with no PORT.
     pub no_port: bool,
+    pub max_memory: Option<u64>,
 }
 
 fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
@@ -184,6 +187,7 @@ impl Spec {
             },
             policy: req.policy,
             features: req.features.clone(),
+            max_memory: req.max_memory,
         })
     }
 
@@ -250,6 +254,7 @@ impl Spec {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+            max_memory: meta.u64("max_memory_restart").filter(|m| *m > 0),
             log: LogOptions {
                 max_size: meta.u64("max_log_size").filter(|s| *s > 0),
                 retain: meta
@@ -362,6 +367,9 @@ impl Spec {
         m.set("min_uptime", self.policy.min_uptime_ms.to_string());
         m.set("max_restarts", self.policy.max_restarts.to_string());
         self.features.write(&mut m);
+        if let Some(max) = self.max_memory {
+            m.set("max_memory_restart", max.to_string());
+        }
         m
     }
 
@@ -418,6 +426,7 @@ mod tests {
             },
             out_file: Some(tmp.path().join("o.log")),
             error_file: None,
+            max_memory: Some(300 << 20),
             kill_timeout_ms: 250,
             log: LogOptions {
                 max_size: Some(1024),

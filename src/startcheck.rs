@@ -122,6 +122,7 @@ mod tests {
             out_file: None,
             error_file: None,
             features: Default::default(),
+            max_memory: None,
         }
     }
 

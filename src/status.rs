@@ -76,6 +76,8 @@ pub struct Observed {
     pub status: Status,
     /// The service's pid, only while that very process runs.
     pub pid: Option<i32>,
+    /// What the OS said of that process (cpu time, memory), read with its identity.
+    pub info: Option<platform::ProcInfo>,
 }
 
 /// Checks `meta` against the OS: a pid counts only if it runs and its start stamp is the one
@@ -104,6 +106,7 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
         return Observed {
             status,
             pid: meta.pid(),
+            info: Some(info),
         };
     }
     let status = match recorded {
@@ -122,5 +125,9 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
         }
         other => other,
     };
-    Observed { status, pid: None }
+    Observed {
+        status,
+        pid: None,
+        info: None,
+    }
 }

@@ -10,6 +10,35 @@ pub fn uptime(seconds: u64) -> String {
     }
 }
 
+/// The width a cell takes on screen: its characters, without ANSI colour sequences.
+fn width(cell: &str) -> usize {
+    let mut n = 0;
+    let mut in_escape = false;
+    for c in cell.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (false, _) => n += 1,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+        }
+    }
+    n
+}
+
+/// Whether to colour output: only on a terminal, and never with `NO_COLOR` set
+/// (<https://no-color.org>) or `TERM=dumb`.
+pub fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        && std::io::stdout().is_terminal()
+}
+
+/// `text` in the ANSI colour `code` (32 green, 33 yellow, 31 red).
+pub fn paint(text: &str, code: u8) -> String {
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
 /// A box-drawn table; each column is at least its minimum width and grows to fit.
 pub fn boxed(headers: &[(&str, usize)], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = headers
@@ -18,7 +47,7 @@ pub fn boxed(headers: &[(&str, usize)], rows: &[Vec<String>]) -> String {
         .map(|(i, (title, min))| {
             let content = rows
                 .iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .map(|r| r.get(i).map_or(0, |c| width(c)))
                 .chain([title.chars().count()])
                 .max()
                 .unwrap_or(0);
@@ -32,7 +61,7 @@ pub fn boxed(headers: &[(&str, usize)], rows: &[Vec<String>]) -> String {
     let line = |cells: Vec<&str>| {
         let mut s = String::from("│");
         for (cell, w) in cells.iter().zip(&widths) {
-            let pad = w.saturating_sub(cell.chars().count() + 1);
+            let pad = w.saturating_sub(width(cell) + 1);
             s.push(' ');
             s.push_str(cell);
             s.push_str(&" ".repeat(pad));
@@ -80,6 +109,16 @@ mod tests {
 └──────┴────────────────────┴─────────┘
 ";
         assert_eq!(boxed(&headers, &rows), expected);
+    }
+
+    #[test]
+    fn colour_takes_no_width() {
+        let plain = boxed(&[("status", 9)], &[vec!["online".into()]]);
+        let coloured = boxed(&[("status", 9)], &[vec![paint("online", 32)]]);
+        assert_eq!(
+            coloured.replace("\x1b[32m", "").replace("\x1b[0m", ""),
+            plain
+        );
     }
 
     #[test]

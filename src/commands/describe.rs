@@ -111,6 +111,7 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
         );
     }
     line("meta file", ctx.paths.meta(name).display().to_string());
+    super::describe_usage::section(meta, seen.pid, text);
     for (key, value) in meta.pairs() {
         text.push_str(&format!("  {key}={}\n", shell_words::quote(value)));
     }
@@ -151,10 +152,9 @@ impl Run for DescribeArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let entries = ctx.store().entries()?;
         let mut text = String::new();
-        for (n, i) in resolve_all(&entries, &self.targets)?
-            .into_iter()
-            .enumerate()
-        {
+        let picked = resolve_all(&entries, &self.targets)?;
+        super::describe_usage::prime(picked.iter().filter_map(|&i| entries[i].meta.as_ref().ok()));
+        for (n, i) in picked.into_iter().enumerate() {
             if n > 0 {
                 text.push('\n');
             }

@@ -5,6 +5,7 @@ use super::Ctx;
 use crate::logs::files_of;
 use crate::meta::Meta;
 use crate::status::{observe, Status};
+use crate::usage::Samples;
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -23,8 +24,13 @@ fn words(meta: &Meta, key: &str) -> Vec<String> {
     shell_words::split(meta.get(key).unwrap_or("")).unwrap_or_default()
 }
 
-fn one(ctx: &Ctx, name: &str, meta: &Meta) -> Value {
+fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
     let seen = observe(&ctx.paths, name, meta);
+    // pm2's monit: recent CPU (percent of one core, as `tsm list`) and resident bytes.
+    let (cpu, memory) = match (seen.pid, &seen.info) {
+        (Some(pid), Some(info)) => (samples.cpu(name, pid, info, meta.start_time()), info.rss),
+        _ => (0.0, 0),
+    };
     let started_ms = meta.start_time().map_or(0, |s| s.saturating_mul(1000));
     let (out_log, err_log) = files_of(&ctx.paths, name, Some(meta));
     let mut env: Map<String, Value> = ctx
@@ -48,7 +54,7 @@ fn one(ctx: &Ctx, name: &str, meta: &Meta) -> Value {
         "pid": seen.pid.unwrap_or(0),
         "name": name,
         "pm_id": id,
-        "monit": { "memory": 0, "cpu": 0 },
+        "monit": { "memory": memory, "cpu": cpu },
         "pm2_env": {
             "name": name,
             "pm_id": id,
@@ -57,8 +63,9 @@ fn one(ctx: &Ctx, name: &str, meta: &Meta) -> Value {
             "created_at": started_ms,
             "restart_time": meta.restarts(),
             "unstable_restarts": meta.u64("unstable_restarts").unwrap_or(0),
-            "exec_mode": "fork_mode",
-            "instances": 1,
+            "exec_mode": if meta.get("exec_mode") == Some("cluster") { "cluster_mode" } else { "fork_mode" },
+            "instances": meta.u64("cluster_instances").unwrap_or(1),
+            "instance_id": meta.u64("instance"),
             "pm_exec_path": meta.get("script").unwrap_or(""),
             "pm_cwd": meta.get("cwd").unwrap_or(""),
             "exec_interpreter": interpreter,
@@ -81,10 +88,11 @@ fn one(ctx: &Ctx, name: &str, meta: &Meta) -> Value {
 
 pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let mut list = Vec::new();
+    let mut samples = Samples::load(&ctx.paths);
     if ctx.paths.processes().is_dir() {
         for entry in ctx.store().entries()? {
             match &entry.meta {
-                Ok(meta) => list.push(one(ctx, &entry.name, meta)),
+                Ok(meta) => list.push(one(ctx, &mut samples, &entry.name, meta)),
                 Err(why) => list.push(json!({
                     "pid": 0, "name": entry.name, "pm_id": null,
                     "monit": { "memory": 0, "cpu": 0 },
@@ -93,6 +101,7 @@ pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
             }
         }
     }
+    samples.save();
     serde_json::to_writer(&mut *out, &list)?;
     writeln!(out)?;
     Ok(())

@@ -5,7 +5,8 @@ use crate::cli::ListArgs;
 use crate::listen::Snapshot;
 use crate::status::{observe, Status};
 use crate::supervise::now_epoch;
-use crate::table::{boxed, uptime};
+use crate::table::{boxed, colour_wanted, paint, uptime};
+use crate::usage::{cpu_cell, memory_cell, Samples};
 use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
@@ -35,6 +36,10 @@ pub struct Row {
     pub watch: bool,
     /// Cluster mode: the node workers behind its port (null for other services).
     pub workers: Option<Vec<crate::supervise::cluster::Worker>>,
+    /// Recent CPU of the main process, percent of one core (null: not running).
+    pub cpu: Option<f64>,
+    /// Resident memory of the main process, bytes (null: not running).
+    pub memory: Option<u64>,
 }
 
 /// One observation of every process, in TSM ID order.
@@ -43,7 +48,8 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let entries = ctx.store().entries()?;
     // Read the listening sockets once, and only when some service runs.
     let mut sockets: Option<Snapshot> = None;
-    Ok(entries
+    let mut samples = Samples::load(&ctx.paths);
+    let rows = entries
         .into_iter()
         .map(|entry| match entry.meta {
             Ok(meta) => {
@@ -63,8 +69,16 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .map(|w| w.workers)
                         .unwrap_or_default()
                 });
+                let cpu = match (seen.pid, &seen.info) {
+                    (Some(pid), Some(info)) => {
+                        Some(samples.cpu(&entry.name, pid, info, meta.start_time()))
+                    }
+                    _ => None,
+                };
                 Row {
                     workers,
+                    cpu,
+                    memory: seen.info.filter(|_| running).map(|i| i.rss),
                     listening,
                     id: meta.id(),
                     name: entry.name,
@@ -98,9 +112,35 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 error: Some(why),
                 watch: false,
                 workers: None,
+                cpu: None,
+                memory: None,
             },
         })
-        .collect())
+        .collect();
+    samples.save();
+    Ok(rows)
+}
+
+/// The status cell: green online, yellow on its way, red when it ended badly.
+fn status_cell(r: &Row, colour: bool) -> String {
+    let text = match (r.status, r.exit_code, &r.signal) {
+        ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
+        ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
+        _ => r.status.to_string(),
+    };
+    let failed = r.exit_code.is_some_and(|c| c != 0) || r.signal.is_some();
+    let code = match r.status {
+        "online" => 32,
+        "launching" | "stopping" | "waiting restart" | "orphaned" | "paused" => 33,
+        "errored" | "corrupt" => 31,
+        "exited" if failed => 31,
+        _ => 0,
+    };
+    if colour && code != 0 {
+        paint(&text, code)
+    } else {
+        text
+    }
 }
 
 /// Younger than the readiness grace.
@@ -121,14 +161,11 @@ impl Run for ListArgs {
             return Ok(());
         }
         let now_ms = now_epoch() * 1000;
+        let colour = colour_wanted();
         let cells: Vec<Vec<String>> = rows
             .iter()
             .flat_map(|r| {
-                let status = match (r.status, r.exit_code, &r.signal) {
-                    ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
-                    ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
-                    _ => r.status.to_string(),
-                };
+                let status = status_cell(r, colour);
                 let status = if r.watch {
                     format!("{status} (watching)")
                 } else {
@@ -146,6 +183,8 @@ impl Run for ListArgs {
                     },
                     cell(r.uptime.map(uptime)),
                     r.restarts.to_string(),
+                    cell(r.cpu.map(cpu_cell)),
+                    cell(r.memory.map(memory_cell)),
                 ];
                 let mut lines = vec![row];
                 let workers = r.workers.as_deref().unwrap_or_default();
@@ -164,6 +203,8 @@ impl Run for ListArgs {
                         String::new(),
                         cell(w.started.map(|s| uptime(now_ms.saturating_sub(s) / 1000))),
                         w.restarts.to_string(),
+                        String::new(),
+                        String::new(),
                     ]);
                 }
                 lines
@@ -178,6 +219,8 @@ impl Run for ListArgs {
                 ("port", 9),
                 ("uptime", 22),
                 ("↺", 5),
+                ("cpu", 6),
+                ("mem", 9),
             ],
             &cells,
         );

@@ -5,6 +5,7 @@ mod completions;
 mod config;
 mod delete;
 mod describe;
+mod describe_usage;
 mod doctor;
 mod export;
 mod flush;
@@ -24,6 +25,8 @@ mod start_features;
 mod startup;
 mod stop;
 mod wait;
+
+pub use list::{rows as list_rows, Row as ListRow};
 
 use crate::cli::Command;
 use crate::paths::Paths;
@@ -105,6 +108,7 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Jlist(_) => jlist::print(ctx, out),
         Command::StartOrRestart(a) => a.run(ctx, out),
         Command::ReloadLogs(_) => reset::reload_logs(out),
+        Command::Monit(_) => crate::monit::run(ctx),
     }
 }
 

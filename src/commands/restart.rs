@@ -98,6 +98,11 @@ impl Run for Restart<'_> {
             .map(|((stop, (id, name)), (spec, changes))| {
                 stop?;
                 let pid = launch(&store, &spec, *id, false)?;
+                // For describe: this run began with a restart by the user.
+                let _ = store.update(name, |m| {
+                    m.set("last_restart_reason", "user");
+                    true
+                });
                 let mut line = format!("tsm: restarted '{name}' (TSM ID: {id}, PID: {pid})");
                 if !changes.is_empty() {
                     line.push_str(&format!(

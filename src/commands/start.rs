@@ -56,6 +56,7 @@ impl Run for StartArgs {
             policy: self.policy(),
             features: self.features(&ctx.cwd)?,
             no_port: self.no_port,
+            max_memory: self.max_memory_restart,
         };
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         if let Some(count) = &self.instances {

@@ -258,6 +258,13 @@ pub fn spec(
                 .map_err(|e| bad(format!("'max_log_size': {e}")))?,
         ),
     };
+    let max_memory = match get("max_memory_restart") {
+        None => None,
+        Some(v) => Some(
+            crate::supervise::memory::parse_limit(&text(v).unwrap_or_default())
+                .map_err(|e| bad(format!("'max_memory_restart': {e}")))?,
+        ),
+    };
     let date_format = get("log_date_format")
         .and_then(text)
         .map(|f| DateFormat::parse(&f))
@@ -329,6 +336,7 @@ pub fn spec(
         out_file,
         error_file,
         features: crate::features::from_app(&fields, &cwd).map_err(in_app)?,
+        max_memory,
     };
     Ok(App {
         spec,

@@ -144,7 +144,7 @@ fn pm2_fields_and_aliases() {
         lines.contains("treekill (app 'Test es6 modules-staging'): tsm stops"),
         "{lines}"
     );
-    assert!(lines.contains("max_memory_restart"), "{lines}");
+    assert!(!lines.contains("max_memory_restart"), "honoured: {lines}");
     assert!(!lines.contains("exec_mode"), "{lines}");
 }
 

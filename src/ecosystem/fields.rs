@@ -66,6 +66,7 @@ pub const HONOURED: &[&str] = &[
     "ignore_watch",
     "watch_delay",
     "cron_restart",
+    "max_memory_restart",
     "treekill",
     "stop_exit_codes",
 ];
@@ -75,10 +76,6 @@ const IGNORED: &[(&str, &str)] = &[
     (
         "watch_options",
         "tsm's watcher takes watch, ignore_watch and watch_delay (chokidar's options do not apply)",
-    ),
-    (
-        "max_memory_restart",
-        "not restarted on memory use (arrives with issue 15, monitoring)",
     ),
     (
         "shutdown_with_message",
@@ -239,9 +236,7 @@ mod tests {
         assert_eq!(refusal("stop_exit_codes", &json!([0])), None);
         assert!(refusal("stop_exit_codes", &json!([3])).is_some());
         assert_eq!(refusal("cron_restart", &json!("0")), None);
-        assert!(refusal("max_memory_restart", &json!("200M"))
-            .unwrap()
-            .contains("memory"));
+        assert_eq!(refusal("max_memory_restart", &json!("200M")), None);
         assert_eq!(refusal("env_production", &json!({})), None);
         assert_eq!(refusal("name", &json!("x")), None);
         assert_eq!(

@@ -3,20 +3,42 @@
 use super::{Listener, ProcInfo};
 use std::collections::HashSet;
 
-/// Parses `/proc/PID/stat`: the fields after the command name (which may hold spaces and
-/// parentheses, hence the last `)`) are state (3rd field), ppid (4th), pgrp (5th), …,
-/// starttime (22nd).
-fn parse_stat(stat: &str) -> Option<(char, i32, i32, u64)> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let ppid = fields.get(1)?.parse().ok()?;
-    let pgrp = fields.get(2)?.parse().ok()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((state, ppid, pgrp, start))
+/// The fields of `/proc/PID/stat` tsm uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    state: char,
+    ppid: i32,
+    pgrp: i32,
+    /// utime + stime, in clock ticks.
+    ticks: u64,
+    threads: u32,
+    start: u64,
+    /// Resident pages.
+    rss_pages: u64,
 }
 
-fn read_stat(pid: i32) -> Option<(char, i32, i32, u64)> {
+/// Parses `/proc/PID/stat`: the fields after the command name (which may hold spaces and
+/// parentheses, hence the last `)`) are state (3rd field), ppid (4th), pgrp (5th), …, utime
+/// (14th), stime (15th), num_threads (20th), starttime (22nd), rss (24th).
+fn parse_stat(stat: &str) -> Option<Stat> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = [""; 22];
+    for (slot, field) in fields.iter_mut().zip(rest.split_ascii_whitespace()) {
+        *slot = field;
+    }
+    let number = |i: usize| fields[i].parse::<u64>().ok();
+    Some(Stat {
+        state: fields[0].chars().next()?,
+        ppid: fields[1].parse().ok()?,
+        pgrp: fields[2].parse().ok()?,
+        start: number(19)?,
+        ticks: number(11).unwrap_or(0) + number(12).unwrap_or(0),
+        threads: fields[17].parse().unwrap_or(1),
+        rss_pages: number(21).unwrap_or(0),
+    })
+}
+
+fn read_stat(pid: i32) -> Option<Stat> {
     use std::io::Read;
     // One read: a stat line is well under 1 KiB (read_to_string would grow from 32 bytes).
     let mut buf = [0u8; 1024];
@@ -25,13 +47,32 @@ fn read_stat(pid: i32) -> Option<(char, i32, i32, u64)> {
     parse_stat(std::str::from_utf8(&buf[..n]).ok()?)
 }
 
+/// Clock ticks per second and the page size (from the auxiliary vector: no system call).
+fn units() -> (u64, u64) {
+    // SAFETY: sysconf has no preconditions.
+    let (tick, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    (
+        u64::try_from(tick).ok().filter(|t| *t > 0).unwrap_or(100),
+        u64::try_from(page).ok().filter(|p| *p > 0).unwrap_or(4096),
+    )
+}
+
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {
-    let (state, ppid, _, start) = read_stat(pid)?;
+    let stat = read_stat(pid)?;
+    let (tick, page) = units();
     Some(ProcInfo {
-        start,
-        ppid,
-        zombie: matches!(state, 'Z' | 'X' | 'x'),
-        stopped: matches!(state, 'T' | 't'),
+        start: stat.start,
+        ppid: stat.ppid,
+        zombie: matches!(stat.state, 'Z' | 'X' | 'x'),
+        stopped: matches!(stat.state, 'T' | 't'),
+        cpu_ns: stat.ticks.saturating_mul(1_000_000_000 / tick),
+        rss: stat.rss_pages.saturating_mul(page),
+        threads: stat.threads,
     })
 }
 
@@ -49,9 +90,9 @@ pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
         else {
             continue;
         };
-        if let Some((state, _, pgrp, _)) = read_stat(pid) {
-            if wanted.contains(&pgrp) && !matches!(state, 'Z' | 'X' | 'x') {
-                live.insert(pgrp);
+        if let Some(stat) = read_stat(pid) {
+            if wanted.contains(&stat.pgrp) && !matches!(stat.state, 'Z' | 'X' | 'x') {
+                live.insert(stat.pgrp);
                 if live.len() == wanted.len() {
                     break;
                 }
@@ -202,6 +243,10 @@ impl Sockets {
     }
 }
 
+pub fn fd_count(pid: i32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
 pub fn command_line(pid: i32) -> Option<String> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let words: Vec<String> = raw
@@ -263,9 +308,20 @@ mod tests {
 
     #[test]
     fn stat_with_awkward_command_names() {
-        let line =
-            "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 98765 1 1";
-        assert_eq!(parse_stat(line), Some(('S', 1, 4242, 98765)));
+        let line = "4242 (my (odd) prog) S 1 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 3 0 98765 1 777";
+        assert_eq!(
+            parse_stat(line),
+            Some(Stat {
+                state: 'S',
+                ppid: 1,
+                pgrp: 4242,
+                ticks: 300,
+                threads: 3,
+                start: 98765,
+                rss_pages: 777,
+            })
+        );
         assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_stat("1 (x) S 1 2"), None);
     }
 }

@@ -63,6 +63,12 @@ pub struct ProcInfo {
     pub zombie: bool,
     /// Stopped by a signal (SIGSTOP, SIGTSTP…) until it gets SIGCONT.
     pub stopped: bool,
+    /// CPU time used so far, user + system, in nanoseconds.
+    pub cpu_ns: u64,
+    /// Resident memory in bytes.
+    pub rss: u64,
+    /// Threads of the process.
+    pub threads: u32,
 }
 
 /// What listening on a port below 1024 takes, for a warning.
@@ -174,6 +180,11 @@ impl Sockets {
     }
 }
 
+/// How many descriptors `pid` has open, where the OS lets us see.
+pub fn fd_count(pid: i32) -> Option<usize> {
+    imp::fd_count(pid)
+}
+
 /// A process's command line, for messages.
 pub fn command_line(pid: i32) -> Option<String> {
     imp::command_line(pid)
@@ -250,7 +261,11 @@ mod tests {
         let me = std::process::id() as i32;
         let a = proc_info(me).expect("own process is visible");
         assert!(!a.zombie);
-        assert_eq!(proc_info(me), Some(a));
+        assert!(a.rss > 0 && a.threads >= 1, "{a:?}");
+        assert_eq!(
+            proc_info(me).map(|i| (i.start, i.ppid)),
+            Some((a.start, a.ppid))
+        );
         assert!(is_same_process(me, a.start));
         assert!(!is_same_process(me, a.start + 1));
     }
@@ -338,5 +353,10 @@ mod tests {
     fn lists_own_descriptors() {
         let fds = open_fds();
         assert!(fds.contains(&0) || fds.contains(&1) || fds.contains(&2));
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let me = std::process::id() as i32;
+        let with = fd_count(me).unwrap();
+        drop(file);
+        assert_eq!(fd_count(me), Some(with - 1));
     }
 }

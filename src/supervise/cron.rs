@@ -58,14 +58,14 @@ impl Source for CronRestart {
         self.due
     }
 
-    fn fire(&mut self, now: Instant, _readable: bool) -> Option<&'static str> {
+    fn fire(&mut self, now: Instant, _readable: bool) -> Option<String> {
         if self.due.is_some_and(|d| d <= now) {
             self.arm();
             // A wake a little early (clock rounding) must not match the same second again.
             if self.due.is_some_and(|d| d <= now) {
                 self.due = Some(now + Duration::from_secs(1));
             }
-            return Some("cron");
+            return Some("cron".into());
         }
         None
     }
@@ -100,7 +100,7 @@ mod tests {
         let mut source = CronRestart::new(Some("* * * * * *")).unwrap();
         let due = source.deadline().unwrap();
         assert_eq!(source.fire(due - Duration::from_millis(1), false), None);
-        assert_eq!(source.fire(due, false), Some("cron"));
+        assert_eq!(source.fire(due, false).as_deref(), Some("cron"));
         assert!(source.deadline().unwrap() > due);
     }
 }

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod cron;
 mod descendants;
+pub mod memory;
 mod pump;
 mod record;
 mod source;
@@ -227,6 +228,9 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             Some(daemon)
         };
         let [out_pipe, err_pipe] = pipes;
+        for source in sources.iter_mut() {
+            source.run_started();
+        }
         let mut run = pump::Run {
             pid,
             group: pid,
@@ -241,7 +245,10 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         };
         let ended = pump::pump(&wake, &mut run);
         let last_pid = run.pid;
-        let asked = run.restart;
+        let asked = run.restart.take();
+        for source in sources.iter_mut() {
+            source.run_ended();
+        }
         heal(&rec, paths, name, &mut life);
         if std::fs::read_to_string(paths.pid_file(name))
             .is_ok_and(|t| t.trim() == last_pid.to_string())
@@ -283,6 +290,14 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| end_fields(m, "stopped"));
             break;
         }
+        // Why a restart by the policy comes (`last_restart_reason`; a source names its own).
+        let reason = match ended {
+            Some(WaitStatus::Exited(_, code)) => format!("exit {code}"),
+            Some(WaitStatus::Signaled(_, sig, _)) => {
+                format!("signal {}", sig.as_str().trim_start_matches("SIG"))
+            }
+            _ => "signal".to_string(),
+        };
         // Whatever the run left behind goes with it (it would hold the port of the next run).
         descendants::end_all(0, Duration::from_millis(spec.kill_timeout_ms));
         if let Some(reason) = asked {
@@ -292,7 +307,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| {
                 end_fields(m, "launching");
                 m.set("restarts", restarts.to_string());
-                m.set("last_restart_reason", reason);
+                m.set("last_restart_reason", &reason);
             });
             continue;
         }
@@ -307,7 +322,9 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             .policy
             .decide(exit, started.elapsed(), unstable, recent.len())
         {
-            decision @ (Decision::Exited | Decision::Errored) if !sources.is_empty() => {
+            decision @ (Decision::Exited | Decision::Errored)
+                if sources.iter().any(|s| s.revives()) =>
+            {
                 // Not restarted by its policy, but a source may start it again: a cron job's
                 // next time, or the edit that fixes a crash under watch.
                 let ended_as = match decision {
@@ -329,7 +346,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                 record(&mut |m| {
                     m.set("status", "launching");
                     m.set("restarts", restarts.to_string());
-                    m.set("last_restart_reason", reason);
+                    m.set("last_restart_reason", &reason);
                 });
             }
             Decision::Exited => {
@@ -355,6 +372,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                     end_fields(m, "waiting restart");
                     m.set("restarts", restarts.to_string());
                     m.set("unstable_restarts", unstable.to_string());
+                    m.set("last_restart_reason", &reason);
                     let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
                     m.set("next_restart_at", ms.to_string());
                 });

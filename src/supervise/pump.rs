@@ -94,7 +94,7 @@ impl Wake {
 
 /// While no service runs (it exited and its policy does not restart it), waits for a source to
 /// ask for a restart; `None` when SIGTERM came first.
-pub fn idle(wake: &Wake, sources: &mut [Box<dyn Source>]) -> Option<&'static str> {
+pub fn idle(wake: &Wake, sources: &mut [Box<dyn Source>]) -> Option<String> {
     loop {
         reap_all();
         if term_requested() {
@@ -169,7 +169,7 @@ pub struct Run<'a> {
     /// Wake sources (cron, watch): each may ask for a graceful restart.
     pub sources: &'a mut [Box<dyn Source>],
     /// Set when a source asked for the restart that ended this run (its reason).
-    pub restart: Option<&'static str>,
+    pub restart: Option<String>,
 }
 
 /// Pumps output until the service has exited and its pipes are closed (or the grace after its

@@ -85,14 +85,14 @@ impl Source for WatchRestart {
         self.pending
     }
 
-    fn fire(&mut self, now: Instant, readable: bool) -> Option<&'static str> {
+    fn fire(&mut self, now: Instant, readable: bool) -> Option<String> {
         if readable && self.watcher.changed() {
             // Every further change pushes the restart back: one restart per burst of saves.
             self.pending = Some(now + self.delay);
         }
         if self.pending.is_some_and(|d| d <= now) {
             self.pending = None;
-            return Some("watch");
+            return Some("watch".into());
         }
         None
     }

@@ -16,11 +16,11 @@ fn list_shows_the_seed_table_sorted_by_id() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "┌──────┬────────────────────┬─────────┬────────┬─────────┬──────────────────────┬─────┐"
+        "┌──────┬────────────────────┬─────────┬────────┬─────────┬──────────────────────┬─────┬──────┬─────────┐"
     );
     assert_eq!(
         lines[1],
-        "│ id   │ name               │ status  │ pid    │ port    │ uptime               │ ↺   │"
+        "│ id   │ name               │ status  │ pid    │ port    │ uptime               │ ↺   │ cpu  │ mem     │"
     );
     assert!(
         lines[3].starts_with(&format!(

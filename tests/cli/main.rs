@@ -18,6 +18,7 @@ mod ports;
 mod procfile;
 mod repl;
 mod repl_tty;
+mod resources;
 mod safety;
 mod start;
 mod startup;

@@ -74,7 +74,9 @@ fn jlist_reset_status_show_and_reload_logs() {
     assert_eq!(app["pm_id"], 0);
     assert_eq!(app["name"], name.as_str());
     assert!(app["pid"].as_i64().unwrap() > 0);
-    assert_eq!(app["monit"]["memory"], 0);
+    // pm2's monit: the main process's resident bytes and recent CPU, as in `tsm list`.
+    assert!(app["monit"]["memory"].as_u64().unwrap() > 0, "{app}");
+    assert!(app["monit"]["cpu"].as_f64().is_some(), "{app}");
     assert_eq!(app["pm2_env"]["status"], "online");
     assert_eq!(app["pm2_env"]["restart_time"], 1);
     assert_eq!(app["pm2_env"]["exec_mode"], "fork_mode");

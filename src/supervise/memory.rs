@@ -1,0 +1,152 @@
+//! Restart on a memory limit (`--max-memory-restart`, pm2's `max_memory_restart`): a deadline
+//! wake source (see `source`) that samples the resident memory of the service's whole tree every
+//! [`CHECK_INTERVAL`] and asks for a graceful stop once it has been above the limit for
+//! [`OVER_SAMPLES`] samples in a row. A supervisor without a limit has no such source and never
+//! wakes for it.
+
+use super::source::Source;
+use crate::platform;
+use std::time::{Duration, Instant};
+
+/// How often the tree's memory is sampled.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// Samples in a row above the limit before the restart (a short spike is forgiven).
+pub const OVER_SAMPLES: u32 = 2;
+
+/// Why a value is not a memory limit, naming the accepted units.
+fn bad(text: &str) -> String {
+    format!("'{text}' is not a memory limit: use bytes, or a number with K, M or G (e.g. 300M)")
+}
+
+/// pm2's memory sizes: `300M`, `1G`, `512K`, or a bare number of bytes (binary units, a
+/// trailing `B` allowed). Zero, negative and unknown units are refused.
+pub fn parse_limit(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let body = upper.strip_suffix('B').unwrap_or(&upper);
+    let (number, scale) = match body.chars().last() {
+        Some('K') => (&body[..body.len() - 1], 1u64 << 10),
+        Some('M') => (&body[..body.len() - 1], 1 << 20),
+        Some('G') => (&body[..body.len() - 1], 1 << 30),
+        _ => (body, 1),
+    };
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(bad(text));
+    }
+    let value: f64 = number.parse().map_err(|_| bad(text))?;
+    let bytes = value * scale as f64;
+    if !(1.0..=(u64::MAX / 2) as f64).contains(&bytes) {
+        return Err(format!(
+            "'{text}' is not a memory limit: it must be at least one byte (use K, M or G, e.g. 300M)"
+        ));
+    }
+    Ok(bytes as u64)
+}
+
+/// The resident memory of everything the supervisor runs: its descendants (the service, its
+/// children, and the escapees it adopted as subreaper). A process that ends meanwhile counts
+/// for nothing.
+fn tree_rss() -> u64 {
+    let me = std::process::id() as i32;
+    platform::process_tree(me)
+        .into_iter()
+        .filter(|&p| p != me)
+        .filter_map(platform::proc_info)
+        .map(|i| i.rss)
+        .sum()
+}
+
+/// The memory watch of one service: armed while a run of it lives.
+#[derive(Debug)]
+pub struct Watch {
+    limit: u64,
+    /// The next sample, while a run lives and the limit has not tripped.
+    next: Option<Instant>,
+    over: u32,
+}
+
+impl Watch {
+    /// A watch for `limit` bytes; none without a limit.
+    pub fn new(limit: Option<u64>) -> Option<Self> {
+        limit.filter(|l| *l > 0).map(|limit| Watch {
+            limit,
+            next: None,
+            over: 0,
+        })
+    }
+
+    /// Whether one sample of `used` bytes, with the ones before it, calls for a restart.
+    fn sample(&mut self, used: u64) -> bool {
+        self.over = if used > self.limit { self.over + 1 } else { 0 };
+        self.over >= OVER_SAMPLES
+    }
+}
+
+impl Source for Watch {
+    fn deadline(&self) -> Option<Instant> {
+        self.next
+    }
+
+    fn fire(&mut self, now: Instant, _readable: bool) -> Option<String> {
+        self.next = Some(now + CHECK_INTERVAL);
+        let used = tree_rss();
+        if !self.sample(used) {
+            return None;
+        }
+        self.next = None; // stopping: no more samples until the next run
+        Some(format!("memory {used}"))
+    }
+
+    fn run_started(&mut self) {
+        self.next = Some(Instant::now() + CHECK_INTERVAL);
+        self.over = 0;
+    }
+
+    fn run_ended(&mut self) {
+        self.next = None;
+    }
+
+    fn revives(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_in_pm2_units() {
+        assert_eq!(parse_limit("300M"), Ok(300 << 20));
+        assert_eq!(parse_limit("1G"), Ok(1 << 30));
+        assert_eq!(parse_limit("512k"), Ok(512 << 10));
+        assert_eq!(parse_limit("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_limit("4096"), Ok(4096));
+        assert_eq!(parse_limit("200MB"), Ok(200 << 20));
+        for bad in ["0", "-5M", "12XB", "", "M", "0K", "1e9", "5 M"] {
+            let err = parse_limit(bad).unwrap_err();
+            assert!(err.contains("K, M or G"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn restarts_only_after_consecutive_samples_over_the_limit() {
+        let mut w = Watch::new(Some(100)).unwrap();
+        assert!(!w.sample(150));
+        assert!(!w.sample(50), "a spike is forgiven");
+        assert!(!w.sample(150));
+        assert!(w.sample(150));
+        assert!(Watch::new(None).is_none());
+        assert!(Watch::new(Some(0)).is_none());
+    }
+
+    #[test]
+    fn armed_only_while_a_run_lives_and_never_revives() {
+        let mut w = Watch::new(Some(1)).unwrap();
+        assert_eq!(w.deadline(), None, "no run yet: no timer");
+        w.run_started();
+        assert!(w.deadline().is_some_and(|d| d > Instant::now()));
+        w.run_ended();
+        assert_eq!(w.deadline(), None);
+        assert!(!w.revives());
+    }
+}
