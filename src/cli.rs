@@ -378,8 +378,9 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     Ok((value * scale).round() as u64)
 }
 
-/// `4096`, `500K`, `10M`, `1G` (binary units; a trailing `B` is allowed).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+/// `4096`, `500K`, `10M`, `1.5G` in bytes (binary units, pm2's; a trailing `B` is allowed):
+/// digits and one `.` only, at least one byte. `None` for anything else.
+pub fn size_bytes(text: &str) -> Option<u64> {
     let upper = text.trim().to_ascii_uppercase();
     let body = upper.strip_suffix('B').unwrap_or(&upper);
     let (number, scale) = match body.chars().last() {
@@ -388,13 +389,19 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         Some('G') => (&body[..body.len() - 1], 1 << 30),
         _ => (body, 1),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size (try 500K, 10M, 1G)"))?;
-    if value <= 0.0 {
-        return Err(format!("'{text}' must be more than zero"));
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return None;
     }
-    Ok((value * scale as f64) as u64)
+    let bytes = number.parse::<f64>().ok()? * scale as f64;
+    (1.0..=(u64::MAX / 2) as f64)
+        .contains(&bytes)
+        .then_some(bytes as u64)
+}
+
+/// A log size for `--max-log-size`: see [`size_bytes`].
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    size_bytes(text)
+        .ok_or_else(|| format!("'{text}' is not a size of at least one byte (try 500K, 10M, 1G)"))
 }
 
 #[derive(Debug, Args)]

@@ -13,33 +13,15 @@ pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// Samples in a row above the limit before the restart (a short spike is forgiven).
 pub const OVER_SAMPLES: u32 = 2;
 
-/// Why a value is not a memory limit, naming the accepted units.
+/// Why a value is not a memory limit, naming the accepted units (zero and negatives too).
 fn bad(text: &str) -> String {
     format!("'{text}' is not a memory limit: use bytes, or a number with K, M or G (e.g. 300M)")
 }
 
-/// pm2's memory sizes: `300M`, `1G`, `512K`, or a bare number of bytes (binary units, a
-/// trailing `B` allowed). Zero, negative and unknown units are refused.
+/// pm2's memory sizes: `300M`, `1G`, `512K`, or a bare number of bytes (the units of
+/// `--max-log-size`, [`crate::cli::size_bytes`]). Zero, negative and unknown units are refused.
 pub fn parse_limit(text: &str) -> Result<u64, String> {
-    let upper = text.trim().to_ascii_uppercase();
-    let body = upper.strip_suffix('B').unwrap_or(&upper);
-    let (number, scale) = match body.chars().last() {
-        Some('K') => (&body[..body.len() - 1], 1u64 << 10),
-        Some('M') => (&body[..body.len() - 1], 1 << 20),
-        Some('G') => (&body[..body.len() - 1], 1 << 30),
-        _ => (body, 1),
-    };
-    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Err(bad(text));
-    }
-    let value: f64 = number.parse().map_err(|_| bad(text))?;
-    let bytes = value * scale as f64;
-    if !(1.0..=(u64::MAX / 2) as f64).contains(&bytes) {
-        return Err(format!(
-            "'{text}' is not a memory limit: it must be at least one byte (use K, M or G, e.g. 300M)"
-        ));
-    }
-    Ok(bytes as u64)
+    crate::cli::size_bytes(text).ok_or_else(|| bad(text))
 }
 
 /// The resident memory of everything the supervisor runs: its descendants (the service, its
