@@ -23,5 +23,6 @@ mod safety;
 mod start;
 mod startup;
 mod supervision;
+mod treekill;
 mod trust;
 mod watch;
