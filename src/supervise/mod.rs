@@ -420,6 +420,14 @@ fn spawn(
 ) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
     let (argv, cluster_env) = cluster::command(spec, meta, paths)?;
     let mut cmd = Command::new(&argv[0]);
+    // A program run directly gets argv[0] as the user named it (a multi-call binary).
+    if let Some(argv0) = spec
+        .argv0
+        .as_ref()
+        .filter(|_| std::path::Path::new(&argv[0]) == spec.script)
+    {
+        cmd.arg0(argv0);
+    }
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
         .stdin(Stdio::null())

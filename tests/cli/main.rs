@@ -1,6 +1,7 @@
 //! Integration tests: the real `tsm-native` binary against real processes, each test in its
 //! own TETRA_DIR, every process it started checked gone at the end.
 
+mod argv0;
 mod bats;
 mod cron;
 mod ecosystem;
