@@ -252,8 +252,9 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             source.run_ended();
         }
         heal(&rec, paths, name, &mut life);
-        if std::fs::read_to_string(paths.pid_file(name))
-            .is_ok_and(|t| t.trim() == last_pid.to_string())
+        // Read as untrusted (never a planted FIFO, never without a cap).
+        if crate::statefile::read_text(&paths.pid_file(name), crate::statefile::SMALL_CAP)
+            .is_ok_and(|t| t.is_some_and(|t| t.trim() == last_pid.to_string()))
         {
             let _ = std::fs::remove_file(paths.pid_file(name));
         }

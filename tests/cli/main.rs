@@ -3,6 +3,7 @@
 
 mod argv0;
 mod bats;
+mod capped_reads;
 mod cron;
 mod ecosystem;
 mod escapees;
