@@ -188,3 +188,29 @@ fn treekill_false_is_exported_as_pm2_and_systemd_say_it() {
         kill9(pid);
     }
 }
+
+#[test]
+fn no_treekill_on_the_command_line_as_in_pm2() {
+    let t = Tsm::new();
+    let port = free_port();
+    config(&t, false, port); // writes parent.sh
+    let name = format!("parent-{port}");
+    t.start(&["--no-treekill", "--port", &port.to_string(), "parent.sh"]);
+    let (main, child, escaped) = (
+        pid_in(&t, "main.pid"),
+        pid_in(&t, "child.pid"),
+        pid_in(&t, "escaped.pid"),
+    );
+    assert_eq!(t.meta(&name).get("treekill"), Some("false"));
+    let described = stdout_of(&t.run(&["describe", &name]).success());
+    assert!(described.contains("main process only"), "{described}");
+    t.run(&["stop", &name]).success();
+    assert!(!alive(main), "the main process survived tsm stop");
+    assert!(
+        alive(child) && alive(escaped),
+        "--no-treekill, yet a child was killed"
+    );
+    for pid in [child, escaped] {
+        kill9(pid);
+    }
+}
