@@ -94,3 +94,55 @@ fn tsm_logs_of_a_fifo_or_a_huge_line_returns() {
         out.stdout.len()
     );
 }
+
+#[test]
+fn doctor_with_a_fifo_as_the_problems_log_returns() {
+    let t = Tsm::new();
+    t.service("svc.sh", free_port());
+    t.start(&["svc.sh"]);
+    fifo(&t.state().join("problems.log"));
+    let out = quick(&t, &["doctor"]);
+    assert!(out.status.code().is_some(), "doctor hung: {out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("could not record"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_fifo_as_the_cluster_launcher_is_replaced_not_waited_on() {
+    let t = Tsm::new();
+    if which::which("node").is_err() {
+        panic!("node is needed for cluster mode tests");
+    }
+    t.script(
+        "srv.js",
+        "require('http').createServer((q, r) => r.end('ok')).listen(process.env.PORT);\n",
+    );
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(t.state())
+        .expect("state folder");
+    fifo(&t.state().join("cluster.js"));
+    let port = free_port();
+    let out = quick(
+        &t,
+        &[
+            "start",
+            "-i",
+            "1",
+            "--exec-mode=cluster",
+            "--port",
+            &port.to_string(),
+            "srv.js",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let name = format!("srv-{port}");
+    wait_until("the cluster service online", || {
+        t.status_of(&name) == "online"
+    });
+    assert!(std::fs::symlink_metadata(t.state().join("cluster.js"))
+        .expect("launcher")
+        .file_type()
+        .is_file());
+}
