@@ -9,7 +9,7 @@ use crate::meta::Meta;
 use crate::policy::{self, Policy};
 use crate::port;
 use crate::resolve::valid_name;
-use crate::script::{locate, not_found};
+use crate::script::{argv0_for, locate, not_found};
 use std::path::{Path, PathBuf};
 
 /// Default grace between SIGTERM and SIGKILL on stop.
@@ -43,13 +43,6 @@ pub struct Spec {
     /// argv[0] as the user named the program (`redis-server`), when it is run directly and
     /// that differs from `script`: multi-call binaries choose what to be by it.
     pub argv0: Option<String>,
-}
-
-/// argv[0] for a program named `raw` that was found at `script`: what the user typed, as a
-/// shell gives it, when it is run directly (through an interpreter, argv[0] is the
-/// interpreter's) and differs from the path.
-pub fn argv0_for(raw: &str, script: &Path, interpreter: Option<&PathBuf>) -> Option<String> {
-    (interpreter.is_none() && !raw.is_empty() && Path::new(raw) != script).then(|| raw.to_string())
 }
 
 /// Where a process was defined: on the command line, or as an app of an ecosystem config.

@@ -309,7 +309,7 @@ pub fn spec(
         );
     }
     let argv0 = (!command_line)
-        .then(|| crate::spec::argv0_for(&raw_script, &script_path, interpreter.as_ref()))
+        .then(|| script::argv0_for(&raw_script, &script_path, interpreter.as_ref()))
         .flatten();
     let spec = Spec {
         name,
