@@ -208,6 +208,10 @@ pub struct StartArgs {
     #[arg(long, value_name = "SIZE", allow_hyphen_values = true,
           value_parser = crate::supervise::memory::parse_limit)]
     pub max_memory_restart: Option<u64>,
+    /// Stop, restart and delete signal only the main process, not its children (pm2's
+    /// --no-treekill; ecosystem `treekill: false`)
+    #[arg(long)]
+    pub no_treekill: bool,
 }
 
 #[derive(Debug, Args)]

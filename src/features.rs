@@ -27,6 +27,8 @@ pub struct Features {
     pub plan: Option<crate::instances::Plan>,
     /// Cluster mode: this many node workers behind one port (`exec_mode=cluster`).
     pub cluster: Option<u32>,
+    /// pm2's `treekill: false`: a stop signals only the main process, its children are left.
+    pub keep_children: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +147,11 @@ pub fn from_app(
         group: None,
         plan: plan_of(fields)?,
         cluster: None,
+        keep_children: match get("treekill") {
+            None | Some(Value::Bool(true)) => false,
+            Some(Value::Bool(false)) => true,
+            Some(_) => return Err(TsmError::Data("'treekill' must be true or false".into())),
+        },
     })
 }
 
@@ -218,6 +225,9 @@ impl Features {
             }
             m.set("watch_delay", w.delay_ms.to_string());
         }
+        if self.keep_children {
+            m.set("treekill", "false");
+        }
         if let Some(n) = self.cluster {
             m.set("exec_mode", "cluster");
             m.set("cluster_instances", n.to_string());
@@ -273,6 +283,7 @@ impl Features {
                 .filter(|v| *v == "cluster")
                 .and_then(|_| m.u64("cluster_instances"))
                 .map(|n| n.min(1024) as u32),
+            keep_children: m.get("treekill") == Some("false"),
         }
     }
 
@@ -310,6 +321,7 @@ mod tests {
             }),
             plan: None,
             cluster: Some(3),
+            keep_children: true,
         };
         let mut m = Meta::new();
         f.write(&mut m);

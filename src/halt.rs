@@ -108,8 +108,14 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
     for (index, name) in names.iter().enumerate() {
         let Some(meta) = &metas[index] else { continue };
         let seen = observe(paths, name, meta);
-        let supervisor = live_supervisor(meta);
+        // pm2's `treekill: false`: only the main process is signalled, its children are left.
+        let keep_children = crate::features::Features::read(meta).keep_children;
+        let supervisor = live_supervisor(meta).filter(|_| !keep_children);
         let members = match supervisor {
+            _ if keep_children => match (seen.pid, &seen.info) {
+                (Some(pid), Some(info)) => vec![(pid, info.start)],
+                _ => Vec::new(),
+            },
             Some(sup) => descendants_of(sup),
             None => ownership::token_of(meta)
                 .and_then(|t| carriers.remove(t))
@@ -124,7 +130,7 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
         }
         // The pid passed the start-stamp check in `observe`: it is the service we started
         // (or the daemon it left), and when it leads a group, the group is the service's.
-        let pgid = seen.pid.unwrap_or(0);
+        let pgid = seen.pid.filter(|_| !keep_children).unwrap_or(0);
         if pgid == 0 && members.is_empty() {
             // Nothing running; a supervisor waiting to restart it is told to give up.
             signal_supervisor(store, name);

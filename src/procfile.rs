@@ -213,6 +213,7 @@ pub fn plan(file: &Path, opts: &Options) -> Result<Vec<Planned>, TsmError> {
                     error_file: None,
                     features: Default::default(),
                     max_memory: None,
+                    argv0: None,
                 },
             });
         }

@@ -118,3 +118,10 @@ pub fn locate(raw: &str, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String
     let path = std::path::absolute(&path).map_err(|_| not_found(raw))?;
     Ok((path, interpreter, text))
 }
+
+/// argv[0] for a program named `raw` that was found at `script`: what the user typed, as a
+/// shell gives it, when it is run directly (through an interpreter, argv[0] is the
+/// interpreter's) and differs from the path.
+pub fn argv0_for(raw: &str, script: &Path, interpreter: Option<&PathBuf>) -> Option<String> {
+    (interpreter.is_none() && !raw.is_empty() && Path::new(raw) != script).then(|| raw.to_string())
+}

@@ -9,7 +9,7 @@ use crate::meta::Meta;
 use crate::policy::{self, Policy};
 use crate::port;
 use crate::resolve::valid_name;
-use crate::script::{locate, not_found};
+use crate::script::{argv0_for, locate, not_found};
 use std::path::{Path, PathBuf};
 
 /// Default grace between SIGTERM and SIGKILL on stop.
@@ -40,6 +40,9 @@ pub struct Spec {
     pub features: Features,
     /// Restart the service when its tree stays above this many resident bytes.
     pub max_memory: Option<u64>,
+    /// argv[0] as the user named the program (`redis-server`), when it is run directly and
+    /// that differs from `script`: multi-call binaries choose what to be by it.
+    pub argv0: Option<String>,
 }
 
 /// Where a process was defined: on the command line, or as an app of an ecosystem config.
@@ -165,6 +168,7 @@ impl Spec {
         } else {
             compose_name(&base, port)?
         };
+        let argv0 = argv0_for(&req.script, &script, interpreter.as_ref());
         Ok(Spec {
             name,
             origin: Origin::Cli,
@@ -188,6 +192,7 @@ impl Spec {
             policy: req.policy,
             features: req.features.clone(),
             max_memory: req.max_memory,
+            argv0,
         })
     }
 
@@ -255,6 +260,10 @@ impl Spec {
                 .map(PathBuf::from),
             kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
             max_memory: meta.u64("max_memory_restart").filter(|m| *m > 0),
+            argv0: meta
+                .get("argv0")
+                .filter(|v| !v.is_empty() && meta.get("interpreter").is_none_or(str::is_empty))
+                .map(str::to_string),
             log: LogOptions {
                 max_size: meta.u64("max_log_size").filter(|s| *s > 0),
                 retain: meta
@@ -311,6 +320,9 @@ impl Spec {
         m.set("tsm_id", id.to_string());
         m.set("name", &self.name);
         m.set("script", self.script.display().to_string());
+        if let Some(argv0) = &self.argv0 {
+            m.set("argv0", argv0);
+        }
         m.set("args", shell_words::join(&self.args));
         m.set("cwd", self.cwd.display().to_string());
         m.set("interpreter", path(&self.interpreter));
@@ -427,6 +439,7 @@ mod tests {
             out_file: Some(tmp.path().join("o.log")),
             error_file: None,
             max_memory: Some(300 << 20),
+            argv0: None,
             kill_timeout_ms: 250,
             log: LogOptions {
                 max_size: Some(1024),

@@ -123,6 +123,7 @@ mod tests {
             error_file: None,
             features: Default::default(),
             max_memory: None,
+            argv0: None,
         }
     }
 

@@ -204,11 +204,7 @@ impl<'a> Store<'a> {
         let _lock = FileLock::exclusive(&lock_path)
             .with_context(|| format!("locking {}", lock_path.display()))?;
         let path = self.paths.next_id();
-        let recorded = match fs::read_to_string(&path) {
-            Ok(text) => text.trim().parse::<u64>().ok(),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
+        let recorded = read_counter(&path)?;
         // A stale, missing or damaged counter never hands out an ID that is in use.
         let id = recorded.unwrap_or(0).max(floor);
         let next = id.checked_add(1).ok_or_else(|| {
@@ -232,9 +228,7 @@ impl<'a> Store<'a> {
         let _lock = FileLock::exclusive(&lock_path)
             .with_context(|| format!("locking {}", lock_path.display()))?;
         let path = self.paths.next_id();
-        let next = fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| t.trim().parse::<u64>().ok());
+        let next = read_counter(&path)?;
         if next.is_some_and(|n| n > id) {
             return Ok(());
         }
@@ -252,6 +246,16 @@ impl<'a> Store<'a> {
     pub fn op_lock(&self, name: &str) -> Result<FileLock> {
         let path = self.paths.op_lock(name);
         FileLock::exclusive(&path).with_context(|| format!("locking {}", path.display()))
+    }
+}
+
+/// The `next_id` counter: `None` when missing or damaged (not a number, too large, not a
+/// regular file — a planted FIFO is never opened blocking), to be rebuilt above every ID in use.
+fn read_counter(path: &Path) -> Result<Option<u64>> {
+    match statefile::read_text(path, statefile::SMALL_CAP) {
+        Ok(text) => Ok(text.and_then(|t| t.trim().parse::<u64>().ok())),
+        Err(e) if e.kind() == ErrorKind::InvalidData => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 

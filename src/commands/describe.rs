@@ -125,6 +125,10 @@ fn features_lines(f: &crate::features::Features) -> Vec<(&'static str, String)> 
             .map_or_else(|| "never".to_string(), iso8601);
         lines.push(("cron restart", format!("{expr} (next restart {next})")));
     }
+    if f.keep_children {
+        let what = "false: stop and restart signal the main process only";
+        lines.push(("treekill", what.to_string()));
+    }
     if let Some(w) = &f.watch {
         let paths: Vec<String> = w.paths.iter().map(|p| p.display().to_string()).collect();
         let mut text = format!("{} (delay {}ms", paths.join(", "), w.delay_ms);

@@ -130,8 +130,10 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         );
     }
     let problems = crate::supervise::problems_log(paths);
-    if let Ok(text) = std::fs::read_to_string(&problems) {
-        for line in text.lines().rev().take(5) {
+    // Its last lines only, read backwards, never blocking (a FIFO planted there shows none).
+    if let Ok(lines) = crate::logs::last_lines(&problems, 5) {
+        for line in lines.iter().rev() {
+            let line = String::from_utf8_lossy(line);
             add(
                 format!("a supervisor could not record: {line}"),
                 format!(

@@ -33,6 +33,7 @@ impl StartArgs {
             group: None,
             plan: None,
             cluster: None,
+            keep_children: self.no_treekill,
         })
     }
 }

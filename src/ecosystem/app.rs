@@ -308,6 +308,9 @@ pub fn spec(
             &app_name,
         );
     }
+    let argv0 = (!command_line)
+        .then(|| script::argv0_for(&raw_script, &script_path, interpreter.as_ref()))
+        .flatten();
     let spec = Spec {
         name,
         script: script_path,
@@ -337,6 +340,7 @@ pub fn spec(
         error_file,
         features: crate::features::from_app(&fields, &cwd).map_err(in_app)?,
         max_memory,
+        argv0,
     };
     Ok(App {
         spec,

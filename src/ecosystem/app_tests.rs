@@ -140,10 +140,8 @@ fn pm2_fields_and_aliases() {
     assert_eq!(s.policy.min_uptime_ms, 3_600_000);
     assert!(s.env.contains(&("INSTANCE_ID".into(), "0".into())));
     let lines = refused.lines().join("\n");
-    assert!(
-        lines.contains("treekill (app 'Test es6 modules-staging'): tsm stops"),
-        "{lines}"
-    );
+    assert!(s.features.keep_children, "treekill: false is honoured");
+    assert!(!lines.contains("treekill"), "{lines}");
     assert!(!lines.contains("max_memory_restart"), "honoured: {lines}");
     assert!(!lines.contains("exec_mode"), "{lines}");
 }

@@ -142,8 +142,6 @@ pub fn unalias(app: &Map<String, Value>) -> Map<String, Value> {
 /// Why a field's value cannot be honoured, saying what tsm does instead (`None`: honoured).
 pub fn refusal(key: &str, value: &Value) -> Option<String> {
     let reason = match key {
-        "treekill" => (value == &Value::Bool(false))
-            .then_some("tsm stops the app's whole process group, children included")?,
         "stop_exit_codes" => {
             let only_zero = match value {
                 Value::Number(n) => n.as_u64() == Some(0),
@@ -232,7 +230,7 @@ mod tests {
         assert_eq!(refusal("watch", &json!(["src"])), None);
         assert_eq!(refusal("cron_restart", &json!("0 3 * * *")), None);
         assert_eq!(refusal("treekill", &json!(true)), None);
-        assert!(refusal("treekill", &json!(false)).is_some());
+        assert_eq!(refusal("treekill", &json!(false)), None);
         assert_eq!(refusal("stop_exit_codes", &json!([0])), None);
         assert!(refusal("stop_exit_codes", &json!([3])).is_some());
         assert_eq!(refusal("cron_restart", &json!("0")), None);

@@ -54,6 +54,9 @@ fn app(s: &Service) -> Result<Value, TsmError> {
     app.insert("min_uptime".into(), json!(spec.policy.min_uptime_ms));
     app.insert("restart_delay".into(), json!(spec.policy.delay_ms));
     app.insert("kill_timeout".into(), json!(spec.kill_timeout_ms));
+    if spec.features.keep_children {
+        app.insert("treekill".into(), json!(false));
+    }
     app.insert("out_file".into(), json!(s.out_log.display().to_string()));
     app.insert("error_file".into(), json!(s.err_log.display().to_string()));
     Ok(Value::Object(app))

@@ -106,7 +106,12 @@ fn unit(s: &Service, settings: &Settings, env_file: Option<&str>) -> Result<Stri
     let _ = writeln!(u, "Restart={}", restart(p.mode));
     let _ = writeln!(u, "RestartSec={}ms", p.delay_ms);
     let _ = writeln!(u, "TimeoutStopSec={}ms", s.spec.kill_timeout_ms.max(1));
-    u.push_str("KillMode=control-group\n");
+    // pm2's `treekill: false` is systemd's KillMode=process: only the main process is killed.
+    u.push_str(if s.spec.features.keep_children {
+        "KillMode=process\n"
+    } else {
+        "KillMode=control-group\n"
+    });
     let _ = writeln!(u, "StandardOutput=append:{}", path(&s.out_log));
     let _ = writeln!(u, "StandardError=append:{}", path(&s.err_log));
     u.push_str("\n[Install]\n");

@@ -36,7 +36,7 @@ fn identity(path: &Path) -> Option<(u64, u64, u64)> {
 impl Followed {
     /// Starts at the end of the file as it is now.
     fn new(source: Source) -> Self {
-        let file = File::open(&source.path).ok();
+        let file = super::tail::open_for_reading(&source.path).ok().flatten();
         let meta = file.as_ref().and_then(|f| f.metadata().ok());
         Self {
             ino: meta.as_ref().map(|m| (m.dev(), m.ino())),
@@ -110,7 +110,9 @@ impl Followed {
         // Moved or deleted: finish the old file, then start the new one from its beginning.
         self.read_new(out, stamp)?;
         if now.is_some() {
-            self.file = File::open(&self.source.path).ok();
+            self.file = super::tail::open_for_reading(&self.source.path)
+                .ok()
+                .flatten();
             self.ino = now.map(|(d, i, _)| (d, i));
             self.pos = 0;
             self.held.clear();

@@ -5,16 +5,35 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 const BLOCK: u64 = 64 * 1024;
+/// The most read backwards for one file: lines longer than that are cut (a log of one
+/// endless line is never read whole).
+const MAX_TAIL: u64 = 8 << 20;
 
-/// The last `n` lines of the file (without their newlines); a missing file has none.
+/// Opens a log for reading without ever blocking (a FIFO planted as a log, opened normally,
+/// would wait for a writer forever); `None` when it is missing or not a regular file (a FIFO,
+/// or `/dev/null` as an app's `out_file`: nothing to show).
+pub fn open_for_reading(path: &Path) -> io::Result<Option<File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(file.metadata()?.is_file().then_some(file))
+}
+
+/// The last `n` lines of the file (without their newlines); a missing file, or one that is
+/// not a regular file, has none.
 pub fn last_lines(path: &Path, n: usize) -> io::Result<Vec<Vec<u8>>> {
     if n == 0 {
         return Ok(Vec::new());
     }
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
+    let Some(mut file) = open_for_reading(path)? else {
+        return Ok(Vec::new());
     };
     let len = file.metadata()?.len();
     let mut start = len;
@@ -25,7 +44,7 @@ pub fn last_lines(path: &Path, n: usize) -> io::Result<Vec<Vec<u8>>> {
         let newlines = tail.iter().filter(|b| **b == b'\n').count();
         let ends_with_nl = tail.last() == Some(&b'\n');
         let needed = n + usize::from(ends_with_nl);
-        if start == 0 || newlines >= needed {
+        if start == 0 || newlines >= needed || tail.len() as u64 >= MAX_TAIL {
             break;
         }
         let size = BLOCK.min(start);
@@ -38,7 +57,7 @@ pub fn last_lines(path: &Path, n: usize) -> io::Result<Vec<Vec<u8>>> {
     }
     let text = tail.strip_suffix(b"\n").unwrap_or(&tail);
     let mut lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
-    if start > 0 {
+    if start > 0 && (tail.len() as u64) < MAX_TAIL {
         lines.remove(0); // cut mid-line by the block boundary
     }
     if text.is_empty() {

@@ -1,6 +1,7 @@
 //! `tsm monit`: a full-screen live dashboard (ratatui on crossterm) of every service's status,
 //! cpu and memory with their history, and the selected service's log; keys to restart,
-//! stop/start, delete and filter. The terminal is restored on `q`, Ctrl-C and a panic.
+//! stop/start, delete and filter. The terminal is restored on `q`, Ctrl-C, a panic, and
+//! SIGTERM, SIGHUP or SIGINT (then the signal is raised again, so the caller sees it).
 
 mod app;
 mod ui;
@@ -9,8 +10,10 @@ use crate::commands::Ctx;
 use crate::error::TsmError;
 use anyhow::Result;
 use app::{App, Mode};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the services are observed again.
@@ -28,7 +31,47 @@ impl Drop for Restore {
     }
 }
 
+/// The signal that asked monit to end (0: none yet).
+static ENDED_BY: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(signal: nix::libc::c_int) {
+    ENDED_BY.store(signal, Ordering::SeqCst);
+}
+
+const ENDING: [Signal; 3] = [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT];
+
+/// Catches the signals that end monit, so that it restores the terminal first. No
+/// `SA_RESTART`: a wait for input is interrupted, and at worst it ends within one LOG_POLL.
+fn catch_ending_signals() {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    for sig in ENDING {
+        // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
+        let _ = unsafe { signal::sigaction(sig, &action) };
+    }
+}
+
+/// Ends the process by `sig` as if it had not been caught (the terminal is restored by now).
+fn raise_again(sig: Signal) -> ! {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: restoring the default disposition installs no Rust code as a handler.
+    let _ = unsafe { signal::sigaction(sig, &default) };
+    let _ = signal::raise(sig);
+    std::process::exit(128 + sig as i32)
+}
+
 pub fn run(ctx: &Ctx) -> Result<()> {
+    let ended = run_until_signal(ctx);
+    match Signal::try_from(ENDED_BY.load(Ordering::SeqCst)) {
+        Ok(sig) => raise_again(sig),
+        Err(_) => ended,
+    }
+}
+
+fn run_until_signal(ctx: &Ctx) -> Result<()> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TsmError::Usage(
             "monit needs a terminal; in scripts and pipes use `tsm list` (or `tsm list --json`)"
@@ -39,10 +82,14 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     let mut app = App::new(ctx.clone());
     app.refresh();
     app.refresh_log();
+    catch_ending_signals();
     let mut terminal = ratatui::try_init()?;
     let _restore = Restore;
     let mut next_refresh = Instant::now() + REFRESH;
     loop {
+        if ENDED_BY.load(Ordering::SeqCst) != 0 {
+            return Ok(());
+        }
         terminal.draw(|frame| ui::draw(frame, &app))?;
         // Lets the tests check that a panic gives the terminal back (debug builds only).
         #[cfg(debug_assertions)]
@@ -51,7 +98,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         }
         let now = Instant::now();
         let wait = next_refresh.saturating_duration_since(now).min(LOG_POLL);
-        if event::poll(wait)? {
+        // A signal interrupting the wait is no error: the loop's top acts on it.
+        let ready = match event::poll(wait) {
+            Ok(ready) => ready,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => false,
+            Err(e) => return Err(e.into()),
+        };
+        if ready && ENDED_BY.load(Ordering::SeqCst) == 0 {
             match event::read()? {
                 Event::Key(key) if key.kind != KeyEventKind::Release => {
                     if !on_key(&mut app, key) {

@@ -46,10 +46,35 @@ enum Next {
     End,
 }
 
+/// The most a history file may hold (1000 entries of a few hundred bytes, with room to spare).
+const HISTORY_CAP: u64 = 4 << 20;
+
+/// Why the history file must not be opened (rustyline opens it blocking and reads it whole):
+/// it is a symlink, a FIFO or anything but a regular file, or larger than [`HISTORY_CAP`].
+/// `None`: it is fine, or missing (created on the first entry).
+fn history_refusal(path: &std::path::Path) -> Option<String> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        return Some(if ft.is_symlink() {
+            "is a symlink".into()
+        } else {
+            "is not a regular file".into()
+        });
+    }
+    (meta.len() > HISTORY_CAP).then(|| {
+        format!(
+            "is {} bytes, more than the {HISTORY_CAP} allowed",
+            meta.len()
+        )
+    })
+}
+
 enum Input {
     Terminal {
         editor: Box<Editor<complete::Helper, FileHistory>>,
-        history: PathBuf,
+        /// The history file, unless it cannot be used safely (see [`history_refusal`]).
+        history: Option<PathBuf>,
     },
     Lines(std::io::StdinLock<'static>),
 }
@@ -64,10 +89,15 @@ impl Input {
             .build();
         let mut editor = Editor::with_config(config)?;
         editor.set_helper(Some(complete::Helper::new(ctx.paths.clone())));
-        let history = ctx.paths.repl_history();
-        if history.exists() {
-            if let Err(e) = editor.load_history(&history) {
-                eprintln!("tsm: reading {}: {e}", history.display());
+        let mut history = Some(ctx.paths.repl_history());
+        if let Some(path) = history.clone() {
+            if let Some(why) = history_refusal(&path) {
+                eprintln!("tsm: {} {why}: history is not read or kept", path.display());
+                history = None;
+            } else if path.exists() {
+                if let Err(e) = editor.load_history(&path) {
+                    eprintln!("tsm: reading {}: {e}", path.display());
+                }
             }
         }
         Ok(Self::Terminal {
@@ -81,8 +111,16 @@ impl Input {
             Self::Terminal { editor, history } => match editor.readline(PROMPT) {
                 Ok(line) => {
                     if !line.trim().is_empty() && editor.add_history_entry(line.as_str())? {
-                        if let Err(e) = editor.append_history(history) {
-                            eprintln!("tsm: writing {}: {e}", history.display());
+                        // Checked again: the file may have been replaced meanwhile.
+                        if let Some(why) = history.as_deref().and_then(history_refusal) {
+                            if let Some(path) = history.take() {
+                                eprintln!("tsm: {} {why}: history is not kept", path.display());
+                            }
+                        }
+                        if let Some(path) = history.as_deref() {
+                            if let Err(e) = editor.append_history(path) {
+                                eprintln!("tsm: writing {}: {e}", path.display());
+                            }
                         }
                     }
                     Ok(Next::Line(line))

@@ -72,7 +72,11 @@ pub fn command(spec: &Spec, meta: &Meta, paths: &Paths) -> Result<(Vec<String>, 
         return Ok((spec.argv(), Vec::new()));
     };
     let launcher = paths.root().join("cluster.js");
-    if std::fs::read_to_string(&launcher).ok().as_deref() != Some(LAUNCHER) {
+    // Read as untrusted: a FIFO planted there is replaced, never waited on.
+    let current = crate::statefile::read_text(&launcher, 1 << 20)
+        .ok()
+        .flatten();
+    if current.as_deref() != Some(LAUNCHER) {
         crate::store::write_atomic(&launcher, LAUNCHER.as_bytes())
             .map_err(|e| format!("writing {}: {e:#}", launcher.display()))?;
     }

@@ -216,7 +216,8 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             if !matches!(status, WaitStatus::Exited(_, 0)) || pump::term_requested() {
                 return None;
             }
-            if user_stopping() {
+            // With `treekill: false` children are not the service's: none is followed.
+            if user_stopping() || spec.features.keep_children {
                 return None;
             }
             let (daemon, start) = descendants::daemon()?;
@@ -242,6 +243,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             follow: &mut follow,
             sources: &mut sources,
             restart: None,
+            keep_children: spec.features.keep_children,
         };
         let ended = pump::pump(&wake, &mut run);
         let last_pid = run.pid;
@@ -250,8 +252,9 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             source.run_ended();
         }
         heal(&rec, paths, name, &mut life);
-        if std::fs::read_to_string(paths.pid_file(name))
-            .is_ok_and(|t| t.trim() == last_pid.to_string())
+        // Read as untrusted (never a planted FIFO, never without a cap).
+        if crate::statefile::read_text(&paths.pid_file(name), crate::statefile::SMALL_CAP)
+            .is_ok_and(|t| t.is_some_and(|t| t.trim() == last_pid.to_string()))
         {
             let _ = std::fs::remove_file(paths.pid_file(name));
         }
@@ -285,8 +288,15 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                 m.set("log_dropped", dropped.to_string());
             }
         };
+        // With `treekill: false` what the run left behind is left running (subreaped
+        // children are handed on to init when this supervisor exits).
+        let leftovers = || {
+            if !spec.features.keep_children {
+                descendants::end_all(0, Duration::from_millis(spec.kill_timeout_ms));
+            }
+        };
         if pump::term_requested() || user_stopping() {
-            descendants::end_all(0, Duration::from_millis(spec.kill_timeout_ms));
+            leftovers();
             record(&mut |m| end_fields(m, "stopped"));
             break;
         }
@@ -299,7 +309,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             _ => "signal".to_string(),
         };
         // Whatever the run left behind goes with it (it would hold the port of the next run).
-        descendants::end_all(0, Duration::from_millis(spec.kill_timeout_ms));
+        leftovers();
         if let Some(reason) = asked {
             // A source asked for it: counted, recorded, and started again at once.
             restarts += 1;
@@ -411,6 +421,14 @@ fn spawn(
 ) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
     let (argv, cluster_env) = cluster::command(spec, meta, paths)?;
     let mut cmd = Command::new(&argv[0]);
+    // A program run directly gets argv[0] as the user named it (a multi-call binary).
+    if let Some(argv0) = spec
+        .argv0
+        .as_ref()
+        .filter(|_| std::path::Path::new(&argv[0]) == spec.script)
+    {
+        cmd.arg0(argv0);
+    }
     cmd.args(&argv[1..])
         .current_dir(&spec.cwd)
         .stdin(Stdio::null())

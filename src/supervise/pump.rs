@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 /// How long output is still collected from the service's group after the service exits.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// The same with `treekill: false`: children left running may hold the pipes for good.
+const DRAIN_GRACE_KEPT: Duration = Duration::from_millis(100);
 
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 static TERM: AtomicBool = AtomicBool::new(false);
@@ -170,6 +172,26 @@ pub struct Run<'a> {
     pub sources: &'a mut [Box<dyn Source>],
     /// Set when a source asked for the restart that ended this run (its reason).
     pub restart: Option<String>,
+    /// `treekill: false`: signal only the followed process, never its group or descendants.
+    pub keep_children: bool,
+}
+
+impl Run<'_> {
+    fn signal(&self, signal: Signal) {
+        send(self.keep_children, self.pid, self.group, signal);
+    }
+}
+
+/// Sends `signal` to the service: its group and every descendant, or with `treekill: false`
+/// (`keep_children`) the main process alone (SIGTERM is followed by SIGCONT either way).
+fn send(keep_children: bool, pid: i32, group: i32, signal: Signal) {
+    if !keep_children {
+        return descendants::signal_all(group, signal);
+    }
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid), signal);
+    if signal == Signal::SIGTERM {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGCONT);
+    }
 }
 
 /// Pumps output until the service has exited and its pipes are closed (or the grace after its
@@ -189,16 +211,18 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
         }
         let now = Instant::now();
         if drain_until.is_some_and(|d| d <= now) {
-            // Whatever still holds the pipes outlived the service: end it.
-            descendants::signal_all(run.group, Signal::SIGKILL);
+            // Whatever still holds the pipes outlived the service: end it (unless kept).
+            if !run.keep_children {
+                descendants::signal_all(run.group, Signal::SIGKILL);
+            }
             break;
         }
         if ended.is_none() && term_requested() && kill_at.is_none() {
-            descendants::signal_all(run.group, Signal::SIGTERM);
+            run.signal(Signal::SIGTERM);
             kill_at = Some(now + run.kill_timeout);
         }
         if ended.is_none() && kill_at.is_some_and(|k| k <= now) {
-            descendants::signal_all(run.group, Signal::SIGKILL);
+            run.signal(Signal::SIGKILL);
             kill_at = None;
         }
         let dropped = run.logs[0].dropped + run.logs[1].dropped;
@@ -272,8 +296,8 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
                 // A graceful restart, as `tsm restart` does it: TERM, then KILL after the
                 // kill timeout; the supervisor starts the service again once it has ended.
                 run.restart = Some(reason);
-                descendants::signal_all(run.group, Signal::SIGTERM);
-                descendants::signal_all(run.group, Signal::SIGCONT);
+                let (keep, pid, group) = (run.keep_children, run.pid, run.group);
+                send(keep, pid, group, Signal::SIGTERM);
                 kill_at = Some(now + run.kill_timeout);
             }
         }
@@ -307,8 +331,13 @@ pub fn pump(wake: &Wake, run: &mut Run) -> Option<WaitStatus> {
                             continue;
                         }
                         ended = Some(status);
-                        drain_until = Some(Instant::now() + DRAIN_GRACE);
-                        if !term_requested() && !(run.user_stopping)() {
+                        let grace = if run.keep_children {
+                            DRAIN_GRACE_KEPT
+                        } else {
+                            DRAIN_GRACE
+                        };
+                        drain_until = Some(Instant::now() + grace);
+                        if !run.keep_children && !term_requested() && !(run.user_stopping)() {
                             // Like systemd: what the service left behind goes with it.
                             descendants::signal_all(run.group, Signal::SIGTERM);
                         }

@@ -1,7 +1,9 @@
 //! Integration tests: the real `tsm-native` binary against real processes, each test in its
 //! own TETRA_DIR, every process it started checked gone at the end.
 
+mod argv0;
 mod bats;
+mod capped_reads;
 mod cron;
 mod ecosystem;
 mod escapees;
@@ -23,5 +25,6 @@ mod safety;
 mod start;
 mod startup;
 mod supervision;
+mod treekill;
 mod trust;
 mod watch;

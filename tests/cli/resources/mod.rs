@@ -2,6 +2,8 @@
 //! restart on a memory limit, `describe`'s process tree, and `monit` on a real terminal.
 
 mod monit;
+mod monit_signals;
+mod repl_history;
 mod tty;
 
 use crate::harness::*;
