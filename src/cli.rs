@@ -1,5 +1,7 @@
 //! The command line, as clap types.
 
+pub use crate::units::{parse_duration_ms, parse_size, size_bytes};
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -363,51 +365,6 @@ pub struct SuperviseArgs {
 #[derive(Debug, Args)]
 pub struct MonitArgs {}
 
-/// `500ms`, `5s`, `2m`, or a bare number of milliseconds (pm2's unit).
-pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration (try 500ms, 5s, 1m)"))?;
-    let scale = match unit {
-        "" | "ms" => 1.0,
-        "s" => 1_000.0,
-        "m" => 60_000.0,
-        _ => return Err(format!("'{text}' has an unknown unit (use ms, s or m)")),
-    };
-    Ok((value * scale).round() as u64)
-}
-
-/// `4096`, `500K`, `10M`, `1.5G` in bytes (binary units, pm2's; a trailing `B` is allowed):
-/// digits and one `.` only, at least one byte. `None` for anything else.
-pub fn size_bytes(text: &str) -> Option<u64> {
-    let upper = text.trim().to_ascii_uppercase();
-    let body = upper.strip_suffix('B').unwrap_or(&upper);
-    let (number, scale) = match body.chars().last() {
-        Some('K') => (&body[..body.len() - 1], 1u64 << 10),
-        Some('M') => (&body[..body.len() - 1], 1 << 20),
-        Some('G') => (&body[..body.len() - 1], 1 << 30),
-        _ => (body, 1),
-    };
-    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return None;
-    }
-    let bytes = number.parse::<f64>().ok()? * scale as f64;
-    (1.0..=(u64::MAX / 2) as f64)
-        .contains(&bytes)
-        .then_some(bytes as u64)
-}
-
-/// A log size for `--max-log-size`: see [`size_bytes`].
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    size_bytes(text)
-        .ok_or_else(|| format!("'{text}' is not a size of at least one byte (try 500K, 10M, 1G)"))
-}
-
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// systemd, launchd, supervisord, procfile or ecosystem
@@ -434,72 +391,5 @@ pub struct ExportArgs {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn each_command_takes_only_its_own_flags() {
-        for args in [
-            &["tsm", "stop", "x", "--keep-env"][..],
-            &["tsm", "stop", "x", "--wait"],
-            &["tsm", "delete", "x", "--wait-timeout", "1s"],
-            &["tsm", "restart", "x", "--kill-port"],
-        ] {
-            assert!(Cli::try_parse_from(args).is_err(), "{args:?} parsed");
-        }
-        assert!(Cli::try_parse_from(["tsm", "restart", "x", "--keep-env", "--wait"]).is_ok());
-        assert!(Cli::try_parse_from(["tsm", "delete", "x", "--kill-port"]).is_ok());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_ms("500ms"), Ok(500));
-        assert_eq!(parse_duration_ms("5s"), Ok(5_000));
-        assert_eq!(parse_duration_ms("1.5s"), Ok(1_500));
-        assert_eq!(parse_duration_ms("2m"), Ok(120_000));
-        assert_eq!(parse_duration_ms("250"), Ok(250));
-        assert!(parse_duration_ms("soon").is_err());
-        assert!(parse_duration_ms("5h").is_err());
-        assert!(parse_duration_ms("").is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("500K"), Ok(500 * 1024));
-        assert_eq!(parse_size("10M"), Ok(10 << 20));
-        assert_eq!(parse_size("1g"), Ok(1 << 30));
-        assert_eq!(parse_size("10MB"), Ok(10 << 20));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("lots").is_err());
-    }
-
-    #[test]
-    fn start_takes_name_and_args_after_dashes() {
-        let cli = Cli::try_parse_from([
-            "tsm",
-            "start",
-            "--env",
-            "e.env",
-            "server.sh",
-            "myapp",
-            "--",
-            "--flag",
-            "x",
-        ])
-        .unwrap();
-        let Some(Command::Start(a)) = cli.command else {
-            panic!("not start")
-        };
-        assert_eq!(a.script, "server.sh");
-        assert_eq!(a.name.as_deref(), Some("myapp"));
-        assert_eq!(a.args, ["--flag", "x"]);
-        assert_eq!(a.env_file.as_deref(), Some("e.env"));
-    }
-}
+#[path = "cli_tests.rs"]
+mod tests;

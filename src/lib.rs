@@ -32,6 +32,7 @@ pub mod status;
 pub mod store;
 pub mod supervise;
 pub mod table;
+pub mod units;
 pub mod unrecorded;
 pub mod usage;
 

@@ -9,6 +9,7 @@ pub mod memory;
 mod pump;
 mod record;
 mod source;
+mod spawn;
 mod watch;
 
 pub use record::problems_log;
@@ -28,9 +29,7 @@ use record::Recorder;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
+use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn now_epoch() -> u64 {
@@ -168,7 +167,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             record(&mut |m| m.set("status", "stopped"));
             break;
         }
-        let (pid, pipes) = match spawn(&spec, &started_meta, paths, &token) {
+        let (pid, pipes) = match spawn::spawn(&spec, &started_meta, paths, &token) {
             Ok(spawned) => spawned,
             Err(why) => {
                 record(&mut |m| {
@@ -199,7 +198,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                 m.set(key, value);
             }
         });
-        heal(&rec, paths, name, &mut life);
+        record::heal(&rec, paths, name, &mut life);
         rec.pid_file(pid);
         if first {
             ready.send(&format!("ok {pid}"));
@@ -209,7 +208,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         // Output is being dropped: the log folder may have been removed; make it again.
         let mut tick = |dropped: u64| {
             record(&mut |m| m.set("log_dropped", dropped.to_string()));
-            heal(&rec, paths, name, &mut life);
+            record::heal(&rec, paths, name, &mut life);
         };
         // A main process that exits 0 leaving a daemon is followed (systemd's Type=forking).
         let mut follow = |status: WaitStatus| -> Option<i32> {
@@ -251,7 +250,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         for source in sources.iter_mut() {
             source.run_ended();
         }
-        heal(&rec, paths, name, &mut life);
+        record::heal(&rec, paths, name, &mut life);
         // Read as untrusted (never a planted FIFO, never without a cap).
         if crate::statefile::read_text(&paths.pid_file(name), crate::statefile::SMALL_CAP)
             .is_ok_and(|t| t.is_some_and(|t| t.trim() == last_pid.to_string()))
@@ -394,57 +393,4 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Makes removed state folders again, and takes the life lock again when `pids/` (and with
-/// it the lock file) was removed, so the CLI keeps seeing a live supervisor.
-fn heal(rec: &Recorder, paths: &Paths, name: &str, life: &mut FileLock) {
-    rec.heal();
-    let path = paths.supervisor_lock(name);
-    if path.exists() {
-        return;
-    }
-    if let Ok(Some(lock)) = FileLock::try_exclusive(&path) {
-        let _ = lock.record_holder();
-        *life = lock;
-    }
-}
-
-/// Spawns one run of the service as the leader of its own process group, stdout and stderr
-/// piped to us. An exec failure comes back as the error (std reports it through a
-/// close-on-exec pipe).
-fn spawn(
-    spec: &Spec,
-    meta: &crate::meta::Meta,
-    paths: &Paths,
-    token: &str,
-) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
-    let (argv, cluster_env) = cluster::command(spec, meta, paths)?;
-    let mut cmd = Command::new(&argv[0]);
-    // A program run directly gets argv[0] as the user named it (a multi-call binary).
-    if let Some(argv0) = spec
-        .argv0
-        .as_ref()
-        .filter(|_| std::path::Path::new(&argv[0]) == spec.script)
-    {
-        cmd.arg0(argv0);
-    }
-    cmd.args(&argv[1..])
-        .current_dir(&spec.cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("TSM_NAME", &spec.name)
-        .env(ownership::VAR, token)
-        .envs(crate::features::Features::read(meta).env())
-        .envs(cluster_env)
-        .process_group(0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
-    let pid = child.id() as i32;
-    match (child.stdout.take(), child.stderr.take()) {
-        (Some(out), Some(err)) => Ok((pid, [out.into(), err.into()])),
-        _ => Err("service pipes missing".into()),
-    }
 }

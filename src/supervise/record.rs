@@ -151,3 +151,17 @@ impl<'a> Recorder<'a> {
         }
     }
 }
+
+/// Makes removed state folders again, and takes the life lock again when `pids/` (and with
+/// it the lock file) was removed, so the CLI keeps seeing a live supervisor.
+pub fn heal(rec: &Recorder, paths: &Paths, name: &str, life: &mut FileLock) {
+    rec.heal();
+    let path = paths.supervisor_lock(name);
+    if path.exists() {
+        return;
+    }
+    if let Ok(Some(lock)) = FileLock::try_exclusive(&path) {
+        let _ = lock.record_holder();
+        *life = lock;
+    }
+}

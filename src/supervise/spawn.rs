@@ -1,0 +1,50 @@
+//! Spawning one run of the service: its argv (argv[0] as the user named it, the cluster
+//! launcher in cluster mode), its environment (the ownership token, instance variables), its
+//! own process group, stdout and stderr piped to the supervisor.
+
+use super::cluster;
+use crate::ownership;
+use crate::paths::Paths;
+use crate::spec::Spec;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+/// Spawns one run of the service as the leader of its own process group, stdout and stderr
+/// piped to us. An exec failure comes back as the error (std reports it through a
+/// close-on-exec pipe).
+pub fn spawn(
+    spec: &Spec,
+    meta: &crate::meta::Meta,
+    paths: &Paths,
+    token: &str,
+) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
+    let (argv, cluster_env) = cluster::command(spec, meta, paths)?;
+    let mut cmd = Command::new(&argv[0]);
+    // A program run directly gets argv[0] as the user named it (a multi-call binary).
+    if let Some(argv0) = spec
+        .argv0
+        .as_ref()
+        .filter(|_| std::path::Path::new(&argv[0]) == spec.script)
+    {
+        cmd.arg0(argv0);
+    }
+    cmd.args(&argv[1..])
+        .current_dir(&spec.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("TSM_NAME", &spec.name)
+        .env(ownership::VAR, token)
+        .envs(crate::features::Features::read(meta).env())
+        .envs(cluster_env)
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+    let pid = child.id() as i32;
+    match (child.stdout.take(), child.stderr.take()) {
+        (Some(out), Some(err)) => Ok((pid, [out.into(), err.into()])),
+        _ => Err("service pipes missing".into()),
+    }
+}
