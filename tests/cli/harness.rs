@@ -51,12 +51,27 @@ impl Tsm {
     }
 
     /// Writes an executable script into the work folder.
+    ///
+    /// The file is written by a child process, never opened for writing here: a descriptor
+    /// open in this multi-threaded process is inherited by whatever another test thread forks
+    /// at that moment, until that child execs (a while, under load), and a service exec'ing
+    /// the script meanwhile fails with ETXTBSY ("Text file busy").
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::io::Write;
         let path = self.work.join(name);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("script dir");
         }
-        std::fs::write(&path, body).expect("write script");
+        let mut writer = std::process::Command::new("sh")
+            .args(["-c", "cat > \"$1\"", "sh"])
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sh to write a script");
+        let mut stdin = writer.stdin.take().expect("the writer's stdin");
+        stdin.write_all(body.as_bytes()).expect("write script");
+        drop(stdin);
+        assert!(writer.wait().expect("wait for the writer").success());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         path
     }
