@@ -164,6 +164,14 @@ impl Drop for Tsm {
             .timeout(Duration::from_secs(30))
             .output();
         let left = processes_of(&self.tetra);
+        // What each one is, for the message below (read before they are killed).
+        let what: Vec<String> = left
+            .iter()
+            .map(|pid| {
+                let args = tsm::platform::command_line(*pid).unwrap_or_default();
+                format!("{pid} {args}")
+            })
+            .collect();
         for pid in &left {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(*pid),
@@ -171,7 +179,7 @@ impl Drop for Tsm {
             );
         }
         if !left.is_empty() && !std::thread::panicking() {
-            panic!("test left processes behind: {left:?}");
+            panic!("test left processes behind: {what:?}");
         }
     }
 }
