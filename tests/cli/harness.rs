@@ -236,7 +236,7 @@ fn processes_with_env_word(word: &str) -> Vec<i32> {
 
 /// Polls `check` until it holds or the deadline passes.
 pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut pause = Duration::from_millis(1);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
