@@ -61,37 +61,45 @@ common_teardown() {
 # leftover_pids DIR: the pids whose environment holds TETRA_DIR=DIR, one a line. Linux: one
 # grep over every /proc/PID/environ (a bash loop would be slow under bats' DEBUG trap); macOS:
 # `ps -E`, which appends each of our own processes' environment to its command line. Every
-# program of the pipeline runs without TETRA_DIR in its environment, so that none finds
-# another (a sed started beside the grep was taken for a leftover and killed).
-leftover_pids() {
+# program of the pipeline is started without TETRA_DIR in its environment, so that none finds
+# another: the variable is unset in the subshell before anything is exec'd (`env -u` was not
+# enough: the env process itself carries it until it execs, and a grep scanning meanwhile
+# took it, or the sed it was about to become, for a leftover, under load).
+leftover_pids() (
+    unset TETRA_DIR
     if [ -d /proc/self ]; then
-        { env -u TETRA_DIR grep -lsFxz -e "TETRA_DIR=$1" /proc/[0-9]*/environ || true; } |
-            env -u TETRA_DIR sed -e 's|^/proc/||' -e 's|/environ$||'
+        { grep -lsFxz -e "TETRA_DIR=$1" /proc/[0-9]*/environ || true; } |
+            sed -e 's|^/proc/||' -e 's|/environ$||'
     else
         # shellcheck disable=SC2016 # awk's own $i and $1
-        env -u TETRA_DIR ps -axE -o pid=,command= |
-            env -u TETRA_DIR awk -v word="TETRA_DIR=$1" '{ for (i = 2; i <= NF; i++) if ($i == word) { print $1; next } }'
+        ps -axE -o pid=,command= |
+            awk -v word="TETRA_DIR=$1" '{ for (i = 2; i <= NF; i++) if ($i == word) { print $1; next } }'
     fi
-}
+)
 
 # has_leftover DIR PID: PID is one of leftover_pids DIR.
-has_leftover() {
+has_leftover() (
+    unset TETRA_DIR
     leftover_pids "$1" | grep -qxF "$2"
-}
+)
 
 # kill_leftovers DIR: SIGKILLs every process whose environment holds TETRA_DIR=DIR and waits
 # for them to be gone. Reports each one on the TAP stream, since a leftover means `tsm delete`
 # missed something.
 kill_leftovers() {
-    local pid killed=()
-    while IFS= read -r pid; do
+    local pid args pids killed=() described=()
+    # The whole list first: nothing the loop starts can be seen by the scan.
+    pids=$(leftover_pids "$1")
+    for pid in $pids; do
         case "$pid" in "$$" | "$BASHPID") continue ;; esac
+        args=$(unset TETRA_DIR && ps -o args= -p "$pid" 2>/dev/null) || true
         if kill -KILL "$pid" 2>/dev/null; then
             killed+=("$pid")
+            described+=("$pid $args")
         fi
-    done < <(leftover_pids "$1")
+    done
     [ "${#killed[@]}" -eq 0 ] && return 0
-    printf '# teardown: killed leftover process %s\n' "${killed[@]}" >&3
+    printf '# teardown: killed leftover process %s\n' "${described[@]}" >&3
     for pid in "${killed[@]}"; do
         wait_until 5 pid_gone "$pid" || true
     done

@@ -226,11 +226,15 @@ fn signal_supervisor(store: &Store, name: &str) {
     }
 }
 
+/// Waits until the supervisor of `name` has released its lock and exited: it drops the lock
+/// on its way out, a moment before the process is gone.
 fn wait_supervisor_gone(store: &Store, name: &str) {
     let lock_path = store.paths().supervisor_lock(name);
+    let meta = store.read(name).ok().flatten();
+    let running = || meta.as_ref().and_then(live_supervisor).is_some();
     let deadline = Instant::now() + AFTER_KILL;
     let mut pause = Duration::from_micros(200);
-    while lock::is_held(&lock_path) && Instant::now() < deadline {
+    while (lock::is_held(&lock_path) || running()) && Instant::now() < deadline {
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(10));
     }

@@ -2,7 +2,7 @@
 
 use super::{resolve_or_all, Ctx, Run};
 use crate::cli::LogsArgs;
-use crate::logs::{files_of, follow, last_lines, Source};
+use crate::logs::{descriptors_needed, files_of, follow, last_lines_and_end, Source};
 use anyhow::Result;
 use std::io::{IsTerminal, Write};
 
@@ -29,26 +29,35 @@ impl Run for LogsArgs {
                 sources.push(Source {
                     path: out_path,
                     prefix: label(" |"),
+                    from: None,
                 });
             }
             if !self.out {
                 sources.push(Source {
                     path: err_path,
                     prefix: label(" !|"),
+                    from: None,
                 });
             }
         }
+        let follow_now = !self.nostream && (self.follow || std::io::stdout().is_terminal());
+        // Each file stays open from its last lines on, when the limit allows it (otherwise
+        // `follow` says how to raise it).
+        let need = descriptors_needed(sources.len());
+        let keep_open = follow_now && crate::platform::raise_fd_limit(need) >= need;
         let mut text = Vec::new();
-        for source in &sources {
-            for line in last_lines(&source.path, self.lines)? {
+        for source in &mut sources {
+            let (lines, end) = last_lines_and_end(&source.path, self.lines)?;
+            for line in lines {
                 text.extend_from_slice(source.prefix.as_bytes());
                 text.extend_from_slice(&line);
                 text.push(b'\n');
             }
+            // Following goes on from where these lines ended: nothing written meanwhile is lost.
+            source.from = end.filter(|_| keep_open);
         }
         out.write_all(&text)?;
         out.flush()?;
-        let follow_now = !self.nostream && (self.follow || std::io::stdout().is_terminal());
         if follow_now {
             follow(sources, out, self.timestamp)?;
         }

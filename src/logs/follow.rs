@@ -14,6 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct Source {
     pub path: PathBuf,
     pub prefix: String,
+    /// The file already open and the offset to follow it from (where the last lines shown
+    /// ended); without it, the file at the path from its end as it is when following starts.
+    pub from: Option<(File, u64)>,
 }
 
 struct Followed {
@@ -34,13 +37,19 @@ fn identity(path: &Path) -> Option<(u64, u64, u64)> {
 }
 
 impl Followed {
-    /// Starts at the end of the file as it is now.
-    fn new(source: Source) -> Self {
-        let file = super::tail::open_for_reading(&source.path).ok().flatten();
+    /// Starts where the source says, or at the end of the file as it is now.
+    fn new(mut source: Source) -> Self {
+        let (file, start) = match source.from.take() {
+            Some((file, at)) => (Some(file), Some(at)),
+            None => (
+                super::tail::open_for_reading(&source.path).ok().flatten(),
+                None,
+            ),
+        };
         let meta = file.as_ref().and_then(|f| f.metadata().ok());
         Self {
             ino: meta.as_ref().map(|m| (m.dev(), m.ino())),
-            pos: meta.map_or(0, |m| m.len()),
+            pos: start.or(meta.map(|m| m.len())).unwrap_or(0),
             file,
             source,
             held: Vec::new(),
@@ -151,11 +160,16 @@ impl Watches {
     }
 }
 
+/// Open files that following `sources` files needs: one descriptor per file, one more per
+/// kqueue watch, a few for the rest.
+pub fn descriptors_needed(sources: usize) -> u64 {
+    sources as u64 * if WATCH_FILES { 2 } else { 1 } + 64
+}
+
 /// Follows `sources` until writing fails (the reader went away) or the process is interrupted.
 /// With `timestamp`, each printed line is prefixed with the time it was read.
 pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io::Result<()> {
-    // One descriptor per file, one more per kqueue watch, a few for the rest.
-    let need = sources.len() as u64 * if WATCH_FILES { 2 } else { 1 } + 64;
+    let need = descriptors_needed(sources.len());
     let limit = crate::platform::raise_fd_limit(need);
     if limit < need {
         return Err(io::Error::other(format!(
@@ -289,10 +303,12 @@ mod tests {
             Source {
                 path: busy.clone(),
                 prefix: "busy| ".into(),
+                from: None,
             },
             Source {
                 path: quiet.clone(),
                 prefix: "quiet| ".into(),
+                from: None,
             },
         ];
         std::thread::spawn(move || follow(sources, &mut Tap(tx), false));

@@ -7,8 +7,8 @@ mod tail;
 mod writer;
 
 pub use datefmt::DateFormat;
-pub use follow::{follow, Source};
-pub use tail::last_lines;
+pub use follow::{descriptors_needed, follow, Source};
+pub use tail::{last_lines, last_lines_and_end};
 pub use writer::{LogOptions, LogWriter};
 
 use crate::meta::Meta;

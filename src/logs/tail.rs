@@ -32,10 +32,29 @@ pub fn last_lines(path: &Path, n: usize) -> io::Result<Vec<Vec<u8>>> {
     if n == 0 {
         return Ok(Vec::new());
     }
+    Ok(last_lines_and_end(path, n)?.0)
+}
+
+/// A file left open, and the offset reading it stopped at.
+pub type OpenAt = (File, u64);
+
+/// The last `n` lines, and the file open with the offset they end at: a follower starting
+/// there misses no line written after they were read. A missing file, or one that is not a
+/// regular file, has none and is not kept.
+pub fn last_lines_and_end(path: &Path, n: usize) -> io::Result<(Vec<Vec<u8>>, Option<OpenAt>)> {
     let Some(mut file) = open_for_reading(path)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let len = file.metadata()?.len();
+    let lines = lines_before(&mut file, len, n)?;
+    Ok((lines, Some((file, len))))
+}
+
+/// The last `n` lines of the first `len` bytes of `file`.
+fn lines_before(file: &mut File, len: u64, n: usize) -> io::Result<Vec<Vec<u8>>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     let mut start = len;
     let mut tail: Vec<u8> = Vec::new();
     // Read blocks from the end until the text holds the newline in front of the first wanted
@@ -101,6 +120,24 @@ mod tests {
         assert!(last_lines(Path::new("/nonexistent/x"), 5)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn the_end_offset_is_where_the_lines_were_read_to() {
+        let mut f = file_with("a\nb\n");
+        let (lines, end) = last_lines_and_end(f.path(), 5).unwrap();
+        std::io::Write::write_all(&mut f, b"c\n").unwrap();
+        assert_eq!(strings(lines), ["a", "b"]);
+        let (mut file, at) = end.unwrap();
+        assert_eq!(at, 4);
+        let mut rest = String::new();
+        file.seek(SeekFrom::Start(at)).unwrap();
+        file.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "c\n");
+        assert!(last_lines_and_end(Path::new("/nonexistent/x"), 5)
+            .unwrap()
+            .1
+            .is_none());
     }
 
     #[test]

@@ -53,13 +53,17 @@ fn leftovers_of_a_killed_service_and_supervisor_are_reported_and_ended() {
     wait_until("the escapee to exec sleep", || {
         tsm::platform::command_line(escaped).is_some_and(|c| c.starts_with("sleep"))
     });
+    let supervisor = t.supervisor_of(&name);
     t.kill_supervisor(&name);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(service),
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    wait_until("the service to die", || !alive(service));
+    // Both gone: a process sent SIGKILL runs until the kernel has torn it down.
+    wait_until("the service and supervisor to die", || {
+        !alive(service) && !alive(supervisor)
+    });
     let doctor = t.run(&["doctor"]).code(1);
     let text = stdout_of(&doctor);
     assert!(

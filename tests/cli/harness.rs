@@ -51,12 +51,27 @@ impl Tsm {
     }
 
     /// Writes an executable script into the work folder.
+    ///
+    /// The file is written by a child process, never opened for writing here: a descriptor
+    /// open in this multi-threaded process is inherited by whatever another test thread forks
+    /// at that moment, until that child execs (a while, under load), and a service exec'ing
+    /// the script meanwhile fails with ETXTBSY ("Text file busy").
     pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        use std::io::Write;
         let path = self.work.join(name);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).expect("script dir");
         }
-        std::fs::write(&path, body).expect("write script");
+        let mut writer = std::process::Command::new("sh")
+            .args(["-c", "cat > \"$1\"", "sh"])
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sh to write a script");
+        let mut stdin = writer.stdin.take().expect("the writer's stdin");
+        stdin.write_all(body.as_bytes()).expect("write script");
+        drop(stdin);
+        assert!(writer.wait().expect("wait for the writer").success());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         path
     }
@@ -149,6 +164,14 @@ impl Drop for Tsm {
             .timeout(Duration::from_secs(30))
             .output();
         let left = processes_of(&self.tetra);
+        // What each one is, for the message below (read before they are killed).
+        let what: Vec<String> = left
+            .iter()
+            .map(|pid| {
+                let args = tsm::platform::command_line(*pid).unwrap_or_default();
+                format!("{pid} {args}")
+            })
+            .collect();
         for pid in &left {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(*pid),
@@ -156,7 +179,7 @@ impl Drop for Tsm {
             );
         }
         if !left.is_empty() && !std::thread::panicking() {
-            panic!("test left processes behind: {left:?}");
+            panic!("test left processes behind: {what:?}");
         }
     }
 }
@@ -213,7 +236,7 @@ fn processes_with_env_word(word: &str) -> Vec<i32> {
 
 /// Polls `check` until it holds or the deadline passes.
 pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut pause = Duration::from_millis(1);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

@@ -90,7 +90,7 @@ impl Tmux {
 
     /// Polls the screen until `check` holds; on timeout, fails showing the screen.
     fn wait_screen(&self, what: &str, check: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let screen = self.screen();
             if check(&screen) {

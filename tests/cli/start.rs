@@ -341,7 +341,7 @@ fn the_example_honours_port_and_a_fixed_port_line_is_warned_about() {
     let t = Tsm::new();
     // The repository's example: `PORT=${PORT:-3000}`, so --port reaches it.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/server.sh");
-    std::fs::copy(&example, t.work.join("server.sh")).unwrap();
+    t.script("server.sh", &std::fs::read_to_string(&example).unwrap());
     t.run(&[
         "start",
         "--port",

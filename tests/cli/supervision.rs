@@ -159,6 +159,14 @@ fn an_orphan_can_be_restarted_and_deleted() {
     t.run(&["restart", "server"]).success();
     assert!(!alive(pid));
     assert_eq!(t.status_of(&format!("server-{port_a}")), "online");
+    // Past its echo: a service writing to the pipe of a supervisor killed before it dies of
+    // SIGPIPE, and is then no orphan.
+    wait_until("output of the restarted service", || {
+        t.log(&format!("server-{port_a}.out"))
+            .matches("up on")
+            .count()
+            == 2
+    });
     t.kill_supervisor(&format!("server-{port_a}"));
     let pid = t.meta(&format!("server-{port_a}")).pid().unwrap();
     wait_until("orphaned again", || {
