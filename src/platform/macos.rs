@@ -118,26 +118,44 @@ pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
         .collect()
 }
 
-/// This process's descriptors from `PROC_PIDLISTFDS` (the kernel's own table: no loop up
-/// to a raised `ulimit -n`).
+/// The descriptor table of `pid` from `PROC_PIDLISTFDS` (one of our user's processes), asking
+/// again with more room while a full buffer may have cut it short; `None` when the kernel
+/// will not tell.
+pub(super) fn fd_list(pid: i32) -> Option<Vec<libc::proc_fdinfo>> {
+    let entry = std::mem::size_of::<libc::proc_fdinfo>();
+    // SAFETY: proc_fdinfo is plain old data, so all-zero is a valid value.
+    let mut fds = vec![unsafe { std::mem::zeroed::<libc::proc_fdinfo>() }; 256];
+    loop {
+        let bytes = (fds.len() * entry) as libc::c_int;
+        // SAFETY: the buffer holds `bytes` bytes of proc_fdinfo and outlives the call.
+        let n = unsafe {
+            libc::proc_pidinfo(
+                pid,
+                libc::PROC_PIDLISTFDS,
+                0,
+                fds.as_mut_ptr().cast(),
+                bytes,
+            )
+        };
+        if n <= 0 {
+            return None;
+        }
+        let count = n as usize / entry;
+        if count == fds.len() && fds.len() < 1 << 20 {
+            fds.resize(fds.len() * 4, fds[0]);
+            continue;
+        }
+        fds.truncate(count);
+        return Some(fds);
+    }
+}
+
+/// This process's descriptors (the kernel's own table: no loop up to a raised `ulimit -n`).
 pub fn open_fds() -> Vec<i32> {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() };
-    // SAFETY: a null buffer asks only for the size needed (proc_info.c, `proc_pidfdlist`).
-    let need = unsafe { libc::proc_pidinfo(me, libc::PROC_PIDLISTFDS, 0, std::ptr::null_mut(), 0) };
-    let entry = std::mem::size_of::<libc::proc_fdinfo>();
-    if need > 0 {
-        let mut fds: Vec<libc::proc_fdinfo> = Vec::with_capacity(need as usize / entry + 1);
-        let bytes = (fds.capacity() * entry) as libc::c_int;
-        // SAFETY: the buffer has room for `bytes` bytes of proc_fdinfo and outlives the call.
-        let n = unsafe {
-            libc::proc_pidinfo(me, libc::PROC_PIDLISTFDS, 0, fds.as_mut_ptr().cast(), bytes)
-        };
-        if n > 0 {
-            // SAFETY: the kernel wrote `n` bytes of whole proc_fdinfo entries.
-            unsafe { fds.set_len(n as usize / entry) };
-            return fds.iter().map(|f| f.proc_fd).collect();
-        }
+    if let Some(fds) = fd_list(me) {
+        return fds.iter().map(|f| f.proc_fd).collect();
     }
     // SAFETY: getdtablesize has no preconditions.
     let max = unsafe { libc::getdtablesize() }.clamp(256, 65_536);
@@ -208,28 +226,7 @@ fn procargs(pid: i32) -> Option<Vec<u8>> {
 }
 
 pub fn fd_count(pid: i32) -> Option<usize> {
-    let one = std::mem::size_of::<libc::proc_fdinfo>();
-    // SAFETY: a null buffer of size 0 asks only for the size the list needs (with room to
-    // spare).
-    let need =
-        unsafe { libc::proc_pidinfo(pid, libc::PROC_PIDLISTFDS, 0, std::ptr::null_mut(), 0) };
-    if need <= 0 {
-        return None;
-    }
-    // SAFETY: proc_fdinfo is plain old data, so all-zero is a valid value.
-    let mut fds = vec![unsafe { std::mem::zeroed::<libc::proc_fdinfo>() }; need as usize / one + 1];
-    let bytes = (fds.len() * one) as libc::c_int;
-    // SAFETY: the buffer holds `bytes` bytes of proc_fdinfo and outlives the call.
-    let n = unsafe {
-        libc::proc_pidinfo(
-            pid,
-            libc::PROC_PIDLISTFDS,
-            0,
-            fds.as_mut_ptr().cast(),
-            bytes,
-        )
-    };
-    (n > 0).then(|| n as usize / one)
+    fd_list(pid).map(|fds| fds.len())
 }
 
 pub fn command_line(pid: i32) -> Option<String> {

@@ -153,34 +153,9 @@ fn listener(pid: i32, fd: i32) -> Option<Listener> {
 
 /// The sockets of `pid` (one of our user's processes; others are not shown to us).
 fn sockets_of(pid: i32) -> Vec<Listener> {
-    let mut fds = vec![
-        libc::proc_fdinfo {
-            proc_fd: 0,
-            proc_fdtype: 0
-        };
-        256
-    ];
-    loop {
-        let bytes = (fds.len() * std::mem::size_of::<libc::proc_fdinfo>()) as libc::c_int;
-        // SAFETY: the buffer holds `bytes` bytes of proc_fdinfo and outlives the call.
-        let n = unsafe {
-            libc::proc_pidinfo(
-                pid,
-                libc::PROC_PIDLISTFDS,
-                0,
-                fds.as_mut_ptr().cast(),
-                bytes,
-            )
-        };
-        let count = n.max(0) as usize / std::mem::size_of::<libc::proc_fdinfo>();
-        if count == fds.len() && fds.len() < 1 << 20 {
-            fds.resize(fds.len() * 4, fds[0]);
-            continue;
-        }
-        fds.truncate(count);
-        break;
-    }
-    fds.iter()
+    super::macos::fd_list(pid)
+        .unwrap_or_default()
+        .iter()
         .filter(|f| f.proc_fdtype == libc::PROX_FDTYPE_SOCKET as u32)
         .filter_map(|f| listener(pid, f.proc_fd))
         .collect()
