@@ -3,7 +3,7 @@
 //! not run and restart the ones that do, as pm2 does.
 
 use super::start::start_spec;
-use super::wait::{until_listening, DEFAULT_WAIT_MS};
+use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::Ctx;
 use crate::ecosystem::{self, App, AppOptions};
 use crate::error::TsmError;
@@ -257,10 +257,8 @@ pub fn start_config(
                 .filter(|_| app.wait_ready && how.wait_timeout.is_none())
                 .or(how.wait_timeout)
                 .unwrap_or(DEFAULT_WAIT_MS);
-            match until_listening(ctx, name, Duration::from_millis(ms)) {
-                Ok(Some(port)) => writeln!(out, "tsm: '{name}' is listening on port {port}")?,
-                Ok(None) => {}
-                Err(e) => failures.push(format!("{e:#}")),
+            if let Err(e) = wait_and_say(ctx, out, name, Duration::from_millis(ms)) {
+                failures.push(format!("{e:#}"));
             }
         }
     }

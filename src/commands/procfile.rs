@@ -2,7 +2,7 @@
 //! named TYPE-PORT, recorded with `config` (the Procfile) and `app` (the type).
 
 use super::start::start_spec;
-use super::wait::{until_listening, DEFAULT_WAIT_MS};
+use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::Ctx;
 use crate::cli::StartArgs;
 use crate::error::TsmError;
@@ -91,12 +91,8 @@ pub fn start(
         out.flush()?;
         let timeout = Duration::from_millis(args.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
         for p in &planned {
-            match until_listening(ctx, &p.spec.name, timeout) {
-                Ok(Some(port)) => {
-                    writeln!(out, "tsm: '{}' is listening on port {port}", p.spec.name)?
-                }
-                Ok(None) => {}
-                Err(e) => failures.push(format!("{e:#}")),
+            if let Err(e) = wait_and_say(ctx, out, &p.spec.name, timeout) {
+                failures.push(format!("{e:#}"));
             }
         }
     }

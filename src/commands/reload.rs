@@ -2,7 +2,7 @@
 //! PORT) before the next goes down, so an app's instances never all stop at once; a cluster
 //! service's launcher replaces its workers one at a time (SIGUSR2), its port never closed.
 
-use super::wait::{until_listening, DEFAULT_WAIT_MS};
+use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::{Ctx, Run};
 use crate::cli::{ReloadArgs, RestartArgs};
 use crate::error::TsmError;
@@ -33,12 +33,8 @@ impl Run for ReloadArgs {
                 env_profile: None,
             };
             super::restart::Restart(&args).run(ctx, out)?;
-            out.flush()?;
-            if !was_listening {
-                continue;
-            }
-            if let Some(port) = until_listening(ctx, &name, timeout)? {
-                writeln!(out, "tsm: '{name}' is listening on port {port}")?;
+            if was_listening {
+                wait_and_say(ctx, out, &name, timeout)?;
             }
         }
         Ok(())

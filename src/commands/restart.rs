@@ -1,7 +1,7 @@
 //! `tsm restart`: stop the targets, then start each again with its ID and name, from its
 //! script or config read afresh, saying which environment keys changed.
 
-use super::wait::{until_listening, DEFAULT_WAIT_MS};
+use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::{lock_targets, report, Ctx, Run};
 use crate::cli::RestartArgs;
 use crate::ecosystem;
@@ -115,12 +115,9 @@ impl Run for Restart<'_> {
             .collect();
         report(out, &picked, results)?;
         if self.0.wait {
-            out.flush()?;
             let timeout = Duration::from_millis(self.0.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
             for (_, name) in &picked {
-                if let Some(port) = until_listening(ctx, name, timeout)? {
-                    writeln!(out, "tsm: '{name}' is listening on port {port}")?;
-                }
+                wait_and_say(ctx, out, name, timeout)?;
             }
         }
         Ok(())

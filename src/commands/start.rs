@@ -1,6 +1,6 @@
 //! `tsm start`: check everything, take an ID (or keep the old one), launch the supervisor.
 
-use super::wait::{until_listening, DEFAULT_WAIT_MS};
+use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::{Ctx, Run};
 use crate::cli::{parse_size, StartArgs};
 use crate::ecosystem::{self, AppOptions};
@@ -101,12 +101,8 @@ impl StartArgs {
         if !self.wait {
             return Ok(());
         }
-        out.flush()?;
         let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
-        if let Some(port) = until_listening(ctx, name, timeout)? {
-            writeln!(out, "tsm: '{name}' is listening on port {port}")?;
-        }
-        Ok(())
+        wait_and_say(ctx, out, name, timeout)
     }
 
     fn policy(&self) -> Policy {

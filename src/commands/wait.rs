@@ -12,6 +12,20 @@ use std::time::{Duration, Instant};
 /// Default `--wait-timeout`.
 pub const DEFAULT_WAIT_MS: u64 = 10_000;
 
+/// `--wait` for one service: waits as [`until_listening`] and says so once it listens.
+pub fn wait_and_say(
+    ctx: &Ctx,
+    out: &mut dyn std::io::Write,
+    name: &str,
+    timeout: Duration,
+) -> Result<()> {
+    out.flush()?;
+    if let Some(port) = until_listening(ctx, name, timeout)? {
+        writeln!(out, "tsm: '{name}' is listening on port {port}")?;
+    }
+    Ok(())
+}
+
 /// Waits for `name` to listen on its port; `Ok(Some(port))` once it does, `Ok(None)` when it
 /// has no port to wait for.
 pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Option<u16>> {
