@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use predicates::prelude::*;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A service noting each run's start (ms since epoch) in `runs`, then running `rest`.
 fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
@@ -109,11 +109,19 @@ fn a_job_that_exits_is_run_again_at_each_time() {
         t.meta(&name).status() == "waiting restart"
     });
     assert_eq!(t.meta(&name).get("last_restart_reason"), Some("cron"));
+    let supervisor = t.supervisor_of(&name);
     t.run(&["stop", &name]).success();
     assert_eq!(t.status_of(&name), "stopped");
-    let n = runs(&t).len();
-    std::thread::sleep(Duration::from_millis(1_500)); // a stopped job must not run again
-    assert_eq!(runs(&t).len(), n, "no run after stop");
+    // stop returns once the supervisor has exited: nothing is left that could run the job
+    // again at its next second.
+    assert!(
+        !alive(supervisor),
+        "the schedule's supervisor outlived stop"
+    );
+    assert!(
+        processes_of(&t.tetra).is_empty(),
+        "a process of this state folder outlived stop"
+    );
 }
 
 #[test]
