@@ -2,70 +2,20 @@
 
 pub mod cli;
 pub mod commands;
-pub mod dotenv;
-pub mod ecosystem;
 pub mod error;
-pub mod export;
-pub mod features;
-pub mod halt;
-pub mod help;
-pub mod instances;
-pub mod launch;
-pub mod listen;
-pub mod lock;
+pub mod formats;
+pub mod interactive;
 pub mod logs;
-pub mod meta;
-pub mod monit;
-pub mod ownership;
-pub mod paths;
+pub mod model;
+pub mod ops;
 pub mod platform;
-pub mod policy;
-pub mod port;
-pub mod procfile;
-pub mod repl;
-pub mod resolve;
-pub mod script;
-pub mod spec;
-pub mod startcheck;
-pub mod statefile;
-pub mod status;
-pub mod store;
+pub mod state;
 pub mod supervise;
-pub mod table;
-pub mod units;
-pub mod unrecorded;
-pub mod usage;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use error::TsmError;
 use std::io::Write;
-
-/// A clap error as one line, without its `error: ` prefix, ending in clap's "did you mean"
-/// tip when it has one: `unrecognized subcommand 'strat' (did you mean 'start'?)`.
-pub(crate) fn one_line(err: &clap::Error) -> String {
-    let text = err.render().to_string();
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let first = lines.next().unwrap_or("invalid arguments");
-    let first = first.trim_start_matches("error: ");
-    // "the following required arguments were not provided:" names them on the next line.
-    let mut line = match (first.ends_with(':'), lines.next()) {
-        (true, Some(what)) => format!("{first} {}", what.trim()),
-        _ => first.to_string(),
-    };
-    // `tip: a similar subcommand exists: 'start'`, or `tip: some similar subcommands exist:
-    // 'restart', 'start'`, least similar first: the nearest is the last.
-    let nearest = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("tip: "))
-        .find(|tip| tip.contains("similar"))
-        .and_then(|tip| tip.split_once(": "))
-        .and_then(|(_, names)| names.rsplit(", ").next().map(str::to_string));
-    if let Some(name) = nearest {
-        line.push_str(&format!(" (did you mean {name}?)"));
-    }
-    line
-}
 
 /// A usage error clap cannot explain: `setup` is the shell side's command.
 fn usage_message(err: &clap::Error, args: &[std::ffi::OsString]) -> String {
@@ -75,7 +25,7 @@ fn usage_message(err: &clap::Error, args: &[std::ffi::OsString]) -> String {
              function of shell/tsm.sh, or the shell/tsm command)"
                 .to_string()
         }
-        _ => one_line(err),
+        _ => cli::one_line(err),
     }
 }
 
@@ -125,7 +75,7 @@ pub fn main_entry() -> i32 {
         // The REPL runs commands itself, so it is dispatched here, at the edge, and
         // `commands` never names it (no import cycle).
         let code = match &command {
-            cli::Command::Repl(_) => repl::run(&ctx, &mut out)?,
+            cli::Command::Repl(_) => interactive::repl::run(&ctx, &mut out)?,
             _ => {
                 commands::run(&command, &ctx, &mut out)?;
                 0

@@ -3,9 +3,9 @@
 
 use super::start::start_spec;
 use super::Ctx;
-use crate::ecosystem;
-use crate::spec::{Origin, Spec};
-use crate::store::Entry;
+use crate::formats::ecosystem;
+use crate::model::spec::{Origin, Spec};
+use crate::state::store::Entry;
 use anyhow::Result;
 use std::io::Write;
 

@@ -5,13 +5,13 @@
 use super::start::start_spec;
 use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::Ctx;
-use crate::ecosystem::{self, App, AppOptions};
 use crate::error::TsmError;
-use crate::halt::halt;
-use crate::launch::launch;
-use crate::listen::Snapshot;
-use crate::spec::Spec;
-use crate::status::{observe, Status};
+use crate::formats::ecosystem::{self, App, AppOptions};
+use crate::model::spec::Spec;
+use crate::model::status::{observe, Status};
+use crate::ops::halt::halt;
+use crate::ops::launch::launch;
+use crate::ops::listen::Snapshot;
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
@@ -163,7 +163,7 @@ fn spread(apps: Vec<App>, logs: &Path) -> Result<Vec<App>> {
             out.push(app);
             continue;
         }
-        for spec in crate::instances::spread(vec![app.spec.clone()], logs)? {
+        for spec in crate::model::spread::spread(vec![app.spec.clone()], logs)? {
             out.push(App {
                 spec,
                 ..app.clone()

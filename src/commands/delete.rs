@@ -2,7 +2,7 @@
 
 use super::{lock_targets, report, Ctx, Run};
 use crate::cli::StopArgs;
-use crate::halt::halt;
+use crate::ops::halt::halt;
 use anyhow::Result;
 use std::io::Write;
 
@@ -22,11 +22,11 @@ impl Run for Delete<'_> {
                 // whatever could not be ended keeps its record.
                 stop?;
                 if store.read(name).is_err() {
-                    let live = crate::unrecorded::find(store.paths(), name);
+                    let live = crate::state::unrecorded::find(store.paths(), name);
                     if !live.is_empty() {
                         anyhow::bail!("not deleted: {}", live.describe());
                     }
-                    if let Some(pid) = crate::unrecorded::unproven_pid(store.paths(), name) {
+                    if let Some(pid) = crate::state::unrecorded::unproven_pid(store.paths(), name) {
                         anyhow::bail!(
                             "not deleted: pid {pid} from {} runs and may be its service (supervisor gone, meta unreadable); end it, or if it is not the service: rm {0}",
                             store.paths().pid_file(name).display()

@@ -2,13 +2,13 @@
 
 use super::{Ctx, Run};
 use crate::cli::DescribeArgs;
+use crate::commands::table::uptime;
 use crate::logs::{files_of, iso8601};
-use crate::meta::Meta;
-use crate::resolve::resolve_all;
-use crate::spec::Spec;
-use crate::status::observe;
-use crate::supervise::now_epoch;
-use crate::table::uptime;
+use crate::model::resolve::resolve_all;
+use crate::model::spec::Spec;
+use crate::model::status::observe;
+use crate::platform::now_epoch;
+use crate::state::meta::Meta;
 use anyhow::Result;
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -118,10 +118,10 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
 }
 
 /// The runtime features: the cron schedule with its next time, what is watched, the group.
-fn features_lines(f: &crate::features::Features) -> Vec<(&'static str, String)> {
+fn features_lines(f: &crate::model::features::Features) -> Vec<(&'static str, String)> {
     let mut lines = Vec::new();
     if let Some(expr) = &f.cron_restart {
-        let next = crate::supervise::cron::next_after(expr, std::time::SystemTime::now())
+        let next = crate::model::schedule::next_after(expr, std::time::SystemTime::now())
             .map_or_else(|| "never".to_string(), iso8601);
         lines.push(("cron restart", format!("{expr} (next restart {next})")));
     }

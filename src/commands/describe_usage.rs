@@ -2,10 +2,10 @@
 //! command, cpu and rss, the totals, threads and open descriptors, the memory limit and why it
 //! last restarted.
 
-use crate::meta::Meta;
 use crate::platform::{self, ProcInfo};
+use crate::state::meta::Meta;
+use crate::state::usage::{cpu_cell, memory_cell, MIN_BASE};
 use crate::supervise::memory::{CHECK_INTERVAL, OVER_SAMPLES};
-use crate::usage::{cpu_cell, memory_cell, MIN_BASE};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;

@@ -3,8 +3,8 @@
 use super::{Ctx, Run};
 use crate::cli::DoctorArgs;
 use crate::error::TsmError;
-use crate::listen::Snapshot;
-use crate::status::{observe, Status};
+use crate::model::status::{observe, Status};
+use crate::ops::listen::Snapshot;
 use anyhow::Result;
 use std::collections::HashSet;
 use std::io::Write;
@@ -37,10 +37,10 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         let meta = match &entry.meta {
             Ok(meta) => meta,
             Err(why) => {
-                let live = crate::unrecorded::find(paths, name);
+                let live = crate::state::unrecorded::find(paths, name);
                 let unproven = live
                     .is_empty()
-                    .then(|| crate::unrecorded::unproven_pid(paths, name))
+                    .then(|| crate::state::unrecorded::unproven_pid(paths, name))
                     .flatten();
                 if let Some(pid) = unproven {
                     running.insert(name.as_str());
@@ -120,7 +120,7 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         );
     }
     let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
-    for (name, pids) in crate::halt::leftovers(&ctx.store(), &names) {
+    for (name, pids) in crate::ops::halt::leftovers(&ctx.store(), &names) {
         if running.contains(name.as_str()) {
             continue; // orphaned: reported above
         }
@@ -164,10 +164,13 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         }
     }
     if let Some(max) = max_id {
-        let next = crate::statefile::read_text(&paths.next_id(), crate::statefile::SMALL_CAP)
-            .ok()
-            .flatten()
-            .and_then(|t| t.trim().parse::<u64>().ok());
+        let next = crate::state::statefile::read_text(
+            &paths.next_id(),
+            crate::state::statefile::SMALL_CAP,
+        )
+        .ok()
+        .flatten()
+        .and_then(|t| t.trim().parse::<u64>().ok());
         if next.is_none_or(|n| n <= max) {
             add(
                 format!(

@@ -4,8 +4,8 @@
 use super::{expand_configs, resolve_or_all, Ctx};
 use crate::cli::ExportArgs;
 use crate::error::TsmError;
-use crate::export::{self, Format, Service, Settings};
-use crate::spec::Spec;
+use crate::formats::export::{self, Format, Service, Settings};
+use crate::model::spec::Spec;
 use anyhow::Result;
 use std::io::Write;
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 use super::{resolve_or_all, Ctx, Run};
 use crate::cli::FlushArgs;
 use crate::logs::files_of;
-use crate::paths::Paths;
-use crate::statefile;
+use crate::state::paths::Paths;
+use crate::state::statefile;
 use anyhow::{Context, Result};
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};

@@ -3,9 +3,9 @@
 
 use super::Ctx;
 use crate::logs::files_of;
-use crate::meta::Meta;
-use crate::status::{observe, Status};
-use crate::usage::Samples;
+use crate::model::status::{observe, Status};
+use crate::state::meta::Meta;
+use crate::state::usage::Samples;
 use anyhow::Result;
 use serde_json::{json, Map, Value};
 use std::io::Write;

@@ -2,11 +2,11 @@
 
 use super::{Ctx, Run};
 use crate::cli::ListArgs;
-use crate::listen::Snapshot;
-use crate::status::{observe, Status};
-use crate::supervise::now_epoch;
-use crate::table::{boxed, colour_wanted, paint, uptime};
-use crate::usage::{cpu_cell, memory_cell, Samples};
+use crate::commands::table::{boxed, colour_wanted, paint, uptime};
+use crate::model::status::{observe, Status};
+use crate::ops::listen::Snapshot;
+use crate::platform::now_epoch;
+use crate::state::usage::{cpu_cell, memory_cell, Samples};
 use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;

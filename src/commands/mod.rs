@@ -24,14 +24,15 @@ mod start;
 mod start_features;
 mod startup;
 mod stop;
+pub mod table;
 mod wait;
 
 pub use list::{rows as list_rows, Row as ListRow};
 
 use crate::cli::Command;
-use crate::paths::Paths;
-use crate::resolve::resolve_all;
-use crate::store::Store;
+use crate::model::resolve::resolve_all;
+use crate::state::paths::Paths;
+use crate::state::store::Store;
 use anyhow::Result;
 use std::io::Write;
 use std::path::PathBuf;
@@ -108,12 +109,12 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Jlist(_) => jlist::print(ctx, out),
         Command::StartOrRestart(a) => a.run(ctx, out),
         Command::ReloadLogs(_) => reset::reload_logs(out),
-        Command::Monit(_) => crate::monit::run(ctx),
+        Command::Monit(_) => crate::interactive::monit::run(ctx),
     }
 }
 
 /// Resolved targets as `(id, name)` in ID order, with the op locks that guard them.
-pub(crate) type Locked = (Vec<(u64, String)>, Vec<crate::lock::FileLock>);
+pub(crate) type Locked = (Vec<(u64, String)>, Vec<crate::state::lock::FileLock>);
 
 /// Resolves `targets` to process names and takes their op locks (in name order, so that
 /// concurrent callers cannot deadlock); returns `(id, name)` pairs in ID order.
@@ -121,18 +122,18 @@ pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> 
     // Targets that are exact names need only their own meta files, not a listing of all
     // (`tsm restart api-3000` stays as fast with 1,000 processes as with one). A numeric
     // target may be an ID, so it takes the listing.
-    let direct: Option<Vec<crate::store::Entry>> = targets
+    let direct: Option<Vec<crate::state::store::Entry>> = targets
         .iter()
         .map(|t| {
-            let plain = !crate::resolve::is_all(t)
+            let plain = !crate::model::resolve::is_all(t)
                 && !t.bytes().all(|b| b.is_ascii_digit())
-                && crate::resolve::valid_name(t)
-                && !crate::ecosystem::is_config(t);
+                && crate::model::resolve::valid_name(t)
+                && !crate::formats::ecosystem::is_config(t);
             if !plain {
                 return None;
             }
             let meta = store.read(t).ok().flatten()?;
-            Some(crate::store::Entry {
+            Some(crate::state::store::Entry {
                 name: t.clone(),
                 meta: Ok(meta),
             })
@@ -159,10 +160,15 @@ pub(crate) fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> 
 
 /// Replaces each target that is an ecosystem config file or a Procfile by the names of its
 /// processes.
-fn expand_configs(entries: &[crate::store::Entry], targets: &[String]) -> Result<Vec<String>> {
+fn expand_configs(
+    entries: &[crate::state::store::Entry],
+    targets: &[String],
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for target in targets {
-        if !crate::ecosystem::is_config(target) && !crate::procfile::is_procfile(target) {
+        if !crate::formats::ecosystem::is_config(target)
+            && !crate::formats::procfile::is_procfile(target)
+        {
             out.push(target.clone());
             continue;
         }
@@ -187,7 +193,7 @@ fn expand_configs(entries: &[crate::store::Entry], targets: &[String]) -> Result
 
 /// Resolves `targets`, or every process when none are given (`logs`, `flush`).
 pub(crate) fn resolve_or_all(
-    entries: &[crate::store::Entry],
+    entries: &[crate::state::store::Entry],
     targets: &[String],
 ) -> Result<Vec<usize>> {
     if targets.is_empty() {

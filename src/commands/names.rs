@@ -9,7 +9,7 @@ use std::io::Write;
 pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let mut text = String::new();
     for entry in ctx.store().entries()? {
-        if !crate::resolve::valid_name(&entry.name) {
+        if !crate::model::resolve::valid_name(&entry.name) {
             continue;
         }
         text.push_str(&entry.name);

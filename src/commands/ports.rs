@@ -3,8 +3,8 @@
 
 use super::{Ctx, Run};
 use crate::cli::PortsArgs;
-use crate::listen::Snapshot;
-use crate::status::observe;
+use crate::model::status::observe;
+use crate::ops::listen::Snapshot;
 use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;

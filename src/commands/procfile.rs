@@ -6,9 +6,9 @@ use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::Ctx;
 use crate::cli::StartArgs;
 use crate::error::TsmError;
+use crate::formats::procfile::{self, Options};
 use crate::logs::LogOptions;
-use crate::procfile::{self, Options};
-use crate::spec::{DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LOG_RETAIN};
+use crate::model::spec::{DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LOG_RETAIN};
 use anyhow::Result;
 use std::io::Write;
 use std::time::Duration;
@@ -22,7 +22,7 @@ pub fn start(
     args: &StartArgs,
     ctx: &Ctx,
     out: &mut dyn Write,
-    policy: crate::policy::Policy,
+    policy: crate::model::policy::Policy,
 ) -> Result<()> {
     // `-f FILE [TYPE]` or `Procfile [TYPE]`: the word after the file picks one process type.
     let (file, kind) = match &args.procfile {

@@ -6,7 +6,7 @@ use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::{Ctx, Run};
 use crate::cli::{ReloadArgs, RestartArgs};
 use crate::error::TsmError;
-use crate::status::observe;
+use crate::model::status::observe;
 use crate::supervise::cluster::workers;
 use anyhow::Result;
 use std::io::Write;
@@ -47,7 +47,7 @@ fn listens_now(ctx: &Ctx, name: &str) -> bool {
         return false;
     };
     match (observe(&ctx.paths, name, &meta).pid, meta.port()) {
-        (Some(pid), Some(port)) => crate::listen::Snapshot::read().tree_listens(pid, port),
+        (Some(pid), Some(port)) => crate::ops::listen::Snapshot::read().tree_listens(pid, port),
         _ => false,
     }
 }
@@ -69,7 +69,7 @@ pub fn scale_cluster(ctx: &Ctx, out: &mut dyn Write, name: &str, want: u32) -> R
     let before = workers(&ctx.paths, name).map_or(0, |w| w.generation);
     let file = crate::supervise::cluster::workers_file(&ctx.paths, name);
     let want_file = file.with_file_name(format!("{name}.workers.want"));
-    crate::store::write_atomic(&want_file, format!("{want}\n").as_bytes())?;
+    crate::state::store::write_atomic(&want_file, format!("{want}\n").as_bytes())?;
     signal(pid)?;
     until(ctx, name, Duration::from_millis(DEFAULT_WAIT_MS), |w| {
         w.generation > before && w.workers.len() == want as usize

@@ -4,12 +4,12 @@
 use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::{lock_targets, report, Ctx, Run};
 use crate::cli::RestartArgs;
-use crate::ecosystem;
 use crate::error::TsmError;
-use crate::halt::halt;
-use crate::launch::launch;
-use crate::spec::{Origin, Spec};
-use crate::store::Store;
+use crate::formats::ecosystem;
+use crate::model::spec::{Origin, Spec};
+use crate::ops::halt::halt;
+use crate::ops::launch::launch;
+use crate::state::store::Store;
 use anyhow::Result;
 use std::io::Write;
 use std::time::Duration;
@@ -51,13 +51,13 @@ fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<St
                     config,
                     app,
                     profile,
-                } if !keep_env => crate::instances::again(
+                } if !keep_env => crate::model::spread::again(
                     ecosystem::spec_of(config, app, profile.as_deref())?,
                     &meta,
                     &store.paths().logs(),
                 )?,
                 // A Procfile's service: its command read again from the Procfile.
-                _ if !keep_env => crate::procfile::refresh(&meta, spec)?,
+                _ if !keep_env => crate::formats::procfile::refresh(&meta, spec)?,
                 _ => spec,
             }
         }

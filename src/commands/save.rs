@@ -3,10 +3,10 @@
 use super::start::start_spec;
 use super::Ctx;
 use crate::error::TsmError;
-use crate::meta::Meta;
-use crate::spec::Spec;
-use crate::status::{observe, Status};
-use crate::store::write_atomic;
+use crate::model::spec::Spec;
+use crate::model::status::{observe, Status};
+use crate::state::meta::Meta;
+use crate::state::store::write_atomic;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -42,7 +42,7 @@ pub fn save(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     }
     let dump = Dump {
         version: 1,
-        saved_at: crate::supervise::now_epoch(),
+        saved_at: crate::platform::now_epoch(),
         processes,
     };
     ctx.paths.ensure()?;
@@ -59,7 +59,8 @@ pub fn save(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
 
 pub fn resurrect(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let path = ctx.paths.dump();
-    let text = match crate::statefile::read_capped(&path, crate::statefile::DUMP_CAP) {
+    let text = match crate::state::statefile::read_capped(&path, crate::state::statefile::DUMP_CAP)
+    {
         Ok(Some(text)) => text,
         Ok(None) => {
             return Err(TsmError::NoInput(format!(

@@ -5,10 +5,11 @@ use super::start::start_spec;
 use super::{Ctx, Run};
 use crate::cli::{ScaleArgs, StopArgs};
 use crate::error::TsmError;
-use crate::instances::{expand, instance, parse_count, Plan};
-use crate::listen::Snapshot;
-use crate::meta::Meta;
-use crate::spec::Spec;
+use crate::model::instances::{parse_count, Plan};
+use crate::model::spec::Spec;
+use crate::model::spread::{expand, instance};
+use crate::ops::listen::Snapshot;
+use crate::state::meta::Meta;
 use anyhow::Result;
 use std::io::Write;
 
@@ -64,8 +65,8 @@ pub fn start_cli(
 ) -> Result<()> {
     let count = parse_count(count)?;
     // As pm2: -i on a node script means cluster mode.
-    if mode == Some("cluster") || (mode.is_none() && crate::instances::is_node(spec)) {
-        let spec = crate::instances::clustered(spec.clone(), count)?;
+    if mode == Some("cluster") || (mode.is_none() && crate::model::spread::is_node(spec)) {
+        let spec = crate::model::spread::clustered(spec.clone(), count)?;
         let (id, pid) = start_spec(ctx, &spec, force)?;
         writeln!(
             out,
@@ -74,7 +75,7 @@ pub fn start_cli(
         )?;
         return Ok(());
     }
-    let app = crate::launch::app_of(spec);
+    let app = crate::ops::launch::app_of(spec);
     let mut plan = Plan::new(count);
     plan.increment_var = Some("PORT".into());
     let specs = expand(spec, &plan, &app, &ctx.paths.logs())?;
@@ -84,7 +85,7 @@ pub fn start_cli(
 /// The cluster service `target` resolves to, if it is one.
 fn cluster_of(ctx: &Ctx, target: &str) -> Result<Option<String>> {
     let entries = ctx.store().entries()?;
-    let Ok(found) = crate::resolve::resolve_all(&entries, &[target.to_string()]) else {
+    let Ok(found) = crate::model::resolve::resolve_all(&entries, &[target.to_string()]) else {
         return Ok(None);
     };
     Ok(match found.as_slice() {
@@ -106,7 +107,7 @@ fn instances_of(ctx: &Ctx, app: &str) -> Result<Vec<(u32, String, Meta)>> {
         .into_iter()
         .filter_map(|e| {
             let meta = e.meta.ok()?;
-            let group = crate::features::Features::read(&meta).group?;
+            let group = crate::model::features::Features::read(&meta).group?;
             (group.app == app).then_some((group.instance, e.name, meta))
         })
         .collect();
@@ -148,7 +149,7 @@ impl Run for ScaleArgs {
             return super::delete::Delete(&args).run(ctx, out);
         }
         // New instances follow instance 0: same script, PORT and variables raised from it.
-        let group = crate::features::Features::read(first)
+        let group = crate::model::features::Features::read(first)
             .group
             .ok_or_else(|| TsmError::Data(format!("'{}' has no group", self.app)))?;
         let base = base_of(ctx, first_name, first, &group)?;
@@ -178,7 +179,12 @@ impl Run for ScaleArgs {
 
 /// The spec the instances came from: instance `group.instance`'s own, with its recorded
 /// variables, PORT (or the incremented variable) back at its first value.
-fn base_of(ctx: &Ctx, name: &str, meta: &Meta, group: &crate::features::Group) -> Result<Spec> {
+fn base_of(
+    ctx: &Ctx,
+    name: &str,
+    meta: &Meta,
+    group: &crate::model::instances::Group,
+) -> Result<Spec> {
     let env = ctx.store().read_env(name).unwrap_or_default();
     let mut base = Spec::recorded(meta, env)?;
     match (&group.increment, base.port) {
@@ -203,19 +209,22 @@ fn base_of(ctx: &Ctx, name: &str, meta: &Meta, group: &crate::features::Group) -
 
 /// The names `targets` stand for, an app's name standing for all its instances (in instance
 /// order); any other target is resolved as `restart` would.
-pub fn group_targets(entries: &[crate::store::Entry], targets: &[String]) -> Result<Vec<String>> {
+pub fn group_targets(
+    entries: &[crate::state::store::Entry],
+    targets: &[String],
+) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for target in targets {
         let mut group: Vec<(u32, String)> = entries
             .iter()
             .filter_map(|e| {
                 let meta = e.meta.as_ref().ok()?;
-                let g = crate::features::Features::read(meta).group?;
+                let g = crate::model::features::Features::read(meta).group?;
                 (g.app == *target && e.name != *target).then(|| (g.instance, e.name.clone()))
             })
             .collect();
         if group.is_empty() {
-            for i in crate::resolve::resolve_all(entries, std::slice::from_ref(target))? {
+            for i in crate::model::resolve::resolve_all(entries, std::slice::from_ref(target))? {
                 names.push(entries[i].name.clone());
             }
         } else {

@@ -3,13 +3,13 @@
 use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use super::{Ctx, Run};
 use crate::cli::{parse_size, StartArgs};
-use crate::ecosystem::{self, AppOptions};
 use crate::error::TsmError;
-use crate::launch::launch;
-use crate::listen::Snapshot;
-use crate::policy::{Mode, Policy};
-use crate::spec::{Request, Spec};
-use crate::status::{observe, Status};
+use crate::formats::ecosystem::{self, AppOptions};
+use crate::model::policy::{Mode, Policy};
+use crate::model::spec::{Request, Spec};
+use crate::model::status::{observe, Status};
+use crate::ops::launch::launch;
+use crate::ops::listen::Snapshot;
 use anyhow::Result;
 use std::io::Write;
 use std::time::Duration;
@@ -123,12 +123,12 @@ impl StartArgs {
 /// Starts `spec` under its op lock: refuses a running name, reuses the ID of a stopped one.
 pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
     // Whatever would fail after an ID is taken (name length, exec size, logs) fails here.
-    crate::startcheck::check(spec)?;
+    crate::ops::startcheck::check(spec)?;
     let store = ctx.store();
     ctx.paths.ensure()?;
     let _op = store.op_lock(&spec.name)?;
     // A corrupt meta file is replaced, unless its service still runs.
-    let existing = crate::unrecorded::existing_for_start(&store, &spec.name)?;
+    let existing = crate::state::unrecorded::existing_for_start(&store, &spec.name)?;
     if let Some(meta) = &existing {
         if observe(&ctx.paths, &spec.name, meta).status.is_running() {
             return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
@@ -161,14 +161,14 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
             );
         }
     }
-    if existing.is_some() && crate::lock::is_held(&ctx.paths.supervisor_lock(&spec.name)) {
+    if existing.is_some() && crate::state::lock::is_held(&ctx.paths.supervisor_lock(&spec.name)) {
         // A supervisor still waits (a cron job's next time, a watch, a backoff): it gives up.
-        let _ = crate::halt::halt(&store, std::slice::from_ref(&spec.name), None);
+        let _ = crate::ops::halt::halt(&store, std::slice::from_ref(&spec.name), None);
     }
     let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
         Some(id) => (id, false),
         None => (
-            store.alloc_id_above(crate::store::first_free_id(&entries))?,
+            store.alloc_id_above(crate::state::store::first_free_id(&entries))?,
             true,
         ),
     };
@@ -179,7 +179,7 @@ pub fn start_spec(ctx: &Ctx, spec: &Spec, force: bool) -> Result<(u64, i32)> {
 /// Refuses `name` when a service whose name differs only in case exists: on a case-insensitive
 /// file system (macOS's default) the two would share one meta, log and pid file, so tsm keeps
 /// names apart by more than case everywhere.
-fn refuse_case_twin(name: &str, entries: &[crate::store::Entry]) -> Result<()> {
+fn refuse_case_twin(name: &str, entries: &[crate::state::store::Entry]) -> Result<()> {
     let twin = entries
         .iter()
         .find(|e| e.name != name && e.name.eq_ignore_ascii_case(name));
@@ -197,7 +197,7 @@ fn refuse_case_twin(name: &str, entries: &[crate::store::Entry]) -> Result<()> {
 /// restart: `tsm 3: api-4000 (launching)`.
 pub(crate) fn declared_by(
     ctx: &Ctx,
-    entries: &[crate::store::Entry],
+    entries: &[crate::state::store::Entry],
     name: &str,
     port: u16,
 ) -> Option<String> {
@@ -231,7 +231,7 @@ fn warn_fixed_port(spec: &Spec) {
         return; // a binary
     }
     let text = String::from_utf8_lossy(&text);
-    if let Some(fixed) = crate::port::fixed_port_in_script(&text).filter(|f| *f != port) {
+    if let Some(fixed) = crate::model::port::fixed_port_in_script(&text).filter(|f| *f != port) {
         eprintln!(
             "tsm: warning: {} sets PORT={fixed} itself, overriding the PORT {port} tsm passes; \
              write PORT=${{PORT:-{fixed}}} in the script to honour --port",

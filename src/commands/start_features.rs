@@ -3,7 +3,7 @@
 
 use crate::cli::StartArgs;
 use crate::error::TsmError;
-use crate::features::{check_cron, Features, Watch};
+use crate::model::features::{check_cron, Features, Watch};
 use std::path::Path;
 
 impl StartArgs {

@@ -4,7 +4,7 @@
 use super::Ctx;
 use crate::cli::{InitSystem, StartupArgs, UnstartupArgs};
 use crate::error::TsmError;
-use crate::store::write_atomic;
+use crate::state::store::write_atomic;
 use anyhow::{Context, Result};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};

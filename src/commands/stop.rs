@@ -2,11 +2,11 @@
 
 use super::{lock_targets, report, Ctx, Run};
 use crate::cli::StopArgs;
-use crate::halt::halt;
-use crate::listen::{describe, Snapshot};
-use crate::meta::Meta;
-use crate::ownership;
+use crate::ops::halt::halt;
+use crate::ops::listen::{describe, Snapshot};
 use crate::platform;
+use crate::state::meta::Meta;
+use crate::state::ownership;
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

@@ -3,9 +3,9 @@
 
 use super::Ctx;
 use crate::error::TsmError;
-use crate::listen::Snapshot;
 use crate::logs::{files_of, last_lines};
-use crate::status::{observe, Status};
+use crate::model::status::{observe, Status};
+use crate::ops::listen::Snapshot;
 use anyhow::Result;
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,7 @@ pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Optio
 }
 
 /// `code 1`, `SIGSEGV`: how the last run ended, from meta (empty when not recorded).
-fn how_it_ended(meta: &crate::meta::Meta) -> String {
+fn how_it_ended(meta: &crate::state::meta::Meta) -> String {
     let code = meta.get("exit_code").or_else(|| meta.get("last_exit_code"));
     let signal = meta.get("signal").or_else(|| meta.get("last_signal"));
     match (code, signal) {

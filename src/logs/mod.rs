@@ -11,8 +11,8 @@ pub use follow::{descriptors_needed, follow, Source};
 pub use tail::{last_lines, last_lines_and_end};
 pub use writer::{LogOptions, LogWriter};
 
-use crate::meta::Meta;
-use crate::paths::Paths;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 

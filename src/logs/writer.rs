@@ -68,7 +68,7 @@ impl LogWriter {
     }
 
     fn reopen(&mut self) {
-        self.file = crate::statefile::open_log(&self.path, self.own)
+        self.file = crate::state::statefile::open_log(&self.path, self.own)
             .and_then(|f| {
                 let m = f.metadata()?;
                 self.size = m.len();

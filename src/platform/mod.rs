@@ -4,39 +4,21 @@
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-mod netlink;
-#[cfg(target_os = "linux")]
 use linux as imp;
+#[cfg(target_os = "linux")]
+pub use linux::{usage::usage, watch::Watcher};
 
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
-mod macos_net;
-#[cfg(target_os = "macos")]
 use macos as imp;
+#[cfg(target_os = "macos")]
+pub use macos::{usage::usage, watch::Watcher};
 
 mod probe;
 mod procargs;
 
 pub use procargs::EnvVar;
-
-#[cfg(target_os = "linux")]
-mod watch_linux;
-#[cfg(target_os = "linux")]
-pub use watch_linux::Watcher;
-#[cfg(target_os = "macos")]
-mod watch_macos;
-#[cfg(target_os = "macos")]
-pub use watch_macos::Watcher;
-
-#[cfg(target_os = "linux")]
-mod usage_linux;
-#[cfg(target_os = "linux")]
-pub use usage_linux::usage;
-#[cfg(target_os = "macos")]
-mod usage_macos;
-#[cfg(target_os = "macos")]
-pub use usage_macos::usage;
 
 /// What a process has used: CPU time (user + system) and resident memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +61,24 @@ pub const PRIVILEGED_PORT_NEEDS: &str =
 #[cfg(target_os = "macos")]
 pub const PRIVILEGED_PORT_NEEDS: &str =
     "the service needs root to listen on it, unless it listens on every address (0.0.0.0 or ::)";
+
+/// Seconds since the Unix epoch, by the wall clock (0 before it).
+pub fn now_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A pipe whose ends both close on exec (macOS has no `pipe2`).
+pub fn cloexec_pipe() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    use std::os::fd::AsRawFd;
+    let (r, w) = nix::unistd::pipe()?;
+    for fd in [&r, &w] {
+        fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    }
+    Ok((r, w))
+}
 
 /// The start stamp of `pid`, or `None` when no such process exists.
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {

@@ -3,9 +3,9 @@
 //! they share one port; it lists them in `pids/NAME.workers` and replaces them one at a time
 //! on SIGUSR2 (`tsm reload`).
 
-use crate::meta::Meta;
-use crate::paths::Paths;
-use crate::spec::Spec;
+use crate::model::spec::Spec;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -73,11 +73,11 @@ pub fn command(spec: &Spec, meta: &Meta, paths: &Paths) -> Result<(Vec<String>, 
     };
     let launcher = paths.root().join("cluster.js");
     // Read as untrusted: a FIFO planted there is replaced, never waited on.
-    let current = crate::statefile::read_text(&launcher, 1 << 20)
+    let current = crate::state::statefile::read_text(&launcher, 1 << 20)
         .ok()
         .flatten();
     if current.as_deref() != Some(LAUNCHER) {
-        crate::store::write_atomic(&launcher, LAUNCHER.as_bytes())
+        crate::state::store::write_atomic(&launcher, LAUNCHER.as_bytes())
             .map_err(|e| format!("writing {}: {e:#}", launcher.display()))?;
     }
     let node = match &spec.interpreter {
@@ -93,9 +93,9 @@ pub fn command(spec: &Spec, meta: &Meta, paths: &Paths) -> Result<(Vec<String>, 
         spec.script.display().to_string(),
     ];
     argv.extend(spec.args.iter().cloned());
-    let features = crate::features::Features::read(meta);
+    let features = crate::model::features::Features::read(meta);
     let instance_var = features.group.map_or_else(
-        || crate::features::DEFAULT_INSTANCE_VAR.to_string(),
+        || crate::model::instances::DEFAULT_INSTANCE_VAR.to_string(),
         |g| g.instance_var,
     );
     let file = workers_file(paths, &spec.name);

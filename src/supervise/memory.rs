@@ -13,17 +13,6 @@ pub const CHECK_INTERVAL: Duration = Duration::from_secs(2);
 /// Samples in a row above the limit before the restart (a short spike is forgiven).
 pub const OVER_SAMPLES: u32 = 2;
 
-/// Why a value is not a memory limit, naming the accepted units (zero and negatives too).
-fn bad(text: &str) -> String {
-    format!("'{text}' is not a memory limit: use bytes, or a number with K, M or G (e.g. 300M)")
-}
-
-/// pm2's memory sizes: `300M`, `1G`, `512K`, or a bare number of bytes (the units of
-/// `--max-log-size`, [`crate::cli::size_bytes`]). Zero, negative and unknown units are refused.
-pub fn parse_limit(text: &str) -> Result<u64, String> {
-    crate::cli::size_bytes(text).ok_or_else(|| bad(text))
-}
-
 /// The resident memory of everything the supervisor runs: its descendants (the service, its
 /// children, and the escapees it adopted as subreaper). A process that ends meanwhile counts
 /// for nothing.
@@ -95,6 +84,7 @@ impl Source for Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::units::parse_limit;
 
     #[test]
     fn limits_in_pm2_units() {

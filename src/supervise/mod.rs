@@ -9,18 +9,19 @@ pub mod memory;
 mod pump;
 mod record;
 mod source;
+mod sources;
 mod spawn;
 mod watch;
 
 pub use record::problems_log;
 
-use crate::lock::FileLock;
-use crate::ownership;
-use crate::paths::Paths;
+use crate::model::policy::{Decision, Exit, BURST, WINDOW};
+use crate::model::spec::Spec;
 use crate::platform;
-use crate::policy::{Decision, Exit, BURST, WINDOW};
-use crate::spec::Spec;
-use crate::store::Store;
+use crate::state::lock::FileLock;
+use crate::state::ownership;
+use crate::state::paths::Paths;
+use crate::state::store::Store;
 use anyhow::{Context, Result};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::ForkResult;
@@ -31,12 +32,6 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-pub fn now_epoch() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// The pipe back to the CLI that started us: one line, `ok PID` or `err WHY`.
 struct Ready(Option<File>);
@@ -139,7 +134,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let (mut out, mut err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
     let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
     // Wake sources live as long as the supervisor: a schedule is kept across runs.
-    let mut sources = source::configured(
+    let mut sources = sources::configured(
         &meta,
         &spec.cwd,
         vec![paths.root().to_path_buf(), out_path, err_path],
@@ -153,7 +148,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         m.set("supervisor_start", my_start.to_string());
         m.set(ownership::KEY, &token);
     })?;
-    let record = |change: &mut dyn FnMut(&mut crate::meta::Meta)| rec.record(change);
+    let record = |change: &mut dyn FnMut(&mut crate::state::meta::Meta)| rec.record(change);
     let user_stopping =
         || matches!(store.read(name), Ok(Some(m)) if matches!(m.status(), "stopping" | "stopped"));
 
@@ -185,7 +180,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             }
             m.set("pid", pid.to_string());
             m.set("proc_start", stamp.to_string());
-            m.set("start_time", now_epoch().to_string());
+            m.set("start_time", platform::now_epoch().to_string());
             m.set("restarts", restarts.to_string());
             m.remove("exit_code");
             m.remove("signal");
@@ -252,8 +247,11 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
         }
         record::heal(&rec, paths, name, &mut life);
         // Read as untrusted (never a planted FIFO, never without a cap).
-        if crate::statefile::read_text(&paths.pid_file(name), crate::statefile::SMALL_CAP)
-            .is_ok_and(|t| t.is_some_and(|t| t.trim() == last_pid.to_string()))
+        if crate::state::statefile::read_text(
+            &paths.pid_file(name),
+            crate::state::statefile::SMALL_CAP,
+        )
+        .is_ok_and(|t| t.is_some_and(|t| t.trim() == last_pid.to_string()))
         {
             let _ = std::fs::remove_file(paths.pid_file(name));
         }
@@ -271,7 +269,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
             _ => None,
         };
         let dropped = out.dropped + err.dropped;
-        let end_fields = |m: &mut crate::meta::Meta, status: &str| {
+        let end_fields = |m: &mut crate::state::meta::Meta, status: &str| {
             m.set("status", status);
             m.remove("last_exit_code");
             m.remove("last_signal");
@@ -282,7 +280,7 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
                 }
                 _ => {}
             }
-            m.set("exited_at", now_epoch().to_string());
+            m.set("exited_at", platform::now_epoch().to_string());
             if dropped > 0 {
                 m.set("log_dropped", dropped.to_string());
             }

@@ -44,7 +44,7 @@ pub struct Wake(OwnedFd);
 
 impl Wake {
     pub fn install() -> Result<Self> {
-        let (r, w) = crate::launch::cloexec_pipe()?;
+        let (r, w) = crate::platform::cloexec_pipe().context("creating a pipe")?;
         for fd in [&r, &w] {
             nix::fcntl::fcntl(
                 fd.as_raw_fd(),

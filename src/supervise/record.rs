@@ -3,10 +3,10 @@
 //! a removed `processes/`, `pids/` or `locks/` folder is made again; and what it still cannot
 //! write it reports in `problems.log`, where `tsm doctor` finds it.
 
-use crate::lock::FileLock;
-use crate::meta::Meta;
-use crate::paths::Paths;
-use crate::store::{write_atomic, Store};
+use crate::state::lock::FileLock;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
+use crate::state::store::{write_atomic, Store};
 use anyhow::{Context, Result};
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -135,7 +135,7 @@ impl<'a> Recorder<'a> {
         let _ = self.paths.ensure();
         let line = format!(
             "{} supervisor of '{}' (pid {}): {}\n",
-            super::now_epoch(),
+            crate::platform::now_epoch(),
             self.name,
             self.me,
             what.replace('\n', " ")

@@ -34,25 +34,3 @@ pub trait Source {
 pub fn due(source: &dyn Source, now: Instant, readable: bool) -> bool {
     readable || source.deadline().is_some_and(|d| d <= now)
 }
-
-/// The wake sources `meta` configures (none for a plain service: no timers, no descriptors).
-/// `never`: what a watch never reacts to (the state folder, the service's log files).
-pub fn configured(
-    meta: &crate::meta::Meta,
-    cwd: &std::path::Path,
-    never: Vec<std::path::PathBuf>,
-) -> std::result::Result<Vec<Box<dyn Source>>, String> {
-    let features = crate::features::Features::read(meta);
-    let mut sources: Vec<Box<dyn Source>> = Vec::new();
-    if let Some(m) = super::memory::Watch::new(meta.u64("max_memory_restart")) {
-        sources.push(Box::new(m));
-    }
-    if let Some(c) = super::cron::CronRestart::new(features.cron_restart.as_deref()) {
-        sources.push(Box::new(c));
-    }
-    if let Some(w) = &features.watch {
-        let rule = super::watch::ignore_rule(w, cwd, never);
-        sources.push(Box::new(super::watch::WatchRestart::new(w, rule)?));
-    }
-    Ok(sources)
-}

@@ -3,9 +3,9 @@
 //! own process group, stdout and stderr piped to the supervisor.
 
 use super::cluster;
-use crate::ownership;
-use crate::paths::Paths;
-use crate::spec::Spec;
+use crate::model::spec::Spec;
+use crate::state::ownership;
+use crate::state::paths::Paths;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 /// close-on-exec pipe).
 pub fn spawn(
     spec: &Spec,
-    meta: &crate::meta::Meta,
+    meta: &crate::state::meta::Meta,
     paths: &Paths,
     token: &str,
 ) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
@@ -36,7 +36,7 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .env("TSM_NAME", &spec.name)
         .env(ownership::VAR, token)
-        .envs(crate::features::Features::read(meta).env())
+        .envs(crate::model::features::Features::read(meta).env())
         .envs(cluster_env)
         .process_group(0);
     let mut child = cmd

@@ -3,7 +3,7 @@
 //! node_modules, .git, the state folder and the service's own log files never count.
 
 use super::source::Source;
-use crate::features::{Watch, ALWAYS_IGNORED};
+use crate::model::features::{Watch, ALWAYS_IGNORED};
 use crate::platform::{Ignored, Watcher};
 use std::os::fd::BorrowedFd;
 use std::path::{Component, Path, PathBuf};

@@ -5,7 +5,7 @@ use assert_cmd::Command;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tsm::meta::Meta;
+use tsm::state::meta::Meta;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tsm-native");
 

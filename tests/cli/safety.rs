@@ -5,7 +5,7 @@ use crate::harness::*;
 use predicates::prelude::*;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use tsm::meta::Meta;
+use tsm::state::meta::Meta;
 
 /// An unrelated long-lived process owned by the test (tagged so the harness reaps it).
 fn bystander(t: &Tsm) -> std::process::Child {

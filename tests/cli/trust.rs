@@ -153,7 +153,7 @@ fn a_crash_while_the_meta_is_corrupt_still_restarts_and_records() {
     wait_until("a valid meta with a new pid", || {
         std::fs::read_to_string(&meta)
             .ok()
-            .and_then(|text| tsm::meta::Meta::parse(&text).ok())
+            .and_then(|text| tsm::state::meta::Meta::parse(&text).ok())
             .and_then(|m| m.pid())
             .is_some_and(|pid| pid != first && alive(pid))
     });

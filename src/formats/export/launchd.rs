@@ -1,0 +1,129 @@
+//! launchd: one property list per service, `APP.NAME.plist` (mode 0600: it holds the
+//! environment), for `~/Library/LaunchAgents` or `/Library/LaunchDaemons`.
+
+use super::{refuse, File, Format, Service, Settings, SECRET};
+use crate::error::TsmError;
+use crate::model::policy::Mode;
+use std::fmt::Write;
+
+/// Text for an XML `<string>`; `None` when it holds a character XML 1.0 cannot carry.
+fn xml(text: &str) -> Option<String> {
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return None;
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+fn plist(s: &Service, label: &str) -> Result<String, TsmError> {
+    let string = |what: &str, text: &str| {
+        xml(text)
+            .map(|t| format!("<string>{t}</string>"))
+            .ok_or_else(|| {
+                refuse(
+                    Format::Launchd,
+                    s.name(),
+                    format!("{what} has a control character a property list cannot hold"),
+                )
+            })
+    };
+    let mut p = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n<plist version=\"1.0\">\n<dict>\n",
+    );
+    let _ = writeln!(p, "  <key>Label</key>\n  {}", string("the label", label)?);
+    p.push_str("  <key>ProgramArguments</key>\n  <array>\n");
+    for word in s.spec.argv() {
+        let _ = writeln!(p, "    {}", string("an argument", &word)?);
+    }
+    p.push_str("  </array>\n");
+    let cwd = s.spec.cwd.display().to_string();
+    let _ = writeln!(
+        p,
+        "  <key>WorkingDirectory</key>\n  {}",
+        string("the working directory", &cwd)?
+    );
+    if !s.env.is_empty() {
+        p.push_str("  <key>EnvironmentVariables</key>\n  <dict>\n");
+        for (k, v) in &s.env {
+            let _ = writeln!(
+                p,
+                "    <key>{}</key>\n    {}",
+                xml(k).unwrap_or_default(),
+                string(&format!("the value of {k}"), v)?
+            );
+        }
+        p.push_str("  </dict>\n");
+    }
+    let keep_alive = match s.spec.policy.mode {
+        Mode::Always => "<true/>".to_string(),
+        Mode::OnFailure => {
+            "<dict>\n    <key>SuccessfulExit</key>\n    <false/>\n  </dict>".to_string()
+        }
+        Mode::Never => "<false/>".to_string(),
+    };
+    let _ = writeln!(p, "  <key>KeepAlive</key>\n  {keep_alive}");
+    p.push_str("  <key>RunAtLoad</key>\n  <true/>\n");
+    let secs = |ms: u64| ms.div_ceil(1000).max(1);
+    let _ = writeln!(
+        p,
+        "  <key>ThrottleInterval</key>\n  <integer>{}</integer>",
+        secs(s.spec.policy.delay_ms)
+    );
+    let _ = writeln!(
+        p,
+        "  <key>ExitTimeOut</key>\n  <integer>{}</integer>",
+        secs(s.spec.kill_timeout_ms)
+    );
+    let out = s.out_log.display().to_string();
+    let err = s.err_log.display().to_string();
+    let _ = writeln!(
+        p,
+        "  <key>StandardOutPath</key>\n  {}",
+        string("the stdout log path", &out)?
+    );
+    let _ = writeln!(
+        p,
+        "  <key>StandardErrorPath</key>\n  {}",
+        string("the stderr log path", &err)?
+    );
+    p.push_str("</dict>\n</plist>\n");
+    Ok(p)
+}
+
+pub fn render(services: &[Service], settings: &Settings) -> Result<Vec<File>, TsmError> {
+    services
+        .iter()
+        .map(|s| {
+            let label = format!("{}.{}", settings.app, s.name());
+            Ok(File::new(
+                format!("{label}.plist"),
+                plist(s, &label)?,
+                SECRET,
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_escapes_and_refuses_control_characters() {
+        assert_eq!(xml("a<b & c>").unwrap(), "a&lt;b &amp; c&gt;");
+        assert_eq!(xml("two\nlines").unwrap(), "two\nlines");
+        assert!(xml("bell\u{7}").is_none());
+    }
+}

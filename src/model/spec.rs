@@ -1,0 +1,403 @@
+//! What to run: the script, its interpreter, arguments, cwd, env file and PORT, worked out and
+//! checked before anything is written, and kept in (and read back from) meta.
+
+use crate::error::TsmError;
+use crate::logs::LogOptions;
+use crate::model::dotenv;
+use crate::model::features::Features;
+use crate::model::policy::{self, Policy};
+use crate::model::port;
+use crate::model::resolve::valid_name;
+use crate::model::script::{argv0_for, locate, not_found};
+use crate::state::meta::Meta;
+use std::path::{Path, PathBuf};
+
+/// Default grace between SIGTERM and SIGKILL on stop.
+pub const DEFAULT_KILL_TIMEOUT_MS: u64 = 5_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub name: String,
+    pub script: PathBuf,
+    pub interpreter: Option<PathBuf>,
+    /// Arguments for the interpreter, before the script (pm2's `node_args`/`interpreter_args`).
+    pub interpreter_args: Vec<String>,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+    pub env_file: Option<PathBuf>,
+    /// Variables from the env file, in file order.
+    pub env: Vec<(String, String)>,
+    /// Always set for `tsm start SCRIPT`; an ecosystem app may have none.
+    pub port: Option<u16>,
+    pub kill_timeout_ms: u64,
+    pub log: LogOptions,
+    pub policy: Policy,
+    pub origin: Origin,
+    /// Log files instead of `logs/NAME.out` / `logs/NAME.err` (ecosystem `out_file`, `error_file`).
+    pub out_file: Option<PathBuf>,
+    pub error_file: Option<PathBuf>,
+    /// Cron restarts, watch, instance group.
+    pub features: Features,
+    /// Restart the service when its tree stays above this many resident bytes.
+    pub max_memory: Option<u64>,
+    /// argv[0] as the user named the program (`redis-server`), when it is run directly and
+    /// that differs from `script`: multi-call binaries choose what to be by it.
+    pub argv0: Option<String>,
+}
+
+/// Where a process was defined: on the command line, or as an app of an ecosystem config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Cli,
+    Ecosystem {
+        config: PathBuf,
+        app: String,
+        /// pm2's `--env production`: the `env_production` block applies.
+        profile: Option<String>,
+    },
+}
+
+/// Rotated log files kept when only a maximum size is given.
+pub const DEFAULT_LOG_RETAIN: u32 = 5;
+
+/// What the user asked to start.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub script: String,
+    pub name: Option<String>,
+    pub args: Vec<String>,
+    pub env_file: Option<String>,
+    pub port: Option<String>,
+    pub kill_timeout_ms: Option<u64>,
+    pub max_log_size: Option<u64>,
+    pub log_retain: Option<u32>,
+    pub time: bool,
+    pub policy: Policy,
+    pub features: Features,
+    /// `--no-port`: run under the bare name with no PORT.
+    pub no_port: bool,
+    pub max_memory: Option<u64>,
+}
+
+fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
+    port::parse_port(text).ok_or_else(|| {
+        TsmError::Data(format!(
+            "invalid PORT '{text}' from {origin}: must be a whole number from 1 to 65535"
+        ))
+    })
+}
+
+/// The longest name: every file tsm derives from it (`.NAME.env.json.PID.tmp`, the longest,
+/// adds 25 bytes) must fit the 255 bytes a file name may have.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// Refuses a name too long for the files derived from it.
+pub fn check_name_length(name: &str) -> Result<(), TsmError> {
+    if name.len() <= MAX_NAME_LEN {
+        return Ok(());
+    }
+    let shown: String = name.chars().take(24).collect();
+    Err(TsmError::Data(format!(
+        "name '{shown}…' is {} bytes long; the limit is {MAX_NAME_LEN}: give a shorter name",
+        name.len()
+    )))
+}
+
+/// `NAME-PORT`, unless the name already ends in `-PORT`.
+pub fn compose_name(base: &str, port: u16) -> Result<String, TsmError> {
+    let suffix = format!("-{port}");
+    let name = if base.ends_with(&suffix) {
+        base.to_string()
+    } else {
+        format!("{base}{suffix}")
+    };
+    if !valid_name(&name) {
+        return Err(TsmError::Data(format!(
+            "invalid name '{name}': use letters, digits, '.', '_' and '-', not starting with '.' or '-'"
+        )));
+    }
+    check_name_length(&name)?;
+    Ok(name)
+}
+
+impl Spec {
+    /// Works out everything a start needs; `caller_port` is the caller's `PORT`.
+    pub fn from_request(
+        req: &Request,
+        cwd: &Path,
+        caller_port: Option<&str>,
+    ) -> Result<Spec, TsmError> {
+        let (script, interpreter, text) = locate(&req.script, cwd)?;
+        let env_file = req.env_file.as_ref().map(|f| cwd.join(f));
+        let env = match &env_file {
+            Some(path) => dotenv::read(path)?,
+            None => Vec::new(),
+        };
+        let env_port = env.iter().rev().find(|(k, _)| k == "PORT");
+        let port = if req.no_port {
+            0
+        } else if let Some(p) = &req.port {
+            port_from(p, "--port")?
+        } else if let Some((_, p)) = env_port {
+            port_from(p, "the env file")?
+        } else if let Some(p) = port::port_in_script(&text) {
+            p
+        } else if let Some(p) = caller_port.and_then(port::parse_port) {
+            p
+        } else {
+            return Err(TsmError::Data(
+                "PORT not set; no valid PORT= in script (pass --port N, add PORT=N to the \
+                 script, or start without a PORT with --no-port)"
+                    .into(),
+            ));
+        };
+        let base = match &req.name {
+            Some(name) => name.clone(),
+            None => Path::new(&req.script)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        let name = if req.no_port {
+            if !valid_name(&base) {
+                return Err(TsmError::Data(format!(
+                    "invalid name '{base}': use letters, digits, '.', '_' and '-', not starting with '.' or '-'"
+                )));
+            }
+            base
+        } else {
+            compose_name(&base, port)?
+        };
+        let argv0 = argv0_for(&req.script, &script, interpreter.as_ref());
+        Ok(Spec {
+            name,
+            origin: Origin::Cli,
+            interpreter_args: Vec::new(),
+            out_file: None,
+            error_file: None,
+            script,
+            interpreter,
+            args: req.args.clone(),
+            cwd: cwd.to_path_buf(),
+            env_file: env_file.map(|p| p.canonicalize().unwrap_or(p)),
+            env,
+            port: (!req.no_port).then_some(port),
+            kill_timeout_ms: req.kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+            log: LogOptions {
+                max_size: req.max_log_size,
+                retain: req.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
+                time: req.time,
+                date_format: None,
+            },
+            policy: req.policy,
+            features: req.features.clone(),
+            max_memory: req.max_memory,
+            argv0,
+        })
+    }
+
+    /// The spec a recorded process was started with, its env file read afresh.
+    pub fn from_meta(meta: &Meta) -> Result<Spec, TsmError> {
+        let name = meta.name().unwrap_or_default().to_string();
+        let field = |key: &str| {
+            meta.get(key)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| TsmError::Data(format!("meta of '{name}' has no {key}")))
+        };
+        let script = PathBuf::from(field("script")?);
+        if !script.is_file() {
+            return Err(not_found(&script.display().to_string()));
+        }
+        let args = shell_words::split(meta.get("args").unwrap_or(""))
+            .map_err(|_| TsmError::Data(format!("meta of '{name}' has unreadable args")))?;
+        let interpreter_args = shell_words::split(meta.get("interpreter_args").unwrap_or(""))
+            .map_err(|_| {
+                TsmError::Data(format!("meta of '{name}' has unreadable interpreter_args"))
+            })?;
+        let env_file = meta
+            .get("env_file")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let env = match &env_file {
+            Some(path) => dotenv::read(path)?,
+            None => Vec::new(),
+        };
+        Ok(Spec {
+            name: name.clone(),
+            script,
+            interpreter: meta
+                .get("interpreter")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            interpreter_args,
+            args,
+            cwd: PathBuf::from(field("cwd")?),
+            env_file,
+            env,
+            port: meta.port(),
+            origin: match (
+                meta.get("type"),
+                meta.get("config"),
+                meta.get("app").or(meta.get("app_name")),
+            ) {
+                (Some("ecosystem"), Some(config), Some(app)) => Origin::Ecosystem {
+                    config: PathBuf::from(config),
+                    app: app.to_string(),
+                    profile: meta
+                        .get("env_profile")
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string),
+                },
+                _ => Origin::Cli,
+            },
+            out_file: meta
+                .get("out_file")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            error_file: meta
+                .get("error_file")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+            max_memory: meta.u64("max_memory_restart").filter(|m| *m > 0),
+            argv0: meta
+                .get("argv0")
+                .filter(|v| !v.is_empty() && meta.get("interpreter").is_none_or(str::is_empty))
+                .map(str::to_string),
+            log: LogOptions {
+                max_size: meta.u64("max_log_size").filter(|s| *s > 0),
+                retain: meta
+                    .u64("log_retain")
+                    .map_or(DEFAULT_LOG_RETAIN, |r| r.min(u64::from(u32::MAX)) as u32),
+                time: meta.get("time") == Some("1"),
+                date_format: meta
+                    .get("log_date_format")
+                    .and_then(|f| crate::logs::DateFormat::parse(f).ok()),
+            },
+            policy: Policy {
+                mode: meta
+                    .get("restart")
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or(policy::Mode::OnFailure),
+                delay_ms: meta
+                    .u64("restart_delay")
+                    .unwrap_or(policy::DEFAULT_DELAY_MS),
+                min_uptime_ms: meta
+                    .u64("min_uptime")
+                    .unwrap_or(policy::DEFAULT_MIN_UPTIME_MS),
+                max_restarts: meta
+                    .u64("max_restarts")
+                    .map_or(policy::DEFAULT_MAX_RESTARTS, |n| {
+                        n.min(u64::from(u32::MAX)) as u32
+                    }),
+            },
+            features: Features::read(meta),
+        })
+    }
+
+    /// The spec of a recorded process with the variables it was given then (`env`), its env
+    /// file not read again.
+    pub fn recorded(meta: &Meta, env: Vec<(String, String)>) -> Result<Spec, TsmError> {
+        let mut without = meta.clone();
+        without.remove("env_file");
+        let mut spec = Spec::from_meta(&without)?;
+        spec.env_file = meta
+            .get("env_file")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        spec.env = env;
+        Ok(spec)
+    }
+
+    /// The meta written when this spec is launched as TSM ID `id`.
+    pub fn to_meta(&self, id: u64) -> Meta {
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        let mut m = Meta::new();
+        m.set("tsm_id", id.to_string());
+        m.set("name", &self.name);
+        m.set("script", self.script.display().to_string());
+        if let Some(argv0) = &self.argv0 {
+            m.set("argv0", argv0);
+        }
+        m.set("args", shell_words::join(&self.args));
+        m.set("cwd", self.cwd.display().to_string());
+        m.set("interpreter", path(&self.interpreter));
+        if !self.interpreter_args.is_empty() {
+            m.set(
+                "interpreter_args",
+                shell_words::join(&self.interpreter_args),
+            );
+        }
+        m.set("env_file", path(&self.env_file));
+        m.set("port", self.port.map(|p| p.to_string()).unwrap_or_default());
+        match &self.origin {
+            Origin::Cli => {
+                m.set("type", "cli");
+                // The group key (as an ecosystem app's name): the name without `-PORT`.
+                let suffix = self.port.map(|p| format!("-{p}")).unwrap_or_default();
+                let base = self.name.strip_suffix(&suffix).unwrap_or(&self.name);
+                m.set("app", if base.is_empty() { &self.name } else { base });
+            }
+            Origin::Ecosystem {
+                config,
+                app,
+                profile,
+            } => {
+                m.set("type", "ecosystem");
+                m.set("config", config.display().to_string());
+                m.set("app", app);
+                if let Some(profile) = profile {
+                    m.set("env_profile", profile);
+                }
+            }
+        }
+        if let Some(f) = &self.out_file {
+            m.set("out_file", f.display().to_string());
+        }
+        if let Some(f) = &self.error_file {
+            m.set("error_file", f.display().to_string());
+        }
+        m.set("status", "launching");
+        m.set("restarts", "0");
+        m.set("kill_timeout", self.kill_timeout_ms.to_string());
+        if let Some(max) = self.log.max_size {
+            m.set("max_log_size", max.to_string());
+            m.set("log_retain", self.log.retain.to_string());
+        }
+        if self.log.time {
+            m.set("time", "1");
+        }
+        if let Some(format) = &self.log.date_format {
+            m.set("log_date_format", format.as_str());
+        }
+        m.set("restart", self.policy.mode.to_string());
+        m.set("restart_delay", self.policy.delay_ms.to_string());
+        m.set("min_uptime", self.policy.min_uptime_ms.to_string());
+        m.set("max_restarts", self.policy.max_restarts.to_string());
+        self.features.write(&mut m);
+        if let Some(max) = self.max_memory {
+            m.set("max_memory_restart", max.to_string());
+        }
+        m
+    }
+
+    /// The command line: `[interpreter] script args…`.
+    pub fn argv(&self) -> Vec<String> {
+        let mut argv = Vec::new();
+        if let Some(i) = &self.interpreter {
+            argv.push(i.display().to_string());
+            argv.extend(self.interpreter_args.iter().cloned());
+        }
+        argv.push(self.script.display().to_string());
+        argv.extend(self.args.iter().cloned());
+        argv
+    }
+}
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

@@ -1,0 +1,64 @@
+//! Unit tests of `spec.rs`: names, ports, what a spec runs.
+
+use super::*;
+
+#[test]
+fn names_get_the_port_once() {
+    assert_eq!(compose_name("server", 3000).unwrap(), "server-3000");
+    assert_eq!(compose_name("myapp-3000", 3000).unwrap(), "myapp-3000");
+    assert_eq!(compose_name("myapp-300", 3000).unwrap(), "myapp-300-3000");
+    let err = compose_name("../evil", 1).unwrap_err();
+    assert_eq!(err.exit_code(), 65);
+    assert!(compose_name("my app", 1).is_err());
+    assert!(compose_name(".hidden", 1).is_err());
+    assert!(compose_name("", 1).is_err(), "'-1' starts with '-'");
+}
+
+#[test]
+fn meta_round_trip_keeps_the_spec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("my server.sh");
+    std::fs::write(&script, "#!/bin/sh\nPORT=1\n").unwrap();
+    let env = tmp.path().join("x.env");
+    std::fs::write(&env, "A='1 2'\n").unwrap();
+    let spec = Spec {
+        name: "my-1".into(),
+        script: script.clone(),
+        interpreter: Some(PathBuf::from("/bin/bash")),
+        interpreter_args: vec!["-x".into(), "a b".into()],
+        args: vec!["a b".into(), "it's".into(), String::new()],
+        cwd: tmp.path().to_path_buf(),
+        env_file: Some(env),
+        env: vec![("A".into(), "1 2".into())],
+        port: Some(1),
+        origin: Origin::Ecosystem {
+            config: tmp.path().join("ecosystem.config.js"),
+            app: "my".into(),
+            profile: Some("production".into()),
+        },
+        out_file: Some(tmp.path().join("o.log")),
+        error_file: None,
+        max_memory: Some(300 << 20),
+        argv0: None,
+        kill_timeout_ms: 250,
+        log: LogOptions {
+            max_size: Some(1024),
+            retain: 3,
+            time: true,
+            date_format: Some(crate::logs::DateFormat::parse("YYYY-MM-DD HH:mm Z").unwrap()),
+        },
+        policy: Policy {
+            mode: crate::model::policy::Mode::Always,
+            delay_ms: 7,
+            min_uptime_ms: 8,
+            max_restarts: 9,
+        },
+        features: Features {
+            cron_restart: Some("0 3 * * *".into()),
+            ..Features::default()
+        },
+    };
+    let meta = Meta::parse(&spec.to_meta(4).to_line()).unwrap();
+    assert_eq!(meta.id(), Some(4));
+    assert_eq!(Spec::from_meta(&meta).unwrap(), spec);
+}

@@ -1,0 +1,125 @@
+//! The CLI side of starting: write the meta, spawn a detached supervisor, and wait for its word
+//! that the service was exec'd (or why it was not).
+
+use crate::error::TsmError;
+use crate::model::spec::Spec;
+use crate::state::paths::Paths;
+use crate::state::store::Store;
+use anyhow::{Context, Result};
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+/// The descriptor on which a supervisor reports back to the CLI that spawned it.
+pub const READY_FD: i32 = 3;
+
+/// Spawns the supervisor of `spec.name` (its meta must be written) and returns the service pid.
+/// The supervisor gets the caller's environment plus the env file's variables and `PORT`,
+/// which the service inherits from it.
+pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
+    let exe = std::env::current_exe().context("finding the tsm-native binary")?;
+    let (read_end, write_end) = crate::platform::cloexec_pipe().context("creating a pipe")?;
+    let write_fd = write_end.as_raw_fd();
+    let mut cmd = Command::new(exe);
+    cmd.arg("supervise")
+        .arg("--dir")
+        .arg(paths.root())
+        .arg("--ready-fd")
+        .arg(READY_FD.to_string())
+        .arg(&spec.name)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // The chosen PORT wins over one in the env file (`--port` has precedence).
+    if let Some(port) = spec.port {
+        cmd.env("PORT", port.to_string());
+    }
+    // SAFETY: between fork and exec this only makes async-signal-safe calls (setsid, dup2,
+    // fcntl) on descriptors that are open in the child, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::libc::setsid();
+            if write_fd == READY_FD {
+                let flags = nix::libc::fcntl(READY_FD, nix::libc::F_GETFD);
+                nix::libc::fcntl(READY_FD, nix::libc::F_SETFD, flags & !nix::libc::FD_CLOEXEC);
+            } else if nix::libc::dup2(write_fd, READY_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().context("spawning the supervisor")?;
+    drop(write_end);
+    // The supervisor forks once more and its first half exits at once: reap it here so that
+    // no zombie is left behind a long-lived caller (the REPL).
+    let _ = child.wait();
+    let mut report = String::new();
+    std::fs::File::from(read_end)
+        .read_to_string(&mut report)
+        .context("reading the supervisor's report")?;
+    let report = report.trim_end();
+    if let Some(pid) = report.strip_prefix("ok ") {
+        return pid
+            .parse()
+            .with_context(|| format!("supervisor reported '{report}'"));
+    }
+    let why = report.strip_prefix("err ").unwrap_or(report);
+    let why = if why.is_empty() {
+        "the supervisor exited without a word".to_string()
+    } else {
+        why.to_string()
+    };
+    Err(TsmError::Failed(format!("failed to start '{}': {why}", spec.name)).into())
+}
+
+/// The group a process belongs to (`tsm stop NAME` acts on all of it): its ecosystem app,
+/// else the NAME part of `NAME-PORT` (the custom name or the script's base name).
+pub(crate) fn app_of(spec: &Spec) -> String {
+    match (&spec.origin, spec.port) {
+        (crate::model::spec::Origin::Ecosystem { app, .. }, _) => app.clone(),
+        (_, Some(port)) => spec
+            .name
+            .strip_suffix(&format!("-{port}"))
+            .unwrap_or(&spec.name)
+            .to_string(),
+        _ => spec.name.clone(),
+    }
+}
+
+/// Launches `spec` as TSM ID `id` (caller holds the op lock): writes its meta, spawns the
+/// supervisor, and on failure removes the meta again when `fresh` (nothing half-done).
+pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
+    let paths = store.paths();
+    paths.ensure()?;
+    let _ = std::fs::remove_file(paths.pid_file(&spec.name));
+    let mut meta = spec.to_meta(id);
+    if !fresh {
+        // A Procfile's service stays one across restarts (`tsm stop Procfile` finds it).
+        if let Ok(Some(old)) = store.read(&spec.name) {
+            crate::formats::procfile::carry(&old, &mut meta);
+        }
+    }
+    if meta.get("app").is_none() {
+        meta.set("app", app_of(spec));
+    }
+    store.write(&spec.name, &meta)?;
+    store.write_env(&spec.name, &spec.env)?;
+    match spawn_supervisor(paths, spec) {
+        Ok(pid) => Ok(pid),
+        Err(e) => {
+            if fresh {
+                let _ = store.remove(&spec.name);
+            } else {
+                let why = format!("{e:#}");
+                let _ = store.update(&spec.name, |m| {
+                    m.set("status", "errored");
+                    m.set("error", why);
+                    true
+                });
+            }
+            Err(e)
+        }
+    }
+}

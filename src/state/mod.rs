@@ -1,0 +1,11 @@
+//! The state folder `$TETRA_DIR/tsm`: its paths, meta files, locks, IDs, and the files in it
+//! handled as untrusted.
+
+pub mod lock;
+pub mod meta;
+pub mod ownership;
+pub mod paths;
+pub mod statefile;
+pub mod store;
+pub mod unrecorded;
+pub mod usage;

@@ -1,0 +1,91 @@
+//! Proof that a process outside a service's group is that service's: the per-start token
+//! `TSM_RUN=<state-folder id>:<TSM ID>:<start stamp>` every service inherits and meta records
+//! as `run`. A name alone (`TSM_NAME`) is no proof: another state folder may use the same one.
+
+use crate::platform;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
+use std::collections::HashMap;
+
+/// The variable that carries the token.
+pub const VAR: &str = "TSM_RUN";
+/// The meta key that records it.
+pub const KEY: &str = "run";
+
+/// A short fixed id of the state folder: two state folders never share it.
+pub fn state_id(paths: &Paths) -> String {
+    let root = paths
+        .root()
+        .canonicalize()
+        .unwrap_or_else(|_| paths.root().to_path_buf());
+    // FNV-1a: stable across builds and platforms (std's hasher is not).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in root.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// A fresh token for one start of TSM ID `id`.
+pub fn new_token(paths: &Paths, id: u64) -> String {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}:{id}:{stamp}.{}", state_id(paths), std::process::id())
+}
+
+/// The token recorded for a service, if any.
+pub fn token_of(meta: &Meta) -> Option<&str> {
+    meta.get(KEY).filter(|t| !t.is_empty())
+}
+
+/// Whether `pid` carries `meta`'s token (false when either has none).
+pub fn proves(pid: i32, meta: &Meta) -> bool {
+    match token_of(meta) {
+        Some(token) => platform::env_var_of(pid, VAR).as_deref() == Some(token),
+        None => false,
+    }
+}
+
+/// The live processes carrying each of `tokens`, in one walk of the process table (with
+/// their start stamps, so that they are signalled only while they are the same processes).
+pub fn carriers(tokens: &[&str]) -> HashMap<String, Vec<(i32, u64)>> {
+    let mut found: HashMap<String, Vec<(i32, u64)>> = HashMap::new();
+    if tokens.is_empty() {
+        return found;
+    }
+    let me = std::process::id() as i32;
+    for (pid, value) in platform::processes_with_env(VAR) {
+        if pid == me || !tokens.contains(&value.as_str()) {
+            continue;
+        }
+        if let Some(info) = platform::proc_info(pid).filter(|i| !i.zombie) {
+            found.entry(value).or_default().push((pid, info.start));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_differ_by_folder_and_by_start() {
+        let a = Paths::at("/tmp/one/tsm".into());
+        let b = Paths::at("/tmp/two/tsm".into());
+        assert_ne!(state_id(&a), state_id(&b));
+        assert_eq!(state_id(&a), state_id(&a));
+        let t1 = new_token(&a, 3);
+        let t2 = new_token(&a, 3);
+        assert_ne!(t1, t2);
+        assert!(t1.starts_with(&format!("{}:3:", state_id(&a))), "{t1}");
+    }
+
+    #[test]
+    fn no_token_proves_nothing() {
+        let me = std::process::id() as i32;
+        assert!(!proves(me, &Meta::new()));
+    }
+}

@@ -1,0 +1,340 @@
+//! The state folder: meta files (atomic writes, locked updates), pid files and TSM IDs.
+
+use crate::state::lock::FileLock;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
+use crate::state::statefile::{self, META_CAP};
+use anyhow::{Context, Result};
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+/// One `processes/*.meta` file: its name and what it held.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub meta: Result<Meta, String>,
+}
+
+impl Entry {
+    pub fn id(&self) -> Option<u64> {
+        self.meta.as_ref().ok().and_then(Meta::id)
+    }
+}
+
+/// Writes `bytes` to `path` through a temp file in the same folder and a rename, so a reader
+/// sees the old file or the new one, never a torn one. The temp file is created afresh, owner
+/// only (0600) and without following a symlink planted in its place; the rename replaces
+/// whatever `path` was (a symlink there is replaced, not followed).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("path has no folder")?;
+    let file_name = path
+        .file_name()
+        .context("path has no file name")?
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = match statefile::create_new(&tmp, statefile::PRIVATE_MODE) {
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                // Left by an earlier process of our pid, or planted: remove the entry itself.
+                fs::remove_file(&tmp)?;
+                statefile::create_new(&tmp, statefile::PRIVATE_MODE)?
+            }
+            other => other?,
+        };
+        f.write_all(bytes)?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("writing {}", path.display()))
+    })
+}
+
+/// One more than the highest ID `entries` hold (0 when none does; saturating at the top).
+pub fn first_free_id(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .filter_map(Entry::id)
+        .max()
+        .map_or(0, |m| m.saturating_add(1))
+}
+
+pub struct Store<'a> {
+    paths: &'a Paths,
+}
+
+impl<'a> Store<'a> {
+    pub fn new(paths: &'a Paths) -> Self {
+        Self { paths }
+    }
+
+    pub fn paths(&self) -> &Paths {
+        self.paths
+    }
+
+    /// The meta of `name`, `None` when there is none; a file that does not parse is an error.
+    pub fn read(&self, name: &str) -> Result<Option<Meta>> {
+        let path = self.paths.meta(name);
+        match statefile::read_text(&path, META_CAP) {
+            Ok(Some(text)) => Meta::parse(&text)
+                .map(Some)
+                .with_context(|| format!("corrupt meta file {}", path.display())),
+            Ok(None) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                Err(e).with_context(|| format!("corrupt meta file {}", path.display()))
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn write(&self, name: &str, meta: &Meta) -> Result<()> {
+        write_atomic(&self.paths.meta(name), meta.to_line().as_bytes())
+    }
+
+    /// Read-modify-write of `name`'s meta under its meta lock. `change` returns false to leave
+    /// the file alone. A missing meta file is not re-created: returns `None`.
+    pub fn update(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Meta) -> bool,
+    ) -> Result<Option<Meta>> {
+        let lock_path = self.paths.meta_lock(name);
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let Some(mut meta) = self.read(name)? else {
+            return Ok(None);
+        };
+        if change(&mut meta) {
+            self.write(name, &meta)?;
+        }
+        Ok(Some(meta))
+    }
+
+    /// Records the variables tsm gave `name`'s service (see [`Paths::env_record`]); none is
+    /// recorded as no file.
+    pub fn write_env(&self, name: &str, env: &[(String, String)]) -> Result<()> {
+        let path = self.paths.env_record(name);
+        if env.is_empty() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {}", path.display()))
+                }
+                _ => Ok(()),
+            };
+        }
+        let json = serde_json::to_vec(env).context("encoding the environment")?;
+        write_atomic(&path, &json)
+    }
+
+    /// The variables recorded by [`write_env`](Self::write_env): empty when there is no
+    /// record; `None` only when the record cannot be read.
+    pub fn read_env(&self, name: &str) -> Option<Vec<(String, String)>> {
+        match statefile::read_capped(&self.paths.env_record(name), statefile::ENV_CAP) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok(),
+            Ok(None) => Some(Vec::new()),
+            Err(_) => None,
+        }
+    }
+
+    /// Removes the meta, env record and pid files of `name` (logs stay).
+    pub fn remove(&self, name: &str) -> Result<()> {
+        for path in [
+            self.paths.meta(name),
+            self.paths.env_record(name),
+            self.paths.pid_file(name),
+        ] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Every meta file, sorted by TSM ID (files that do not parse last, by name).
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let dir = self.paths.processes();
+        let listing = match fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut entries = Vec::new();
+        for item in listing {
+            let item = item.with_context(|| format!("reading {}", dir.display()))?;
+            let file_name = item.file_name();
+            let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".meta")) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            // Capped, non-blocking, regular files only: a FIFO, a symlink to /dev/zero or a
+            // huge file is one corrupt row, never a hang or a memory blow-up.
+            let meta = match statefile::read_text(&item.path(), META_CAP) {
+                Ok(Some(text)) => Meta::parse(&text).map_err(|e| e.to_string()),
+                Ok(None) => continue,
+                Err(e) => Err(e.to_string()),
+            };
+            entries.push(Entry {
+                name: name.to_string(),
+                meta,
+            });
+        }
+        entries.sort_by(|a, b| {
+            (a.id().is_none(), a.id(), &a.name).cmp(&(b.id().is_none(), b.id(), &b.name))
+        });
+        Ok(entries)
+    }
+
+    /// The next TSM ID: 0, 1, 2, … never reused, unique across concurrent callers. Never
+    /// below one more than the highest ID any meta file holds, whatever `next_id` says.
+    pub fn alloc_id(&self) -> Result<u64> {
+        let floor = self.first_free_id()?;
+        self.alloc_id_above(floor)
+    }
+
+    /// [`alloc_id`](Self::alloc_id) for a caller that has just read every meta file:
+    /// `floor` is one more than the highest ID they hold. (An ID taken meanwhile by another
+    /// start is below `next_id`, which is read under the lock.)
+    pub fn alloc_id_above(&self, floor: u64) -> Result<u64> {
+        let lock_path = self.paths.next_id_lock();
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let path = self.paths.next_id();
+        let recorded = read_counter(&path)?;
+        // A stale, missing or damaged counter never hands out an ID that is in use.
+        let id = recorded.unwrap_or(0).max(floor);
+        let next = id.checked_add(1).ok_or_else(|| {
+            crate::error::TsmError::Failed(format!(
+                "no TSM ID left: {} reached {id}; delete processes and fix that file",
+                path.display()
+            ))
+        })?;
+        write_atomic(&path, format!("{next}\n").as_bytes())?;
+        Ok(id)
+    }
+
+    /// One more than the highest ID any meta file holds (0 when none does).
+    pub fn first_free_id(&self) -> Result<u64> {
+        Ok(first_free_id(&self.entries()?))
+    }
+
+    /// Makes sure `next_id` will never hand out `id` (used when an ID is restored).
+    pub fn reserve_id(&self, id: u64) -> Result<()> {
+        let lock_path = self.paths.next_id_lock();
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let path = self.paths.next_id();
+        let next = read_counter(&path)?;
+        if next.is_some_and(|n| n > id) {
+            return Ok(());
+        }
+        let in_use = match next {
+            Some(n) => n,
+            None => self.first_free_id()?,
+        };
+        let above = id.checked_add(1).ok_or_else(|| {
+            crate::error::TsmError::Failed(format!("TSM ID {id} is too large to keep"))
+        })?;
+        write_atomic(&path, format!("{}\n", in_use.max(above)).as_bytes())
+    }
+
+    /// Takes the CLI's transition lock of `name`.
+    pub fn op_lock(&self, name: &str) -> Result<FileLock> {
+        let path = self.paths.op_lock(name);
+        FileLock::exclusive(&path).with_context(|| format!("locking {}", path.display()))
+    }
+}
+
+/// The `next_id` counter: `None` when missing or damaged (not a number, too large, not a
+/// regular file — a planted FIFO is never opened blocking), to be rebuilt above every ID in use.
+fn read_counter(path: &Path) -> Result<Option<u64>> {
+    match statefile::read_text(path, statefile::SMALL_CAP) {
+        Ok(text) => Ok(text.and_then(|t| t.trim().parse::<u64>().ok())),
+        Err(e) if e.kind() == ErrorKind::InvalidData => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_in(dir: &Path) -> Paths {
+        let paths = Paths::at(dir.join("tsm"));
+        paths.ensure().unwrap();
+        paths
+    }
+
+    #[test]
+    fn ids_count_up_and_a_lost_counter_skips_ids_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        assert_eq!(store.alloc_id().unwrap(), 0);
+        assert_eq!(store.alloc_id().unwrap(), 1);
+        let mut m = Meta::new();
+        m.set("tsm_id", "9");
+        store.write("x-1", &m).unwrap();
+        fs::write(paths.next_id(), "garbage").unwrap();
+        assert_eq!(
+            store.alloc_id().unwrap(),
+            10,
+            "rebuilt above every ID in use"
+        );
+        assert_eq!(store.alloc_id().unwrap(), 11);
+        fs::remove_file(paths.next_id()).unwrap();
+        assert_eq!(store.alloc_id().unwrap(), 10);
+    }
+
+    #[test]
+    fn a_stale_counter_is_overruled_and_overflow_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        let mut m = Meta::new();
+        m.set("tsm_id", "5");
+        store.write("x-1", &m).unwrap();
+        fs::write(paths.next_id(), "2\n").unwrap();
+        assert_eq!(store.alloc_id().unwrap(), 6, "never a duplicate of ID 5");
+        fs::write(paths.next_id(), format!("{}\n", u64::MAX)).unwrap();
+        assert!(store.alloc_id().is_err(), "u64::MAX must not wrap to 0");
+        assert_eq!(
+            fs::read_to_string(paths.next_id()).unwrap().trim(),
+            u64::MAX.to_string()
+        );
+    }
+
+    #[test]
+    fn entries_sort_by_id_and_keep_corrupt_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        for (name, id) in [("b-2", 2), ("a-1", 10), ("c-3", 0)] {
+            let mut m = Meta::new();
+            m.set("tsm_id", id.to_string());
+            store.write(name, &m).unwrap();
+        }
+        fs::write(paths.meta("broken-9"), "this is='not closed").unwrap();
+        fs::write(paths.processes().join("notes.txt"), "ignored").unwrap();
+        let names: Vec<_> = store
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["c-3", "b-2", "a-1", "broken-9"]);
+    }
+
+    #[test]
+    fn update_never_recreates_a_deleted_meta() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = store_in(tmp.path());
+        let store = Store::new(&paths);
+        assert!(store.update("gone-1", |_| true).unwrap().is_none());
+        assert!(!paths.meta("gone-1").exists());
+    }
+}

@@ -1,0 +1,27 @@
+//! The wake sources a service's record configures: a memory limit, a cron schedule, a file
+//! watch. A plain service gets none, so its supervisor keeps no timer and no extra descriptor.
+
+use super::source::Source;
+use super::{cron, memory, watch};
+
+/// The wake sources `meta` configures (none for a plain service: no timers, no descriptors).
+/// `never`: what a watch never reacts to (the state folder, the service's log files).
+pub fn configured(
+    meta: &crate::state::meta::Meta,
+    cwd: &std::path::Path,
+    never: Vec<std::path::PathBuf>,
+) -> std::result::Result<Vec<Box<dyn Source>>, String> {
+    let features = crate::model::features::Features::read(meta);
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    if let Some(m) = memory::Watch::new(meta.u64("max_memory_restart")) {
+        sources.push(Box::new(m));
+    }
+    if let Some(c) = cron::CronRestart::new(features.cron_restart.as_deref()) {
+        sources.push(Box::new(c));
+    }
+    if let Some(w) = &features.watch {
+        let rule = watch::ignore_rule(w, cwd, never);
+        sources.push(Box::new(watch::WatchRestart::new(w, rule)?));
+    }
+    Ok(sources)
+}
