@@ -46,7 +46,7 @@ complete_with() {
     eval "$(tsm completions bash)"
     [ "$(complete -p tsm)" = "complete -o default -F _tsm_cli tsm" ]
     run complete_with _tsm_cli tsm st
-    [ "$output" = "$(printf 'start\nstop\nstartup')" ]
+    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstop\nstatus\nstartup')" ]
     run complete_with _tsm_cli tsm ""
     for word in setup start stop restart delete del list ls ports logs flush describe save \
         resurrect doctor repl startup unstartup completions help; do

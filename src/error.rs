@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// Exit codes (DESIGN.md): 0 ok, 1 failure, 64 usage, 65 bad data, 66 missing input.
+/// Exit codes: 0 ok, 1 failure, 64 usage, 65 bad data, 66 missing input.
 pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_USAGE: i32 = 64;
 pub const EXIT_DATA: i32 = 65;
@@ -31,6 +31,9 @@ pub enum TsmError {
     /// Anything else that failed (exit 1).
     #[error("{0}")]
     Failed(String),
+    /// Several parts of one command failed (exit 1); each part is named in its sentence.
+    #[error("{}", .0.join("; "))]
+    Several(Vec<String>),
 }
 
 fn list_matches(matches: &[(u64, String)]) -> String {

@@ -69,15 +69,23 @@ pub fn main_entry() -> i32 {
         let _ = cli::Cli::command().print_help();
         return 0;
     };
-    let result = commands::Ctx::from_env().and_then(|ctx| {
+    let result = ops::Ctx::from_env().and_then(|ctx| {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        // The REPL runs commands itself, so it is dispatched here, at the edge, and
-        // `commands` never names it (no import cycle).
+        // The interactive front ends and the supervisor are dispatched here, at the edge:
+        // they run commands (or a service), so `commands` never names them.
         let code = match &command {
             cli::Command::Repl(_) => interactive::repl::run(&ctx, &mut out)?,
+            cli::Command::Monit(_) => {
+                interactive::monit::run(&ctx)?;
+                0
+            }
+            cli::Command::Supervise(a) => {
+                supervise::run(&state::paths::Paths::at(a.dir.clone()), &a.name, a.ready_fd)?;
+                0
+            }
             _ => {
-                commands::run(&command, &ctx, &mut out)?;
+                command.run(&ctx, &mut out)?;
                 0
             }
         };

@@ -1,17 +1,25 @@
 //! `tsm describe`: everything tsm knows about a process, for a human.
 
-use super::{Ctx, Run};
-use crate::cli::DescribeArgs;
+use super::Run;
 use crate::commands::table::uptime;
 use crate::logs::{files_of, iso8601};
 use crate::model::resolve::resolve_all;
 use crate::model::spec::Spec;
 use crate::model::status::observe;
+use crate::ops::Ctx;
 use crate::platform::now_epoch;
 use crate::state::meta::Meta;
 use anyhow::Result;
+use clap::Args;
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// '*', a TSM ID, a name, part of a name, or a port
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
 
 fn when(epoch_secs: u64) -> String {
     iso8601(UNIX_EPOCH + Duration::from_secs(epoch_secs))
@@ -80,7 +88,7 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
         Err(e) => line("command", format!("(cannot be rebuilt: {e})")),
     }
     if seen.pid.is_some() && meta.get("exec_mode") == Some("cluster") {
-        for w in crate::supervise::cluster::workers(&ctx.paths, name)
+        for w in crate::state::workers::workers(&ctx.paths, name)
             .map(|w| w.workers)
             .unwrap_or_default()
         {

@@ -1,13 +1,17 @@
 //! `tsm doctor`: check the state folder and say how to fix what is wrong.
 
-use super::{Ctx, Run};
-use crate::cli::DoctorArgs;
+use super::Run;
 use crate::error::TsmError;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
+use crate::ops::Ctx;
 use anyhow::Result;
+use clap::Args;
 use std::collections::HashSet;
 use std::io::Write;
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {}
 
 struct Finding {
     problem: String,

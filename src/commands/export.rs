@@ -1,14 +1,41 @@
 //! `tsm export FORMAT [DIR] [TARGET…]`: the recorded services (all by default) as files for
 //! systemd, launchd, supervisord, a Procfile or a pm2 ecosystem file; all or nothing.
 
-use super::{expand_configs, resolve_or_all, Ctx};
-use crate::cli::ExportArgs;
+use super::Run;
 use crate::error::TsmError;
 use crate::formats::export::{self, Format, Service, Settings};
 use crate::model::spec::Spec;
+use crate::ops::targets::{expand_configs, resolve_or_all};
+use crate::ops::Ctx;
 use anyhow::Result;
+use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// systemd, launchd, supervisord, procfile or ecosystem
+    #[arg(value_name = "FORMAT")]
+    pub format: String,
+    /// Folder to write into (created if missing; default: the current directory)
+    #[arg(value_name = "DIR")]
+    pub dir: Option<String>,
+    /// Services to export (default: all): '*', TSM IDs, names, parts of names, ports, configs
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Replace files that exist already
+    #[arg(long)]
+    pub force: bool,
+    /// systemd: system units (WantedBy=multi-user.target) instead of user units
+    #[arg(long)]
+    pub system: bool,
+    /// systemd --system: the user the services run as (User=)
+    #[arg(long, value_name = "USER", requires = "system")]
+    pub user_name: Option<String>,
+    /// Prefix of the written names: APP-NAME.service, APP.target, group APP, APP.NAME.plist
+    #[arg(long, value_name = "NAME", default_value = "tsm")]
+    pub app: String,
+}
 
 /// The services `targets` name (all when none), read from their meta and env records.
 fn services(ctx: &Ctx, targets: &[String]) -> Result<Vec<Service>> {
@@ -63,7 +90,7 @@ fn absolute(dir: &std::path::Path) -> PathBuf {
     }
 }
 
-pub fn run(args: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+fn run(args: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let format = Format::parse(&args.format)?;
     if args.user_name.is_some() && format != Format::Systemd {
         return Err(TsmError::Usage("--user-name is for systemd system units".into()).into());
@@ -97,4 +124,10 @@ pub fn run(args: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         dir.display()
     )?;
     Ok(())
+}
+
+impl Run for ExportArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        run(self, ctx, out)
+    }
 }

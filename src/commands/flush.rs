@@ -1,15 +1,24 @@
 //! `tsm flush`: empty the log files of the targets (all by default) while they keep running.
 
-use super::{resolve_or_all, Ctx, Run};
-use crate::cli::FlushArgs;
+use super::Run;
 use crate::logs::files_of;
+use crate::ops::targets::resolve_or_all;
+use crate::ops::Ctx;
 use crate::state::paths::Paths;
 use crate::state::statefile;
 use anyhow::{Context, Result};
+use clap::Args;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+
+#[derive(Debug, Args)]
+pub struct FlushArgs {
+    /// '*' (the default), a TSM ID, a name, part of a name, or a port
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
 
 /// Opens a log file for truncation: one inside the state folder without following a symlink
 /// (a planted one would aim the truncation elsewhere), a user's `out_file` as given; either

@@ -1,14 +1,20 @@
 //! `tsm jlist`: the process list in pm2's JSON shape (`pm_id`, `name`, `pid`, `monit`,
 //! `pm2_env`), for scripts written against `pm2 jlist`.
 
-use super::Ctx;
+use super::Run;
 use crate::logs::files_of;
 use crate::model::status::{observe, Status};
+use crate::ops::Ctx;
 use crate::state::meta::Meta;
 use crate::state::usage::Samples;
 use anyhow::Result;
+use clap::Args;
 use serde_json::{json, Map, Value};
 use std::io::Write;
+
+/// No options.
+#[derive(Debug, Args)]
+pub struct JlistArgs {}
 
 /// pm2's word for a status (pm2 has no `exited`: an app that ended is `stopped`).
 fn pm2_status(status: Status) -> &'static str {
@@ -86,7 +92,7 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
     })
 }
 
-pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let mut list = Vec::new();
     let mut samples = Samples::load(&ctx.paths);
     if ctx.paths.processes().is_dir() {
@@ -105,4 +111,10 @@ pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     serde_json::to_writer(&mut *out, &list)?;
     writeln!(out)?;
     Ok(())
+}
+
+impl Run for JlistArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        print(ctx, out)
+    }
 }

@@ -1,10 +1,40 @@
 //! `tsm logs`: the last lines of each target's stdout and stderr, then (optionally) follow.
 
-use super::{resolve_or_all, Ctx, Run};
-use crate::cli::LogsArgs;
+use super::Run;
 use crate::logs::{descriptors_needed, files_of, follow, last_lines_and_end, Source};
+use crate::ops::targets::resolve_or_all;
+use crate::ops::Ctx;
 use anyhow::Result;
+use clap::Args;
 use std::io::{IsTerminal, Write};
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// '*' (the default), a TSM ID, a name, part of a name, or a port
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// How many of the last lines of each file to show
+    #[arg(long, default_value_t = 15, value_name = "N")]
+    pub lines: usize,
+    /// Print the last lines and exit (the default when stdout is not a terminal)
+    #[arg(long, conflicts_with = "follow")]
+    pub nostream: bool,
+    /// Keep printing new lines as they arrive (the default on a terminal)
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only stdout
+    #[arg(long, conflicts_with = "err")]
+    pub out: bool,
+    /// Only stderr
+    #[arg(long)]
+    pub err: bool,
+    /// No `ID|NAME | ` prefix
+    #[arg(long)]
+    pub raw: bool,
+    /// Prefix each followed line with the time it arrived
+    #[arg(long)]
+    pub timestamp: bool,
+}
 
 impl Run for LogsArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {

@@ -1,7 +1,7 @@
 //! `tsm list --names`: every process name, one a line, in TSM ID order (for completion). Only
 //! valid names: a hostile file name in `processes/` (`` `id>x`.meta ``) is never offered.
 
-use super::Ctx;
+use crate::ops::Ctx;
 use anyhow::Result;
 use std::io::Write;
 

@@ -1,13 +1,21 @@
 //! `tsm ports`: each service's port as the seed README prints it, with whether the service
 //! really listens there, who else holds it, and what else its process tree listens on.
 
-use super::{Ctx, Run};
-use crate::cli::PortsArgs;
+use super::Run;
 use crate::model::status::observe;
 use crate::ops::listen::Snapshot;
+use crate::ops::Ctx;
 use anyhow::Result;
+use clap::Args;
 use serde::Serialize;
 use std::io::Write;
+
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    /// Print a JSON array of objects
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Serialize)]
 struct PortRow {

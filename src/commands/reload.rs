@@ -1,141 +1,31 @@
-//! `tsm reload`: restart services one at a time, each back online (listening where it has a
-//! PORT) before the next goes down, so an app's instances never all stop at once; a cluster
-//! service's launcher replaces its workers one at a time (SIGUSR2), its port never closed.
+//! `tsm reload`: restart an app's instances one at a time, each listening before the next.
 
-use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
-use super::{Ctx, Run};
-use crate::cli::{ReloadArgs, RestartArgs};
-use crate::error::TsmError;
-use crate::model::status::observe;
-use crate::supervise::cluster::workers;
+use super::Run;
+use crate::model::units::parse_duration_ms;
+use crate::ops::reload::reload;
+use crate::ops::wait::DEFAULT_WAIT_MS;
+use crate::ops::Ctx;
 use anyhow::Result;
+use clap::Args;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// An app (all its instances, one at a time) or any target of `restart`
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// How long each instance may take to listen on its PORT again (default 10s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub wait_timeout: Option<u64>,
+    /// Grace between SIGTERM and SIGKILL (default: the service's own)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
+}
 
 impl Run for ReloadArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-        let entries = ctx.store().entries()?;
-        let names = super::scale::group_targets(&entries, &self.targets)?;
         let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
-        for name in names {
-            if reload_cluster(ctx, out, &name, timeout)? {
-                continue;
-            }
-            // Only a service that answers on its PORT now must answer again before the next
-            // goes down; one that never listens (a worker) is simply restarted.
-            let was_listening = listens_now(ctx, &name);
-            let args = RestartArgs {
-                targets: vec![name.clone()],
-                kill_timeout: self.kill_timeout,
-                keep_env: false,
-                wait: false,
-                wait_timeout: None,
-                env_profile: None,
-            };
-            super::restart::Restart(&args).run(ctx, out)?;
-            if was_listening {
-                wait_and_say(ctx, out, &name, timeout)?;
-            }
-        }
-        Ok(())
+        reload(ctx, out, &self.targets, timeout, self.kill_timeout)
     }
-}
-
-/// Whether `name` runs and its process tree listens on its PORT right now.
-fn listens_now(ctx: &Ctx, name: &str) -> bool {
-    let Ok(Some(meta)) = ctx.store().read(name) else {
-        return false;
-    };
-    match (observe(&ctx.paths, name, &meta).pid, meta.port()) {
-        (Some(pid), Some(port)) => crate::ops::listen::Snapshot::read().tree_listens(pid, port),
-        _ => false,
-    }
-}
-
-/// `tsm scale` of a cluster service: the launcher forks or disconnects workers until it has
-/// `want` (told through `NAME.workers.want` and SIGUSR2); meta keeps the count for restarts.
-pub fn scale_cluster(ctx: &Ctx, out: &mut dyn Write, name: &str, want: u32) -> Result<()> {
-    let store = ctx.store();
-    let meta = store
-        .update(name, |m| {
-            m.set("cluster_instances", want.to_string());
-            true
-        })?
-        .ok_or_else(|| TsmError::NotFound(name.to_string()))?;
-    let Some(pid) = observe(&ctx.paths, name, &meta).pid else {
-        writeln!(out, "tsm: '{name}' will run {want} workers when it starts")?;
-        return Ok(());
-    };
-    let before = workers(&ctx.paths, name).map_or(0, |w| w.generation);
-    let file = crate::supervise::cluster::workers_file(&ctx.paths, name);
-    let want_file = file.with_file_name(format!("{name}.workers.want"));
-    crate::state::store::write_atomic(&want_file, format!("{want}\n").as_bytes())?;
-    signal(pid)?;
-    until(ctx, name, Duration::from_millis(DEFAULT_WAIT_MS), |w| {
-        w.generation > before && w.workers.len() == want as usize
-    })?;
-    writeln!(out, "tsm: scaled '{name}' to {want} workers")?;
-    Ok(())
-}
-
-fn signal(pid: i32) -> Result<()> {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGUSR2,
-    )?;
-    Ok(())
-}
-
-/// Waits until the launcher of `name` reports workers that satisfy `done`, all listening
-/// where the service has a PORT.
-fn until(
-    ctx: &Ctx,
-    name: &str,
-    timeout: Duration,
-    done: impl Fn(&crate::supervise::cluster::Workers) -> bool,
-) -> Result<crate::supervise::cluster::Workers> {
-    let has_port = ctx.store().read(name)?.and_then(|m| m.port()).is_some();
-    let began = Instant::now();
-    let mut pause = Duration::from_millis(2);
-    loop {
-        if let Some(w) = workers(&ctx.paths, name) {
-            let listening = !has_port || w.workers.iter().all(|w| w.listening);
-            if done(&w) && !w.reloading && listening {
-                return Ok(w);
-            }
-        }
-        if began.elapsed() >= timeout {
-            return Err(TsmError::Failed(format!(
-                "'{name}' did not get its workers ready in {:.1}s",
-                timeout.as_secs_f64()
-            ))
-            .into());
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
-}
-
-/// Reloads `name` through its cluster launcher when it is a running cluster service; false
-/// when it is not one (it is then restarted like any service).
-fn reload_cluster(ctx: &Ctx, out: &mut dyn Write, name: &str, timeout: Duration) -> Result<bool> {
-    let Some(meta) = ctx.store().read(name)? else {
-        return Ok(false);
-    };
-    if meta.get("exec_mode") != Some("cluster") {
-        return Ok(false);
-    }
-    // The pid passed the start-stamp check: it is the launcher tsm started.
-    let Some(pid) = observe(&ctx.paths, name, &meta).pid else {
-        return Ok(false);
-    };
-    let before = workers(&ctx.paths, name).map_or(0, |w| w.generation);
-    signal(pid)?;
-    let w = until(ctx, name, timeout, |w| w.generation > before)?;
-    writeln!(
-        out,
-        "tsm: reloaded '{name}': {} workers replaced one at a time",
-        w.workers.len()
-    )?;
-    Ok(true)
 }

@@ -1,145 +1,66 @@
 //! `tsm restart`: stop the targets, then start each again with its ID and name, from its
 //! script or config read afresh, saying which environment keys changed.
 
-use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
-use super::{lock_targets, report, Ctx, Run};
-use crate::cli::RestartArgs;
-use crate::error::TsmError;
+use super::Run;
 use crate::formats::ecosystem;
-use crate::model::spec::{Origin, Spec};
-use crate::ops::halt::halt;
-use crate::ops::launch::launch;
-use crate::state::store::Store;
+use crate::model::units::parse_duration_ms;
+use crate::ops::config::restart_configs;
+use crate::ops::restart::{restart, Restart};
+use crate::ops::wait::DEFAULT_WAIT_MS;
+use crate::ops::Ctx;
 use anyhow::Result;
+use clap::Args;
 use std::io::Write;
 use std::time::Duration;
 
-pub struct Restart<'a>(pub &'a RestartArgs);
-
-/// `+KEY` added, `~KEY` changed, `-KEY` removed (values are never shown).
-pub fn env_changes(old: &[(String, String)], new: &[(String, String)]) -> Vec<String> {
-    let mut changes = Vec::new();
-    for (key, value) in new {
-        match old.iter().find(|(k, _)| k == key) {
-            None => changes.push(format!("+{key}")),
-            Some((_, was)) if was != value => changes.push(format!("~{key}")),
-            Some(_) => {}
-        }
-    }
-    for (key, _) in old {
-        if !new.iter().any(|(k, _)| k == key) {
-            changes.push(format!("-{key}"));
-        }
-    }
-    changes
+/// `restart`'s own flags (stop and delete share [`StopArgs`]).
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// '*', a TSM ID, a name, part of a name, a port, or an ecosystem config
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub kill_timeout: Option<u64>,
+    /// Start again with the recorded environment instead of re-reading env files and configs
+    #[arg(long)]
+    pub keep_env: bool,
+    /// Return only once each service listens on its PORT again
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits (default 10s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub wait_timeout: Option<u64>,
+    /// With an ecosystem config: apply each app's `env_PROFILE` (pm2's `--env PROFILE`)
+    #[arg(long = "env", value_name = "PROFILE")]
+    pub env_profile: Option<String>,
 }
 
-/// The spec to start `name` with again: its config or env file re-read, or (`keep_env`) its
-/// recorded environment.
-fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<String>)> {
-    let meta = store
-        .read(name)?
-        .ok_or_else(|| TsmError::NotFound(name.to_string()))?;
-    let recorded = store.read_env(name);
-    let spec = match (keep_env, &recorded) {
-        (true, Some(env)) => Spec::recorded(&meta, env.clone())?,
-        _ => {
-            // Read once: from_meta reads the env file again.
-            let spec = Spec::from_meta(&meta)?;
-            match &spec.origin {
-                Origin::Ecosystem {
-                    config,
-                    app,
-                    profile,
-                } if !keep_env => crate::model::spread::again(
-                    ecosystem::spec_of(config, app, profile.as_deref())?,
-                    &meta,
-                    &store.paths().logs(),
-                )?,
-                // A Procfile's service: its command read again from the Procfile.
-                _ if !keep_env => crate::formats::procfile::refresh(&meta, spec)?,
-                _ => spec,
-            }
-        }
-    };
-    if spec.name != name {
-        return Err(TsmError::Data(format!(
-            "'{name}' would now be named '{}' (its PORT changed): delete it and start it again",
-            spec.name
-        ))
-        .into());
+impl RestartArgs {
+    /// `--wait` (with its timeout), as a restart takes it.
+    pub fn wait(&self) -> Option<Duration> {
+        self.wait
+            .then(|| Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS)))
     }
-    let changes = match (keep_env, recorded) {
-        (false, Some(old)) => env_changes(&old, &spec.env),
-        _ => Vec::new(),
-    };
-    Ok((spec, changes))
 }
 
-impl Run for Restart<'_> {
+impl Run for RestartArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         // A config restarts (or starts) every app it lists, its env profile applied afresh.
-        if !self.0.keep_env && self.0.targets.iter().all(|t| ecosystem::is_config(t)) {
-            return super::config::restart_configs(ctx, out, self.0);
+        if !self.keep_env && self.targets.iter().all(|t| ecosystem::is_config(t)) {
+            return restart_configs(
+                ctx,
+                out,
+                &self.targets,
+                self.env_profile.as_deref(),
+                self.wait(),
+            );
         }
-        let store = ctx.store();
-        let (picked, _locks) = lock_targets(&store, &self.0.targets)?;
-        // Read every spec first: a broken config or env file stops nothing.
-        let mut specs = Vec::new();
-        for (_, name) in &picked {
-            specs.push(fresh_spec(&store, name, self.0.keep_env)?);
-        }
-        let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
-        let stopped = halt(&store, &names, self.0.kill_timeout);
-        let results = stopped
-            .into_iter()
-            .zip(&picked)
-            .zip(specs)
-            .map(|((stop, (id, name)), (spec, changes))| {
-                stop?;
-                let pid = launch(&store, &spec, *id, false)?;
-                // For describe: this run began with a restart by the user.
-                let _ = store.update(name, |m| {
-                    m.set("last_restart_reason", "user");
-                    true
-                });
-                let mut line = format!("tsm: restarted '{name}' (TSM ID: {id}, PID: {pid})");
-                if !changes.is_empty() {
-                    line.push_str(&format!(
-                        "\ntsm: '{name}' environment: {}",
-                        changes.join(" ")
-                    ));
-                }
-                Ok(line)
-            })
-            .collect();
-        report(out, &picked, results)?;
-        if self.0.wait {
-            let timeout = Duration::from_millis(self.0.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
-            for (_, name) in &picked {
-                wait_and_say(ctx, out, name, timeout)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn changes_name_keys_only() {
-        let old = env(&[("A", "1"), ("B", "2"), ("C", "secret")]);
-        let new = env(&[("A", "1"), ("C", "other"), ("D", "4")]);
-        assert_eq!(env_changes(&old, &new), ["~C", "+D", "-B"]);
-        assert!(env_changes(&old, &old).is_empty());
+        let how = Restart {
+            kill_timeout: self.kill_timeout,
+            keep_env: self.keep_env,
+            wait: self.wait(),
+        };
+        restart(ctx, out, &self.targets, how)
     }
 }

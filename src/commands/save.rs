@@ -1,15 +1,25 @@
 //! `tsm save` and `tsm resurrect`: the running set to `dump.json` and back.
 
-use super::start::start_spec;
-use super::Ctx;
+use super::Run;
 use crate::error::TsmError;
 use crate::model::spec::Spec;
 use crate::model::status::{observe, Status};
+use crate::ops::outcome::Failures;
+use crate::ops::start::{Started, Starter};
+use crate::ops::Ctx;
 use crate::state::meta::Meta;
 use crate::state::store::write_atomic;
 use anyhow::{Context, Result};
+use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {}
+
+/// No options.
+#[derive(Debug, Args)]
+pub struct ResurrectArgs {}
 
 #[derive(Serialize, Deserialize)]
 struct Saved {
@@ -26,97 +36,100 @@ struct Dump {
     processes: Vec<Saved>,
 }
 
-pub fn save(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.store();
-    let mut processes = Vec::new();
-    for entry in store.entries()? {
-        let Ok(meta) = entry.meta else { continue };
-        let status = observe(&ctx.paths, &entry.name, &meta).status;
-        if !(status.is_running() || status == Status::WaitingRestart) {
-            continue;
-        }
-        processes.push(Saved {
-            meta: meta.pairs().map(|(k, v)| (k.into(), v.into())).collect(),
-            env: store.read_env(&entry.name).unwrap_or_default(),
-        });
-    }
-    let dump = Dump {
-        version: 1,
-        saved_at: crate::platform::now_epoch(),
-        processes,
-    };
-    ctx.paths.ensure()?;
-    let path = ctx.paths.dump();
-    write_atomic(&path, &serde_json::to_vec_pretty(&dump)?)?;
-    writeln!(
-        out,
-        "tsm: saved {} process(es) to {}",
-        dump.processes.len(),
-        path.display()
-    )?;
-    Ok(())
-}
-
-pub fn resurrect(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-    let path = ctx.paths.dump();
-    let text = match crate::state::statefile::read_capped(&path, crate::state::statefile::DUMP_CAP)
-    {
-        Ok(Some(text)) => text,
-        Ok(None) => {
-            return Err(TsmError::NoInput(format!(
-                "no saved processes at {}; run tsm save first",
-                path.display()
-            ))
-            .into())
-        }
-        Err(e) => return Err(TsmError::Data(format!("cannot read the dump: {e}")).into()),
-    };
-    let dump: Dump = serde_json::from_slice(&text)
-        .with_context(|| format!("{} is not a tsm dump", path.display()))?;
-    let store = ctx.store();
-    let mut failures = Vec::new();
-    for saved in dump.processes {
-        let mut meta = Meta::new();
-        for (k, v) in &saved.meta {
-            meta.set(k, v.as_str());
-        }
-        let spec = match Spec::recorded(&meta, saved.env) {
-            Ok(spec) => spec,
-            Err(e) => {
-                failures.push(format!("{}: {e}", meta.name().unwrap_or("?")));
+impl Run for SaveArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let store = ctx.store();
+        let mut processes = Vec::new();
+        for entry in store.entries()? {
+            let Ok(meta) = entry.meta else { continue };
+            let status = observe(&ctx.paths, &entry.name, &meta).status;
+            if !(status.is_running() || status == Status::WaitingRestart) {
                 continue;
             }
+            processes.push(Saved {
+                meta: meta.pairs().map(|(k, v)| (k.into(), v.into())).collect(),
+                env: store.read_env(&entry.name).unwrap_or_default(),
+            });
+        }
+        let dump = Dump {
+            version: 1,
+            saved_at: crate::platform::now_epoch(),
+            processes,
         };
-        // Keep the saved ID unless another process has taken it meanwhile.
-        let taken = store
-            .entries()?
-            .iter()
-            .any(|e| e.id() == meta.id() && e.name != spec.name);
-        if let (Some(id), false, None) = (meta.id(), taken, store.read(&spec.name).ok().flatten()) {
-            let mut placeholder = Meta::new();
-            placeholder.set("tsm_id", id.to_string());
-            placeholder.set("name", &spec.name);
-            placeholder.set("status", "stopped");
-            store.write(&spec.name, &placeholder)?;
-            store.reserve_id(id)?;
-        }
-        match start_spec(ctx, &spec, false) {
-            Ok((id, pid)) => writeln!(
-                out,
-                "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
-                spec.name
-            )?,
-            Err(e) => match e.downcast_ref::<TsmError>() {
-                Some(TsmError::AlreadyRunning(name)) => {
-                    writeln!(out, "tsm: '{name}' is already running")?
-                }
-                _ => failures.push(format!("{}: {e:#}", spec.name)),
-            },
-        }
-    }
-    if failures.is_empty() {
+        ctx.paths.ensure()?;
+        let path = ctx.paths.dump();
+        write_atomic(&path, &serde_json::to_vec_pretty(&dump)?)?;
+        writeln!(
+            out,
+            "tsm: saved {} process(es) to {}",
+            dump.processes.len(),
+            path.display()
+        )?;
         Ok(())
-    } else {
-        Err(TsmError::Failed(failures.join("; ")).into())
+    }
+}
+
+impl Run for ResurrectArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let path = ctx.paths.dump();
+        let text =
+            match crate::state::statefile::read_capped(&path, crate::state::statefile::DUMP_CAP) {
+                Ok(Some(text)) => text,
+                Ok(None) => {
+                    return Err(TsmError::NoInput(format!(
+                        "no saved processes at {}; run tsm save first",
+                        path.display()
+                    ))
+                    .into())
+                }
+                Err(e) => return Err(TsmError::Data(format!("cannot read the dump: {e}")).into()),
+            };
+        let dump: Dump = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not a tsm dump", path.display()))?;
+        let store = ctx.store();
+        let mut starter = Starter::new(ctx)?;
+        let mut failures = Failures::new();
+        for saved in dump.processes {
+            let mut meta = Meta::new();
+            for (k, v) in &saved.meta {
+                meta.set(k, v.as_str());
+            }
+            let spec = match Spec::recorded(&meta, saved.env) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    failures.push_for(meta.name().unwrap_or("?"), e);
+                    continue;
+                }
+            };
+            // Keep the saved ID unless another process has taken it meanwhile.
+            let taken = starter
+                .entries()
+                .iter()
+                .any(|e| e.id() == meta.id() && e.name != spec.name);
+            if let (Some(id), false, None) =
+                (meta.id(), taken, store.read(&spec.name).ok().flatten())
+            {
+                let mut placeholder = Meta::new();
+                placeholder.set("tsm_id", id.to_string());
+                placeholder.set("name", &spec.name);
+                placeholder.set("status", "stopped");
+                store.write(&spec.name, &placeholder)?;
+                store.reserve_id(id)?;
+            }
+            match starter.start(&spec, false) {
+                Ok(Started { id, pid }) => writeln!(
+                    out,
+                    "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
+                    spec.name
+                )?,
+                Err(e) => match e.downcast_ref::<TsmError>() {
+                    Some(TsmError::AlreadyRunning(name)) => {
+                        writeln!(out, "tsm: '{name}' is already running")?
+                    }
+                    _ => failures.push_for(&spec.name, e),
+                },
+            }
+        }
+        failures.into_result()
     }
 }

@@ -1,13 +1,38 @@
 //! `tsm startup` and `tsm unstartup`: a systemd user unit or a launchd agent that runs
 //! `tsm-native resurrect` when the user's service manager starts, so saved services come back.
 
-use super::Ctx;
-use crate::cli::{InitSystem, StartupArgs, UnstartupArgs};
+use super::Run;
 use crate::error::TsmError;
+use crate::ops::Ctx;
 use crate::state::store::write_atomic;
 use anyhow::{Context, Result};
+use clap::Args;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+
+/// The service manager a boot service is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InitSystem {
+    Systemd,
+    Launchd,
+}
+
+#[derive(Debug, Args)]
+pub struct StartupArgs {
+    /// systemd (a user unit) or launchd (a LaunchAgent); default: this platform's
+    #[arg(value_enum)]
+    pub system: Option<InitSystem>,
+    /// Write the file instead of only printing it
+    #[arg(long)]
+    pub install: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnstartupArgs {
+    /// systemd or launchd; default: this platform's
+    #[arg(value_enum)]
+    pub system: Option<InitSystem>,
+}
 
 pub const SYSTEMD_UNIT: &str = "tsm.service";
 pub const LAUNCHD_LABEL: &str = "com.tetra.tsm";
@@ -180,7 +205,7 @@ pub fn enable_line(system: InitSystem, file: &Path) -> String {
     }
 }
 
-pub fn startup(args: &StartupArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+fn startup(args: &StartupArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let system = args.system.unwrap_or_else(default_system);
     let file = file_path(system, &home()?);
     let boot = boot_of(ctx)?;
@@ -231,7 +256,7 @@ fn remove(path: &Path) -> Result<bool> {
     }
 }
 
-pub fn unstartup(args: &UnstartupArgs, _ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+fn unstartup(args: &UnstartupArgs, _ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let system = args.system.unwrap_or_else(default_system);
     let file = file_path(system, &home()?);
     if !remove(&file)? {
@@ -264,6 +289,18 @@ pub fn unstartup(args: &UnstartupArgs, _ctx: &Ctx, out: &mut dyn Write) -> Resul
         }
     }
     Ok(())
+}
+
+impl Run for StartupArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        startup(self, ctx, out)
+    }
+}
+
+impl Run for UnstartupArgs {
+    fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        unstartup(self, ctx, out)
+    }
 }
 
 #[cfg(test)]

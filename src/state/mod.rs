@@ -9,3 +9,4 @@ pub mod statefile;
 pub mod store;
 pub mod unrecorded;
 pub mod usage;
+pub mod workers;

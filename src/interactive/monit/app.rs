@@ -2,8 +2,9 @@
 //! each one's cpu and memory history, the selection, the filter, the selected service's log
 //! tail, and the actions (run as `tsm-native` subcommands in the background).
 
-use crate::commands::{list_rows, Ctx, ListRow};
 use crate::logs::{files_of, last_lines};
+use crate::ops::rows::{rows as list_rows, Row as ListRow};
+use crate::ops::Ctx;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};

@@ -6,8 +6,8 @@
 mod app;
 mod ui;
 
-use crate::commands::Ctx;
 use crate::error::TsmError;
+use crate::ops::Ctx;
 use anyhow::Result;
 use app::{App, Mode};
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};

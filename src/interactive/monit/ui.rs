@@ -3,7 +3,7 @@
 
 use super::app::{clean, App, Mode};
 use crate::commands::table::uptime;
-use crate::commands::ListRow;
+use crate::ops::rows::Row as ListRow;
 use crate::state::usage::{cpu_cell, memory_cell};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};

@@ -8,8 +8,8 @@ mod complete;
 mod slash;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{self, Ctx};
 use crate::error::TsmError;
+use crate::ops::Ctx;
 use anyhow::Result;
 use capture::{run_child, Recent, Tee};
 use clap::error::ErrorKind;
@@ -338,6 +338,7 @@ impl Repl<'_> {
                 Err(TsmError::Usage("unrecognized subcommand 'supervise'".into()).into())
             }
             Command::Repl(_) => Err(TsmError::Usage("already in the REPL".into()).into()),
+            Command::Monit(_) => crate::interactive::monit::run(self.ctx),
             Command::Logs(a) if !a.nostream && (a.follow || std::io::stdout().is_terminal()) => {
                 // Followed in a child, so that Ctrl-C ends the following and not the REPL.
                 let exe = std::env::current_exe()?;
@@ -348,7 +349,7 @@ impl Repl<'_> {
                 }
                 run_child(child, tee, self.interactive).map(|_| ())
             }
-            _ => commands::run(&command, self.ctx, tee),
+            _ => command.run(self.ctx, tee),
         }
     }
 

@@ -1,10 +1,10 @@
 //! `tsm start NAME`: a known service that is not running (by exact name, TSM ID or app name)
 //! starts again from its record, under its ID, as pm2 does.
 
-use super::start::start_spec;
-use super::Ctx;
 use crate::formats::ecosystem;
 use crate::model::spec::{Origin, Spec};
+use crate::ops::start::Starter;
+use crate::ops::Ctx;
 use crate::state::store::Entry;
 use anyhow::Result;
 use std::io::Write;
@@ -16,11 +16,11 @@ fn matches(entry: &Entry, target: &str) -> Option<bool> {
 
 /// Starts the services `target` names again; `None` when it names none (then it is a script).
 pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Option<Vec<String>>> {
-    let store = ctx.store();
     if !ctx.paths.processes().is_dir() {
         return Ok(None);
     }
-    let entries = store.entries()?;
+    let mut starter = Starter::new(ctx)?;
+    let entries = starter.entries().to_vec();
     let by_id = |e: &&Entry| {
         target.bytes().all(|b| b.is_ascii_digit())
             && e.id().map(|i| i.to_string()).as_deref() == Some(target)
@@ -57,7 +57,7 @@ pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Optio
             ))
             .into());
         }
-        let (id, pid) = start_spec(ctx, &spec, false)?;
+        let crate::ops::start::Started { id, pid } = starter.start(&spec, false)?;
         writeln!(
             out,
             "tsm: started '{}' (TSM ID: {id}, PID: {pid})",

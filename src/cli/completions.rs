@@ -5,11 +5,21 @@
 //! shim completes. Names are offered only when valid tsm names and are never expanded.
 //! elvish and powershell get clap_complete's static script.
 
-use crate::cli::Cli;
+use super::Cli;
+use crate::commands::Run;
+use crate::ops::Ctx;
 use anyhow::Result;
+use clap::Args;
 use clap::CommandFactory;
 use clap_complete::Shell;
 use std::io::Write;
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the completion script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
 
 /// One option of a command, as completion needs it.
 struct Flag {
@@ -367,4 +377,10 @@ pub fn print(shell: Shell, out: &mut dyn Write) -> Result<()> {
     };
     out.write_all(script.as_bytes())?;
     Ok(())
+}
+
+impl Run for CompletionsArgs {
+    fn run(&self, _ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        print(self.shell, out)
+    }
 }

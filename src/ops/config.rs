@@ -2,16 +2,17 @@
 //! ecosystem config — ports included — before anything starts, then start the apps that do
 //! not run and restart the ones that do, as pm2 does.
 
-use super::start::start_spec;
-use super::wait::{wait_and_say, DEFAULT_WAIT_MS};
-use super::Ctx;
 use crate::error::TsmError;
 use crate::formats::ecosystem::{self, App, AppOptions};
 use crate::model::spec::Spec;
 use crate::model::status::{observe, Status};
-use crate::ops::halt::halt;
-use crate::ops::launch::launch;
 use crate::ops::listen::Snapshot;
+use crate::ops::outcome::Failures;
+use crate::ops::restart::{env_changes, restart_spec};
+use crate::ops::start::{declared_by, Started, Starter};
+use crate::ops::wait::{wait_and_say, DEFAULT_WAIT_MS};
+use crate::ops::Ctx;
+use crate::state::store::Entry;
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
@@ -38,10 +39,14 @@ fn is_live(ctx: &Ctx, name: &str) -> Option<u64> {
 /// Every problem that would stop an app from starting, for all apps at once: a PORT that
 /// something else listens on, that another live tsm service declares, or that two apps of
 /// the config both declare.
-fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()> {
+fn preflight(
+    ctx: &Ctx,
+    entries: &[Entry],
+    apps: &[(&App, Option<u64>)],
+    force: bool,
+) -> Result<()> {
     let mut problems = Vec::new();
     let snapshot = Snapshot::read();
-    let entries = ctx.store().entries()?;
     for (index, (app, live)) in apps.iter().enumerate() {
         let spec = &app.spec;
         for (what, file) in [
@@ -73,7 +78,7 @@ fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()>
         if live.is_some() || force || app.force {
             continue;
         }
-        if let Some(other) = super::start::declared_by(ctx, &entries, &app.spec.name, port) {
+        if let Some(other) = declared_by(ctx, entries, &app.spec.name, port) {
             problems.push(format!(
                 "app '{}': port {port} is declared by {other}",
                 app.app_name()
@@ -84,7 +89,7 @@ fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()>
             continue;
         }
         let holder = snapshot
-            .holder(port, &ctx.paths, &entries)
+            .holder(port, &ctx.paths, entries)
             .unwrap_or_else(|| "another process".into());
         problems.push(format!(
             "app '{}': port {port} is in use by {holder}",
@@ -94,21 +99,8 @@ fn preflight(ctx: &Ctx, apps: &[(&App, Option<u64>)], force: bool) -> Result<()>
     if problems.is_empty() {
         return Ok(());
     }
-    Err(TsmError::Failed(format!(
-        "{}; nothing was started (use --force to start anyway)",
-        problems.join("; ")
-    ))
-    .into())
-}
-
-/// Stops `spec.name` and starts it again from `spec` under the same ID.
-pub fn restart_spec(ctx: &Ctx, spec: &Spec, id: u64) -> Result<i32> {
-    let store = ctx.store();
-    let _op = store.op_lock(&spec.name)?;
-    if let Some(Err(e)) = halt(&store, std::slice::from_ref(&spec.name), None).pop() {
-        return Err(e);
-    }
-    launch(&store, spec, id, false)
+    problems.push("nothing was started (use --force to start anyway)".into());
+    Err(crate::error::TsmError::Several(problems).into())
 }
 
 /// `pid_file`: a link to the service's own pid file, which its supervisor keeps current.
@@ -206,7 +198,8 @@ pub fn start_config(
         .filter(|a| a.autostart)
         .map(|a| (a, is_live(ctx, &a.spec.name)))
         .collect();
-    preflight(ctx, &planned, how.force)?;
+    let mut starter = Starter::new(ctx)?;
+    preflight(ctx, starter.entries(), &planned, how.force)?;
     for app in apps.iter().filter(|a| !a.autostart) {
         writeln!(
             out,
@@ -214,32 +207,32 @@ pub fn start_config(
             app.spec.name
         )?;
     }
-    let mut failures = Vec::new();
+    let mut failures = Failures::new();
     for (app, live) in &planned {
         let name = &app.spec.name;
         // pm2 creates the folders of the log files a config names.
         if let Err(e) = log_folders(&app.spec) {
-            failures.push(format!("{name}: {e:#}"));
+            failures.push_for(name, e);
             continue;
         }
         // What a restart changes in the environment (keys only, as `tsm restart` says).
         let changes = live
             .and_then(|_| ctx.store().read_env(name))
-            .map(|old| super::restart::env_changes(&old, &app.spec.env))
+            .map(|old| env_changes(&old, &app.spec.env))
             .unwrap_or_default();
         let started = match live {
             Some(id) => restart_spec(ctx, &app.spec, *id).map(|pid| (*id, pid, "restarted")),
-            None => start_spec(
-                ctx,
-                &app.spec,
-                how.force || app.force || shares_port(&planned, app),
-            )
-            .map(|(id, pid)| (id, pid, "started")),
+            None => starter
+                .start(
+                    &app.spec,
+                    how.force || app.force || shares_port(&planned, app),
+                )
+                .map(|Started { id, pid }| (id, pid, "started")),
         };
         let (id, pid, verb) = match started {
             Ok(done) => done,
             Err(e) => {
-                failures.push(format!("{e:#}"));
+                failures.push(e);
                 continue;
             }
         };
@@ -248,7 +241,7 @@ pub fn start_config(
             writeln!(out, "tsm: '{name}' environment: {}", changes.join(" "))?;
         }
         if let Err(e) = link_pid_file(ctx, app) {
-            failures.push(format!("{name}: {e:#}"));
+            failures.push_for(name, e);
         }
         if how.wait || app.wait_ready {
             out.flush()?;
@@ -257,26 +250,22 @@ pub fn start_config(
                 .filter(|_| app.wait_ready && how.wait_timeout.is_none())
                 .or(how.wait_timeout)
                 .unwrap_or(DEFAULT_WAIT_MS);
-            if let Err(e) = wait_and_say(ctx, out, name, Duration::from_millis(ms)) {
-                failures.push(format!("{e:#}"));
-            }
+            failures.check(wait_and_say(ctx, out, name, Duration::from_millis(ms)));
         }
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(TsmError::Failed(failures.join("; ")).into())
-    }
+    failures.into_result()
 }
 
 /// `tsm restart FILE… [--env PROFILE]`: each config's apps restarted, or started where they
-/// do not run; without `--env`, the profile they were started with.
+/// do not run; without a profile, the one they were started with.
 pub fn restart_configs(
     ctx: &Ctx,
     out: &mut dyn Write,
-    args: &crate::cli::RestartArgs,
+    configs: &[String],
+    profile: Option<&str>,
+    wait: Option<Duration>,
 ) -> Result<()> {
-    for target in &args.targets {
+    for target in configs {
         let config = ctx.cwd.join(target);
         let recorded = || -> Option<String> {
             let canonical = config.canonicalize().ok()?;
@@ -291,11 +280,11 @@ pub fn restart_configs(
         let how = ConfigStart {
             options: AppOptions {
                 only: None,
-                profile: args.env_profile.clone().or_else(recorded),
+                profile: profile.map(str::to_string).or_else(recorded),
             },
             force: false,
-            wait: args.wait,
-            wait_timeout: args.wait_timeout,
+            wait: wait.is_some(),
+            wait_timeout: wait.map(|w| w.as_millis() as u64),
         };
         start_config(ctx, out, &config, &how)?;
     }

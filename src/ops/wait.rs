@@ -1,11 +1,11 @@
 //! `--wait`: block until a service's process tree listens on its PORT (readiness), or fail
 //! with the last lines of its stderr.
 
-use super::Ctx;
 use crate::error::TsmError;
 use crate::logs::{files_of, last_lines};
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
+use crate::ops::Ctx;
 use anyhow::Result;
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! `tsm start`'s runtime-feature flags (`--cron-restart`, `--watch`, …) checked and turned into
 //! [`Features`] before anything starts.
 
-use crate::cli::StartArgs;
+use super::StartArgs;
 use crate::error::TsmError;
 use crate::model::features::{check_cron, Features, Watch};
 use std::path::Path;

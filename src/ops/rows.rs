@@ -1,0 +1,120 @@
+//! One observation of every service, as `list`, `monit` and `jlist`-like readers show it:
+//! its recorded state checked against the OS (pid, listening, cpu, memory, workers).
+
+use crate::model::status::{observe, Status};
+use crate::ops::listen::Snapshot;
+use crate::ops::Ctx;
+use crate::platform::now_epoch;
+use crate::state::usage::Samples;
+use anyhow::Result;
+use serde::Serialize;
+
+/// A service younger than this (seconds since its start) that does not listen yet is shown
+/// as starting (`3000?`), not as failing (`3000!`): servers take a moment to bind.
+pub const READINESS_GRACE_SECS: u64 = 3;
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub id: Option<u64>,
+    pub name: String,
+    pub status: &'static str,
+    pub pid: Option<i32>,
+    pub port: Option<u16>,
+    /// Whether the running service's process tree listens on its PORT (null: not running or
+    /// no PORT).
+    pub listening: Option<bool>,
+    /// Seconds the service has been running.
+    pub uptime: Option<u64>,
+    pub restarts: u64,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub script: Option<String>,
+    pub error: Option<String>,
+    /// Restarted when its files change (`--watch`).
+    pub watch: bool,
+    /// Cluster mode: the node workers behind its port (null for other services).
+    pub workers: Option<Vec<crate::state::workers::Worker>>,
+    /// Recent CPU of the main process, percent of one core (null: not running).
+    pub cpu: Option<f64>,
+    /// Resident memory of the main process, bytes (null: not running).
+    pub memory: Option<u64>,
+}
+
+/// One observation of every process, in TSM ID order.
+pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
+    let now = now_epoch();
+    let entries = ctx.store().entries()?;
+    // Read the listening sockets once, and only when some service runs.
+    let mut sockets: Option<Snapshot> = None;
+    let mut samples = Samples::load(&ctx.paths);
+    let rows = entries
+        .into_iter()
+        .map(|entry| match entry.meta {
+            Ok(meta) => {
+                let seen = observe(&ctx.paths, &entry.name, &meta);
+                let running = seen.pid.is_some();
+                let listening = match (seen.pid, meta.port()) {
+                    (Some(pid), Some(port)) => Some(
+                        sockets
+                            .get_or_insert_with(Snapshot::read)
+                            .tree_listens(pid, port),
+                    ),
+                    _ => None,
+                };
+                // Only a running cluster service has a workers file worth reading.
+                let workers = (running && meta.get("exec_mode") == Some("cluster")).then(|| {
+                    crate::state::workers::workers(&ctx.paths, &entry.name)
+                        .map(|w| w.workers)
+                        .unwrap_or_default()
+                });
+                let cpu = match (seen.pid, &seen.info) {
+                    (Some(pid), Some(info)) => {
+                        Some(samples.cpu(&entry.name, pid, info, meta.start_time()))
+                    }
+                    _ => None,
+                };
+                Row {
+                    workers,
+                    cpu,
+                    memory: seen.info.filter(|_| running).map(|i| i.rss),
+                    listening,
+                    id: meta.id(),
+                    name: entry.name,
+                    status: seen.status.as_str(),
+                    pid: seen.pid,
+                    port: meta.port(),
+                    uptime: meta
+                        .start_time()
+                        .filter(|_| running)
+                        .map(|t| now.saturating_sub(t)),
+                    restarts: meta.restarts(),
+                    exit_code: meta.i32("exit_code"),
+                    signal: meta.get("signal").map(str::to_string),
+                    script: meta.get("script").map(str::to_string),
+                    error: meta.get("error").map(str::to_string),
+                    watch: meta.get("watch").is_some_and(|w| !w.is_empty()),
+                }
+            }
+            Err(why) => Row {
+                id: None,
+                name: entry.name,
+                status: Status::Corrupt.as_str(),
+                pid: None,
+                port: None,
+                listening: None,
+                uptime: None,
+                restarts: 0,
+                exit_code: None,
+                signal: None,
+                script: None,
+                error: Some(why),
+                watch: false,
+                workers: None,
+                cpu: None,
+                memory: None,
+            },
+        })
+        .collect();
+    samples.save();
+    Ok(rows)
+}

@@ -1,0 +1,185 @@
+//! Starting one spec: everything checked before an ID is taken (name, files, PORT held or
+//! declared, a case twin), the ID kept or allocated, the supervisor launched. A [`Starter`]
+//! reads the state folder once for all the starts of one command (a config of N apps, a
+//! resurrect, `start all`), so their cost grows with N, not N².
+
+use crate::error::TsmError;
+use crate::model::spec::Spec;
+use crate::model::status::{observe, Status};
+use crate::ops::listen::Snapshot;
+use crate::ops::{halt, launch, startcheck, Ctx};
+use crate::state::lock;
+use crate::state::store::{first_free_id, Entry};
+use crate::state::unrecorded;
+use anyhow::Result;
+
+/// The starts of one command, over one reading of the state folder (and of the listening
+/// sockets, taken when a PORT is first checked).
+pub struct Starter<'a> {
+    ctx: &'a Ctx,
+    entries: Vec<Entry>,
+    sockets: Option<Snapshot>,
+}
+
+/// What one start did: the service's TSM ID and pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    pub id: u64,
+    pub pid: i32,
+}
+
+impl<'a> Starter<'a> {
+    pub fn new(ctx: &'a Ctx) -> Result<Self> {
+        Ok(Self {
+            ctx,
+            entries: ctx.store().entries()?,
+            sockets: None,
+        })
+    }
+
+    /// The state folder as this command sees it (kept up to date by its own starts).
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Starts `spec` under its op lock: refuses a running name, reuses the ID of a stopped
+    /// one. `force` skips the PORT checks.
+    pub fn start(&mut self, spec: &Spec, force: bool) -> Result<Started> {
+        // Whatever would fail after an ID is taken (name length, exec size, logs) fails here.
+        startcheck::check(spec)?;
+        let ctx = self.ctx;
+        let store = ctx.store();
+        ctx.paths.ensure()?;
+        let _op = store.op_lock(&spec.name)?;
+        // A corrupt meta file is replaced, unless its service still runs.
+        let existing = unrecorded::existing_for_start(&store, &spec.name)?;
+        if let Some(meta) = &existing {
+            if observe(&ctx.paths, &spec.name, meta).status.is_running() {
+                return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
+            }
+        }
+        refuse_case_twin(&spec.name, &self.entries)?;
+        if let Some(port) = spec.port.filter(|_| !force) {
+            self.refuse_taken_port(&spec.name, port)?;
+        }
+        warn_privileged(spec.port);
+        if existing.is_some() && lock::is_held(&ctx.paths.supervisor_lock(&spec.name)) {
+            // A supervisor still waits (a cron job's next time, a watch, a backoff): it gives up.
+            let _ = halt::halt(&store, std::slice::from_ref(&spec.name), None);
+        }
+        let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
+            Some(id) => (id, false),
+            None => (store.alloc_id_above(first_free_id(&self.entries))?, true),
+        };
+        let pid = launch::launch(&store, spec, id, fresh)?;
+        self.remember(spec, id);
+        Ok(Started { id, pid })
+    }
+
+    /// A PORT something listens on, or that another live service of this folder declares.
+    fn refuse_taken_port(&mut self, name: &str, port: u16) -> Result<()> {
+        let ctx = self.ctx;
+        let sockets = self.sockets.get_or_insert_with(Snapshot::read);
+        if let Some(holder) = sockets.holder(port, &ctx.paths, &self.entries) {
+            return Err(TsmError::Failed(format!(
+                "port {port} is in use by {holder} (use --force to start anyway)"
+            ))
+            .into());
+        }
+        // Not bound yet, but declared by a service that is starting or running.
+        if let Some(other) = declared_by(ctx, &self.entries, name, port) {
+            return Err(TsmError::Failed(format!(
+                "port {port} is declared by {other} (use --force to start anyway)"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Keeps the listing true after a start: the service's entry as it was launched.
+    fn remember(&mut self, spec: &Spec, id: u64) {
+        let entry = Entry {
+            name: spec.name.clone(),
+            meta: Ok(spec.to_meta(id)),
+        };
+        match self.entries.iter_mut().find(|e| e.name == spec.name) {
+            Some(old) => *old = entry,
+            None => self.entries.push(entry),
+        }
+    }
+}
+
+/// Starts one spec (a command that starts one service).
+pub fn start_one(ctx: &Ctx, spec: &Spec, force: bool) -> Result<Started> {
+    Starter::new(ctx)?.start(spec, force)
+}
+
+fn warn_privileged(port: Option<u16>) {
+    if let Some(port) = port.filter(|p| *p < 1024) {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!(
+                "tsm: warning: port {port} is privileged (below 1024): {}",
+                crate::platform::PRIVILEGED_PORT_NEEDS
+            );
+        }
+    }
+}
+
+/// Refuses `name` when a service whose name differs only in case exists: on a case-insensitive
+/// file system (macOS's default) the two would share one meta, log and pid file, so tsm keeps
+/// names apart by more than case everywhere.
+fn refuse_case_twin(name: &str, entries: &[Entry]) -> Result<()> {
+    let twin = entries
+        .iter()
+        .find(|e| e.name != name && e.name.eq_ignore_ascii_case(name));
+    match twin {
+        Some(other) => Err(TsmError::Data(format!(
+            "name '{name}' differs only in case from the existing '{}' (they would share files on a case-insensitive file system); pick another name or delete '{}'",
+            other.name, other.name
+        ))
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// Another service of this state folder that declares `port` and runs, starts or waits to
+/// restart: `tsm 3: api-4000 (launching)`.
+pub fn declared_by(ctx: &Ctx, entries: &[Entry], name: &str, port: u16) -> Option<String> {
+    entries.iter().find_map(|e| {
+        let meta = e.meta.as_ref().ok()?;
+        if e.name == name || meta.port() != Some(port) {
+            return None;
+        }
+        let status = observe(&ctx.paths, &e.name, meta).status;
+        let active = status.is_running() || status == Status::WaitingRestart;
+        active.then(|| {
+            let id = meta.id().map_or_else(|| "-".into(), |i| i.to_string());
+            format!("tsm {id}: {} ({status})", e.name)
+        })
+    })
+}
+
+/// Warns when the script's own unconditional `PORT=N` will override the different PORT tsm
+/// passes (from --port, the env file or the caller): the name would promise one port while
+/// the service listens on another.
+pub fn warn_fixed_port(spec: &Spec) {
+    use std::io::Read;
+    let Some(port) = spec.port else {
+        return;
+    };
+    let mut text = Vec::new();
+    if let Ok(file) = std::fs::File::open(&spec.script) {
+        let _ = file.take(64 * 1024).read_to_end(&mut text);
+    }
+    if text.contains(&0) {
+        return; // a binary
+    }
+    let text = String::from_utf8_lossy(&text);
+    if let Some(fixed) = crate::model::port::fixed_port_in_script(&text).filter(|f| *f != port) {
+        eprintln!(
+            "tsm: warning: {} sets PORT={fixed} itself, overriding the PORT {port} tsm passes; \
+             write PORT=${{PORT:-{fixed}}} in the script to honour --port",
+            spec.script.display()
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! Stopping and deleting services: every target stopped at once (see `halt`), then, for a
+//! delete, its record removed; afterwards a port still held by a process that escaped the
+//! service is named (and, with `kill_port`, ended when it provably is the service's).
+
+use crate::ops::halt::halt;
+use crate::ops::listen::{describe, Snapshot};
+use crate::ops::outcome::report;
+use crate::ops::targets::lock_targets;
+use crate::ops::Ctx;
+use crate::platform;
+use crate::state::meta::Meta;
+use crate::state::{ownership, unrecorded};
+use anyhow::Result;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// How a stop or delete goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stop {
+    /// Grace between SIGTERM and SIGKILL (default: each service's own).
+    pub kill_timeout: Option<u64>,
+    /// Also end a process that escaped the service and still holds its PORT.
+    pub kill_port: bool,
+}
+
+/// Stops the services `targets` names; their records and logs stay.
+pub fn stop(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> Result<()> {
+    let store = ctx.store();
+    let (picked, _locks) = lock_targets(&store, targets)?;
+    let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
+    let ports = ports_of(ctx, &names);
+    let results = halt(&store, &names, how.kill_timeout)
+        .into_iter()
+        .zip(&picked)
+        .map(|(r, (id, name))| r.map(|_| format!("tsm: stopped '{name}' (TSM ID: {id})")))
+        .collect();
+    report(out, &picked, results)?;
+    check_ports_released(ctx, &ports, how.kill_port)
+}
+
+/// Stops the services `targets` names and removes their meta and pid files (logs stay).
+pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> Result<()> {
+    let store = ctx.store();
+    let (picked, _locks) = lock_targets(&store, targets)?;
+    let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
+    let ports = ports_of(ctx, &names);
+    let results = halt(&store, &names, how.kill_timeout)
+            .into_iter()
+            .zip(&picked)
+            .map(|(stop, (id, name))| {
+                // A meta file that does not parse was stopped through its supervisor's lock;
+                // whatever could not be ended keeps its record.
+                stop?;
+                if store.read(name).is_err() {
+                    let live = unrecorded::find(store.paths(), name);
+                    if !live.is_empty() {
+                        anyhow::bail!("not deleted: {}", live.describe());
+                    }
+                    if let Some(pid) = unrecorded::unproven_pid(store.paths(), name) {
+                        anyhow::bail!(
+                            "not deleted: pid {pid} from {} runs and may be its service (supervisor gone, meta unreadable); end it, or if it is not the service: rm {0}",
+                            store.paths().pid_file(name).display()
+                        );
+                    }
+                }
+                store.remove(name)?;
+                Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
+            })
+            .collect();
+    report(out, &picked, results)?;
+    check_ports_released(ctx, &ports, how.kill_port)
+}
+
+/// The declared port of each of `names`, with the meta that proves what is the service's
+/// (read before the stop: the record of this start).
+fn ports_of(ctx: &Ctx, names: &[String]) -> Vec<(String, u16, Meta)> {
+    let store = ctx.store();
+    names
+        .iter()
+        .filter_map(|n| {
+            let meta = store.read(n).ok().flatten()?;
+            Some((n.clone(), meta.port()?, meta))
+        })
+        .collect()
+}
+
+/// After a stop: a process that escaped the service (its supervisor was gone, so nobody ended
+/// it) may still hold its port. Say so; with `kill_port`, end it — but only a process provably
+/// started by that very start of the service: it carries the start's token (`TSM_RUN`, see
+/// `ownership`), which no other service or state folder has. `TSM_NAME` proves nothing.
+fn check_ports_released(ctx: &Ctx, ports: &[(String, u16, Meta)], kill_port: bool) -> Result<()> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    let snapshot = Snapshot::read();
+    let entries = ctx.store().entries()?;
+    for (name, port, meta) in ports {
+        if !snapshot.busy(*port) {
+            continue;
+        }
+        for pid in snapshot.holders(*port) {
+            let env = platform::env_var(pid, ownership::VAR);
+            let ours = ownership::token_of(meta)
+                .is_some_and(|token| env == platform::EnvVar::Set(token.to_string()));
+            let who = describe(pid, &ctx.paths, &entries);
+            if ours && kill_port {
+                terminate(pid);
+                eprintln!("tsm: killed {who}, which escaped '{name}' and held port {port}");
+            } else if ours {
+                eprintln!(
+                    "tsm: warning: port {port} is still held by {who}, which escaped '{name}''s process group; end it with: tsm stop {name} --kill-port"
+                );
+            } else if env == platform::EnvVar::Unknown {
+                eprintln!("tsm: note: port {port} of '{name}' is held by {who}; tsm cannot tell whether '{name}' started it (its environment is not readable)");
+            } else {
+                eprintln!("tsm: note: port {port} of '{name}' is held by {who}, not started by it");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM, then SIGKILL if it is still there after a second.
+fn terminate(pid: i32) {
+    let target = Pid::from_raw(pid);
+    let start = platform::proc_info(pid).map(|i| i.start);
+    let _ = kill(target, Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        match start {
+            Some(s) if platform::is_same_process(pid, s) => {
+                std::thread::sleep(Duration::from_millis(5))
+            }
+            _ => return,
+        }
+    }
+    if start.is_some_and(|s| platform::is_same_process(pid, s)) {
+        let _ = kill(target, Signal::SIGKILL);
+    }
+}

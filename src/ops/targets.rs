@@ -1,0 +1,90 @@
+//! Turning the targets a user typed into services to act on: configs expanded to their
+//! apps, names resolved, and each service's op lock taken (in name order, so that concurrent
+//! callers cannot deadlock).
+
+use crate::formats::{ecosystem, procfile};
+use crate::model::resolve::{self, resolve_all};
+use crate::state::lock::FileLock;
+use crate::state::store::{Entry, Store};
+use anyhow::Result;
+
+/// Resolved targets as `(id, name)` in ID order, with the op locks that guard them.
+pub type Locked = (Vec<(u64, String)>, Vec<FileLock>);
+
+/// Resolves `targets` to process names and takes their op locks (in name order, so that
+/// concurrent callers cannot deadlock); returns `(id, name)` pairs in ID order.
+pub fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> {
+    // Targets that are exact names need only their own meta files, not a listing of all
+    // (`tsm restart api-3000` stays as fast with 1,000 processes as with one). A numeric
+    // target may be an ID, so it takes the listing.
+    let direct: Option<Vec<Entry>> = targets
+        .iter()
+        .map(|t| {
+            let plain = !resolve::is_all(t)
+                && !t.bytes().all(|b| b.is_ascii_digit())
+                && resolve::valid_name(t)
+                && !ecosystem::is_config(t);
+            if !plain {
+                return None;
+            }
+            let meta = store.read(t).ok().flatten()?;
+            Some(Entry {
+                name: t.clone(),
+                meta: Ok(meta),
+            })
+        })
+        .collect();
+    let entries = match direct {
+        Some(entries) => entries,
+        None => store.entries()?,
+    };
+    let targets = expand_configs(&entries, targets)?;
+    let picked: Vec<(u64, String)> = resolve_all(&entries, &targets)?
+        .into_iter()
+        .map(|i| (entries[i].id().unwrap_or(0), entries[i].name.clone()))
+        .collect();
+    let mut by_name: Vec<&String> = picked.iter().map(|(_, n)| n).collect();
+    by_name.sort();
+    store.paths().ensure()?;
+    let locks = by_name
+        .into_iter()
+        .map(|name| store.op_lock(name))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((picked, locks))
+}
+
+/// Replaces each target that is an ecosystem config file or a Procfile by the names of its
+/// processes.
+pub fn expand_configs(entries: &[Entry], targets: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for target in targets {
+        if !ecosystem::is_config(target) && !procfile::is_procfile(target) {
+            out.push(target.clone());
+            continue;
+        }
+        let config = std::path::Path::new(target).canonicalize()?;
+        let config = config.to_string_lossy();
+        let names: Vec<String> = entries
+            .iter()
+            .filter(|e| {
+                e.meta
+                    .as_ref()
+                    .is_ok_and(|m| m.get("config") == Some(config.as_ref()))
+            })
+            .map(|e| e.name.clone())
+            .collect();
+        if names.is_empty() {
+            return Err(crate::error::TsmError::NotFound(target.clone()).into());
+        }
+        out.extend(names);
+    }
+    Ok(out)
+}
+
+/// Resolves `targets`, or every process when none are given (`logs`, `flush`).
+pub fn resolve_or_all(entries: &[Entry], targets: &[String]) -> Result<Vec<usize>> {
+    if targets.is_empty() {
+        return Ok((0..entries.len()).collect());
+    }
+    Ok(resolve_all(entries, targets)?)
+}
