@@ -2,6 +2,7 @@
 
 use super::Run;
 use crate::commands::table::{boxed, colour_wanted, paint, uptime};
+use crate::model::status::Status;
 use crate::ops::rows::{rows, Row, READINESS_GRACE_SECS};
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
@@ -22,17 +23,18 @@ pub struct ListArgs {
 
 /// The status cell: green online, yellow on its way, red when it ended badly.
 fn status_cell(r: &Row, colour: bool) -> String {
-    let text = match (r.status, r.exit_code, &r.signal) {
-        ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
-        ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
+    let ended = matches!(r.status, Status::Exited | Status::Errored);
+    let text = match (ended, r.exit_code, &r.signal) {
+        (true, Some(code), _) => format!("{} ({code})", r.status),
+        (true, None, Some(sig)) => format!("{} ({sig})", r.status),
         _ => r.status.to_string(),
     };
     let failed = r.exit_code.is_some_and(|c| c != 0) || r.signal.is_some();
     let code = match r.status {
-        "online" => 32,
-        "launching" | "stopping" | "waiting restart" | "orphaned" | "paused" => 33,
-        "errored" | "corrupt" => 31,
-        "exited" if failed => 31,
+        Status::Online => 32,
+        s if s.is_transient() => 33,
+        s if s.is_failure() => 31,
+        Status::Exited if failed => 31,
         _ => 0,
     };
     if colour && code != 0 {

@@ -112,7 +112,7 @@ impl Run for ResurrectArgs {
                 let mut placeholder = Meta::new();
                 placeholder.set("tsm_id", id.to_string());
                 placeholder.set("name", &spec.name);
-                placeholder.set("status", "stopped");
+                placeholder.set("status", Status::Stopped);
                 store.write(&spec.name, &placeholder)?;
                 store.reserve_id(id)?;
             }

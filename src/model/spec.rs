@@ -361,7 +361,7 @@ impl Spec {
         if let Some(f) = &self.error_file {
             m.set("error_file", f.display().to_string());
         }
-        m.set("status", "launching");
+        m.set("status", crate::model::status::Status::Launching);
         m.set("restarts", "0");
         m.set("kill_timeout", self.kill_timeout_ms.to_string());
         if let Some(max) = self.log.max_size {

@@ -5,6 +5,7 @@ use crate::state::lock;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
 use std::fmt;
+use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -37,18 +38,26 @@ impl Status {
         }
     }
 
-    pub fn from_recorded(text: &str) -> Option<Status> {
-        Some(match text {
-            "online" => Status::Online,
-            "launching" => Status::Launching,
-            "stopping" => Status::Stopping,
-            "stopped" => Status::Stopped,
-            "waiting restart" | "waiting_restart" => Status::WaitingRestart,
-            "errored" => Status::Errored,
-            "exited" => Status::Exited,
-            "orphaned" => Status::Orphaned,
-            _ => return None,
-        })
+    /// The status recorded in `meta` (none when missing or not a status).
+    pub fn recorded(meta: &Meta) -> Option<Status> {
+        meta.status().parse().ok()
+    }
+
+    /// The service's run ended badly: a colour of its own in `list` and `monit`.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Errored | Status::Corrupt)
+    }
+
+    /// The service is on its way somewhere (starting, stopping, waiting, adrift, paused).
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            Status::Launching
+                | Status::Stopping
+                | Status::WaitingRestart
+                | Status::Orphaned
+                | Status::Paused
+        )
     }
 
     /// The service process is running.
@@ -61,6 +70,44 @@ impl Status {
                 | Status::Orphaned
                 | Status::Paused
         )
+    }
+}
+
+/// Not a status tsm writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a status")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+
+    /// Every status as `Display` writes it (and `waiting_restart`, an older spelling).
+    fn from_str(text: &str) -> Result<Status, UnknownStatus> {
+        Ok(match text {
+            "online" => Status::Online,
+            "launching" => Status::Launching,
+            "stopping" => Status::Stopping,
+            "stopped" => Status::Stopped,
+            "waiting restart" | "waiting_restart" => Status::WaitingRestart,
+            "errored" => Status::Errored,
+            "exited" => Status::Exited,
+            "orphaned" => Status::Orphaned,
+            "paused" => Status::Paused,
+            "corrupt" => Status::Corrupt,
+            _ => return Err(UnknownStatus(text.to_string())),
+        })
+    }
+}
+
+impl From<Status> for String {
+    fn from(status: Status) -> String {
+        status.as_str().to_string()
+    }
+}
+
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -83,7 +130,7 @@ pub struct Observed {
 /// Checks `meta` against the OS: a pid counts only if it runs and its start stamp is the one
 /// recorded; a running service whose parent is no longer its supervisor is `orphaned`.
 pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
-    let recorded = Status::from_recorded(meta.status()).unwrap_or(Status::Exited);
+    let recorded = Status::recorded(meta).unwrap_or(Status::Exited);
     let service = match (meta.pid(), meta.proc_start()) {
         (Some(pid), Some(start)) => {
             platform::proc_info(pid).filter(|i| !i.zombie && i.start == start)

@@ -114,7 +114,7 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
             } else {
                 let why = format!("{e:#}");
                 let _ = store.update(&spec.name, |m| {
-                    m.set("status", "errored");
+                    m.set("status", crate::model::status::Status::Errored);
                     m.set("error", why);
                     true
                 });

@@ -17,7 +17,7 @@ pub const READINESS_GRACE_SECS: u64 = 3;
 pub struct Row {
     pub id: Option<u64>,
     pub name: String,
-    pub status: &'static str,
+    pub status: Status,
     pub pid: Option<i32>,
     pub port: Option<u16>,
     /// Whether the running service's process tree listens on its PORT (null: not running or
@@ -80,7 +80,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     listening,
                     id: meta.id(),
                     name: entry.name,
-                    status: seen.status.as_str(),
+                    status: seen.status,
                     pid: seen.pid,
                     port: meta.port(),
                     uptime: meta
@@ -98,7 +98,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
             Err(why) => Row {
                 id: None,
                 name: entry.name,
-                status: Status::Corrupt.as_str(),
+                status: Status::Corrupt,
                 pid: None,
                 port: None,
                 listening: None,

@@ -171,8 +171,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> bool {
             }
             KeyCode::Char('s') => {
                 if let Some(row) = app.selected_row() {
-                    let running = crate::model::status::Status::from_recorded(row.status)
-                        .is_some_and(|s| s.is_running());
+                    let running = row.status.is_running();
                     let verb = if running { "stop" } else { "restart" };
                     let name = row.name.clone();
                     app.act(vec![verb.into(), name]);

@@ -3,6 +3,7 @@
 
 use super::app::{clean, App, Mode};
 use crate::commands::table::uptime;
+use crate::model::status::Status;
 use crate::ops::rows::Row as ListRow;
 use crate::state::usage::{cpu_cell, memory_cell};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -19,10 +20,10 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 fn status_style(row: &ListRow) -> Style {
     let failed = row.exit_code.is_some_and(|c| c != 0) || row.signal.is_some();
     Style::default().fg(match row.status {
-        "online" => Color::Green,
-        "launching" | "stopping" | "waiting restart" | "orphaned" => Color::Yellow,
-        "errored" | "corrupt" => Color::Red,
-        "exited" if failed => Color::Red,
+        Status::Online => Color::Green,
+        s if s.is_transient() => Color::Yellow,
+        s if s.is_failure() => Color::Red,
+        Status::Exited if failed => Color::Red,
         _ => Color::Gray,
     })
 }
@@ -113,7 +114,7 @@ fn draw_services(frame: &mut Frame, app: &App, area: Rect) {
             Row::new(vec![
                 Cell::from(r.id.map_or("-".into(), |i| i.to_string())),
                 Cell::from(clean(&r.name)),
-                Cell::from(r.status).style(status_style(r)),
+                Cell::from(r.status.as_str()).style(status_style(r)),
                 Cell::from(r.cpu.map_or("-".into(), cpu_cell)),
                 Cell::from(r.memory.map_or("-".into(), memory_cell)),
                 Cell::from(line).style(Style::default().fg(Color::Cyan)),
@@ -160,7 +161,7 @@ fn draw_details(frame: &mut Frame, app: &App, area: Rect) {
         Some(r) => vec![
             Line::from(vec![
                 Span::raw(format!("{} ", clean(&r.name))),
-                Span::styled(r.status, status_style(r)),
+                Span::styled(r.status.as_str(), status_style(r)),
                 Span::raw(format!(
                     "  pid {}  port {}",
                     r.pid.map_or("-".into(), |p| p.to_string()),

@@ -141,3 +141,33 @@ fn monit_without_a_terminal_points_to_list() {
     );
     assert!(out.get_output().stdout.is_empty());
 }
+
+/// `s` on a SIGSTOPped service stops it (it runs, only paused): it is not restarted in its
+/// place, which a status the dashboard did not know (`paused`) once made it do.
+#[test]
+fn s_on_a_paused_service_stops_it() {
+    let t = Tsm::new();
+    let name = talker(&t, "frozen");
+    let pid = t.meta(&name).pid().expect("a pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .expect("SIGSTOP");
+    wait_until("paused", || t.status_of(&name) == "paused");
+    let pane = Pane::start(&t, "", "monit", 160, 40);
+    pane.wait_screen("the service shown paused", |s| {
+        row_of(s, &name).is_some_and(|r| r.contains("paused"))
+    });
+    pane.keys(&["s"]);
+    wait_until("stopped", || t.status_of(&name) == "stopped");
+    pane.wait_screen("the stop's message", |s| {
+        s.contains(&format!("stopped '{name}'"))
+    });
+    assert_eq!(t.meta(&name).pid(), Some(pid), "never restarted");
+    assert!(
+        tsm::platform::proc_info(pid).is_none_or(|i| i.zombie),
+        "the paused service is gone"
+    );
+    pane.keys(&["q"]);
+}
