@@ -5,7 +5,6 @@ pub mod help;
 pub use crate::model::units::{parse_duration_ms, parse_size, size_bytes};
 
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -58,9 +57,6 @@ pub enum Command {
     Startup(StartupArgs),
     /// Remove the user service written by `tsm startup --install`
     Unstartup(UnstartupArgs),
-    /// Run as the supervisor of one service (used by `start`)
-    #[command(hide = true)]
-    Supervise(SuperviseArgs),
     /// Write the recorded services out for another engine: systemd, launchd, supervisord,
     /// procfile or ecosystem
     Export(ExportArgs),
@@ -352,17 +348,6 @@ pub struct DoctorArgs {}
 
 #[derive(Debug, Args)]
 pub struct SaveArgs {}
-
-#[derive(Debug, Args)]
-pub struct SuperviseArgs {
-    /// The state folder ($TETRA_DIR/tsm)
-    #[arg(long)]
-    pub dir: PathBuf,
-    /// Descriptor to report `ok PID` / `err WHY` on
-    #[arg(long)]
-    pub ready_fd: Option<i32>,
-    pub name: String,
-}
 
 #[derive(Debug, Args)]
 pub struct MonitArgs {}

@@ -3,6 +3,7 @@
 use super::{Ctx, Run};
 use crate::cli::ListArgs;
 use crate::commands::table::{boxed, colour_wanted, paint, uptime};
+use crate::model::run::RunEnd;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::platform::now_epoch;
@@ -28,8 +29,9 @@ pub struct Row {
     /// Seconds the service has been running.
     pub uptime: Option<u64>,
     pub restarts: u64,
-    pub exit_code: Option<i32>,
-    pub signal: Option<String>,
+    /// How the last run ended (`exit_code`, `signal` in JSON).
+    #[serde(flatten, serialize_with = "RunEnd::serialize_fields")]
+    pub end: Option<RunEnd>,
     pub script: Option<String>,
     pub error: Option<String>,
     /// Restarted when its files change (`--watch`).
@@ -90,8 +92,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .filter(|_| running)
                         .map(|t| now.saturating_sub(t)),
                     restarts: meta.restarts(),
-                    exit_code: meta.i32("exit_code"),
-                    signal: meta.get("signal").map(str::to_string),
+                    end: RunEnd::recorded(&meta),
                     script: meta.get("script").map(str::to_string),
                     error: meta.get("error").map(str::to_string),
                     watch: meta.get("watch").is_some_and(|w| !w.is_empty()),
@@ -106,8 +107,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 listening: None,
                 uptime: None,
                 restarts: 0,
-                exit_code: None,
-                signal: None,
+                end: None,
                 script: None,
                 error: Some(why),
                 watch: false,
@@ -123,12 +123,11 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
 
 /// The status cell: green online, yellow on its way, red when it ended badly.
 fn status_cell(r: &Row, colour: bool) -> String {
-    let text = match (r.status, r.exit_code, &r.signal) {
-        ("exited" | "errored", Some(code), _) => format!("{} ({code})", r.status),
-        ("exited" | "errored", None, Some(sig)) => format!("{} ({sig})", r.status),
+    let text = match (r.status, &r.end) {
+        ("exited" | "errored", Some(end)) => format!("{} ({end})", r.status),
         _ => r.status.to_string(),
     };
-    let failed = r.exit_code.is_some_and(|c| c != 0) || r.signal.is_some();
+    let failed = r.end.as_ref().is_some_and(RunEnd::failed);
     let code = match r.status {
         "online" => 32,
         "launching" | "stopping" | "waiting restart" | "orphaned" | "paused" => 33,

@@ -96,9 +96,6 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         Command::Completions(a) => completions::print(a.shell, out),
         Command::Startup(a) => startup::startup(a, ctx, out),
         Command::Unstartup(a) => startup::unstartup(a, ctx, out),
-        Command::Supervise(a) => {
-            crate::supervise::run(&Paths::at(a.dir.clone()), &a.name, a.ready_fd)
-        }
         Command::Export(a) => export::run(a, ctx, out),
         Command::Scale(a) => a.run(ctx, out),
         Command::Reload(a) => a.run(ctx, out),
