@@ -43,7 +43,7 @@ pub fn main_entry() -> i32 {
     // A supervisor lives as long as its service: skip clap, whose command tree would leave
     // ~100 KB of dirty heap behind in each of them.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "supervise") {
+    if args.get(1).is_some_and(|a| a == supervise::SUBCOMMAND) {
         return match supervise::run_from_args(&args[2..]) {
             Ok(()) => 0,
             Err(e) => {
@@ -72,16 +72,12 @@ pub fn main_entry() -> i32 {
     let result = ops::Ctx::from_env().and_then(|ctx| {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
-        // The interactive front ends and the supervisor are dispatched here, at the edge:
-        // they run commands (or a service), so `commands` never names them.
+        // The interactive front ends are dispatched here, at the edge: they run commands,
+        // so `commands` never names them.
         let code = match &command {
             cli::Command::Repl(_) => interactive::repl::run(&ctx, &mut out)?,
             cli::Command::Monit(_) => {
                 interactive::monit::run(&ctx)?;
-                0
-            }
-            cli::Command::Supervise(a) => {
-                supervise::run(&state::paths::Paths::at(a.dir.clone()), &a.name, a.ready_fd)?;
                 0
             }
             _ => {

@@ -16,7 +16,6 @@ use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
 use completions::CompletionsArgs;
 use std::io::Write;
-use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,9 +70,6 @@ pub enum Command {
     Startup(StartupArgs),
     /// Remove the user service written by `tsm startup --install`
     Unstartup(UnstartupArgs),
-    /// Run as the supervisor of one service (used by `start`)
-    #[command(hide = true)]
-    Supervise(SuperviseArgs),
     /// Write the recorded services out for another engine: systemd, launchd, supervisord,
     /// procfile or ecosystem
     Export(ExportArgs),
@@ -119,7 +115,7 @@ impl Command {
             Command::Reset(a) => a,
             Command::Jlist(a) => a,
             Command::ReloadLogs(a) => a,
-            Command::Repl(_) | Command::Monit(_) | Command::Supervise(_) => {
+            Command::Repl(_) | Command::Monit(_) => {
                 return Err(crate::error::TsmError::Usage(
                     "this command runs only from the command line, not from the REPL".into(),
                 )
@@ -132,17 +128,6 @@ impl Command {
 
 #[derive(Debug, Args)]
 pub struct ReplArgs {}
-
-#[derive(Debug, Args)]
-pub struct SuperviseArgs {
-    /// The state folder ($TETRA_DIR/tsm)
-    #[arg(long)]
-    pub dir: PathBuf,
-    /// Descriptor to report `ok PID` / `err WHY` on
-    #[arg(long)]
-    pub ready_fd: Option<i32>,
-    pub name: String,
-}
 
 #[derive(Debug, Args)]
 pub struct MonitArgs {}

@@ -51,12 +51,7 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
             meta.u64("unstable_restarts").unwrap_or(0)
         ),
     );
-    let exit = match (meta.get("exit_code"), meta.get("signal")) {
-        (Some(code), _) => Some(format!("exit code {code}")),
-        (None, Some(sig)) => Some(format!("signal {sig}")),
-        _ => None,
-    };
-    if let Some(exit) = exit {
+    if let Some(exit) = crate::model::run::RunEnd::recorded(meta) {
         let at = meta.u64("exited_at").map(when).unwrap_or_default();
         line("last exit", format!("{exit} {at}").trim_end().to_string());
     }

@@ -2,6 +2,7 @@
 //! command, cpu and rss, the totals, threads and open descriptors, the memory limit and why it
 //! last restarted.
 
+use crate::model::run::RunEnd;
 use crate::platform::{self, ProcInfo};
 use crate::state::meta::Meta;
 use crate::state::usage::{cpu_cell, memory_cell, MIN_BASE};
@@ -72,9 +73,11 @@ pub fn restart_reason(meta: &Meta) -> Option<String> {
             format!("memory limit ({used} above {limit})")
         }
         "user" => "tsm restart".to_string(),
-        "exit" => format!("exited with code {detail}"),
-        "signal" => format!("killed by signal {detail}").trim_end().to_string(),
-        _ => reason.to_string(),
+        _ => match RunEnd::of_reason(reason) {
+            Some(end @ RunEnd::Killed(_)) => format!("killed by {end}"),
+            Some(end) => format!("exited with {end}"),
+            None => reason.to_string(),
+        },
     })
 }
 

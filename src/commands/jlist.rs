@@ -82,7 +82,7 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
             "pm_pid_path": ctx.paths.pid_file(name),
             "autorestart": meta.get("restart") != Some("never"),
             "kill_timeout": meta.u64("kill_timeout"),
-            "exit_code": meta.i32("exit_code"),
+            "exit_code": crate::model::run::RunEnd::recorded(meta).and_then(|e| e.code()),
             "namespace": "default",
             "env": env,
             "tsm_name": name,

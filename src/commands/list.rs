@@ -2,6 +2,7 @@
 
 use super::Run;
 use crate::commands::table::{boxed, colour_wanted, paint, uptime};
+use crate::model::run::RunEnd;
 use crate::model::status::Status;
 use crate::ops::rows::{rows, Row, READINESS_GRACE_SECS};
 use crate::ops::Ctx;
@@ -24,12 +25,11 @@ pub struct ListArgs {
 /// The status cell: green online, yellow on its way, red when it ended badly.
 fn status_cell(r: &Row, colour: bool) -> String {
     let ended = matches!(r.status, Status::Exited | Status::Errored);
-    let text = match (ended, r.exit_code, &r.signal) {
-        (true, Some(code), _) => format!("{} ({code})", r.status),
-        (true, None, Some(sig)) => format!("{} ({sig})", r.status),
+    let text = match (ended, &r.end) {
+        (true, Some(end)) => format!("{} ({end})", r.status),
         _ => r.status.to_string(),
     };
-    let failed = r.exit_code.is_some_and(|c| c != 0) || r.signal.is_some();
+    let failed = r.end.as_ref().is_some_and(RunEnd::failed);
     let code = match r.status {
         Status::Online => 32,
         s if s.is_transient() => 33,

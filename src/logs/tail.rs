@@ -55,15 +55,15 @@ fn lines_before(file: &mut File, len: u64, n: usize) -> io::Result<Vec<Vec<u8>>>
     if n == 0 {
         return Ok(Vec::new());
     }
+    // Blocks are read backwards and joined once: each byte is read and counted once.
     let mut start = len;
-    let mut tail: Vec<u8> = Vec::new();
-    // Read blocks from the end until the text holds the newline in front of the first wanted
-    // line (n of them, one more when the file ends with one), or the file is exhausted.
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut newlines = 0;
+    let mut read = 0u64;
+    let mut ends_with_nl = None;
     loop {
-        let newlines = tail.iter().filter(|b| **b == b'\n').count();
-        let ends_with_nl = tail.last() == Some(&b'\n');
-        let needed = n + usize::from(ends_with_nl);
-        if start == 0 || newlines >= needed || tail.len() as u64 >= MAX_TAIL {
+        let needed = n + usize::from(ends_with_nl == Some(true));
+        if start == 0 || newlines >= needed || read >= MAX_TAIL {
             break;
         }
         let size = BLOCK.min(start);
@@ -71,9 +71,12 @@ fn lines_before(file: &mut File, len: u64, n: usize) -> io::Result<Vec<Vec<u8>>>
         file.seek(SeekFrom::Start(start))?;
         let mut block = vec![0u8; size as usize];
         file.read_exact(&mut block)?;
-        block.extend_from_slice(&tail);
-        tail = block;
+        ends_with_nl.get_or_insert(block.last() == Some(&b'\n'));
+        newlines += block.iter().filter(|b| **b == b'\n').count();
+        read += size;
+        blocks.push(block);
     }
+    let tail: Vec<u8> = blocks.into_iter().rev().flatten().collect();
     let text = tail.strip_suffix(b"\n").unwrap_or(&tail);
     let mut lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
     if start > 0 && (tail.len() as u64) < MAX_TAIL {

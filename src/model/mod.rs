@@ -7,6 +7,7 @@ pub mod instances;
 pub mod policy;
 pub mod port;
 pub mod resolve;
+pub mod run;
 pub mod schedule;
 pub mod script;
 pub mod spec;

@@ -1,6 +1,7 @@
 //! Restart policy: when a service that ended is started again, after how long, and when the
 //! supervisor gives up (`errored`). Pure decisions, so they are unit-tested without processes.
 
+use super::run::RunEnd;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -72,13 +73,6 @@ impl Default for Policy {
     }
 }
 
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Start again after `delay`; `unstable` is the new count of unstable runs in a row.
@@ -98,12 +92,12 @@ impl Policy {
         base.mul_f64(factor).min(MAX_DELAY.max(base))
     }
 
-    /// What to do after a run that lasted `uptime` ended with `exit`, `unstable` runs in a row
+    /// What to do after a run that lasted `uptime` ended as `end`, `unstable` runs in a row
     /// before it having been unstable and `recent` restarts having happened within [`WINDOW`].
-    pub fn decide(&self, exit: Exit, uptime: Duration, unstable: u32, recent: usize) -> Decision {
+    pub fn decide(&self, end: &RunEnd, uptime: Duration, unstable: u32, recent: usize) -> Decision {
         let wanted = match self.mode {
             Mode::Always => true,
-            Mode::OnFailure => exit != Exit::Code(0),
+            Mode::OnFailure => end.failed(),
             Mode::Never => false,
         };
         if !wanted {
@@ -140,23 +134,28 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(
-            p(Mode::OnFailure).decide(Exit::Code(0), LONG, 0, 0),
+            p(Mode::OnFailure).decide(&RunEnd::Exited(0), LONG, 0, 0),
             Decision::Exited
         );
         assert!(matches!(
-            p(Mode::OnFailure).decide(Exit::Code(2), LONG, 0, 0),
+            p(Mode::OnFailure).decide(&RunEnd::Exited(2), LONG, 0, 0),
             Decision::Restart { .. }
         ));
         assert!(matches!(
-            p(Mode::OnFailure).decide(Exit::Signal, LONG, 0, 0),
+            p(Mode::OnFailure).decide(
+                &RunEnd::Killed(nix::sys::signal::Signal::SIGTERM),
+                LONG,
+                0,
+                0
+            ),
             Decision::Restart { .. }
         ));
         assert!(matches!(
-            p(Mode::Always).decide(Exit::Code(0), LONG, 0, 0),
+            p(Mode::Always).decide(&RunEnd::Exited(0), LONG, 0, 0),
             Decision::Restart { .. }
         ));
         assert_eq!(
-            p(Mode::Never).decide(Exit::Code(1), QUICK, 0, 0),
+            p(Mode::Never).decide(&RunEnd::Exited(1), QUICK, 0, 0),
             Decision::Exited
         );
         assert_eq!("no".parse::<Mode>(), Ok(Mode::Never));
@@ -172,7 +171,7 @@ mod tests {
         let mut unstable = 0;
         let mut delays = Vec::new();
         loop {
-            match p.decide(Exit::Code(1), QUICK, unstable, 0) {
+            match p.decide(&RunEnd::Exited(1), QUICK, unstable, 0) {
                 Decision::Restart { delay, unstable: u } => {
                     delays.push(delay.as_millis());
                     unstable = u;
@@ -188,7 +187,7 @@ mod tests {
     fn a_stable_run_resets_the_backoff() {
         let p = Policy::default();
         assert_eq!(
-            p.decide(Exit::Code(1), LONG, 9, 0),
+            p.decide(&RunEnd::Exited(1), LONG, 9, 0),
             Decision::Restart {
                 delay: Duration::from_millis(100),
                 unstable: 0
@@ -206,14 +205,14 @@ mod tests {
         };
         // Runs of 0 ms count as stable until the budget of the window is spent…
         assert!(matches!(
-            p.decide(Exit::Code(1), Duration::ZERO, 0, BURST - 1),
+            p.decide(&RunEnd::Exited(1), Duration::ZERO, 0, BURST - 1),
             Decision::Restart { unstable: 0, .. }
         ));
         // …then they are unstable, wait at least the floor, and end errored.
         let mut unstable = 0;
         let mut restarts = 0;
         loop {
-            match p.decide(Exit::Code(1), Duration::ZERO, unstable, BURST) {
+            match p.decide(&RunEnd::Exited(1), Duration::ZERO, unstable, BURST) {
                 Decision::Restart { delay, unstable: u } => {
                     assert!(delay >= MIN_UNSTABLE_DELAY, "{delay:?}");
                     unstable = u;

@@ -6,10 +6,11 @@ use crate::error::TsmError;
 use crate::model::status::observe;
 use crate::ops::wait::DEFAULT_WAIT_MS;
 use crate::ops::Ctx;
+use crate::platform::{deadline_in, poll_until, Backoff};
 use crate::state::workers::{workers, workers_file, Workers};
 use anyhow::Result;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `tsm scale` of a cluster service: the launcher forks or disconnects workers until it has
 /// `want` (told through `NAME.workers.want` and SIGUSR2); meta keeps the count for restarts.
@@ -54,25 +55,19 @@ fn until(
     done: impl Fn(&Workers) -> bool,
 ) -> Result<Workers> {
     let has_port = ctx.store().read(name)?.and_then(|m| m.port()).is_some();
-    let began = Instant::now();
-    let mut pause = Duration::from_millis(2);
-    loop {
-        if let Some(w) = workers(&ctx.paths, name) {
-            let listening = !has_port || w.workers.iter().all(|w| w.listening);
-            if done(&w) && !w.reloading && listening {
-                return Ok(w);
-            }
-        }
-        if began.elapsed() >= timeout {
-            return Err(TsmError::Failed(format!(
-                "'{name}' did not get its workers ready in {:.1}s",
-                timeout.as_secs_f64()
-            ))
-            .into());
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
+    let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+    let ready = poll_until(deadline_in(timeout), backoff, || {
+        let w = workers(&ctx.paths, name)?;
+        let listening = !has_port || w.workers.iter().all(|w| w.listening);
+        (done(&w) && !w.reloading && listening).then_some(w)
+    });
+    ready.ok_or_else(|| {
+        TsmError::Failed(format!(
+            "'{name}' did not get its workers ready in {:.1}s",
+            timeout.as_secs_f64()
+        ))
+        .into()
+    })
 }
 
 /// Reloads `name` through its cluster launcher when it is a running cluster service; false

@@ -3,34 +3,31 @@
 //! and its supervisor are gone. Used by stop, restart and delete.
 
 use crate::model::spec::DEFAULT_KILL_TIMEOUT_MS;
-use crate::model::status::observe;
-use crate::platform;
-use crate::state::lock;
+use crate::model::status::{observe, Status};
+use crate::platform::{self, deadline_in, poll_until, Backoff};
 use crate::state::meta::Meta;
-use crate::state::ownership;
 use crate::state::store::Store;
+use crate::state::{lock, ownership, unrecorded};
 use anyhow::{anyhow, Result};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How long a group gets to vanish after SIGKILL, and a supervisor to exit after its service.
 const AFTER_KILL: Duration = Duration::from_secs(3);
 
-struct Pending {
-    index: usize,
+/// The processes of one service, each proven ours before it is signalled.
+struct Procs {
     /// The service's process group, when its leader was proven ours (0: none).
     pgid: i32,
     /// Processes outside the group proven ours, with their start stamps.
     members: Vec<(i32, u64)>,
     /// The supervisor, whose descendants are the service's.
     supervisor: Option<i32>,
-    deadline: Instant,
-    killed: bool,
 }
 
-impl Pending {
+impl Procs {
     fn signal(&self, signal: Signal) {
         if self.pgid > 0 {
             let _ = killpg(Pid::from_raw(self.pgid), signal);
@@ -46,6 +43,95 @@ impl Pending {
     fn terminate(&self) {
         self.signal(Signal::SIGTERM);
         self.signal(Signal::SIGCONT);
+    }
+
+    /// SIGKILL to all of it, and to whatever was forked since the SIGTERM.
+    fn kill(&mut self) {
+        if let Some(sup) = self.supervisor {
+            for m in descendants_of(sup) {
+                if !self.members.contains(&m) {
+                    self.members.push(m);
+                }
+            }
+        }
+        self.signal(Signal::SIGKILL);
+    }
+
+    /// Whether any of it still runs (`live`: the groups that do).
+    fn alive(&mut self, live: &HashSet<i32>) -> bool {
+        self.members
+            .retain(|&(pid, start)| platform::is_same_process(pid, start));
+        live.contains(&self.pgid) || !self.members.is_empty()
+    }
+}
+
+/// How far the stop of one service has come.
+enum Phase {
+    /// Not (or no longer) waited for: it has no record (none, or an unreadable one, ended
+    /// without it), nothing of it was running (its supervisor was stopped at once), or its
+    /// stop failed.
+    Out,
+    /// Its processes were sent SIGTERM (`killed`: SIGKILL too) and are waited for until the
+    /// deadline: SIGKILL then, or the stop fails once even that did not end them.
+    Waiting {
+        procs: Procs,
+        deadline: Instant,
+        killed: bool,
+    },
+    /// Its processes are gone: its supervisor is told, then its end recorded.
+    Signalled,
+}
+
+/// One service being stopped.
+struct Target<'a> {
+    name: &'a str,
+    /// Its record as read when the stop began.
+    meta: Option<Meta>,
+    /// Whether a running service was stopped, or why it could not be.
+    result: Result<bool>,
+    phase: Phase,
+}
+
+impl Target<'_> {
+    /// One look at its processes (`live`: the groups that still run): SIGKILL once the grace
+    /// is over, a failure once even that did not end them. Whether it is still pending.
+    fn step(&mut self, live: &HashSet<i32>, now: Instant) -> bool {
+        let Phase::Waiting {
+            procs,
+            deadline,
+            killed,
+        } = &mut self.phase
+        else {
+            return false;
+        };
+        if !procs.alive(live) {
+            self.phase = Phase::Signalled;
+            return false;
+        }
+        if now < *deadline {
+            return true;
+        }
+        if !*killed {
+            procs.kill();
+            (*killed, *deadline) = (true, now + AFTER_KILL);
+            return true;
+        }
+        self.result = Err(anyhow!(
+            "processes of '{}' survived SIGKILL (group {}, pids {:?})",
+            self.name,
+            procs.pgid,
+            procs.members.iter().map(|m| m.0).collect::<Vec<_>>()
+        ));
+        self.phase = Phase::Out;
+        false
+    }
+
+    /// The process group it waits for, if any.
+    fn pgid(&self) -> Option<i32> {
+        match &self.phase {
+            Phase::Waiting { procs, .. } => Some(procs.pgid).filter(|g| *g > 0),
+            _ => None,
+        }
     }
 }
 
@@ -70,146 +156,150 @@ fn descendants_of(supervisor: i32) -> Vec<(i32, u64)> {
 /// Whether a service recorded as `status` may have left processes behind when its
 /// supervisor died with it (a clean stop, exit or give-up ended them all).
 fn may_have_leftovers(status: &str) -> bool {
-    matches!(
-        status,
-        "online" | "launching" | "stopping" | "waiting restart" | "orphaned"
-    )
+    status.parse::<Status>().ok().is_some_and(|s| {
+        matches!(
+            s,
+            Status::Online
+                | Status::Launching
+                | Status::Stopping
+                | Status::WaitingRestart
+                | Status::Orphaned
+        )
+    })
 }
 
 /// Stops the processes `names` (the caller holds their op locks); returns, per name, whether a
 /// running service was stopped, or why it could not be.
 pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Vec<Result<bool>> {
-    let paths = store.paths();
-    let mut results: Vec<Result<bool>> = names.iter().map(|_| Ok(false)).collect();
-    let metas: Vec<Option<Meta>> = names
-        .iter()
-        .enumerate()
-        .map(|(index, name)| match store.read(name) {
-            Ok(meta) => meta,
-            Err(_) => {
-                // Unreadable meta: find the supervisor and service without it.
-                let grace = kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS);
-                let grace = Duration::from_millis(grace);
-                results[index] = crate::state::unrecorded::end(paths, name, grace).map(|_| false);
-                None
-            }
-        })
-        .collect();
+    let mut targets = read(store, names, kill_timeout_ms);
     // Services whose supervisor is gone are known only by their token: one walk of the
     // process table finds what each left behind.
-    let orphan_tokens: Vec<&str> = metas
+    let orphan_tokens: Vec<&str> = targets
         .iter()
-        .flatten()
+        .filter_map(|t| t.meta.as_ref())
         .filter(|m| may_have_leftovers(m.status()) && live_supervisor(m).is_none())
         .filter_map(ownership::token_of)
         .collect();
     let mut carriers = ownership::carriers(&orphan_tokens);
-    let mut pending = Vec::new();
-    for (index, name) in names.iter().enumerate() {
-        let Some(meta) = &metas[index] else { continue };
-        let seen = observe(paths, name, meta);
-        // pm2's `treekill: false`: only the main process is signalled, its children are left.
-        let keep_children = crate::model::features::Features::read(meta).keep_children;
-        let supervisor = live_supervisor(meta).filter(|_| !keep_children);
-        let members = match supervisor {
-            _ if keep_children => match (seen.pid, &seen.info) {
-                (Some(pid), Some(info)) => vec![(pid, info.start)],
-                _ => Vec::new(),
-            },
-            Some(sup) => descendants_of(sup),
-            None => ownership::token_of(meta)
-                .and_then(|t| carriers.remove(t))
-                .unwrap_or_default(),
-        };
-        if let Err(e) = store.update(name, |m| {
-            m.set("status", "stopping");
-            true
-        }) {
-            results[index] = Err(e);
-            continue;
-        }
-        // The pid passed the start-stamp check in `observe`: it is the service we started
-        // (or the daemon it left), and when it leads a group, the group is the service's.
-        let pgid = seen.pid.filter(|_| !keep_children).unwrap_or(0);
-        if pgid == 0 && members.is_empty() {
-            // Nothing running; a supervisor waiting to restart it is told to give up.
-            signal_supervisor(store, name);
-            wait_supervisor_gone(store, name);
-            results[index] = mark_stopped(store, name);
-            continue;
-        }
-        let grace = kill_timeout_ms.unwrap_or_else(|| timeout_of(meta));
-        let p = Pending {
-            index,
-            pgid,
-            members,
-            supervisor,
-            deadline: Instant::now() + Duration::from_millis(grace),
-            killed: false,
-        };
-        p.terminate();
-        pending.push(p);
-        results[index] = Ok(seen.pid.is_some());
+    for target in &mut targets {
+        begin(store, target, &mut carriers, kill_timeout_ms);
     }
-
-    let mut pause = Duration::from_millis(1);
-    while !pending.is_empty() {
-        let pgids: Vec<i32> = pending.iter().map(|p| p.pgid).filter(|g| *g > 0).collect();
-        let live = platform::live_groups(&pgids);
-        let now = Instant::now();
-        pending.retain_mut(|p| {
-            p.members
-                .retain(|&(pid, start)| platform::is_same_process(pid, start));
-            if !live.contains(&p.pgid) && p.members.is_empty() {
-                return false;
-            }
-            if now < p.deadline {
-                return true;
-            }
-            if !p.killed {
-                // Whatever was forked since the SIGTERM goes too.
-                if let Some(sup) = p.supervisor {
-                    for m in descendants_of(sup) {
-                        if !p.members.contains(&m) {
-                            p.members.push(m);
-                        }
-                    }
-                }
-                p.signal(Signal::SIGKILL);
-                p.killed = true;
-                p.deadline = now + AFTER_KILL;
-                return true;
-            }
-            results[p.index] = Err(anyhow!(
-                "processes of '{}' survived SIGKILL (group {}, pids {:?})",
-                names[p.index],
-                p.pgid,
-                p.members.iter().map(|m| m.0).collect::<Vec<_>>()
-            ));
-            false
-        });
-        if pending.is_empty() {
-            break;
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-
+    wait_all(&mut targets);
     // Let each supervisor record the end and exit (one about to restart the service is told
     // not to), then make the final state certain.
-    for (index, name) in names.iter().enumerate() {
-        if results[index].is_ok() && metas[index].is_some() {
-            signal_supervisor(store, name);
+    let signalled = |t: &&mut Target| matches!(t.phase, Phase::Signalled) && t.result.is_ok();
+    for target in targets.iter_mut().filter(signalled) {
+        signal_supervisor(store, target.name);
+    }
+    for target in targets.iter_mut().filter(signalled) {
+        wait_supervisor_gone(store, target.name);
+        if let Err(e) = mark_stopped(store, target.name) {
+            target.result = Err(e);
         }
     }
-    for (index, name) in names.iter().enumerate() {
-        if let (Ok(stopped), Some(_)) = (&results[index], &metas[index]) {
-            let stopped = *stopped;
-            wait_supervisor_gone(store, name);
-            results[index] = mark_stopped(store, name).map(|_| stopped);
-        }
+    targets.into_iter().map(|t| t.result).collect()
+}
+
+/// Reads the record of each of `names`; one that cannot be read is ended without it.
+fn read<'a>(store: &Store, names: &'a [String], kill_timeout_ms: Option<u64>) -> Vec<Target<'a>> {
+    names
+        .iter()
+        .map(|name| match store.read(name) {
+            Ok(meta) => Target {
+                name,
+                meta,
+                result: Ok(false),
+                phase: Phase::Out,
+            },
+            Err(_) => {
+                // Unreadable meta: find the supervisor and service without it.
+                let grace = kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS);
+                let grace = Duration::from_millis(grace);
+                let result = unrecorded::end(store.paths(), name, grace).map(|_| false);
+                Target {
+                    name,
+                    meta: None,
+                    result,
+                    phase: Phase::Out,
+                }
+            }
+        })
+        .collect()
+}
+
+/// Begins the stop of `target`: marks it `stopping` and sends SIGTERM to what runs of it (or,
+/// with nothing running, stops its supervisor at once).
+fn begin(
+    store: &Store,
+    target: &mut Target,
+    carriers: &mut HashMap<String, Vec<(i32, u64)>>,
+    kill_timeout_ms: Option<u64>,
+) {
+    let Some(meta) = &target.meta else {
+        return;
+    };
+    let name = target.name;
+    let seen = observe(store.paths(), name, meta);
+    // pm2's `treekill: false`: only the main process is signalled, its children are left.
+    let keep_children = crate::model::features::Features::read(meta).keep_children;
+    let supervisor = live_supervisor(meta).filter(|_| !keep_children);
+    let members = match supervisor {
+        _ if keep_children => match (seen.pid, &seen.info) {
+            (Some(pid), Some(info)) => vec![(pid, info.start)],
+            _ => Vec::new(),
+        },
+        Some(sup) => descendants_of(sup),
+        None => ownership::token_of(meta)
+            .and_then(|t| carriers.remove(t))
+            .unwrap_or_default(),
+    };
+    let grace = kill_timeout_ms.unwrap_or_else(|| timeout_of(meta));
+    if let Err(e) = store.update(name, |m| {
+        m.set("status", Status::Stopping.as_str());
+        true
+    }) {
+        target.result = Err(e);
+        target.phase = Phase::Out;
+        return;
     }
-    results
+    // The pid passed the start-stamp check in `observe`: it is the service we started
+    // (or the daemon it left), and when it leads a group, the group is the service's.
+    let pgid = seen.pid.filter(|_| !keep_children).unwrap_or(0);
+    if pgid == 0 && members.is_empty() {
+        // Nothing running; a supervisor waiting to restart it is told to give up.
+        signal_supervisor(store, name);
+        wait_supervisor_gone(store, name);
+        target.result = mark_stopped(store, name);
+        target.phase = Phase::Out;
+        return;
+    }
+    let procs = Procs {
+        pgid,
+        members,
+        supervisor,
+    };
+    procs.terminate();
+    target.phase = Phase::Waiting {
+        procs,
+        deadline: Instant::now() + Duration::from_millis(grace),
+        killed: false,
+    };
+    target.result = Ok(seen.pid.is_some());
+}
+
+/// Waits until every target's processes are gone (SIGKILL after each one's grace).
+fn wait_all(targets: &mut [Target]) {
+    let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
+    poll_until(None, backoff, || {
+        let pgids: Vec<i32> = targets.iter().filter_map(Target::pgid).collect();
+        let live = platform::live_groups(&pgids);
+        let now = Instant::now();
+        let mut pending = false;
+        for target in targets.iter_mut() {
+            pending |= target.step(&live, now);
+        }
+        (!pending).then_some(())
+    });
 }
 
 fn timeout_of(meta: &Meta) -> u64 {
@@ -232,20 +322,17 @@ fn wait_supervisor_gone(store: &Store, name: &str) {
     let lock_path = store.paths().supervisor_lock(name);
     let meta = store.read(name).ok().flatten();
     let running = || meta.as_ref().and_then(live_supervisor).is_some();
-    let deadline = Instant::now() + AFTER_KILL;
-    let mut pause = Duration::from_micros(200);
-    while (lock::is_held(&lock_path) || running()) && Instant::now() < deadline {
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(10));
-    }
+    let backoff = Backoff::new(Duration::from_micros(200), Duration::from_millis(10));
+    let gone = || (!lock::is_held(&lock_path) && !running()).then_some(());
+    poll_until(deadline_in(AFTER_KILL), backoff, gone);
 }
 
 fn mark_stopped(store: &Store, name: &str) -> Result<bool> {
     store.update(name, |m| {
-        if m.status() == "stopped" {
+        if Status::recorded(m) == Some(Status::Stopped) {
             return false;
         }
-        m.set("status", "stopped");
+        m.set("status", Status::Stopped.as_str());
         true
     })?;
     let _ = std::fs::remove_file(store.paths().pid_file(name));

@@ -22,12 +22,12 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
     let (read_end, write_end) = crate::platform::cloexec_pipe().context("creating a pipe")?;
     let write_fd = write_end.as_raw_fd();
     let mut cmd = Command::new(exe);
-    cmd.arg("supervise")
-        .arg("--dir")
-        .arg(paths.root())
-        .arg("--ready-fd")
-        .arg(READY_FD.to_string())
-        .arg(&spec.name)
+    let args = crate::supervise::Args {
+        dir: paths.root().to_path_buf(),
+        ready_fd: Some(READY_FD),
+        name: spec.name.clone(),
+    };
+    cmd.args(args.to_words())
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

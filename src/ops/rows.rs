@@ -1,6 +1,7 @@
 //! One observation of every service, as `list`, `monit` and `jlist`-like readers show it:
 //! its recorded state checked against the OS (pid, listening, cpu, memory, workers).
 
+use crate::model::run::RunEnd;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
@@ -26,8 +27,9 @@ pub struct Row {
     /// Seconds the service has been running.
     pub uptime: Option<u64>,
     pub restarts: u64,
-    pub exit_code: Option<i32>,
-    pub signal: Option<String>,
+    /// How the last run ended (`exit_code`, `signal` in JSON).
+    #[serde(flatten, serialize_with = "RunEnd::serialize_fields")]
+    pub end: Option<RunEnd>,
     pub script: Option<String>,
     pub error: Option<String>,
     /// Restarted when its files change (`--watch`).
@@ -88,8 +90,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .filter(|_| running)
                         .map(|t| now.saturating_sub(t)),
                     restarts: meta.restarts(),
-                    exit_code: meta.i32("exit_code"),
-                    signal: meta.get("signal").map(str::to_string),
+                    end: RunEnd::recorded(&meta),
                     script: meta.get("script").map(str::to_string),
                     error: meta.get("error").map(str::to_string),
                     watch: meta.get("watch").is_some_and(|w| !w.is_empty()),
@@ -104,8 +105,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 listening: None,
                 uptime: None,
                 restarts: 0,
-                exit_code: None,
-                signal: None,
+                end: None,
                 script: None,
                 error: Some(why),
                 watch: false,

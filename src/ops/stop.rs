@@ -14,7 +14,7 @@ use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How a stop or delete goes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -127,16 +127,9 @@ fn terminate(pid: i32) {
     let target = Pid::from_raw(pid);
     let start = platform::proc_info(pid).map(|i| i.start);
     let _ = kill(target, Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < deadline {
-        match start {
-            Some(s) if platform::is_same_process(pid, s) => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            _ => return,
-        }
-    }
-    if start.is_some_and(|s| platform::is_same_process(pid, s)) {
+    let gone = || (!start.is_some_and(|s| platform::is_same_process(pid, s))).then_some(());
+    let every = platform::Backoff::every(Duration::from_millis(5));
+    if platform::poll_until(platform::deadline_in(Duration::from_secs(1)), every, gone).is_none() {
         let _ = kill(target, Signal::SIGKILL);
     }
 }

@@ -3,11 +3,14 @@
 
 use crate::error::TsmError;
 use crate::logs::{files_of, last_lines};
+use crate::model::run::RunEnd;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
+use crate::platform::{deadline_in, poll_until, Backoff};
+use crate::state::meta::Meta;
 use anyhow::Result;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Default `--wait-timeout`.
 pub const DEFAULT_WAIT_MS: u64 = 10_000;
@@ -30,63 +33,63 @@ pub fn wait_and_say(
 /// has no port to wait for.
 pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Option<u16>> {
     let store = ctx.store();
-    let began = Instant::now();
-    let mut pause = Duration::from_millis(2);
-    loop {
-        let meta = store
-            .read(name)?
-            .ok_or_else(|| TsmError::NotFound(name.to_string()))?;
+    let mut last = None;
+    let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+    let outcome = poll_until(deadline_in(timeout), backoff, || {
+        let meta = match store.read(name) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
+            Err(e) => return Some(Err(e)),
+        };
         let Some(port) = meta.port() else {
-            return Ok(None);
+            return Some(Ok(None));
         };
         let seen = observe(&ctx.paths, name, &meta);
+        let how = RunEnd::latest(&meta);
         let failure = match seen.pid {
             Some(pid) if meta.restarts() == 0 && Snapshot::read().tree_listens(pid, port) => {
-                return Ok(Some(port))
+                return Some(Ok(Some(port)))
             }
             // A run ended before the service listened: fail now, even when its policy is
             // about to restart it (a crash loop never listens).
-            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => Some(format!(
+            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => format!(
                 "'{name}' exited{} before listening on port {port}; a restart is pending",
-                match how_it_ended(&meta).as_str() {
-                    "" => String::new(),
-                    how => format!(" ({how})"),
-                }
-            )),
+                how.map(|how| format!(" ({how})")).unwrap_or_default()
+            ),
             // Online without a live pid: it just ended and its supervisor is recording how.
-            None if !matches!(seen.status, Status::Launching | Status::Online) => Some(format!(
+            None if !matches!(seen.status, Status::Launching | Status::Online) => format!(
                 "'{name}' ended ({}) before listening on port {port}",
-                match how_it_ended(&meta).as_str() {
-                    "" => seen.status.to_string(),
-                    how => format!("{}: {how}", seen.status),
+                match how {
+                    None => seen.status.to_string(),
+                    Some(how) => format!("{}: {how}", seen.status),
                 }
-            )),
-            _ if began.elapsed() >= timeout => Some(format!(
+            ),
+            _ => {
+                last = Some((meta, port));
+                return None;
+            }
+        };
+        Some(Err(failed(ctx, name, &meta, failure)))
+    });
+    match (outcome, last) {
+        (Some(result), _) => result,
+        (None, Some((meta, port))) => {
+            let why = format!(
                 "'{name}' is not listening on port {port} after {:.1}s",
                 timeout.as_secs_f64()
-            )),
-            _ => None,
-        };
-        if let Some(mut why) = failure {
-            let (_, err) = files_of(&ctx.paths, name, Some(&meta));
-            for line in last_lines(&err, 5).unwrap_or_default() {
-                why.push_str("\n  ");
-                why.push_str(&String::from_utf8_lossy(&line));
-            }
-            return Err(TsmError::Failed(why).into());
+            );
+            Err(failed(ctx, name, &meta, why))
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(50));
+        (None, None) => Ok(None),
     }
 }
 
-/// `code 1`, `SIGSEGV`: how the last run ended, from meta (empty when not recorded).
-fn how_it_ended(meta: &crate::state::meta::Meta) -> String {
-    let code = meta.get("exit_code").or_else(|| meta.get("last_exit_code"));
-    let signal = meta.get("signal").or_else(|| meta.get("last_signal"));
-    match (code, signal) {
-        (Some(code), _) => format!("code {code}"),
-        (None, Some(sig)) => format!("SIG{sig}"),
-        (None, None) => String::new(),
+/// The failure `why`, followed by the last lines of the service's stderr.
+fn failed(ctx: &Ctx, name: &str, meta: &Meta, mut why: String) -> anyhow::Error {
+    let (_, err) = files_of(&ctx.paths, name, Some(meta));
+    for line in last_lines(&err, 5).unwrap_or_default() {
+        why.push_str("\n  ");
+        why.push_str(&String::from_utf8_lossy(&line));
     }
+    TsmError::Failed(why).into()
 }

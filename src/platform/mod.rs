@@ -15,8 +15,11 @@ use macos as imp;
 #[cfg(target_os = "macos")]
 pub use macos::{usage::usage, watch::Watcher};
 
+pub mod poll;
 mod probe;
 mod procargs;
+
+pub use poll::{deadline_in, poll_until, Backoff};
 
 pub use procargs::EnvVar;
 

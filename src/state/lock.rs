@@ -1,12 +1,13 @@
 //! Advisory whole-file locks (`flock`): held for as long as the value lives.
 
+use crate::platform::{deadline_in, poll_until, Backoff};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An exclusive lock, released on drop (or when the process dies).
 pub struct FileLock {
@@ -57,18 +58,11 @@ impl FileLock {
 
     /// Tries for up to `patience`, polling.
     pub fn exclusive_within(path: &Path, patience: Duration) -> io::Result<Option<Self>> {
-        let deadline = Instant::now() + patience;
-        let mut pause = Duration::from_micros(500);
-        loop {
-            if let Some(lock) = Self::try_exclusive(path)? {
-                return Ok(Some(lock));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(10));
-        }
+        let backoff = Backoff::new(Duration::from_micros(500), Duration::from_millis(10));
+        poll_until(deadline_in(patience), backoff, || {
+            Self::try_exclusive(path).transpose()
+        })
+        .transpose()
     }
 }
 

@@ -128,31 +128,31 @@ pub fn end(paths: &Paths, name: &str, grace: Duration) -> Result<bool> {
     }
     let mut deadline = Instant::now() + grace;
     let mut killed = false;
-    let mut pause = Duration::from_millis(1);
-    loop {
+    let backoff = platform::Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
+    platform::poll_until(None, backoff, || {
         let groups_left = platform::live_groups(&groups);
         let sup_left = live.supervisor.filter(|s| same(*s));
         if groups_left.is_empty() && sup_left.is_none() {
-            break;
+            return Some(());
         }
         let now = Instant::now();
-        if now >= deadline {
-            if killed {
-                break;
-            }
-            // A group that still has a live member keeps its id: killpg cannot hit a stranger.
-            for &g in &groups_left {
-                let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
-            }
-            if let Some((sup, _)) = sup_left {
-                let _ = kill(Pid::from_raw(sup), Signal::SIGKILL);
-            }
-            killed = true;
-            deadline = now + AFTER_KILL;
+        if now < deadline {
+            return None;
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
+        if killed {
+            return Some(());
+        }
+        // A group that still has a live member keeps its id: killpg cannot hit a stranger.
+        for &g in &groups_left {
+            let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+        }
+        if let Some((sup, _)) = sup_left {
+            let _ = kill(Pid::from_raw(sup), Signal::SIGKILL);
+        }
+        killed = true;
+        deadline = now + AFTER_KILL;
+        None
+    });
     let left = find(paths, name);
     let group_left = platform::live_groups(&groups).into_iter().next();
     match (left.pid(), group_left) {

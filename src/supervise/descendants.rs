@@ -3,11 +3,11 @@
 //! that a main process left behind when it exited 0 (systemd's `Type=forking`), and ends them
 //! all with the service (systemd's `KillMode=control-group`, without cgroups).
 
-use crate::platform;
+use crate::platform::{self, deadline_in, poll_until, Backoff};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn me() -> i32 {
     std::process::id() as i32
@@ -72,30 +72,25 @@ pub fn end_all(group: i32, grace: Duration) {
         return;
     }
     signal_all(group, Signal::SIGTERM);
-    let deadline = Instant::now() + grace;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        reap();
-        if all().is_empty() {
-            return;
-        }
-        if Instant::now() >= deadline {
-            signal_all(group, Signal::SIGKILL);
-            // SIGKILL cannot be ignored: what is left is only being torn down.
-            return wait_gone(Duration::from_secs(1));
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
+    if gone_within(
+        grace,
+        Backoff::new(Duration::from_millis(1), Duration::from_millis(20)),
+    ) {
+        return;
     }
+    signal_all(group, Signal::SIGKILL);
+    // SIGKILL cannot be ignored: what is left is only being torn down.
+    gone_within(
+        Duration::from_secs(1),
+        Backoff::every(Duration::from_millis(5)),
+    );
 }
 
-fn wait_gone(patience: Duration) {
-    let deadline = Instant::now() + patience;
-    while Instant::now() < deadline {
+/// Reaps until no descendant is left, for up to `patience`; whether none is.
+fn gone_within(patience: Duration, backoff: Backoff) -> bool {
+    let none_left = || {
         reap();
-        if all().is_empty() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        all().is_empty().then_some(())
+    };
+    poll_until(deadline_in(patience), backoff, none_left).is_some()
 }

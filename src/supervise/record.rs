@@ -17,10 +17,14 @@ pub fn problems_log(paths: &Paths) -> std::path::PathBuf {
     paths.root().join("problems.log")
 }
 
+/// The service's record as its supervisor keeps it (see [`super::books`] for what it writes
+/// at each step), with the life lock that proves the supervisor alive.
 pub struct Recorder<'a> {
     paths: &'a Paths,
     name: &'a str,
     me: String,
+    /// The supervisor's life lock (`pids/NAME.lock`), held as long as it runs.
+    life: RefCell<FileLock>,
     /// The record as last written (or read) by us: the base of a rewrite.
     known: RefCell<Meta>,
     /// `processes/` was seen missing, or the last write failed: a missing meta file is ours
@@ -31,15 +35,24 @@ pub struct Recorder<'a> {
 }
 
 impl<'a> Recorder<'a> {
-    pub fn new(paths: &'a Paths, name: &'a str, meta: Meta) -> Self {
+    pub fn new(paths: &'a Paths, name: &'a str, meta: Meta, life: FileLock) -> Self {
         Self {
             paths,
             name,
             me: std::process::id().to_string(),
+            life: RefCell::new(life),
             known: RefCell::new(meta),
             lost: Cell::new(false),
             last_problem: RefCell::new(String::new()),
         }
+    }
+
+    pub fn paths(&self) -> &Paths {
+        self.paths
+    }
+
+    pub fn name(&self) -> &str {
+        self.name
     }
 
     /// What the record held when last written or read.
@@ -105,12 +118,22 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    /// Makes removed state folders again, noting when `processes/` was one of them.
+    /// Makes removed state folders again (noting when `processes/` was one of them), and
+    /// takes the life lock again when `pids/` (and with it the lock file) was removed, so the
+    /// CLI keeps seeing a live supervisor.
     pub fn heal(&self) {
         if !self.paths.processes().is_dir() {
             self.lost.set(true);
         }
         let _ = self.paths.ensure();
+        let path = self.paths.supervisor_lock(self.name);
+        if path.exists() {
+            return;
+        }
+        if let Ok(Some(lock)) = FileLock::try_exclusive(&path) {
+            let _ = lock.record_holder();
+            *self.life.borrow_mut() = lock;
+        }
     }
 
     /// Writes the pid file, making its folder again when it was removed.
@@ -149,19 +172,5 @@ impl<'a> Recorder<'a> {
         {
             let _ = f.write_all(line.as_bytes());
         }
-    }
-}
-
-/// Makes removed state folders again, and takes the life lock again when `pids/` (and with
-/// it the lock file) was removed, so the CLI keeps seeing a live supervisor.
-pub fn heal(rec: &Recorder, paths: &Paths, name: &str, life: &mut FileLock) {
-    rec.heal();
-    let path = paths.supervisor_lock(name);
-    if path.exists() {
-        return;
-    }
-    if let Ok(Some(lock)) = FileLock::try_exclusive(&path) {
-        let _ = lock.record_holder();
-        *life = lock;
     }
 }

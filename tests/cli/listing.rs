@@ -119,7 +119,7 @@ fn a_service_that_exits_shows_exited_with_its_code() {
     );
     t.run(&["list"])
         .success()
-        .stdout(predicate::str::contains("exited (3)"));
+        .stdout(predicate::str::contains("exited (code 3)"));
     assert_eq!(t.log(&format!("quick-{port_a}.out")), "bye\n");
 }
 
@@ -143,7 +143,7 @@ fn a_killed_service_shows_the_signal() {
     );
     t.run(&["list"])
         .success()
-        .stdout(predicate::str::contains("exited (KILL)"));
+        .stdout(predicate::str::contains("exited (SIGKILL)"));
 }
 
 #[test]

@@ -51,7 +51,7 @@ fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() 
     assert_eq!(meta.restarts(), 4);
     t.run(&["list"])
         .success()
-        .stdout(predicate::str::contains("errored (1)"));
+        .stdout(predicate::str::contains("errored (code 1)"));
     // The supervisor gave up and leaves (it records `errored` just before it exits).
     wait_until("the supervisor to leave", || {
         !supervisor_alive(&t, &format!("crash-{port_a}"))

@@ -3,12 +3,13 @@
 //! (`.config.js|cjs|mjs`) evaluated by node under a time limit.
 
 use crate::error::TsmError;
+use crate::platform::{deadline_in, poll_until, Backoff};
 use serde_json::Value;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The largest config file read (a config is a few KiB; this keeps a stray file harmless).
 pub const MAX_BYTES: u64 = 16 << 20;
@@ -174,29 +175,22 @@ fn run_node(node: &Path, loader: &str, config: &Path) -> Result<Value, TsmError>
     };
     let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(1);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(25));
-            }
-            Ok(None) => {
-                let group = nix::unistd::Pid::from_raw(child.id() as i32);
-                let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(data_error(
-                    config,
-                    format!(
-                        "node did not finish evaluating it within {} ms (an endless loop, or \
-                         waiting on something?); raise the limit with TSM_CONFIG_TIMEOUT=30s",
-                        limit.as_millis()
-                    ),
-                ));
-            }
-            Err(e) => return Err(TsmError::Failed(format!("waiting for node: {e}"))),
+    let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(25));
+    let status = match poll_until(deadline_in(limit), backoff, || child.try_wait().transpose()) {
+        Some(Ok(status)) => status,
+        Some(Err(e)) => return Err(TsmError::Failed(format!("waiting for node: {e}"))),
+        None => {
+            let group = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            let _ = child.wait();
+            return Err(data_error(
+                config,
+                format!(
+                    "node did not finish evaluating it within {} ms (an endless loop, or \
+                     waiting on something?); raise the limit with TSM_CONFIG_TIMEOUT=30s",
+                    limit.as_millis()
+                ),
+            ));
         }
     };
     let stdout = stdout.join().unwrap_or_default();

@@ -18,7 +18,10 @@ pub const MIN_ROWS: u16 = 12;
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 fn status_style(row: &ListRow) -> Style {
-    let failed = row.exit_code.is_some_and(|c| c != 0) || row.signal.is_some();
+    let failed = row
+        .end
+        .as_ref()
+        .is_some_and(crate::model::run::RunEnd::failed);
     Style::default().fg(match row.status {
         Status::Online => Color::Green,
         s if s.is_transient() => Color::Yellow,

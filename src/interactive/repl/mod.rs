@@ -317,7 +317,10 @@ impl Repl<'_> {
             words.remove(0);
         }
         // Hidden from users: the REPL acts as if it did not exist.
-        if words.first().is_some_and(|w| w == "supervise") {
+        if words
+            .first()
+            .is_some_and(|w| w == crate::supervise::SUBCOMMAND)
+        {
             return Err(TsmError::Usage("unrecognized subcommand 'supervise'".into()).into());
         }
         let cli = match Cli::try_parse_from(std::iter::once("tsm".to_string()).chain(words.clone()))
@@ -334,9 +337,6 @@ impl Repl<'_> {
             return Ok(());
         };
         match &command {
-            Command::Supervise(_) => {
-                Err(TsmError::Usage("unrecognized subcommand 'supervise'".into()).into())
-            }
             Command::Repl(_) => Err(TsmError::Usage("already in the REPL".into()).into()),
             Command::Monit(_) => crate::interactive::monit::run(self.ctx),
             Command::Logs(a) if !a.nostream && (a.follow || std::io::stdout().is_terminal()) => {

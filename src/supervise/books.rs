@@ -1,0 +1,150 @@
+//! What the supervisor writes into the service's record at each step of its life — claimed,
+//! running, ended, restarting, stopped — one method per step, so every meta key the
+//! supervisor writes is written here.
+
+use super::job::{Job, Verdict};
+use super::pump::Hooks;
+use super::record::Recorder;
+use crate::model::run::RunEnd;
+use crate::model::status::Status;
+use crate::platform;
+use crate::state::meta::Meta;
+use crate::state::ownership;
+use crate::state::store::Store;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn set_status(m: &mut Meta, status: Status) {
+    m.set("status", status.as_str());
+}
+
+/// Whether `m` records a stop the CLI asked for (`stopping`, `stopped`).
+fn stop_recorded(m: &Meta) -> bool {
+    matches!(
+        Status::recorded(m),
+        Some(Status::Stopping | Status::Stopped)
+    )
+}
+
+impl Recorder<'_> {
+    /// The first write: this supervisor (`pid`, start stamp `start`) owns the record, and
+    /// the service's processes carry `token`.
+    pub fn claimed(&self, pid: u32, start: u64, token: &str) -> anyhow::Result<()> {
+        self.claim(&mut |m| {
+            m.set("supervisor_pid", pid.to_string());
+            m.set("supervisor_start", start.to_string());
+            m.set(ownership::KEY, token);
+        })
+    }
+
+    /// Whether the CLI has marked the service as stopping (or stopped).
+    pub fn stop_recorded(&self) -> bool {
+        matches!(Store::new(self.paths()).read(self.name()), Ok(Some(m)) if stop_recorded(&m))
+    }
+
+    /// Whether the record is still this supervisor's (not deleted, not taken over by another).
+    pub fn still_mine(&self) -> bool {
+        let me = std::process::id().to_string();
+        matches!(Store::new(self.paths()).read(self.name()),
+            Ok(Some(m)) if m.get("supervisor_pid") == Some(me.as_str()))
+    }
+
+    /// A run has started as `pid` (start stamp `stamp`); the record forgets the last run's
+    /// end and keeps the one before it.
+    pub fn running(&self, pid: i32, stamp: u64, job: &Job) {
+        self.record(&mut |m| {
+            if !stop_recorded(m) {
+                set_status(m, Status::Online);
+            }
+            m.set("pid", pid.to_string());
+            m.set("proc_start", stamp.to_string());
+            m.set("start_time", platform::now_epoch().to_string());
+            m.set("restarts", job.restarts.to_string());
+            m.remove("next_restart_at");
+            RunEnd::forget(m);
+            RunEnd::forget_previous(m);
+            if let Some(previous) = &job.previous {
+                previous.record_previous(m);
+            }
+        });
+    }
+
+    /// The service could not be started: it is `errored`, and why (and when) is recorded.
+    pub fn not_started(&self, end: &RunEnd) {
+        self.record(&mut |m| {
+            set_status(m, Status::Errored);
+            end.record(m);
+            m.set("exited_at", platform::now_epoch().to_string());
+        });
+    }
+
+    /// A run ended as `end`, and `verdict` says what follows (`dropped`: log bytes lost).
+    pub fn ended(&self, end: &RunEnd, verdict: &Verdict, job: &Job, dropped: u64) {
+        self.record(&mut |m| {
+            set_status(m, verdict.status());
+            end.record(m);
+            m.set("exited_at", platform::now_epoch().to_string());
+            if dropped > 0 {
+                m.set("log_dropped", dropped.to_string());
+            }
+            match verdict {
+                Verdict::Restart { reason } => {
+                    m.set("restarts", job.restarts.to_string());
+                    m.set("last_restart_reason", reason);
+                }
+                Verdict::Backoff { delay, reason } => {
+                    m.set("restarts", job.restarts.to_string());
+                    m.set("unstable_restarts", job.unstable.to_string());
+                    m.set("last_restart_reason", reason);
+                    let due = SystemTime::now() + *delay;
+                    let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                    m.set("next_restart_at", ms.to_string());
+                }
+                Verdict::Stop | Verdict::Idle(_) | Verdict::End(_) => {}
+            }
+        });
+    }
+
+    /// A source revived the ended service (`reason`): it is launching again.
+    pub fn revived(&self, job: &Job, reason: &str) {
+        self.record(&mut |m| {
+            set_status(m, Status::Launching);
+            m.set("restarts", job.restarts.to_string());
+            m.set("last_restart_reason", reason);
+        });
+    }
+
+    /// Stopped between runs (SIGTERM or `tsm stop` during a backoff or an idle wait).
+    pub fn stopped(&self) {
+        self.record(&mut |m| set_status(m, Status::Stopped));
+    }
+
+    /// The service's pid file is removed when it still names `pid` (the run just ended).
+    pub fn run_gone(&self, pid: i32) {
+        let path = self.paths().pid_file(self.name());
+        // Read as untrusted (never a planted FIFO, never without a cap).
+        let text = crate::state::statefile::read_text(&path, crate::state::statefile::SMALL_CAP);
+        if text.is_ok_and(|t| t.is_some_and(|t| t.trim() == pid.to_string())) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Hooks for Recorder<'_> {
+    fn stop_asked(&self) -> bool {
+        self.stop_recorded()
+    }
+
+    /// Output is being dropped: the log folder may have been removed; make it again.
+    fn dropped(&mut self, bytes: u64) {
+        self.record(&mut |m| m.set("log_dropped", bytes.to_string()));
+        self.heal();
+    }
+
+    fn following(&mut self, pid: i32, start: u64) {
+        self.record(&mut |m| {
+            m.set("pid", pid.to_string());
+            m.set("proc_start", start.to_string());
+        });
+        self.pid_file(pid);
+    }
+}

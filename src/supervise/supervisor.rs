@@ -1,0 +1,207 @@
+//! One service's supervisor: what it holds for the service's whole life (its spec, its record,
+//! its logs, its wake sources) and the steps of each run — spawn it, pump it until it ends,
+//! record what follows, and wait out what comes between two runs.
+
+use super::descendants;
+use super::job::{Finished, Job, Revivers, Verdict};
+use super::pump::{self, Run};
+use super::record::Recorder;
+use super::source::Source;
+use super::wake::{term_requested, Wake};
+use super::{sources, spawn};
+use crate::logs::LogWriter;
+use crate::model::policy::Policy;
+use crate::model::run::RunEnd;
+use crate::model::spec::Spec;
+use crate::platform;
+use crate::state::lock::FileLock;
+use crate::state::meta::Meta;
+use crate::state::ownership;
+use crate::state::paths::Paths;
+use crate::state::store::Store;
+use anyhow::{Context, Result};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+/// A run that lives: the service's pid and pipes, and when it started.
+pub struct Running {
+    pub pid: i32,
+    pipes: [OwnedFd; 2],
+    started: Instant,
+}
+
+pub struct Supervisor<'a> {
+    /// The service's record, kept in memory and written at every step.
+    pub rec: Recorder<'a>,
+    paths: &'a Paths,
+    /// The spec and policy live in memory from here on: a meta file damaged later is
+    /// rewritten, never needed. The environment came with our own; the env file is not read
+    /// again.
+    spec: Spec,
+    /// What this start recorded (features, cluster settings): read by every run's spawn.
+    started: Meta,
+    /// Carried by every process of the service (`TSM_RUN`), so that leftovers can be found.
+    token: String,
+    wake: Wake,
+    /// stdout and stderr.
+    logs: [LogWriter; 2],
+    /// Wake sources live as long as the supervisor: a schedule is kept across runs.
+    sources: Vec<Box<dyn Source>>,
+}
+
+impl<'a> Supervisor<'a> {
+    /// Takes the service `name` over: its life lock (waiting a little for a supervisor on its
+    /// way out), its record, its logs and wake sources, and claims the record as ours.
+    pub fn take_over(paths: &'a Paths, name: &'a str) -> Result<Self> {
+        let lock_path = paths.supervisor_lock(name);
+        let Some(life) = FileLock::exclusive_within(&lock_path, Duration::from_secs(3))
+            .with_context(|| format!("locking {}", lock_path.display()))?
+        else {
+            anyhow::bail!("another supervisor of '{name}' is still running");
+        };
+        // Who holds the lock, for a CLI that cannot read our meta (corrupt): see `unrecorded`.
+        let _ = life.record_holder();
+        let meta = Store::new(paths)
+            .read(name)?
+            .with_context(|| format!("no meta file for '{name}'"))?;
+        let spec = Spec::recorded(&meta, Vec::new()).map_err(anyhow::Error::new)?;
+        let token = ownership::new_token(paths, meta.id().unwrap_or(0));
+        let wake = Wake::install()?;
+        let (out, err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
+        let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
+        let never = vec![paths.root().to_path_buf(), out_path, err_path];
+        let sources =
+            sources::configured(&meta, &spec.cwd, never).map_err(|why| anyhow::anyhow!(why))?;
+        let sup = Supervisor {
+            started: meta.clone(),
+            rec: Recorder::new(paths, name, meta, life),
+            paths,
+            spec,
+            token,
+            wake,
+            logs: [out, err],
+            sources,
+        };
+        let me = std::process::id();
+        let my_start = platform::proc_info(me as i32).map_or(0, |i| i.start);
+        sup.rec.claimed(me, my_start, &sup.token)?;
+        Ok(sup)
+    }
+
+    /// Whether the service is to be stopped before its next run: SIGTERM came, or (after the
+    /// first run) the CLI marked it stopping.
+    pub fn stop_asked(&self, job: &Job) -> bool {
+        term_requested() || (job.runs > 0 && self.rec.stop_recorded())
+    }
+
+    /// Starts a run and records it; when the service cannot be started, records it
+    /// `errored` and fails with why.
+    pub fn spawn(&mut self, job: &mut Job) -> Result<Running> {
+        let (pid, pipes) = match spawn::spawn(&self.spec, &self.started, self.paths, &self.token) {
+            Ok(spawned) => spawned,
+            Err(why) => {
+                self.rec.not_started(&RunEnd::NotStarted(why.clone()));
+                anyhow::bail!(why);
+            }
+        };
+        let started = Instant::now();
+        let stamp = platform::proc_info(pid).map_or(0, |i| i.start);
+        job.runs += 1;
+        self.rec.running(pid, stamp, job);
+        self.rec.heal();
+        self.rec.pid_file(pid);
+        Ok(Running {
+            pid,
+            pipes,
+            started,
+        })
+    }
+
+    /// Pumps the run's output until it has ended, then ends what it left behind.
+    pub fn pump(&mut self, running: Running) -> Finished {
+        for source in self.sources.iter_mut() {
+            source.run_started();
+        }
+        let [out_pipe, err_pipe] = running.pipes;
+        let kill_timeout = self.kill_timeout();
+        let [out, err] = &mut self.logs;
+        let mut run = Run {
+            pid: running.pid,
+            group: running.pid,
+            pipes: [Some(out_pipe), Some(err_pipe)],
+            logs: [out, err],
+            kill_timeout,
+            sources: &mut self.sources,
+            restart: None,
+            keep_children: self.spec.features.keep_children,
+        };
+        let end = pump::pump(&self.wake, &mut run, &mut self.rec);
+        let (last_pid, asked) = (run.pid, run.restart.take());
+        for source in self.sources.iter_mut() {
+            source.run_ended();
+        }
+        self.rec.heal();
+        self.rec.run_gone(last_pid);
+        let stop = term_requested() || self.rec.stop_recorded();
+        // Whatever the run left behind goes with it (it would hold the port of the next run).
+        // With `treekill: false` it is left running (subreaped children are handed on to
+        // init when this supervisor exits).
+        if !self.spec.features.keep_children {
+            descendants::end_all(0, self.kill_timeout());
+        }
+        Finished {
+            end,
+            uptime: running.started.elapsed(),
+            asked,
+            stop,
+        }
+    }
+
+    fn kill_timeout(&self) -> Duration {
+        Duration::from_millis(self.spec.kill_timeout_ms)
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.spec.policy
+    }
+
+    /// What the wake sources may still do once the policy lets the service end.
+    pub fn revivers(&self) -> Revivers {
+        Revivers {
+            any: self.sources.iter().any(|s| s.revives()),
+            scheduled: self.sources.iter().any(|s| s.deadline().is_some()),
+        }
+    }
+
+    /// Records how `run` ended and what `verdict` makes of it.
+    pub fn record(&self, run: &Finished, verdict: &Verdict, job: &Job) {
+        let dropped = self.logs[0].dropped + self.logs[1].dropped;
+        self.rec.ended(&run.end, verdict, job, dropped);
+    }
+
+    /// Waits out a backoff; false when SIGTERM cut it short (recorded `stopped`).
+    pub fn back_off(&self, delay: Duration) -> bool {
+        let slept = self.wake.sleep(delay);
+        if !slept {
+            self.rec.stopped();
+        }
+        slept
+    }
+
+    /// Waits, with no service running, for a source to revive it: the reason, recorded as
+    /// `launching`. `None` when the supervisor is to exit instead: SIGTERM came (recorded
+    /// `stopped`), or the record is no longer ours (deleted, or started again by another
+    /// supervisor meanwhile).
+    pub fn idle(&mut self, job: &mut Job) -> Option<String> {
+        let Some(reason) = self.wake.idle(&mut self.sources) else {
+            self.rec.stopped();
+            return None;
+        };
+        if !self.rec.still_mine() {
+            return None;
+        }
+        job.revived();
+        self.rec.revived(job, &reason);
+        Some(reason)
+    }
+}

@@ -1,0 +1,201 @@
+//! What wakes the supervisor: a self-pipe written on SIGCHLD and SIGTERM, polled together
+//! with the service's pipes and the wake sources' descriptors and deadlines. Between runs it
+//! sleeps out a backoff, or idles until a source asks for the service again.
+
+use super::source::{self, Source};
+use anyhow::{Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+static TERM: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(signal: nix::libc::c_int) {
+    if signal == nix::libc::SIGTERM {
+        TERM.store(true, Ordering::SeqCst);
+    }
+    let fd = WAKE_FD.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; the buffer is a live local byte.
+        unsafe {
+            nix::libc::write(fd, [1u8].as_ptr().cast(), 1);
+        }
+    }
+}
+
+/// Whether someone asked this supervisor to stop (SIGTERM).
+pub fn term_requested() -> bool {
+    TERM.load(Ordering::SeqCst)
+}
+
+/// Reaps every child that has ended (orphans handed to us as subreaper included).
+pub fn reap_all() {
+    while matches!(
+        waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)),
+        Ok(s) if s != WaitStatus::StillAlive
+    ) {}
+}
+
+/// The poll timeout that ends at `at` (none: wait for a descriptor), in whole milliseconds
+/// rounded up and at most a minute.
+pub fn timeout_until(at: Option<Instant>, now: Instant) -> PollTimeout {
+    match at {
+        Some(at) => {
+            let ms = at.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1;
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::NONE)
+        }
+        None => PollTimeout::NONE,
+    }
+}
+
+/// Which of the polled descriptors are ready.
+pub struct Ready {
+    /// The self-pipe: a signal came (a child ended, or SIGTERM).
+    pub wake: bool,
+    /// The service's stdout and stderr.
+    pub pipes: [bool; 2],
+    /// Each source, in order: its descriptor is readable.
+    pub sources: Vec<bool>,
+}
+
+impl Ready {
+    fn none(sources: usize) -> Self {
+        Ready {
+            wake: false,
+            pipes: [false; 2],
+            sources: vec![false; sources],
+        }
+    }
+}
+
+/// A self-pipe that becomes readable on SIGCHLD and SIGTERM.
+pub struct Wake(OwnedFd);
+
+impl Wake {
+    pub fn install() -> Result<Self> {
+        let (r, w) = crate::platform::cloexec_pipe().context("creating a pipe")?;
+        for fd in [&r, &w] {
+            nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            )?;
+        }
+        WAKE_FD.store(w.as_raw_fd(), Ordering::Relaxed);
+        std::mem::forget(w); // lives as long as the process
+        let action = SigAction::new(
+            SigHandler::Handler(on_signal),
+            SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
+            SigSet::empty(),
+        );
+        for signal in [Signal::SIGCHLD, Signal::SIGTERM] {
+            // SAFETY: the handler only stores an atomic and calls write(2) on a descriptor
+            // that is never closed.
+            unsafe { sigaction(signal, &action) }.context("installing signal handlers")?;
+        }
+        Ok(Self(r))
+    }
+
+    /// Empties the self-pipe once its wake has been seen.
+    pub fn drain(&self) {
+        let mut sink = [0u8; 64];
+        while nix::unistd::read(self.0.as_raw_fd(), &mut sink).is_ok_and(|n| n > 0) {}
+    }
+
+    /// Polls the self-pipe, `pipes` and the sources' descriptors until one is ready or
+    /// `timeout`; an error other than an interruption comes back.
+    pub fn poll(
+        &self,
+        pipes: &[Option<OwnedFd>; 2],
+        sources: &[Box<dyn Source>],
+        timeout: PollTimeout,
+    ) -> nix::Result<Ready> {
+        let mut fds = vec![PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+        let piped: Vec<usize> = (0..2).filter(|&i| pipes[i].is_some()).collect();
+        for fd in pipes.iter().flatten() {
+            fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+        }
+        let with_fd: Vec<usize> = (0..sources.len())
+            .filter(|&i| sources[i].fd().is_some())
+            .collect();
+        fds.extend(
+            sources
+                .iter()
+                .filter_map(|s| s.fd())
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+        );
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+        let hit: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        let mut ready = Ready::none(sources.len());
+        ready.wake = hit[0];
+        for (slot, &i) in piped.iter().enumerate() {
+            ready.pipes[i] = hit[1 + slot];
+        }
+        for (slot, &i) in with_fd.iter().enumerate() {
+            ready.sources[i] = hit[1 + piped.len() + slot];
+        }
+        Ok(ready)
+    }
+
+    /// Sleeps up to `delay`, reaping children; false when SIGTERM cut it short.
+    pub fn sleep(&self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            reap_all();
+            if term_requested() {
+                return false;
+            }
+            let now = Instant::now();
+            if until <= now {
+                return true;
+            }
+            let _ = self.poll(&[None, None], &[], timeout_until(Some(until), now));
+            self.drain();
+        }
+    }
+
+    /// While no service runs (it ended and its policy does not restart it), waits for a
+    /// source to ask for a restart: its reason; `None` when SIGTERM came first.
+    pub fn idle(&self, sources: &mut [Box<dyn Source>]) -> Option<String> {
+        loop {
+            reap_all();
+            if term_requested() {
+                return None;
+            }
+            let next = sources.iter().filter_map(|s| s.deadline()).min();
+            let timeout = timeout_until(next, Instant::now());
+            let ready = self
+                .poll(&[None, None], sources, timeout)
+                .unwrap_or_else(|_| Ready::none(sources.len()));
+            if ready.wake {
+                self.drain();
+            }
+            let asked = fire(sources, &ready.sources, Instant::now());
+            if asked.is_some() && !term_requested() {
+                return asked;
+            }
+        }
+    }
+}
+
+/// Lets every due source act (`readable`: which descriptors are ready); the first reason to
+/// restart that one gives.
+pub fn fire(sources: &mut [Box<dyn Source>], readable: &[bool], now: Instant) -> Option<String> {
+    let mut asked = None;
+    for (s, &readable) in sources.iter_mut().zip(readable) {
+        if source::due(s.as_ref(), now, readable) {
+            asked = asked.or(s.fire(now, readable));
+        }
+    }
+    asked
+}
