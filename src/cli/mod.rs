@@ -4,6 +4,7 @@ pub mod help;
 
 pub use crate::model::units::{parse_duration_ms, parse_size, size_bytes};
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -54,6 +55,9 @@ pub enum Command {
     Repl(ReplArgs),
     /// Print a completion script for a shell (bash, zsh, fish, …)
     Completions(CompletionsArgs),
+    /// Print the shell integration, the tsm function and its completion, for
+    /// eval "$(tsm-native init bash)" (shell/tsm.sh loads it)
+    Init(InitArgs),
     /// Print (or --install) a user service that runs `tsm resurrect` when you log in
     Startup(StartupArgs),
     /// Remove the user service written by `tsm startup --install`
@@ -271,6 +275,14 @@ pub struct ReplArgs {}
 pub struct CompletionsArgs {
     /// The shell to print the completion script for
     #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The shell to print the integration for
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(["bash", "zsh", "fish"])
+          .try_map(|s| s.parse::<clap_complete::Shell>()))]
     pub shell: clap_complete::Shell,
 }
 

@@ -9,6 +9,7 @@ mod describe_usage;
 mod doctor;
 mod export;
 mod flush;
+pub mod init;
 mod jlist;
 mod list;
 mod logs;
@@ -94,6 +95,7 @@ pub fn run(command: &Command, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         // Dispatched by `main_entry` (the REPL runs commands, so commands never run it).
         Command::Repl(_) => Err(crate::error::TsmError::Usage("already in the REPL".into()).into()),
         Command::Completions(a) => completions::print(a.shell, out),
+        Command::Init(a) => init::print(a.shell, out),
         Command::Startup(a) => startup::startup(a, ctx, out),
         Command::Unstartup(a) => startup::unstartup(a, ctx, out),
         Command::Supervise(a) => {
