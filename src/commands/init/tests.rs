@@ -55,11 +55,21 @@ impl World {
     }
 }
 
-fn installed(program: &str) -> bool {
-    Command::new("sh")
+/// Whether `program` is installed; when it is not, a note says what is skipped, and on CI
+/// (which installs it) that is a failure.
+fn installed(program: &str, skipped: &str) -> bool {
+    let found = Command::new("sh")
         .args(["-c", &format!("command -v {program} >/dev/null")])
         .status()
-        .is_ok_and(|s| s.success())
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{program} is not installed (CI installs it)"
+        );
+        eprintln!("note: {program} is not installed; {skipped}");
+    }
+    found
 }
 
 fn text(out: &Output) -> String {
@@ -201,8 +211,7 @@ fn bash_registers_completion_only_in_an_interactive_shell() {
 }
 
 fn shellcheck(path: &Path) {
-    if !installed("shellcheck") {
-        eprintln!("note: shellcheck is not installed; the printed bash is not linted here");
+    if !installed("shellcheck", "the printed bash is not linted here") {
         return;
     }
     let out = Command::new("shellcheck")
@@ -226,8 +235,7 @@ fn printed_bash_passes_shellcheck() {
 
 #[test]
 fn zsh_tsm_hands_over_under_nounset() {
-    if !installed("zsh") {
-        eprintln!("note: zsh is not installed; the printed zsh is not run here");
+    if !installed("zsh", "the printed zsh is not run here") {
         return;
     }
     let world = World::new();
@@ -249,8 +257,7 @@ fn zsh_tsm_hands_over_under_nounset() {
 
 #[test]
 fn fish_tsm_hands_over() {
-    if !installed("fish") {
-        eprintln!("note: fish is not installed; the printed fish is not run here");
+    if !installed("fish", "the printed fish is not run here") {
         return;
     }
     let world = World::new();
