@@ -9,7 +9,7 @@ mod describe_usage;
 mod doctor;
 mod export;
 mod flush;
-pub mod init;
+mod init;
 mod jlist;
 mod list;
 mod logs;
