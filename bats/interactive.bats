@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# The interactive side of the shim: bash completion of the tsm function (registered only in an
-# interactive bash; process names from `tsm-native list --names`) and `tsm setup --profile`.
+# The interactive side of the shim: bash completion of the tsm function (tsm-native's, loaded
+# by the shim; registered only in an interactive bash; process names from `tsm-native list
+# --names`) and `tsm setup --profile`.
 
 load test_helper
 bats_require_minimum_version 1.5.0
@@ -37,11 +38,14 @@ complete_words() {
     source "$SHIM"
     run complete_words tsm st
     [ "$status" -eq 0 ]
-    [ "$output" = "$(printf 'start\nstop\nstartup')" ]
+    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstop\nstatus\nstartup')" ]
+    run complete_words tsm sc
+    [ "$output" = scale ]
 
     run complete_words tsm ""
-    for word in setup start stop restart delete list ls logs repl startup completions help; do
-        grep -qx "$word" <<<"$output"
+    for word in setup start stop restart delete list ls logs repl startup completions help \
+        init scale reload export jlist reset status show monit del startOrRestart reloadLogs; do
+        grep -qx "$word" <<<"$output" || { echo "missing $word"; false; }
     done
     [ -z "$(grep -x supervise <<<"$output")" ]
 }
@@ -58,7 +62,7 @@ complete_words() {
     run complete_words tsm stop ""
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf 'api-%s\nweb-%s' "$port1" "$port2")" ]
-    for command in restart delete logs describe flush; do
+    for command in restart delete logs describe flush reload del show reset; do
         run complete_words tsm "$command" w
         [ "$output" = "web-$port2" ]
     done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# `tsm setup`: the state folders, the binary, and on macOS (a stubbed `uname` and `brew`)
-# util-linux's setsid on PATH.
+# `tsm setup`: the binary, and on macOS (a stubbed `uname` and `brew`) util-linux's setsid on
+# PATH. The state folder is not setup's: tsm-native makes it when it first needs it.
 
 load test_helper
 bats_require_minimum_version 1.5.0
@@ -41,49 +41,60 @@ in_min_shell() {
         "$BASH" --noprofile --norc -c "$script" _ "$SHIM" "$@"
 }
 
-@test "tsm setup creates the state folders, the tsm folder with mode 700" {
+@test "tsm setup leaves the state folder to tsm-native, which makes all of it with mode 700" {
     source "$SHIM"
     umask 022
     run --separate-stderr tsm setup
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
-    [ "${lines[0]}" = "tsm: state folder $TETRA_DIR/tsm" ]
-    grep -qxF "tsm: ready ($TSM_NATIVE)" <<<"$output"
-    [ -d "$TETRA_DIR/tsm/logs" ]
-    [ -d "$TETRA_DIR/tsm/pids" ]
-    [ -d "$TETRA_DIR/tsm/processes" ]
+    [ "${lines[0]}" = "tsm: ready ($TSM_NATIVE)" ]
+    [ ! -e "$TETRA_DIR/tsm" ]
+
+    # The first command that writes state makes every folder it uses.
+    run --separate-stderr tsm save
+    [ "$status" -eq 0 ]
+    local dir
+    for dir in logs pids processes locks; do
+        [ -d "$TETRA_DIR/tsm/$dir" ] || { echo "missing $dir"; false; }
+        [ "$(mode_of "$TETRA_DIR/tsm/$dir")" = 700 ]
+    done
     [ "$(mode_of "$TETRA_DIR/tsm")" = 700 ]
 
-    # Again, with the folder opened up meanwhile: same result.
+    # Opened up meanwhile: tightened again.
     chmod 755 "$TETRA_DIR/tsm"
-    run tsm setup
+    run tsm save
     [ "$status" -eq 0 ]
     [ "$(mode_of "$TETRA_DIR/tsm")" = 700 ]
-
-    # The binary agrees with the folders.
     run tsm list
     [ "$status" -eq 0 ]
 }
 
-@test "tsm setup without TETRA_DIR uses \$HOME/tetra" {
+@test "without TETRA_DIR the state folder is \$HOME/tetra/tsm" {
     source "$SHIM"
     unset TETRA_DIR
     HOME=$TEST_DIR/home
     mkdir "$HOME"
     run tsm setup
     [ "$status" -eq 0 ]
-    [ "${lines[0]}" = "tsm: state folder $HOME/tetra/tsm" ]
+    [ ! -e "$HOME/tetra" ]
+    run tsm save
+    [ "$status" -eq 0 ]
+    [ "$output" = "tsm: saved 0 process(es) to $HOME/tetra/tsm/dump.json" ]
     [ -d "$HOME/tetra/tsm/processes" ]
     [ "$(mode_of "$HOME/tetra/tsm")" = 700 ]
 }
 
-@test "tsm setup fails clearly when the state folder cannot be made" {
+@test "a state folder that cannot be made fails clearly, and setup does not need it" {
     source "$SHIM"
     TETRA_DIR=$TEST_DIR/file
     : >"$TETRA_DIR"
     run --separate-stderr tsm setup
+    [ "$status" -eq 0 ]
+    make_service "$TEST_DIR/svc.sh" "$(free_port)"
+    run --separate-stderr tsm start "$TEST_DIR/svc.sh"
     [ "$status" -eq 1 ]
-    [[ "$stderr" == *"tsm: cannot create $TETRA_DIR/tsm" ]]
+    [ -z "$output" ]
+    [[ "$stderr" == "tsm: creating $TETRA_DIR/tsm: "* ]]
 }
 
 @test "on Linux, setup and sourcing never call brew" {
@@ -134,7 +145,7 @@ in_min_shell() {
     [[ "$second" == *"tsm: ready ($TSM_NATIVE)"* ]]
     grep -qx "PATH2=$STUBS:$MIN_BIN:$BREW_PREFIX/bin" <<<"$output"
     [ "$(stub_count brew "install util-linux")" -eq 1 ]
-    [ -d "$TETRA_DIR/tsm/processes" ]
+    [ ! -e "$TETRA_DIR/tsm" ]
 }
 
 @test "macOS with util-linux already installed: no brew install, PATH added once" {
@@ -176,7 +187,7 @@ in_min_shell() {
     [ "$status" -eq 0 ]
     [ "$stderr" = "tsm: setsid not found and Homebrew is missing; install Homebrew, then run: brew install util-linux" ]
     [[ "$output" == *"tsm: ready ($TSM_NATIVE)"* ]]
-    [ -d "$TETRA_DIR/tsm/logs" ]
+    [ ! -e "$TETRA_DIR/tsm" ]
 }
 
 @test "macOS: a failing brew install fails setup" {
@@ -197,23 +208,38 @@ in_min_shell() {
         'source "$1" && tsm setup' _ "$co/shell/tsm.sh"
     [ "$status" -eq 1 ]
     [ "$stderr" = "tsm: tsm-native is not built and cargo is missing; install Rust, then run tsm setup again" ]
-    [ -d "$TETRA_DIR/tsm/pids" ]
+    [ ! -e "$TETRA_DIR/tsm" ]
 }
 
-@test "setup with no binary builds it with cargo build --release in the checkout" {
+@test "setup with a TSM_NATIVE that is not executable fails and builds nothing" {
+    stub cargo
+    run --separate-stderr in_min_shell 'source "$1" && TSM_NATIVE=$2 tsm setup' "$TEST_DIR/nope"
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "tsm: TSM_NATIVE=$TEST_DIR/nope is not an executable file" ]
+    [ -z "$(stub_calls cargo)" ]
+}
+
+@test "setup with no binary builds it with cargo build --release in the checkout, then loads it" {
     local co=$TEST_DIR/checkout
     make_checkout "$co"
-    stub cargo "$(printf 'native=%q\n' "$co/target/release/tsm-native")"'
+    # The built binary prints the real integration, and hands every other command over.
+    stub cargo "$(printf 'native=%q real=%q\n' "$co/target/release/tsm-native" "$REAL_TSM_NATIVE")"'
         printf "%s\n" "$PWD" >>"${0%/*}/../stub-logs/cargo.cwd"
-        mkdir -p "${native%/*}" && printf "#!/bin/sh\n" >"$native" && chmod +x "$native"'
-    run --separate-stderr env -u TSM_NATIVE PATH="$STUBS:$MIN_BIN" "$BASH" --noprofile --norc -c \
-        'source "$1" && tsm setup && tsm setup' _ "$co/shell/tsm.sh"
+        mkdir -p "${native%/*}" && printf "#!/bin/sh\nexec %s \"\$@\"\n" "$real" >"$native" && chmod +x "$native"'
+    run --separate-stderr env -u TSM_NATIVE PATH="$STUBS:$MIN_BIN" "$BASH" --noprofile --norc -c '
+        source "$1" || exit 9
+        type -t _tsm_complete || echo "no completion yet"
+        tsm setup && tsm setup || exit 10
+        type -t _tsm_complete' _ "$co/shell/tsm.sh"
     echo "$output"
     [ "$status" -eq 0 ]
     [ -z "$stderr" ]
     [ "$(stub_calls cargo)" = "build --release --quiet" ]
     [ "$(cat "$STUB_LOGS/cargo.cwd")" = "$co" ]
+    [ "${lines[0]}" = "no completion yet" ]
     [ "${lines[1]}" = "tsm: building tsm-native (cargo build --release in $co)" ]
     [ "${lines[2]}" = "tsm: ready ($co/target/release/tsm-native)" ]
     [ "$(grep -cxF "tsm: ready ($co/target/release/tsm-native)" <<<"$output")" -eq 2 ]
+    # The same shell now has tsm-native's integration.
+    [ "${lines[${#lines[@]}-1]}" = function ]
 }

@@ -224,6 +224,39 @@ VOLATILE='^(declare -[-a-zA-Z]+ )?(_|BASH_ARGC|BASH_ARGV|BASH_LINENO|BASH_SOURCE
     [ "$output" = "debug [list]" ]
 }
 
+@test "sourcing loads tsm-native's integration (tsm-native init bash), whose tsm hands over" {
+    local co=$TEST_DIR/checkout
+    make_checkout "$co"
+    fake_native "$co/target/debug/tsm-native" debug
+    run env -u TSM_NATIVE "$BASH" --noprofile --norc -c '
+        source "$1" || exit 9
+        type -t _tsm_complete
+        type tsm | grep -c _tsm_bin
+        tsm list "a b"' _ "$co/shell/tsm.sh"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$(printf 'function\n1\ndebug [list][a b]')" ]
+}
+
+@test "a tsm-native older than init: the shim's own tsm still hands every command over" {
+    local co=$TEST_DIR/checkout
+    make_checkout "$co"
+    old_native "$co/target/debug/tsm-native" old
+    unset TSM_NATIVE
+    source "$co/shell/tsm.sh"
+    [ "$(type -t tsm)" = function ]
+    [ -z "$(type -t _tsm_complete)" ]
+    run --separate-stderr tsm start "my script.sh" "" -- '*'
+    [ "$status" -eq 0 ]
+    [ "$output" = 'old [start][my script.sh][][--][*]' ]
+    [ -z "$stderr" ]
+    FAKE_EXIT=7 run tsm list
+    [ "$status" -eq 7 ]
+    run tsm
+    [ "$output" = "old [help]" ]
+    run tsm help setup
+    grep -qx "Usage: tsm setup \[--profile\]" <<<"$output"
+}
+
 @test "tsm-native on PATH is used when the checkout has no build" {
     local co=$TEST_DIR/checkout
     make_checkout "$co"

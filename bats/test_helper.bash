@@ -246,11 +246,26 @@ make_checkout() {
 }
 
 # fake_native FILE TAG: a stand-in tsm-native that prints TAG and then each argument in
-# brackets (`debug [start][a b]`), and exits with $FAKE_EXIT (default 0).
+# brackets (`debug [start][a b]`), and exits with $FAKE_EXIT (default 0); `init` it leaves to
+# the real binary, so that the shim loads the real integration (whose tsm function then runs
+# this stand-in).
 fake_native() {
+    # shellcheck disable=SC2016 # expanded by the stand-in, not here
+    printer_native "$1" "$2" "$(printf '[ "${1-}" = init ] && exec %q "$@"' "$REAL_TSM_NATIVE")"
+}
+
+# old_native FILE TAG: like fake_native, but `init` is printed like any other command: a
+# tsm-native older than `init`, which prints no integration.
+old_native() {
+    printer_native "$1" "$2" ""
+}
+
+# printer_native FILE TAG FIRST_LINE: the stand-in of fake_native and old_native.
+printer_native() {
     mkdir -p "$(dirname "$1")"
     {
         printf '#!%s\n' "$BASH"
+        printf '%s\n' "$3"
         printf 'printf %%s %q\n' "$2"
         # shellcheck disable=SC2016 # expanded by the stub, not here
         printf '%s\n' 'printf " "; printf "[%s]" "$@"; printf "\n"' 'exit "${FAKE_EXIT:-0}"'

@@ -3,9 +3,12 @@
 #
 #   source /path/to/tsm/shell/tsm.sh    # in ~/.bashrc, ~/.bash_profile or ~/.zshrc
 #
-# Defines the `tsm` function. `tsm setup` prepares the machine; every other command is handed
-# unchanged to the tsm-native binary, whose exit status is returned. Works in bash >= 3.2 (and
-# zsh) and under `set -u`; defines only `tsm` and `_tsm_*` functions and leaves no variables behind.
+# Defines the `tsm` function. This file keeps what must work before tsm-native exists: finding
+# the binary, `tsm setup` (which builds it) and a usage; then it loads what the binary prints,
+# `tsm-native init bash` (or zsh): the tsm function that hands every other command to
+# tsm-native unchanged and returns its exit status, and the completion. Works in bash >= 3.2
+# (and zsh) and under `set -u`; defines only `tsm` and `_tsm_*` functions and leaves no
+# variables behind.
 
 # Records where this checkout lives (found from BASH_SOURCE, not TETRA_SRC) as a function, so
 # that no global variable is needed.
@@ -32,7 +35,8 @@ fi
 unset -f _tsm_init
 
 # Sets the caller's `_tsm_b` to the tsm-native binary: $TSM_NATIVE, else this checkout's
-# target/release or target/debug build, else tsm-native on PATH.
+# target/release or target/debug build, else tsm-native on PATH; or says on stderr why there is
+# none. (The tsm function of `tsm-native init` uses it when this file loaded it.)
 _tsm_find_bin() {
     local _tsm_r
     if [ -n "${TSM_NATIVE:-}" ]; then
@@ -50,6 +54,7 @@ _tsm_find_bin() {
         :
     else
         _tsm_b=
+        printf 'tsm: tsm-native not found; run: tsm setup\n' >&2
         return 1
     fi
 }
@@ -67,9 +72,9 @@ USAGE
 
 _tsm_setup_usage() {
     cat <<'USAGE'
-Prepare this machine for tsm: the state folders, the tsm-native binary (built with cargo when
-missing), the `tsm` command in ~/.local/bin (for /bin/sh, make, cron and CI), and on macOS
-without setsid, util-linux from Homebrew (for your own scripts; tsm itself never needs it).
+Prepare this machine for tsm: the tsm-native binary (built with cargo when missing), the
+`tsm` command in ~/.local/bin (for /bin/sh, make, cron and CI), and on macOS without setsid,
+util-linux from Homebrew (for your own scripts; tsm itself never needs it).
 
 Usage: tsm setup [--profile]
 
@@ -79,11 +84,12 @@ Options:
 USAGE
 }
 
-# tsm setup: the state folders, the binary (built with cargo when missing) and, on macOS
-# without setsid, util-linux from Homebrew on PATH. Safe to run again. --profile: then
-# _tsm_setup_profile.
+# tsm setup: on macOS without setsid, util-linux from Homebrew on PATH; the binary (built
+# with cargo when missing), whose integration is then loaded; the ~/.local/bin/tsm link.
+# Safe to run again. --profile: then _tsm_setup_profile. (The state folder is tsm-native's:
+# it makes what it needs.)
 _tsm_setup() {
-    local dir prefix _tsm_b _tsm_r profile=
+    local prefix _tsm_b _tsm_r profile=
     while [ $# -gt 0 ]; do
         case $1 in
             --profile) profile=1 ;;
@@ -98,17 +104,6 @@ _tsm_setup() {
         esac
         shift
     done
-    if [ -z "${TETRA_DIR:-}" ] && [ -z "${HOME:-}" ]; then
-        printf 'tsm: neither TETRA_DIR nor HOME is set\n' >&2
-        return 1
-    fi
-    dir=${TETRA_DIR:-$HOME/tetra}/tsm
-    if ! mkdir -p "$dir/logs" "$dir/pids" "$dir/processes" || ! chmod 700 "$dir"; then
-        printf 'tsm: cannot create %s\n' "$dir" >&2
-        return 1
-    fi
-    printf 'tsm: state folder %s\n' "$dir"
-
     if [ "$(uname -s 2>/dev/null)" = Darwin ] && ! command -v setsid >/dev/null 2>&1; then
         if command -v brew >/dev/null 2>&1; then
             prefix=$(brew --prefix util-linux 2>/dev/null)
@@ -139,7 +134,12 @@ _tsm_setup() {
         fi
     fi
 
-    if ! _tsm_find_bin; then
+    if ! _tsm_find_bin 2>/dev/null; then
+        # TSM_NATIVE names the binary to use: it is never built here.
+        [ -z "${TSM_NATIVE:-}" ] || {
+            _tsm_find_bin
+            return 1
+        }
         _tsm_root
         if ! command -v cargo >/dev/null 2>&1; then
             printf 'tsm: tsm-native is not built and cargo is missing; install Rust, then run tsm setup again\n' >&2
@@ -153,6 +153,7 @@ _tsm_setup() {
         _tsm_find_bin || return 1
     fi
     printf 'tsm: ready (%s)\n' "$_tsm_b"
+    _tsm_load
     _tsm_setup_link
     if [ -n "$profile" ]; then
         _tsm_setup_profile
@@ -281,6 +282,8 @@ _tsm_macos_path() {
 }
 _tsm_macos_path
 
+# The tsm command until tsm-native's own replaces it (_tsm_load, below and after `tsm
+# setup`): setup, the usage, and every other command handed to tsm-native when there is one.
 tsm() {
     local _tsm_b
     case "${1-}" in
@@ -302,79 +305,20 @@ tsm() {
             [ $# -eq 0 ] && set -- help
             ;;
     esac
-    if ! _tsm_find_bin; then
-        printf 'tsm: tsm-native not found; run: tsm setup\n' >&2
-        return 1
-    fi
+    _tsm_find_bin || return 1
     "$_tsm_b" "$@"
 }
 
-# Adds to the caller's COMPREPLY each line of $1 that starts with $2 — compared as text, never
-# expanded (compgen -W would run `$(…)` and backquotes hidden in a file name).
-_tsm_reply() {
-    local item
-    while IFS= read -r item; do
-        case $item in
-            "$2"*) COMPREPLY[${#COMPREPLY[@]}]=$item ;;
-        esac
-    done <<EOF_TSM_WORDS
-$1
-EOF_TSM_WORDS
-}
-
-# Prints the process names of the state folder that are valid tsm names ([A-Za-z0-9._-],
-# not starting with . or -): a hostile file name in processes/ is never offered.
-_tsm_names() {
-    local _tsm_b name
+# Loads tsm-native's shell integration (`tsm-native init bash`, or zsh in zsh): its tsm
+# function and completion replace the one above. Nothing changes when there is no binary, or
+# it prints no integration (one older than `init`).
+_tsm_load() {
+    local _tsm_b _tsm_code _tsm_shell=bash
+    [ -z "${ZSH_VERSION:-}" ] || _tsm_shell=zsh
     _tsm_find_bin 2>/dev/null || return 0
-    "$_tsm_b" list --names 2>/dev/null | while IFS= read -r name; do
-        case $name in
-            "" | [.-]* | *[!A-Za-z0-9._-]*) ;;
-            *) printf '%s\n' "$name" ;;
-        esac
-    done
-}
-
-# Bash completion of the tsm function: commands; then process names (`tsm-native list
-# --names`) for the commands that take targets, the options of the command (from its --help),
-# shells and init systems. Nothing for start, so that bash completes file names.
-_tsm_complete() {
-    local cur cmd words _tsm_b
-    COMPREPLY=()
-    cur=${COMP_WORDS[COMP_CWORD]-}
-    if [ "${COMP_CWORD:-0}" -le 1 ]; then
-        words="setup start stop restart delete list ls ports logs flush describe save resurrect"
-        words="$words doctor repl monit startup unstartup completions help"
-        _tsm_reply "${words// /$'\n'}" "$cur"
-        return 0
-    fi
-    cmd=${COMP_WORDS[1]-}
-    case $cmd:$cur in
-        setup:*) words=--profile ;;
-        help:*)
-            [ "${COMP_CWORD:-0}" -eq 2 ] || return 0
-            words="setup start stop restart delete list ports logs flush describe save resurrect"
-            words="${words// /$'\n'}"$'\n'"doctor"$'\n'"repl"$'\n'"startup"$'\n'"unstartup"$'\n'"completions"
-            ;;
-        *:-*)
-            _tsm_find_bin || return 0
-            words=$("$_tsm_b" "$cmd" --help 2>/dev/null | grep -oE -- '--[a-z][a-z0-9-]+')
-            ;;
-        stop:* | restart:* | delete:* | del:* | logs:* | describe:* | flush:*)
-            words=$(_tsm_names)
-            ;;
-        completions:*) words=$'bash\nzsh\nfish' ;;
-        startup:* | unstartup:*) words=$'systemd\nlaunchd' ;;
-        *) return 0 ;;
+    _tsm_code=$("$_tsm_b" init "$_tsm_shell" 2>/dev/null) || return 0
+    case $_tsm_code in
+        "# tsm shell integration "*) eval "$_tsm_code" ;;
     esac
-    _tsm_reply "$words" "$cur"
 }
-
-# In an interactive bash, TAB completes tsm (falling back to file names).
-case $- in
-    *i*)
-        if [ -n "${BASH_VERSION:-}" ]; then
-            complete -o default -F _tsm_complete tsm 2>/dev/null || :
-        fi
-        ;;
-esac
+_tsm_load

@@ -32,6 +32,7 @@ Shell:
   setup [--profile]                       prepare this machine; put the tsm command on PATH
   repl                                    interactive prompt (TAB completion, /help)
   completions bash|zsh|fish               print a completion script for tsm
+  init bash|zsh|fish                      print the tsm function and its completion (for eval)
   help [COMMAND]                          this text, or a command's options
 Diagnostics:
   describe TARGET...                      everything tsm knows about services

@@ -4,6 +4,7 @@
 
 pub mod completions;
 pub mod help;
+pub mod init;
 
 use crate::commands::{
     delete::DeleteArgs, describe::DescribeArgs, doctor::DoctorArgs, export::ExportArgs,
@@ -15,6 +16,7 @@ use crate::commands::{
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
 use completions::CompletionsArgs;
+use init::InitArgs;
 use std::io::Write;
 
 #[derive(Debug, Parser)]
@@ -66,6 +68,9 @@ pub enum Command {
     Repl(ReplArgs),
     /// Print a completion script for a shell (bash, zsh, fish, …)
     Completions(CompletionsArgs),
+    /// Print the shell integration, the tsm function and its completion, for
+    /// eval "$(tsm-native init bash)" (shell/tsm.sh loads it)
+    Init(InitArgs),
     /// Print (or --install) a user service that runs `tsm resurrect` when you log in
     Startup(StartupArgs),
     /// Remove the user service written by `tsm startup --install`
@@ -107,6 +112,7 @@ impl Command {
             Command::Resurrect(a) => a,
             Command::Doctor(a) => a,
             Command::Completions(a) => a,
+            Command::Init(a) => a,
             Command::Startup(a) => a,
             Command::Unstartup(a) => a,
             Command::Export(a) => a,

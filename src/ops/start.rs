@@ -30,6 +30,7 @@ pub struct Started {
 
 impl<'a> Starter<'a> {
     pub fn new(ctx: &'a Ctx) -> Result<Self> {
+        ctx.paths.ensure()?;
         Ok(Self {
             ctx,
             entries: ctx.store().entries()?,
@@ -49,7 +50,6 @@ impl<'a> Starter<'a> {
         startcheck::check(spec)?;
         let ctx = self.ctx;
         let store = ctx.store();
-        ctx.paths.ensure()?;
         let _op = store.op_lock(&spec.name)?;
         // A corrupt meta file is replaced, unless its service still runs.
         let existing = unrecorded::existing_for_start(&store, &spec.name)?;

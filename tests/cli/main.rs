@@ -10,6 +10,7 @@ mod escapees;
 mod export;
 mod harness;
 mod hostile;
+mod init;
 mod instances;
 mod lifecycle;
 mod listing;

@@ -247,7 +247,7 @@ fn completion_scripts() {
     let a = t.run(&["completions", "bash"]).success();
     let bash = stdout_of(&a);
     assert!(
-        bash.contains("complete -o default -F _tsm_cli tsm"),
+        bash.contains("complete -o default -F _tsm_complete tsm"),
         "{bash}"
     );
     assert!(
@@ -255,7 +255,14 @@ fn completion_scripts() {
         "names come from the state folder"
     );
     assert!(bash.contains("repl") && bash.contains("startup"));
-    assert!(!bash.contains("supervise"), "hidden commands stay hidden");
+    assert!(
+        !bash.contains("supervise"),
+        "the internal command stays hidden"
+    );
+    assert!(
+        bash.contains("startOrReload") && bash.contains("reloadLogs"),
+        "pm2's hidden spellings complete"
+    );
     let a = t.run(&["completions", "zsh"]).success();
     assert!(stdout_of(&a).starts_with("#compdef tsm"));
     let a = t.run(&["completions", "fish"]).success();

@@ -170,4 +170,5 @@ fn s_on_a_paused_service_stops_it() {
         "the paused service is gone"
     );
     pane.keys(&["q"]);
+    pane.wait_screen("monit's exit", |s| s.contains("[exit 0]"));
 }
