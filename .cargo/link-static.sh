@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Linker for tsm on Linux/glibc (set in .cargo/config.toml): executables are linked statically
 # and not position-independent, so each supervisor maps no shared library and relocates
-# nothing at start-up (~116 kB PSS per supervisor instead of ~175 kB; BENCHMARKS.md, memory).
+# nothing at start-up (~116 kB PSS per supervisor instead of ~175 kB; docs/benchmarks.md,
+# memory).
 # Shared objects (proc-macros, build scripts' dependencies) are linked unchanged.
 # Set TSM_DYNAMIC_LINK=1 to link as usual (also the case when there is no static libc.a).
 # Without a static C library (Fedora needs glibc-static for one), link as usual.

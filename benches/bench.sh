@@ -8,8 +8,8 @@
 # It builds tsm (`cargo build --release`), installs pm2 at a pinned version from the npm
 # registry into a temporary prefix with its own PM2_HOME, and runs every case for tsm, the
 # physical floor and pm2 in the same run, alternating, over several rounds. It writes
-# BENCHMARKS.md (medians, ratios, per-service slopes, goals) and prints it. Every process it
-# starts is stopped on exit (also on Ctrl-C), and it checks that none is left behind.
+# docs/benchmarks.md (medians, ratios, per-service slopes, goals) and prints it. Every process
+# it starts is stopped on exit (also on Ctrl-C), and it checks that none is left behind.
 #
 # Environment (defaults: full / quick):
 #   BENCH_NS="0 10 100 1000" / "0 10 100"   numbers of managed services, in any order
@@ -28,7 +28,7 @@
 #                                when the working tree does not build); `head`: build BENCH_REV
 #                                alone (git archive, no uncommitted work) in target/bench-head
 #   BENCH_REV=HEAD               the commit that BENCH_SOURCE=head builds
-#   BENCH_OUT=BENCHMARKS.md      where the report goes (relative to the repository)
+#   BENCH_OUT=docs/benchmarks.md where the report goes (relative to the repository)
 #   BENCH_KEEP=1                 keep the temporary folder (samples, logs) for a look
 #   BENCH_REPORT_FROM=DIR        only write the report again from the samples of a kept run
 set -Eeuo pipefail
@@ -56,7 +56,7 @@ fi
 PM2_VERSION_WANTED=${BENCH_PM2_VERSION:-7.0.4}
 SOURCE=${BENCH_SOURCE:-tree}
 REV=${BENCH_REV:-HEAD}
-OUT=${BENCH_OUT:-BENCHMARKS.md}
+OUT=${BENCH_OUT:-docs/benchmarks.md}
 [[ $OUT == /* ]] || OUT=$REPO/$OUT
 LOG_LINES=100000
 BASE_PORT=20000

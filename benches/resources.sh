@@ -8,11 +8,11 @@
 #                               PSS per supervisor at 100 and 1,000 services.
 #
 # It builds tsm (`cargo build --release`), runs every case in its own TETRA_DIR, stops all it
-# started, and writes its section at the end of BENCHMARKS.md (after the marker below; a run of
-# benches/bench.sh keeps that section). Environment: RES_NS="100 1000", RES_RUNS=40 (timed
-# runs per command), RES_SECS=30 (seconds of each CPU sample), PM2=/path/to/pm2 (optional:
-# also `pm2 monit` at the same N, e.g. after `npm install --prefix /tmp/pm2 pm2@7`, with its
-# own PM2_HOME in the temp folder).
+# started, and writes its section at the end of docs/benchmarks.md (after the marker below; a
+# run of benches/bench.sh keeps that section). Environment: RES_NS="100 1000", RES_RUNS=40
+# (timed runs per command), RES_SECS=30 (seconds of each CPU sample), PM2=/path/to/pm2
+# (optional: also `pm2 monit` at the same N, e.g. after `npm install --prefix /tmp/pm2 pm2@7`,
+# with its own PM2_HOME in the temp folder).
 set -Eeuo pipefail
 export LC_ALL=C
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +20,7 @@ NS=${RES_NS:-"100 1000"}
 RUNS=${RES_RUNS:-40}
 SECS=${RES_SECS:-30}
 MARK="<!-- benches/resources.sh -->"
-OUT=$REPO/BENCHMARKS.md
+OUT=$REPO/docs/benchmarks.md
 TSM=$REPO/target/release/tsm-native
 WORK=$(mktemp -d /tmp/tsm-res.XXXXXX)
 export TETRA_DIR=$WORK/tetra
