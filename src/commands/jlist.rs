@@ -102,7 +102,7 @@ fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
                 Err(why) => list.push(json!({
                     "pid": 0, "name": entry.name, "pm_id": null,
                     "monit": { "memory": 0, "cpu": 0 },
-                    "pm2_env": { "name": entry.name, "status": pm2_status(Status::Corrupt), "error": why },
+                    "pm2_env": { "name": entry.name, "status": pm2_status(Status::Corrupt), "error": why.to_string() },
                 })),
             }
         }

@@ -4,9 +4,10 @@
 mod app;
 mod fields;
 mod formats;
-mod names;
+mod values;
 
 use crate::error::TsmError;
+use crate::model::derive::file_name_for;
 use crate::model::spec::Spec;
 use formats::data_error;
 use serde_json::Value;
@@ -14,7 +15,6 @@ use std::path::{Path, PathBuf};
 
 pub use app::{App, AppOptions};
 pub use formats::{load, DEFAULT_TIMEOUT_MS};
-pub use names::file_name_for;
 
 /// Whether `arg` has a config file's name (`*.config.js|cjs|mjs`, `*.json`, `*.json5`,
 /// `*.yml`, `*.yaml`), whether or not it exists.
@@ -86,7 +86,7 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
     }
     let config: PathBuf = config
         .canonicalize()
-        .map_err(|e| TsmError::NoInput(format!("config '{}' not found: {e}", config.display())))?;
+        .map_err(|e| TsmError::unreadable(format!("config '{}' not found", config.display()), e))?;
     let listed = apps_of(&load(&config)?, &config)?;
     let mut apps: Vec<App> = Vec::new();
     let mut refused = fields::Refusals::default();

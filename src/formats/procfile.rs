@@ -4,9 +4,10 @@
 
 use crate::error::TsmError;
 use crate::logs::LogOptions;
+use crate::model::derive::{self, PortSource};
 use crate::model::dotenv;
 use crate::model::policy::Policy;
-use crate::model::spec::{compose_name, Origin, Spec};
+use crate::model::spec::Spec;
 use crate::state::meta::Meta;
 use std::path::{Path, PathBuf};
 
@@ -130,21 +131,13 @@ pub struct Planned {
     pub kind: String,
 }
 
-fn port_of(text: &str, origin: &str) -> Result<u16, TsmError> {
-    crate::model::port::parse_port(text).ok_or_else(|| {
-        TsmError::Data(format!(
-            "invalid PORT '{text}' from {origin}: must be a whole number from 1 to 65535"
-        ))
-    })
-}
-
 /// Every service of the Procfile at `file`, checked before any starts.
 pub fn plan(file: &Path, opts: &Options) -> Result<Vec<Planned>, TsmError> {
     let file = file
         .canonicalize()
-        .map_err(|e| TsmError::NoInput(format!("Procfile '{}' not found: {e}", file.display())))?;
+        .map_err(|e| TsmError::unreadable(format!("Procfile '{}' not found", file.display()), e))?;
     let text = std::fs::read_to_string(&file)
-        .map_err(|e| TsmError::NoInput(format!("reading {}: {e}", file.display())))?;
+        .map_err(|e| TsmError::unreadable(format!("reading {}", file.display()), e))?;
     let entries = parse(&text, &file)?;
     let root = file.parent().unwrap_or(Path::new("/")).to_path_buf();
     let env_file = match &opts.env_file {
@@ -156,19 +149,14 @@ pub fn plan(file: &Path, opts: &Options) -> Result<Vec<Planned>, TsmError> {
         Some(path) => dotenv::read(path)?,
         None => Vec::new(),
     };
-    let base = if let Some(p) = &opts.port {
-        port_of(p, "--port")?
-    } else if let Some((_, p)) = env.iter().rev().find(|(k, _)| k == "PORT") {
-        port_of(p, "the .env file")?
-    } else if let Some(p) = opts
-        .caller_port
-        .as_deref()
-        .and_then(crate::model::port::parse_port)
-    {
-        p
-    } else {
-        DEFAULT_BASE_PORT
-    };
+    let sources = [
+        opts.port.as_deref().map(PortSource::Flag),
+        derive::env_port(&env).map(PortSource::DotEnv),
+        opts.caller_port.as_deref().map(PortSource::Caller),
+        Some(PortSource::Default(DEFAULT_BASE_PORT)),
+    ];
+    let sources: Vec<PortSource> = sources.into_iter().flatten().collect();
+    let base = derive::port(&sources)?.map_or(DEFAULT_BASE_PORT, |p| p.port);
     let counts = formation(opts.formation.as_deref(), &entries)?;
     for wanted in &opts.only {
         if !entries.iter().any(|e| &e.kind == wanted) {
@@ -193,28 +181,21 @@ pub fn plan(file: &Path, opts: &Options) -> Result<Vec<Planned>, TsmError> {
                     instance + 1
                 ))
             })?;
+            let mut spec = Spec::new(
+                derive::name(&entry.kind, Some(port))?,
+                PathBuf::from(SHELL),
+                root.clone(),
+            );
+            spec.args = vec!["-c".into(), entry.command.clone()];
+            spec.env_file = env_file.clone();
+            spec.env = env.clone();
+            spec.port = Some(port);
+            spec.kill_timeout_ms = opts.kill_timeout_ms;
+            spec.log = opts.log;
+            spec.policy = opts.policy;
             planned.push(Planned {
                 kind: entry.kind.clone(),
-                spec: Spec {
-                    name: compose_name(&entry.kind, port)?,
-                    script: PathBuf::from(SHELL),
-                    interpreter: None,
-                    interpreter_args: Vec::new(),
-                    args: vec!["-c".into(), entry.command.clone()],
-                    cwd: root.clone(),
-                    env_file: env_file.clone(),
-                    env: env.clone(),
-                    port: Some(port),
-                    kill_timeout_ms: opts.kill_timeout_ms,
-                    log: opts.log,
-                    policy: opts.policy,
-                    origin: Origin::Cli,
-                    out_file: None,
-                    error_file: None,
-                    features: Default::default(),
-                    max_memory: None,
-                    argv0: None,
-                },
+                spec,
             });
         }
     }
@@ -260,10 +241,10 @@ pub fn refresh(meta: &Meta, mut spec: Spec) -> Result<Spec, TsmError> {
     };
     let file = Path::new(config);
     let text = std::fs::read_to_string(file).map_err(|e| {
-        TsmError::NoInput(format!(
-            "Procfile '{config}' of '{}' not readable: {e}",
-            spec.name
-        ))
+        TsmError::unreadable(
+            format!("Procfile '{config}' of '{}' not readable", spec.name),
+            e,
+        )
     })?;
     let entry = parse(&text, file)?
         .into_iter()

@@ -73,12 +73,15 @@ const TOKENS: &[&str] = &[
     "Z", "A", "a", "X", "x",
 ];
 
+/// A pattern that cannot be kept: empty, longer than 64 bytes, or more than one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a usable date format (1 to {MAX} bytes, one line)")]
+pub struct DateFormatError(pub String);
+
 impl DateFormat {
-    pub fn parse(pattern: &str) -> Result<Self, String> {
+    pub fn parse(pattern: &str) -> Result<Self, DateFormatError> {
         if pattern.is_empty() || pattern.len() > MAX || pattern.contains('\n') {
-            return Err(format!(
-                "'{pattern}' is not a usable date format (1 to {MAX} bytes, one line)"
-            ));
+            return Err(DateFormatError(pattern.to_string()));
         }
         let mut bytes = [0u8; MAX];
         bytes[..pattern.len()].copy_from_slice(pattern.as_bytes());
@@ -163,7 +166,10 @@ mod tests {
         let f = DateFormat::parse("[at] X x").unwrap();
         assert_eq!(f.render(at), "at 1764000000 1764000000123");
         assert_eq!(f.as_str(), "[at] X x");
-        assert!(DateFormat::parse("").is_err());
+        assert_eq!(
+            DateFormat::parse("").unwrap_err().to_string(),
+            "'' is not a usable date format (1 to 64 bytes, one line)"
+        );
         assert!(DateFormat::parse(&"Y".repeat(65)).is_err());
     }
 }

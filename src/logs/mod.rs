@@ -6,7 +6,7 @@ mod follow;
 mod tail;
 mod writer;
 
-pub use datefmt::DateFormat;
+pub use datefmt::{DateFormat, DateFormatError};
 pub use follow::{descriptors_needed, follow, Source};
 pub use tail::{last_lines, last_lines_and_end};
 pub use writer::{LogOptions, LogWriter};

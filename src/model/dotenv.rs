@@ -3,6 +3,39 @@
 
 use crate::error::TsmError;
 use std::path::Path;
+use thiserror::Error;
+
+/// Why a line of an env file is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LineError {
+    #[error("expected KEY=VALUE")]
+    NotAssignment,
+    #[error("invalid variable name '{0}'")]
+    BadName(String),
+    #[error("unterminated single quote")]
+    UnterminatedSingle,
+    #[error("unterminated double quote")]
+    UnterminatedDouble,
+    #[error("text after closing quote")]
+    TextAfterQuote,
+}
+
+/// A refused line of an env file: `FILE:LINE: WHY` (exit 65).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{origin}:{line}: {why}")]
+pub struct DotenvError {
+    /// The file, as errors name it.
+    pub origin: String,
+    /// From 1.
+    pub line: usize,
+    pub why: LineError,
+}
+
+impl From<DotenvError> for TsmError {
+    fn from(e: DotenvError) -> Self {
+        TsmError::invalid(e)
+    }
+}
 
 fn valid_key(key: &str) -> bool {
     let mut chars = key.chars();
@@ -68,16 +101,16 @@ fn unescape_double(inner: &str) -> String {
     out
 }
 
-fn parse_value(raw: &str, vars: &[(String, String)]) -> Result<String, String> {
+fn parse_value(raw: &str, vars: &[(String, String)]) -> Result<String, LineError> {
     let raw = raw.trim_start();
     let tail_ok = |tail: &str| {
         let tail = tail.trim_start();
         tail.is_empty() || tail.starts_with('#')
     };
     if let Some(body) = raw.strip_prefix('\'') {
-        let end = body.find('\'').ok_or("unterminated single quote")?;
+        let end = body.find('\'').ok_or(LineError::UnterminatedSingle)?;
         if !tail_ok(&body[end + 1..]) {
-            return Err("text after closing quote".into());
+            return Err(LineError::TextAfterQuote);
         }
         return Ok(body[..end].to_string());
     }
@@ -95,9 +128,9 @@ fn parse_value(raw: &str, vars: &[(String, String)]) -> Result<String, String> {
                 _ => {}
             }
         }
-        let end = end.ok_or("unterminated double quote")?;
+        let end = end.ok_or(LineError::UnterminatedDouble)?;
         if !tail_ok(&body[end + 1..]) {
-            return Err("text after closing quote".into());
+            return Err(LineError::TextAfterQuote);
         }
         return Ok(expand(&unescape_double(&body[..end]), vars));
     }
@@ -110,26 +143,30 @@ fn parse_value(raw: &str, vars: &[(String, String)]) -> Result<String, String> {
 }
 
 /// Parses env-file text; `origin` names it in errors.
-pub fn parse(text: &str, origin: &str) -> Result<Vec<(String, String)>, TsmError> {
+pub fn parse(text: &str, origin: &str) -> Result<Vec<(String, String)>, DotenvError> {
     let mut vars: Vec<(String, String)> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        let bad = |why: &str| TsmError::Data(format!("{origin}:{}: {why}", index + 1));
+        let bad = |why: LineError| DotenvError {
+            origin: origin.to_string(),
+            line: index + 1,
+            why,
+        };
         let body = match trimmed.strip_prefix("export") {
             Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
             _ => trimmed,
         };
         let (key, raw) = body
             .split_once('=')
-            .ok_or_else(|| bad("expected KEY=VALUE"))?;
+            .ok_or_else(|| bad(LineError::NotAssignment))?;
         let key = key.trim_end();
         if !valid_key(key) {
-            return Err(bad(&format!("invalid variable name '{key}'")));
+            return Err(bad(LineError::BadName(key.to_string())));
         }
-        let value = parse_value(raw, &vars).map_err(|why| bad(&why))?;
+        let value = parse_value(raw, &vars).map_err(bad)?;
         vars.retain(|(k, _)| k != key);
         vars.push((key.to_string(), value));
     }
@@ -139,9 +176,9 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<(String, String)>, TsmError
 /// Reads and parses an env file: missing → exit 66, malformed → exit 65.
 pub fn read(path: &Path) -> Result<Vec<(String, String)>, TsmError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        TsmError::NoInput(format!("env file '{}' not readable: {e}", path.display()))
+        TsmError::unreadable(format!("env file '{}' not readable", path.display()), e)
     })?;
-    parse(&text, &path.display().to_string())
+    Ok(parse(&text, &path.display().to_string())?)
 }
 
 #[cfg(test)]
@@ -197,19 +234,24 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        for (text, line) in [
-            ("A=1\nnot an assignment\n", 2),
-            ("1BAD=x\n", 1),
-            ("A=\"open\n", 1),
-            ("A='x' trailing\n", 1),
+        for (text, line, why) in [
+            ("A=1\nnot an assignment\n", 2, LineError::NotAssignment),
+            ("1BAD=x\n", 1, LineError::BadName("1BAD".into())),
+            ("A=\"open\n", 1, LineError::UnterminatedDouble),
+            ("A='x' trailing\n", 1, LineError::TextAfterQuote),
         ] {
             let err = parse(text, "my.env").unwrap_err();
+            assert_eq!((err.line, &err.why), (line, &why));
             assert!(
                 err.to_string().starts_with(&format!("my.env:{line}: ")),
                 "{err}"
             );
-            assert_eq!(err.exit_code(), 65);
+            assert_eq!(TsmError::from(err).exit_code(), 65);
         }
+        assert_eq!(
+            parse("A='x\n", "my.env").unwrap_err().to_string(),
+            "my.env:1: unterminated single quote"
+        );
     }
 
     #[test]

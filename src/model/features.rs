@@ -44,7 +44,7 @@ pub struct Watch {
 pub fn check_cron(expr: &str) -> Result<(), TsmError> {
     crate::model::schedule::parse(expr)
         .map(|_| ())
-        .map_err(|why| TsmError::Data(format!("invalid cron expression '{expr}': {why}")))
+        .map_err(|why| TsmError::invalid(why).context(format!("invalid cron expression '{expr}'")))
 }
 
 impl Watch {

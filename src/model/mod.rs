@@ -1,6 +1,7 @@
 //! What a service is: its spec and the rules around it (names, PORT, restart policy, runtime
 //! features, instances, status), independent of how the state folder stores it.
 
+pub mod derive;
 pub mod dotenv;
 pub mod features;
 pub mod instances;

@@ -27,16 +27,19 @@ pub enum Mode {
     Never,
 }
 
+/// A word that is no restart mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a restart mode (always, on-failure, never)")]
+pub struct ModeError(pub String);
+
 impl FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ModeError;
+    fn from_str(s: &str) -> Result<Self, ModeError> {
         match s {
             "always" => Ok(Mode::Always),
             "on-failure" => Ok(Mode::OnFailure),
             "never" | "no" => Ok(Mode::Never),
-            _ => Err(format!(
-                "'{s}' is not a restart mode (always, on-failure, never)"
-            )),
+            _ => Err(ModeError(s.to_string())),
         }
     }
 }
@@ -159,7 +162,10 @@ mod tests {
             Decision::Exited
         );
         assert_eq!("no".parse::<Mode>(), Ok(Mode::Never));
-        assert!("sometimes".parse::<Mode>().is_err());
+        assert_eq!(
+            "sometimes".parse::<Mode>().unwrap_err().to_string(),
+            "'sometimes' is not a restart mode (always, on-failure, never)"
+        );
     }
 
     #[test]

@@ -2,17 +2,27 @@
 //! evaluates them (croner, 5 fields or 6 with seconds first, `@daily` and friends).
 
 use chrono::{DateTime, Local};
+use croner::errors::CronError;
 use croner::Cron;
 use std::time::SystemTime;
 
+/// Why a cron expression is refused, in croner's words.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// It does not parse.
+    #[error("{0}")]
+    Syntax(CronError),
+    /// It parses but can never match (31 February).
+    #[error("{0}")]
+    NeverMatches(CronError),
+}
+
 /// Parses a cron expression (5 fields, or 6 with seconds first; `@daily` and friends).
-pub fn parse(expr: &str) -> Result<Cron, String> {
-    let cron: Cron = expr
-        .parse()
-        .map_err(|e: croner::errors::CronError| e.to_string())?;
+pub fn parse(expr: &str) -> Result<Cron, ScheduleError> {
+    let cron: Cron = expr.parse().map_err(ScheduleError::Syntax)?;
     // A pattern that can never match (31 February) is refused now, not at the first wake.
     cron.find_next_occurrence(&Local::now(), false)
-        .map_err(|e| e.to_string())?;
+        .map_err(ScheduleError::NeverMatches)?;
     Ok(cron)
 }
 

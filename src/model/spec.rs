@@ -1,20 +1,22 @@
-//! What to run: the script, its interpreter, arguments, cwd, env file and PORT, worked out and
-//! checked before anything is written, and kept in (and read back from) meta.
+//! What to run: the script, its interpreter, arguments, cwd, env file and PORT, and how it is
+//! kept in (and read back from) meta. Specs are made in `model::derive` (`Spec::new` with
+//! every default, `Spec::from_request` for the command line).
 
 use crate::error::TsmError;
 use crate::logs::LogOptions;
 use crate::model::dotenv;
 use crate::model::features::Features;
 use crate::model::policy::{self, Policy};
-use crate::model::port;
-use crate::model::resolve::valid_name;
-use crate::model::script::{argv0_for, locate, not_found};
+use crate::model::script::not_found;
 use crate::state::meta::Meta;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Default grace between SIGTERM and SIGKILL on stop.
 pub const DEFAULT_KILL_TIMEOUT_MS: u64 = 5_000;
+/// Rotated log files kept when only a maximum size is given.
+pub const DEFAULT_LOG_RETAIN: u32 = 5;
 
+/// What a service runs and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spec {
     pub name: String,
@@ -57,145 +59,7 @@ pub enum Origin {
     },
 }
 
-/// Rotated log files kept when only a maximum size is given.
-pub const DEFAULT_LOG_RETAIN: u32 = 5;
-
-/// What the user asked to start.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    pub script: String,
-    pub name: Option<String>,
-    pub args: Vec<String>,
-    pub env_file: Option<String>,
-    pub port: Option<String>,
-    pub kill_timeout_ms: Option<u64>,
-    pub max_log_size: Option<u64>,
-    pub log_retain: Option<u32>,
-    pub time: bool,
-    pub policy: Policy,
-    pub features: Features,
-    /// `--no-port`: run under the bare name with no PORT.
-    pub no_port: bool,
-    pub max_memory: Option<u64>,
-}
-
-fn port_from(text: &str, origin: &str) -> Result<u16, TsmError> {
-    port::parse_port(text).ok_or_else(|| {
-        TsmError::Data(format!(
-            "invalid PORT '{text}' from {origin}: must be a whole number from 1 to 65535"
-        ))
-    })
-}
-
-/// The longest name: every file tsm derives from it (`.NAME.env.json.PID.tmp`, the longest,
-/// adds 25 bytes) must fit the 255 bytes a file name may have.
-pub const MAX_NAME_LEN: usize = 200;
-
-/// Refuses a name too long for the files derived from it.
-pub fn check_name_length(name: &str) -> Result<(), TsmError> {
-    if name.len() <= MAX_NAME_LEN {
-        return Ok(());
-    }
-    let shown: String = name.chars().take(24).collect();
-    Err(TsmError::Data(format!(
-        "name '{shown}…' is {} bytes long; the limit is {MAX_NAME_LEN}: give a shorter name",
-        name.len()
-    )))
-}
-
-/// `NAME-PORT`, unless the name already ends in `-PORT`.
-pub fn compose_name(base: &str, port: u16) -> Result<String, TsmError> {
-    let suffix = format!("-{port}");
-    let name = if base.ends_with(&suffix) {
-        base.to_string()
-    } else {
-        format!("{base}{suffix}")
-    };
-    if !valid_name(&name) {
-        return Err(TsmError::Data(format!(
-            "invalid name '{name}': use letters, digits, '.', '_' and '-', not starting with '.' or '-'"
-        )));
-    }
-    check_name_length(&name)?;
-    Ok(name)
-}
-
 impl Spec {
-    /// Works out everything a start needs; `caller_port` is the caller's `PORT`.
-    pub fn from_request(
-        req: &Request,
-        cwd: &Path,
-        caller_port: Option<&str>,
-    ) -> Result<Spec, TsmError> {
-        let (script, interpreter, text) = locate(&req.script, cwd)?;
-        let env_file = req.env_file.as_ref().map(|f| cwd.join(f));
-        let env = match &env_file {
-            Some(path) => dotenv::read(path)?,
-            None => Vec::new(),
-        };
-        let env_port = env.iter().rev().find(|(k, _)| k == "PORT");
-        let port = if req.no_port {
-            0
-        } else if let Some(p) = &req.port {
-            port_from(p, "--port")?
-        } else if let Some((_, p)) = env_port {
-            port_from(p, "the env file")?
-        } else if let Some(p) = port::port_in_script(&text) {
-            p
-        } else if let Some(p) = caller_port.and_then(port::parse_port) {
-            p
-        } else {
-            return Err(TsmError::Data(
-                "PORT not set; no valid PORT= in script (pass --port N, add PORT=N to the \
-                 script, or start without a PORT with --no-port)"
-                    .into(),
-            ));
-        };
-        let base = match &req.name {
-            Some(name) => name.clone(),
-            None => Path::new(&req.script)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        };
-        let name = if req.no_port {
-            if !valid_name(&base) {
-                return Err(TsmError::Data(format!(
-                    "invalid name '{base}': use letters, digits, '.', '_' and '-', not starting with '.' or '-'"
-                )));
-            }
-            base
-        } else {
-            compose_name(&base, port)?
-        };
-        let argv0 = argv0_for(&req.script, &script, interpreter.as_ref());
-        Ok(Spec {
-            name,
-            origin: Origin::Cli,
-            interpreter_args: Vec::new(),
-            out_file: None,
-            error_file: None,
-            script,
-            interpreter,
-            args: req.args.clone(),
-            cwd: cwd.to_path_buf(),
-            env_file: env_file.map(|p| p.canonicalize().unwrap_or(p)),
-            env,
-            port: (!req.no_port).then_some(port),
-            kill_timeout_ms: req.kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
-            log: LogOptions {
-                max_size: req.max_log_size,
-                retain: req.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
-                time: req.time,
-                date_format: None,
-            },
-            policy: req.policy,
-            features: req.features.clone(),
-            max_memory: req.max_memory,
-            argv0,
-        })
-    }
-
     /// The spec a recorded process was started with, its env file read afresh.
     pub fn from_meta(meta: &Meta) -> Result<Spec, TsmError> {
         let name = meta.name().unwrap_or_default().to_string();

@@ -1,18 +1,6 @@
-//! Unit tests of `spec.rs`: names, ports, what a spec runs.
+//! Unit tests of `spec.rs`: what a spec runs, kept in meta and read back.
 
 use super::*;
-
-#[test]
-fn names_get_the_port_once() {
-    assert_eq!(compose_name("server", 3000).unwrap(), "server-3000");
-    assert_eq!(compose_name("myapp-3000", 3000).unwrap(), "myapp-3000");
-    assert_eq!(compose_name("myapp-300", 3000).unwrap(), "myapp-300-3000");
-    let err = compose_name("../evil", 1).unwrap_err();
-    assert_eq!(err.exit_code(), 65);
-    assert!(compose_name("my app", 1).is_err());
-    assert!(compose_name(".hidden", 1).is_err());
-    assert!(compose_name("", 1).is_err(), "'-1' starts with '-'");
-}
 
 #[test]
 fn meta_round_trip_keeps_the_spec() {

@@ -2,8 +2,9 @@
 //! variable, log files) from the app's, and the cluster form of a node app.
 
 use crate::error::TsmError;
+use crate::model::derive;
 use crate::model::instances::{Group, Plan};
-use crate::model::spec::{compose_name, Spec};
+use crate::model::spec::Spec;
 use std::path::{Path, PathBuf};
 
 fn numbered(path: &Path, i: u32) -> PathBuf {
@@ -56,7 +57,7 @@ pub fn instance(
         increment = Some((var.clone(), (start + u64::from(i)).to_string()));
     }
     spec.name = match spec.port {
-        Some(port) if by_port => compose_name(app, port)?,
+        Some(port) if by_port => derive::name(app, Some(port))?,
         _ => {
             let name = format!("{app}-{i}");
             if !crate::model::resolve::valid_name(&name) {

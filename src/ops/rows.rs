@@ -107,7 +107,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 restarts: 0,
                 end: None,
                 script: None,
-                error: Some(why),
+                error: Some(why.to_string()),
                 watch: false,
                 workers: None,
                 cpu: None,

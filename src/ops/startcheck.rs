@@ -2,7 +2,8 @@
 //! derived from it, arguments and environment fit what `exec` accepts, the log files open.
 
 use crate::error::TsmError;
-use crate::model::spec::{check_name_length, Spec};
+use crate::model::derive::check_name_length;
+use crate::model::spec::Spec;
 use crate::platform;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;

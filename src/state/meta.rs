@@ -1,23 +1,23 @@
 //! The one-line `key=value` meta format: parsed with shell-words (never eval'ed), unknown keys kept.
 
-use std::fmt;
-
 /// One process's metadata, in file order; keys the code does not know are carried along.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
     pairs: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetaError(pub String);
-
-impl fmt::Display for MetaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// Why a meta file's text is no meta.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetaError {
+    #[error("unbalanced quoting ({0})")]
+    Quoting(shell_words::ParseError),
+    #[error("'{0}' is not key=value")]
+    NotKeyValue(String),
+    #[error("bad key '{0}'")]
+    BadKey(String),
+    #[error("empty")]
+    Empty,
 }
-
-impl std::error::Error for MetaError {}
 
 fn valid_key(key: &str) -> bool {
     let mut chars = key.chars();
@@ -32,20 +32,19 @@ impl Meta {
 
     /// Parses the text of a meta file.
     pub fn parse(text: &str) -> Result<Self, MetaError> {
-        let words = shell_words::split(text.trim_end_matches('\n'))
-            .map_err(|e| MetaError(format!("unbalanced quoting ({e})")))?;
+        let words = shell_words::split(text.trim_end_matches('\n')).map_err(MetaError::Quoting)?;
         let mut meta = Meta::new();
         for word in words {
-            let (key, value) = word
-                .split_once('=')
-                .ok_or_else(|| MetaError(format!("'{word}' is not key=value")))?;
+            let Some((key, value)) = word.split_once('=') else {
+                return Err(MetaError::NotKeyValue(word));
+            };
             if !valid_key(key) {
-                return Err(MetaError(format!("bad key '{key}'")));
+                return Err(MetaError::BadKey(key.to_string()));
             }
             meta.set(key, value);
         }
         if meta.pairs.is_empty() {
-            return Err(MetaError("empty".into()));
+            return Err(MetaError::Empty);
         }
         Ok(meta)
     }
@@ -187,16 +186,26 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bad in [
-            "",
-            "   \n",
-            "no_equals_sign",
-            "a='unterminated",
-            "9bad=1",
-            "=x",
+        for (bad, why) in [
+            ("", MetaError::Empty),
+            ("   \n", MetaError::Empty),
+            (
+                "no_equals_sign",
+                MetaError::NotKeyValue("no_equals_sign".into()),
+            ),
+            (
+                "a='unterminated",
+                MetaError::Quoting(shell_words::ParseError),
+            ),
+            ("9bad=1", MetaError::BadKey("9bad".into())),
+            ("=x", MetaError::BadKey(String::new())),
         ] {
-            assert!(Meta::parse(bad).is_err(), "{bad:?} should not parse");
+            assert_eq!(Meta::parse(bad), Err(why), "{bad:?} should not parse");
         }
+        assert_eq!(
+            MetaError::Quoting(shell_words::ParseError).to_string(),
+            "unbalanced quoting (missing closing quote)"
+        );
     }
 
     #[test]

@@ -1,19 +1,31 @@
 //! The state folder: meta files (atomic writes, locked updates), pid files and TSM IDs.
 
 use crate::state::lock::FileLock;
-use crate::state::meta::Meta;
+use crate::state::meta::{Meta, MetaError};
 use crate::state::paths::Paths;
 use crate::state::statefile::{self, META_CAP};
 use anyhow::{Context, Result};
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 /// One `processes/*.meta` file: its name and what it held.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub name: String,
-    pub meta: Result<Meta, String>,
+    pub meta: std::result::Result<Meta, Corrupt>,
+}
+
+/// Why a meta file of the listing holds no meta (its row shows `corrupt`).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Corrupt {
+    /// Its text does not parse.
+    #[error(transparent)]
+    Parse(#[from] MetaError),
+    /// It cannot be read as a meta file: too large, not a regular file, not UTF-8.
+    #[error("{0}")]
+    Unreadable(Arc<std::io::Error>),
 }
 
 impl Entry {
@@ -174,9 +186,9 @@ impl<'a> Store<'a> {
             // Capped, non-blocking, regular files only: a FIFO, a symlink to /dev/zero or a
             // huge file is one corrupt row, never a hang or a memory blow-up.
             let meta = match statefile::read_text(&item.path(), META_CAP) {
-                Ok(Some(text)) => Meta::parse(&text).map_err(|e| e.to_string()),
+                Ok(Some(text)) => Meta::parse(&text).map_err(Corrupt::from),
                 Ok(None) => continue,
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(Corrupt::Unreadable(Arc::new(e))),
             };
             entries.push(Entry {
                 name: name.to_string(),

@@ -84,21 +84,6 @@ impl Source for Watch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::units::parse_limit;
-
-    #[test]
-    fn limits_in_pm2_units() {
-        assert_eq!(parse_limit("300M"), Ok(300 << 20));
-        assert_eq!(parse_limit("1G"), Ok(1 << 30));
-        assert_eq!(parse_limit("512k"), Ok(512 << 10));
-        assert_eq!(parse_limit("1.5G"), Ok(3 << 29));
-        assert_eq!(parse_limit("4096"), Ok(4096));
-        assert_eq!(parse_limit("200MB"), Ok(200 << 20));
-        for bad in ["0", "-5M", "12XB", "", "M", "0K", "1e9", "5 M"] {
-            let err = parse_limit(bad).unwrap_err();
-            assert!(err.contains("K, M or G"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn restarts_only_after_consecutive_samples_over_the_limit() {

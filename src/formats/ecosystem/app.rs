@@ -1,16 +1,16 @@
 //! One app of an ecosystem config, in pm2's field names, checked and turned into a spec.
 
 use super::fields::{refusal, unalias, Refusals};
-use super::names::file_name_for;
+use super::values::{env_pairs, field_error, merge, stops_on_zero, text, Fields};
 use crate::error::TsmError;
 use crate::logs::{DateFormat, LogOptions};
+use crate::model::derive::{self, file_name_for, PortSource};
 use crate::model::dotenv;
 use crate::model::policy::{Mode, Policy};
-use crate::model::port;
 use crate::model::script;
 use crate::model::script::expand_home;
-use crate::model::spec::{compose_name, Origin, Spec, DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LOG_RETAIN};
-use crate::model::units::{parse_duration_ms, parse_size};
+use crate::model::spec::{Origin, Spec, DEFAULT_LOG_RETAIN};
+use crate::model::units::{parse_limit, parse_size};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -49,71 +49,8 @@ impl App {
     }
 }
 
-/// A scalar as text (pm2 configs write ports and delays as numbers or strings).
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn env_pairs(v: &Value, what: &str) -> Result<Vec<(String, String)>, String> {
-    let Value::Object(map) = v else {
-        return Err(format!("'{what}' must be an object"));
-    };
-    Ok(map
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (k.clone(), text(v).unwrap_or_else(|| v.to_string())))
-        .collect())
-}
-
-fn merge(into: &mut Vec<(String, String)>, more: Vec<(String, String)>) {
-    for (k, v) in more {
-        into.retain(|(old, _)| *old != k);
-        into.push((k, v));
-    }
-}
-
-/// A list of words: an array, or one string split like a shell would.
-fn words(v: &Value, key: &str) -> Result<Vec<String>, String> {
-    match v {
-        Value::Array(items) => Ok(items.iter().map(|a| text(a).unwrap_or_default()).collect()),
-        other => {
-            let line =
-                text(other).ok_or_else(|| format!("'{key}' must be a string or an array"))?;
-            shell_words::split(&line).map_err(|e| format!("'{key}': {e}"))
-        }
-    }
-}
-
-/// Milliseconds: a number, or `500ms`, `5s`, `2m`, `1h`.
-fn millis(v: &Value, key: &str) -> Result<u64, String> {
-    if let Value::Number(n) = v {
-        return Ok(n.as_f64().map_or(0, |f| f.max(0.0) as u64));
-    }
-    let t = text(v).unwrap_or_default();
-    if let Some(hours) = t
-        .trim()
-        .strip_suffix('h')
-        .and_then(|h| h.parse::<f64>().ok())
-    {
-        return Ok((hours * 3_600_000.0).max(0.0) as u64);
-    }
-    parse_duration_ms(&t).map_err(|e| format!("'{key}': {e}"))
-}
-
-/// Whether `stop_exit_codes` lists 0 (an exit 0 ends the app: tsm's on-failure).
-fn stops_on_zero(codes: Option<&Value>) -> bool {
-    match codes {
-        Some(Value::Array(codes)) => codes.iter().any(|c| c.as_u64() == Some(0)),
-        Some(code) => code.as_u64() == Some(0),
-        None => false,
-    }
-}
-
+/// App number `index` of `config` (pm2's fields), checked and turned into what a start needs;
+/// every error names the app.
 pub fn spec(
     config: &Path,
     index: usize,
@@ -132,223 +69,277 @@ pub fn spec(
         .get("name")
         .and_then(text)
         .unwrap_or_else(|| format!("#{index}"));
-    let bad = |why: String| TsmError::Data(format!("{}: app '{label}': {why}", config.display()));
-    let get = |key: &str| fields.get(key).filter(|v| !v.is_null());
-    let folder = config.parent().unwrap_or(Path::new("/"));
-    let cwd = match get("cwd").and_then(text) {
-        Some(c) => folder.join(expand_home(&c)),
-        None => folder.to_path_buf(),
-    };
-    if !cwd.is_dir() {
-        return Err(bad(format!("cwd '{}' is not a folder", cwd.display())));
-    }
-    let raw_script = get("script")
-        .and_then(text)
-        .ok_or_else(|| bad("missing 'script'".into()))?;
-    let in_app = |e: TsmError| match e {
-        TsmError::NoInput(m) => {
-            TsmError::NoInput(format!("{}: app '{label}': {m}", config.display()))
-        }
-        TsmError::Data(m) => bad(m),
-        other => other,
-    };
-    let mut args = match get("args") {
-        None => Vec::new(),
-        Some(v) => words(v, "args").map_err(bad)?,
-    };
+    checked(config, &fields, opts, refused)
+        .map_err(|e| e.context(format!("{}: app '{label}'", config.display())))
+}
+
+/// What an app runs: the program (a file, or a command line run by bash), how, and the head of
+/// its text for the PORT scan.
+struct Program {
+    script: PathBuf,
+    interpreter: Option<PathBuf>,
+    args: Vec<String>,
+    text: String,
+    /// argv[0] as the app names the program, when it is run directly under another name.
+    argv0: Option<String>,
+}
+
+fn program(f: &Fields, raw: &str, cwd: &Path) -> Result<Program, TsmError> {
+    let mut args = f.words("args")?;
     // pm2 runs a script with spaces that is no file as a shell command line.
-    let command_line = raw_script.contains(' ') && !cwd.join(&raw_script).exists();
-    let (script_path, interpreter, text_head) = if command_line {
-        let bash = script::find_program("bash", &raw_script).map_err(in_app)?;
-        let mut line = vec!["-c".to_string(), raw_script.clone()];
+    if raw.contains(' ') && !cwd.join(raw).exists() {
+        let bash = script::find_program("bash", raw)?;
+        let mut line = vec!["-c".to_string(), raw.to_string()];
         line.append(&mut args);
-        args = line;
-        (bash, None, String::new())
-    } else {
-        match get("interpreter").and_then(text) {
-            Some(i) if i != "none" => {
-                let path = cwd.join(&raw_script);
-                if !path.is_file() {
-                    return Err(in_app(script::not_found(&raw_script)));
-                }
-                let found = script::find_program(&i, &raw_script).map_err(in_app)?;
-                let head = std::fs::read_to_string(&path).unwrap_or_default();
-                (path.canonicalize().unwrap_or(path), Some(found), head)
+        return Ok(Program {
+            script: bash,
+            interpreter: None,
+            args: line,
+            text: String::new(),
+            argv0: None,
+        });
+    }
+    let (script, interpreter, text) = match f.text("interpreter") {
+        Some(i) if i != "none" => {
+            let path = cwd.join(raw);
+            if !path.is_file() {
+                return Err(script::not_found(raw));
             }
-            _ => script::locate(&raw_script, &cwd).map_err(in_app)?,
+            let found = script::find_program(&i, raw)?;
+            let head = std::fs::read_to_string(&path).unwrap_or_default();
+            (path.canonicalize().unwrap_or(path), Some(found), head)
         }
+        _ => script::locate(raw, cwd)?,
     };
-    let interpreter_args = match get("interpreter_args") {
-        None => Vec::new(),
-        Some(v) => words(v, "interpreter_args").map_err(bad)?,
-    };
-    let env_file = get("env_file").and_then(text).map(|f| cwd.join(f));
+    let argv0 = script::argv0_for(raw, &script, interpreter.as_ref());
+    Ok(Program {
+        script,
+        interpreter,
+        args,
+        text,
+        argv0,
+    })
+}
+
+/// Variables in the order they apply.
+type Vars = Vec<(String, String)>;
+
+/// The app's env file and variables: its `env_file`, then `env`, `env_PROFILE` and `port` over it, and its
+/// instance variable (0) unless one of those sets it.
+fn environment(
+    f: &Fields,
+    cwd: &Path,
+    opts: &AppOptions,
+) -> Result<(Option<PathBuf>, Vars), TsmError> {
+    let env_file = f.text("env_file").map(|file| cwd.join(file));
     let mut env = match &env_file {
-        Some(path) => dotenv::read(path).map_err(in_app)?,
+        Some(path) => dotenv::read(path)?,
         None => Vec::new(),
     };
-    if let Some(v) = get("env") {
-        merge(&mut env, env_pairs(v, "env").map_err(bad)?);
+    if let Some(v) = f.get("env") {
+        merge(&mut env, env_pairs(v, "env")?);
     }
     if let Some(profile) = &opts.profile {
         let key = format!("env_{profile}");
-        if let Some(v) = get(&key) {
-            merge(&mut env, env_pairs(v, &key).map_err(bad)?);
+        if let Some(v) = f.get(&key) {
+            merge(&mut env, env_pairs(v, &key)?);
         }
     }
-    if let Some(p) = get("port").and_then(text) {
+    if let Some(p) = f.text("port") {
         merge(&mut env, vec![("PORT".into(), p)]);
     }
-    let instance_var = get("instance_var")
-        .and_then(text)
+    let instance_var = f
+        .text("instance_var")
         .unwrap_or_else(|| "NODE_APP_INSTANCE".into());
     if !env.iter().any(|(k, _)| *k == instance_var) {
         env.push((instance_var, "0".into()));
     }
-    let port = match env.iter().rev().find(|(k, _)| k == "PORT") {
-        Some((_, p)) => Some(
-            port::parse_port(p)
-                .ok_or_else(|| bad(format!("invalid PORT '{p}': must be 1 to 65535")))?,
-        ),
-        None => port::port_in_script(&text_head),
-    };
-    let mut app_name = get("name").and_then(text).unwrap_or_else(|| {
-        let first = raw_script.split(' ').next().unwrap_or_default();
-        Path::new(first)
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    if let (Some(true), Some(profile)) = (
-        get("append_env_to_name").and_then(Value::as_bool),
-        &opts.profile,
-    ) {
-        app_name = format!("{app_name}-{profile}");
+    let env_file = env_file.map(|p| p.canonicalize().unwrap_or(p));
+    Ok((env_file, env))
+}
+
+/// The app's name as pm2 knows it: `name`, else the script's stem, with `-PROFILE` for
+/// `append_env_to_name`.
+fn app_name(f: &Fields, raw_script: &str, opts: &AppOptions) -> String {
+    let name = f
+        .text("name")
+        .unwrap_or_else(|| derive::script_stem(raw_script.split(' ').next().unwrap_or_default()));
+    match (f.flag("append_env_to_name"), &opts.profile) {
+        (Some(true), Some(profile)) => format!("{name}-{profile}"),
+        _ => name,
     }
-    let base = file_name_for(&app_name);
-    let name = match port {
-        Some(p) => compose_name(&base, p).map_err(|e| bad(e.to_string()))?,
-        None => base,
-    };
-    let ms = |key: &str| get(key).map(|v| millis(v, key)).transpose().map_err(bad);
-    let flag = |key: &str| get(key).and_then(Value::as_bool);
+}
+
+fn policy(f: &Fields) -> Result<Policy, TsmError> {
     let defaults = Policy::default();
-    let policy = Policy {
+    Ok(Policy {
         // pm2 restarts an app whatever its exit code, unless stop_exit_codes lists it.
-        mode: if flag("autorestart") == Some(false) {
+        mode: if f.flag("autorestart") == Some(false) {
             Mode::Never
-        } else if stops_on_zero(get("stop_exit_codes")) {
+        } else if stops_on_zero(f.get("stop_exit_codes")) {
             Mode::OnFailure
         } else {
             Mode::Always
         },
-        delay_ms: ms("restart_delay")?
-            .or(ms("exp_backoff_restart_delay")?)
+        delay_ms: f
+            .ms("restart_delay")?
+            .or(f.ms("exp_backoff_restart_delay")?)
             .unwrap_or(defaults.delay_ms),
-        min_uptime_ms: ms("min_uptime")?.unwrap_or(defaults.min_uptime_ms),
-        max_restarts: get("max_restarts")
+        min_uptime_ms: f.ms("min_uptime")?.unwrap_or(defaults.min_uptime_ms),
+        max_restarts: f
+            .get("max_restarts")
             .and_then(|v| text(v)?.parse::<u64>().ok())
             .map_or(defaults.max_restarts, |n| n.min(u64::from(u32::MAX)) as u32),
-    };
-    let max_size = match get("max_log_size") {
+    })
+}
+
+/// `max_size` (from `max_log_size`), `log_retain`, `time` and `log_date_format`.
+fn log_options(f: &Fields, max_size: Option<u64>) -> Result<LogOptions, TsmError> {
+    let date_format = f
+        .text("log_date_format")
+        .map(|format| DateFormat::parse(&format))
+        .transpose()
+        .map_err(|e| field_error("log_date_format", e))?;
+    Ok(LogOptions {
+        max_size,
+        retain: f
+            .get("log_retain")
+            .and_then(Value::as_u64)
+            .map_or(DEFAULT_LOG_RETAIN, |n| n.min(u64::from(u32::MAX)) as u32),
+        time: f.flag("time").unwrap_or(false),
+        date_format,
+    })
+}
+
+/// The restart policy, the memory limit, the log options and the stop grace, in that order
+/// (the first bad field of several is the one told).
+fn tuning(f: &Fields, spec: &mut Spec) -> Result<(), TsmError> {
+    spec.policy = policy(f)?;
+    let max_size = match f.get("max_log_size") {
         None => None,
         Some(Value::Number(n)) => n.as_u64(),
         Some(v) => Some(
-            parse_size(&text(v).unwrap_or_default())
-                .map_err(|e| bad(format!("'max_log_size': {e}")))?,
+            parse_size(&text(v).unwrap_or_default()).map_err(|e| field_error("max_log_size", e))?,
         ),
     };
-    let max_memory = match get("max_memory_restart") {
-        None => None,
-        Some(v) => Some(
-            crate::model::units::parse_limit(&text(v).unwrap_or_default())
-                .map_err(|e| bad(format!("'max_memory_restart': {e}")))?,
-        ),
-    };
-    let date_format = get("log_date_format")
-        .and_then(text)
-        .map(|f| DateFormat::parse(&f))
-        .transpose()
-        .map_err(|e| bad(format!("'log_date_format': {e}")))?;
-    // Log files: pm2's "NULL" and disable_logs discard; log_file combines both streams.
-    let file = |key: &str| {
-        get(key).and_then(text).map(|f| match f.as_str() {
-            "NULL" | "/dev/null" => PathBuf::from("/dev/null"),
-            _ => cwd.join(expand_home(&f)),
+    spec.max_memory = f
+        .get("max_memory_restart")
+        .map(|v| {
+            parse_limit(&text(v).unwrap_or_default())
+                .map_err(|e| field_error("max_memory_restart", e))
         })
-    };
-    let (mut out_file, mut error_file) = (file("out_file"), file("error_file"));
-    if let Some(combined) = get("log_file")
-        .filter(|v| v.is_string())
-        .and(file("log_file"))
-    {
-        if out_file.is_none() && error_file.is_none() {
-            (out_file, error_file) = (Some(combined.clone()), Some(combined));
+        .transpose()?;
+    spec.log = log_options(f, max_size)?;
+    if let Some(ms) = f.ms("kill_timeout")? {
+        spec.kill_timeout_ms = ms;
+    }
+    Ok(())
+}
+
+/// A log path field: pm2's `NULL` discards, `~` is home, the rest is relative to `cwd`.
+fn log_path(f: &Fields, key: &str, cwd: &Path) -> Option<PathBuf> {
+    f.text(key).map(|file| match file.as_str() {
+        "NULL" | "/dev/null" => PathBuf::from("/dev/null"),
+        _ => cwd.join(expand_home(&file)),
+    })
+}
+
+/// `out_file` and `error_file`; `log_file` combines both streams when neither is set;
+/// `disable_logs` discards them.
+fn log_files(
+    f: &Fields,
+    cwd: &Path,
+    app_name: &str,
+    refused: &mut Refusals,
+) -> (Option<PathBuf>, Option<PathBuf>) {
+    let (mut out, mut err) = (log_path(f, "out_file", cwd), log_path(f, "error_file", cwd));
+    let combined = f.get("log_file").filter(|v| v.is_string());
+    if let Some(combined) = combined.and(log_path(f, "log_file", cwd)) {
+        if out.is_none() && err.is_none() {
+            (out, err) = (Some(combined.clone()), Some(combined));
         } else {
             refused.add(
                 "log_file",
                 "out_file/error_file take the streams, so the combined log_file is not written"
                     .into(),
-                &app_name,
+                app_name,
             );
         }
     }
-    if flag("disable_logs") == Some(true) {
-        (out_file, error_file) = (Some("/dev/null".into()), Some("/dev/null".into()));
+    if f.flag("disable_logs") == Some(true) {
+        return (Some("/dev/null".into()), Some("/dev/null".into()));
     }
-    for (key, value) in &fields {
+    (out, err)
+}
+
+fn checked(
+    config: &Path,
+    fields: &Map<String, Value>,
+    opts: &AppOptions,
+    refused: &mut Refusals,
+) -> Result<App, TsmError> {
+    let f = Fields(fields);
+    let folder = config.parent().unwrap_or(Path::new("/"));
+    let cwd = match f.text("cwd") {
+        Some(c) => folder.join(expand_home(&c)),
+        None => folder.to_path_buf(),
+    };
+    if !cwd.is_dir() {
+        let why = format!("cwd '{}' is not a folder", cwd.display());
+        return Err(TsmError::Data(why));
+    }
+    let raw_script = f
+        .text("script")
+        .ok_or_else(|| TsmError::Data("missing 'script'".into()))?;
+    let program = program(&f, &raw_script, &cwd)?;
+    let interpreter_args = f.words("interpreter_args")?;
+    let (env_file, env) = environment(&f, &cwd, opts)?;
+    let sources = [
+        derive::env_port(&env).map(PortSource::AppEnv),
+        Some(PortSource::Script(&program.text)),
+    ];
+    let sources: Vec<PortSource> = sources.into_iter().flatten().collect();
+    let port = derive::port(&sources)?.map(|p| p.port);
+    let app_name = app_name(&f, &raw_script, opts);
+    let mut spec = Spec::new(
+        derive::name(&file_name_for(&app_name), port)?,
+        program.script,
+        cwd.canonicalize().unwrap_or(cwd.clone()),
+    );
+    (spec.out_file, spec.error_file) = log_files(&f, &cwd, &app_name, refused);
+    for (key, value) in fields {
         if let Some(why) = refusal(key, value) {
             refused.add(key, why, &app_name);
         }
     }
-    if interpreter.is_none() && !interpreter_args.is_empty() {
+    if program.interpreter.is_none() && !interpreter_args.is_empty() {
         refused.add(
             "interpreter_args",
             "the script runs directly (no interpreter), so they are not passed".into(),
             &app_name,
         );
     }
-    let argv0 = (!command_line)
-        .then(|| script::argv0_for(&raw_script, &script_path, interpreter.as_ref()))
-        .flatten();
-    let spec = Spec {
-        name,
-        script: script_path,
-        interpreter,
-        interpreter_args,
-        args,
-        cwd: cwd.canonicalize().unwrap_or(cwd.clone()),
-        env_file: env_file.map(|p| p.canonicalize().unwrap_or(p)),
-        env,
-        port,
-        kill_timeout_ms: ms("kill_timeout")?.unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
-        log: LogOptions {
-            max_size,
-            retain: get("log_retain")
-                .and_then(Value::as_u64)
-                .map_or(DEFAULT_LOG_RETAIN, |n| n.min(u64::from(u32::MAX)) as u32),
-            time: flag("time").unwrap_or(false),
-            date_format,
-        },
-        policy,
-        origin: Origin::Ecosystem {
-            config: config.to_path_buf(),
-            app: app_name,
-            profile: opts.profile.clone(),
-        },
-        out_file,
-        error_file,
-        features: crate::model::features::from_app(&fields, &cwd).map_err(in_app)?,
-        max_memory,
-        argv0,
+    spec.interpreter = program.interpreter;
+    spec.interpreter_args = interpreter_args;
+    spec.args = program.args;
+    spec.argv0 = program.argv0;
+    spec.env_file = env_file;
+    spec.env = env;
+    spec.port = port;
+    tuning(&f, &mut spec)?;
+    spec.features = crate::model::features::from_app(fields, &cwd)?;
+    spec.origin = Origin::Ecosystem {
+        config: config.to_path_buf(),
+        app: app_name,
+        profile: opts.profile.clone(),
     };
     Ok(App {
         spec,
-        wait_ready: flag("wait_ready") == Some(true),
-        listen_timeout_ms: ms("listen_timeout")?,
-        pid_file: file("pid_file"),
-        force: flag("force") == Some(true),
-        autostart: flag("autostart") != Some(false),
+        wait_ready: f.flag("wait_ready") == Some(true),
+        listen_timeout_ms: f.ms("listen_timeout")?,
+        pid_file: log_path(&f, "pid_file", &cwd),
+        force: f.flag("force") == Some(true),
+        autostart: f.flag("autostart") != Some(false),
     })
 }
 

@@ -70,8 +70,14 @@ const value = require('vm').runInThisContext('(' + text + ')', { filename: file 
 process.stdout.write(JSON.stringify(value === undefined ? null : value));
 "#;
 
-pub fn data_error(config: &Path, why: impl std::fmt::Display) -> TsmError {
-    TsmError::Data(format!("{}: {why}", config.display()))
+/// A reason of tsm's own why `config` is refused: `CONFIG: WHY`.
+pub fn data_error(config: &Path, why: impl Into<String>) -> TsmError {
+    TsmError::Data(why.into()).context(config.display().to_string())
+}
+
+/// A parser's error in `config`: `CONFIG: ERROR`.
+fn in_config(config: &Path, e: impl std::error::Error + Send + Sync + 'static) -> TsmError {
+    TsmError::invalid(e).context(config.display().to_string())
 }
 
 /// Reads the config into JSON.
@@ -81,51 +87,70 @@ pub fn load(config: &Path) -> Result<Value, TsmError> {
         return load_js(config);
     }
     let text = std::fs::read_to_string(config).map_err(|e| {
-        TsmError::NoInput(format!("config '{}' not readable: {e}", config.display()))
+        TsmError::unreadable(format!("config '{}' not readable", config.display()), e)
     })?;
     match format {
-        Format::Yaml => parse_yaml(&text).map_err(|e| data_error(config, e)),
+        Format::Yaml => parse_yaml(&text).map_err(|e| in_config(config, e)),
         _ => match parse_json(&text) {
             Ok(value) => Ok(value),
             // JavaScript in a .json, as pm2 allows: node reads it when there is a node;
             // otherwise (or when node cannot either) the JSON error with its line.
             Err(why) => match which::which("node") {
                 Ok(node) => {
-                    run_node(&node, EXPRESSION_LOADER, config).map_err(|_| data_error(config, &why))
+                    run_node(&node, EXPRESSION_LOADER, config).map_err(|_| in_config(config, why))
                 }
-                Err(_) => Err(data_error(config, why)),
+                Err(_) => Err(in_config(config, why)),
             },
         },
     }
 }
 
+/// Why a config's text does not parse: the parser's message, and where when it says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", at.map(|(l, c)| format!("line {l} column {c}: ")).unwrap_or_default())]
+pub struct SyntaxError {
+    /// Line and column, from 1.
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+}
+
+/// A parser's message without its own ` at line …` tail (the line is shown before it).
+fn without_position(message: String) -> String {
+    match message.split_once(" at line ") {
+        Some((m, _)) => m.to_string(),
+        None => message,
+    }
+}
+
 /// JSON as pm2 reads it (pm2 evaluates `.json` as a JavaScript expression): JSON5 covers the
 /// comments, unquoted keys, single quotes and trailing commas real files have.
-pub fn parse_json(text: &str) -> Result<Value, String> {
+pub fn parse_json(text: &str) -> Result<Value, SyntaxError> {
     json5::from_str::<Value>(text).map_err(|e| match e.position() {
-        Some(at) => format!(
-            "line {} column {}: {}",
-            at.line + 1,
-            at.column + 1,
-            e.to_string()
-                .rsplit_once(" at line ")
-                .map_or(e.to_string(), |(m, _)| m.to_string())
-        ),
-        None => e.to_string(),
+        Some(at) => SyntaxError {
+            at: Some((at.line + 1, at.column + 1)),
+            message: match e.to_string().rsplit_once(" at line ") {
+                Some((m, _)) => m.to_string(),
+                None => e.to_string(),
+            },
+        },
+        None => SyntaxError {
+            at: None,
+            message: e.to_string(),
+        },
     })
 }
 
 /// YAML 1.1/1.2 as js-yaml reads pm2's `process.yml`.
-pub fn parse_yaml(text: &str) -> Result<Value, String> {
+pub fn parse_yaml(text: &str) -> Result<Value, SyntaxError> {
     serde_yaml_ng::from_str::<Value>(text).map_err(|e| match e.location() {
-        Some(at) => {
-            let message = e.to_string();
-            let message = message
-                .split_once(" at line ")
-                .map_or(message.as_str(), |(m, _)| m);
-            format!("line {} column {}: {message}", at.line(), at.column())
-        }
-        None => e.to_string(),
+        Some(at) => SyntaxError {
+            at: Some((at.line(), at.column())),
+            message: without_position(e.to_string()),
+        },
+        None => SyntaxError {
+            at: None,
+            message: e.to_string(),
+        },
     })
 }
 
@@ -134,7 +159,7 @@ fn timeout() -> Result<Duration, TsmError> {
     match std::env::var("TSM_CONFIG_TIMEOUT") {
         Ok(text) if !text.trim().is_empty() => crate::model::units::parse_duration_ms(&text)
             .map(Duration::from_millis)
-            .map_err(|e| TsmError::Data(format!("TSM_CONFIG_TIMEOUT: {e}"))),
+            .map_err(|e| TsmError::invalid(e).context("TSM_CONFIG_TIMEOUT")),
         _ => Ok(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
     }
 }
@@ -199,7 +224,7 @@ fn run_node(node: &Path, loader: &str, config: &Path) -> Result<Value, TsmError>
         let stderr = String::from_utf8_lossy(&stderr);
         return Err(data_error(config, node_error(&stderr, config)));
     }
-    serde_json::from_slice(&stdout).map_err(|e| data_error(config, e))
+    serde_json::from_slice(&stdout).map_err(|e| in_config(config, e))
 }
 
 /// Turns node's report of a failed load into `LINE: Message` where node gives a line.
@@ -271,7 +296,8 @@ mod tests {
         );
         let err = parse_json("{\n  \"apps\": [{\n    \"exec_interpreter\": \"node,\n  }]\n}\n")
             .unwrap_err();
-        assert!(err.starts_with("line 3 column "), "{err}");
+        assert_eq!(err.at.map(|(line, _)| line), Some(3));
+        assert!(err.to_string().starts_with("line 3 column "), "{err}");
     }
 
     #[test]
@@ -281,7 +307,10 @@ mod tests {
         assert_eq!(v["apps"][0]["name"], "HTTP-API");
         assert_eq!(v["apps"][0]["ignore_watch"][0], "node_modules");
         let err = parse_yaml("apps:\n  - name: a\n   script: [\n").unwrap_err();
-        assert!(err.starts_with("line "), "{err}");
+        assert!(
+            err.at.is_some() && err.to_string().starts_with("line "),
+            "{err}"
+        );
         // A billion laughs is refused, not expanded.
         let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
         for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
@@ -292,6 +321,9 @@ mod tests {
             bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         bomb.push_str("apps: *i\n");
-        assert!(parse_yaml(&bomb).unwrap_err().contains("repetition limit"));
+        assert!(parse_yaml(&bomb)
+            .unwrap_err()
+            .message
+            .contains("repetition limit"));
     }
 }
