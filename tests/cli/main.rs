@@ -27,4 +27,5 @@ mod startup;
 mod supervision;
 mod treekill;
 mod trust;
+mod tty;
 mod watch;
