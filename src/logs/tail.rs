@@ -56,24 +56,28 @@ fn lines_before(file: &mut File, len: u64, n: usize) -> io::Result<Vec<Vec<u8>>>
         return Ok(Vec::new());
     }
     let mut start = len;
-    let mut tail: Vec<u8> = Vec::new();
-    // Read blocks from the end until the text holds the newline in front of the first wanted
-    // line (n of them, one more when the file ends with one), or the file is exhausted.
-    loop {
-        let newlines = tail.iter().filter(|b| **b == b'\n').count();
-        let ends_with_nl = tail.last() == Some(&b'\n');
-        let needed = n + usize::from(ends_with_nl);
-        if start == 0 || newlines >= needed || tail.len() as u64 >= MAX_TAIL {
-            break;
-        }
+    // Blocks read from the end, the last one first, until they hold the newline in front of
+    // the first wanted line (n of them, one more when the file ends with one), or the file
+    // is exhausted. Newlines are counted per block as it is read, and the blocks joined
+    // once: the cost grows with what is read, never with its square.
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let (mut read, mut newlines) = (0u64, 0usize);
+    let mut ends_with_nl = false;
+    while start > 0 && newlines < n + usize::from(ends_with_nl) && read < MAX_TAIL {
         let size = BLOCK.min(start);
         start -= size;
         file.seek(SeekFrom::Start(start))?;
         let mut block = vec![0u8; size as usize];
         file.read_exact(&mut block)?;
-        block.extend_from_slice(&tail);
-        tail = block;
+        if blocks.is_empty() {
+            ends_with_nl = block.last() == Some(&b'\n');
+        }
+        newlines += block.iter().filter(|b| **b == b'\n').count();
+        read += size;
+        blocks.push(block);
     }
+    blocks.reverse();
+    let tail = blocks.concat();
     let text = tail.strip_suffix(b"\n").unwrap_or(&tail);
     let mut lines: Vec<Vec<u8>> = text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
     if start > 0 && (tail.len() as u64) < MAX_TAIL {

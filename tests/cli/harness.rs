@@ -9,6 +9,11 @@ use tsm::state::meta::Meta;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tsm-native");
 
+/// How long one `tsm-native` run may take before it is killed and the test fails: only a
+/// guard against a hang (a FIFO opened blocking, a wait that never ends), never a measure
+/// of speed, which two busy cores would make flaky. Timing goals live in benches/.
+pub const HANG: Duration = Duration::from_secs(60);
+
 /// One test's world: `TETRA_DIR` and a working folder for scripts, both in a temp dir.
 pub struct Tsm {
     _tmp: tempfile::TempDir,
@@ -42,7 +47,7 @@ impl Tsm {
         cmd.env("TETRA_DIR", &self.tetra)
             .env_remove("PORT")
             .current_dir(&self.work)
-            .timeout(Duration::from_secs(60));
+            .timeout(HANG);
         cmd
     }
 
