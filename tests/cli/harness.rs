@@ -9,6 +9,11 @@ use tsm::state::meta::Meta;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tsm-native");
 
+/// How long one `tsm-native` run may take before it is killed and the test fails: only a
+/// guard against a hang (a FIFO opened blocking, a wait that never ends), never a measure
+/// of speed, which two busy cores would make flaky. Timing goals live in benches/.
+pub const HANG: Duration = Duration::from_secs(60);
+
 /// One test's world: `TETRA_DIR` and a working folder for scripts, both in a temp dir.
 pub struct Tsm {
     _tmp: tempfile::TempDir,
@@ -42,7 +47,7 @@ impl Tsm {
         cmd.env("TETRA_DIR", &self.tetra)
             .env_remove("PORT")
             .current_dir(&self.work)
-            .timeout(Duration::from_secs(60));
+            .timeout(HANG);
         cmd
     }
 
@@ -184,65 +189,41 @@ impl Drop for Tsm {
     }
 }
 
-/// Live processes whose environment carries `TETRA_DIR=<tetra>`: everything a test started.
+/// Live processes whose environment carries `TETRA_DIR=<tetra>`: everything a test started
+/// (the platform's own walk of the process table, as `tsm stop` and `doctor` use it).
 pub fn processes_of(tetra: &Path) -> Vec<i32> {
-    let needle = format!("TETRA_DIR={}", tetra.display());
-    if !cfg!(target_os = "linux") {
-        return processes_with_env_word(&needle);
-    }
-    let mut found = Vec::new();
-    let Ok(listing) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for item in listing.flatten() {
-        let Some(pid) = item
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_bytes())
-            && tsm::platform::proc_info(pid).is_some_and(|i| !i.zombie)
-        {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-/// Without /proc (macOS): `ps -E` appends each process's environment to its command line
-/// (our own user's processes, which is all a test starts).
-fn processes_with_env_word(word: &str) -> Vec<i32> {
-    let Ok(out) = std::process::Command::new("ps")
-        .args(["-axE", "-o", "pid=,command="])
-        .env_remove("TETRA_DIR")
-        .output()
-    else {
-        return Vec::new();
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|line| line.split_whitespace().any(|w| w == word))
-        .filter_map(|line| line.split_whitespace().next()?.parse::<i32>().ok())
-        .filter(|pid| tsm::platform::proc_info(*pid).is_some_and(|i| !i.zombie))
+    let want = tetra.display().to_string();
+    tsm::platform::processes_with_env("TETRA_DIR")
+        .into_iter()
+        .filter(|(pid, value)| *value == want && alive(*pid))
+        .map(|(pid, _)| pid)
         .collect()
 }
 
-/// Polls `check` until it holds or the deadline passes.
-pub fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// How long a wait may take before the test fails: a deadline only bounds how long a failing
+/// test hangs, never what a passing one must achieve in time (two busy cores are slow).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Polls `check` until it holds (true) or `patience` has passed (false); never panics, so it
+/// also serves a `Drop` that runs while a test is failing.
+pub fn poll_until(patience: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + patience;
     let mut pause = Duration::from_millis(1);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
     }
+}
+
+/// Polls `check` until it holds; fails the test after [`PATIENCE`].
+pub fn wait_until(what: &str, check: impl FnMut() -> bool) {
+    assert!(poll_until(PATIENCE, check), "timed out waiting for {what}");
 }
 
 pub fn alive(pid: i32) -> bool {

@@ -58,22 +58,40 @@ fn ambiguous_and_unknown_targets_do_nothing() {
 fn stop_star_stops_everything_in_parallel() {
     let ports: [u16; 6] = free_ports();
     let t = Tsm::new();
-    // Each service takes 1 s to honour SIGTERM: stopped one after another, 6 would take 6 s.
+    let marks = t.work.join("marks");
+    std::fs::create_dir_all(&marks).expect("marks folder");
+    // On SIGTERM each service notes it, then waits until all six have (polling for up to
+    // 20 s), notes that and exits: stopped one after another, the first would wait in vain
+    // for the others' SIGTERM, and end without that second note.
+    let dir = shell_words::quote(marks.to_str().expect("a UTF-8 path")).into_owned();
     for (i, &port) in ports.iter().enumerate() {
         t.script(
             &format!("slow{i}.sh"),
-            &format!("#!/usr/bin/env bash\nexport PORT={}\ntrap 'sleep 1; exit 0' TERM\nwhile :; do sleep 0.1; done\n", port),
+            &format!(
+                "#!/usr/bin/env bash\nexport PORT={port}\n\
+                 on_term() {{\n\
+                 \x20 : > {dir}/term.{i}\n\
+                 \x20 for _ in $(seq 400); do\n\
+                 \x20   termed=({dir}/term.*)\n\
+                 \x20   if [ ${{#termed[@]}} -eq 6 ]; then : > {dir}/saw-all.{i}; exit 0; fi\n\
+                 \x20   sleep 0.05\n\
+                 \x20 done\n\
+                 \x20 exit 1\n\
+                 }}\n\
+                 trap on_term TERM\nwhile :; do sleep 0.1; done\n"
+            ),
         );
         t.start(&[&format!("slow{i}.sh")]);
     }
-    let began = Instant::now();
-    let out = t.run(&["stop", "*"]).success();
-    let elapsed = began.elapsed();
+    // A kill timeout that does not cut the wait short (SIGKILL would end a trap midway).
+    let out = t.run(&["stop", "*", "--kill-timeout", "60s"]).success();
     assert_eq!(stdout_of(&out).lines().count(), 6);
-    assert!(
-        elapsed.as_secs_f64() < 4.0,
-        "stop '*' took {elapsed:?}: not in parallel"
-    );
+    for i in 0..6 {
+        assert!(
+            marks.join(format!("saw-all.{i}")).exists(),
+            "service {i} did not see all six SIGTERMs: not stopped in parallel"
+        );
+    }
     assert!(t.list_json().iter().all(|r| r["status"] == "stopped"));
 }
 

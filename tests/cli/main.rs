@@ -28,4 +28,5 @@ mod startup;
 mod supervision;
 mod treekill;
 mod trust;
+mod tty;
 mod watch;

@@ -164,7 +164,7 @@ fn an_endless_js_config_times_out_and_leaves_nothing() {
         "while (true) {}\nmodule.exports = { apps: [] };\n",
     )
     .unwrap();
-    let began = std::time::Instant::now();
+    // node never ends on its own: that start returns at all shows the timeout ended it.
     t.cmd()
         .env("TSM_CONFIG_TIMEOUT", "700ms")
         .args(["start", "loop.config.js"])
@@ -174,7 +174,6 @@ fn an_endless_js_config_times_out_and_leaves_nothing() {
             "loop.config.js: node did not finish evaluating it within 700 ms",
         ))
         .stderr(predicate::str::contains("TSM_CONFIG_TIMEOUT"));
-    assert!(began.elapsed() < std::time::Duration::from_secs(8));
     // node was ended with its group: nothing carrying this TETRA_DIR is left.
     assert!(processes_of(&t.tetra).is_empty());
     t.cmd()
@@ -315,6 +314,13 @@ fn interpreter_args_log_file_and_wait_ready() {
         "#!/usr/bin/env bash\necho never listens >&2\nexec sleep 300\n",
     );
     let late = free_port();
+    // A first run, stopped, leaves late's line in its log (logs are kept): what the wait
+    // below shows does not depend on bash printing within 0.4 s on a loaded machine.
+    t.start(&["--port", &late.to_string(), "late.sh"]);
+    wait_until("late's line", || {
+        t.log(&format!("late-{late}.err")).contains("never listens")
+    });
+    t.run(&["stop", &format!("late-{late}")]).success();
     std::fs::write(
         t.work.join("apps.yml"),
         format!(

@@ -99,6 +99,14 @@ fn wait_fails_with_the_last_stderr_lines() {
         "#!/usr/bin/env bash\necho 'cannot bind: permission denied' >&2\nexec sleep 300\n",
     );
     let port = free_port().to_string();
+    // A first run, stopped, leaves its line in the log (logs are kept): what the wait below
+    // shows does not depend on bash printing within its 300 ms on a loaded machine.
+    t.run(&["start", "--port", &port, "deaf.sh"]).success();
+    wait_until("the deaf service's line", || {
+        t.log(&format!("deaf-{port}.err"))
+            .contains("cannot bind: permission denied")
+    });
+    t.run(&["stop", &format!("deaf-{port}")]).success();
     t.run(&[
         "start",
         "--port",

@@ -2,126 +2,45 @@
 //! read the screen): the prompt, TAB completing a process name, Ctrl-C ending `logs -f`
 //! but not the REPL, Ctrl-D leaving, and the history file.
 
-use crate::harness::{alive, free_port, wait_until, Tsm, BIN};
+use crate::harness::{alive, free_port, wait_until, Tsm};
+use crate::tty::{last_line, Pane, PROMPT};
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
-/// A private tmux server running one REPL; killed (and waited for) when dropped.
-struct Tmux {
-    socket: PathBuf,
-    repl_pid: i32,
+/// `tsm repl` on a 150x40 terminal.
+fn repl(t: &Tsm) -> Pane {
+    Pane::start(t, "", "repl", 150, 40)
 }
 
-impl Tmux {
-    fn tmux(&self) -> Command {
-        let mut cmd = Command::new("tmux");
-        cmd.arg("-S").arg(&self.socket);
-        cmd
-    }
+/// The terminal's own echo of a Ctrl-C it turned into SIGINT. The kernel signals first and
+/// echoes after, so on a loaded machine the REPL may print its prompt in between: the echo
+/// then lands after the prompt (`tsm> ^C`), and what is typed next follows it.
+const LATE_ECHO: &str = "^C";
 
-    /// Starts `tsm-native repl` with `t`'s TETRA_DIR in a detached 150x40 session.
-    fn start(t: &Tsm) -> Self {
-        if which::which("tmux").is_err() {
-            panic!(
-                "tmux is needed for the terminal tests of tsm repl: apt-get install tmux, or \
-                 brew install tmux"
-            );
-        }
-        let socket = t.work.join("tmux.sock");
-        let script = format!(
-            "cd {} && exec env -u PORT TETRA_DIR={} {} repl",
-            shell_words::quote(&t.work.display().to_string()),
-            shell_words::quote(&t.tetra.display().to_string()),
-            shell_words::quote(BIN),
-        );
-        let mut tmux = Self {
-            socket,
-            repl_pid: 0,
-        };
-        let status = tmux
-            .tmux()
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", "repl"])
-            .args(["-x", "150", "-y", "40", &script])
-            .status()
-            .expect("run tmux");
-        assert!(status.success(), "tmux new-session failed");
-        let out = tmux
-            .tmux()
-            .args(["display-message", "-p", "-t", "repl", "#{pane_pid}"])
-            .output()
-            .expect("tmux display-message");
-        tmux.repl_pid = String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .expect("pane pid");
-        tmux
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .tmux()
-            .args(["capture-pane", "-p", "-t", "repl"])
-            .output()
-            .expect("tmux capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `keys` (tmux key names: "Tab", "Enter", "C-c", or literal text with -l).
-    fn keys(&self, keys: &[&str]) {
-        let status = self
-            .tmux()
-            .args(["send-keys", "-t", "repl"])
-            .args(keys)
-            .status()
-            .expect("tmux send-keys");
-        assert!(status.success());
-    }
-
-    fn text(&self, text: &str) {
-        let status = self
-            .tmux()
-            .args(["send-keys", "-t", "repl", "-l", "--", text])
-            .status()
-            .expect("tmux send-keys -l");
-        assert!(status.success());
-    }
-
-    /// Polls the screen until `check` holds; on timeout, fails showing the screen.
-    fn wait_screen(&self, what: &str, check: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.screen();
-            if check(&screen) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits for an empty prompt on the last line.
-    fn wait_prompt(&self, what: &str) {
-        self.wait_screen(what, |s| {
-            s.lines().rev().find(|l| !l.trim().is_empty()) == Some("tsm>")
-        });
-    }
+/// Whether `line` is the REPL's empty prompt, with or without a late `^C` after it.
+fn is_prompt(line: &str) -> bool {
+    line == PROMPT || line.strip_prefix(PROMPT).map(str::trim) == Some(LATE_ECHO)
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux().arg("kill-server").status();
-        if self.repl_pid > 0 {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while alive(self.repl_pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
+/// Waits for the REPL's empty prompt on the last line, after `logs -f` ended by Ctrl-C.
+fn wait_prompt_after_sigint(pane: &Pane, what: &str) {
+    pane.wait_screen(what, |s| last_line(s).is_some_and(is_prompt));
+}
+
+/// Waits until the line `typed` (as the screen shows it after the prompt, maybe after a late
+/// `^C`) is followed by a fresh prompt: what came before it, an earlier prompt included,
+/// does not count.
+fn wait_prompt_after(pane: &Pane, what: &str, typed: &str) {
+    let typed_line = |l: &str| {
+        l.strip_prefix(PROMPT)
+            .map(|rest| rest.trim_start().trim_start_matches(LATE_ECHO))
+            == Some(typed)
+    };
+    pane.wait_screen(what, |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        let typed_at = lines.iter().rposition(|l| typed_line(l));
+        let prompt_at = lines.iter().rposition(|l| *l == PROMPT);
+        last_line(s) == Some(PROMPT) && typed_at.zip(prompt_at).is_some_and(|(a, p)| a < p)
+    });
 }
 
 #[test]
@@ -134,32 +53,33 @@ fn terminal_prompt_tab_completion_ctrl_c_and_history() {
         t.log(&format!("web-{port_a}.out"))
             .contains(&format!("up on {port_a}"))
     });
-    let tmux = Tmux::start(&t);
-    tmux.wait_prompt("the prompt");
+    let pane = repl(&t);
+    pane.wait_prompt("the prompt");
+    let repl_pid = pane.program();
     assert!(
-        tmux.screen().contains("/help for help"),
+        pane.screen().contains("/help for help"),
         "{}",
-        tmux.screen()
+        pane.screen()
     );
 
     // TAB completes a command and a process name (read from the state folder).
-    tmux.text("lo");
-    tmux.keys(&["Tab"]);
-    tmux.wait_screen("the command completed", |s| s.contains("tsm> logs\n"));
-    tmux.text("we");
-    tmux.keys(&["Tab"]);
-    tmux.wait_screen("the name completed", |s| {
+    pane.text("lo");
+    pane.keys(&["Tab"]);
+    pane.wait_screen("the command completed", |s| s.contains("tsm> logs\n"));
+    pane.text("we");
+    pane.keys(&["Tab"]);
+    pane.wait_screen("the name completed", |s| {
         s.contains(&format!("tsm> logs web-{port_a}\n"))
     });
 
     // logs -f follows until Ctrl-C, which returns to the prompt. (The completions ended in a
     // blank, which the screen capture does not show: this line proves it.)
-    tmux.text("-f");
-    tmux.wait_screen("the typed line", |s| {
+    pane.text("-f");
+    pane.wait_screen("the typed line", |s| {
         s.contains(&format!("tsm> logs web-{port_a} -f\n"))
     });
-    tmux.keys(&["Enter"]);
-    tmux.wait_screen("the last lines", |s| {
+    pane.keys(&["Enter"]);
+    pane.wait_screen("the last lines", |s| {
         s.contains(&format!("0|web-{port_a} | up on {port_a}"))
     });
     let mut log = std::fs::OpenOptions::new()
@@ -167,25 +87,25 @@ fn terminal_prompt_tab_completion_ctrl_c_and_history() {
         .open(t.state().join(format!("logs/web-{port_a}.out")))
         .expect("open the log");
     writeln!(log, "followed-line-77").expect("append to the log");
-    tmux.wait_screen("a followed line", |s| {
+    pane.wait_screen("a followed line", |s| {
         s.contains(&format!("0|web-{port_a} | followed-line-77"))
     });
-    tmux.keys(&["C-c"]);
-    tmux.wait_prompt("the prompt after Ctrl-C");
-    assert!(alive(tmux.repl_pid), "Ctrl-C ended the REPL");
+    pane.keys(&["C-c"]);
+    wait_prompt_after_sigint(&pane, "the prompt after Ctrl-C");
+    assert!(alive(repl_pid), "Ctrl-C ended the REPL");
 
     // The REPL still works, Ctrl-C at the prompt only clears the line.
-    tmux.text("half a line");
-    tmux.keys(&["C-c"]);
-    tmux.wait_prompt("a fresh prompt");
-    tmux.text("!echo still-$((40 + 2))");
-    tmux.keys(&["Enter"]);
-    tmux.wait_screen("the shell command", |s| s.contains("\nstill-42"));
-    tmux.wait_prompt("the prompt after !echo");
+    pane.text("half a line");
+    pane.keys(&["C-c"]);
+    wait_prompt_after(&pane, "a fresh prompt", "half a line");
+    pane.text("!echo still-$((40 + 2))");
+    pane.keys(&["Enter"]);
+    pane.wait_screen("the shell command", |s| s.contains("\nstill-42"));
+    pane.wait_prompt("the prompt after !echo");
 
     // Ctrl-D leaves; the history holds what was typed.
-    tmux.keys(&["C-d"]);
-    wait_until("the REPL to exit", || !alive(tmux.repl_pid));
+    pane.keys(&["C-d"]);
+    assert_eq!(pane.wait_exit(), 0, "{}", pane.screen());
     let history = std::fs::read_to_string(t.state().join("repl_history.log")).unwrap_or_default();
     assert!(
         history.contains(&format!("logs web-{port_a} -f")),
@@ -198,27 +118,27 @@ fn terminal_prompt_tab_completion_ctrl_c_and_history() {
 #[test]
 fn clear_and_ctrl_l_clear_the_screen() {
     let t = Tsm::new();
-    let tmux = Tmux::start(&t);
-    tmux.wait_prompt("the prompt");
-    tmux.text("!echo marker-one");
-    tmux.keys(&["Enter"]);
-    tmux.wait_screen("the first output", |s| s.contains("\nmarker-one"));
-    tmux.wait_prompt("the prompt after !echo");
-    tmux.text("clear");
-    tmux.keys(&["Enter"]);
-    tmux.wait_screen("a cleared screen", |s| {
+    let pane = repl(&t);
+    pane.wait_prompt("the prompt");
+    pane.text("!echo marker-one");
+    pane.keys(&["Enter"]);
+    pane.wait_screen("the first output", |s| s.contains("\nmarker-one"));
+    pane.wait_prompt("the prompt after !echo");
+    pane.text("clear");
+    pane.keys(&["Enter"]);
+    pane.wait_screen("a cleared screen", |s| {
         !s.contains("marker-one") && s.trim() == "tsm>"
     });
-    assert!(!tmux.screen().contains("unrecognized"), "{}", tmux.screen());
+    assert!(!pane.screen().contains("unrecognized"), "{}", pane.screen());
 
-    tmux.text("!echo marker-two");
-    tmux.keys(&["Enter"]);
-    tmux.wait_screen("the second output", |s| s.contains("\nmarker-two"));
-    tmux.wait_prompt("the prompt after the second !echo");
-    tmux.keys(&["C-l"]);
-    tmux.wait_screen("a screen cleared by Ctrl-L", |s| {
+    pane.text("!echo marker-two");
+    pane.keys(&["Enter"]);
+    pane.wait_screen("the second output", |s| s.contains("\nmarker-two"));
+    pane.wait_prompt("the prompt after the second !echo");
+    pane.keys(&["C-l"]);
+    pane.wait_screen("a screen cleared by Ctrl-L", |s| {
         !s.contains("marker-two") && s.trim() == "tsm>"
     });
-    tmux.keys(&["C-d"]);
-    wait_until("the REPL to exit", || !alive(tmux.repl_pid));
+    pane.keys(&["C-d"]);
+    assert_eq!(pane.wait_exit(), 0, "{}", pane.screen());
 }

@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use predicates::prelude::*;
+use std::time::{Duration, Instant};
 
 /// A service noting each run in `runs` (outside what is watched unless said), then `rest`.
 fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
@@ -63,22 +64,45 @@ fn an_edit_restarts_once_and_log_writes_never_do() {
     });
     assert_eq!(t.meta(&name).restarts(), 0, "log writes restarted it");
     assert_eq!(runs(&t), 1);
-    // A burst of saves: one restart after the quiet delay.
-    for i in 0..5 {
-        std::fs::write(t.work.join("src/app.js"), i.to_string()).unwrap();
+    // A burst of saves: one restart after the quiet delay. Five saves are a burst only when
+    // each came within the delay of the one before; a burst this test was descheduled in the
+    // middle of (a loaded machine) proves nothing, and is tried again once things settled.
+    let delay = Duration::from_millis(100);
+    let given_up = Instant::now() + PATIENCE;
+    loop {
+        let (runs_before, restarts_before) = (runs(&t), t.meta(&name).restarts());
+        let mut widest = Duration::ZERO;
+        let mut last = Instant::now();
+        for i in 0..5 {
+            std::fs::write(t.work.join("src/app.js"), i.to_string()).unwrap();
+            widest = widest.max(last.elapsed());
+            last = Instant::now();
+        }
+        wait_until("the watch restart", || runs(&t) > runs_before);
+        wait_until("online again", || t.meta(&name).status() == "online");
+        if widest < delay {
+            let meta = t.meta(&name);
+            assert_eq!(meta.get("last_restart_reason"), Some("watch"));
+            assert_eq!(
+                meta.restarts() - restarts_before,
+                1,
+                "five saves, one restart"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < given_up,
+            "no five saves came {delay:?} apart"
+        );
     }
-    wait_until("the watch restart", || runs(&t) >= 2);
-    wait_until("online again", || t.meta(&name).status() == "online");
-    let meta = t.meta(&name);
-    assert_eq!(meta.get("last_restart_reason"), Some("watch"));
-    assert_eq!(meta.restarts(), 1, "five saves, one restart");
+    let settled = runs(&t);
     // A folder created after the start is watched too.
     std::fs::create_dir_all(t.work.join("src/new/deeper")).unwrap();
-    wait_until("the restart for the new folder", || runs(&t) >= 3);
+    wait_until("the restart for the new folder", || runs(&t) > settled);
     wait_until("online again", || t.meta(&name).status() == "online");
     std::fs::write(t.work.join("src/new/deeper/x.js"), "x").unwrap();
-    wait_until("the restart for a file in it", || runs(&t) >= 4);
-    assert_eq!(runs(&t), 4);
+    wait_until("the restart for a file in it", || runs(&t) > settled + 1);
+    assert_eq!(runs(&t), settled + 2);
 }
 
 #[test]

@@ -67,6 +67,27 @@ fn pm2() -> Option<PathBuf> {
     have("pm2").then(|| PathBuf::from("pm2"))
 }
 
+/// `pm2 kill` when dropped, then a wait until every process of that PM2_HOME (its God daemon,
+/// the apps it ran) is gone: `pm2 kill` returns when the daemon signals the CLI that it is
+/// shutting down, which it does just before it exits, not after.
+struct Pm2Kill<'a> {
+    run: &'a dyn Fn(&[&str]) -> std::process::Output,
+    home: &'a Path,
+}
+
+impl Drop for Pm2Kill<'_> {
+    fn drop(&mut self) {
+        (self.run)(&["kill"]);
+        let home = self.home.display().to_string();
+        // Quiet when it times out: the harness then names what was left behind.
+        poll_until(PATIENCE, || {
+            tsm::platform::processes_with_env("PM2_HOME")
+                .into_iter()
+                .all(|(pid, value)| value != home || !alive(pid))
+        });
+    }
+}
+
 #[test]
 fn pm2_accepts_the_ecosystem_export() {
     let Some(pm2) = pm2() else {
@@ -88,13 +109,10 @@ fn pm2_accepts_the_ecosystem_export() {
             .output()
             .unwrap()
     };
-    struct Kill<'a>(&'a dyn Fn(&[&str]) -> std::process::Output);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            (self.0)(&["kill"]);
-        }
-    }
-    let _kill = Kill(&run);
+    let _kill = Pm2Kill {
+        run: &run,
+        home: &home,
+    };
     let out = run(&["start", "ecosystem.config.js"]);
     assert!(
         out.status.success(),

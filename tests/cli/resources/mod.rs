@@ -4,10 +4,9 @@
 mod monit;
 mod monit_signals;
 mod repl_history;
-mod tty;
 
 use crate::harness::*;
-use tty::Pane;
+use crate::tty::Pane;
 
 /// A service that burns a core, and one that sleeps.
 fn busy_and_idle(t: &Tsm) -> (String, String) {
@@ -87,7 +86,7 @@ fn status_is_coloured_on_a_terminal_only() {
     let t = Tsm::new();
     let (_, idle) = busy_and_idle(&t);
     let pane = Pane::start(&t, "", "list", 160, 20);
-    pane.wait_screen("the table", |s| s.contains("[exit 0]"));
+    assert_eq!(pane.wait_exit(), 0, "{}", pane.screen());
     let screen = pane.screen_with(true);
     assert!(
         screen.contains("\x1b[32monline"),
@@ -95,8 +94,9 @@ fn status_is_coloured_on_a_terminal_only() {
     );
     drop(pane);
     let pane = Pane::start(&t, "NO_COLOR=1", "list", 160, 20);
-    pane.wait_screen("the table", |s| s.contains("[exit 0]") && s.contains(&idle));
+    assert_eq!(pane.wait_exit(), 0, "{}", pane.screen());
     let screen = pane.screen_with(true);
+    assert!(screen.contains(&idle), "{screen}");
     assert!(
         !screen.contains("\x1b[32m"),
         "colour despite NO_COLOR:\n{screen}"

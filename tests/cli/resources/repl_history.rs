@@ -1,8 +1,8 @@
 //! Issue 12, item 12: the REPL's history file is state-folder input like any other — a FIFO or
 //! a huge file planted there is refused with one line, never opened blocking or read whole.
 
-use super::tty::Pane;
 use crate::harness::*;
+use crate::tty::Pane;
 
 fn repl_with_history(plant: impl FnOnce(&std::path::Path), said: &str) {
     let t = Tsm::new();
@@ -17,13 +17,13 @@ fn repl_with_history(plant: impl FnOnce(&std::path::Path), said: &str) {
         screen.contains("repl_history.log") && screen.contains(said),
         "{screen}"
     );
-    pane.keys(&["-l", "list"]);
+    pane.text("list");
     pane.keys(&["Enter"]);
     pane.wait_screen("list's answer", |s| {
         s.contains("No processes") || s.matches("tsm>").count() >= 2
     });
     pane.keys(&["C-d"]);
-    pane.wait_screen("the repl's exit", |s| s.contains("[exit 0]"));
+    assert_eq!(pane.wait_exit(), 0, "{}", pane.screen());
 }
 
 #[test]
