@@ -8,6 +8,7 @@ use crate::model::spec::Spec;
 use crate::model::status::observe;
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use anyhow::Result;
 use clap::Args;
@@ -48,14 +49,14 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
         format!(
             "{} ({} unstable in a row)",
             meta.restarts(),
-            meta.u64("unstable_restarts").unwrap_or(0)
+            meta.u64(Key::UnstableRestarts).unwrap_or(0)
         ),
     );
     if let Some(exit) = crate::model::run::RunEnd::recorded(meta) {
-        let at = meta.u64("exited_at").map(when).unwrap_or_default();
+        let at = meta.u64(Key::ExitedAt).map(when).unwrap_or_default();
         line("last exit", format!("{exit} {at}").trim_end().to_string());
     }
-    if let Some(err) = meta.get("error") {
+    if let Some(err) = meta.get(Key::Error) {
         line("error", err.to_string());
     }
     match Spec::from_meta(meta) {
@@ -82,7 +83,7 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
         }
         Err(e) => line("command", format!("(cannot be rebuilt: {e})")),
     }
-    if seen.pid.is_some() && meta.get("exec_mode") == Some("cluster") {
+    if seen.pid.is_some() && meta.get(Key::ExecMode) == Some("cluster") {
         for w in crate::state::workers::workers(&ctx.paths, name)
             .map(|w| w.workers)
             .unwrap_or_default()
@@ -107,7 +108,7 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
     let (out, err) = files_of(&ctx.paths, name, Some(meta));
     line("out log", out.display().to_string());
     line("err log", err.display().to_string());
-    if let Some(dropped) = meta.u64("log_dropped").filter(|d| *d > 0) {
+    if let Some(dropped) = meta.u64(Key::LogDropped).filter(|d| *d > 0) {
         line(
             "log dropped",
             format!("{dropped} bytes could not be written"),

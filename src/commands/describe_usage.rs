@@ -4,6 +4,7 @@
 
 use crate::model::run::RunEnd;
 use crate::platform::{self, ProcInfo};
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::usage::{cpu_cell, memory_cell, MIN_BASE};
 use crate::supervise::memory::{CHECK_INTERVAL, OVER_SAMPLES};
@@ -19,7 +20,7 @@ thread_local! {
 /// The service's processes: everything its supervisor runs (the group and adopted escapees)
 /// when that supervisor is the one recorded, else the tree below the service's pid.
 fn tree(meta: &Meta, service: i32) -> Vec<i32> {
-    let supervisor = match (meta.i32("supervisor_pid"), meta.u64("supervisor_start")) {
+    let supervisor = match (meta.i32(Key::SupervisorPid), meta.u64(Key::SupervisorStart)) {
         (Some(pid), Some(start)) if platform::is_same_process(pid, start) => Some(pid),
         _ => None,
     };
@@ -61,13 +62,13 @@ pub fn prime<'a>(metas: impl Iterator<Item = &'a Meta>) {
 
 /// Why the service was last restarted by its supervisor, from `last_restart_reason`.
 pub fn restart_reason(meta: &Meta) -> Option<String> {
-    let reason = meta.get("last_restart_reason")?;
+    let reason = meta.get(Key::LastRestartReason)?;
     let (kind, detail) = reason.split_once(' ').unwrap_or((reason, ""));
     Some(match kind {
         "memory" => {
             let used = detail.parse().map(memory_cell).unwrap_or_default();
             let limit = meta
-                .u64("max_memory_restart")
+                .u64(Key::MaxMemoryRestart)
                 .map(memory_cell)
                 .unwrap_or_default();
             format!("memory limit ({used} above {limit})")
@@ -85,7 +86,7 @@ pub fn restart_reason(meta: &Meta) -> Option<String> {
 /// reason, running or not).
 pub fn section(meta: &Meta, pid: Option<i32>, text: &mut String) {
     let mut line = |key: &str, value: String| text.push_str(&format!("{key:<13}{value}\n"));
-    if let Some(limit) = meta.u64("max_memory_restart") {
+    if let Some(limit) = meta.u64(Key::MaxMemoryRestart) {
         line(
             "memory limit",
             format!(

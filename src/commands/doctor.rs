@@ -5,6 +5,7 @@ use crate::error::TsmError;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use anyhow::Result;
 use clap::Args;
 use std::collections::HashSet;
@@ -95,7 +96,7 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
                 );
             }
         }
-        if let Some(dropped) = meta.u64("log_dropped").filter(|d| *d > 0) {
+        if let Some(dropped) = meta.u64(Key::LogDropped).filter(|d| *d > 0) {
             add(
                 format!("'{name}' lost {dropped} bytes of output: its log could not be written"),
                 "check free space and that the log folder exists (df -h; ls -ld logs)".into(),

@@ -5,6 +5,7 @@ use super::Run;
 use crate::logs::files_of;
 use crate::model::status::{observe, Status};
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::usage::Samples;
 use anyhow::Result;
@@ -26,7 +27,7 @@ fn pm2_status(status: Status) -> &'static str {
     }
 }
 
-fn words(meta: &Meta, key: &str) -> Vec<String> {
+fn words(meta: &Meta, key: Key) -> Vec<String> {
     shell_words::split(meta.get(key).unwrap_or("")).unwrap_or_default()
 }
 
@@ -51,7 +52,7 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
         env.insert("PORT".into(), Value::String(port.to_string()));
     }
     let interpreter = meta
-        .get("interpreter")
+        .get(Key::Interpreter)
         .filter(|i| !i.is_empty())
         .and_then(|i| std::path::Path::new(i).file_name())
         .map_or("none".to_string(), |n| n.to_string_lossy().into_owned());
@@ -68,25 +69,25 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
             "pm_uptime": started_ms,
             "created_at": started_ms,
             "restart_time": meta.restarts(),
-            "unstable_restarts": meta.u64("unstable_restarts").unwrap_or(0),
-            "exec_mode": if meta.get("exec_mode") == Some("cluster") { "cluster_mode" } else { "fork_mode" },
-            "instances": meta.u64("cluster_instances").unwrap_or(1),
-            "instance_id": meta.u64("instance"),
-            "pm_exec_path": meta.get("script").unwrap_or(""),
-            "pm_cwd": meta.get("cwd").unwrap_or(""),
+            "unstable_restarts": meta.u64(Key::UnstableRestarts).unwrap_or(0),
+            "exec_mode": if meta.get(Key::ExecMode) == Some("cluster") { "cluster_mode" } else { "fork_mode" },
+            "instances": meta.u64(Key::ClusterInstances).unwrap_or(1),
+            "instance_id": meta.u64(Key::Instance),
+            "pm_exec_path": meta.get(Key::Script).unwrap_or(""),
+            "pm_cwd": meta.get(Key::Cwd).unwrap_or(""),
             "exec_interpreter": interpreter,
-            "node_args": words(meta, "interpreter_args"),
-            "args": words(meta, "args"),
+            "node_args": words(meta, Key::InterpreterArgs),
+            "args": words(meta, Key::Args),
             "pm_out_log_path": out_log,
             "pm_err_log_path": err_log,
             "pm_pid_path": ctx.paths.pid_file(name),
-            "autorestart": meta.get("restart") != Some("never"),
-            "kill_timeout": meta.u64("kill_timeout"),
+            "autorestart": meta.get(Key::Restart) != Some("never"),
+            "kill_timeout": meta.u64(Key::KillTimeout),
             "exit_code": crate::model::run::RunEnd::recorded(meta).and_then(|e| e.code()),
             "namespace": "default",
             "env": env,
             "tsm_name": name,
-            "tsm_app": meta.get("app"),
+            "tsm_app": meta.get(Key::App),
             "port": meta.port(),
         }
     })

@@ -4,6 +4,7 @@
 use super::Run;
 use crate::ops::targets::lock_targets;
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use anyhow::Result;
 use clap::Args;
 use std::io::Write;
@@ -26,8 +27,8 @@ impl Run for ResetArgs {
         let (picked, _locks) = lock_targets(&store, &self.targets)?;
         for (id, name) in &picked {
             store.update(name, |m| {
-                let count = m.get("restarts").unwrap_or("0").to_string();
-                m.set("restarts_reset", count);
+                let count = m.get(Key::Restarts).unwrap_or("0").to_string();
+                m.set(Key::RestartsReset, count);
                 true
             })?;
             writeln!(out, "tsm: reset '{name}' (TSM ID: {id}): restarts 0")?;

@@ -7,6 +7,7 @@ use crate::model::status::{observe, Status};
 use crate::ops::outcome::Failures;
 use crate::ops::start::{Started, Starter};
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::store::write_atomic;
 use anyhow::{Context, Result};
@@ -92,7 +93,7 @@ impl Run for ResurrectArgs {
         for saved in dump.processes {
             let mut meta = Meta::new();
             for (k, v) in &saved.meta {
-                meta.set(k, v.as_str());
+                meta.set_raw(k, v.as_str());
             }
             let spec = match Spec::recorded(&meta, saved.env) {
                 Ok(spec) => spec,
@@ -110,9 +111,9 @@ impl Run for ResurrectArgs {
                 (meta.id(), taken, store.read(&spec.name).ok().flatten())
             {
                 let mut placeholder = Meta::new();
-                placeholder.set("tsm_id", id.to_string());
-                placeholder.set("name", &spec.name);
-                placeholder.set("status", Status::Stopped);
+                placeholder.set(Key::TsmId, id.to_string());
+                placeholder.set(Key::Name, &spec.name);
+                placeholder.set(Key::Status, Status::Stopped);
                 store.write(&spec.name, &placeholder)?;
                 store.reserve_id(id)?;
             }

@@ -8,6 +8,7 @@ use crate::model::derive::{self, PortSource};
 use crate::model::dotenv;
 use crate::model::policy::Policy;
 use crate::model::spec::Spec;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use std::path::{Path, PathBuf};
 
@@ -220,11 +221,13 @@ pub fn config_key(file: &Path) -> String {
 /// the same shell in the same folder (restart rebuilds meta from the spec, which knows
 /// nothing of Procfiles).
 pub fn carry(old: &Meta, new: &mut Meta) {
-    let same = ["script", "cwd"].iter().all(|k| old.get(k) == new.get(k));
-    if old.get("type") != Some("procfile") || new.get("type") != Some("cli") || !same {
+    let same = [Key::Script, Key::Cwd]
+        .iter()
+        .all(|k| old.get(*k) == new.get(*k));
+    if old.get(Key::Type) != Some("procfile") || new.get(Key::Type) != Some("cli") || !same {
         return;
     }
-    for key in ["type", "config", "app"] {
+    for key in [Key::Type, Key::Config, Key::App] {
         if let Some(value) = old.get(key) {
             new.set(key, value);
         }
@@ -234,9 +237,11 @@ pub fn carry(old: &Meta, new: &mut Meta) {
 /// For `restart`: a Procfile service's spec with its command read again from the Procfile
 /// (its name, and so its PORT, stay); any other spec unchanged.
 pub fn refresh(meta: &Meta, mut spec: Spec) -> Result<Spec, TsmError> {
-    let (Some("procfile"), Some(config), Some(kind)) =
-        (meta.get("type"), meta.get("config"), meta.get("app"))
-    else {
+    let (Some("procfile"), Some(config), Some(kind)) = (
+        meta.get(Key::Type),
+        meta.get(Key::Config),
+        meta.get(Key::App),
+    ) else {
         return Ok(spec);
     };
     let file = Path::new(config);

@@ -11,6 +11,7 @@ pub use follow::{descriptors_needed, follow, Source};
 pub use tail::{last_lines, last_lines_and_end};
 pub use writer::{LogOptions, LogWriter};
 
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
 use std::path::PathBuf;
@@ -19,14 +20,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The stdout and stderr log files of a process: `out_file`/`error_file` from its meta when
 /// set, else `logs/NAME.out` and `logs/NAME.err`.
 pub fn files_of(paths: &Paths, name: &str, meta: Option<&Meta>) -> (PathBuf, PathBuf) {
-    let custom = |key: &str| {
+    let custom = |key: Key| {
         meta.and_then(|m| m.get(key))
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
     (
-        custom("out_file").unwrap_or_else(|| paths.out_log(name)),
-        custom("error_file").unwrap_or_else(|| paths.err_log(name)),
+        custom(Key::OutFile).unwrap_or_else(|| paths.out_log(name)),
+        custom(Key::ErrorFile).unwrap_or_else(|| paths.err_log(name)),
     )
 }
 

@@ -3,6 +3,7 @@
 
 use crate::error::TsmError;
 use crate::model::instances::{Group, Plan, DEFAULT_INSTANCE_VAR};
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use std::path::{Path, PathBuf};
 
@@ -190,7 +191,7 @@ fn plan_of(fields: &serde_json::Map<String, serde_json::Value>) -> Result<Option
     Ok(Some(plan))
 }
 
-fn list(meta: &Meta, key: &str) -> Vec<String> {
+fn list(meta: &Meta, key: Key) -> Vec<String> {
     meta.get(key)
         .and_then(|v| shell_words::split(v).ok())
         .unwrap_or_default()
@@ -199,55 +200,55 @@ fn list(meta: &Meta, key: &str) -> Vec<String> {
 impl Features {
     pub fn write(&self, m: &mut Meta) {
         if let Some(expr) = &self.cron_restart {
-            m.set("cron_restart", expr);
+            m.set(Key::CronRestart, expr);
         }
         if let Some(w) = &self.watch {
             let paths: Vec<String> = w.paths.iter().map(|p| p.display().to_string()).collect();
-            m.set("watch", shell_words::join(&paths));
+            m.set(Key::Watch, shell_words::join(&paths));
             if !w.ignore.is_empty() {
-                m.set("ignore_watch", shell_words::join(&w.ignore));
+                m.set(Key::IgnoreWatch, shell_words::join(&w.ignore));
             }
-            m.set("watch_delay", w.delay_ms.to_string());
+            m.set(Key::WatchDelay, w.delay_ms.to_string());
         }
         if self.keep_children {
-            m.set("treekill", "false");
+            m.set(Key::Treekill, "false");
         }
         if let Some(n) = self.cluster {
-            m.set("exec_mode", "cluster");
-            m.set("cluster_instances", n.to_string());
+            m.set(Key::ExecMode, "cluster");
+            m.set(Key::ClusterInstances, n.to_string());
         }
         if let Some(g) = &self.group {
-            m.set("app", &g.app);
-            m.set("instance", g.instance.to_string());
-            m.set("instance_var", &g.instance_var);
+            m.set(Key::App, &g.app);
+            m.set(Key::Instance, g.instance.to_string());
+            m.set(Key::InstanceVar, &g.instance_var);
             if let Some((var, value)) = &g.increment {
-                m.set("increment_var", var);
-                m.set("increment_value", value);
+                m.set(Key::IncrementVar, var);
+                m.set(Key::IncrementValue, value);
             }
         }
     }
 
     pub fn read(m: &Meta) -> Features {
-        let watch = m.get("watch").filter(|v| !v.is_empty()).map(|_| Watch {
-            paths: list(m, "watch").into_iter().map(PathBuf::from).collect(),
-            ignore: list(m, "ignore_watch"),
-            delay_ms: m.u64("watch_delay").unwrap_or(DEFAULT_WATCH_DELAY_MS),
+        let watch = m.get(Key::Watch).filter(|v| !v.is_empty()).map(|_| Watch {
+            paths: list(m, Key::Watch).into_iter().map(PathBuf::from).collect(),
+            ignore: list(m, Key::IgnoreWatch),
+            delay_ms: m.u64(Key::WatchDelay).unwrap_or(DEFAULT_WATCH_DELAY_MS),
         });
         // Every service records its `app` (the group a target names); only instances of an
         // app started with `instances`/`-i` also record their `instance` number.
-        let instance_of_app = m.get("instance").is_some_and(|v| !v.is_empty());
+        let instance_of_app = m.get(Key::Instance).is_some_and(|v| !v.is_empty());
         let group = m
-            .get("app")
+            .get(Key::App)
             .filter(|v| !v.is_empty() && instance_of_app)
             .map(|app| Group {
                 app: app.to_string(),
-                instance: m.u64("instance").unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+                instance: m.u64(Key::Instance).unwrap_or(0).min(u64::from(u32::MAX)) as u32,
                 instance_var: m
-                    .get("instance_var")
+                    .get(Key::InstanceVar)
                     .filter(|v| !v.is_empty())
                     .unwrap_or(DEFAULT_INSTANCE_VAR)
                     .to_string(),
-                increment: match (m.get("increment_var"), m.get("increment_value")) {
+                increment: match (m.get(Key::IncrementVar), m.get(Key::IncrementValue)) {
                     (Some(var), Some(value)) if !var.is_empty() => {
                         Some((var.to_string(), value.to_string()))
                     }
@@ -256,18 +257,18 @@ impl Features {
             });
         Features {
             cron_restart: m
-                .get("cron_restart")
+                .get(Key::CronRestart)
                 .filter(|v| !v.is_empty())
                 .map(str::to_string),
             watch,
             group,
             plan: None,
             cluster: m
-                .get("exec_mode")
+                .get(Key::ExecMode)
                 .filter(|v| *v == "cluster")
-                .and_then(|_| m.u64("cluster_instances"))
+                .and_then(|_| m.u64(Key::ClusterInstances))
                 .map(|n| n.min(1024) as u32),
-            keep_children: m.get("treekill") == Some("false"),
+            keep_children: m.get(Key::Treekill) == Some("false"),
         }
     }
 

@@ -2,6 +2,7 @@
 //! into processes, in DESIGN.md's order.
 
 use crate::error::TsmError;
+use crate::state::keys::Key;
 use crate::state::store::Entry;
 
 /// Whether `name` may name a process: `[A-Za-z0-9._-]+`, not starting with `.` or `-`.
@@ -24,7 +25,7 @@ pub fn in_group(entry: &Entry, target: &str) -> bool {
     let Ok(meta) = &entry.meta else {
         return false;
     };
-    let app = meta.get("app").or_else(|| meta.get("app_name"));
+    let app = meta.get(Key::App).or_else(|| meta.get(Key::AppName));
     app == Some(target)
         || meta.port().is_some_and(|port| {
             entry
@@ -126,9 +127,9 @@ mod tests {
         list.iter()
             .map(|&(id, name, port)| {
                 let mut m = Meta::new();
-                m.set("tsm_id", id.to_string());
-                m.set("name", name);
-                m.set("port", port.to_string());
+                m.set(Key::TsmId, id.to_string());
+                m.set(Key::Name, name);
+                m.set(Key::Port, port.to_string());
                 Entry {
                     name: name.to_string(),
                     meta: Ok(m),
@@ -196,7 +197,7 @@ mod tests {
         let mut e = entries(&[(0, "pp-4850", 4850), (1, "pp-4851", 4851), (2, "ppx-1", 1)]);
         assert_eq!(names(&e, resolve(&e, "pp")), ["pp-4850", "pp-4851"]);
         if let Ok(m) = &mut e[2].meta {
-            m.set("app", "web");
+            m.set(Key::App, "web");
         }
         assert_eq!(names(&e, resolve(&e, "web")), ["ppx-1"], "meta app");
         assert_eq!(

@@ -1,17 +1,10 @@
 //! How a run of a service ended — an exit code, a signal, or no start at all — with the one
 //! way people read it (`code 3`, `SIGKILL`, `not started`) and the meta keys that record it.
 
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use nix::sys::signal::Signal;
 use std::fmt;
-
-/// The meta keys of the last run's end (one of them at a time).
-const EXIT_CODE: &str = "exit_code";
-const SIGNAL: &str = "signal";
-const ERROR: &str = "error";
-/// The keys of the run before the one now running (kept so that `--wait` can name it).
-const LAST_EXIT_CODE: &str = "last_exit_code";
-const LAST_SIGNAL: &str = "last_signal";
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,22 +80,22 @@ impl RunEnd {
 
     /// How the last run ended, as `meta` records it (`exit_code`, `signal` or `error`).
     pub fn recorded(meta: &Meta) -> Option<RunEnd> {
-        if let Some(code) = meta.i32(EXIT_CODE) {
+        if let Some(code) = meta.i32(Key::ExitCode) {
             return Some(RunEnd::Exited(code));
         }
-        if let Some(signal) = meta.get(SIGNAL).and_then(parse_signal) {
+        if let Some(signal) = meta.get(Key::Signal).and_then(parse_signal) {
             return Some(RunEnd::Killed(signal));
         }
-        meta.get(ERROR)
+        meta.get(Key::Error)
             .map(|why| RunEnd::NotStarted(why.to_string()))
     }
 
     /// How the run before the running one ended (`last_exit_code`, `last_signal`).
     pub fn previous(meta: &Meta) -> Option<RunEnd> {
-        if let Some(code) = meta.i32(LAST_EXIT_CODE) {
+        if let Some(code) = meta.i32(Key::LastExitCode) {
             return Some(RunEnd::Exited(code));
         }
-        meta.get(LAST_SIGNAL)
+        meta.get(Key::LastSignal)
             .and_then(parse_signal)
             .map(RunEnd::Killed)
     }
@@ -117,9 +110,9 @@ impl RunEnd {
         Self::forget(meta);
         Self::forget_previous(meta);
         match self {
-            RunEnd::Exited(code) => meta.set(EXIT_CODE, code.to_string()),
-            RunEnd::Killed(signal) => meta.set(SIGNAL, signal_name(*signal)),
-            RunEnd::NotStarted(why) => meta.set(ERROR, why),
+            RunEnd::Exited(code) => meta.set(Key::ExitCode, code.to_string()),
+            RunEnd::Killed(signal) => meta.set(Key::Signal, signal_name(*signal)),
+            RunEnd::NotStarted(why) => meta.set(Key::Error, why),
         }
     }
 
@@ -127,22 +120,22 @@ impl RunEnd {
     pub fn record_previous(&self, meta: &mut Meta) {
         Self::forget_previous(meta);
         match self {
-            RunEnd::Exited(code) => meta.set(LAST_EXIT_CODE, code.to_string()),
-            RunEnd::Killed(signal) => meta.set(LAST_SIGNAL, signal_name(*signal)),
+            RunEnd::Exited(code) => meta.set(Key::LastExitCode, code.to_string()),
+            RunEnd::Killed(signal) => meta.set(Key::LastSignal, signal_name(*signal)),
             RunEnd::NotStarted(_) => {}
         }
     }
 
     /// Forgets how the last run ended (a new one runs).
     pub fn forget(meta: &mut Meta) {
-        for key in [EXIT_CODE, SIGNAL, ERROR] {
+        for key in [Key::ExitCode, Key::Signal, Key::Error] {
             meta.remove(key);
         }
     }
 
     /// Forgets how the run before the last one ended.
     pub fn forget_previous(meta: &mut Meta) {
-        for key in [LAST_EXIT_CODE, LAST_SIGNAL] {
+        for key in [Key::LastExitCode, Key::LastSignal] {
             meta.remove(key);
         }
     }
@@ -173,8 +166,8 @@ impl RunEnd {
     ) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(2))?;
-        map.serialize_entry(EXIT_CODE, &end.as_ref().and_then(RunEnd::code))?;
-        map.serialize_entry(SIGNAL, &end.as_ref().and_then(RunEnd::signal))?;
+        map.serialize_entry(Key::ExitCode.as_str(), &end.as_ref().and_then(RunEnd::code))?;
+        map.serialize_entry(Key::Signal.as_str(), &end.as_ref().and_then(RunEnd::signal))?;
         map.end()
     }
 }
@@ -207,16 +200,16 @@ mod tests {
             );
         }
         RunEnd::Killed(Signal::SIGTERM).record(&mut meta);
-        assert_eq!(meta.get("signal"), Some("TERM"));
-        assert_eq!(meta.get("exit_code"), None);
+        assert_eq!(meta.get(Key::Signal), Some("TERM"));
+        assert_eq!(meta.get(Key::ExitCode), None);
         RunEnd::forget(&mut meta);
         assert_eq!(RunEnd::recorded(&meta), None);
         RunEnd::Exited(7).record_previous(&mut meta);
-        assert_eq!(meta.get("last_exit_code"), Some("7"));
+        assert_eq!(meta.get(Key::LastExitCode), Some("7"));
         assert_eq!(RunEnd::latest(&meta), Some(RunEnd::Exited(7)));
         RunEnd::Exited(2).record(&mut meta);
         assert_eq!(
-            meta.get("last_exit_code"),
+            meta.get(Key::LastExitCode),
             None,
             "the run before is forgotten"
         );

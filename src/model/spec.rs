@@ -8,6 +8,7 @@ use crate::model::dotenv;
 use crate::model::features::Features;
 use crate::model::policy::{self, Policy};
 use crate::model::script::not_found;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use std::path::PathBuf;
 
@@ -63,23 +64,23 @@ impl Spec {
     /// The spec a recorded process was started with, its env file read afresh.
     pub fn from_meta(meta: &Meta) -> Result<Spec, TsmError> {
         let name = meta.name().unwrap_or_default().to_string();
-        let field = |key: &str| {
+        let field = |key: Key| {
             meta.get(key)
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| TsmError::Data(format!("meta of '{name}' has no {key}")))
         };
-        let script = PathBuf::from(field("script")?);
+        let script = PathBuf::from(field(Key::Script)?);
         if !script.is_file() {
             return Err(not_found(&script.display().to_string()));
         }
-        let args = shell_words::split(meta.get("args").unwrap_or(""))
+        let args = shell_words::split(meta.get(Key::Args).unwrap_or(""))
             .map_err(|_| TsmError::Data(format!("meta of '{name}' has unreadable args")))?;
-        let interpreter_args = shell_words::split(meta.get("interpreter_args").unwrap_or(""))
+        let interpreter_args = shell_words::split(meta.get(Key::InterpreterArgs).unwrap_or(""))
             .map_err(|_| {
                 TsmError::Data(format!("meta of '{name}' has unreadable interpreter_args"))
             })?;
         let env_file = meta
-            .get("env_file")
+            .get(Key::EnvFile)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
         let env = match &env_file {
@@ -90,67 +91,69 @@ impl Spec {
             name: name.clone(),
             script,
             interpreter: meta
-                .get("interpreter")
+                .get(Key::Interpreter)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             interpreter_args,
             args,
-            cwd: PathBuf::from(field("cwd")?),
+            cwd: PathBuf::from(field(Key::Cwd)?),
             env_file,
             env,
             port: meta.port(),
             origin: match (
-                meta.get("type"),
-                meta.get("config"),
-                meta.get("app").or(meta.get("app_name")),
+                meta.get(Key::Type),
+                meta.get(Key::Config),
+                meta.get(Key::App).or(meta.get(Key::AppName)),
             ) {
                 (Some("ecosystem"), Some(config), Some(app)) => Origin::Ecosystem {
                     config: PathBuf::from(config),
                     app: app.to_string(),
                     profile: meta
-                        .get("env_profile")
+                        .get(Key::EnvProfile)
                         .filter(|v| !v.is_empty())
                         .map(str::to_string),
                 },
                 _ => Origin::Cli,
             },
             out_file: meta
-                .get("out_file")
+                .get(Key::OutFile)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             error_file: meta
-                .get("error_file")
+                .get(Key::ErrorFile)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-            kill_timeout_ms: meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
-            max_memory: meta.u64("max_memory_restart").filter(|m| *m > 0),
+            kill_timeout_ms: meta
+                .u64(Key::KillTimeout)
+                .unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
+            max_memory: meta.u64(Key::MaxMemoryRestart).filter(|m| *m > 0),
             argv0: meta
-                .get("argv0")
-                .filter(|v| !v.is_empty() && meta.get("interpreter").is_none_or(str::is_empty))
+                .get(Key::Argv0)
+                .filter(|v| !v.is_empty() && meta.get(Key::Interpreter).is_none_or(str::is_empty))
                 .map(str::to_string),
             log: LogOptions {
-                max_size: meta.u64("max_log_size").filter(|s| *s > 0),
+                max_size: meta.u64(Key::MaxLogSize).filter(|s| *s > 0),
                 retain: meta
-                    .u64("log_retain")
+                    .u64(Key::LogRetain)
                     .map_or(DEFAULT_LOG_RETAIN, |r| r.min(u64::from(u32::MAX)) as u32),
-                time: meta.get("time") == Some("1"),
+                time: meta.get(Key::Time) == Some("1"),
                 date_format: meta
-                    .get("log_date_format")
+                    .get(Key::LogDateFormat)
                     .and_then(|f| crate::logs::DateFormat::parse(f).ok()),
             },
             policy: Policy {
                 mode: meta
-                    .get("restart")
+                    .get(Key::Restart)
                     .and_then(|m| m.parse().ok())
                     .unwrap_or(policy::Mode::OnFailure),
                 delay_ms: meta
-                    .u64("restart_delay")
+                    .u64(Key::RestartDelay)
                     .unwrap_or(policy::DEFAULT_DELAY_MS),
                 min_uptime_ms: meta
-                    .u64("min_uptime")
+                    .u64(Key::MinUptime)
                     .unwrap_or(policy::DEFAULT_MIN_UPTIME_MS),
                 max_restarts: meta
-                    .u64("max_restarts")
+                    .u64(Key::MaxRestarts)
                     .map_or(policy::DEFAULT_MAX_RESTARTS, |n| {
                         n.min(u64::from(u32::MAX)) as u32
                     }),
@@ -163,10 +166,10 @@ impl Spec {
     /// file not read again.
     pub fn recorded(meta: &Meta, env: Vec<(String, String)>) -> Result<Spec, TsmError> {
         let mut without = meta.clone();
-        without.remove("env_file");
+        without.remove(Key::EnvFile);
         let mut spec = Spec::from_meta(&without)?;
         spec.env_file = meta
-            .get("env_file")
+            .get(Key::EnvFile)
             .filter(|v| !v.is_empty())
             .map(PathBuf::from);
         spec.env = env;
@@ -181,70 +184,73 @@ impl Spec {
                 .unwrap_or_default()
         };
         let mut m = Meta::new();
-        m.set("tsm_id", id.to_string());
-        m.set("name", &self.name);
-        m.set("script", self.script.display().to_string());
+        m.set(Key::TsmId, id.to_string());
+        m.set(Key::Name, &self.name);
+        m.set(Key::Script, self.script.display().to_string());
         if let Some(argv0) = &self.argv0 {
-            m.set("argv0", argv0);
+            m.set(Key::Argv0, argv0);
         }
-        m.set("args", shell_words::join(&self.args));
-        m.set("cwd", self.cwd.display().to_string());
-        m.set("interpreter", path(&self.interpreter));
+        m.set(Key::Args, shell_words::join(&self.args));
+        m.set(Key::Cwd, self.cwd.display().to_string());
+        m.set(Key::Interpreter, path(&self.interpreter));
         if !self.interpreter_args.is_empty() {
             m.set(
-                "interpreter_args",
+                Key::InterpreterArgs,
                 shell_words::join(&self.interpreter_args),
             );
         }
-        m.set("env_file", path(&self.env_file));
-        m.set("port", self.port.map(|p| p.to_string()).unwrap_or_default());
+        m.set(Key::EnvFile, path(&self.env_file));
+        m.set(
+            Key::Port,
+            self.port.map(|p| p.to_string()).unwrap_or_default(),
+        );
         match &self.origin {
             Origin::Cli => {
-                m.set("type", "cli");
+                m.set(Key::Type, "cli");
                 // The group key (as an ecosystem app's name): the name without `-PORT`.
                 let suffix = self.port.map(|p| format!("-{p}")).unwrap_or_default();
                 let base = self.name.strip_suffix(&suffix).unwrap_or(&self.name);
-                m.set("app", if base.is_empty() { &self.name } else { base });
+                m.set(Key::App, if base.is_empty() { &self.name } else { base });
             }
             Origin::Ecosystem {
                 config,
                 app,
                 profile,
             } => {
-                m.set("type", "ecosystem");
-                m.set("config", config.display().to_string());
-                m.set("app", app);
+                m.set(Key::Type, "ecosystem");
+                m.set(Key::Config, config.display().to_string());
+                m.set(Key::App, app);
                 if let Some(profile) = profile {
-                    m.set("env_profile", profile);
+                    m.set(Key::EnvProfile, profile);
                 }
             }
         }
         if let Some(f) = &self.out_file {
-            m.set("out_file", f.display().to_string());
+            m.set(Key::OutFile, f.display().to_string());
         }
         if let Some(f) = &self.error_file {
-            m.set("error_file", f.display().to_string());
+            m.set(Key::ErrorFile, f.display().to_string());
         }
-        m.set("status", crate::model::status::Status::Launching);
-        m.set("restarts", "0");
-        m.set("kill_timeout", self.kill_timeout_ms.to_string());
+        m.set(Key::Status, crate::model::status::Status::Launching);
+        m.set(Key::Restarts, "0");
+        m.set(Key::KillTimeout, self.kill_timeout_ms.to_string());
         if let Some(max) = self.log.max_size {
-            m.set("max_log_size", max.to_string());
-            m.set("log_retain", self.log.retain.to_string());
+            m.set(Key::MaxLogSize, max.to_string());
+            m.set(Key::LogRetain, self.log.retain.to_string());
         }
         if self.log.time {
-            m.set("time", "1");
+            m.set(Key::Time, "1");
         }
         if let Some(format) = &self.log.date_format {
-            m.set("log_date_format", format.as_str());
+            m.set(Key::LogDateFormat, format.as_str());
         }
-        m.set("restart", self.policy.mode.to_string());
-        m.set("restart_delay", self.policy.delay_ms.to_string());
-        m.set("min_uptime", self.policy.min_uptime_ms.to_string());
-        m.set("max_restarts", self.policy.max_restarts.to_string());
+        m.set(Key::Restart, self.policy.mode.to_string());
+        m.set(Key::RestartDelay, self.policy.delay_ms.to_string());
+        m.set(Key::MinUptime, self.policy.min_uptime_ms.to_string());
+        m.set(Key::MaxRestarts, self.policy.max_restarts.to_string());
         self.features.write(&mut m);
         if let Some(max) = self.max_memory {
-            m.set("max_memory_restart", max.to_string());
+            m.set(Key::MaxMemoryRestart, max.to_string());
         }
         m
     }

@@ -1,6 +1,7 @@
 //! What a process really is right now: the recorded status checked against the OS.
 
 use crate::platform;
+use crate::state::keys::Key;
 use crate::state::lock;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
@@ -140,7 +141,7 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
     if let Some(info) = service {
         // The supervisor is the service's parent: when it dies the service is re-parented,
         // which the stat just read already shows (no lock probe on the hot path).
-        let supervised = match meta.i32("supervisor_pid") {
+        let supervised = match meta.i32(Key::SupervisorPid) {
             Some(sup) => info.ppid == sup,
             None => lock::is_held(&paths.supervisor_lock(name)),
         };

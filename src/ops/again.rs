@@ -5,13 +5,14 @@ use crate::formats::ecosystem;
 use crate::model::spec::{Origin, Spec};
 use crate::ops::start::Starter;
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use crate::state::store::Entry;
 use anyhow::Result;
 use std::io::Write;
 
 fn matches(entry: &Entry, target: &str) -> Option<bool> {
     let meta = entry.meta.as_ref().ok()?;
-    Some(meta.get("app") == Some(target))
+    Some(meta.get(Key::App) == Some(target))
 }
 
 /// Starts the services `target` names again; `None` when it names none (then it is a script).

@@ -7,6 +7,7 @@ use crate::model::status::observe;
 use crate::ops::wait::DEFAULT_WAIT_MS;
 use crate::ops::Ctx;
 use crate::platform::{deadline_in, poll_until, Backoff};
+use crate::state::keys::Key;
 use crate::state::workers::{workers, workers_file, Workers};
 use anyhow::Result;
 use std::io::Write;
@@ -18,7 +19,7 @@ pub fn scale_cluster(ctx: &Ctx, out: &mut dyn Write, name: &str, want: u32) -> R
     let store = ctx.store();
     let meta = store
         .update(name, |m| {
-            m.set("cluster_instances", want.to_string());
+            m.set(Key::ClusterInstances, want.to_string());
             true
         })?
         .ok_or_else(|| TsmError::NotFound(name.to_string()))?;
@@ -81,7 +82,7 @@ pub fn reload_cluster(
     let Some(meta) = ctx.store().read(name)? else {
         return Ok(false);
     };
-    if meta.get("exec_mode") != Some("cluster") {
+    if meta.get(Key::ExecMode) != Some("cluster") {
         return Ok(false);
     }
     // The pid passed the start-stamp check: it is the launcher tsm started.

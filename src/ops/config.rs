@@ -12,6 +12,7 @@ use crate::ops::restart::{env_changes, restart_spec};
 use crate::ops::start::{declared_by, Started, Starter};
 use crate::ops::wait::{wait_and_say, DEFAULT_WAIT_MS};
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use crate::state::store::Entry;
 use anyhow::Result;
 use std::io::Write;
@@ -272,8 +273,8 @@ pub fn restart_configs(
             let canonical = canonical.to_string_lossy();
             ctx.store().entries().ok()?.into_iter().find_map(|e| {
                 let meta = e.meta.ok()?;
-                (meta.get("config") == Some(canonical.as_ref()))
-                    .then(|| meta.get("env_profile").map(str::to_string))
+                (meta.get(Key::Config) == Some(canonical.as_ref()))
+                    .then(|| meta.get(Key::EnvProfile).map(str::to_string))
                     .flatten()
             })
         };

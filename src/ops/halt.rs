@@ -5,6 +5,7 @@
 use crate::model::spec::DEFAULT_KILL_TIMEOUT_MS;
 use crate::model::status::{observe, Status};
 use crate::platform::{self, deadline_in, poll_until, Backoff};
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::store::Store;
 use crate::state::{lock, ownership, unrecorded};
@@ -137,7 +138,10 @@ impl Target<'_> {
 
 /// The supervisor of `meta` if it runs and is provably the one recorded.
 fn live_supervisor(meta: &Meta) -> Option<i32> {
-    let (pid, start) = (meta.i32("supervisor_pid")?, meta.u64("supervisor_start")?);
+    let (pid, start) = (
+        meta.i32(Key::SupervisorPid)?,
+        meta.u64(Key::SupervisorStart)?,
+    );
     platform::is_same_process(pid, start).then_some(pid)
 }
 
@@ -255,7 +259,7 @@ fn begin(
     };
     let grace = kill_timeout_ms.unwrap_or_else(|| timeout_of(meta));
     if let Err(e) = store.update(name, |m| {
-        m.set("status", Status::Stopping.as_str());
+        m.set(Key::Status, Status::Stopping.as_str());
         true
     }) {
         target.result = Err(e);
@@ -303,7 +307,8 @@ fn wait_all(targets: &mut [Target]) {
 }
 
 fn timeout_of(meta: &Meta) -> u64 {
-    meta.u64("kill_timeout").unwrap_or(DEFAULT_KILL_TIMEOUT_MS)
+    meta.u64(Key::KillTimeout)
+        .unwrap_or(DEFAULT_KILL_TIMEOUT_MS)
 }
 
 /// SIGTERM to the supervisor of `name`, if it is alive and provably the one recorded.
@@ -332,7 +337,7 @@ fn mark_stopped(store: &Store, name: &str) -> Result<bool> {
         if Status::recorded(m) == Some(Status::Stopped) {
             return false;
         }
-        m.set("status", Status::Stopped.as_str());
+        m.set(Key::Status, Status::Stopped.as_str());
         true
     })?;
     let _ = std::fs::remove_file(store.paths().pid_file(name));

@@ -3,6 +3,7 @@
 
 use crate::error::TsmError;
 use crate::model::spec::Spec;
+use crate::state::keys::Key;
 use crate::state::paths::Paths;
 use crate::state::store::Store;
 use anyhow::{Context, Result};
@@ -101,8 +102,8 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
             crate::formats::procfile::carry(&old, &mut meta);
         }
     }
-    if meta.get("app").is_none() {
-        meta.set("app", app_of(spec));
+    if meta.get(Key::App).is_none() {
+        meta.set(Key::App, app_of(spec));
     }
     store.write(&spec.name, &meta)?;
     store.write_env(&spec.name, &spec.env)?;
@@ -114,8 +115,8 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
             } else {
                 let why = format!("{e:#}");
                 let _ = store.update(&spec.name, |m| {
-                    m.set("status", crate::model::status::Status::Errored);
-                    m.set("error", why);
+                    m.set(Key::Status, crate::model::status::Status::Errored);
+                    m.set(Key::Error, why);
                     true
                 });
             }

@@ -6,6 +6,7 @@ use crate::ops::outcome::Failures;
 use crate::ops::start::{Started, Starter};
 use crate::ops::wait::wait_and_say;
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use anyhow::Result;
 use std::io::Write;
 use std::path::Path;
@@ -31,9 +32,9 @@ pub fn start(
             continue;
         };
         store.update(&p.spec.name, |m| {
-            m.set("type", "procfile");
-            m.set("config", config.as_str());
-            m.set("app", p.kind.as_str());
+            m.set(Key::Type, "procfile");
+            m.set(Key::Config, config.as_str());
+            m.set(Key::App, p.kind.as_str());
             true
         })?;
         writeln!(

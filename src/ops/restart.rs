@@ -11,6 +11,7 @@ use crate::ops::outcome::report;
 use crate::ops::targets::lock_targets;
 use crate::ops::wait::wait_and_say;
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use crate::state::store::Store;
 use anyhow::Result;
 use std::io::Write;
@@ -117,7 +118,7 @@ pub fn restart(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Restart)
             let pid = launch(&store, &spec, *id, false)?;
             // For describe: this run began with a restart by the user.
             let _ = store.update(name, |m| {
-                m.set("last_restart_reason", "user");
+                m.set(Key::LastRestartReason, "user");
                 true
             });
             let mut line = format!("tsm: restarted '{name}' (TSM ID: {id}, PID: {pid})");

@@ -6,6 +6,7 @@ use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
+use crate::state::keys::Key;
 use crate::state::usage::Samples;
 use anyhow::Result;
 use serde::Serialize;
@@ -64,7 +65,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     _ => None,
                 };
                 // Only a running cluster service has a workers file worth reading.
-                let workers = (running && meta.get("exec_mode") == Some("cluster")).then(|| {
+                let workers = (running && meta.get(Key::ExecMode) == Some("cluster")).then(|| {
                     crate::state::workers::workers(&ctx.paths, &entry.name)
                         .map(|w| w.workers)
                         .unwrap_or_default()
@@ -91,9 +92,9 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .map(|t| now.saturating_sub(t)),
                     restarts: meta.restarts(),
                     end: RunEnd::recorded(&meta),
-                    script: meta.get("script").map(str::to_string),
-                    error: meta.get("error").map(str::to_string),
-                    watch: meta.get("watch").is_some_and(|w| !w.is_empty()),
+                    script: meta.get(Key::Script).map(str::to_string),
+                    error: meta.get(Key::Error).map(str::to_string),
+                    watch: meta.get(Key::Watch).is_some_and(|w| !w.is_empty()),
                 }
             }
             Err(why) => Row {

@@ -11,6 +11,7 @@ use crate::ops::outcome::Failures;
 use crate::ops::start::{start_one, Started, Starter};
 use crate::ops::stop::{delete, Stop};
 use crate::ops::Ctx;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use anyhow::Result;
 use std::io::Write;
@@ -92,7 +93,7 @@ fn cluster_of(ctx: &Ctx, target: &str) -> Result<Option<String>> {
             .meta
             .as_ref()
             .ok()
-            .filter(|m| m.get("exec_mode") == Some("cluster"))
+            .filter(|m| m.get(Key::ExecMode) == Some("cluster"))
             .map(|_| entries[*i].name.clone()),
         _ => None,
     })
@@ -209,7 +210,7 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
     let mut plan = Plan::new(want);
     plan.instance_var = group.instance_var.clone();
     plan.increment_var = group.increment.as_ref().map(|(var, _)| var.clone());
-    plan.merge_logs = first.get("out_file").is_some_and(|f| {
+    plan.merge_logs = first.get(Key::OutFile).is_some_and(|f| {
         f == ctx
             .paths
             .logs()

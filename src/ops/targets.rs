@@ -4,6 +4,7 @@
 
 use crate::formats::{ecosystem, procfile};
 use crate::model::resolve::{self, resolve_all};
+use crate::state::keys::Key;
 use crate::state::lock::FileLock;
 use crate::state::store::{Entry, Store};
 use anyhow::Result;
@@ -69,7 +70,7 @@ pub fn expand_configs(entries: &[Entry], targets: &[String]) -> Result<Vec<Strin
             .filter(|e| {
                 e.meta
                     .as_ref()
-                    .is_ok_and(|m| m.get("config") == Some(config.as_ref()))
+                    .is_ok_and(|m| m.get(Key::Config) == Some(config.as_ref()))
             })
             .map(|e| e.name.clone())
             .collect();

@@ -1,5 +1,7 @@
 //! The one-line `key=value` meta format: parsed with shell-words (never eval'ed), unknown keys kept.
 
+pub use crate::state::keys::Key;
+
 /// One process's metadata, in file order; keys the code does not know are carried along.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
@@ -41,7 +43,7 @@ impl Meta {
             if !valid_key(key) {
                 return Err(MetaError::BadKey(key.to_string()));
             }
-            meta.set(key, value);
+            meta.set_raw(key, value);
         }
         if meta.pairs.is_empty() {
             return Err(MetaError::Empty);
@@ -64,7 +66,14 @@ impl Meta {
         line
     }
 
-    pub fn get(&self, key: &str) -> Option<&str> {
+    /// The value of `key`, if the file has it.
+    pub fn get(&self, key: Key) -> Option<&str> {
+        self.raw(key.as_str())
+    }
+
+    /// The value of a key by its text: for keys tsm does not know (kept as they are) and for
+    /// readers of the file format itself.
+    pub fn raw(&self, key: &str) -> Option<&str> {
         self.pairs
             .iter()
             .find(|(k, _)| k == key)
@@ -72,7 +81,12 @@ impl Meta {
     }
 
     /// Sets `key`, keeping its place when it exists already.
-    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+    pub fn set(&mut self, key: Key, value: impl Into<String>) {
+        self.set_raw(key.as_str(), value);
+    }
+
+    /// Sets a key by its text (a pair read back from a dump, say).
+    pub fn set_raw(&mut self, key: &str, value: impl Into<String>) {
         let value = value.into();
         match self.pairs.iter_mut().find(|(k, _)| k == key) {
             Some(pair) => pair.1 = value,
@@ -80,50 +94,50 @@ impl Meta {
         }
     }
 
-    pub fn remove(&mut self, key: &str) {
-        self.pairs.retain(|(k, _)| k != key);
+    pub fn remove(&mut self, key: Key) {
+        self.pairs.retain(|(k, _)| k != key.as_str());
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    fn number<T: std::str::FromStr>(&self, key: &str) -> Option<T> {
+    fn number<T: std::str::FromStr>(&self, key: Key) -> Option<T> {
         self.get(key).and_then(|v| v.parse().ok())
     }
 
-    /// The TSM ID (`tsm_id`, or the seed README's `tpm_id`).
+    /// The TSM ID (`tsm_id`, or the older `tpm_id`).
     pub fn id(&self) -> Option<u64> {
-        self.number("tsm_id").or_else(|| self.number("tpm_id"))
+        self.number(Key::TsmId).or_else(|| self.number(Key::TpmId))
     }
     pub fn name(&self) -> Option<&str> {
-        self.get("name")
+        self.get(Key::Name)
     }
     pub fn pid(&self) -> Option<i32> {
-        self.number::<i32>("pid").filter(|p| *p > 0)
+        self.number::<i32>(Key::Pid).filter(|p| *p > 0)
     }
     pub fn proc_start(&self) -> Option<u64> {
-        self.number("proc_start")
+        self.number(Key::ProcStart)
     }
     pub fn port(&self) -> Option<u16> {
-        self.number::<u16>("port").filter(|p| *p > 0)
+        self.number::<u16>(Key::Port).filter(|p| *p > 0)
     }
     pub fn start_time(&self) -> Option<u64> {
-        self.number("start_time")
+        self.number(Key::StartTime)
     }
     pub fn status(&self) -> &str {
-        self.get("status").unwrap_or("")
+        self.get(Key::Status).unwrap_or("")
     }
     /// Restarts since the start, or since `tsm reset` (which records the count it cleared).
     pub fn restarts(&self) -> u64 {
-        self.number::<u64>("restarts")
+        self.number::<u64>(Key::Restarts)
             .unwrap_or(0)
-            .saturating_sub(self.number("restarts_reset").unwrap_or(0))
+            .saturating_sub(self.number(Key::RestartsReset).unwrap_or(0))
     }
-    pub fn u64(&self, key: &str) -> Option<u64> {
+    pub fn u64(&self, key: Key) -> Option<u64> {
         self.number(key)
     }
-    pub fn i32(&self, key: &str) -> Option<i32> {
+    pub fn i32(&self, key: Key) -> Option<i32> {
         self.number(key)
     }
 }
@@ -138,22 +152,22 @@ mod tests {
             "script=/path/to/server.sh pid=12345 port=3000 start_time=1757566677 type=cli tpm_id=0\n",
         )
         .unwrap();
-        assert_eq!(m.get("script"), Some("/path/to/server.sh"));
+        assert_eq!(m.get(Key::Script), Some("/path/to/server.sh"));
         assert_eq!(m.pid(), Some(12345));
         assert_eq!(m.port(), Some(3000));
         assert_eq!(m.id(), Some(0));
-        assert_eq!(m.get("type"), Some("cli"));
+        assert_eq!(m.get(Key::Type), Some("cli"));
     }
 
     #[test]
     fn awkward_values_round_trip() {
         let mut m = Meta::new();
-        m.set("tsm_id", "7");
-        m.set("script", "/tmp/my dir/it's \"quoted\".sh");
-        m.set("args", "--name 'x y' $HOME `id`");
-        m.set("cwd", "/tmp/ünïcödé/服务");
-        m.set("empty", "");
-        m.set("newline", "a\nb");
+        m.set(Key::TsmId, "7");
+        m.set(Key::Script, "/tmp/my dir/it's \"quoted\".sh");
+        m.set(Key::Args, "--name 'x y' $HOME `id`");
+        m.set(Key::Cwd, "/tmp/ünïcödé/服务");
+        m.set_raw("empty", "");
+        m.set_raw("newline", "a\nb");
         let line = m.to_line();
         assert_eq!(
             line.matches('\n').count(),
@@ -173,10 +187,10 @@ mod tests {
 
     #[test]
     fn set_replaces_in_place_and_remove_drops() {
-        let mut m = Meta::parse("a=1 b=2 c=3").unwrap();
-        m.set("b", "20");
-        m.remove("a");
-        assert_eq!(m.to_line(), "b=20 c=3\n");
+        let mut m = Meta::parse("name=x port=2 c=3").unwrap();
+        m.set(Key::Port, "20");
+        m.remove(Key::Name);
+        assert_eq!(m.to_line(), "port=20 c=3\n");
     }
 
     #[test]
@@ -211,7 +225,7 @@ mod tests {
     #[test]
     fn nothing_is_evaluated() {
         let m = Meta::parse("cmd='$(rm -rf /)' other=`whoami`").unwrap();
-        assert_eq!(m.get("cmd"), Some("$(rm -rf /)"));
-        assert_eq!(m.get("other"), Some("`whoami`"));
+        assert_eq!(m.raw("cmd"), Some("$(rm -rf /)"));
+        assert_eq!(m.raw("other"), Some("`whoami`"));
     }
 }

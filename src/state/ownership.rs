@@ -3,14 +3,13 @@
 //! as `run`. A name alone (`TSM_NAME`) is no proof: another state folder may use the same one.
 
 use crate::platform;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
 use std::collections::HashMap;
 
 /// The variable that carries the token.
 pub const VAR: &str = "TSM_RUN";
-/// The meta key that records it.
-pub const KEY: &str = "run";
 
 /// A short fixed id of the state folder: two state folders never share it.
 pub fn state_id(paths: &Paths) -> String {
@@ -37,7 +36,7 @@ pub fn new_token(paths: &Paths, id: u64) -> String {
 
 /// The token recorded for a service, if any.
 pub fn token_of(meta: &Meta) -> Option<&str> {
-    meta.get(KEY).filter(|t| !t.is_empty())
+    meta.get(Key::Run).filter(|t| !t.is_empty())
 }
 
 /// Whether `pid` carries `meta`'s token (false when either has none).

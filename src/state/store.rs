@@ -274,6 +274,7 @@ fn read_counter(path: &Path) -> Result<Option<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::keys::Key;
 
     fn store_in(dir: &Path) -> Paths {
         let paths = Paths::at(dir.join("tsm"));
@@ -289,7 +290,7 @@ mod tests {
         assert_eq!(store.alloc_id().unwrap(), 0);
         assert_eq!(store.alloc_id().unwrap(), 1);
         let mut m = Meta::new();
-        m.set("tsm_id", "9");
+        m.set(Key::TsmId, "9");
         store.write("x-1", &m).unwrap();
         fs::write(paths.next_id(), "garbage").unwrap();
         assert_eq!(
@@ -308,7 +309,7 @@ mod tests {
         let paths = store_in(tmp.path());
         let store = Store::new(&paths);
         let mut m = Meta::new();
-        m.set("tsm_id", "5");
+        m.set(Key::TsmId, "5");
         store.write("x-1", &m).unwrap();
         fs::write(paths.next_id(), "2\n").unwrap();
         assert_eq!(store.alloc_id().unwrap(), 6, "never a duplicate of ID 5");
@@ -327,7 +328,7 @@ mod tests {
         let store = Store::new(&paths);
         for (name, id) in [("b-2", 2), ("a-1", 10), ("c-3", 0)] {
             let mut m = Meta::new();
-            m.set("tsm_id", id.to_string());
+            m.set(Key::TsmId, id.to_string());
             store.write(name, &m).unwrap();
         }
         fs::write(paths.meta("broken-9"), "this is='not closed").unwrap();

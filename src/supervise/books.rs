@@ -8,13 +8,13 @@ use super::record::Recorder;
 use crate::model::run::RunEnd;
 use crate::model::status::Status;
 use crate::platform;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
-use crate::state::ownership;
 use crate::state::store::Store;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn set_status(m: &mut Meta, status: Status) {
-    m.set("status", status.as_str());
+    m.set(Key::Status, status.as_str());
 }
 
 /// Whether `m` records a stop the CLI asked for (`stopping`, `stopped`).
@@ -30,9 +30,9 @@ impl Recorder<'_> {
     /// the service's processes carry `token`.
     pub fn claimed(&self, pid: u32, start: u64, token: &str) -> anyhow::Result<()> {
         self.claim(&mut |m| {
-            m.set("supervisor_pid", pid.to_string());
-            m.set("supervisor_start", start.to_string());
-            m.set(ownership::KEY, token);
+            m.set(Key::SupervisorPid, pid.to_string());
+            m.set(Key::SupervisorStart, start.to_string());
+            m.set(Key::Run, token);
         })
     }
 
@@ -45,7 +45,7 @@ impl Recorder<'_> {
     pub fn still_mine(&self) -> bool {
         let me = std::process::id().to_string();
         matches!(Store::new(self.paths()).read(self.name()),
-            Ok(Some(m)) if m.get("supervisor_pid") == Some(me.as_str()))
+            Ok(Some(m)) if m.get(Key::SupervisorPid) == Some(me.as_str()))
     }
 
     /// A run has started as `pid` (start stamp `stamp`); the record forgets the last run's
@@ -55,11 +55,11 @@ impl Recorder<'_> {
             if !stop_recorded(m) {
                 set_status(m, Status::Online);
             }
-            m.set("pid", pid.to_string());
-            m.set("proc_start", stamp.to_string());
-            m.set("start_time", platform::now_epoch().to_string());
-            m.set("restarts", job.restarts.to_string());
-            m.remove("next_restart_at");
+            m.set(Key::Pid, pid.to_string());
+            m.set(Key::ProcStart, stamp.to_string());
+            m.set(Key::StartTime, platform::now_epoch().to_string());
+            m.set(Key::Restarts, job.restarts.to_string());
+            m.remove(Key::NextRestartAt);
             RunEnd::forget(m);
             RunEnd::forget_previous(m);
             if let Some(previous) = &job.previous {
@@ -73,7 +73,7 @@ impl Recorder<'_> {
         self.record(&mut |m| {
             set_status(m, Status::Errored);
             end.record(m);
-            m.set("exited_at", platform::now_epoch().to_string());
+            m.set(Key::ExitedAt, platform::now_epoch().to_string());
         });
     }
 
@@ -82,22 +82,22 @@ impl Recorder<'_> {
         self.record(&mut |m| {
             set_status(m, verdict.status());
             end.record(m);
-            m.set("exited_at", platform::now_epoch().to_string());
+            m.set(Key::ExitedAt, platform::now_epoch().to_string());
             if dropped > 0 {
-                m.set("log_dropped", dropped.to_string());
+                m.set(Key::LogDropped, dropped.to_string());
             }
             match verdict {
                 Verdict::Restart { reason } => {
-                    m.set("restarts", job.restarts.to_string());
-                    m.set("last_restart_reason", reason);
+                    m.set(Key::Restarts, job.restarts.to_string());
+                    m.set(Key::LastRestartReason, reason);
                 }
                 Verdict::Backoff { delay, reason } => {
-                    m.set("restarts", job.restarts.to_string());
-                    m.set("unstable_restarts", job.unstable.to_string());
-                    m.set("last_restart_reason", reason);
+                    m.set(Key::Restarts, job.restarts.to_string());
+                    m.set(Key::UnstableRestarts, job.unstable.to_string());
+                    m.set(Key::LastRestartReason, reason);
                     let due = SystemTime::now() + *delay;
                     let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-                    m.set("next_restart_at", ms.to_string());
+                    m.set(Key::NextRestartAt, ms.to_string());
                 }
                 Verdict::Stop | Verdict::Idle(_) | Verdict::End(_) => {}
             }
@@ -108,8 +108,8 @@ impl Recorder<'_> {
     pub fn revived(&self, job: &Job, reason: &str) {
         self.record(&mut |m| {
             set_status(m, Status::Launching);
-            m.set("restarts", job.restarts.to_string());
-            m.set("last_restart_reason", reason);
+            m.set(Key::Restarts, job.restarts.to_string());
+            m.set(Key::LastRestartReason, reason);
         });
     }
 
@@ -136,14 +136,14 @@ impl Hooks for Recorder<'_> {
 
     /// Output is being dropped: the log folder may have been removed; make it again.
     fn dropped(&mut self, bytes: u64) {
-        self.record(&mut |m| m.set("log_dropped", bytes.to_string()));
+        self.record(&mut |m| m.set(Key::LogDropped, bytes.to_string()));
         self.heal();
     }
 
     fn following(&mut self, pid: i32, start: u64) {
         self.record(&mut |m| {
-            m.set("pid", pid.to_string());
-            m.set("proc_start", start.to_string());
+            m.set(Key::Pid, pid.to_string());
+            m.set(Key::ProcStart, start.to_string());
         });
         self.pid_file(pid);
     }

@@ -4,6 +4,7 @@
 //! on SIGUSR2 (`tsm reload`).
 
 use crate::model::spec::Spec;
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
 use crate::state::workers::workers_file;
@@ -18,9 +19,9 @@ pub type Env = Vec<(String, String)>;
 /// launcher's (node, the launcher, then the app's script and arguments).
 pub fn command(spec: &Spec, meta: &Meta, paths: &Paths) -> Result<(Vec<String>, Env), String> {
     let Some(count) = meta
-        .get("exec_mode")
+        .get(Key::ExecMode)
         .filter(|m| *m == "cluster")
-        .and_then(|_| meta.u64("cluster_instances"))
+        .and_then(|_| meta.u64(Key::ClusterInstances))
     else {
         return Ok((spec.argv(), Vec::new()));
     };

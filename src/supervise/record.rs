@@ -3,6 +3,7 @@
 //! a removed `processes/`, `pids/` or `locks/` folder is made again; and what it still cannot
 //! write it reports in `problems.log`, where `tsm doctor` finds it.
 
+use crate::state::keys::Key;
 use crate::state::lock::FileLock;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
@@ -93,7 +94,7 @@ impl<'a> Recorder<'a> {
         };
         let mut meta = match store.read(self.name) {
             Ok(Some(meta)) => {
-                if !claim && meta.get("supervisor_pid") != Some(self.me.as_str()) {
+                if !claim && meta.get(Key::SupervisorPid) != Some(self.me.as_str()) {
                     return Ok(());
                 }
                 meta

@@ -3,6 +3,7 @@
 
 use super::source::Source;
 use super::{cron, memory, watch};
+use crate::state::keys::Key;
 
 /// The wake sources `meta` configures (none for a plain service: no timers, no descriptors).
 /// `never`: what a watch never reacts to (the state folder, the service's log files).
@@ -13,7 +14,7 @@ pub fn configured(
 ) -> std::result::Result<Vec<Box<dyn Source>>, String> {
     let features = crate::model::features::Features::read(meta);
     let mut sources: Vec<Box<dyn Source>> = Vec::new();
-    if let Some(m) = memory::Watch::new(meta.u64("max_memory_restart")) {
+    if let Some(m) = memory::Watch::new(meta.u64(Key::MaxMemoryRestart)) {
         sources.push(Box::new(m));
     }
     if let Some(c) = cron::CronRestart::new(features.cron_restart.as_deref()) {

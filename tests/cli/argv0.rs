@@ -67,8 +67,8 @@ fn a_program_found_on_path_runs_under_the_name_typed() {
     let pid = start_with_path(&t, &path, &["--no-port", "napper", "--", "300"]);
     assert_eq!(argv_of(pid), ["napper", "300"]);
     let meta = t.meta("napper");
-    assert_eq!(meta.get("argv0"), Some("napper"));
-    let script = meta.get("script").unwrap_or_default().to_string();
+    assert_eq!(meta.raw("argv0"), Some("napper"));
+    let script = meta.raw("script").unwrap_or_default().to_string();
     assert!(script.ends_with("/bin/napper"), "symlink kept: {script}");
     // A restart runs it under the same name.
     t.cmd()
@@ -94,7 +94,7 @@ fn a_relative_path_is_argv0_as_typed_and_an_absolute_one_unchanged() {
     let abs = t.work.join("bin/napper").display().to_string();
     let pid = start_with_path(&t, &path, &["--no-port", &abs, "abs", "--", "300"]);
     assert_eq!(argv_of(pid), [abs.as_str(), "300"]);
-    assert_eq!(t.meta("abs").get("argv0"), None);
+    assert_eq!(t.meta("abs").raw("argv0"), None);
 }
 
 #[test]
@@ -120,8 +120,8 @@ fn an_ecosystem_program_on_path_runs_under_its_name_and_a_script_under_its_inter
     let pid = t.meta("nap").pid().expect("pid");
     assert_eq!(argv_of(pid), ["napper", "300"]);
     let meta = t.meta("sh");
-    assert_eq!(meta.get("argv0"), None, "run through an interpreter");
-    let interpreter = meta.get("interpreter").unwrap_or_default().to_string();
+    assert_eq!(meta.raw("argv0"), None, "run through an interpreter");
+    let interpreter = meta.raw("interpreter").unwrap_or_default().to_string();
     assert!(!interpreter.is_empty());
     let pid = meta.pid().expect("pid");
     let argv = argv_of(pid);

@@ -71,7 +71,7 @@ fn a_schedule_restarts_gracefully_on_time_and_is_counted() {
     wait_until("online again", || t.meta(&name).status() == "online");
     let meta = t.meta(&name);
     assert_eq!(meta.restarts(), 1);
-    assert_eq!(meta.get("last_restart_reason"), Some("cron"));
+    assert_eq!(meta.raw("last_restart_reason"), Some("cron"));
     assert_eq!(runs(&t).len(), 2, "one restart, not a loop");
 }
 
@@ -124,7 +124,7 @@ fn a_job_that_exits_is_run_again_at_each_time() {
     wait_until("waiting for the next time", || {
         t.meta(&name).status() == "waiting restart"
     });
-    assert_eq!(t.meta(&name).get("last_restart_reason"), Some("cron"));
+    assert_eq!(t.meta(&name).raw("last_restart_reason"), Some("cron"));
     let supervisor = t.supervisor_of(&name);
     t.run(&["stop", &name]).success();
     assert_eq!(t.status_of(&name), "stopped");
@@ -187,9 +187,9 @@ fn ecosystem_fields_are_read_and_checked() {
         .success()
         .stderr(predicate::str::contains("ignoring unknown").not());
     let meta = t.meta(&format!("svc-{port}"));
-    assert_eq!(meta.get("cron_restart"), Some("0 3 * * *"));
-    assert_eq!(meta.get("ignore_watch"), Some("tmp"));
-    assert_eq!(meta.get("watch_delay"), Some("300"));
+    assert_eq!(meta.raw("cron_restart"), Some("0 3 * * *"));
+    assert_eq!(meta.raw("ignore_watch"), Some("tmp"));
+    assert_eq!(meta.raw("watch_delay"), Some("300"));
     assert_eq!(t.status_of(&format!("svc-{port}")), "online");
 }
 
@@ -210,7 +210,7 @@ fn starting_a_waiting_job_again_replaces_its_supervisor() {
     wait_until("the old supervisor gone", || !alive(old));
     assert_ne!(t.supervisor_of(&name), old);
     assert!(
-        t.meta(&name).get("cron_restart").is_none(),
+        t.meta(&name).raw("cron_restart").is_none(),
         "started without the schedule"
     );
 }

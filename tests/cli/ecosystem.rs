@@ -97,7 +97,7 @@ fn a_config_starts_every_app_in_order() {
         .success()
         .stdout(format!("api {port_a} dev cwd={}\n", svc.display()));
     assert_eq!(
-        t.meta(&format!("api-{port_a}")).get("type"),
+        t.meta(&format!("api-{port_a}")).raw("type"),
         Some("ecosystem")
     );
     // The config names its processes for stop, restart and delete.

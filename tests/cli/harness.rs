@@ -141,7 +141,7 @@ impl Tsm {
     pub fn supervisor_of(&self, name: &str) -> i32 {
         let meta = self.meta(name);
         let sup = meta
-            .get("supervisor_pid")
+            .raw("supervisor_pid")
             .expect("a supervisor pid in meta");
         sup.parse().expect("a numeric supervisor pid")
     }

@@ -4,6 +4,7 @@
 use crate::harness::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use tsm::state::keys::Key;
 
 /// A running service `svc-PORT`: (tsm, name, service pid, supervisor pid).
 fn running() -> (Tsm, String, i32, i32) {
@@ -329,7 +330,7 @@ fn a_full_disk_keeps_whole_lines_and_counts_the_rest_exactly() {
     let log = disk.0.join("o.log");
     wait_until("every line written or counted", || {
         let kept = std::fs::metadata(&log).map_or(0, |m| m.len());
-        let dropped = t.meta(&name).u64("log_dropped").unwrap_or(0);
+        let dropped = t.meta(&name).u64(Key::LogDropped).unwrap_or(0);
         kept + dropped == 400_000
     });
     let text = std::fs::read(&log).unwrap();
@@ -357,7 +358,7 @@ fn a_symlinked_program_keeps_its_own_name() {
     });
     assert_eq!(t.log(&format!("{name}.out")), "called as alias\n");
     assert_eq!(
-        t.meta(&name).get("script"),
+        t.meta(&name).raw("script"),
         Some(t.work.join("alias").to_str().unwrap())
     );
 }

@@ -70,8 +70,8 @@ fn fork_instances_get_their_own_port_id_and_instance_number() {
         let answer = get(port + i).unwrap();
         assert!(answer.starts_with(&format!("{i} ")), "{answer}");
         let meta = t.meta(&name);
-        assert_eq!(meta.get("app"), Some("web"));
-        assert_eq!(meta.get("instance"), Some(i.to_string().as_str()));
+        assert_eq!(meta.raw("app"), Some("web"));
+        assert_eq!(meta.raw("instance"), Some(i.to_string().as_str()));
     }
     t.run(&["describe", &format!("web-{}", port + 1)])
         .success()
@@ -193,7 +193,7 @@ fn ecosystem_instances_with_increment_instance_var_and_merged_logs() {
         wait_until("listening", || get(port + i).is_some());
         assert!(get(port + i).unwrap().starts_with(&format!("{i} ")));
         let meta = t.meta(&format!("app-{}", port + i));
-        assert!(meta.get("out_file").unwrap().ends_with("logs/app.out"));
+        assert!(meta.raw("out_file").unwrap().ends_with("logs/app.out"));
     }
     // merge_logs: one log for both.
     wait_until("both instances in one log", || {
@@ -332,7 +332,7 @@ fn cluster_workers_share_one_port_and_are_visible() {
     let rows = t.list_json();
     assert_eq!(rows[0]["workers"].as_array().unwrap().len(), 1);
     assert_eq!(rows[0]["pid"], launcher);
-    assert_eq!(t.meta(&name).get("cluster_instances"), Some("1"));
+    assert_eq!(t.meta(&name).raw("cluster_instances"), Some("1"));
     let listed: Vec<String> = t.list_json()[0]["workers"]
         .as_array()
         .unwrap()

@@ -143,7 +143,7 @@ fn a_service_that_exits_shows_exited_with_its_code() {
         t.meta(&format!("quick-{port_a}")).status() == "exited"
     });
     assert_eq!(
-        t.meta(&format!("quick-{port_a}")).get("exit_code"),
+        t.meta(&format!("quick-{port_a}")).raw("exit_code"),
         Some("3")
     );
     t.run(&["list"])
@@ -167,7 +167,7 @@ fn a_killed_service_shows_the_signal() {
         t.meta(&format!("victim-{port_a}")).status() == "exited"
     });
     assert_eq!(
-        t.meta(&format!("victim-{port_a}")).get("signal"),
+        t.meta(&format!("victim-{port_a}")).raw("signal"),
         Some("KILL")
     );
     t.run(&["list"])

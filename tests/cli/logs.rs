@@ -360,8 +360,8 @@ fn time_prefixes_stored_lines_and_env_sets_rotation() {
         .assert()
         .success();
     let meta = t.meta(&format!("env-{port_b}"));
-    assert_eq!(meta.get("max_log_size"), Some("2097152"));
-    assert_eq!(meta.get("log_retain"), Some("7"));
+    assert_eq!(meta.raw("max_log_size"), Some("2097152"));
+    assert_eq!(meta.raw("log_retain"), Some("7"));
     t.cmd()
         .env("TSM_MAX_LOG_SIZE", "huge")
         .args(["start", "--port", &format!("{port_c}"), "count.sh", "bad"])

@@ -60,11 +60,11 @@ fn a_yaml_config_shaped_like_pm2s_example_starts() {
     let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(!err.contains("warning"), "every field is honoured: {err}");
     assert_eq!(
-        t.meta(&api).get("max_memory_restart"),
+        t.meta(&api).raw("max_memory_restart"),
         Some((260u64 << 20).to_string().as_str())
     );
     assert!(!err.contains("watch"), "watch is honoured: {err}");
-    assert_eq!(t.meta(&api).get("exec_mode"), Some("cluster"));
+    assert_eq!(t.meta(&api).raw("exec_mode"), Some("cluster"));
     assert!(t.list_json()[0]["watch"] == true, "HTTP-API is watched");
     wait_until("the production env", || {
         node_log(&t, &api).contains(&format!("up {port}  production\n"))
@@ -74,7 +74,7 @@ fn a_yaml_config_shaped_like_pm2s_example_starts() {
         wait_until("the workers", || {
             node_log(&t, &worker) == format!("worker port=none instance={i}\n")
         });
-        assert_eq!(t.meta(&worker).get("app"), Some("Worker"));
+        assert_eq!(t.meta(&worker).raw("app"), Some("Worker"));
     }
 }
 
@@ -257,7 +257,7 @@ fn names_pm2_accepts_are_mapped_and_stay_targets() {
             "app 'Test es6 modules' is named 'Test_es6_modules' in tsm",
         ));
     assert_eq!(
-        t.meta("Test_es6_modules").get("app"),
+        t.meta("Test_es6_modules").raw("app"),
         Some("Test es6 modules")
     );
     assert_eq!(t.list_json().len(), 1);
@@ -293,7 +293,7 @@ fn log_date_format_pid_file_and_restart_with_a_profile() {
     wait_until("the production profile", || {
         t.log("tick.out").ends_with(": mode=prod\n")
     });
-    assert_eq!(t.meta("tick").get("env_profile"), Some("production"));
+    assert_eq!(t.meta("tick").raw("env_profile"), Some("production"));
     wait_until("the pid file to follow the restart", || {
         pid_of().trim() == t.meta("tick").pid().unwrap().to_string()
     });
@@ -342,8 +342,8 @@ fn interpreter_args_log_file_and_wait_ready() {
         std::fs::read_to_string(&all).unwrap_or_default() == "py up\n"
     });
     let meta = t.meta("PythonApp");
-    assert_eq!(meta.get("interpreter_args"), Some("-u"));
-    assert!(meta.get("interpreter").unwrap().ends_with("python3"));
+    assert_eq!(meta.raw("interpreter_args"), Some("-u"));
+    assert!(meta.raw("interpreter").unwrap().ends_with("python3"));
 }
 
 #[test]

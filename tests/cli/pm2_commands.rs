@@ -145,7 +145,7 @@ fn a_given_name_starts_its_stopped_service_again() {
     let port = free_port();
     t.start(&["svc.sh", "pp", "--port", &port.to_string()]);
     let name = format!("pp-{port}");
-    assert_eq!(t.meta(&name).get("app"), Some("pp"));
+    assert_eq!(t.meta(&name).raw("app"), Some("pp"));
     t.run(&["stop", &name]).success();
     t.run(&["start", "pp"])
         .success()

@@ -100,17 +100,17 @@ fn a_procfile_starts_each_type_on_foremans_ports_and_acts_as_one() {
         );
     }
     let meta = t.meta(&format!("worker-{}", base + 100));
-    assert_eq!(meta.get("app"), Some("worker"));
-    assert_eq!(meta.get("type"), Some("procfile"));
+    assert_eq!(meta.raw("app"), Some("worker"));
+    assert_eq!(meta.raw("type"), Some("procfile"));
     let config = procfile.canonicalize().unwrap();
-    assert_eq!(meta.get("config"), Some(config.to_str().unwrap()));
+    assert_eq!(meta.raw("config"), Some(config.to_str().unwrap()));
 
     // restart/stop/delete Procfile act on its services, and they stay its services.
     t.run(&["restart", "app/Procfile"])
         .success()
         .stdout(predicate::str::contains("restarted").count(3));
     assert_eq!(
-        t.meta(&format!("web-{}", base + 1)).get("app"),
+        t.meta(&format!("web-{}", base + 1)).raw("app"),
         Some("web"),
         "restart keeps the Procfile's keys"
     );
@@ -128,7 +128,7 @@ fn a_procfile_starts_each_type_on_foremans_ports_and_acts_as_one() {
     ])
     .success();
     assert!(answer(base + 1).starts_with(&format!("{} edited ", base + 1)));
-    assert_eq!(t.meta(&format!("web-{base}")).get("app"), Some("web"));
+    assert_eq!(t.meta(&format!("web-{base}")).raw("app"), Some("web"));
     std::fs::write(&procfile, "worker: exec ./serve.sh\n").unwrap();
     t.run(&["restart", &format!("web-{base}")])
         .code(65)

@@ -21,14 +21,14 @@ fn plant_meta(t: &Tsm, name: &str, pid: u32, proc_start: u64) {
     let dir = t.state().join("processes");
     std::fs::create_dir_all(&dir).unwrap();
     let mut m = Meta::new();
-    m.set("tsm_id", "0");
-    m.set("name", name);
-    m.set("script", "/bin/true");
-    m.set("cwd", "/");
-    m.set("port", format!("{port_a}"));
-    m.set("pid", pid.to_string());
-    m.set("proc_start", proc_start.to_string());
-    m.set("status", "online");
+    m.set_raw("tsm_id", "0");
+    m.set_raw("name", name);
+    m.set_raw("script", "/bin/true");
+    m.set_raw("cwd", "/");
+    m.set_raw("port", format!("{port_a}"));
+    m.set_raw("pid", pid.to_string());
+    m.set_raw("proc_start", proc_start.to_string());
+    m.set_raw("status", "online");
     std::fs::write(dir.join(format!("{name}.meta")), m.to_line()).unwrap();
 }
 

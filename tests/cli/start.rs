@@ -19,10 +19,10 @@ fn start_prints_id_and_pid_and_records_the_service() {
     assert!(alive(pid));
     assert_eq!(meta.id(), Some(0));
     assert_eq!(meta.port(), Some(port_a));
-    assert_eq!(meta.get("type"), Some("cli"));
+    assert_eq!(meta.raw("type"), Some("cli"));
     assert_eq!(meta.status(), "online");
     assert_eq!(
-        meta.get("script").map(std::path::PathBuf::from),
+        meta.raw("script").map(std::path::PathBuf::from),
         Some(t.work.join("server.sh").canonicalize().unwrap())
     );
     assert!(meta.start_time().is_some() && meta.proc_start().is_some());
@@ -197,7 +197,7 @@ fn interpreters_by_extension_when_not_executable() {
     });
     assert!(t
         .meta(&format!("srv-{port_b}"))
-        .get("interpreter")
+        .raw("interpreter")
         .unwrap()
         .ends_with("python3"));
 }

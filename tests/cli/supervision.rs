@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use predicates::prelude::*;
+use tsm::state::keys::Key;
 
 /// A service that notes each run's start (ns since epoch) in `runs`, then runs `rest`.
 fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
@@ -46,7 +47,7 @@ fn crash_on_start_ends_errored_after_exactly_max_restarts_with_growing_delays() 
         );
     }
     let meta = t.meta(&format!("crash-{port_a}"));
-    assert_eq!(meta.get("exit_code"), Some("1"));
+    assert_eq!(meta.raw("exit_code"), Some("1"));
     assert_eq!(meta.restarts(), 4);
     t.run(&["list"])
         .success()
@@ -85,7 +86,7 @@ fn a_crash_after_a_stable_run_resets_the_backoff_and_never_gives_up() {
     });
     let meta = t.meta(&format!("flaky-{port_a}"));
     assert_ne!(meta.status(), "errored");
-    assert_eq!(meta.u64("unstable_restarts"), Some(0));
+    assert_eq!(meta.u64(Key::UnstableRestarts), Some(0));
     t.run(&["stop", "flaky"]).success();
     assert_eq!(t.meta(&format!("flaky-{port_a}")).status(), "stopped");
 }
@@ -100,7 +101,7 @@ fn on_failure_leaves_a_clean_exit_alone_and_always_restarts_it() {
         t.meta(&format!("once-{port_a}")).status() == "exited"
     });
     assert_eq!(
-        t.meta(&format!("once-{port_a}")).get("exit_code"),
+        t.meta(&format!("once-{port_a}")).raw("exit_code"),
         Some("0")
     );
     assert_eq!(runs(&t).len(), 1);
@@ -234,7 +235,7 @@ fn a_removed_log_folder_drops_output_but_not_the_service() {
     std::fs::write(t.state().join("logs"), "not a folder").unwrap();
     wait_until("the drop counter", || {
         t.meta(&format!("chatty-{port_a}"))
-            .u64("log_dropped")
+            .u64(Key::LogDropped)
             .is_some_and(|n| n > 0)
     });
     assert!(alive(pid));

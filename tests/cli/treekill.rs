@@ -64,7 +64,7 @@ fn treekill_false_stops_only_the_main_process() {
     let config = config(&t, false, port);
     let name = format!("tree-{port}");
     let (main, child, escaped) = start(&t, &config);
-    assert_eq!(t.meta(&name).get("treekill"), Some("false"));
+    assert_eq!(t.meta(&name).raw("treekill"), Some("false"));
     let supervisor = t.supervisor_of(&name);
     t.run(&["stop", &name]).success();
     assert!(!alive(main), "the main process survived tsm stop");
@@ -154,7 +154,7 @@ fn treekill_true_still_ends_every_child() {
     let config = config(&t, true, port);
     let name = format!("tree-{port}");
     let (main, child, escaped) = start(&t, &config);
-    assert_eq!(t.meta(&name).get("treekill"), None);
+    assert_eq!(t.meta(&name).raw("treekill"), None);
     t.run(&["stop", &name]).success();
     for pid in [main, child, escaped] {
         assert!(!alive(pid), "treekill: true left {pid} running");
@@ -204,7 +204,7 @@ fn no_treekill_on_the_command_line_as_in_pm2() {
         pid_in(&t, "child.pid"),
         pid_in(&t, "escaped.pid"),
     );
-    assert_eq!(t.meta(&name).get("treekill"), Some("false"));
+    assert_eq!(t.meta(&name).raw("treekill"), Some("false"));
     let described = stdout_of(&t.run(&["describe", &name]).success());
     assert!(described.contains("main process only"), "{described}");
     t.run(&["stop", &name]).success();

@@ -61,7 +61,7 @@ fn kill_port_never_kills_another_state_folders_service() {
     // The token is recorded and reaches the service.
     let token = b
         .meta(&name)
-        .get("run")
+        .raw("run")
         .expect("run token in meta")
         .to_string();
     let pid = row(&b, &name)["pid"].as_i64().unwrap() as i32;
@@ -112,12 +112,12 @@ fn groups_all_and_duplicate_ids() {
         "{text}"
     );
     assert_eq!(t.status_of(&format!("ppx-{p3}")), "online");
-    assert_eq!(t.meta(&format!("ppx-{p3}")).get("app"), Some("ppx"));
+    assert_eq!(t.meta(&format!("ppx-{p3}")).raw("app"), Some("ppx"));
     // Two records with one ID (a damaged next_id) make that ID ambiguous.
     let state = t.state().join("processes");
     let mut twin = t.meta(&format!("pp-{p1}"));
-    twin.set("tsm_id", "2");
-    twin.set("name", "twin-1");
+    twin.set_raw("tsm_id", "2");
+    twin.set_raw("name", "twin-1");
     std::fs::write(state.join("twin-1.meta"), twin.to_line()).unwrap();
     t.run(&["stop", "2"])
         .code(1)
@@ -298,7 +298,7 @@ fn a_sigstopped_service_is_paused_and_stops_on_sigterm() {
     // A kill timeout of an hour: a stop that waited for SIGKILL would never return in the
     // test's time (the harness gives each command a minute); TERM ended it.
     t.run(&["stop", &name, "--kill-timeout", "60m"]).success();
-    assert_eq!(t.meta(&name).get("signal"), Some("TERM"));
+    assert_eq!(t.meta(&name).raw("signal"), Some("TERM"));
 }
 
 // 10 ─ next_id is never trusted below an ID in use, and never wraps.

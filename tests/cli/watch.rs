@@ -82,7 +82,7 @@ fn an_edit_restarts_once_and_log_writes_never_do() {
         wait_until("online again", || t.meta(&name).status() == "online");
         if widest < delay {
             let meta = t.meta(&name);
-            assert_eq!(meta.get("last_restart_reason"), Some("watch"));
+            assert_eq!(meta.raw("last_restart_reason"), Some("watch"));
             assert_eq!(
                 meta.restarts() - restarts_before,
                 1,
@@ -163,7 +163,7 @@ fn a_crash_fixed_by_an_edit_comes_back() {
     wait_until("exited", || t.status_of(&name) == "exited");
     t.script("app/broken.sh", &script.replace("exit 3", "exec sleep 300"));
     wait_until("online after the fix", || t.status_of(&name) == "online");
-    assert_eq!(t.meta(&name).get("last_restart_reason"), Some("watch"));
+    assert_eq!(t.meta(&name).raw("last_restart_reason"), Some("watch"));
     t.run(&["stop", &name]).success();
     assert_eq!(t.status_of(&name), "stopped");
 }

@@ -22,7 +22,7 @@ fn the_ecosystem_export_starts_the_same_services_under_tsm() {
             .iter()
             .map(|r| {
                 let name = r["name"].as_str().unwrap_or("").to_string();
-                let cwd = t.meta(&name).get("cwd").unwrap_or("").to_string();
+                let cwd = t.meta(&name).raw("cwd").unwrap_or("").to_string();
                 (name, cwd)
             })
             .collect()
@@ -46,7 +46,7 @@ fn the_ecosystem_export_starts_the_same_services_under_tsm() {
         "restart",
         "kill_timeout",
     ] {
-        assert_eq!(again.get(key), plain_meta.get(key), "{key}");
+        assert_eq!(again.raw(key), plain_meta.raw(key), "{key}");
     }
     assert!(answer(a).starts_with(&format!("{a} hi there ")));
     assert!(

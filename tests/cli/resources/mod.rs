@@ -119,10 +119,10 @@ fn a_service_past_its_memory_limit_is_restarted_with_the_reason_recorded() {
     t.start(&["small.sh", "--max-memory-restart", "1G"]);
     let hog = format!("hog-{p1}");
     let small = format!("small-{p2}");
-    assert_eq!(t.meta(&hog).get("max_memory_restart"), Some("41943040"));
+    assert_eq!(t.meta(&hog).raw("max_memory_restart"), Some("41943040"));
     wait_until("the hog's memory restart", || {
         t.meta(&hog)
-            .get("last_restart_reason")
+            .raw("last_restart_reason")
             .is_some_and(|r| r.starts_with("memory "))
     });
     wait_until("the hog to run again", || {
@@ -172,7 +172,7 @@ fn ecosystem_max_memory_restart_in_pm2_units() {
     .unwrap();
     t.run(&["start", "eco.json"]).success();
     assert_eq!(
-        t.meta(&format!("api-{port}")).get("max_memory_restart"),
+        t.meta(&format!("api-{port}")).raw("max_memory_restart"),
         Some("314572800")
     );
     std::fs::write(
@@ -240,7 +240,7 @@ fn describe_names_a_crash_as_the_last_restart_reason() {
     t.start(&["crash.sh", "--restart-delay", "5s"]);
     let name = format!("crash-{port}");
     wait_until("the first restart", || {
-        t.meta(&name).get("last_restart_reason") == Some("exit 3")
+        t.meta(&name).raw("last_restart_reason") == Some("exit 3")
     });
     let out = t.run(&["describe", &name]).success();
     let text = stdout_of(&out);
