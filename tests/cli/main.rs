@@ -12,6 +12,7 @@ mod harness;
 mod hostile;
 mod init;
 mod instances;
+mod layers;
 mod lifecycle;
 mod listing;
 mod logs;
