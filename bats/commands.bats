@@ -98,7 +98,7 @@ list_marks() {
     run tsm list
     [[ "${lines[3]}" =~ ^│\ 0\ +│\ svc-$port\ +│\ online\ +│\ $pid\ +│\ $port!\ +│ ]]
     [ "${lines[5]}" = "! running, but not listening on its PORT" ]
-    # The seed README's deploy check.
+    # The documented deploy check.
     tsm list | grep -q "svc.*online"
 
     run --separate-stderr tsm ports

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The executable `tsm` (shell/tsm, linked into ~/.local/bin by `tsm setup`): found by /bin/sh,
-# make, cron and `env -i`, with the function's output and exit codes. The seed README's
+# make, cron and `env -i`, with the function's output and exit codes. The docs'
 # Makefile and deploy.sh run verbatim.
 
 load test_helper
@@ -24,7 +24,7 @@ teardown() {
 }
 
 # server_script FILE PORT: a service that reads PORT from the environment with PORT as the
-# default (the seed's examples, made to bind a free port), prints a line and sleeps.
+# default (docs/shell.md's examples, made to bind a free port), prints a line and sleeps.
 server_script() {
     printf '#!/usr/bin/env bash\nPORT=${PORT:-%s}\nexport PORT\necho "serving on $PORT"\nexec sleep 300\n' \
         "$2" >"$1"
@@ -90,7 +90,7 @@ linked() {
     [ "$status" -eq 66 ]
 }
 
-@test "the seed's Makefile runs verbatim with make (/bin/sh)" {
+@test "the documented Makefile runs verbatim with make (/bin/sh)" {
     command -v make >/dev/null 2>&1 || skip "make is not installed"
     linked
     local port
@@ -126,7 +126,7 @@ linked() {
     [[ "$output" == *"tsm: process 'server' not found"* ]]
 }
 
-@test "the seed's deploy.sh runs verbatim" {
+@test "the documented deploy.sh runs verbatim" {
     linked
     local port
     port=$(free_port)

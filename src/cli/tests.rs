@@ -1,4 +1,4 @@
-//! Unit tests of the clap definition (`cli.rs`).
+//! Unit tests of the clap definition (`cli/mod.rs`).
 
 use super::*;
 use clap::CommandFactory;

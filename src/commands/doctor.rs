@@ -103,7 +103,7 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
             );
         }
     }
-    // Issue 12 (i12a): duplicate IDs, processes left by a service and supervisor that died
+    // Duplicate IDs, processes left by a service and supervisor that died
     // (kill -9), and what supervisors could not record.
     let mut by_id: std::collections::BTreeMap<u64, Vec<&str>> = Default::default();
     for entry in &entries {

@@ -1,4 +1,4 @@
-//! `tsm list`: every process with its true status, as the seed's table or as JSON.
+//! `tsm list`: every process with its true status, as the box table or as JSON.
 
 use super::Run;
 use crate::commands::table::{boxed, colour_wanted, paint, uptime};

@@ -1,4 +1,4 @@
-//! `tsm ports`: each service's port as the seed README prints it, with whether the service
+//! `tsm ports`: each service's port as `PORT (NAME)` lines, with whether the service
 //! really listens there, who else holds it, and what else its process tree listens on.
 
 use super::Run;
@@ -59,7 +59,7 @@ impl Run for PortsArgs {
                 .map(|l| format!("{}/{}", l.port, if l.udp { "udp" } else { "tcp" }))
                 .collect();
             other.dedup();
-            // The seed prints the process by its base name: `server-3000` → `server`.
+            // The process is named by its base name: `server-3000` → `server`.
             let process = entry
                 .name
                 .strip_suffix(&format!("-{port}"))

@@ -1,4 +1,4 @@
-//! Rendering: the seed README's box table and human uptimes.
+//! Rendering: the box table of `tsm list` and human uptimes.
 
 /// `5s`, `5m`, `2h`, `3d`.
 pub fn uptime(seconds: u64) -> String {
@@ -98,7 +98,7 @@ mod tests {
     }
 
     #[test]
-    fn matches_the_seed_readme_layout() {
+    fn matches_the_documented_layout() {
         let headers = [("id", 6), ("name", 20), ("status", 9)];
         let rows = vec![vec!["0".to_string(), "server-3000".into(), "online".into()]];
         let expected = "\

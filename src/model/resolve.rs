@@ -1,5 +1,5 @@
 //! Turning what the user typed (`*`/`all`, an ID, a name, a group, part of a name, a port)
-//! into processes, in DESIGN.md's order.
+//! into processes, in one fixed order (docs/ARCHITECTURE.md, "Resolution").
 
 use crate::error::TsmError;
 use crate::state::keys::Key;
@@ -63,7 +63,7 @@ fn all_where(entries: &[Entry], keep: impl Fn(&Entry) -> bool) -> Vec<usize> {
     (0..entries.len()).filter(|&i| keep(&entries[i])).collect()
 }
 
-/// Resolves one target against `entries`, in DESIGN.md's order: `*`/`all` → a digits-only
+/// Resolves one target against `entries`, in this order: `*`/`all` → a digits-only
 /// target as a TSM ID, else an exact name, else a unique port (never a substring; `00` is not
 /// ID 0) → exact name → a group (every process whose app is the target, or named
 /// `TARGET-PORT`) → a unique case-sensitive substring. Returns indexes into `entries`.

@@ -38,7 +38,7 @@ keys! {
     // Identity: written by the CLI at start.
     /// The TSM ID: 0, 1, 2, … never reused (CLI).
     TsmId = "tsm_id",
-    /// The seed format's spelling of the TSM ID, read when `tsm_id` is missing.
+    /// The first meta format's spelling of the TSM ID, read when `tsm_id` is missing.
     TpmId = "tpm_id",
     /// The service's name, `NAME-PORT` or a bare name (CLI).
     Name = "name",

@@ -147,7 +147,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_readme_line_parses() {
+    fn the_first_formats_line_parses() {
         let m = Meta::parse(
             "script=/path/to/server.sh pid=12345 port=3000 start_time=1757566677 type=cli tpm_id=0\n",
         )

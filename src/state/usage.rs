@@ -1,4 +1,4 @@
-//! What services cost: recent CPU from a small sample cache that `list`, `describe` and `monit`
+//! What services cost: recent CPU from a small sample cache that `list`, `monit` and `jlist`
 //! share, and memory in pm2's units.
 //!
 //! CPU is the share of one core used since the previous observation of the same process (by

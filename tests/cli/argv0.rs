@@ -1,4 +1,4 @@
-//! argv[0] as the user named the program (issue 12, item 17): a multi-call binary run through
+//! argv[0] as the user named the program: a multi-call binary run through
 //! a symlink found on PATH (`redis-server` → `redis-check-rdb`) sees the name typed, as a shell
 //! would give it; a script run through an interpreter keeps the interpreter's.
 

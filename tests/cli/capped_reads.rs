@@ -1,4 +1,4 @@
-//! Issue 12, item 12, the reads left over: the ID counter, the supervisor's pid file and the
+//! Capped, non-blocking reads of the rest of the state folder: the ID counter, the supervisor's pid file and the
 //! logs are read as untrusted — a FIFO planted there never hangs tsm, a huge file is never
 //! read whole.
 

@@ -1,4 +1,4 @@
-//! Escaped and self-daemonizing children (issue 12, item 3): the supervisor is their
+//! Escaped and self-daemonizing children: the supervisor is their
 //! subreaper, so stop ends them, a daemon left by a clean exit is followed, and what a
 //! `kill -9` of service and supervisor leaves is reported by doctor and ended by stop.
 

@@ -1,4 +1,4 @@
-//! Hostile state (issue 12): corrupt or planted files in the state folder, starts that would
+//! Hostile state: corrupt or planted files in the state folder, starts that would
 //! fail after taking an ID, loose permissions, a full disk, symlinked programs, odd log paths.
 
 use crate::harness::*;

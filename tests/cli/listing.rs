@@ -1,4 +1,4 @@
-//! list and ports: the seed's table, JSON, true statuses.
+//! list and ports: the box table, JSON, true statuses.
 
 use crate::harness::*;
 use predicates::prelude::*;
@@ -36,7 +36,7 @@ fn young_listing(t: &Tsm, port_a: u16, port_b: u16) -> (String, i32, i32) {
 }
 
 #[test]
-fn list_shows_the_seed_table_sorted_by_id() {
+fn list_shows_the_box_table_sorted_by_id() {
     let [port_a, port_b] = free_ports();
     let t = Tsm::new();
     t.service("server.sh", port_a);
@@ -176,7 +176,7 @@ fn a_killed_service_shows_the_signal() {
 }
 
 #[test]
-fn ports_prints_the_seed_lines() {
+fn ports_prints_one_line_per_service() {
     let [port_a, port_b] = free_ports();
     let t = Tsm::new();
     t.service("server.sh", port_a);

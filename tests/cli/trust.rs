@@ -1,4 +1,4 @@
-//! Trust under hostile state (issue 12): ownership is proven, targets never fall through to
+//! Trust under hostile state: ownership is proven, targets never fall through to
 //! the wrong process, escaped and self-daemonizing children are ended, and a supervisor never
 //! dies leaving its service unsupervised — each tried with real processes.
 

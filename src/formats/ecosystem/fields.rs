@@ -58,7 +58,7 @@ pub const HONOURED: &[&str] = &[
     "increment_var",
     "max_log_size",
     "log_retain",
-    // The runtime features (src/features.rs, src/instances.rs, src/supervise/).
+    // The runtime features (model::features, model::instances, supervise).
     "instances",
     "exec_mode",
     "merge_logs",
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn refusals_say_what_happens_instead() {
-        // The runtime features are honoured (their values are checked in features.rs).
+        // The runtime features are honoured (their values are checked in model::features).
         assert_eq!(refusal("instances", &json!(4)), None);
         assert_eq!(refusal("exec_mode", &json!("cluster_mode")), None);
         assert_eq!(refusal("watch", &json!(["src"])), None);

@@ -1,6 +1,6 @@
 //! macOS side of the platform layer: `proc_pidinfo`/`proc_listpids` (libproc.h) and the
 //! `KERN_PROCARGS2` sysctl. Reviewed against XNU's bsd/kern/proc_info.c, kern_sysctl.c and
-//! libsyscall/wrappers/libproc/libproc.c; not run here (no Mac): see README, "macOS".
+//! libsyscall/wrappers/libproc/libproc.c; not run here (no Mac): see docs/macos.md.
 
 mod net;
 pub mod usage;

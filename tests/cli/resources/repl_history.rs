@@ -1,4 +1,4 @@
-//! Issue 12, item 12: the REPL's history file is state-folder input like any other — a FIFO or
+//! The REPL's history file is state-folder input like any other — a FIFO or
 //! a huge file planted there is refused with one line, never opened blocking or read whole.
 
 use crate::harness::*;
