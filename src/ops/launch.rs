@@ -24,7 +24,8 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
     let write_fd = write_end.as_raw_fd();
     let mut cmd = Command::new(exe);
     let args = crate::supervise::Args {
-        dir: paths.root().to_path_buf(),
+        // Canonical: how every command recognises this folder's supervisors.
+        dir: paths.canonical_root(),
         ready_fd: Some(READY_FD),
         name: spec.name.clone(),
     };

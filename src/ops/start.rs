@@ -8,8 +8,8 @@ use crate::model::spec::Spec;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::{halt, launch, startcheck, Ctx};
-use crate::state::lock;
 use crate::state::store::{first_free_id, Entry};
+use crate::state::supervisor;
 use crate::state::unrecorded;
 use anyhow::Result;
 
@@ -63,7 +63,10 @@ impl<'a> Starter<'a> {
             self.refuse_taken_port(&spec.name, port)?;
         }
         warn_privileged(spec.port);
-        if existing.is_some() && lock::is_held(&ctx.paths.supervisor_lock(&spec.name)) {
+        let waiting = existing
+            .as_ref()
+            .is_some_and(|m| supervisor::rescue(&ctx.paths, &spec.name, m).is_some());
+        if waiting {
             // A supervisor still waits (a cron job's next time, a watch, a backoff): it gives up.
             let _ = halt::halt(&store, std::slice::from_ref(&spec.name), None);
         }

@@ -188,6 +188,14 @@ pub fn fd_count(pid: i32) -> Option<usize> {
     imp::fd_count(pid)
 }
 
+/// A process's arguments as it was started with them (ours to read: our own user's).
+pub fn argv(pid: i32) -> Option<Vec<Vec<u8>>> {
+    if pid <= 0 {
+        return None;
+    }
+    imp::argv(pid)
+}
+
 /// A process's command line, for messages.
 pub fn command_line(pid: i32) -> Option<String> {
     imp::command_line(pid)

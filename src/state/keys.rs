@@ -166,6 +166,10 @@ keys! {
     Error = "error",
     /// Output bytes dropped because the log could not take them (supervisor).
     LogDropped = "log_dropped",
+    /// The grace between SIGTERM and SIGKILL a stop asked for (`--kill-timeout`), in ms: the
+    /// supervisor uses it for that stop instead of `kill_timeout` (CLI, before it asks the
+    /// supervisor; removed once stopped).
+    StopKillTimeout = "stop_kill_timeout",
 }
 
 impl fmt::Display for Key {

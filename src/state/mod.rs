@@ -8,6 +8,7 @@ pub mod ownership;
 pub mod paths;
 pub mod statefile;
 pub mod store;
+pub mod supervisor;
 pub mod unrecorded;
 pub mod usage;
 pub mod workers;

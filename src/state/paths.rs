@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Paths {
     root: PathBuf,
+    /// The root with every symlink resolved, once it could be (it may not exist yet).
+    canonical: std::sync::OnceLock<PathBuf>,
 }
 
 impl Paths {
@@ -35,11 +37,33 @@ impl Paths {
 
     /// State rooted at `root` (the `tsm` folder itself).
     pub fn at(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            canonical: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The root with every symlink resolved (the root itself while it does not exist):
+    /// what names this folder to a supervisor and in the ownership token.
+    pub fn canonical_root(&self) -> PathBuf {
+        if let Some(known) = self.canonical.get() {
+            return known.clone();
+        }
+        match self.root.canonicalize() {
+            Ok(real) => self.canonical.get_or_init(|| real).clone(),
+            Err(_) => self.root.clone(),
+        }
+    }
+
+    /// Whether `dir` names this state folder: spelled as we spell it, or resolving to it.
+    pub fn is_root(&self, dir: &Path) -> bool {
+        dir == self.root
+            || dir == self.canonical_root()
+            || dir.canonicalize().is_ok_and(|d| d == self.canonical_root())
     }
     pub fn processes(&self) -> PathBuf {
         self.root.join("processes")
