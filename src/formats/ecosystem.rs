@@ -4,6 +4,7 @@
 mod app;
 mod fields;
 mod formats;
+mod node;
 mod values;
 
 use crate::error::TsmError;
@@ -14,7 +15,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub use app::{App, AppOptions};
-pub use formats::{load, DEFAULT_TIMEOUT_MS};
+pub use formats::load;
+pub use node::DEFAULT_TIMEOUT_MS;
 
 /// Whether `arg` has a config file's name (`*.config.js|cjs|mjs`, `*.json`, `*.json5`,
 /// `*.yml`, `*.yaml`), whether or not it exists.

@@ -98,6 +98,25 @@ impl Paths {
     pub fn op_lock(&self, name: &str) -> PathBuf {
         self.locks().join(format!("{name}.op"))
     }
+    /// Held by the CLI for a whole command over an app's instances (scale, a config's start),
+    /// so that parallel ones take turns: `locks/APP.app`, the app's name made a file name.
+    pub fn app_lock(&self, app: &str) -> PathBuf {
+        let mut file: String = app
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if file.is_empty() || file.starts_with(['.', '-']) {
+            file.insert(0, '_');
+        }
+        file.truncate(200);
+        self.locks().join(format!("{file}.app"))
+    }
     /// Held briefly by anyone doing a read-modify-write of the meta file.
     pub fn meta_lock(&self, name: &str) -> PathBuf {
         self.locks().join(format!("{name}.meta"))

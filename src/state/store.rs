@@ -254,6 +254,13 @@ impl<'a> Store<'a> {
         write_atomic(&path, format!("{}\n", in_use.max(above)).as_bytes())
     }
 
+    /// Takes the lock of a command over app `app`'s instances (see [`Paths::app_lock`]).
+    pub fn app_lock(&self, app: &str) -> Result<FileLock> {
+        self.paths.ensure()?;
+        let path = self.paths.app_lock(app);
+        FileLock::exclusive(&path).with_context(|| format!("locking {}", path.display()))
+    }
+
     /// Takes the CLI's transition lock of `name`.
     pub fn op_lock(&self, name: &str) -> Result<FileLock> {
         let path = self.paths.op_lock(name);
