@@ -79,6 +79,30 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         if seen.pid.is_some() {
             running.insert(name.as_str());
         }
+        let recorded = Status::recorded(meta);
+        let active = matches!(
+            recorded,
+            Some(Status::Online | Status::Launching | Status::Stopping | Status::WaitingRestart)
+        );
+        if active
+            && seen.status == Status::Exited
+            && !crate::state::lock::is_held(&paths.op_lock(name))
+        {
+            let was = recorded.map_or("running", Status::as_str);
+            let claimed = meta
+                .i32(Key::SupervisorPid)
+                .filter(|pid| crate::state::supervisor::runs_for(paths, name, *pid));
+            let problem = match claimed {
+                Some(pid) => format!(
+                    "'{name}' is {was}, but its supervisor (pid {pid}) lost its lock file {}",
+                    paths.supervisor_lock(name).display()
+                ),
+                None => format!(
+                    "'{name}' was {was} when its supervisor died (kill -9, a crash): nothing will restart it"
+                ),
+            };
+            add(problem, format!("tsm restart {name}"));
+        }
         if seen.status == Status::Orphaned {
             add(
                 format!(

@@ -336,7 +336,9 @@ mod tests {
                 from: None,
             },
         ];
-        std::thread::spawn(move || follow(sources, &mut Tap(tx), false));
+        std::thread::spawn(move || {
+            follow(sources, &mut Tap(tx), false, |b, o| o.extend_from_slice(b))
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
             let stop = stop.clone();

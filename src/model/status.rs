@@ -130,6 +130,21 @@ pub struct Observed {
     pub supervisor: Option<i32>,
 }
 
+/// The status to show: [`observe`]'s, except that a record a command is changing right now
+/// (its op lock held: a restart between its stop and its start) keeps what it records
+/// instead of looking `exited`.
+pub fn shown(paths: &Paths, name: &str, meta: &Meta, seen: &Observed) -> Status {
+    let recorded = Status::recorded(meta).unwrap_or(Status::Exited);
+    let changing = seen.status == Status::Exited
+        && says_active(recorded)
+        && crate::state::lock::is_held(&paths.op_lock(name));
+    if changing {
+        recorded
+    } else {
+        seen.status
+    }
+}
+
 /// Whether a record in `status` says something runs or is about to (so that only a live
 /// supervisor keeps it so).
 fn says_active(status: Status) -> bool {

@@ -6,7 +6,7 @@ mod linux;
 #[cfg(target_os = "linux")]
 use linux as imp;
 #[cfg(target_os = "linux")]
-pub use linux::{usage::usage, watch::Watcher};
+pub use linux::{timer::WallTimer, usage::usage, watch::Watcher};
 
 #[cfg(target_os = "macos")]
 mod macos;
@@ -22,6 +22,16 @@ mod procargs;
 pub use poll::{deadline_in, poll_until, Backoff};
 
 pub use procargs::EnvVar;
+
+/// What woke a wall-clock timer (Linux: [`WallTimer`]; macOS has none, and its cron looks
+/// at the clock again at least once a minute instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WallTimerEvent {
+    /// Its time has come.
+    Expired,
+    /// The wall clock was set (by hand, NTP, a resume): its time is to be worked out again.
+    ClockChanged,
+}
 
 /// What a process has used: CPU time (user + system) and resident memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

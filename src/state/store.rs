@@ -234,6 +234,19 @@ impl<'a> Store<'a> {
         Ok(first_free_id(&self.entries()?))
     }
 
+    /// Gives back `id`, taken for a start that failed (or a record left by a killed start):
+    /// when no later ID was handed out meanwhile, `next_id` hands it out again.
+    pub fn release_id(&self, id: u64) -> Result<()> {
+        let lock_path = self.paths.next_id_lock();
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let path = self.paths.next_id();
+        if read_counter(&path)? == id.checked_add(1) {
+            write_atomic(&path, format!("{id}\n").as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Makes sure `next_id` will never hand out `id` (used when an ID is restored).
     pub fn reserve_id(&self, id: u64) -> Result<()> {
         let lock_path = self.paths.next_id_lock();

@@ -34,6 +34,7 @@ impl Recorder<'_> {
             m.set(Key::SupervisorPid, pid.to_string());
             m.set(Key::SupervisorStart, start.to_string());
             m.set(Key::Run, token);
+            m.remove(Key::FirstStart);
         })
     }
 

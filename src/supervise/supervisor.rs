@@ -171,7 +171,7 @@ impl<'a> Supervisor<'a> {
     pub fn revivers(&self) -> Revivers {
         Revivers {
             any: self.sources.iter().any(|s| s.revives()),
-            scheduled: self.sources.iter().any(|s| s.deadline().is_some()),
+            scheduled: self.sources.iter().any(|s| s.scheduled()),
         }
     }
 

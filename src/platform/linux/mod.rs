@@ -1,6 +1,7 @@
 //! Linux side of the platform layer: `/proc` and `prctl`.
 
 mod netlink;
+pub mod timer;
 pub mod usage;
 pub mod watch;
 
