@@ -143,7 +143,7 @@ fn parse_value(raw: &str, vars: &[(String, String)]) -> Result<String, LineError
 }
 
 /// The largest env file read (a few KiB in practice; a stray `/dev/zero` or log is refused).
-pub const MAX_BYTES: u64 = 1 << 20;
+pub const MAX_BYTES: u64 = 8 << 20;
 
 /// Parses env-file text; `origin` names it in errors. A byte-order mark is skipped, and a
 /// quoted value may go on over several lines until its quote closes.

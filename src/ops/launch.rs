@@ -115,6 +115,9 @@ pub fn sweep_stray(store: &Store, name: &str, meta: &crate::state::meta::Meta) -
         return false;
     }
     let path = store.paths().op_lock(name);
+    if store.paths().ensure().is_err() {
+        return false;
+    }
     let Ok(Some(_lock)) = crate::state::lock::FileLock::try_exclusive(&path) else {
         return false;
     };

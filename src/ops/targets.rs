@@ -21,12 +21,11 @@ pub fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> {
     loop {
         let (picked, locks) = resolve_and_lock(store, targets)?;
         tries += 1;
-        let vanished = picked.iter().any(|(_, n)| !store.paths().meta(n).exists());
+        // A meta file that is there in any form (even a dangling symlink) is still a target.
+        let there = |name: &str| store.paths().meta(name).symlink_metadata().is_ok();
+        let vanished = picked.iter().any(|(_, n)| !there(n));
         if !vanished || tries >= 3 {
-            let picked = picked
-                .into_iter()
-                .filter(|(_, n)| store.paths().meta(n).exists())
-                .collect();
+            let picked = picked.into_iter().filter(|(_, n)| there(n)).collect();
             return Ok((picked, locks));
         }
     }

@@ -236,8 +236,8 @@ impl LifeLock {
 
     /// Whether the path still names the file this lock is on (a `stat`, never an open).
     pub fn placement(&self) -> Placement {
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => Placement::Same,
+        match crate::state::anchor::lstat(&self.path) {
+            Ok((dev, ino, _)) if dev == self.dev && ino == self.ino => Placement::Same,
             Ok(_) => Placement::Replaced,
             Err(_) => Placement::Missing,
         }

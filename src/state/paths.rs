@@ -1,8 +1,6 @@
 //! Where tsm keeps its state: every path under `$TETRA_DIR/tsm`, read from the environment once.
 
 use anyhow::{Context, Result};
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -139,9 +137,13 @@ impl Paths {
 
     /// Creates the state folders (mode 0700) if they are missing, and makes sure the state
     /// folder itself is private: a looser mode (say a `tsm` folder made 0755 by hand) is
-    /// tightened to 0700, and a folder owned by another user is warned about.
+    /// tightened to 0700, and a folder owned by another user is warned about. The folders
+    /// above it are checked too (`state::chain`): as root, one another user may change is
+    /// refused.
     pub fn ensure(&self) -> Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // The folders above first: as root, a chain another user may change is refused.
+        crate::state::chain::check(&self.canonical_root())?;
         static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         if let Ok(meta) = std::fs::symlink_metadata(&self.root) {
             if meta.is_dir() && meta.mode() & 0o077 != 0 {
@@ -157,20 +159,16 @@ impl Paths {
                 );
             }
         }
-        let mut builder = DirBuilder::new();
-        builder.recursive(true).mode(0o700);
-        for dir in [
+        let dirs = [
             self.root.clone(),
             self.processes(),
             self.pids(),
             self.logs(),
             self.locks(),
-        ] {
-            if !dir.is_dir() {
-                builder
-                    .create(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
+        ];
+        for dir in &dirs {
+            crate::state::anchor::mkdirs(std::slice::from_ref(dir), 0o700)
+                .with_context(|| format!("creating {}", dir.display()))?;
         }
         Ok(())
     }

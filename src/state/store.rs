@@ -1,5 +1,6 @@
 //! The state folder: meta files (atomic writes, locked updates), pid files and TSM IDs.
 
+use crate::state::anchor;
 use crate::state::lock::FileLock;
 use crate::state::meta::{Meta, MetaError};
 use crate::state::paths::Paths;
@@ -49,16 +50,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut f = match statefile::create_new(&tmp, statefile::PRIVATE_MODE) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 // Left by an earlier process of our pid, or planted: remove the entry itself.
-                fs::remove_file(&tmp)?;
+                anchor::remove(&tmp)?;
                 statefile::create_new(&tmp, statefile::PRIVATE_MODE)?
             }
             other => other?,
         };
         f.write_all(bytes)?;
-        fs::rename(&tmp, path)
+        anchor::rename(&tmp, path)
     };
     write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
+        let _ = anchor::remove(&tmp);
         anyhow::Error::new(e).context(format!("writing {}", path.display()))
     })
 }
@@ -156,7 +157,7 @@ impl<'a> Store<'a> {
             self.paths.env_record(name),
             self.paths.pid_file(name),
         ] {
-            match fs::remove_file(&path) {
+            match anchor::remove(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),

@@ -55,6 +55,11 @@ impl<'a> Supervisor<'a> {
     pub fn take_over(paths: &'a Paths, name: &'a str) -> Result<Self> {
         // Handlers first: a stop asked the moment the lock proves us must not kill us.
         let wake = Wake::install()?;
+        // The folders above checked, the state folder is held open: every write goes into
+        // it even if it is swapped later.
+        paths.ensure()?;
+        crate::state::anchor::anchor(paths.root())
+            .with_context(|| format!("opening {}", paths.root().display()))?;
         let lock_path = paths.supervisor_lock(name);
         let Some(life) = LifeLock::take_within(&lock_path, Duration::from_secs(3))
             .with_context(|| format!("locking {}", lock_path.display()))?

@@ -2,6 +2,7 @@
 //! own TETRA_DIR, every process it started checked gone at the end.
 
 mod argv0;
+mod attacks;
 mod authority;
 mod bats;
 mod capped_reads;

@@ -3,6 +3,7 @@
 //! (`.config.js|cjs|mjs`) evaluated by node under a time limit.
 
 use super::node::{load_js, run_node, EXPRESSION_LOADER};
+use super::{data_error, in_config};
 use crate::error::TsmError;
 use serde_json::Value;
 use std::path::Path;
@@ -36,19 +37,6 @@ pub fn format_of(path: &Path) -> Option<Format> {
         "yml" | "yaml" => Some(Format::Yaml),
         _ => None,
     }
-}
-
-/// A reason of tsm's own why `config` is refused: `CONFIG: WHY`.
-pub fn data_error(config: &Path, why: impl Into<String>) -> TsmError {
-    TsmError::Data(why.into()).context(config.display().to_string())
-}
-
-/// A parser's error in `config`: `CONFIG: ERROR`.
-pub(super) fn in_config(
-    config: &Path,
-    e: impl std::error::Error + Send + Sync + 'static,
-) -> TsmError {
-    TsmError::invalid(e).context(config.display().to_string())
 }
 
 /// Reads the config into JSON.

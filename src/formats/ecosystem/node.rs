@@ -2,7 +2,7 @@
 //! evaluated by node under a time limit: the config is read when node exits (whatever a
 //! child it left behind keeps doing with node's stdout), or refused at the limit.
 
-use super::formats::{data_error, in_config};
+use super::{data_error, in_config};
 use crate::error::TsmError;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde_json::Value;
