@@ -32,4 +32,5 @@ mod supervision;
 mod treekill;
 mod trust;
 mod tty;
+mod users;
 mod watch;
