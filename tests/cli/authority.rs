@@ -252,11 +252,17 @@ fn a_suspended_command_holding_the_meta_lock_never_blocks_the_supervisor() {
     let before = t.log("chatty.out").len();
     wait_until("more output", || t.log("chatty.out").len() > before + 50);
     kill(Pid::from_raw(first), Signal::SIGKILL).unwrap();
+    // A new run of the script, the supervisor's child (not the killed run's `sleep`, which
+    // the supervisor adopts as its subreaper).
     wait_until("a new run", || {
         tsm::platform::process_tree(sup)
             .into_iter()
             .skip(1)
-            .any(|p| p != first && tsm::platform::proc_info(p).is_some_and(|i| i.ppid == sup))
+            .any(|p| {
+                p != first
+                    && tsm::platform::proc_info(p).is_some_and(|i| i.ppid == sup)
+                    && tsm::platform::command_line(p).is_some_and(|c| c.contains("chatty.sh"))
+            })
     });
     let _ = holder.kill();
     let _ = holder.wait();

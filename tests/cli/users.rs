@@ -4,10 +4,9 @@
 //! the user has no inotify instance left.
 
 use crate::harness::*;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 /// A user made for one test, removed afterwards.
 struct User {
@@ -157,12 +156,8 @@ fn a_swapped_state_folder_never_redirects_a_supervisors_writes() {
         .cmd(&t.tetra, &t.work, BIN, &["start", "--no-port", "ticker.sh"])
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("tsm: warning:") && err.contains("swap"),
-        "{err}"
-    );
     let log = t.state().join("logs/ticker.out");
     wait_until("bob's service writing", || ticks(&log) > 3);
     // Alice swaps tsm/ for a folder of her own, with a logs/ anyone may write into.
@@ -182,11 +177,17 @@ fn a_swapped_state_folder_never_redirects_a_supervisors_writes() {
     );
     assert!(!t.state().join("processes").exists());
     kill_all(&t.tetra);
+    assert!(
+        err.contains("tsm: warning:") && err.contains("swap"),
+        "bob is warned: {err}"
+    );
 }
 
 #[cfg(target_os = "linux")]
 #[test]
 fn logs_follow_polls_when_the_user_has_no_inotify_instance_left() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Child;
     let Some(carol) = User::new("i") else { return };
     let t = Tsm::new();
     open_up(&t);
