@@ -346,7 +346,7 @@ fn begin(
 
 /// Waits until every target's supervisor or processes are gone.
 fn wait_all(paths: &Paths, targets: &mut [Target]) {
-    let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(10));
+    let backoff = Backoff::new(Duration::from_micros(200), Duration::from_millis(5));
     platform::poll_until(None, backoff, || {
         let pgids: Vec<i32> = targets.iter().filter_map(Target::pgid).collect();
         let live = platform::live_groups(&pgids);

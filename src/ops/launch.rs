@@ -134,6 +134,18 @@ pub fn sweep_stray(store: &Store, name: &str, meta: &crate::state::meta::Meta) -
     }
 }
 
+/// Every meta file of the folder, less the records killed starts left behind (removed, their
+/// IDs given back: see [`sweep_stray`]).
+pub fn entries_swept(store: &Store) -> Result<Vec<crate::state::store::Entry>> {
+    let mut entries = store.entries()?;
+    entries.retain(|e| {
+        !e.meta
+            .as_ref()
+            .is_ok_and(|m| sweep_stray(store, &e.name, m))
+    });
+    Ok(entries)
+}
+
 /// Launches `spec` as TSM ID `id` (caller holds the op lock): writes its meta, spawns the
 /// supervisor, and on failure removes the meta again when `fresh` (nothing half-done).
 pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {

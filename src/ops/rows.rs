@@ -46,14 +46,7 @@ pub struct Row {
 /// One observation of every process, in TSM ID order.
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let now = now_epoch();
-    let store = ctx.store();
-    let mut entries = store.entries()?;
-    // A record a killed start left behind is removed, not listed.
-    entries.retain(|e| {
-        !e.meta
-            .as_ref()
-            .is_ok_and(|m| crate::ops::launch::sweep_stray(&store, &e.name, m))
-    });
+    let entries = crate::ops::launch::entries_swept(&ctx.store())?;
     // Read the listening sockets once, and only when some service runs.
     let mut sockets: Option<Snapshot> = None;
     let mut samples = Samples::load(&ctx.paths);

@@ -31,14 +31,7 @@ pub struct Started {
 impl<'a> Starter<'a> {
     pub fn new(ctx: &'a Ctx) -> Result<Self> {
         ctx.paths.ensure()?;
-        let store = ctx.store();
-        let mut entries = store.entries()?;
-        // A record a killed start left behind is no service: it goes, and its ID with it.
-        entries.retain(|e| {
-            !e.meta
-                .as_ref()
-                .is_ok_and(|m| launch::sweep_stray(&store, &e.name, m))
-        });
+        let entries = launch::entries_swept(&ctx.store())?;
         Ok(Self {
             ctx,
             entries,

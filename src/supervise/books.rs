@@ -164,12 +164,17 @@ impl Hooks for Recorder<'_> {
     }
 
     fn stopping(&mut self) -> Option<std::time::Duration> {
+        // One read of the record: the grace the command asked for is in it.
+        let mut grace = None;
         self.record(&mut |m| {
+            grace = m.u64(Key::StopKillTimeout);
             if !stop_recorded(m) {
                 set_status(m, Status::Stopping);
             }
         });
-        self.stop_kill_timeout()
+        grace
+            .or_else(|| self.stop_kill_timeout().map(|d| d.as_millis() as u64))
+            .map(std::time::Duration::from_millis)
     }
 
     /// Output is being dropped: the log folder may have been removed; make it again.

@@ -253,7 +253,23 @@ pub fn fd_count(pid: i32) -> Option<usize> {
 }
 
 pub fn argv(pid: i32) -> Option<Vec<Vec<u8>>> {
-    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    // One open, one read, one close (a supervisor's command line fits in a page or two):
+    // `list` asks this of every live supervisor.
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut raw = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    while len < raw.len() {
+        match file.read(&mut raw[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(_) => return None,
+        }
+        if len < 4096 {
+            break; // procfs hands a command line shorter than a page over in one read
+        }
+    }
+    raw.truncate(len);
     let raw = raw.strip_suffix(&[0]).unwrap_or(&raw);
     (!raw.is_empty()).then(|| raw.split(|b| *b == 0).map(<[u8]>::to_vec).collect())
 }
