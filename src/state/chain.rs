@@ -55,7 +55,25 @@ fn user_name(uid: u32) -> String {
 /// is refused (root's supervisors would write where that user chose); anyone else is warned.
 pub fn check(root: &Path) -> Result<(), crate::error::TsmError> {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    let Some((dir, why)) = untrusted(root) else {
+    // Once per folder and process: a command makes its folders several times, a supervisor
+    // at each run (and writes through its anchor after the first check).
+    static CHECKED: std::sync::Mutex<Vec<(PathBuf, Option<(PathBuf, String)>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let known = CHECKED
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(r, _)| r == root).map(|(_, f)| f.clone()));
+    let found = match known {
+        Some(found) => found,
+        None => {
+            let found = untrusted(root);
+            if let Ok(mut c) = CHECKED.lock() {
+                c.push((root.to_path_buf(), found.clone()));
+            }
+            found
+        }
+    };
+    let Some((dir, why)) = found else {
         return Ok(());
     };
     let what = format!(

@@ -253,3 +253,31 @@ fn logs_follow_polls_when_the_user_has_no_inotify_instance_left() {
     let _ = kill(&mut hog);
     kill_all(&t.tetra);
 }
+
+#[test]
+fn a_supervisor_that_cannot_fork_says_why_and_uses_no_id() {
+    let Some(dave) = User::new("f") else { return };
+    let t = Tsm::new();
+    open_up(&t);
+    t.script("svc.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
+    std::fs::create_dir_all(&t.tetra).unwrap();
+    dave.own(&t.tetra);
+    mode(&t.tetra, 0o700);
+    // Two processes for dave: the command and its supervisor's first half, which cannot
+    // fork the supervisor itself (root is not held to RLIMIT_NPROC: dave is).
+    let line = format!("ulimit -u 2; exec {BIN} start --no-port svc.sh");
+    let out = dave
+        .cmd(&t.tetra, &t.work, "/bin/bash", &["-c", &line])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("tsm: failed to start 'svc'") && err.contains("fork"),
+        "{err}"
+    );
+    assert!(!err.contains("without a word"), "{err}");
+    assert!(!t.has_meta("svc"));
+    assert!(!t.state().join("logs/svc.out").exists());
+    kill_all(&t.tetra);
+}
