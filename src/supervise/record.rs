@@ -207,13 +207,14 @@ impl<'a> Recorder<'a> {
         _lock: FileLock,
     ) -> Result<()> {
         let store = Store::new(self.paths);
-        let mut meta = match store.read(self.name) {
+        // The record as the file holds it, if it holds one that is ours to change.
+        let (mut meta, read) = match store.read(self.name) {
             Ok(Some(meta)) => {
                 if !claim && meta.get(Key::SupervisorPid) != Some(self.me.as_str()) {
                     self.pending.borrow_mut().clear();
                     return Ok(());
                 }
-                meta
+                (meta.clone(), Some(meta))
             }
             // Deleted by the user: not ours to bring back. A removed folder is.
             Ok(None) if !self.lost.get() && self.paths.processes().is_dir() => {
@@ -222,16 +223,17 @@ impl<'a> Recorder<'a> {
             }
             Ok(None) => {
                 self.problem("processes/ was removed: its meta file is written again");
-                self.known()
+                (self.known(), None)
             }
             Err(e) => {
                 self.problem(&format!("{e:#}: rewritten from the supervisor's record"));
-                self.known()
+                (self.known(), None)
             }
         };
         apply(&self.pending.borrow(), &mut meta);
         change(&mut meta);
-        if store.write(self.name, &meta).is_err() {
+        // Nothing changed in the file (the command recorded it already): nothing to write.
+        if read.as_ref() != Some(&meta) && store.write(self.name, &meta).is_err() {
             self.paths.ensure()?;
             store.write(self.name, &meta)?;
         }
