@@ -8,9 +8,12 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+/// A folder someone else may change, and why.
+pub type Finding = (PathBuf, String);
+
 /// The first folder from `/` down to `root` (itself included) that someone other than this
 /// user and root may change, and why; `None` when the whole chain is trusted.
-pub fn untrusted(root: &Path) -> Option<(PathBuf, String)> {
+pub fn untrusted(root: &Path) -> Option<Finding> {
     let me = nix::unistd::geteuid().as_raw();
     let my_group = nix::unistd::getegid().as_raw();
     let mut chain: Vec<&Path> = root.ancestors().collect();
@@ -57,7 +60,7 @@ pub fn check(root: &Path) -> Result<(), crate::error::TsmError> {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     // Once per folder and process: a command makes its folders several times, a supervisor
     // at each run (and writes through its anchor after the first check).
-    static CHECKED: std::sync::Mutex<Vec<(PathBuf, Option<(PathBuf, String)>)>> =
+    static CHECKED: std::sync::Mutex<Vec<(PathBuf, Option<Finding>)>> =
         std::sync::Mutex::new(Vec::new());
     let known = CHECKED
         .lock()
