@@ -37,6 +37,25 @@ impl Tsm {
         }
     }
 
+    /// The same world reached through a symlink, as macOS's `/tmp` (→ `/private/tmp`) and
+    /// `$TMPDIR` under `/var` (→ `/private/var`) are: `TETRA_DIR` is given as the link,
+    /// while the kernel reports the working folder and file changes at the real path.
+    pub fn behind_symlink() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("tsm-test-")
+            .tempdir()
+            .expect("temp dir");
+        let real = tmp.path().join("real");
+        std::fs::create_dir_all(real.join("work")).expect("work dir");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        Self {
+            _tmp: tmp,
+            tetra: link.join("tetra"),
+            work: link.join("work"),
+        }
+    }
+
     pub fn state(&self) -> PathBuf {
         self.tetra.join("tsm")
     }
