@@ -2,6 +2,7 @@
 //! `KERN_PROCARGS2` sysctl. Reviewed against XNU's bsd/kern/proc_info.c, kern_sysctl.c and
 //! libsyscall/wrappers/libproc/libproc.c; not run here (no Mac): see docs/macos.md.
 
+mod fsevents;
 mod net;
 pub mod usage;
 pub mod watch;
