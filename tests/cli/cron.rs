@@ -5,12 +5,13 @@ use crate::harness::*;
 use predicates::prelude::*;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A service noting each run's start (ms since epoch) in `runs`, then running `rest`.
+/// A service noting each run's start (ms since epoch) in `runs`, then running `rest`. The
+/// milliseconds come from perl (`date +%s%N` is GNU's: macOS's date printed a literal N).
 fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
     t.script(
         file,
         &format!(
-            "#!/usr/bin/env bash\nexport PORT={port}\necho $(( $(date +%s%N) / 1000000 )) >> runs\n{rest}\n"
+            "#!/usr/bin/env bash\nexport PORT={port}\nperl -MTime::HiRes=time -e 'printf \"%d\\n\", time * 1000' >> runs\n{rest}\n"
         ),
     );
 }
