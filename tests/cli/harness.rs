@@ -261,13 +261,30 @@ impl Drop for Tsm {
 
 /// Live processes whose environment carries `TETRA_DIR=<tetra>`: everything a test started
 /// (the platform's own walk of the process table, as `tsm stop` and `doctor` use it).
+///
+/// macOS hides the environment of its own programs (`/bin/sleep`, `/bin/bash`: SIP), which
+/// most test services exec: every process of ours whose working folder is in this test's
+/// temp folder counts too (a service runs where it was started, and its children with it).
 pub fn processes_of(tetra: &Path) -> Vec<i32> {
     let want = tetra.display().to_string();
-    tsm::platform::processes_with_env("TETRA_DIR")
+    let mut found: Vec<i32> = tsm::platform::processes_with_env("TETRA_DIR")
         .into_iter()
         .filter(|(pid, value)| *value == want && alive(*pid))
         .map(|(pid, _)| pid)
-        .collect()
+        .collect();
+    let me = std::process::id() as i32;
+    let root = tetra.parent().and_then(|p| p.canonicalize().ok());
+    for pid in tsm::platform::own_processes() {
+        let inside = |cwd: PathBuf| root.as_ref().is_some_and(|r| cwd.starts_with(r));
+        if pid != me
+            && !found.contains(&pid)
+            && tsm::platform::cwd_of(pid).is_some_and(inside)
+            && alive(pid)
+        {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 /// How long a wait may take before the test fails: a deadline only bounds how long a failing
