@@ -286,7 +286,7 @@ pub fn cwd_of(pid: i32) -> Option<std::path::PathBuf> {
 /// thread waits on a pidfd or a kqueue); false when it cannot be watched (gone already).
 /// How a supervisor without a subreaper learns that the daemon it follows has ended.
 pub fn wake_on_exit(pid: i32) -> bool {
-    imp::wake_on_exit(pid)
+    imp::signal_on_exit(pid, libc::SIGCHLD)
 }
 
 #[cfg(test)]

@@ -101,7 +101,9 @@ fn a_service_ignoring_term_is_killed_after_the_kill_timeout() {
     ]);
     wait_until("two scheduled restarts", || runs(&t).len() >= 3);
     let r = runs(&t);
-    for gap in r.windows(2).map(|w| w[1] - w[0]) {
+    // Between scheduled restarts (the first run started whenever `start` ran, and under load
+    // its note may come late: only the restarts keep the schedule).
+    for gap in r.windows(2).skip(1).map(|w| w[1] - w[0]) {
         assert!(gap >= 1_000, "restarts every 2s, not faster: {r:?}");
     }
     assert!(t.meta(&name).restarts() >= 2);

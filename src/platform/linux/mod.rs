@@ -313,9 +313,9 @@ pub fn cwd_of(pid: i32) -> Option<std::path::PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }
 
-/// Sends this process a SIGCHLD once `pid` has exited, from a thread polling its pidfd
+/// Sends this process `signal` once `pid` has exited, from a thread polling its pidfd
 /// (Linux 5.3); false when it could not be watched (gone already, or no pidfd).
-pub fn wake_on_exit(pid: i32) -> bool {
+pub fn signal_on_exit(pid: i32, signal: libc::c_int) -> bool {
     use std::os::fd::{FromRawFd, OwnedFd};
     // SAFETY: pidfd_open takes a pid and flags; a non-negative result is a descriptor we own.
     let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -333,7 +333,7 @@ pub fn wake_on_exit(pid: i32) -> bool {
             while poll(&mut fds, PollTimeout::NONE) == Err(nix::errno::Errno::EINTR) {}
             // SAFETY: kill and getpid take no pointers.
             unsafe {
-                libc::kill(libc::getpid(), libc::SIGCHLD);
+                libc::kill(libc::getpid(), signal);
             }
         })
         .is_ok()

@@ -361,10 +361,10 @@ pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
         .collect()
 }
 
-/// Sends this process a SIGCHLD once `pid` (not a child of ours: launchd adopted it) has
+/// Sends this process `signal` once `pid` (not a child of ours: launchd adopted it) has
 /// exited, from a thread waiting on a kqueue `EVFILT_PROC`/`NOTE_EXIT`; false when it could
 /// not be watched (gone already, or no kqueue).
-pub fn wake_on_exit(pid: i32) -> bool {
+pub fn signal_on_exit(pid: i32, signal: libc::c_int) -> bool {
     // SAFETY: kqueue takes no arguments; a non-negative result is a descriptor we own.
     let kq = unsafe { libc::kqueue() };
     if kq < 0 {
@@ -403,7 +403,7 @@ pub fn wake_on_exit(pid: i32) -> bool {
             }
             // SAFETY: kill and getpid take no pointers.
             unsafe {
-                libc::kill(libc::getpid(), libc::SIGCHLD);
+                libc::kill(libc::getpid(), signal);
             }
         });
     spawned.is_ok()
