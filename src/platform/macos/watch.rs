@@ -65,6 +65,9 @@ extern "C" fn on_events(
     flags: *const u32,
     _ids: *const u64,
 ) {
+    if count == 0 || info.is_null() || paths.is_null() || flags.is_null() {
+        return;
+    }
     // A panic must not unwind into FSEvents.
     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: `info` is the Arc<Shared> the stream holds a reference to while it lives;
