@@ -2,6 +2,7 @@
 //! `KERN_PROCARGS2` sysctl. Reviewed against XNU's bsd/kern/proc_info.c, kern_sysctl.c and
 //! libsyscall/wrappers/libproc/libproc.c; not run here (no Mac): see docs/macos.md.
 
+mod exit;
 mod fsevents;
 mod net;
 pub mod usage;
@@ -11,6 +12,7 @@ use crate::platform::procargs::{self, EnvVar};
 use crate::platform::ProcInfo;
 use std::collections::HashSet;
 
+pub use exit::signal_on_exit;
 pub use net::Sockets;
 
 /// `PROC_PGRP_ONLY` and `PROC_PPID_ONLY` from `<sys/proc_info.h>`: list the members of one
@@ -359,52 +361,4 @@ pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
             EnvVar::Unset | EnvVar::Unknown => None,
         })
         .collect()
-}
-
-/// Sends this process `signal` once `pid` (not a child of ours: launchd adopted it) has
-/// exited, from a thread waiting on a kqueue `EVFILT_PROC`/`NOTE_EXIT`; false when it could
-/// not be watched (gone already, or no kqueue).
-pub fn signal_on_exit(pid: i32, signal: libc::c_int) -> bool {
-    // SAFETY: kqueue takes no arguments; a non-negative result is a descriptor we own.
-    let kq = unsafe { libc::kqueue() };
-    if kq < 0 {
-        return false;
-    }
-    // SAFETY: the descriptor was just created and nothing else owns it.
-    let kq = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(kq) };
-    let raw = std::os::fd::AsRawFd::as_raw_fd(&kq);
-    let change = libc::kevent {
-        ident: pid as libc::uintptr_t,
-        filter: libc::EVFILT_PROC,
-        flags: libc::EV_ADD | libc::EV_ONESHOT,
-        fflags: libc::NOTE_EXIT,
-        data: 0,
-        udata: std::ptr::null_mut(),
-    };
-    // SAFETY: one live change is passed and no event list; the kqueue is open.
-    if unsafe { libc::kevent(raw, &change, 1, std::ptr::null_mut(), 0, std::ptr::null()) } != 0 {
-        return false; // ESRCH: it is gone already
-    }
-    let spawned = std::thread::Builder::new()
-        .name("tsm exit watch".into())
-        .spawn(move || {
-            let kq = kq;
-            let raw = std::os::fd::AsRawFd::as_raw_fd(&kq);
-            // SAFETY: kevent is plain old data; all-zero is a valid value to be overwritten.
-            let mut event: libc::kevent = unsafe { std::mem::zeroed() };
-            loop {
-                // SAFETY: one live event slot is passed; no change list, no timeout.
-                let n = unsafe {
-                    libc::kevent(raw, std::ptr::null(), 0, &mut event, 1, std::ptr::null())
-                };
-                if n > 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                    break;
-                }
-            }
-            // SAFETY: kill and getpid take no pointers.
-            unsafe {
-                libc::kill(libc::getpid(), signal);
-            }
-        });
-    spawned.is_ok()
 }
