@@ -140,9 +140,10 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
     };
     if let Some(info) = service {
         // The supervisor is the service's parent: when it dies the service is re-parented,
-        // which the stat just read already shows (no lock probe on the hot path).
+        // which the stat just read already shows (no lock probe on the hot path). A daemon
+        // followed without a subreaper (macOS) has init for parent: its supervisor's lock tells.
         let supervised = match meta.i32(Key::SupervisorPid) {
-            Some(sup) => info.ppid == sup,
+            Some(sup) => info.ppid == sup || lock::is_held(&paths.supervisor_lock(name)),
             None => lock::is_held(&paths.supervisor_lock(name)),
         };
         let status = match (supervised, recorded) {

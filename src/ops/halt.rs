@@ -176,15 +176,20 @@ fn may_have_leftovers(status: &str) -> bool {
 /// running service was stopped, or why it could not be.
 pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Vec<Result<bool>> {
     let mut targets = read(store, names, kill_timeout_ms);
-    // Services whose supervisor is gone are known only by their token: one walk of the
-    // process table finds what each left behind.
-    let orphan_tokens: Vec<&str> = targets
+    // Services whose supervisor is gone are known only by their token, and so are, without a
+    // subreaper (macOS), the processes that left a live supervisor's tree (a double fork
+    // re-parents to launchd): one walk of the process table finds them all.
+    let adopting = platform::subreaper_available();
+    let tokens: Vec<&str> = targets
         .iter()
         .filter_map(|t| t.meta.as_ref())
-        .filter(|m| may_have_leftovers(m.status()) && live_supervisor(m).is_none())
+        .filter(|m| match live_supervisor(m) {
+            None => may_have_leftovers(m.status()),
+            Some(_) => !adopting,
+        })
         .filter_map(ownership::token_of)
         .collect();
-    let mut carriers = ownership::carriers(&orphan_tokens);
+    let mut carriers = ownership::carriers(&tokens);
     for target in &mut targets {
         begin(store, target, &mut carriers, kill_timeout_ms);
     }
@@ -252,7 +257,16 @@ fn begin(
             (Some(pid), Some(info)) => vec![(pid, info.start)],
             _ => Vec::new(),
         },
-        Some(sup) => descendants_of(sup),
+        Some(sup) => {
+            let mut members = descendants_of(sup);
+            let escaped = ownership::token_of(meta).and_then(|t| carriers.remove(t));
+            for m in escaped.unwrap_or_default() {
+                if !members.contains(&m) && m.0 != sup {
+                    members.push(m);
+                }
+            }
+            members
+        }
         None => ownership::token_of(meta)
             .and_then(|t| carriers.remove(t))
             .unwrap_or_default(),

@@ -134,6 +134,8 @@ impl<'a> Supervisor<'a> {
             sources: &mut self.sources,
             restart: None,
             keep_children: self.spec.features.keep_children,
+            token: &self.token,
+            adopted: None,
         };
         let end = pump::pump(&self.wake, &mut run, &mut self.rec);
         let (last_pid, asked) = (run.pid, run.restart.take());
@@ -147,7 +149,7 @@ impl<'a> Supervisor<'a> {
         // With `treekill: false` it is left running (subreaped children are handed on to
         // init when this supervisor exits).
         if !self.spec.features.keep_children {
-            descendants::end_all(0, self.kill_timeout());
+            descendants::end_all(0, &self.token, self.kill_timeout());
         }
         Finished {
             end,
