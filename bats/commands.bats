@@ -167,7 +167,9 @@ list_marks() {
 
 @test "the teardown safety net kills processes left with this test's TETRA_DIR" {
     local pid
-    TETRA_DIR=$TEST_DIR/leak sleep 300 3>&- &
+    # In its folder: macOS's ps shows no environment of /bin/sleep, its working folder tells.
+    mkdir -p "$TEST_DIR/leak"
+    (cd "$TEST_DIR/leak" && TETRA_DIR=$TEST_DIR/leak exec sleep 300) 3>&- &
     pid=$!
     wait_until 5 has_leftover "$TEST_DIR/leak" "$pid"
     kill_leftovers "$TEST_DIR/leak" 3>/dev/null

@@ -60,13 +60,17 @@ common_teardown() {
 
 # leftover_pids DIR: the pids whose environment holds TETRA_DIR=DIR, one a line. Linux: one
 # grep over every /proc/PID/environ (a bash loop would be slow under bats' DEBUG trap); macOS:
-# `ps -E`, which appends each of our own processes' environment to its command line. Every
+# `ps -E`, which appends each of our own processes' environment to its command line, and
+# since it shows none for Apple's own programs (/bin/sleep, /bin/bash: SIP), every process of
+# ours whose working folder is DIR or below it (lsof; DIR is a physical path). Every
 # program of the pipeline is started without TETRA_DIR in its environment, so that none finds
 # another: the variable is unset in the subshell before anything is exec'd (`env -u` was not
 # enough: the env process itself carries it until it execs, and a grep scanning meanwhile
 # took it, or the sed it was about to become, for a leftover, under load).
 leftover_pids() (
     unset TETRA_DIR
+    # Nothing of this pipeline runs in DIR.
+    cd / || return 0
     if [ -d /proc/self ]; then
         { grep -lsFxz -e "TETRA_DIR=$1" /proc/[0-9]*/environ || true; } |
             sed -e 's|^/proc/||' -e 's|/environ$||'
@@ -74,7 +78,18 @@ leftover_pids() (
         # shellcheck disable=SC2016 # awk's own $i and $1
         ps -axE -o pid=,command= |
             awk -v word="TETRA_DIR=$1" '{ for (i = 2; i <= NF; i++) if ($i == word) { print $1; next } }'
-    fi
+        # Not this shell and its ancestors (bats itself, whose folder may be DIR).
+        local mine pid=$BASHPID
+        mine=" "
+        while [ -n "$pid" ] && [ "$pid" -gt 1 ]; do
+            mine="$mine$pid "
+            pid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
+        done
+        /usr/sbin/lsof -a -d cwd -u "$(id -u)" -Fn 2>/dev/null |
+            awk -v dir="$1" -v mine="$mine" '/^p/ { pid = substr($0, 2) }
+                /^n/ { path = substr($0, 2)
+                    if ((path == dir || index(path, dir "/") == 1) && index(mine, " " pid " ") == 0) print pid }'
+    fi | sort -un
 )
 
 # has_leftover DIR PID: PID is one of leftover_pids DIR.
@@ -137,10 +152,15 @@ pid_gone() {
     ! pid_alive "$1"
 }
 
-# cmdline_is PID WORDS: the process's argv, joined by spaces, is WORDS (Linux).
+# cmdline_is PID WORDS: the process's argv, joined by spaces, is WORDS (/proc on Linux, ps
+# elsewhere).
 cmdline_is() {
     local argv
-    argv=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+    if [ -r "/proc/$1/cmdline" ]; then
+        argv=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) || return 1
+    else
+        argv="$(ps -o args= -p "$1" 2>/dev/null) " || return 1
+    fi
     [ "$argv" = "$2 " ]
 }
 

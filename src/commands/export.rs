@@ -108,6 +108,7 @@ fn run(args: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         system: args.system,
         user_name: args.user_name.clone(),
         dir: dir.clone(),
+        path: std::env::var("PATH").ok().filter(|p| !p.is_empty()),
     };
     // Render everything first: a service the format cannot express stops the whole export.
     let files = export::render(format, &services, &settings)?;

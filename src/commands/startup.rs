@@ -252,6 +252,20 @@ fn startup(args: &StartupArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
             "tsm: to start it at boot without logging in, also run: loginctl enable-linger \"$USER\""
         )?;
     }
+    if system == InitSystem::Launchd {
+        // Over SSH there is no GUI session (`Bootstrap failed: 5`); at login the agent has
+        // none of the privacy grants (TCC) the terminal has.
+        let uid = nix::unistd::getuid();
+        writeln!(
+            out,
+            "tsm: over SSH (no GUI session) use user/{uid} in place of gui/{uid}"
+        )?;
+        writeln!(
+            out,
+            "tsm: services in ~/Documents, ~/Desktop, ~/Downloads or on external volumes need Full Disk Access for {}",
+            boot.exe
+        )?;
+    }
     writeln!(out, "tsm: it starts what `tsm save` last wrote")?;
     Ok(())
 }

@@ -174,8 +174,12 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
     let mut supervisor = None;
     if let (Some(info), Some(pid)) = (service, meta.pid()) {
         supervisor = supervisor::holder(paths, name);
-        let supervised = supervisor == Some(info.ppid);
-        if supervised || ownership::proves(paths, pid, meta) {
+        // The proven supervisor's child; or a process carrying this start's token: a daemon
+        // the supervisor follows without a subreaper (macOS: its parent is launchd), or,
+        // with no supervisor, an orphan.
+        let child = supervisor.is_some() && supervisor == Some(info.ppid);
+        if child || ownership::proves(paths, pid, meta) {
+            let supervised = supervisor.is_some();
             let status = match (supervised, recorded) {
                 (false, _) => Status::Orphaned,
                 (true, Status::Launching | Status::Stopping) => recorded,

@@ -267,117 +267,45 @@ pub fn release_free_memory() {
     imp::release_free_memory()
 }
 
+/// `TSM_SUBREAPER=0` in a supervisor's and the CLI's environment makes Linux behave as macOS
+/// does (no subreaper: escaped processes are found by their token), so that Linux tests
+/// cover that path too.
+pub const SUBREAPER_VAR: &str = "TSM_SUBREAPER";
+
+/// Whether supervisors here adopt their service's orphaned descendants (Linux's
+/// `PR_SET_CHILD_SUBREAPER`): when false, a process that left the service's tree is known
+/// only by the token in its environment.
+pub fn subreaper_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        cfg!(target_os = "linux") && std::env::var_os(SUBREAPER_VAR).is_none_or(|v| v != "0")
+    })
+}
+
 /// Makes orphaned descendants of this process its children, so it can reap them (Linux);
-/// elsewhere launchd reaps them and this does nothing.
-pub fn become_subreaper() {
-    imp::become_subreaper()
+/// elsewhere launchd reaps them and this does nothing. Whether it did.
+pub fn become_subreaper() -> bool {
+    subreaper_available() && imp::become_subreaper()
+}
+
+/// The processes whose environment this process may read: its effective user's (every one
+/// as root).
+pub fn own_processes() -> Vec<i32> {
+    imp::own_processes()
+}
+
+/// The working folder of one of our processes (Apple's restricted programs included, whose
+/// environment macOS hides).
+pub fn cwd_of(pid: i32) -> Option<std::path::PathBuf> {
+    imp::cwd_of(pid)
+}
+
+/// Sends this process a SIGCHLD once `pid`, which need not be its child, has exited (a
+/// thread waits on a pidfd or a kqueue); false when it cannot be watched (gone already).
+/// How a supervisor without a subreaper learns that the daemon it follows has ended.
+pub fn wake_on_exit(pid: i32) -> bool {
+    imp::signal_on_exit(pid, libc::SIGCHLD)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn own_process_has_a_stable_stamp() {
-        let me = std::process::id() as i32;
-        let a = proc_info(me).expect("own process is visible");
-        assert!(!a.zombie);
-        assert!(a.rss > 0 && a.threads >= 1, "{a:?}");
-        assert_eq!(
-            proc_info(me).map(|i| (i.start, i.ppid)),
-            Some((a.start, a.ppid))
-        );
-        assert!(is_same_process(me, a.start));
-        assert!(!is_same_process(me, a.start + 1));
-    }
-
-    #[test]
-    fn zombies_and_missing_pids_are_not_running() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id() as i32;
-        // Poll until it has exited (zombie), without reaping it.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let info = loop {
-            let info = proc_info(pid).expect("unreaped child stays visible");
-            if info.zombie || std::time::Instant::now() > deadline {
-                break info;
-            }
-            std::thread::yield_now();
-        };
-        assert!(info.zombie);
-        assert!(!is_same_process(pid, info.start));
-        child.wait().unwrap();
-        assert_eq!(proc_info(pid), None);
-        assert_eq!(proc_info(0), None);
-        assert_eq!(proc_info(-5), None);
-    }
-
-    #[test]
-    fn a_group_is_live_until_its_last_member_is_only_a_zombie() {
-        use std::os::unix::process::CommandExt;
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let pgid = child.id() as i32;
-        assert!(live_groups(&[pgid]).contains(&pgid));
-        child.kill().unwrap();
-        // Killed but not reaped: the group still answers a null signal, yet has no live member.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !proc_info(pgid).is_some_and(|i| i.zombie) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "child never became a zombie"
-            );
-            std::thread::yield_now();
-        }
-        assert!(live_groups(&[pgid]).is_empty());
-        child.wait().unwrap();
-        assert!(live_groups(&[pgid]).is_empty());
-    }
-
-    #[test]
-    fn the_fd_limit_is_raised_within_the_hard_limit() {
-        let now = raise_fd_limit(0);
-        assert!(now > 0);
-        assert_eq!(raise_fd_limit(now), now, "no change when enough");
-        let raised = raise_fd_limit(now + 1);
-        assert!(raised >= now, "never lowered");
-    }
-
-    #[test]
-    fn env_of_own_children_is_read() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .env("TSM_PROBE_VAR", "yes")
-            .spawn()
-            .unwrap();
-        let pid = child.id() as i32;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        // Until it has exec'd, the child shows the test's own environment.
-        while env_var(pid, "TSM_PROBE_VAR") != EnvVar::Set("yes".into()) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "never saw the variable"
-            );
-            std::thread::yield_now();
-        }
-        assert_eq!(env_var(pid, "TSM_NO_SUCH_VAR"), EnvVar::Unset);
-        assert!(command_line(pid).is_some_and(|c| c.ends_with("sleep 30")));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert_eq!(env_var(pid, "TSM_PROBE_VAR"), EnvVar::Unknown, "gone");
-    }
-
-    #[test]
-    fn lists_own_descriptors() {
-        let fds = open_fds();
-        assert!(fds.contains(&0) || fds.contains(&1) || fds.contains(&2));
-        let file = std::fs::File::open("/dev/null").unwrap();
-        let me = std::process::id() as i32;
-        let with = fd_count(me).unwrap();
-        drop(file);
-        assert_eq!(fd_count(me), Some(with - 1));
-    }
-}
+mod tests;

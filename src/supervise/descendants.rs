@@ -1,9 +1,12 @@
-//! The service's descendants that left its process group (setsid, double fork). The supervisor
-//! is their subreaper (Linux), so every one of them stays its descendant: it follows a daemon
-//! that a main process left behind when it exited 0 (systemd's `Type=forking`), and ends them
-//! all with the service (systemd's `KillMode=control-group`, without cgroups).
+//! The service's descendants that left its process group (setsid, double fork). On Linux the
+//! supervisor is their subreaper, so every one of them stays its descendant; without one
+//! (macOS, or Linux with `TSM_SUBREAPER=0`) those re-parented to init are found by the token
+//! they carry (`TSM_RUN`). Either way it follows a daemon that a main process left behind when
+//! it exited 0 (systemd's `Type=forking`), and ends them all with the service (systemd's
+//! `KillMode=control-group`, without cgroups).
 
 use crate::platform::{self, deadline_in, poll_until, Backoff};
+use crate::state::ownership;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -14,7 +17,7 @@ fn me() -> i32 {
 }
 
 /// Every live descendant of this supervisor, with its start stamp.
-pub fn all() -> Vec<(i32, u64)> {
+fn tree() -> Vec<(i32, u64)> {
     platform::process_tree(me())
         .into_iter()
         .skip(1)
@@ -25,30 +28,66 @@ pub fn all() -> Vec<(i32, u64)> {
         .collect()
 }
 
+/// Without a subreaper: the live processes carrying `token` (the service's, wherever they
+/// were re-parented), with their start stamps; none where the tree holds them all. A
+/// process whose environment the OS hides (macOS: Apple's own programs) is not among them.
+fn carriers(token: &str) -> Vec<(i32, u64)> {
+    if platform::subreaper_available() || token.is_empty() {
+        return Vec::new();
+    }
+    ownership::carriers(&[token])
+        .remove(token)
+        .unwrap_or_default()
+}
+
+/// Every live process of the service outside its group's reach: this supervisor's
+/// descendants, and without a subreaper the carriers of `token`.
+pub fn all(token: &str) -> Vec<(i32, u64)> {
+    let mut found = tree();
+    for carrier in carriers(token) {
+        if !found.iter().any(|f| f.0 == carrier.0) {
+            found.push(carrier);
+        }
+    }
+    found
+}
+
 /// The process to follow when the main process exited 0: a child of ours still running (a
-/// daemon re-parented to us), the earliest started.
-pub fn daemon() -> Option<(i32, u64)> {
+/// daemon re-parented to us), or without a subreaper the top of what still carries `token`
+/// (a carrier whose parent is none); the earliest started.
+pub fn daemon(token: &str) -> Option<(i32, u64)> {
     let me = me();
-    platform::process_tree(me)
+    let mut found: Vec<(i32, u64)> = platform::process_tree(me)
         .into_iter()
         .skip(1)
         .filter_map(|pid| {
             let info = platform::proc_info(pid).filter(|i| !i.zombie && i.ppid == me)?;
             Some((pid, info.start))
         })
-        .min_by_key(|&(pid, start)| (start, pid))
+        .collect();
+    let carriers = carriers(token);
+    let carries = |pid: i32| carriers.iter().any(|c| c.0 == pid);
+    found.extend(carriers.iter().copied().filter(|&(pid, _)| {
+        platform::proc_info(pid).is_some_and(|i| !carries(i.ppid) && i.ppid != me)
+    }));
+    found.into_iter().min_by_key(|&(pid, start)| (start, pid))
 }
 
-/// Sends `signal` to the service's group and to every descendant; SIGTERM is followed by
+/// Sends `signal` to the service's group and to every process of it; SIGTERM is followed by
 /// SIGCONT, as systemd does, so that a stopped process can act on it.
-pub fn signal_all(group: i32, signal: Signal) {
-    let members = all();
+pub fn signal_all(group: i32, token: &str, signal: Signal) {
+    send(group, &all(token), signal);
+}
+
+fn send(group: i32, members: &[(i32, u64)], signal: Signal) {
     let send = |sig: Signal| {
         if group > 0 {
             let _ = killpg(Pid::from_raw(group), sig);
         }
-        for &(pid, _) in &members {
-            let _ = kill(Pid::from_raw(pid), sig);
+        for &(pid, start) in members {
+            if platform::is_same_process(pid, start) {
+                let _ = kill(Pid::from_raw(pid), sig);
+            }
         }
     };
     send(signal);
@@ -64,33 +103,39 @@ fn reap() {
     ) {}
 }
 
-/// Ends every descendant still running: SIGTERM (and SIGCONT), up to `grace`, then SIGKILL.
-/// Returns at once when there is none (the common case: the stop already ended them).
-pub fn end_all(group: i32, grace: Duration) {
+/// Ends every process of the service still running: SIGTERM (and SIGCONT), up to `grace`,
+/// then SIGKILL. Returns at once when there is none (the common case: the stop already ended
+/// them).
+pub fn end_all(group: i32, token: &str, grace: Duration) {
     reap();
-    if all().is_empty() {
+    let mut members = all(token);
+    if members.is_empty() {
         return;
     }
-    signal_all(group, Signal::SIGTERM);
-    if gone_within(
-        grace,
-        Backoff::new(Duration::from_millis(1), Duration::from_millis(20)),
-    ) {
+    send(group, &members, Signal::SIGTERM);
+    let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
+    if gone_within(&mut members, grace, backoff) {
         return;
     }
-    signal_all(group, Signal::SIGKILL);
+    // Whatever was forked meanwhile goes too.
+    for m in all(token) {
+        if !members.contains(&m) {
+            members.push(m);
+        }
+    }
+    send(group, &members, Signal::SIGKILL);
     // SIGKILL cannot be ignored: what is left is only being torn down.
-    gone_within(
-        Duration::from_secs(1),
-        Backoff::every(Duration::from_millis(5)),
-    );
+    let backoff = Backoff::every(Duration::from_millis(5));
+    gone_within(&mut members, Duration::from_secs(1), backoff);
 }
 
-/// Reaps until no descendant is left, for up to `patience`; whether none is.
-fn gone_within(patience: Duration, backoff: Backoff) -> bool {
-    let none_left = || {
+/// Reaps until none of `members` and no descendant is left, for up to `patience`; whether
+/// none is. The carriers found once are followed by their pid and stamp, without a new walk.
+fn gone_within(members: &mut Vec<(i32, u64)>, patience: Duration, backoff: Backoff) -> bool {
+    let mut none_left = || {
         reap();
-        all().is_empty().then_some(())
+        members.retain(|&(pid, start)| platform::is_same_process(pid, start));
+        (members.is_empty() && tree().is_empty()).then_some(())
     };
-    poll_until(deadline_in(patience), backoff, none_left).is_some()
+    poll_until(deadline_in(patience), backoff, &mut none_left).is_some()
 }

@@ -8,11 +8,16 @@ use super::source::Source;
 use super::wake::{self, reap_all, term_requested, timeout_until, Chores, Wake};
 use crate::logs::LogWriter;
 use crate::model::run::RunEnd;
+use crate::platform;
 use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
+
+/// The exit code recorded for a followed daemon that was not our child: how it ended is
+/// told to its parent (init, launchd) only. A failure, since nobody asked it to end.
+pub const UNSEEN_EXIT: i32 = -1;
 
 /// How long output is still collected from the service's group after the service exits.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -46,6 +51,11 @@ pub struct Run<'a> {
     pub restart: Option<String>,
     /// `treekill: false`: signal only the followed process, never its group or descendants.
     pub keep_children: bool,
+    /// The token every process of the service carries (`TSM_RUN`).
+    pub token: &'a str,
+    /// The start stamp of the followed process when it is not our child (no subreaper: a
+    /// daemon re-parented to init), whose end no `waitpid` tells.
+    pub adopted: Option<u64>,
 }
 
 impl Run<'_> {
@@ -53,7 +63,7 @@ impl Run<'_> {
     /// false` the main process alone (SIGTERM is followed by SIGCONT either way).
     fn signal(&self, signal: Signal) {
         if !self.keep_children {
-            return descendants::signal_all(self.group, signal);
+            return descendants::signal_all(self.group, self.token, signal);
         }
         let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), signal);
         if signal == Signal::SIGTERM {
@@ -107,7 +117,7 @@ pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
         if p.ended.as_ref().is_some_and(|(_, until)| *until <= now) {
             // Whatever still holds the pipes outlived the service: end it (unless kept).
             if !p.run.keep_children {
-                descendants::signal_all(p.run.group, Signal::SIGKILL);
+                descendants::signal_all(p.run.group, p.run.token, Signal::SIGKILL);
             }
             break;
         }
@@ -241,16 +251,46 @@ impl Pump<'_, '_> {
             let Some(end) = RunEnd::of_wait(status) else {
                 continue;
             };
-            if let Some((daemon, start)) = self.daemon_left(&end, hooks) {
-                hooks.following(daemon, start);
-                // The old group's id may be reused once its last member is gone: from now
-                // on only the daemon's own group is signalled.
-                self.run.pid = daemon;
-                self.run.group = daemon;
+            if let Some(daemon) = self.daemon_left(&end, hooks) {
+                self.follow(daemon, hooks);
                 continue;
             }
             self.ended_as(end, hooks);
         }
+        self.adopted_gone(hooks);
+    }
+
+    /// Follows `daemon` (pid, start stamp) from now on. One that is not our child (no
+    /// subreaper) is watched for its exit, which then wakes the loop like a SIGCHLD.
+    fn follow(&mut self, (daemon, start): (i32, u64), hooks: &mut dyn Hooks) {
+        hooks.following(daemon, start);
+        // The old group's id may be reused once its last member is gone: from now on only
+        // the daemon's own group is signalled.
+        self.run.pid = daemon;
+        self.run.group = daemon;
+        let ours = platform::proc_info(daemon).is_some_and(|i| i.ppid == std::process::id() as i32);
+        self.run.adopted = (!ours).then_some(start);
+        if !ours && !platform::wake_on_exit(daemon) {
+            // Gone already: look again at once.
+            let _ = nix::sys::signal::kill(Pid::this(), Signal::SIGCHLD);
+        }
+    }
+
+    /// A followed daemon that was not our child has ended: another process it left, at the
+    /// top of what carries the token, is followed in its turn (a double fork's middle
+    /// process exits after its child); else the run ended with [`UNSEEN_EXIT`].
+    fn adopted_gone(&mut self, hooks: &mut dyn Hooks) {
+        let Some(start) = self.run.adopted else {
+            return;
+        };
+        if self.ended.is_some() || platform::is_same_process(self.run.pid, start) {
+            return;
+        }
+        self.run.adopted = None;
+        if let Some(next) = self.daemon_left(&RunEnd::Exited(0), hooks) {
+            return self.follow(next, hooks);
+        }
+        self.ended_as(RunEnd::Exited(UNSEEN_EXIT), hooks);
     }
 
     /// A main process that exits 0 leaving a daemon is followed (systemd's Type=forking);
@@ -262,7 +302,7 @@ impl Pump<'_, '_> {
         if hooks.stop_asked() || self.run.keep_children {
             return None;
         }
-        descendants::daemon()
+        descendants::daemon(self.run.token)
     }
 
     /// The run ended as `end`: its output is read for a grace more.
@@ -275,7 +315,7 @@ impl Pump<'_, '_> {
         self.ended = Some((end, Instant::now() + grace));
         if !self.run.keep_children && !term_requested() && !hooks.stop_asked() {
             // Like systemd: what the service left behind goes with it.
-            descendants::signal_all(self.run.group, Signal::SIGTERM);
+            descendants::signal_all(self.run.group, self.run.token, Signal::SIGTERM);
         }
     }
 

@@ -41,10 +41,37 @@ pub fn spawn(
         .process_group(0);
     let mut child = cmd
         .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+        .map_err(|e| not_started(&argv[0], &spec.cwd, &e))?;
     let pid = child.id() as i32;
     match (child.stdout.take(), child.stderr.take()) {
         (Some(out), Some(err)) => Ok((pid, [out.into(), err.into()])),
         _ => Err("service pipes missing".into()),
     }
+}
+
+/// What macOS's privacy protection (TCC) asks of a program that reads a protected folder.
+const MACOS_PRIVACY: &str = "; macOS keeps programs without Full Disk Access out of ~/Documents, ~/Desktop, ~/Downloads and external volumes: give tsm-native Full Disk Access (System Settings > Privacy & Security > Full Disk Access), or move the service elsewhere";
+
+/// Why the service could not be started, saying what to do where the cause is known: its
+/// working folder cannot be entered (no search permission; on macOS, a folder the privacy
+/// protection keeps a program without Full Disk Access out of, EPERM).
+fn not_started(program: &str, cwd: &std::path::Path, e: &std::io::Error) -> String {
+    let code = e.raw_os_error();
+    let private = cfg!(target_os = "macos") && code == Some(libc::EPERM);
+    let hint = if private { MACOS_PRIVACY } else { "" };
+    if matches!(code, Some(libc::EPERM | libc::EACCES)) && !enterable(cwd) {
+        return format!(
+            "cannot enter the working folder {}: {e}{hint}",
+            cwd.display()
+        );
+    }
+    format!("cannot run {program}: {e}{hint}")
+}
+
+/// Whether this process may enter `dir` and read it (what the service's chdir needs, and
+/// what macOS's privacy protection refuses with EPERM).
+fn enterable(dir: &std::path::Path) -> bool {
+    let search = nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK).is_ok();
+    let refused = std::fs::read_dir(dir).is_err_and(|e| e.raw_os_error() == Some(libc::EPERM));
+    search && !refused
 }

@@ -141,6 +141,8 @@ impl<'a> Supervisor<'a> {
             sources: &mut self.sources,
             restart: None,
             keep_children: self.spec.features.keep_children,
+            token: &self.token,
+            adopted: None,
         };
         let end = pump::pump(&self.wake, &mut run, &mut self.rec);
         let (last_pid, asked, kill_timeout) = (run.pid, run.restart.take(), run.kill_timeout);
@@ -154,7 +156,7 @@ impl<'a> Supervisor<'a> {
         // With `treekill: false` it is left running (subreaped children are handed on to
         // init when this supervisor exits).
         if !self.spec.features.keep_children {
-            descendants::end_all(0, kill_timeout);
+            descendants::end_all(0, &self.token, kill_timeout);
         }
         Finished {
             end,

@@ -23,21 +23,48 @@ fn glob(pattern: &[u8], name: &[u8]) -> bool {
     }
 }
 
+/// `path` with its symlinks resolved as far as it exists (a log file not written yet, an
+/// ignored folder not made yet keep their last parts as they are).
+fn canonical(path: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(real) = at.canonicalize() {
+            return rest.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
 /// The rule for what does not count: names (or `*` patterns) matched against every part of
 /// a path, paths (with a `/`, relative to `cwd`) matched as prefixes, and `never` (the state
-/// folder, the log files and their rotations) as prefixes.
+/// folder, the log files and their rotations) as prefixes. Prefixes are matched both as
+/// given and with their symlinks resolved, as the watch roots are and as the OS reports
+/// changes (macOS: `/tmp` is `/private/tmp`, `/var` is `/private/var`).
 pub fn ignore_rule(watch: &Watch, cwd: &Path, never: Vec<PathBuf>) -> Ignored {
     let mut names: Vec<String> = ALWAYS_IGNORED.iter().map(|s| s.to_string()).collect();
-    let mut prefixes = never;
+    let mut given = never;
     for entry in &watch.ignore {
         let entry = entry.trim_start_matches("./").trim_end_matches('/');
         if entry.contains('/') {
-            prefixes.push(cwd.join(entry));
+            given.push(cwd.join(entry));
         } else if !entry.is_empty() {
             names.push(entry.to_string());
         }
     }
-    let prefixes: Vec<String> = prefixes.iter().map(|p| p.display().to_string()).collect();
+    let mut prefixes: Vec<String> = Vec::new();
+    for path in given.iter().flat_map(|p| [p.clone(), canonical(p)]) {
+        let text = path.display().to_string();
+        if !prefixes.contains(&text) {
+            prefixes.push(text);
+        }
+    }
     let roots = watch.paths.clone();
     Arc::new(move |path: &Path| {
         let text = path.display().to_string();
@@ -101,6 +128,41 @@ impl Source for WatchRestart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The state folder and log files given through a symlink (macOS's `/tmp`, `/var`) are
+    /// ignored where the OS reports them: at their real path.
+    #[test]
+    fn ignored_paths_are_matched_at_their_real_place() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("real");
+        std::fs::create_dir_all(real.join("tetra/tsm/logs")).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let root = real.canonicalize().unwrap();
+        let watch = Watch {
+            paths: vec![root.clone()],
+            ignore: vec!["./build/out".into()],
+            delay_ms: 0,
+        };
+        let never = vec![
+            link.join("tetra/tsm"),
+            link.join("elsewhere/app.out"), // a log file in a folder not made yet
+        ];
+        let rule = ignore_rule(&watch, &link, never);
+        for ignored in [
+            "tetra/tsm/logs/app.out",
+            "elsewhere/app.out",
+            "elsewhere/app.out.1",
+            "build/out/x.js",
+        ] {
+            assert!(rule(&root.join(ignored)), "{ignored} should not count");
+            assert!(
+                rule(&link.join(ignored)),
+                "{ignored} (as given) should not count"
+            );
+        }
+        assert!(!rule(&root.join("src/app.js")));
+    }
 
     #[test]
     fn globs() {

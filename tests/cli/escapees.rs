@@ -1,6 +1,7 @@
-//! Escaped and self-daemonizing children: the supervisor is their
-//! subreaper, so stop ends them, a daemon left by a clean exit is followed, and what a
-//! `kill -9` of service and supervisor leaves is reported by doctor and ended by stop.
+//! Escaped and self-daemonizing children: the supervisor is their subreaper (Linux), or finds
+//! them by their token where there is none (macOS; Linux with `TSM_SUBREAPER=0`, so that both
+//! paths are tried here), so stop ends them, a daemon left by a clean exit is followed, and
+//! what a `kill -9` of service and supervisor leaves is reported by doctor and ended by stop.
 
 use crate::harness::*;
 use crate::trust::{listens, pid_in, row};
@@ -10,7 +11,10 @@ fn stop_ends_a_child_that_left_the_process_group() {
     let t = Tsm::new();
     t.script(
         "leaky.sh",
-        "#!/usr/bin/env bash\nsetsid bash -c 'echo $$ > escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &\nexec sleep 300\n",
+        &format!(
+            "#!/usr/bin/env bash\n{} bash -c 'echo $$ > escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &\nexec sleep 300\n",
+            t.setsid()
+        ),
     );
     t.start(&["--port", &free_port().to_string(), "leaky.sh"]);
     let escaped = pid_in(&t, "escaped.pid");
@@ -19,13 +23,56 @@ fn stop_ends_a_child_that_left_the_process_group() {
     assert!(!alive(escaped), "the setsid child survived tsm stop");
 }
 
+/// A double fork while the service runs: the escapee's parent exits at once, so it is
+/// re-parented (to the supervisor as subreaper, else to init, found by its token).
+fn stop_ends_a_double_forked_escapee(t: Tsm, adopted: bool) {
+    t.script(
+        "leaky.sh",
+        &format!(
+            "#!/usr/bin/env bash\n( {} bash -c 'echo $$ > escaped.pid; exec {} 300' </dev/null >/dev/null 2>&1 & )\nexec sleep 300\n",
+            t.setsid(),
+            t.nap()
+        ),
+    );
+    let port = free_port();
+    t.start(&["--port", &port.to_string(), "leaky.sh"]);
+    let escaped = pid_in(&t, "escaped.pid");
+    wait_until("the escapee to nap", || napping(escaped));
+    let parent = tsm::platform::proc_info(escaped).map(|i| i.ppid);
+    let supervisor = t.supervisor_of(&format!("leaky-{port}"));
+    assert_eq!(
+        parent == Some(supervisor),
+        adopted,
+        "adopted by the supervisor?"
+    );
+    t.run(&["stop", &format!("leaky-{port}")]).success();
+    assert!(!alive(escaped), "the double-forked child survived tsm stop");
+}
+
 #[test]
-fn a_daemon_left_by_a_clean_exit_is_followed_then_stopped() {
-    let t = Tsm::new();
+fn stop_ends_a_double_forked_escapee_it_adopted() {
+    stop_ends_a_double_forked_escapee(Tsm::new(), true);
+}
+
+#[test]
+fn stop_ends_a_double_forked_escapee_without_a_subreaper() {
+    stop_ends_a_double_forked_escapee(Tsm::without_subreaper(), false);
+}
+
+/// The script of a service that daemonizes: a double fork, then exit 0.
+fn forking(t: &Tsm) {
     t.script(
         "forking.sh",
-        "#!/usr/bin/env bash\n( setsid bash -c 'echo $$ > daemon.pid; exec sleep 300' </dev/null >/dev/null 2>&1 & )\nexit 0\n",
+        &format!(
+            "#!/usr/bin/env bash\n( {} bash -c 'echo $$ > daemon.pid; exec {} 300' </dev/null >/dev/null 2>&1 & )\nexit 0\n",
+            t.setsid(),
+            t.nap()
+        ),
     );
+}
+
+fn a_daemon_is_followed_then_stopped(t: Tsm) {
+    forking(&t);
     let port = free_port();
     let name = format!("forking-{port}");
     t.start(&["--port", &port.to_string(), "forking.sh"]);
@@ -39,20 +86,75 @@ fn a_daemon_left_by_a_clean_exit_is_followed_then_stopped() {
 }
 
 #[test]
+fn a_daemon_left_by_a_clean_exit_is_followed_then_stopped() {
+    a_daemon_is_followed_then_stopped(Tsm::new());
+}
+
+#[test]
+fn a_daemon_is_followed_by_its_token_without_a_subreaper() {
+    a_daemon_is_followed_then_stopped(Tsm::without_subreaper());
+}
+
+/// The followed daemon dies: the supervisor learns it (as the daemon's parent, or through
+/// an exit watch when it is not), and restarts the service by its policy.
+fn a_followed_daemon_that_dies_is_restarted(t: Tsm) {
+    forking(&t);
+    let port = free_port();
+    let name = format!("forking-{port}");
+    t.start(&[
+        "--port",
+        &port.to_string(),
+        "forking.sh",
+        "--restart",
+        "always",
+    ]);
+    let daemon = pid_in(&t, "daemon.pid");
+    wait_until("the daemon to be followed", || {
+        row(&t, &name)["pid"].as_i64() == Some(i64::from(daemon))
+    });
+    std::fs::remove_file(t.work.join("daemon.pid")).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let second = pid_in(&t, "daemon.pid");
+    assert_ne!(second, daemon);
+    wait_until("the new daemon to be followed", || {
+        row(&t, &name)["pid"].as_i64() == Some(i64::from(second))
+    });
+    assert_eq!(t.meta(&name).restarts(), 1);
+    t.run(&["stop", &name]).success();
+    assert!(!alive(second), "the second daemon survived tsm stop");
+}
+
+#[test]
+fn a_followed_daemon_that_dies_is_restarted_as_its_parent() {
+    a_followed_daemon_that_dies_is_restarted(Tsm::new());
+}
+
+#[test]
+fn a_followed_daemon_that_dies_is_restarted_without_a_subreaper() {
+    a_followed_daemon_that_dies_is_restarted(Tsm::without_subreaper());
+}
+
+#[test]
 fn leftovers_of_a_killed_service_and_supervisor_are_reported_and_ended() {
     let t = Tsm::new();
     t.script(
         "leaky.sh",
-        "#!/usr/bin/env bash\nsetsid bash -c 'echo $$ > escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &\nexec sleep 300\n",
+        &format!(
+            "#!/usr/bin/env bash\n{} bash -c 'echo $$ > escaped.pid; exec {} 300' </dev/null >/dev/null 2>&1 &\nexec sleep 300\n",
+            t.setsid(),
+            t.nap()
+        ),
     );
     let port = free_port();
     let name = format!("leaky-{port}");
     let service = t.start(&["--port", &port.to_string(), "leaky.sh"]);
     let escaped = pid_in(&t, "escaped.pid");
     // Past its exec (an environment read during execve comes back empty).
-    wait_until("the escapee to exec sleep", || {
-        tsm::platform::command_line(escaped).is_some_and(|c| c.starts_with("sleep"))
-    });
+    wait_until("the escapee to nap", || napping(escaped));
     let supervisor = t.supervisor_of(&name);
     t.kill_supervisor(&name);
     nix::sys::signal::kill(

@@ -19,6 +19,8 @@ pub struct Tsm {
     _tmp: tempfile::TempDir,
     pub tetra: PathBuf,
     pub work: PathBuf,
+    /// Variables every `tsm-native` of this world gets (see [`Tsm::without_subreaper`]).
+    env: Vec<(String, String)>,
 }
 
 impl Tsm {
@@ -34,6 +36,35 @@ impl Tsm {
             _tmp: tmp,
             tetra,
             work,
+            env: Vec::new(),
+        }
+    }
+
+    /// A world whose supervisors are not subreapers, as on macOS: escaped processes are
+    /// re-parented to init and found by their token (`TSM_SUBREAPER=0`, Linux).
+    pub fn without_subreaper() -> Self {
+        let mut t = Self::new();
+        t.env.push(("TSM_SUBREAPER".into(), "0".into()));
+        t
+    }
+
+    /// The same world reached through a symlink, as macOS's `/tmp` (→ `/private/tmp`) and
+    /// `$TMPDIR` under `/var` (→ `/private/var`) are: `TETRA_DIR` is given as the link,
+    /// while the kernel reports the working folder and file changes at the real path.
+    pub fn behind_symlink() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("tsm-test-")
+            .tempdir()
+            .expect("temp dir");
+        let real = tmp.path().join("real");
+        std::fs::create_dir_all(real.join("work")).expect("work dir");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        Self {
+            _tmp: tmp,
+            tetra: link.join("tetra"),
+            work: link.join("work"),
+            env: Vec::new(),
         }
     }
 
@@ -46,9 +77,47 @@ impl Tsm {
         let mut cmd = Command::new(BIN);
         cmd.env("TETRA_DIR", &self.tetra)
             .env_remove("PORT")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.work)
             .timeout(HANG);
         cmd
+    }
+
+    /// `setsid(1)` for the scripts of this world, which macOS lacks: a perl script (perl is
+    /// on macOS and Linux alike) that leaves the session and execs its arguments; quoted.
+    pub fn setsid(&self) -> String {
+        let path = self.tool(
+            "setsid",
+            "#!/usr/bin/env perl\n\
+             # setsid(1) for the tests: a new session (forking first if a group leader), then exec.\n\
+             use strict; use warnings; use POSIX ();\n\
+             if (getpgrp() == $$) { defined(my $pid = fork()) or die \"setsid: fork: $!\\n\"; exit 0 if $pid; }\n\
+             POSIX::setsid() or die \"setsid: $!\\n\";\n\
+             exec { $ARGV[0] } @ARGV or die \"setsid: exec $ARGV[0]: $!\\n\";\n",
+        );
+        format!("'{}'", path.display())
+    }
+
+    /// `nap SECONDS`: sleeps as a program whose environment the OS shows, for a test that
+    /// must find the process by its token; quoted. macOS hides the environment of its own
+    /// programs (`/bin/sleep`, SIP), so there it is node (Homebrew's, never Apple's).
+    pub fn nap(&self) -> String {
+        let body = if cfg!(target_os = "macos") {
+            "#!/bin/sh\nexec node -e 'setTimeout(() => {}, process.argv[1] * 1000)' \"$1\"\n"
+        } else {
+            "#!/bin/sh\nexec sleep \"$1\"\n"
+        };
+        format!("'{}'", self.tool("nap", body).display())
+    }
+
+    /// An executable helper in `bin/` beside the work folder (outside what a test watches),
+    /// written as `script` writes.
+    fn tool(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.work.join("../bin").join(name);
+        if path.exists() {
+            return path;
+        }
+        self.script(&format!("../bin/{name}"), body)
     }
 
     pub fn run(&self, args: &[&str]) -> assert_cmd::assert::Assert {
@@ -165,6 +234,7 @@ impl Drop for Tsm {
     fn drop(&mut self) {
         let _ = Command::new(BIN)
             .env("TETRA_DIR", &self.tetra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(["delete", "*", "--kill-timeout", "500ms"])
             .timeout(Duration::from_secs(30))
             .output();
@@ -191,13 +261,30 @@ impl Drop for Tsm {
 
 /// Live processes whose environment carries `TETRA_DIR=<tetra>`: everything a test started
 /// (the platform's own walk of the process table, as `tsm stop` and `doctor` use it).
+///
+/// macOS hides the environment of its own programs (`/bin/sleep`, `/bin/bash`: SIP), which
+/// most test services exec: every process of ours whose working folder is in this test's
+/// temp folder counts too (a service runs where it was started, and its children with it).
 pub fn processes_of(tetra: &Path) -> Vec<i32> {
     let want = tetra.display().to_string();
-    tsm::platform::processes_with_env("TETRA_DIR")
+    let mut found: Vec<i32> = tsm::platform::processes_with_env("TETRA_DIR")
         .into_iter()
         .filter(|(pid, value)| *value == want && alive(*pid))
         .map(|(pid, _)| pid)
-        .collect()
+        .collect();
+    let me = std::process::id() as i32;
+    let root = tetra.parent().and_then(|p| p.canonicalize().ok());
+    for pid in tsm::platform::own_processes() {
+        let inside = |cwd: PathBuf| root.as_ref().is_some_and(|r| cwd.starts_with(r));
+        if pid != me
+            && !found.contains(&pid)
+            && tsm::platform::cwd_of(pid).is_some_and(inside)
+            && alive(pid)
+        {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 /// How long a wait may take before the test fails: a deadline only bounds how long a failing
@@ -224,6 +311,14 @@ pub fn poll_until(patience: Duration, mut check: impl FnMut() -> bool) -> bool {
 /// Polls `check` until it holds; fails the test after [`PATIENCE`].
 pub fn wait_until(what: &str, check: impl FnMut() -> bool) {
     assert!(poll_until(PATIENCE, check), "timed out waiting for {what}");
+}
+
+/// Whether `pid` runs a nap (see [`Tsm::nap`]) whose token the OS shows: past its exec (an
+/// environment read during execve comes back empty).
+pub fn napping(pid: i32) -> bool {
+    tsm::platform::command_line(pid)
+        .is_some_and(|c| c.contains("sleep") || c.contains("setTimeout"))
+        && tsm::platform::env_var_of(pid, "TSM_RUN").is_some()
 }
 
 pub fn alive(pid: i32) -> bool {

@@ -4,6 +4,7 @@
 use crate::harness::*;
 use predicates::prelude::*;
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use tsm::state::meta::Meta;
 
@@ -210,4 +211,50 @@ fn after_a_reboot_stale_files_do_not_block_the_next_start() {
             "tsm: started 'server-{port_a}' (TSM ID: 0,"
         )));
     assert_eq!(t.status_of(&format!("server-{port_a}")), "online");
+}
+
+/// A working folder the service cannot enter (no search permission; on macOS, a folder the
+/// privacy protection keeps tsm-native out of) is named as such, not as a program that
+/// cannot run. Not as root, who enters any folder.
+#[test]
+fn a_working_folder_that_cannot_be_entered_is_named() {
+    if nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: root enters any folder");
+        return;
+    }
+    let t = Tsm::new();
+    let port = free_port();
+    t.service("svc.sh", port);
+    let app = t.work.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    // As the service records it (macOS's temp folder is behind /var → /private/var).
+    let real = app.canonicalize().unwrap();
+    let out = t
+        .cmd()
+        .current_dir(&app)
+        .args(["start", "../svc.sh"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let name = format!("svc-{port}");
+    let pid = t.meta(&name).raw("pid").unwrap().parse::<i32>().unwrap();
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Its next run cannot enter the folder.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the run that cannot start", || {
+        t.status_of(&name).starts_with("errored")
+    });
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let described = stdout_of(&t.run(&["describe", &name]).success());
+    assert!(
+        described.contains(&format!(
+            "cannot enter the working folder {}",
+            real.display()
+        )),
+        "{described}"
+    );
 }

@@ -208,9 +208,12 @@ fn install_and_remove_the_launchd_plist() {
         .success()
         .stdout(format!(
             "tsm: wrote {0}\ntsm: now run: launchctl bootout gui/{uid}/com.tetra.tsm 2>/dev/null; launchctl bootstrap gui/{uid} {0}\n\
+             tsm: over SSH (no GUI session) use user/{uid} in place of gui/{uid}\n\
+             tsm: services in ~/Documents, ~/Desktop, ~/Downloads or on external volumes need Full Disk Access for {exe}\n\
              tsm: it starts what `tsm save` last wrote\n",
             file.display(),
-            uid = nix::unistd::getuid()
+            uid = nix::unistd::getuid(),
+            exe = b.exe
         ));
     assert_eq!(std::fs::read_to_string(&file).expect("plist"), b.plist());
     assert!(b.t.state().is_dir(), "the folder of launchd's log exists");

@@ -11,13 +11,16 @@ use crate::trust::pid_in;
 fn config(t: &Tsm, treekill: bool, port: u16) -> String {
     t.script(
         "parent.sh",
-        "#!/usr/bin/env bash\n\
-         rm -f child.pid escaped.pid\n\
-         sleep 300 </dev/null >/dev/null 2>&1 &\n\
-         echo $! > child.pid.tmp && mv child.pid.tmp child.pid\n\
-         setsid bash -c 'echo $$ > escaped.pid.tmp && mv escaped.pid.tmp escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &\n\
-         echo $$ > main.pid.tmp && mv main.pid.tmp main.pid\n\
-         exec sleep 300\n",
+        &format!(
+            "#!/usr/bin/env bash\n\
+             rm -f child.pid escaped.pid\n\
+             sleep 300 </dev/null >/dev/null 2>&1 &\n\
+             echo $! > child.pid.tmp && mv child.pid.tmp child.pid\n\
+             {} bash -c 'echo $$ > escaped.pid.tmp && mv escaped.pid.tmp escaped.pid; exec sleep 300' </dev/null >/dev/null 2>&1 &\n\
+             echo $$ > main.pid.tmp && mv main.pid.tmp main.pid\n\
+             exec sleep 300\n",
+            t.setsid()
+        ),
     );
     let path = t.script(
         "ecosystem.config.json",

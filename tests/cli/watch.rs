@@ -38,7 +38,17 @@ fn start_watched(t: &Tsm, args: &[&str]) -> String {
 
 #[test]
 fn an_edit_restarts_once_and_log_writes_never_do() {
-    let t = Tsm::new();
+    edit_restarts_once_and_log_writes_never_do(Tsm::new());
+}
+
+/// The state folder given through a symlink (macOS's temp folders are): its log writes are
+/// reported at the real path, and must be ignored there too.
+#[test]
+fn log_writes_never_count_when_the_state_folder_is_behind_a_symlink() {
+    edit_restarts_once_and_log_writes_never_do(Tsm::behind_symlink());
+}
+
+fn edit_restarts_once_and_log_writes_never_do(t: Tsm) {
     let port = free_port();
     let name = format!("chatty-{port}");
     std::fs::create_dir_all(t.work.join("src")).unwrap();
@@ -150,6 +160,93 @@ fn ignored_places_do_not_count_and_list_shows_the_watch() {
     assert_eq!(t.meta(&name).restarts(), 1);
 }
 
+/// A real project's tree: hundreds of files under node_modules, a dangling symlink, symlink
+/// loops (pnpm's layout has them), a link out of the tree, a FIFO. Watching it needs no
+/// descriptor per file (started with a limit of 64 open files), follows no link, never
+/// blocks on the FIFO, and sees every file of a bulk creation.
+#[test]
+fn a_real_tree_is_watched_with_few_descriptors_and_no_link_followed() {
+    use std::os::unix::fs::symlink;
+    use std::os::unix::process::CommandExt;
+    let t = Tsm::new();
+    let port = free_port();
+    let name = format!("tree-{port}");
+    let outside = t.work.join("../outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("x.js"), "x").unwrap();
+    for i in 0..300 {
+        let dir = t.work.join(format!("node_modules/pkg{}", i / 30));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("f{i}.js")), "x").unwrap();
+    }
+    std::fs::create_dir_all(t.work.join("src/deep")).unwrap();
+    for i in 0..100 {
+        std::fs::write(t.work.join(format!("src/deep/f{i}.js")), "x").unwrap();
+    }
+    symlink("nowhere", t.work.join("src/dangling")).unwrap();
+    symlink(".", t.work.join("src/deep/loop")).unwrap();
+    symlink("b", t.work.join("src/a")).unwrap();
+    symlink("a", t.work.join("src/b")).unwrap();
+    symlink(&outside, t.work.join("src/outside")).unwrap();
+    nix::unistd::mkfifo(
+        &t.work.join("src/fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    noting(&t, "tree.sh", port, "exec sleep 300");
+    let mut start = std::process::Command::new(BIN);
+    start
+        .env("TETRA_DIR", &t.tetra)
+        .env("RUNS", t.work.join("../runs"))
+        .env_remove("PORT")
+        .current_dir(&t.work)
+        .args(["start", "--watch", "--watch-delay=50ms", "tree.sh"]);
+    // SAFETY: only setrlimit between fork and exec.
+    unsafe {
+        start.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = start.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(t.status_of(&name), "online");
+    // Through the link out of the tree, and in node_modules: neither counts. Then one edit.
+    std::fs::write(outside.join("x.js"), "changed").unwrap();
+    std::fs::write(t.work.join("node_modules/pkg3/f99.js"), "changed").unwrap();
+    std::fs::write(t.work.join("src/deep/f7.js"), "changed").unwrap();
+    wait_until("the watch restart", || runs(&t) >= 2);
+    wait_until("online again", || t.meta(&name).status() == "online");
+    assert_eq!(
+        t.meta(&name).restarts(),
+        1,
+        "only the edit in the tree counted"
+    );
+    // Files made in bulk are each watched: an edit of the last one made restarts it again.
+    let bulk = t.work.join("src/bulk");
+    std::fs::create_dir_all(&bulk).unwrap();
+    for i in 0..50 {
+        std::fs::write(bulk.join(format!("b{i}.js")), "new").unwrap();
+    }
+    wait_until("the restart for the new files", || runs(&t) >= 3);
+    wait_until("online again", || t.meta(&name).status() == "online");
+    let settled = runs(&t);
+    std::fs::write(bulk.join("b49.js"), "edited").unwrap();
+    wait_until("the restart for an edit of one of them", || {
+        runs(&t) > settled
+    });
+}
+
 #[test]
 fn a_crash_fixed_by_an_edit_comes_back() {
     let t = Tsm::new();
@@ -188,6 +285,10 @@ fn a_missing_path_starts_nothing() {
 /// Runs `tsm-native ARGS` in a user namespace whose inotify watch limit is 5 (Linux; `None`
 /// where user namespaces are not allowed).
 fn in_small_namespace(t: &Tsm, args: &str) -> Option<std::process::Output> {
+    if !cfg!(target_os = "linux") {
+        eprintln!("skipped: inotify limits are Linux's");
+        return None;
+    }
     let limit = "echo 5 > /proc/sys/user/max_inotify_watches";
     let probe = std::process::Command::new("unshare")
         .args(["-U", "-r", "sh", "-c", limit])

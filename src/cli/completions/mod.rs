@@ -36,6 +36,16 @@ pub use fish::fish_quote;
 pub use zsh::REGISTER_IF_LOADED as ZSH_REGISTER_IF_LOADED;
 
 /// `'text'` for sh, bash and zsh.
+/// Every name and alias of the commands whose arguments are services (the REPL completes
+/// them with service names, as the shells do).
+pub fn targeted_commands() -> Vec<String> {
+    model::model()
+        .into_iter()
+        .filter(|c| c.targets)
+        .flat_map(|c| c.names)
+        .collect()
+}
+
 pub fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }

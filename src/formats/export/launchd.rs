@@ -27,7 +27,7 @@ fn xml(text: &str) -> Option<String> {
     Some(out)
 }
 
-fn plist(s: &Service, label: &str) -> Result<String, TsmError> {
+fn plist(s: &Service, label: &str, path: Option<&str>) -> Result<String, TsmError> {
     let string = |what: &str, text: &str| {
         xml(text)
             .map(|t| format!("<string>{t}</string>"))
@@ -54,9 +54,19 @@ fn plist(s: &Service, label: &str) -> Result<String, TsmError> {
         "  <key>WorkingDirectory</key>\n  {}",
         string("the working directory", &cwd)?
     );
-    if !s.env.is_empty() {
+    // The caller's PATH unless the service's own variables set one: launchd's default has
+    // none of the folders interpreters are installed in.
+    let mut env: Vec<(&str, &str)> = s
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if let Some(path) = path.filter(|_| !env.iter().any(|(k, _)| *k == "PATH")) {
+        env.push(("PATH", path));
+    }
+    if !env.is_empty() {
         p.push_str("  <key>EnvironmentVariables</key>\n  <dict>\n");
-        for (k, v) in &s.env {
+        for (k, v) in env {
             let _ = writeln!(
                 p,
                 "    <key>{}</key>\n    {}",
@@ -109,7 +119,7 @@ pub fn render(services: &[Service], settings: &Settings) -> Result<Vec<File>, Ts
             let label = format!("{}.{}", settings.app, s.name());
             Ok(File::new(
                 format!("{label}.plist"),
-                plist(s, &label)?,
+                plist(s, &label, settings.path.as_deref())?,
                 SECRET,
             ))
         })

@@ -102,6 +102,9 @@ pub struct Settings {
     pub user_name: Option<String>,
     /// The folder the files will be in (absolute), for files that name each other.
     pub dir: PathBuf,
+    /// The exporting caller's PATH: launchd starts a job with `/usr/bin:/bin:/usr/sbin:/sbin`
+    /// only, where `#!/usr/bin/env node` finds no Homebrew or nvm interpreter.
+    pub path: Option<String>,
 }
 
 /// A file to write: its name in the folder, its text, and its mode.

@@ -12,18 +12,17 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::Context;
 
-/// Commands whose arguments are processes.
-const TARGETED: &[&str] = &[
-    "stop", "restart", "delete", "del", "describe", "logs", "flush", "/kill",
-    // pm2's spellings
-    "show", "reset", "reload",
-];
+/// Slash commands whose arguments are processes (the tsm commands that take them come from
+/// the completion model, shared with the shells).
+const TARGETED_SLASH: &[&str] = &["/kill"];
 
 pub struct Helper {
     paths: Paths,
     files: FilenameCompleter,
     /// Visible subcommands and their aliases (not `repl` or `supervise`), sorted.
     commands: Vec<String>,
+    /// The commands (and aliases) whose arguments are processes.
+    targeted: Vec<String>,
 }
 
 impl Helper {
@@ -43,6 +42,7 @@ impl Helper {
             paths,
             files: FilenameCompleter::new(),
             commands,
+            targeted: crate::cli::completions::targeted_commands(),
         }
     }
 
@@ -95,7 +95,9 @@ impl Helper {
         }
         let pick = |words: &[&str]| words.iter().map(|s| s.to_string()).collect();
         match first {
-            f if TARGETED.contains(&f) => self.names(),
+            f if TARGETED_SLASH.contains(&f) || self.targeted.iter().any(|t| t == f) => {
+                self.names()
+            }
             "completions" => pick(&["bash", "elvish", "fish", "powershell", "zsh"]),
             "startup" | "unstartup" => pick(&["launchd", "systemd"]),
             _ => Vec::new(),

@@ -1,8 +1,8 @@
 //! `tsm repl`: an interactive prompt. TSM commands without `tsm` are parsed by the same clap
 //! `Cli` and run in-process (their output kept for `/last`); `/slash` commands, `!shell`
 //! commands, TAB completion and history. With stdin not a terminal it reads plain lines, no
-//! prompt, so scripts can pipe commands in. No error ends it; end of input does, with the status of the last command that failed (0
-//! when none did).
+//! prompt, so scripts can pipe commands in. No error ends it; end of input does, with the
+//! status of the last command that failed (0 when none did).
 
 mod capture;
 mod complete;

@@ -311,11 +311,55 @@ pub fn release_free_memory() {
     }
 }
 
-pub fn become_subreaper() {
+/// Whether it became the subreaper of its descendants.
+pub fn become_subreaper() -> bool {
     // SAFETY: PR_SET_CHILD_SUBREAPER takes one integer argument and touches no memory of ours.
-    unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+}
+
+/// The processes of our effective user (every one as root), from the owners of `/proc/PID`.
+pub fn own_processes() -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let Ok(listing) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    listing
+        .flatten()
+        .filter(|e| uid == 0 || e.metadata().is_ok_and(|m| m.uid() == uid))
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .collect()
+}
+
+pub fn cwd_of(pid: i32) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+/// Sends this process `signal` once `pid` has exited, from a thread polling its pidfd
+/// (Linux 5.3); false when it could not be watched (gone already, or no pidfd).
+pub fn signal_on_exit(pid: i32, signal: libc::c_int) -> bool {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open takes a pid and flags; a non-negative result is a descriptor we own.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if raw < 0 {
+        return false;
     }
+    // SAFETY: the descriptor was just returned by pidfd_open and nothing else owns it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    std::thread::Builder::new()
+        .name("tsm exit watch".into())
+        .spawn(move || {
+            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+            use std::os::fd::AsFd;
+            let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+            while poll(&mut fds, PollTimeout::NONE) == Err(nix::errno::Errno::EINTR) {}
+            // SAFETY: kill and getpid take no pointers.
+            unsafe {
+                libc::kill(libc::getpid(), signal);
+            }
+        })
+        .is_ok()
 }
 
 /// Linux refuses any one argument or environment string longer than 32 pages

@@ -2,6 +2,8 @@
 //! `KERN_PROCARGS2` sysctl. Reviewed against XNU's bsd/kern/proc_info.c, kern_sysctl.c and
 //! libsyscall/wrappers/libproc/libproc.c; not run here (no Mac): see docs/macos.md.
 
+mod exit;
+mod fsevents;
 mod net;
 pub mod usage;
 pub mod watch;
@@ -10,6 +12,7 @@ use crate::platform::procargs::{self, EnvVar};
 use crate::platform::ProcInfo;
 use std::collections::HashSet;
 
+pub use exit::signal_on_exit;
 pub use net::Sockets;
 
 /// `PROC_PGRP_ONLY` and `PROC_PPID_ONLY` from `<sys/proc_info.h>`: list the members of one
@@ -54,17 +57,22 @@ fn task_all_info(pid: i32) -> Option<libc::proc_taskallinfo> {
     (n == size).then_some(info)
 }
 
-/// Mach absolute time units → nanoseconds (1:1 on Intel, 125:3 on Apple silicon).
+/// Mach absolute time units → nanoseconds (1:1 on Intel, 125:3 on Apple silicon). Every CPU
+/// time `proc_pidinfo` gives (`pti_total_user`, `pti_total_system`, `pti_threads_*`) and
+/// `proc_pid_rusage`'s `ri_user_time`/`ri_system_time` are in these units, not nanoseconds.
 // libc marks the Mach types deprecated in favour of the mach2 crate; one call needs no crate.
 #[allow(deprecated)]
-fn mach_to_ns(ticks: u64) -> u64 {
-    let mut base = libc::mach_timebase_info { numer: 1, denom: 1 };
-    // SAFETY: the argument is a live mach_timebase_info to fill in.
-    unsafe {
-        libc::mach_timebase_info(&mut base);
-    }
-    let denom = u64::from(base.denom.max(1));
-    (u128::from(ticks) * u128::from(base.numer) / u128::from(denom)) as u64
+pub(super) fn mach_to_ns(ticks: u64) -> u64 {
+    static BASE: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    let (numer, denom) = *BASE.get_or_init(|| {
+        let mut base = libc::mach_timebase_info { numer: 1, denom: 1 };
+        // SAFETY: the argument is a live mach_timebase_info to fill in.
+        if unsafe { libc::mach_timebase_info(&mut base) } != 0 {
+            return (1, 1);
+        }
+        (u64::from(base.numer.max(1)), u64::from(base.denom.max(1)))
+    });
+    (u128::from(ticks) * u128::from(numer) / u128::from(denom)) as u64
 }
 
 fn from_bsd(info: &libc::proc_bsdinfo) -> ProcInfo {
@@ -166,7 +174,10 @@ pub fn open_fds() -> Vec<i32> {
     (0..max).collect()
 }
 
-pub fn become_subreaper() {}
+/// macOS has no subreaper: orphans go to launchd.
+pub fn become_subreaper() -> bool {
+    false
+}
 
 /// macOS has no limit on one string beyond ARG_MAX.
 pub fn max_arg_strlen() -> Option<usize> {
@@ -247,15 +258,80 @@ pub fn command_line(pid: i32) -> Option<String> {
     {
         return Some(full);
     }
-    // Another user's process: its 16-character name is all we may see.
-    let info = bsd_info(pid)?;
+    // Another user's process: `KERN_PROCARGS2` and `PROC_PIDTBSDINFO` are for our own, but
+    // XNU gives anyone its executable's path (`PROC_PIDPATHINFO`) and its short name
+    // (`PROC_PIDT_SHORTBSDINFO`): proc_info.c lets both skip the same-user check.
+    executable_path(pid).or_else(|| short_name(pid))
+}
+
+/// `proc_pidpath`: the path of the program `pid` runs, whoever owns it.
+fn executable_path(pid: i32) -> Option<String> {
+    let mut buf = vec![0u8; libc::PROC_PIDPATHINFO_MAXSIZE as usize];
+    // SAFETY: the buffer holds `buf.len()` writable bytes and outlives the call.
+    let n = unsafe { libc::proc_pidpath(pid, buf.as_mut_ptr().cast(), buf.len() as u32) };
+    if n <= 0 {
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// The 16-character name from `PROC_PIDT_SHORTBSDINFO`, whoever owns `pid`.
+fn short_name(pid: i32) -> Option<String> {
+    let size = std::mem::size_of::<libc::proc_bsdshortinfo>() as libc::c_int;
+    // SAFETY: proc_bsdshortinfo is plain old data, so all-zero is a valid value.
+    let mut info: libc::proc_bsdshortinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: the buffer is a live proc_bsdshortinfo and `size` is exactly its length.
+    let n = unsafe {
+        libc::proc_pidinfo(
+            pid,
+            libc::PROC_PIDT_SHORTBSDINFO,
+            0,
+            (&mut info as *mut libc::proc_bsdshortinfo).cast(),
+            size,
+        )
+    };
+    if n != size {
+        return None;
+    }
     let name: Vec<u8> = info
-        .pbi_comm
+        .pbsi_comm
         .iter()
         .take_while(|c| **c != 0)
         .map(|c| *c as u8)
         .collect();
-    Some(String::from_utf8_lossy(&name).into_owned())
+    (!name.is_empty()).then(|| String::from_utf8_lossy(&name).into_owned())
+}
+
+/// The working folder of `pid` (`PROC_PIDVNODEPATHINFO`: one of our own processes, Apple's
+/// restricted programs included).
+pub fn cwd_of(pid: i32) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let size = std::mem::size_of::<libc::proc_vnodepathinfo>() as libc::c_int;
+    // SAFETY: proc_vnodepathinfo is plain old data, so all-zero is a valid value.
+    let mut info: libc::proc_vnodepathinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: the buffer is a live proc_vnodepathinfo and `size` is exactly its length.
+    let n = unsafe {
+        libc::proc_pidinfo(
+            pid,
+            libc::PROC_PIDVNODEPATHINFO,
+            0,
+            (&mut info as *mut libc::proc_vnodepathinfo).cast(),
+            size,
+        )
+    };
+    if n != size {
+        return None;
+    }
+    let path: Vec<u8> = info
+        .pvi_cdir
+        .vip_path
+        .iter()
+        .flatten()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
+    (!path.is_empty()).then(|| std::ffi::OsStr::from_bytes(&path).into())
 }
 
 pub fn env_var(pid: i32, key: &str) -> EnvVar {
@@ -265,12 +341,26 @@ pub fn env_var(pid: i32, key: &str) -> EnvVar {
     }
 }
 
-/// `PROC_ALL_PIDS` from `<sys/proc_info.h>`: every process on the machine.
+/// `PROC_ALL_PIDS` and `PROC_UID_ONLY` from `<sys/proc_info.h>`: every process on the
+/// machine, or those whose effective user is the given one.
 const PROC_ALL_PIDS: u32 = 1;
+const PROC_UID_ONLY: u32 = 4;
+
+/// The processes whose environment we may read: our effective user's (what `KERN_PROCARGS2`
+/// checks), or every one as root.
+pub fn own_processes() -> Vec<i32> {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        list_pids(PROC_ALL_PIDS, 0)
+    } else {
+        list_pids(PROC_UID_ONLY, uid as i32)
+    }
+}
 
 /// Every process whose environment (as `KERN_PROCARGS2` shows it: our own user's) sets `key`.
 pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
-    list_pids(PROC_ALL_PIDS, 0)
+    own_processes()
         .into_iter()
         .filter_map(|pid| match env_var(pid, key) {
             EnvVar::Set(value) => Some((pid, value)),

@@ -1,4 +1,6 @@
-//! CPU time and resident memory of a process, from `proc_pidinfo(PROC_PIDTASKINFO)` (macOS).
+//! CPU time and resident memory of a process, from `proc_pidinfo(PROC_PIDTASKINFO)` (macOS):
+//! its CPU times are Mach absolute time units, its resident size bytes (`ps`'s RSS, not
+//! Activity Monitor's memory footprint).
 
 use crate::platform::Usage;
 
@@ -20,7 +22,7 @@ pub fn usage(pid: i32) -> Option<Usage> {
         return None;
     }
     Some(Usage {
-        cpu_ms: (info.pti_total_user + info.pti_total_system) / 1_000_000,
+        cpu_ms: super::mach_to_ns(info.pti_total_user + info.pti_total_system) / 1_000_000,
         rss_bytes: info.pti_resident_size,
     })
 }

@@ -130,7 +130,23 @@ fn launchd_plists_parse_with_the_keys_launchd_reads() {
     let t = Tsm::new();
     let a = recorded(&t, "api", "GREETING='<b> & \"q\"'\n", &["x y"]);
     let dir = t.work.join("agents");
-    let files = export(&t, &["launchd", dir.to_str().unwrap()]);
+    // launchd's own PATH (/usr/bin:/bin:/usr/sbin:/sbin) has no Homebrew or nvm: the
+    // exporting caller's comes along, so `#!/usr/bin/env node` finds its interpreter.
+    let path = format!(
+        "/opt/homebrew/bin:{}",
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = t
+        .cmd()
+        .env("PATH", &path)
+        .args(["export", "launchd", dir.to_str().unwrap()])
+        .assert()
+        .success();
+    let files: Vec<PathBuf> = stdout_of(&out)
+        .lines()
+        .filter(|l| !l.starts_with("tsm: "))
+        .map(PathBuf::from)
+        .collect();
     assert_eq!(files, [dir.join(format!("tsm.api-{a}.plist"))]);
     assert_eq!(mode(&files[0]), 0o600);
     if !have("python3") {
@@ -162,6 +178,7 @@ fn launchd_plists_parse_with_the_keys_launchd_reads() {
     );
     assert_eq!(p["EnvironmentVariables"]["GREETING"], "<b> & \"q\"");
     assert_eq!(p["EnvironmentVariables"]["PORT"], a.to_string());
+    assert_eq!(p["EnvironmentVariables"]["PATH"], path.as_str());
     assert_eq!(p["KeepAlive"], serde_json::json!({"SuccessfulExit": false}));
     let logs = t.state().join("logs");
     assert_eq!(
