@@ -16,7 +16,17 @@ pub type Finding = (PathBuf, String);
 pub fn untrusted(root: &Path) -> Option<Finding> {
     let me = nix::unistd::geteuid().as_raw();
     let my_group = nix::unistd::getegid().as_raw();
-    let mut chain: Vec<&Path> = root.ancestors().collect();
+    // The folders as they really are: the deepest one that exists, with its links resolved
+    // (a link's own mode means nothing; its target's folders are what count).
+    let real = root
+        .ancestors()
+        .find_map(|a| Some((a, a.canonicalize().ok()?)))
+        .map(|(a, real)| match root.strip_prefix(a) {
+            Ok(rest) if !rest.as_os_str().is_empty() => real.join(rest),
+            _ => real,
+        })
+        .unwrap_or_else(|| root.to_path_buf());
+    let mut chain: Vec<&Path> = real.ancestors().collect();
     chain.reverse();
     for dir in chain {
         let Ok(meta) = std::fs::symlink_metadata(dir) else {

@@ -218,10 +218,10 @@ fn a_supervisor_takes_its_removed_or_replaced_lock_file_again() {
     assert!(!alive(pid));
 }
 
-/// Holds the flock on `path` in a child (suspended with SIGSTOP once it holds it), writing
-/// its pid as a holder does.
+/// Holds the flock on `path` in a child (suspended with SIGSTOP once it holds it), its pid
+/// and start stamp written as a holder writes them.
 fn hold_flock(path: &std::path::Path) -> std::process::Child {
-    let script = "import fcntl,os,sys,time\nf=open(sys.argv[1],'a+')\nfcntl.flock(f,fcntl.LOCK_EX)\nf.seek(0);f.truncate();f.write('%d %s\\n'%(os.getpid(),open('/proc/self/stat').read().rsplit(')',1)[1].split()[19]));f.flush()\nprint('held',flush=True)\ntime.sleep(600)\n";
+    let script = "import fcntl,sys,time\nf=open(sys.argv[1],'a+')\nfcntl.flock(f,fcntl.LOCK_EX)\nprint('held',flush=True)\ntime.sleep(600)\n";
     let mut child = Command::new("python3")
         .args(["-c", script])
         .arg(path)
@@ -234,7 +234,11 @@ fn hold_flock(path: &std::path::Path) -> std::process::Child {
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "held");
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGSTOP).unwrap();
+    // Who holds it, as a holder writes it: `PID START`.
+    let pid = child.id() as i32;
+    let start = tsm::platform::proc_info(pid).map_or(0, |i| i.start);
+    std::fs::write(path, format!("{pid} {start}\n")).unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
     child
 }
 
