@@ -29,6 +29,38 @@ fn files_in(dir: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A record that says running (or waiting to restart) whose supervisor is gone, or lost its
+/// lock file: the problem and its fix. None while a command works on it.
+fn supervisor_gone(
+    paths: &crate::state::paths::Paths,
+    name: &str,
+    meta: &crate::state::meta::Meta,
+    seen: Status,
+) -> Option<(String, String)> {
+    let recorded = Status::recorded(meta)?;
+    let active = matches!(
+        recorded,
+        Status::Online | Status::Launching | Status::Stopping | Status::WaitingRestart
+    );
+    if !active || seen != Status::Exited || crate::state::lock::is_held(&paths.op_lock(name)) {
+        return None;
+    }
+    let was = recorded.as_str();
+    let claimed = meta
+        .i32(Key::SupervisorPid)
+        .filter(|pid| crate::state::supervisor::runs_for(paths, name, *pid));
+    let problem = match claimed {
+        Some(pid) => format!(
+            "'{name}' is {was}, but its supervisor (pid {pid}) lost its lock file {}",
+            paths.supervisor_lock(name).display()
+        ),
+        None => format!(
+            "'{name}' was {was} when its supervisor died (kill -9, a crash): nothing will restart it"
+        ),
+    };
+    Some((problem, format!("tsm restart {name}")))
+}
+
 fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
     let paths = &ctx.paths;
     let mut found = Vec::new();
@@ -78,6 +110,9 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         let seen = observe(paths, name, meta);
         if seen.pid.is_some() {
             running.insert(name.as_str());
+        }
+        if let Some((problem, fix)) = supervisor_gone(paths, name, meta, seen.status) {
+            add(problem, fix);
         }
         if seen.status == Status::Orphaned {
             add(

@@ -1,7 +1,7 @@
 //! `tsm logs`: the last lines of each target's stdout and stderr, then (optionally) follow.
 
 use super::Run;
-use crate::logs::{descriptors_needed, files_of, follow, last_lines_and_end, Source};
+use crate::logs::{descriptors_needed, files_of, follow, print_last_lines, Clean, Source};
 use crate::ops::targets::resolve_or_all;
 use crate::ops::Ctx;
 use anyhow::Result;
@@ -28,7 +28,8 @@ pub struct LogsArgs {
     /// Only stderr
     #[arg(long)]
     pub err: bool,
-    /// No `ID|NAME | ` prefix
+    /// No `ID|NAME | ` prefix, and the bytes as written (on a terminal, control sequences
+    /// other than colours are otherwise shown as text: `^[`)
     #[arg(long)]
     pub raw: bool,
     /// Prefix each followed line with the time it arrived
@@ -75,21 +76,33 @@ impl Run for LogsArgs {
         // `follow` says how to raise it).
         let need = descriptors_needed(sources.len());
         let keep_open = follow_now && crate::platform::raise_fd_limit(need) >= need;
-        let mut text = Vec::new();
+        // What a service wrote could drive the terminal: only colours pass there.
+        let clean: Clean = if std::io::stdout().is_terminal() && !self.raw {
+            crate::logs::term::neutralise
+        } else {
+            |bytes, out| out.extend_from_slice(bytes)
+        };
         for source in &mut sources {
-            let (lines, end) = last_lines_and_end(&source.path, self.lines)?;
-            for line in lines {
-                text.extend_from_slice(source.prefix.as_bytes());
-                text.extend_from_slice(&line);
-                text.push(b'\n');
+            let printed = print_last_lines(
+                &source.path,
+                self.lines,
+                source.prefix.as_bytes(),
+                &clean,
+                out,
+            )?;
+            if printed.cut {
+                eprintln!(
+                    "tsm: note: a line of {} is longer than {mib} MiB: shown from its last {mib} MiB",
+                    source.path.display(),
+                    mib = crate::logs::MAX_LINE >> 20
+                );
             }
             // Following goes on from where these lines ended: nothing written meanwhile is lost.
-            source.from = end.filter(|_| keep_open);
+            source.from = printed.end.filter(|_| keep_open);
         }
-        out.write_all(&text)?;
         out.flush()?;
         if follow_now {
-            follow(sources, out, self.timestamp)?;
+            follow(sources, out, self.timestamp, clean)?;
         }
         Ok(())
     }

@@ -42,7 +42,19 @@ impl Run for SaveArgs {
         let store = ctx.store();
         let mut processes = Vec::new();
         for entry in store.entries()? {
-            let Ok(meta) = entry.meta else { continue };
+            let Ok(mut meta) = entry.meta else { continue };
+            // A service in the middle of a restart (or a start, a stop) is read once that is
+            // over: between its stop and its start it would look as if it were not running.
+            let _settled = if crate::state::lock::is_held(&ctx.paths.op_lock(&entry.name)) {
+                let lock = store.op_lock(&entry.name)?;
+                match store.read(&entry.name) {
+                    Ok(Some(now)) => meta = now,
+                    _ => continue,
+                }
+                Some(lock)
+            } else {
+                None
+            };
             let status = observe(&ctx.paths, &entry.name, &meta).status;
             if !(status.is_running() || status == Status::WaitingRestart) {
                 continue;

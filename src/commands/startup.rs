@@ -175,11 +175,27 @@ fn home() -> Result<PathBuf> {
 fn boot_of(ctx: &Ctx) -> Result<Boot> {
     let exe = std::env::current_exe().context("finding the tsm-native binary")?;
     let tetra = ctx.paths.root().parent().unwrap_or(ctx.paths.root());
-    Ok(Boot {
+    let boot = Boot {
         exe: exe.to_string_lossy().into_owned(),
         tetra_dir: tetra.to_string_lossy().into_owned(),
         path: std::env::var("PATH").ok().filter(|p| !p.is_empty()),
-    })
+    };
+    // A newline would end the line and start one of its own (`ExecStartPre=…`): every
+    // value of the file is refused with a control character rather than written.
+    let values = [
+        ("TETRA_DIR", Some(&boot.tetra_dir)),
+        ("the tsm-native path", Some(&boot.exe)),
+        ("PATH", boot.path.as_ref()),
+    ];
+    for (what, value) in values {
+        if let Some(value) = value.filter(|v| v.chars().any(char::is_control)) {
+            return Err(TsmError::Data(format!(
+                "{what} {value:?} has a newline or another control character, which a startup file cannot hold safely; use another folder"
+            ))
+            .into());
+        }
+    }
+    Ok(boot)
 }
 
 /// launchd's domain of the logged-in user's agents: `gui/UID`.

@@ -4,17 +4,28 @@
 mod app;
 mod fields;
 mod formats;
+mod node;
 mod values;
 
 use crate::error::TsmError;
 use crate::model::derive::file_name_for;
 use crate::model::spec::Spec;
-use formats::data_error;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub use app::{App, AppOptions};
-pub use formats::{load, DEFAULT_TIMEOUT_MS};
+pub use formats::load;
+pub use node::DEFAULT_TIMEOUT_MS;
+
+/// A reason of tsm's own why `config` is refused: `CONFIG: WHY`.
+pub fn data_error(config: &Path, why: impl Into<String>) -> TsmError {
+    TsmError::Data(why.into()).context(config.display().to_string())
+}
+
+/// A parser's error in `config`: `CONFIG: ERROR`.
+fn in_config(config: &Path, e: impl std::error::Error + Send + Sync + 'static) -> TsmError {
+    TsmError::invalid(e).context(config.display().to_string())
+}
 
 /// Whether `arg` has a config file's name (`*.config.js|cjs|mjs`, `*.json`, `*.json5`,
 /// `*.yml`, `*.yaml`), whether or not it exists.

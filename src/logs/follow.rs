@@ -1,5 +1,6 @@
 //! Following log files like `tail -F`: new lines as they arrive (filesystem events, not a slow
-//! poll), a moved or recreated file picked up, a truncated one read again from its start.
+//! poll — or, when the system has no watch left to give, a look every 100ms), a moved or
+//! recreated file picked up, a truncated one read again from its start.
 
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashSet;
@@ -68,7 +69,7 @@ impl Followed {
         std::os::unix::fs::FileExt::read_exact_at(file, &mut now, at).is_ok() && now == self.mark
     }
 
-    fn read_new(&mut self, out: &mut Vec<u8>, stamp: Option<&str>) -> io::Result<()> {
+    fn read_new(&mut self, out: &mut Vec<u8>, stamp: Option<&str>, clean: Clean) -> io::Result<()> {
         let Some(file) = &mut self.file else {
             return Ok(());
         };
@@ -96,7 +97,7 @@ impl Followed {
                     out.push(b' ');
                 }
                 out.extend_from_slice(self.source.prefix.as_bytes());
-                out.extend_from_slice(line);
+                clean(line, out);
             }
             self.held = rest;
         }
@@ -105,7 +106,7 @@ impl Followed {
 
     /// Catches up with the file at the path: rotation, truncation, new lines. True when it
     /// opened a new file at the path (to be watched in its turn).
-    fn check(&mut self, out: &mut Vec<u8>, stamp: Option<&str>) -> io::Result<bool> {
+    fn check(&mut self, out: &mut Vec<u8>, stamp: Option<&str>, clean: Clean) -> io::Result<bool> {
         let now = identity(&self.source.path);
         let same = now.map(|(d, i, _)| (d, i)) == self.ino && self.file.is_some();
         if same {
@@ -114,10 +115,10 @@ impl Followed {
                 self.held.clear();
                 self.mark.clear();
             }
-            return self.read_new(out, stamp).map(|()| false);
+            return self.read_new(out, stamp, clean).map(|()| false);
         }
         // Moved or deleted: finish the old file, then start the new one from its beginning.
-        self.read_new(out, stamp)?;
+        self.read_new(out, stamp, clean)?;
         if now.is_some() {
             self.file = super::tail::open_for_reading(&self.source.path)
                 .ok()
@@ -126,7 +127,7 @@ impl Followed {
             self.pos = 0;
             self.held.clear();
             self.mark.clear();
-            self.read_new(out, stamp)?;
+            self.read_new(out, stamp, clean)?;
             return Ok(self.file.is_some());
         }
         Ok(false)
@@ -166,9 +167,17 @@ pub fn descriptors_needed(sources: usize) -> u64 {
     sources as u64 * if WATCH_FILES { 2 } else { 1 } + 64
 }
 
+/// What each line goes through before it is printed (see `logs::term`).
+pub type Clean = fn(&[u8], &mut Vec<u8>);
+
 /// Follows `sources` until writing fails (the reader went away) or the process is interrupted.
 /// With `timestamp`, each printed line is prefixed with the time it was read.
-pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io::Result<()> {
+pub fn follow(
+    sources: Vec<Source>,
+    out: &mut dyn Write,
+    timestamp: bool,
+    clean: Clean,
+) -> io::Result<()> {
     let need = descriptors_needed(sources.len());
     let limit = crate::platform::raise_fd_limit(need);
     if limit < need {
@@ -179,24 +188,15 @@ pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io:
     }
     let mut followed: Vec<Followed> = sources.into_iter().map(Followed::new).collect();
     let (tx, rx) = mpsc::channel();
-    let watcher = notify::recommended_watcher(move |event| {
-        let _ = tx.send(event);
-    })
-    .map_err(io::Error::other)?;
-    let mut watches = Watches { watcher };
-    let dirs: HashSet<PathBuf> = followed
-        .iter()
-        .filter_map(|f| f.source.path.parent().map(Path::to_path_buf))
-        .collect();
-    for dir in &dirs {
-        watches
-            .watcher
-            .watch(dir, RecursiveMode::NonRecursive)
-            .map_err(io::Error::other)?;
-    }
-    for f in &followed {
-        watches.file(&f.source.path);
-    }
+    let mut watches = match watch_folders(&followed, tx) {
+        Ok(watches) => watches,
+        Err(e) => {
+            // inotify instances or watches used up (or no kqueue): look at the files instead.
+            eprintln!("tsm: note: cannot watch the log files ({e}); looking at them every 100ms");
+            let (_tx, idle) = mpsc::channel();
+            return follow_all_rest(&mut followed, out, timestamp, clean, &idle);
+        }
+    };
     let mut buf = Vec::new();
     let mut sweep_at = Instant::now() + SWEEP;
     loop {
@@ -208,7 +208,9 @@ pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io:
                 for event in std::iter::once(first).chain(rx.try_iter()) {
                     match event {
                         Ok(e) => paths.extend(e.paths),
-                        Err(_) => return follow_all_rest(&mut followed, out, timestamp, &rx),
+                        Err(_) => {
+                            return follow_all_rest(&mut followed, out, timestamp, clean, &rx)
+                        }
                     }
                 }
                 Some(paths)
@@ -230,7 +232,7 @@ pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io:
                         || Some(p.as_path()) == path.parent()
                 })
             });
-            if relevant && f.check(&mut buf, stamp.as_deref())? {
+            if relevant && f.check(&mut buf, stamp.as_deref(), clean)? {
                 watches.file(&f.source.path);
             }
         }
@@ -242,11 +244,34 @@ pub fn follow(sources: Vec<Source>, out: &mut dyn Write, timestamp: bool) -> io:
     }
 }
 
+/// The watches on every followed file's folder (and file, where needed).
+fn watch_folders(
+    followed: &[Followed],
+    tx: mpsc::Sender<notify::Result<notify::Event>>,
+) -> notify::Result<Watches> {
+    let watcher = notify::recommended_watcher(move |event| {
+        let _ = tx.send(event);
+    })?;
+    let mut watches = Watches { watcher };
+    let dirs: HashSet<PathBuf> = followed
+        .iter()
+        .filter_map(|f| f.source.path.parent().map(Path::to_path_buf))
+        .collect();
+    for dir in &dirs {
+        watches.watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    for f in followed {
+        watches.file(&f.source.path);
+    }
+    Ok(watches)
+}
+
 /// After a watcher error: keep going by re-checking every file on a short timer.
 fn follow_all_rest(
     followed: &mut [Followed],
     out: &mut dyn Write,
     timestamp: bool,
+    clean: Clean,
     rx: &mpsc::Receiver<notify::Result<notify::Event>>,
 ) -> io::Result<()> {
     let mut buf = Vec::new();
@@ -254,7 +279,7 @@ fn follow_all_rest(
         let _ = rx.recv_timeout(Duration::from_millis(100));
         let stamp = timestamp.then(|| super::iso8601(SystemTime::now()));
         for f in followed.iter_mut() {
-            f.check(&mut buf, stamp.as_deref())?;
+            f.check(&mut buf, stamp.as_deref(), clean)?;
         }
         if !buf.is_empty() {
             out.write_all(&buf)?;
@@ -311,7 +336,9 @@ mod tests {
                 from: None,
             },
         ];
-        std::thread::spawn(move || follow(sources, &mut Tap(tx), false));
+        std::thread::spawn(move || {
+            follow(sources, &mut Tap(tx), false, |b, o| o.extend_from_slice(b))
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
             let stop = stop.clone();

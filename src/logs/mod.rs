@@ -4,11 +4,12 @@
 mod datefmt;
 mod follow;
 mod tail;
+pub mod term;
 mod writer;
 
 pub use datefmt::{DateFormat, DateFormatError};
-pub use follow::{descriptors_needed, follow, Source};
-pub use tail::{last_lines, last_lines_and_end};
+pub use follow::{descriptors_needed, follow, Clean, Source};
+pub use tail::{last_lines, print_last_lines, Printed, MAX_LINE};
 pub use writer::{LogOptions, LogWriter};
 
 use crate::state::keys::Key;

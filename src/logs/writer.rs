@@ -81,11 +81,14 @@ impl LogWriter {
     /// further lines).
     fn ensure_current(&mut self) {
         let current = if self.own {
-            std::fs::symlink_metadata(&self.path)
+            crate::state::anchor::lstat(&self.path)
+                .ok()
+                .map(|(dev, ino, _)| (dev, ino))
         } else {
             std::fs::metadata(&self.path)
+                .ok()
+                .map(|m| (m.dev(), m.ino()))
         };
-        let current = current.ok().map(|m| (m.dev(), m.ino()));
         let open = self.file.as_ref().map(|(_, dev, ino)| (*dev, *ino));
         if current.is_none() || current != open {
             self.reopen();
@@ -100,13 +103,13 @@ impl LogWriter {
         };
         let retain = self.opts.retain;
         if retain == 0 {
-            let _ = std::fs::remove_file(&self.path);
+            let _ = crate::state::anchor::remove(&self.path);
         } else {
-            let _ = std::fs::remove_file(numbered(retain));
+            let _ = crate::state::anchor::remove(&numbered(retain));
             for i in (1..retain).rev() {
-                let _ = std::fs::rename(numbered(i), numbered(i + 1));
+                let _ = crate::state::anchor::rename(&numbered(i), &numbered(i + 1));
             }
-            let _ = std::fs::rename(&self.path, numbered(1));
+            let _ = crate::state::anchor::rename(&self.path, &numbered(1));
         }
         self.reopen();
     }

@@ -158,6 +158,8 @@ pub enum DeriveError {
         .0.len()
     )]
     NameTooLong(String),
+    #[error("name '{0}' is reserved: {1}; pick another name")]
+    Reserved(String, &'static str),
 }
 
 fn invalid_port(text: &str, from: PortFrom) -> String {
@@ -194,6 +196,9 @@ pub fn name(base: &str, port: Option<u16>) -> Result<String, DeriveError> {
     };
     if !valid_name(&name) {
         return Err(DeriveError::InvalidName(name));
+    }
+    if let Some(why) = crate::model::resolve::reserved(&name) {
+        return Err(DeriveError::Reserved(name, why));
     }
     check_name_length(&name)?;
     Ok(name)

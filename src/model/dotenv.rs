@@ -142,17 +142,26 @@ fn parse_value(raw: &str, vars: &[(String, String)]) -> Result<String, LineError
     Ok(expand(value.trim_end(), vars))
 }
 
-/// Parses env-file text; `origin` names it in errors.
+/// The largest env file read (a few KiB in practice; a stray `/dev/zero` or log is refused).
+pub const MAX_BYTES: u64 = 8 << 20;
+
+/// Parses env-file text; `origin` names it in errors. A byte-order mark is skipped, and a
+/// quoted value may go on over several lines until its quote closes.
 pub fn parse(text: &str, origin: &str) -> Result<Vec<(String, String)>, DotenvError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text.lines().collect();
     let mut vars: Vec<(String, String)> = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
+    let mut index = 0;
+    while index < lines.len() {
+        let first = index;
+        let trimmed = lines[index].trim();
+        index += 1;
         if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         let bad = |why: LineError| DotenvError {
             origin: origin.to_string(),
-            line: index + 1,
+            line: first + 1,
             why,
         };
         let body = match trimmed.strip_prefix("export") {
@@ -166,19 +175,58 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<(String, String)>, DotenvEr
         if !valid_key(key) {
             return Err(bad(LineError::BadName(key.to_string())));
         }
-        let value = parse_value(raw, &vars).map_err(bad)?;
+        let mut raw = raw.to_string();
+        let value = loop {
+            match parse_value(&raw, &vars) {
+                // The quote may close on a later line: the value holds the newlines.
+                Err(LineError::UnterminatedSingle | LineError::UnterminatedDouble)
+                    if index < lines.len() =>
+                {
+                    raw.push('\n');
+                    raw.push_str(lines[index]);
+                    index += 1;
+                }
+                other => break other.map_err(bad)?,
+            }
+        };
         vars.retain(|(k, _)| k != key);
         vars.push((key.to_string(), value));
     }
     Ok(vars)
 }
 
-/// Reads and parses an env file: missing → exit 66, malformed → exit 65.
+/// Reads and parses an env file: missing → exit 66; not a regular file (a FIFO, a device),
+/// larger than [`MAX_BYTES`], not UTF-8 or malformed → exit 65. Never blocks on a FIFO.
 pub fn read(path: &Path) -> Result<Vec<(String, String)>, TsmError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        TsmError::unreadable(format!("env file '{}' not readable", path.display()), e)
-    })?;
-    Ok(parse(&text, &path.display().to_string())?)
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let shown = path.display().to_string();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| TsmError::unreadable(format!("env file '{shown}' not readable"), e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| TsmError::unreadable(format!("env file '{shown}' not readable"), e))?;
+    if !meta.is_file() {
+        return Err(TsmError::Data(format!(
+            "env file '{shown}' is not a regular file (a FIFO or a device cannot be read as one)"
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| TsmError::unreadable(format!("env file '{shown}' not readable"), e))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(TsmError::Data(format!(
+            "env file '{shown}' is larger than {} KiB",
+            MAX_BYTES >> 10
+        )));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| TsmError::Data(format!("env file '{shown}' is not UTF-8 text")))?;
+    Ok(parse(&text, &shown)?)
 }
 
 #[cfg(test)]
@@ -252,6 +300,36 @@ mod tests {
             parse("A='x\n", "my.env").unwrap_err().to_string(),
             "my.env:1: unterminated single quote"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_multiline_quotes() {
+        assert_eq!(vars("\u{feff}A=1\n"), pairs(&[("A", "1")]));
+        let text = "KEY=\"-----BEGIN-----\nabc\n-----END-----\"\nB='one\ntwo'\nC=3\n";
+        assert_eq!(
+            vars(text),
+            pairs(&[
+                ("KEY", "-----BEGIN-----\nabc\n-----END-----"),
+                ("B", "one\ntwo"),
+                ("C", "3")
+            ])
+        );
+        let err = parse("A=1\nB=\"never closed\nC=2\n", "x.env").unwrap_err();
+        assert_eq!((err.line, err.why), (2, LineError::UnterminatedDouble));
+    }
+
+    #[test]
+    fn only_small_regular_utf8_files_are_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert_eq!(read(&fifo).unwrap_err().exit_code(), 65);
+        assert_eq!(read(Path::new("/dev/zero")).unwrap_err().exit_code(), 65);
+        let latin = tmp.path().join("latin1.env");
+        std::fs::write(&latin, b"A=caf\xe9\n").unwrap();
+        assert_eq!(read(&latin).unwrap_err().exit_code(), 65);
+        let missing = read(&tmp.path().join("none.env")).unwrap_err();
+        assert_eq!(missing.exit_code(), 66);
     }
 
     #[test]

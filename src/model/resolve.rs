@@ -14,6 +14,36 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// The file names a target is read as, when such a file exists (an ecosystem config, a
+/// Procfile): a service of that name could not be named.
+pub const CONFIG_ENDINGS: &[&str] = &[
+    ".config.js",
+    ".config.cjs",
+    ".config.mjs",
+    ".json",
+    ".json5",
+    ".yml",
+    ".yaml",
+];
+
+/// Why `name` cannot name a service although it is valid: a word targets give another
+/// meaning — every process (`all`), a TSM ID or a port (digits), a config file or a Procfile.
+pub fn reserved(name: &str) -> Option<&'static str> {
+    if is_all(name) {
+        return Some("it means every process");
+    }
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        return Some("digits name a TSM ID or a port");
+    }
+    if name == "Procfile" || name.starts_with("Procfile.") {
+        return Some("it names a Procfile");
+    }
+    if CONFIG_ENDINGS.iter().any(|e| name.ends_with(e)) {
+        return Some("it names an ecosystem config file");
+    }
+    None
+}
+
 /// Whether `target` means every process.
 pub fn is_all(target: &str) -> bool {
     target == "*" || target == "all"
@@ -253,6 +283,31 @@ mod tests {
         let got = resolve_all(&e, &["b-2".into(), "0".into(), "b".into()]).unwrap();
         assert_eq!(got, vec![0, 1]);
         assert!(resolve_all(&e, &["a".into(), "zzz".into()]).is_err());
+    }
+
+    #[test]
+    fn words_with_a_meaning_are_reserved() {
+        for word in [
+            "all",
+            "7",
+            "3000",
+            "Procfile",
+            "Procfile.dev",
+            "app.json",
+            "x.config.js",
+        ] {
+            assert!(reserved(word).is_some(), "{word}");
+        }
+        for name in [
+            "all-3000",
+            "alle",
+            "web-1",
+            "7up",
+            "app.json-1",
+            "Procfile-5000",
+        ] {
+            assert!(reserved(name).is_none(), "{name}");
+        }
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! What a process really is right now: the recorded status checked against the OS.
 
 use crate::platform;
-use crate::state::keys::Key;
-use crate::state::lock;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
+use crate::state::{ownership, supervisor};
 use std::fmt;
 use std::str::FromStr;
 
@@ -122,14 +121,48 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observed {
     pub status: Status,
-    /// The service's pid, only while that very process runs.
+    /// The service's pid, only while that very process runs and is provably this folder's
+    /// service (its proven supervisor's child, or carrying this folder's token of it).
     pub pid: Option<i32>,
     /// What the OS said of that process (cpu time, memory), read with its identity.
     pub info: Option<platform::ProcInfo>,
+    /// This folder's live supervisor of the service, when it was looked for and found.
+    pub supervisor: Option<i32>,
 }
 
-/// Checks `meta` against the OS: a pid counts only if it runs and its start stamp is the one
-/// recorded; a running service whose parent is no longer its supervisor is `orphaned`.
+/// The status to show: [`observe`]'s, except that a record a command is changing right now
+/// (its op lock held: a restart between its stop and its start) keeps what it records
+/// instead of looking `exited`.
+pub fn shown(paths: &Paths, name: &str, meta: &Meta, seen: &Observed) -> Status {
+    let recorded = Status::recorded(meta).unwrap_or(Status::Exited);
+    let changing = seen.status == Status::Exited
+        && says_active(recorded)
+        && crate::state::lock::is_held(&paths.op_lock(name));
+    if changing {
+        recorded
+    } else {
+        seen.status
+    }
+}
+
+/// Whether a record in `status` says something runs or is about to (so that only a live
+/// supervisor keeps it so).
+fn says_active(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Online
+            | Status::Launching
+            | Status::Stopping
+            | Status::Orphaned
+            | Status::WaitingRestart
+    )
+}
+
+/// Checks `meta` against the OS. The recorded pid counts only while it runs with the
+/// recorded start stamp *and* is this folder's service: the child of this folder's proven
+/// supervisor (`state::supervisor`), or, with none, a process carrying this folder's token
+/// of this start (then `orphaned`). A record that says running keeps its status only while
+/// the proven supervisor lives to record what happens; otherwise it shows `exited`.
 pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
     let recorded = Status::recorded(meta).unwrap_or(Status::Exited);
     let service = match (meta.pid(), meta.proc_start()) {
@@ -138,45 +171,43 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
         }
         _ => None,
     };
-    if let Some(info) = service {
-        // The supervisor is the service's parent: when it dies the service is re-parented,
-        // which the stat just read already shows (no lock probe on the hot path). A daemon
-        // followed without a subreaper (macOS) has init for parent: its supervisor's lock tells.
-        let supervised = match meta.i32(Key::SupervisorPid) {
-            Some(sup) => info.ppid == sup || lock::is_held(&paths.supervisor_lock(name)),
-            None => lock::is_held(&paths.supervisor_lock(name)),
-        };
-        let status = match (supervised, recorded) {
-            (false, _) => Status::Orphaned,
-            (true, Status::Launching | Status::Stopping) => recorded,
-            (true, _) if info.stopped => Status::Paused,
-            (true, _) => Status::Online,
-        };
-        return Observed {
-            status,
-            pid: meta.pid(),
-            info: Some(info),
-        };
+    let mut supervisor = None;
+    if let (Some(info), Some(pid)) = (service, meta.pid()) {
+        supervisor = supervisor::holder(paths, name);
+        // The proven supervisor's child; or a process carrying this start's token: a daemon
+        // the supervisor follows without a subreaper (macOS: its parent is launchd), or,
+        // with no supervisor, an orphan.
+        let child = supervisor.is_some() && supervisor == Some(info.ppid);
+        if child || ownership::proves(paths, pid, meta) {
+            let supervised = supervisor.is_some();
+            let status = match (supervised, recorded) {
+                (false, _) => Status::Orphaned,
+                (true, Status::Launching | Status::Stopping) => recorded,
+                (true, _) if info.stopped => Status::Paused,
+                (true, _) => Status::Online,
+            };
+            return Observed {
+                status,
+                pid: Some(pid),
+                info: Some(info),
+                supervisor,
+            };
+        }
+        // A live process, but not provably this folder's service (a copied or forged
+        // record): as if the service were gone.
+    } else if says_active(recorded) {
+        supervisor = supervisor::holder(paths, name);
     }
     let status = match recorded {
         // Recorded as running, yet the service is gone: unless its supervisor is still there
         // to record what happened, it died unrecorded (kill -9 of both, a reboot).
-        Status::Online
-        | Status::Launching
-        | Status::Stopping
-        | Status::Orphaned
-        | Status::WaitingRestart => {
-            if lock::is_held(&paths.supervisor_lock(name)) {
-                recorded
-            } else {
-                Status::Exited
-            }
-        }
+        s if says_active(s) && supervisor.is_none() => Status::Exited,
         other => other,
     };
     Observed {
         status,
         pid: None,
         info: None,
+        supervisor,
     }
 }

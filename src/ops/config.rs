@@ -181,6 +181,21 @@ fn shares_port(planned: &[(&App, Option<u64>)], app: &App) -> bool {
         .any(|(a, _)| a.spec.port.is_some() && a.spec.port == app.spec.port && same_app(a, app))
 }
 
+/// The app locks of every app of a config, in name order.
+fn lock_apps(ctx: &Ctx, apps: &[App]) -> Result<Vec<crate::state::lock::FileLock>> {
+    let mut names: Vec<String> = apps
+        .iter()
+        .map(|a| match &a.spec.features.group {
+            Some(group) => group.app.clone(),
+            None => a.app_name().to_string(),
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    let store = ctx.store();
+    names.iter().map(|n| store.app_lock(n)).collect()
+}
+
 /// Starts every app of `config` that does not run, restarts those that do.
 pub fn start_config(
     ctx: &Ctx,
@@ -194,6 +209,9 @@ pub fn start_config(
         eprintln!("tsm: warning: {warning}");
     }
     ctx.paths.ensure()?;
+    // Parallel starts of one config (or of its apps) take turns: the later ones find the
+    // apps running and restart them, as pm2 does.
+    let _turn = lock_apps(ctx, &apps)?;
     let planned: Vec<(&App, Option<u64>)> = apps
         .iter()
         .filter(|a| a.autostart)

@@ -24,7 +24,8 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
     let write_fd = write_end.as_raw_fd();
     let mut cmd = Command::new(exe);
     let args = crate::supervise::Args {
-        dir: paths.root().to_path_buf(),
+        // Canonical: how every command recognises this folder's supervisors.
+        dir: paths.canonical_root(),
         ready_fd: Some(READY_FD),
         name: spec.name.clone(),
     };
@@ -89,6 +90,62 @@ pub(crate) fn app_of(spec: &Spec) -> String {
     }
 }
 
+/// Removes the log files a failed first start left in the state folder, when they hold
+/// nothing.
+fn remove_empty_logs(paths: &Paths, name: &str) {
+    for log in [paths.out_log(name), paths.err_log(name)] {
+        if std::fs::symlink_metadata(&log).is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = std::fs::remove_file(log);
+        }
+    }
+}
+
+/// A record a start left when it was killed before its supervisor took it over: `launching`,
+/// claimed by no supervisor, and no command working on it (its op lock is free, and taken
+/// here while it is removed). Its ID is given back when it was the last one handed out.
+/// Whether it was one (and is gone).
+pub fn sweep_stray(store: &Store, name: &str, meta: &crate::state::meta::Meta) -> bool {
+    let stray = |m: &crate::state::meta::Meta| {
+        m.get(Key::FirstStart).is_some()
+            && m.get(Key::SupervisorPid).is_none()
+            && crate::model::status::Status::recorded(m)
+                == Some(crate::model::status::Status::Launching)
+    };
+    if !stray(meta) {
+        return false;
+    }
+    let path = store.paths().op_lock(name);
+    if store.paths().ensure().is_err() {
+        return false;
+    }
+    let Ok(Some(_lock)) = crate::state::lock::FileLock::try_exclusive(&path) else {
+        return false;
+    };
+    match store.read(name) {
+        Ok(Some(now)) if stray(&now) => {
+            let removed = store.remove(name).is_ok();
+            if let Some(id) = now.id().filter(|_| removed) {
+                let _ = store.release_id(id);
+            }
+            remove_empty_logs(store.paths(), name);
+            removed
+        }
+        _ => false,
+    }
+}
+
+/// Every meta file of the folder, less the records killed starts left behind (removed, their
+/// IDs given back: see [`sweep_stray`]).
+pub fn entries_swept(store: &Store) -> Result<Vec<crate::state::store::Entry>> {
+    let mut entries = store.entries()?;
+    entries.retain(|e| {
+        !e.meta
+            .as_ref()
+            .is_ok_and(|m| sweep_stray(store, &e.name, m))
+    });
+    Ok(entries)
+}
+
 /// Launches `spec` as TSM ID `id` (caller holds the op lock): writes its meta, spawns the
 /// supervisor, and on failure removes the meta again when `fresh` (nothing half-done).
 pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
@@ -105,13 +162,19 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
     if meta.get(Key::App).is_none() {
         meta.set(Key::App, app_of(spec));
     }
+    if fresh {
+        meta.set(Key::FirstStart, "1");
+    }
     store.write(&spec.name, &meta)?;
     store.write_env(&spec.name, &spec.env)?;
     match spawn_supervisor(paths, spec) {
         Ok(pid) => Ok(pid),
         Err(e) => {
             if fresh {
+                // Nothing half-done: no record, no ID used, no log files of its own.
                 let _ = store.remove(&spec.name);
+                let _ = store.release_id(id);
+                remove_empty_logs(paths, &spec.name);
             } else {
                 let why = format!("{e:#}");
                 let _ = store.update(&spec.name, |m| {

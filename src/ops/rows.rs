@@ -46,7 +46,7 @@ pub struct Row {
 /// One observation of every process, in TSM ID order.
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let now = now_epoch();
-    let entries = ctx.store().entries()?;
+    let entries = crate::ops::launch::entries_swept(&ctx.store())?;
     // Read the listening sockets once, and only when some service runs.
     let mut sockets: Option<Snapshot> = None;
     let mut samples = Samples::load(&ctx.paths);
@@ -55,6 +55,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
         .map(|entry| match entry.meta {
             Ok(meta) => {
                 let seen = observe(&ctx.paths, &entry.name, &meta);
+                let status = crate::model::status::shown(&ctx.paths, &entry.name, &meta, &seen);
                 let running = seen.pid.is_some();
                 let listening = match (seen.pid, meta.port()) {
                     (Some(pid), Some(port)) => Some(
@@ -83,7 +84,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     listening,
                     id: meta.id(),
                     name: entry.name,
-                    status: seen.status,
+                    status,
                     pid: seen.pid,
                     port: meta.port(),
                     uptime: meta

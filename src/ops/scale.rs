@@ -17,8 +17,14 @@ use anyhow::Result;
 use std::io::Write;
 
 /// Starts `specs` (instances of apps), after checking that no PORT among them is taken: a
-/// busy port starts none of them. Instances sharing one PORT check it once.
-pub fn start_instances(ctx: &Ctx, out: &mut dyn Write, specs: &[Spec], force: bool) -> Result<()> {
+/// busy port starts none of them. Instances sharing one PORT check it once. Returns the
+/// names started.
+pub fn start_instances(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    specs: &[Spec],
+    force: bool,
+) -> Result<Vec<String>> {
     let mut starter = Starter::new(ctx)?;
     if !force {
         let snapshot = Snapshot::read();
@@ -38,23 +44,28 @@ pub fn start_instances(ctx: &Ctx, out: &mut dyn Write, specs: &[Spec], force: bo
     }
     let mut seen_ports = Vec::new();
     let mut failures = Failures::new();
+    let mut started = Vec::new();
     for spec in specs {
         // Instances that share a PORT (no increment_var) must not refuse each other.
         let shared = spec.port.is_some_and(|p| seen_ports.contains(&p));
         spec.port.inspect(|p| seen_ports.push(*p));
         match starter.start(spec, force || shared) {
-            Ok(Started { id, pid }) => writeln!(
-                out,
-                "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
-                spec.name
-            )?,
+            Ok(Started { id, pid }) => {
+                writeln!(
+                    out,
+                    "tsm: started '{}' (TSM ID: {id}, PID: {pid})",
+                    spec.name
+                )?;
+                started.push(spec.name.clone());
+            }
             Err(e) => failures.push(e),
         }
     }
-    failures.into_result()
+    failures.into_result().map(|()| started)
 }
 
 /// `tsm start -i N SCRIPT`: N instances named APP-PORT, PORT raised by one per instance.
+/// Returns the names started (for `--wait`).
 pub fn start_cli(
     ctx: &Ctx,
     out: &mut dyn Write,
@@ -62,7 +73,7 @@ pub fn start_cli(
     count: &str,
     mode: Option<&str>,
     force: bool,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     let count = parse_count(count)?;
     // As pm2: -i on a node script means cluster mode.
     if mode == Some("cluster") || (mode.is_none() && crate::model::spread::is_node(spec)) {
@@ -73,9 +84,10 @@ pub fn start_cli(
             "tsm: started '{}' (TSM ID: {id}, PID: {pid}) in cluster mode, {count} workers",
             spec.name
         )?;
-        return Ok(());
+        return Ok(vec![spec.name]);
     }
     let app = crate::ops::launch::app_of(spec);
+    let _turn = ctx.store().app_lock(&app)?;
     let mut plan = Plan::new(count);
     plan.increment_var = Some("PORT".into());
     let specs = expand(spec, &plan, &app, &ctx.paths.logs())?;
@@ -177,6 +189,8 @@ pub fn group_targets(
 /// `tsm scale APP N`: adds or removes instances of `app` until it has `want` (a cluster
 /// service scales its workers instead).
 pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()> {
+    // Parallel scales of one app take turns, each seeing what the one before did.
+    let _turn = ctx.store().app_lock(app)?;
     let have = instances_of(ctx, app)?;
     if have.is_empty() {
         if let Some(name) = cluster_of(ctx, app)? {
@@ -227,5 +241,5 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
         }
         i += 1;
     }
-    start_instances(ctx, out, &specs, false)
+    start_instances(ctx, out, &specs, false).map(|_| ())
 }

@@ -8,8 +8,8 @@ use crate::model::spec::Spec;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::{halt, launch, startcheck, Ctx};
-use crate::state::lock;
 use crate::state::store::{first_free_id, Entry};
+use crate::state::supervisor;
 use crate::state::unrecorded;
 use anyhow::Result;
 
@@ -31,9 +31,10 @@ pub struct Started {
 impl<'a> Starter<'a> {
     pub fn new(ctx: &'a Ctx) -> Result<Self> {
         ctx.paths.ensure()?;
+        let entries = launch::entries_swept(&ctx.store())?;
         Ok(Self {
             ctx,
-            entries: ctx.store().entries()?,
+            entries,
             sockets: None,
         })
     }
@@ -53,6 +54,11 @@ impl<'a> Starter<'a> {
         let _op = store.op_lock(&spec.name)?;
         // A corrupt meta file is replaced, unless its service still runs.
         let existing = unrecorded::existing_for_start(&store, &spec.name)?;
+        // A supervisor that still waits (a cron job's next time, a watch, a backoff), or
+        // one that lost its lock file and is told to take it again.
+        let waiting = existing
+            .as_ref()
+            .is_some_and(|m| supervisor::rescue(&ctx.paths, &spec.name, m).is_some());
         if let Some(meta) = &existing {
             if observe(&ctx.paths, &spec.name, meta).status.is_running() {
                 return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
@@ -63,8 +69,8 @@ impl<'a> Starter<'a> {
             self.refuse_taken_port(&spec.name, port)?;
         }
         warn_privileged(spec.port);
-        if existing.is_some() && lock::is_held(&ctx.paths.supervisor_lock(&spec.name)) {
-            // A supervisor still waits (a cron job's next time, a watch, a backoff): it gives up.
+        if waiting {
+            // It gives up: this start replaces it.
             let _ = halt::halt(&store, std::slice::from_ref(&spec.name), None);
         }
         let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {

@@ -102,7 +102,7 @@ fn check_ports_released(ctx: &Ctx, ports: &[(String, u16, Meta)], kill_port: boo
         }
         for pid in snapshot.holders(*port) {
             let env = platform::env_var(pid, ownership::VAR);
-            let ours = ownership::token_of(meta)
+            let ours = ownership::token_of(&ctx.paths, meta)
                 .is_some_and(|token| env == platform::EnvVar::Set(token.to_string()));
             let who = describe(pid, &ctx.paths, &entries);
             if ours && kill_port {

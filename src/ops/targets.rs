@@ -13,8 +13,25 @@ use anyhow::Result;
 pub type Locked = (Vec<(u64, String)>, Vec<FileLock>);
 
 /// Resolves `targets` to process names and takes their op locks (in name order, so that
-/// concurrent callers cannot deadlock); returns `(id, name)` pairs in ID order.
+/// concurrent callers cannot deadlock); returns `(id, name)` pairs in ID order. A service
+/// deleted while this command waited for its lock is resolved again without it (an explicit
+/// target that named it is then not found).
 pub fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> {
+    let mut tries = 0;
+    loop {
+        let (picked, locks) = resolve_and_lock(store, targets)?;
+        tries += 1;
+        // A meta file that is there in any form (even a dangling symlink) is still a target.
+        let there = |name: &str| store.paths().meta(name).symlink_metadata().is_ok();
+        let vanished = picked.iter().any(|(_, n)| !there(n));
+        if !vanished || tries >= 3 {
+            let picked = picked.into_iter().filter(|(_, n)| there(n)).collect();
+            return Ok((picked, locks));
+        }
+    }
+}
+
+fn resolve_and_lock(store: &Store, targets: &[String]) -> Result<Locked> {
     // Targets that are exact names need only their own meta files, not a listing of all
     // (`tsm restart api-3000` stays as fast with 1,000 processes as with one). A numeric
     // target may be an ID, so it takes the listing.

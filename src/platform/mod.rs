@@ -6,7 +6,7 @@ mod linux;
 #[cfg(target_os = "linux")]
 use linux as imp;
 #[cfg(target_os = "linux")]
-pub use linux::{usage::usage, watch::Watcher};
+pub use linux::{timer::WallTimer, usage::usage, watch::Watcher};
 
 #[cfg(target_os = "macos")]
 mod macos;
@@ -22,6 +22,16 @@ mod procargs;
 pub use poll::{deadline_in, poll_until, Backoff};
 
 pub use procargs::EnvVar;
+
+/// What woke a wall-clock timer (Linux: [`WallTimer`]; macOS has none, and its cron looks
+/// at the clock again at least once a minute instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WallTimerEvent {
+    /// Its time has come.
+    Expired,
+    /// The wall clock was set (by hand, NTP, a resume): its time is to be worked out again.
+    ClockChanged,
+}
 
 /// What a process has used: CPU time (user + system) and resident memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +196,14 @@ impl Sockets {
 /// How many descriptors `pid` has open, where the OS lets us see.
 pub fn fd_count(pid: i32) -> Option<usize> {
     imp::fd_count(pid)
+}
+
+/// A process's arguments as it was started with them (ours to read: our own user's).
+pub fn argv(pid: i32) -> Option<Vec<Vec<u8>>> {
+    if pid <= 0 {
+        return None;
+    }
+    imp::argv(pid)
 }
 
 /// A process's command line, for messages.

@@ -166,6 +166,14 @@ keys! {
     Error = "error",
     /// Output bytes dropped because the log could not take them (supervisor).
     LogDropped = "log_dropped",
+    /// The grace between SIGTERM and SIGKILL a stop asked for (`--kill-timeout`), in ms: the
+    /// supervisor uses it for that stop instead of `kill_timeout` (CLI, before it asks the
+    /// supervisor; removed once stopped).
+    StopKillTimeout = "stop_kill_timeout",
+    /// `1` on the record of a first start until its supervisor claims it: such a record that
+    /// no command works on any more was left by a start that was killed (CLI; removed by the
+    /// supervisor's claim).
+    FirstStart = "first_start",
 }
 
 impl fmt::Display for Key {

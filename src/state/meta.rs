@@ -95,7 +95,12 @@ impl Meta {
     }
 
     pub fn remove(&mut self, key: Key) {
-        self.pairs.retain(|(k, _)| k != key.as_str());
+        self.remove_raw(key.as_str());
+    }
+
+    /// Removes a key by its text.
+    pub fn remove_raw(&mut self, key: &str) {
+        self.pairs.retain(|(k, _)| k != key);
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {

@@ -1,6 +1,8 @@
 //! The state folder `$TETRA_DIR/tsm`: its paths, meta files, locks, IDs, and the files in it
 //! handled as untrusted.
 
+pub mod anchor;
+pub mod chain;
 pub mod keys;
 pub mod lock;
 pub mod meta;
@@ -8,6 +10,7 @@ pub mod ownership;
 pub mod paths;
 pub mod statefile;
 pub mod store;
+pub mod supervisor;
 pub mod unrecorded;
 pub mod usage;
 pub mod workers;

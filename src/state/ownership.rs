@@ -13,10 +13,7 @@ pub const VAR: &str = "TSM_RUN";
 
 /// A short fixed id of the state folder: two state folders never share it.
 pub fn state_id(paths: &Paths) -> String {
-    let root = paths
-        .root()
-        .canonicalize()
-        .unwrap_or_else(|_| paths.root().to_path_buf());
+    let root = paths.canonical_root();
     // FNV-1a: stable across builds and platforms (std's hasher is not).
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in root.as_os_str().as_encoded_bytes() {
@@ -34,14 +31,17 @@ pub fn new_token(paths: &Paths, id: u64) -> String {
     format!("{}:{id}:{stamp}.{}", state_id(paths), std::process::id())
 }
 
-/// The token recorded for a service, if any.
-pub fn token_of(meta: &Meta) -> Option<&str> {
-    meta.get(Key::Run).filter(|t| !t.is_empty())
+/// The token recorded for a service, if it is one of this state folder's (a meta copied
+/// from another folder carries that folder's tokens: they prove nothing here).
+pub fn token_of<'m>(paths: &Paths, meta: &'m Meta) -> Option<&'m str> {
+    let token = meta.get(Key::Run).filter(|t| !t.is_empty())?;
+    let (folder, _) = token.split_once(':')?;
+    (folder == state_id(paths)).then_some(token)
 }
 
-/// Whether `pid` carries `meta`'s token (false when either has none).
-pub fn proves(pid: i32, meta: &Meta) -> bool {
-    match token_of(meta) {
+/// Whether `pid` carries `meta`'s token, one of this folder's (false when either has none).
+pub fn proves(paths: &Paths, pid: i32, meta: &Meta) -> bool {
+    match token_of(paths, meta) {
         Some(token) => platform::env_var_of(pid, VAR).as_deref() == Some(token),
         None => false,
     }
@@ -83,8 +83,14 @@ mod tests {
     }
 
     #[test]
-    fn no_token_proves_nothing() {
+    fn no_token_proves_nothing_and_another_folders_token_neither() {
         let me = std::process::id() as i32;
-        assert!(!proves(me, &Meta::new()));
+        let here = Paths::at("/tmp/one/tsm".into());
+        assert!(!proves(&here, me, &Meta::new()));
+        let mut meta = Meta::new();
+        meta.set(Key::Run, new_token(&Paths::at("/tmp/two/tsm".into()), 1));
+        assert_eq!(token_of(&here, &meta), None, "a copied meta's token");
+        meta.set(Key::Run, new_token(&here, 1));
+        assert!(token_of(&here, &meta).is_some());
     }
 }

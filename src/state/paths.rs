@@ -1,13 +1,13 @@
 //! Where tsm keeps its state: every path under `$TETRA_DIR/tsm`, read from the environment once.
 
 use anyhow::{Context, Result};
-use std::fs::DirBuilder;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct Paths {
     root: PathBuf,
+    /// The root with every symlink resolved, once it could be (it may not exist yet).
+    canonical: std::sync::OnceLock<PathBuf>,
 }
 
 impl Paths {
@@ -35,11 +35,33 @@ impl Paths {
 
     /// State rooted at `root` (the `tsm` folder itself).
     pub fn at(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            canonical: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The root with every symlink resolved (the root itself while it does not exist):
+    /// what names this folder to a supervisor and in the ownership token.
+    pub fn canonical_root(&self) -> PathBuf {
+        if let Some(known) = self.canonical.get() {
+            return known.clone();
+        }
+        match self.root.canonicalize() {
+            Ok(real) => self.canonical.get_or_init(|| real).clone(),
+            Err(_) => self.root.clone(),
+        }
+    }
+
+    /// Whether `dir` names this state folder: spelled as we spell it, or resolving to it.
+    pub fn is_root(&self, dir: &Path) -> bool {
+        dir == self.root
+            || dir == self.canonical_root()
+            || dir.canonicalize().is_ok_and(|d| d == self.canonical_root())
     }
     pub fn processes(&self) -> PathBuf {
         self.root.join("processes")
@@ -74,6 +96,25 @@ impl Paths {
     pub fn op_lock(&self, name: &str) -> PathBuf {
         self.locks().join(format!("{name}.op"))
     }
+    /// Held by the CLI for a whole command over an app's instances (scale, a config's start),
+    /// so that parallel ones take turns: `locks/APP.app`, the app's name made a file name.
+    pub fn app_lock(&self, app: &str) -> PathBuf {
+        let mut file: String = app
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if file.is_empty() || file.starts_with(['.', '-']) {
+            file.insert(0, '_');
+        }
+        file.truncate(200);
+        self.locks().join(format!("{file}.app"))
+    }
     /// Held briefly by anyone doing a read-modify-write of the meta file.
     pub fn meta_lock(&self, name: &str) -> PathBuf {
         self.locks().join(format!("{name}.meta"))
@@ -96,9 +137,13 @@ impl Paths {
 
     /// Creates the state folders (mode 0700) if they are missing, and makes sure the state
     /// folder itself is private: a looser mode (say a `tsm` folder made 0755 by hand) is
-    /// tightened to 0700, and a folder owned by another user is warned about.
+    /// tightened to 0700, and a folder owned by another user is warned about. The folders
+    /// above it are checked too (`state::chain`): as root, one another user may change is
+    /// refused.
     pub fn ensure(&self) -> Result<()> {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // The folders above first: as root, a chain another user may change is refused.
+        crate::state::chain::check(&self.canonical_root())?;
         static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
         if let Ok(meta) = std::fs::symlink_metadata(&self.root) {
             if meta.is_dir() && meta.mode() & 0o077 != 0 {
@@ -114,20 +159,16 @@ impl Paths {
                 );
             }
         }
-        let mut builder = DirBuilder::new();
-        builder.recursive(true).mode(0o700);
-        for dir in [
+        let dirs = [
             self.root.clone(),
             self.processes(),
             self.pids(),
             self.logs(),
             self.locks(),
-        ] {
-            if !dir.is_dir() {
-                builder
-                    .create(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
+        ];
+        for dir in &dirs {
+            crate::state::anchor::mkdirs(std::slice::from_ref(dir), 0o700)
+                .with_context(|| format!("creating {}", dir.display()))?;
         }
         Ok(())
     }

@@ -1,9 +1,10 @@
 //! Files inside the state folder, handled as untrusted: opened without following symlinks,
 //! never blocking (a FIFO), regular files only, read with a size cap, created private.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use crate::state::anchor;
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
 /// The most a meta file may hold (one line of `key=value` pairs).
@@ -48,16 +49,20 @@ fn kind_of(ft: std::fs::FileType) -> &'static str {
 /// Opens `path` for reading without following a symlink and without blocking, and checks
 /// (on the open descriptor) that it is a regular file.
 pub fn open_regular(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| nofollow_error(path, e))?;
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let file = anchor::open(path, flags, 0).map_err(|e| nofollow_error(path, e))?;
     let ft = file.metadata()?.file_type();
     if !ft.is_file() {
         return Err(invalid(path, &format!("is {}", kind_of(ft))));
     }
     Ok(file)
+}
+
+/// Opens (creating it, 0600) a lock file for reading and writing, without following a
+/// symlink planted in its place.
+pub fn open_lock_file(path: &Path) -> io::Result<File> {
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW;
+    anchor::open(path, flags, PRIVATE_MODE).map_err(|e| nofollow_error(path, e))
 }
 
 /// An `ELOOP` from `O_NOFOLLOW` says the path is a symlink: say so.
@@ -105,28 +110,19 @@ pub fn read_text(path: &Path, cap: u64) -> io::Result<Option<String>> {
 /// Creates `path` afresh (never opening what is there: a planted symlink or file is an
 /// error, `EEXIST`), write-only, with `mode`.
 pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+    let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW;
+    anchor::open(path, flags, mode)
 }
 
 /// Opens a log file for appending (creating it not world-readable), creating a missing
 /// folder as pm2 does; in the state folder, a non-regular entry is replaced.
 pub fn open_log(path: &Path, own: bool) -> io::Result<File> {
     let attempt = || {
-        let mut flags = libc::O_CLOEXEC;
+        let mut flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT;
         if own {
             flags |= libc::O_NOFOLLOW | libc::O_NONBLOCK;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(LOG_MODE)
-            .custom_flags(flags)
-            .open(path)?;
+        let file = anchor::open(path, flags, LOG_MODE)?;
         if own {
             let meta = file.metadata()?;
             if !meta.is_file() {
@@ -142,17 +138,14 @@ pub fn open_log(path: &Path, own: bool) -> io::Result<File> {
     match attempt() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(if own { 0o700 } else { 0o755 })
-                    .create(dir)?;
+                anchor::mkdirs(&[dir.to_path_buf()], if own { 0o700 } else { 0o755 })?;
             }
             attempt()
         }
         // ELOOP: a symlink (or, from us, another non-regular file); ENXIO: a FIFO with no
         // reader. Only the directory entry is removed, never what it points to.
         Err(e) if own && matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => {
-            std::fs::remove_file(path)?;
+            anchor::remove(path)?;
             attempt()
         }
         other => other,

@@ -1,5 +1,6 @@
 //! The state folder: meta files (atomic writes, locked updates), pid files and TSM IDs.
 
+use crate::state::anchor;
 use crate::state::lock::FileLock;
 use crate::state::meta::{Meta, MetaError};
 use crate::state::paths::Paths;
@@ -49,16 +50,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut f = match statefile::create_new(&tmp, statefile::PRIVATE_MODE) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 // Left by an earlier process of our pid, or planted: remove the entry itself.
-                fs::remove_file(&tmp)?;
+                anchor::remove(&tmp)?;
                 statefile::create_new(&tmp, statefile::PRIVATE_MODE)?
             }
             other => other?,
         };
         f.write_all(bytes)?;
-        fs::rename(&tmp, path)
+        anchor::rename(&tmp, path)
     };
     write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
+        let _ = anchor::remove(&tmp);
         anyhow::Error::new(e).context(format!("writing {}", path.display()))
     })
 }
@@ -156,7 +157,7 @@ impl<'a> Store<'a> {
             self.paths.env_record(name),
             self.paths.pid_file(name),
         ] {
-            match fs::remove_file(&path) {
+            match anchor::remove(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
@@ -234,6 +235,19 @@ impl<'a> Store<'a> {
         Ok(first_free_id(&self.entries()?))
     }
 
+    /// Gives back `id`, taken for a start that failed (or a record left by a killed start):
+    /// when no later ID was handed out meanwhile, `next_id` hands it out again.
+    pub fn release_id(&self, id: u64) -> Result<()> {
+        let lock_path = self.paths.next_id_lock();
+        let _lock = FileLock::exclusive(&lock_path)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
+        let path = self.paths.next_id();
+        if read_counter(&path)? == id.checked_add(1) {
+            write_atomic(&path, format!("{id}\n").as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// Makes sure `next_id` will never hand out `id` (used when an ID is restored).
     pub fn reserve_id(&self, id: u64) -> Result<()> {
         let lock_path = self.paths.next_id_lock();
@@ -252,6 +266,13 @@ impl<'a> Store<'a> {
             crate::error::TsmError::Failed(format!("TSM ID {id} is too large to keep"))
         })?;
         write_atomic(&path, format!("{}\n", in_use.max(above)).as_bytes())
+    }
+
+    /// Takes the lock of a command over app `app`'s instances (see [`Paths::app_lock`]).
+    pub fn app_lock(&self, app: &str) -> Result<FileLock> {
+        self.paths.ensure()?;
+        let path = self.paths.app_lock(app);
+        FileLock::exclusive(&path).with_context(|| format!("locking {}", path.display()))
     }
 
     /// Takes the CLI's transition lock of `name`.

@@ -1,13 +1,14 @@
 //! A service whose meta cannot be read (corrupt, truncated, a symlink) is still found and
-//! ended: its supervisor through the lock it holds (`pids/NAME.lock` names the holder, proven
-//! by its start stamp), its service as that supervisor's child leading its own group.
+//! ended: its supervisor proven through the lock it holds (`state::supervisor`), its service
+//! as that supervisor's child leading its own group. The supervisor is asked to stop it; only
+//! when it does not in time are they killed from here.
 
 use crate::error::TsmError;
 use crate::platform;
-use crate::state::lock;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
 use crate::state::store::Store;
+use crate::state::supervisor;
 use anyhow::Result;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getpgid, Pid};
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// How long a group gets to vanish after SIGKILL, and a supervisor to exit.
 const AFTER_KILL: Duration = Duration::from_secs(3);
+/// What a supervisor may take beyond the kill timeout (the drain, its own exit).
+const SUPERVISOR_SLACK: Duration = Duration::from_secs(6);
 
 /// The processes of a name found without its meta; each `(pid, start stamp)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,8 +57,7 @@ impl Live {
 /// Finds the live supervisor of `name` and its service, trusting nothing but the lock and
 /// start stamps (a pid whose identity is unproven is left out).
 pub fn find(paths: &Paths, name: &str) -> Live {
-    let supervisor = lock::holder(&paths.supervisor_lock(name))
-        .filter(|(pid, start)| platform::is_same_process(*pid, *start));
+    let supervisor = supervisor::proven(paths, name).map(|p| (p.pid, p.start));
     let mut services = Vec::new();
     if let Some((sup, _)) = supervisor {
         for pid in platform::process_tree(sup) {
@@ -106,10 +108,11 @@ pub fn existing_for_start(store: &Store, name: &str) -> Result<Option<Meta>> {
     }
 }
 
-/// Ends the supervisor and service of `name` found by [`find`]: SIGTERM to the supervisor
-/// (which stops its service and does not restart it) and TERM+CONT to each service group,
-/// SIGKILL after `grace`. Returns whether anything was running; an error if something of
-/// that name still runs.
+/// Ends the supervisor and service of `name` found by [`find`]: SIGTERM to the supervisor,
+/// which stops its service (SIGKILL after its kill timeout) and does not restart it; when
+/// it has not ended them after `grace` and a few seconds more, SIGKILL to the service groups
+/// and the supervisor. Returns whether anything was running; an error if something of that
+/// name still runs.
 pub fn end(paths: &Paths, name: &str, grace: Duration) -> Result<bool> {
     let live = find(paths, name);
     if live.is_empty() {
@@ -120,13 +123,16 @@ pub fn end(paths: &Paths, name: &str, grace: Duration) -> Result<bool> {
         let _ = kill(Pid::from_raw(sup.0), Signal::SIGTERM);
     }
     let groups: Vec<i32> = live.services.iter().map(|(p, _)| *p).collect();
-    for &(pid, start) in &live.services {
-        if platform::is_same_process(pid, start) {
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
-            let _ = killpg(Pid::from_raw(pid), Signal::SIGCONT);
+    if live.supervisor.is_none() {
+        // A service with no supervisor to ask (it died since `find`): ended from here.
+        for &(pid, start) in &live.services {
+            if platform::is_same_process(pid, start) {
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGTERM);
+                let _ = killpg(Pid::from_raw(pid), Signal::SIGCONT);
+            }
         }
     }
-    let mut deadline = Instant::now() + grace;
+    let mut deadline = Instant::now() + grace + SUPERVISOR_SLACK;
     let mut killed = false;
     let backoff = platform::Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
     platform::poll_until(None, backoff, || {

@@ -5,8 +5,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-/// The word after `tsm-native` that makes it a supervisor.
-pub const SUBCOMMAND: &str = "supervise";
+pub use crate::state::supervisor::SUBCOMMAND;
 
 const USAGE: &str = "usage: tsm-native supervise --dir DIR [--ready-fd N] NAME";
 

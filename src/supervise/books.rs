@@ -5,6 +5,7 @@
 use super::job::{Job, Verdict};
 use super::pump::Hooks;
 use super::record::Recorder;
+use super::wake::Chores;
 use crate::model::run::RunEnd;
 use crate::model::status::Status;
 use crate::platform;
@@ -33,6 +34,7 @@ impl Recorder<'_> {
             m.set(Key::SupervisorPid, pid.to_string());
             m.set(Key::SupervisorStart, start.to_string());
             m.set(Key::Run, token);
+            m.remove(Key::FirstStart);
         })
     }
 
@@ -81,6 +83,9 @@ impl Recorder<'_> {
     pub fn ended(&self, end: &RunEnd, verdict: &Verdict, job: &Job, dropped: u64) {
         self.record(&mut |m| {
             set_status(m, verdict.status());
+            if matches!(verdict, Verdict::Stop) {
+                m.remove(Key::StopKillTimeout);
+            }
             end.record(m);
             m.set(Key::ExitedAt, platform::now_epoch().to_string());
             if dropped > 0 {
@@ -115,7 +120,17 @@ impl Recorder<'_> {
 
     /// Stopped between runs (SIGTERM or `tsm stop` during a backoff or an idle wait).
     pub fn stopped(&self) {
-        self.record(&mut |m| set_status(m, Status::Stopped));
+        self.record(&mut |m| {
+            set_status(m, Status::Stopped);
+            m.remove(Key::StopKillTimeout);
+        });
+    }
+
+    /// The grace a command asked for this stop (`tsm stop --kill-timeout`), if any.
+    pub fn stop_kill_timeout(&self) -> Option<std::time::Duration> {
+        let meta = Store::new(self.paths()).read(self.name()).ok()??;
+        meta.u64(Key::StopKillTimeout)
+            .map(std::time::Duration::from_millis)
     }
 
     /// The service's pid file is removed when it still names `pid` (the run just ended).
@@ -129,9 +144,37 @@ impl Recorder<'_> {
     }
 }
 
+impl Chores for Recorder<'_> {
+    fn chores_due(&self) -> Option<std::time::Instant> {
+        self.retry_due()
+    }
+
+    fn chores(&self, checked: bool) -> bool {
+        if checked {
+            self.heal();
+        }
+        self.retry();
+        !self.superseded()
+    }
+}
+
 impl Hooks for Recorder<'_> {
     fn stop_asked(&self) -> bool {
-        self.stop_recorded()
+        self.superseded() || self.stop_recorded()
+    }
+
+    fn stopping(&mut self) -> Option<std::time::Duration> {
+        // One read of the record: the grace the command asked for is in it.
+        let mut grace = None;
+        self.record(&mut |m| {
+            grace = m.u64(Key::StopKillTimeout);
+            if !stop_recorded(m) {
+                set_status(m, Status::Stopping);
+            }
+        });
+        grace
+            .or_else(|| self.stop_kill_timeout().map(|d| d.as_millis() as u64))
+            .map(std::time::Duration::from_millis)
     }
 
     /// Output is being dropped: the log folder may have been removed; make it again.

@@ -55,8 +55,18 @@ pub fn detach(ready_fd: Option<i32>) -> Result<Ready> {
     let ready = Ready(ready_fd.map(|fd| unsafe { File::from_raw_fd(fd) }));
     // Fork once more so that the CLI's child exits at once and we are nobody's zombie;
     // being a session leader's child, we can never acquire a controlling terminal.
+    let mut ready = ready;
     // SAFETY: the process is single-threaded here, so the child may run arbitrary code.
-    match unsafe { nix::unistd::fork() }.context("fork")? {
+    let forked = unsafe { nix::unistd::fork() }
+        .context("fork: cannot start the supervisor's process (a process limit, ulimit -u?)");
+    let forked = match forked {
+        Ok(forked) => forked,
+        Err(e) => {
+            ready.failed(&e);
+            return Err(e);
+        }
+    };
+    match forked {
         ForkResult::Parent { .. } => {
             // SAFETY: _exit skips destructors, leaving the report pipe to the child.
             unsafe { nix::libc::_exit(0) }

@@ -52,6 +52,14 @@ pub fn run(paths: &Paths, name: &str, ready_fd: Option<i32>) -> Result<()> {
 /// The life of one service, until it is stopped or ends for good.
 fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let mut sup = Supervisor::take_over(paths, name)?;
+    let life = supervise_runs(&mut sup, ready);
+    // What a command's lock kept from being written gets a last chance.
+    sup.rec.flush();
+    life
+}
+
+/// Runs the service, run after run, until it is stopped or ends for good.
+fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
     let mut job = Job::default();
     loop {
         if sup.stop_asked(&job) {

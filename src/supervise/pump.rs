@@ -1,10 +1,11 @@
 //! One run's event loop: copy the service's output into the logs, reap children, let the wake
-//! sources act, and stop the service (TERM, then KILL after the kill timeout) when SIGTERM or
-//! a source asks, until it has ended and its pipes are drained.
+//! sources act, do the supervisor's chores, and stop the service (TERM, then KILL after the
+//! kill timeout) when SIGTERM or a source asks, until it has ended and its pipes are drained.
+//! A stop asked by SIGTERM is this supervisor's to finish: no command waits it out for it.
 
 use super::descendants;
 use super::source::Source;
-use super::wake::{self, reap_all, term_requested, timeout_until, Wake};
+use super::wake::{self, reap_all, term_requested, timeout_until, Chores, Wake};
 use crate::logs::LogWriter;
 use crate::model::run::RunEnd;
 use crate::platform;
@@ -24,9 +25,11 @@ const DRAIN_GRACE: Duration = Duration::from_secs(2);
 const DRAIN_GRACE_KEPT: Duration = Duration::from_millis(100);
 
 /// What the loop asks of the supervisor while a run lives.
-pub trait Hooks {
-    /// Whether the CLI has marked the service as stopping.
+pub trait Hooks: Chores {
+    /// Whether the CLI has marked the service as stopping (or this supervisor stands down).
     fn stop_asked(&self) -> bool;
+    /// SIGTERM came: the stop is recorded, and the grace it asked for comes back, if any.
+    fn stopping(&mut self) -> Option<Duration>;
     /// The count of dropped log bytes changed (told at most once a second).
     fn dropped(&mut self, bytes: u64);
     /// The main process exited 0 leaving this daemon (pid, start stamp): it is followed now.
@@ -87,6 +90,8 @@ struct Pump<'r, 'a> {
     /// How the followed process ended, and until when its group's output is still read.
     ended: Option<(RunEnd, Instant)>,
     stop: Stop,
+    /// Another supervisor took this one's lock over: the run is ended, nothing recorded.
+    standing_down: bool,
     /// Dropped bytes last told, and when they may be told next.
     reported: u64,
     next_tick: Instant,
@@ -100,6 +105,7 @@ pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
         buf: vec![0u8; 64 * 1024],
         ended: None,
         stop: Stop::None,
+        standing_down: false,
         reported: 0,
         next_tick: Instant::now(),
     };
@@ -116,7 +122,11 @@ pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
             break;
         }
         p.timers(now, hooks);
-        let timeout = timeout_until(p.next_wake(), now);
+        let next = [p.next_wake(), hooks.chores_due()]
+            .into_iter()
+            .flatten()
+            .min();
+        let timeout = timeout_until(next, now);
         let Ok(ready) = wake.poll(&p.run.pipes, p.run.sources, timeout) else {
             p.lost();
             break;
@@ -135,7 +145,17 @@ impl Pump<'_, '_> {
     /// Acts on what is due: a stop asked by SIGTERM, SIGKILL after the kill timeout, the
     /// dropped-bytes count, partial lines waiting too long.
     fn timers(&mut self, now: Instant, hooks: &mut dyn Hooks) {
-        if self.ended.is_none() && term_requested() && self.stop == Stop::None {
+        let checked = wake::check_requested();
+        if (checked || hooks.chores_due().is_some_and(|d| d <= now)) && !hooks.chores(checked) {
+            self.standing_down = true;
+        }
+        let asked = term_requested() || self.standing_down;
+        if self.ended.is_none() && asked && self.stop == Stop::None {
+            if term_requested() {
+                if let Some(grace) = hooks.stopping() {
+                    self.run.kill_timeout = grace;
+                }
+            }
             self.begin_stop(now);
         }
         if let Stop::Terminating(kill_at) = self.stop {

@@ -15,6 +15,11 @@ pub trait Source {
     fn deadline(&self) -> Option<Instant> {
         None
     }
+    /// Whether it has a time set for the service (a schedule): an ended service is then
+    /// `waiting restart` for it.
+    fn scheduled(&self) -> bool {
+        self.deadline().is_some()
+    }
     /// Runs the source (its descriptor is readable or its deadline has come); returns the
     /// reason to restart the service gracefully, if it should be (`cron`, `watch`,
     /// `memory BYTES`).

@@ -14,7 +14,7 @@ use crate::model::policy::Policy;
 use crate::model::run::RunEnd;
 use crate::model::spec::Spec;
 use crate::platform;
-use crate::state::lock::FileLock;
+use crate::state::lock::LifeLock;
 use crate::state::meta::Meta;
 use crate::state::ownership;
 use crate::state::paths::Paths;
@@ -53,20 +53,24 @@ impl<'a> Supervisor<'a> {
     /// Takes the service `name` over: its life lock (waiting a little for a supervisor on its
     /// way out), its record, its logs and wake sources, and claims the record as ours.
     pub fn take_over(paths: &'a Paths, name: &'a str) -> Result<Self> {
+        // Handlers first: a stop asked the moment the lock proves us must not kill us.
+        let wake = Wake::install()?;
+        // The folders above checked, the state folder is held open: every write goes into
+        // it even if it is swapped later.
+        paths.ensure()?;
+        crate::state::anchor::anchor(paths.root())
+            .with_context(|| format!("opening {}", paths.root().display()))?;
         let lock_path = paths.supervisor_lock(name);
-        let Some(life) = FileLock::exclusive_within(&lock_path, Duration::from_secs(3))
+        let Some(life) = LifeLock::take_within(&lock_path, Duration::from_secs(3))
             .with_context(|| format!("locking {}", lock_path.display()))?
         else {
             anyhow::bail!("another supervisor of '{name}' is still running");
         };
-        // Who holds the lock, for a CLI that cannot read our meta (corrupt): see `unrecorded`.
-        let _ = life.record_holder();
         let meta = Store::new(paths)
             .read(name)?
             .with_context(|| format!("no meta file for '{name}'"))?;
         let spec = Spec::recorded(&meta, Vec::new()).map_err(anyhow::Error::new)?;
         let token = ownership::new_token(paths, meta.id().unwrap_or(0));
-        let wake = Wake::install()?;
         let (out, err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
         let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
         let never = vec![paths.root().to_path_buf(), out_path, err_path];
@@ -91,7 +95,10 @@ impl<'a> Supervisor<'a> {
     /// Whether the service is to be stopped before its next run: SIGTERM came, or (after the
     /// first run) the CLI marked it stopping.
     pub fn stop_asked(&self, job: &Job) -> bool {
-        term_requested() || (job.runs > 0 && self.rec.stop_recorded())
+        // Its lock file first: removed or replaced meanwhile, it is taken again, or another
+        // supervisor has it and this one ends here.
+        self.rec.heal();
+        term_requested() || self.rec.superseded() || (job.runs > 0 && self.rec.stop_recorded())
     }
 
     /// Starts a run and records it; when the service cannot be started, records it
@@ -138,18 +145,18 @@ impl<'a> Supervisor<'a> {
             adopted: None,
         };
         let end = pump::pump(&self.wake, &mut run, &mut self.rec);
-        let (last_pid, asked) = (run.pid, run.restart.take());
+        let (last_pid, asked, kill_timeout) = (run.pid, run.restart.take(), run.kill_timeout);
         for source in self.sources.iter_mut() {
             source.run_ended();
         }
         self.rec.heal();
         self.rec.run_gone(last_pid);
-        let stop = term_requested() || self.rec.stop_recorded();
+        let stop = term_requested() || self.rec.superseded() || self.rec.stop_recorded();
         // Whatever the run left behind goes with it (it would hold the port of the next run).
         // With `treekill: false` it is left running (subreaped children are handed on to
         // init when this supervisor exits).
         if !self.spec.features.keep_children {
-            descendants::end_all(0, &self.token, self.kill_timeout());
+            descendants::end_all(0, &self.token, kill_timeout);
         }
         Finished {
             end,
@@ -171,7 +178,7 @@ impl<'a> Supervisor<'a> {
     pub fn revivers(&self) -> Revivers {
         Revivers {
             any: self.sources.iter().any(|s| s.revives()),
-            scheduled: self.sources.iter().any(|s| s.deadline().is_some()),
+            scheduled: self.sources.iter().any(|s| s.scheduled()),
         }
     }
 
@@ -183,7 +190,7 @@ impl<'a> Supervisor<'a> {
 
     /// Waits out a backoff; false when SIGTERM cut it short (recorded `stopped`).
     pub fn back_off(&self, delay: Duration) -> bool {
-        let slept = self.wake.sleep(delay);
+        let slept = self.wake.sleep(delay, &self.rec);
         if !slept {
             self.rec.stopped();
         }
@@ -195,7 +202,7 @@ impl<'a> Supervisor<'a> {
     /// `stopped`), or the record is no longer ours (deleted, or started again by another
     /// supervisor meanwhile).
     pub fn idle(&mut self, job: &mut Job) -> Option<String> {
-        let Some(reason) = self.wake.idle(&mut self.sources) else {
+        let Some(reason) = self.wake.idle(&mut self.sources, &self.rec) else {
             self.rec.stopped();
             return None;
         };

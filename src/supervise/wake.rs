@@ -1,6 +1,7 @@
-//! What wakes the supervisor: a self-pipe written on SIGCHLD and SIGTERM, polled together
-//! with the service's pipes and the wake sources' descriptors and deadlines. Between runs it
-//! sleeps out a backoff, or idles until a source asks for the service again.
+//! What wakes the supervisor: a self-pipe written on SIGCHLD, SIGTERM (stop) and SIGHUP (look
+//! at your lock file), polled together with the service's pipes and the wake sources'
+//! descriptors and deadlines. Between runs it sleeps out a backoff, or idles until a source
+//! asks for the service again; its own chores (a kept write, its lock) are done meanwhile.
 
 use super::source::{self, Source};
 use anyhow::{Context, Result};
@@ -14,10 +15,14 @@ use std::time::{Duration, Instant};
 
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 static TERM: AtomicBool = AtomicBool::new(false);
+static HUP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(signal: nix::libc::c_int) {
     if signal == nix::libc::SIGTERM {
         TERM.store(true, Ordering::SeqCst);
+    }
+    if signal == nix::libc::SIGHUP {
+        HUP.store(true, Ordering::SeqCst);
     }
     let fd = WAKE_FD.load(Ordering::Relaxed);
     if fd >= 0 {
@@ -31,6 +36,31 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
 /// Whether someone asked this supervisor to stop (SIGTERM).
 pub fn term_requested() -> bool {
     TERM.load(Ordering::SeqCst)
+}
+
+/// Whether a command asked this supervisor to look at its lock file (SIGHUP) since the last
+/// call.
+pub fn check_requested() -> bool {
+    HUP.swap(false, Ordering::SeqCst)
+}
+
+/// The supervisor's own work besides the service: writes kept while a command held the meta
+/// lock, and its life lock (a SIGHUP asks it to look). Done from every wait.
+pub trait Chores {
+    /// When the next chore is due, if one is waiting.
+    fn chores_due(&self) -> Option<Instant>;
+    /// Does what is due (`checked`: SIGHUP came); false when the supervisor is to end
+    /// (another supervisor took its lock over).
+    fn chores(&self, checked: bool) -> bool;
+}
+
+/// Runs `chores` when due or asked for; false when the supervisor is to end.
+pub fn do_chores(chores: &dyn Chores, now: Instant) -> bool {
+    let checked = check_requested();
+    if checked || chores.chores_due().is_some_and(|d| d <= now) {
+        return chores.chores(checked);
+    }
+    true
 }
 
 /// Reaps every child that has ended (orphans handed to us as subreaper included).
@@ -92,7 +122,7 @@ impl Wake {
             SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
             SigSet::empty(),
         );
-        for signal in [Signal::SIGCHLD, Signal::SIGTERM] {
+        for signal in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGHUP] {
             // SAFETY: the handler only stores an atomic and calls write(2) on a descriptor
             // that is never closed.
             unsafe { sigaction(signal, &action) }.context("installing signal handlers")?;
@@ -147,32 +177,39 @@ impl Wake {
         Ok(ready)
     }
 
-    /// Sleeps up to `delay`, reaping children; false when SIGTERM cut it short.
-    pub fn sleep(&self, delay: Duration) -> bool {
+    /// Sleeps up to `delay`, reaping children and doing `chores`; false when SIGTERM cut it
+    /// short or the supervisor is to end.
+    pub fn sleep(&self, delay: Duration, chores: &dyn Chores) -> bool {
         let until = Instant::now() + delay;
         loop {
             reap_all();
-            if term_requested() {
+            if term_requested() || !do_chores(chores, Instant::now()) {
                 return false;
             }
             let now = Instant::now();
             if until <= now {
                 return true;
             }
-            let _ = self.poll(&[None, None], &[], timeout_until(Some(until), now));
+            let next = chores.chores_due().map_or(until, |d| d.min(until));
+            let _ = self.poll(&[None, None], &[], timeout_until(Some(next), now));
             self.drain();
         }
     }
 
     /// While no service runs (it ended and its policy does not restart it), waits for a
-    /// source to ask for a restart: its reason; `None` when SIGTERM came first.
-    pub fn idle(&self, sources: &mut [Box<dyn Source>]) -> Option<String> {
+    /// source to ask for a restart: its reason; `None` when SIGTERM came first (or the
+    /// supervisor is to end).
+    pub fn idle(&self, sources: &mut [Box<dyn Source>], chores: &dyn Chores) -> Option<String> {
         loop {
             reap_all();
-            if term_requested() {
+            if term_requested() || !do_chores(chores, Instant::now()) {
                 return None;
             }
-            let next = sources.iter().filter_map(|s| s.deadline()).min();
+            let next = sources
+                .iter()
+                .filter_map(|s| s.deadline())
+                .chain(chores.chores_due())
+                .min();
             let timeout = timeout_until(next, Instant::now());
             let ready = self
                 .poll(&[None, None], sources, timeout)

@@ -2,6 +2,8 @@
 //! own TETRA_DIR, every process it started checked gone at the end.
 
 mod argv0;
+mod attacks;
+mod authority;
 mod bats;
 mod capped_reads;
 mod cron;
@@ -31,4 +33,5 @@ mod supervision;
 mod treekill;
 mod trust;
 mod tty;
+mod users;
 mod watch;

@@ -70,7 +70,9 @@ impl Run for StartArgs {
         let spec = Spec::from_request(&request, &ctx.cwd, ctx.caller_port.as_deref())?;
         if let Some(count) = &self.instances {
             let mode = self.exec_mode.as_deref();
-            scale::start_cli(ctx, out, &spec, count, mode, self.force)?;
+            for name in scale::start_cli(ctx, out, &spec, count, mode, self.force)? {
+                self.wait_for(ctx, out, &name)?;
+            }
             return Ok(());
         }
         let Started { id, pid } = start_one(ctx, &spec, self.force)?;

@@ -2,20 +2,18 @@
 //! leniency (`.json`, `.json5`: comments, unquoted keys, trailing commas), and JavaScript
 //! (`.config.js|cjs|mjs`) evaluated by node under a time limit.
 
+use super::node::{load_js, run_node, EXPRESSION_LOADER};
+use super::{data_error, in_config};
 use crate::error::TsmError;
-use crate::platform::{deadline_in, poll_until, Backoff};
 use serde_json::Value;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// The largest config file read (a config is a few KiB; this keeps a stray file harmless).
 pub const MAX_BYTES: u64 = 16 << 20;
 
-/// How long node may take to evaluate a JavaScript config (`TSM_CONFIG_TIMEOUT` overrides).
-pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// The deepest nesting of lists and objects a config may have (pm2's configs nest 4 or 5
+/// deep): deeper text is refused before a parser recurses into it.
+pub const MAX_DEPTH: usize = 64;
 
 /// The kinds of config file, by name (pm2's `knonwConfigFileExtensions`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,45 +39,6 @@ pub fn format_of(path: &Path) -> Option<Format> {
     }
 }
 
-/// Prints the config as JSON: `require` for CommonJS, dynamic `import` for ESM.
-const LOADER: &str = r#"
-const file = process.argv[1];
-const { pathToFileURL } = require('url');
-(async () => {
-  let mod;
-  if (file.endsWith('.mjs')) {
-    mod = await import(pathToFileURL(file).href);
-  } else {
-    try { mod = require(file); }
-    catch (e) {
-      if (e && e.code === 'ERR_REQUIRE_ESM') mod = await import(pathToFileURL(file).href);
-      else throw e;
-    }
-  }
-  if (mod && typeof mod === 'object' && 'default' in mod && !('apps' in mod)) mod = mod.default;
-  process.stdout.write(JSON.stringify(mod === undefined ? null : mod));
-})().catch((e) => { process.stderr.write(String((e && e.stack) || e) + '\n'); process.exit(1); });
-"#;
-
-/// pm2's reading of `.json`: the text evaluated as one JavaScript expression (for files
-/// that use `process.env.X || 'y'` and the like, which JSON5 cannot read).
-const EXPRESSION_LOADER: &str = r#"
-const file = process.argv[1];
-const text = require('fs').readFileSync(file, 'utf8');
-const value = require('vm').runInThisContext('(' + text + ')', { filename: file });
-process.stdout.write(JSON.stringify(value === undefined ? null : value));
-"#;
-
-/// A reason of tsm's own why `config` is refused: `CONFIG: WHY`.
-pub fn data_error(config: &Path, why: impl Into<String>) -> TsmError {
-    TsmError::Data(why.into()).context(config.display().to_string())
-}
-
-/// A parser's error in `config`: `CONFIG: ERROR`.
-fn in_config(config: &Path, e: impl std::error::Error + Send + Sync + 'static) -> TsmError {
-    TsmError::invalid(e).context(config.display().to_string())
-}
-
 /// Reads the config into JSON.
 pub fn load(config: &Path) -> Result<Value, TsmError> {
     let format = format_of(config).unwrap_or(Format::Json);
@@ -89,6 +48,12 @@ pub fn load(config: &Path) -> Result<Value, TsmError> {
     let text = std::fs::read_to_string(config).map_err(|e| {
         TsmError::unreadable(format!("config '{}' not readable", config.display()), e)
     })?;
+    if let Some(line) = too_deep(&text, format == Format::Yaml) {
+        return Err(data_error(
+            config,
+            format!("line {line}: nested more than {MAX_DEPTH} levels deep"),
+        ));
+    }
     match format {
         Format::Yaml => parse_yaml(&text).map_err(|e| in_config(config, e)),
         _ => match parse_json(&text) {
@@ -140,9 +105,9 @@ pub fn parse_json(text: &str) -> Result<Value, SyntaxError> {
     })
 }
 
-/// YAML 1.1/1.2 as js-yaml reads pm2's `process.yml`.
+/// YAML 1.1/1.2 as js-yaml reads pm2's `process.yml`, merge keys (`<<: *base`) included.
 pub fn parse_yaml(text: &str) -> Result<Value, SyntaxError> {
-    serde_yaml_ng::from_str::<Value>(text).map_err(|e| match e.location() {
+    let syntax = |e: serde_yaml_ng::Error| match e.location() {
         Some(at) => SyntaxError {
             at: Some((at.line(), at.column())),
             message: without_position(e.to_string()),
@@ -151,109 +116,125 @@ pub fn parse_yaml(text: &str) -> Result<Value, SyntaxError> {
             at: None,
             message: e.to_string(),
         },
+    };
+    let mut yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(syntax)?;
+    yaml.apply_merge().map_err(syntax)?;
+    serde_json::to_value(yaml).map_err(|e| SyntaxError {
+        at: None,
+        message: e.to_string(),
     })
 }
 
-/// The time limit for node: `TSM_CONFIG_TIMEOUT` (`30s`, `500ms`, bare milliseconds).
-fn timeout() -> Result<Duration, TsmError> {
-    match std::env::var("TSM_CONFIG_TIMEOUT") {
-        Ok(text) if !text.trim().is_empty() => crate::model::units::parse_duration_ms(&text)
-            .map(Duration::from_millis)
-            .map_err(|e| TsmError::invalid(e).context("TSM_CONFIG_TIMEOUT")),
-        _ => Ok(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
-    }
-}
-
-fn load_js(config: &Path) -> Result<Value, TsmError> {
-    let node = which::which("node").map_err(|_| {
-        TsmError::NoInput(format!(
-            "'node' is needed to read {}; install Node.js, or write the config as JSON ({})",
-            config.display(),
-            config.with_extension("json").display()
-        ))
-    })?;
-    run_node(&node, LOADER, config)
-}
-
-/// Runs `loader` in node on `config` under the time limit; its stdout is the JSON.
-fn run_node(node: &Path, loader: &str, config: &Path) -> Result<Value, TsmError> {
-    let limit = timeout()?;
-    let mut child = Command::new(node)
-        .arg("-e")
-        .arg(loader)
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group: a timeout ends whatever the config started too.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| TsmError::Failed(format!("running node: {e}")))?;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut bytes);
+/// The line where `text` nests lists and objects (`[`, `{`; for YAML also indented blocks)
+/// deeper than [`MAX_DEPTH`], if it does: strings and comments are skipped.
+fn too_deep(text: &str, yaml: bool) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut line, mut i) = (0usize, 1usize, 0usize);
+    let mut line_start = true;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if yaml && line_start {
+            // A block nests one level per indentation step: count the indent, at most.
+            let indent = bytes[i..].iter().take_while(|c| **c == b' ').count();
+            if indent / 2 > MAX_DEPTH * 2 {
+                return Some(line);
             }
-            bytes
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(25));
-    let status = match poll_until(deadline_in(limit), backoff, || child.try_wait().transpose()) {
-        Some(Ok(status)) => status,
-        Some(Err(e)) => return Err(TsmError::Failed(format!("waiting for node: {e}"))),
-        None => {
-            let group = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
-            let _ = child.wait();
-            return Err(data_error(
-                config,
-                format!(
-                    "node did not finish evaluating it within {} ms (an endless loop, or \
-                     waiting on something?); raise the limit with TSM_CONFIG_TIMEOUT=30s",
-                    limit.as_millis()
-                ),
-            ));
         }
-    };
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
-    if !status.success() {
-        let stderr = String::from_utf8_lossy(&stderr);
-        return Err(data_error(config, node_error(&stderr, config)));
+        line_start = false;
+        match b {
+            b'\n' => {
+                line += 1;
+                line_start = true;
+            }
+            b'"' | b'\'' | b'`' => i = skip_string(bytes, i, &mut line),
+            b'#' if yaml => i = skip_to_eol(bytes, i),
+            b'/' if !yaml && bytes.get(i + 1) == Some(&b'/') => i = skip_to_eol(bytes, i),
+            b'/' if !yaml && bytes.get(i + 1) == Some(&b'*') => {
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    line += usize::from(bytes[i] == b'\n');
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Some(line);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
     }
-    serde_json::from_slice(&stdout).map_err(|e| in_config(config, e))
+    None
 }
 
-/// Turns node's report of a failed load into `LINE: Message` where node gives a line.
-pub fn node_error(stderr: &str, config: &Path) -> String {
-    let shown = config.display().to_string();
-    let line = stderr.lines().find_map(|l| {
-        let (file, n) = l.rsplit_once(':')?;
-        (file == shown && n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty())
-            .then(|| n.to_string())
-    });
-    let message = stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| {
-            l.split_once(':')
-                .is_some_and(|(kind, _)| kind.ends_with("Error") && !kind.contains(' '))
-        })
-        .or_else(|| stderr.lines().map(str::trim).find(|l| !l.is_empty()))
-        .unwrap_or("node could not read it");
-    match line {
-        Some(n) => format!("line {n}: {message}"),
-        None => message.to_string(),
+/// The index of the quote that closes the string opened at `start` (or the last byte).
+fn skip_string(bytes: &[u8], start: usize, line: &mut usize) -> usize {
+    let quote = bytes[start];
+    let mut i = start + 1;
+    while i < bytes.len() && bytes[i] != quote {
+        if bytes[i] == b'\\' && quote != b'\'' {
+            i += 1;
+        }
+        *line += usize::from(bytes.get(i) == Some(&b'\n'));
+        i += 1;
     }
+    i.min(bytes.len().saturating_sub(1))
+}
+
+/// The index of the newline ending the line `i` is on (or the last byte).
+fn skip_to_eol(bytes: &[u8], i: usize) -> usize {
+    bytes[i..]
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(bytes.len(), |p| i + p)
+        .saturating_sub(1)
+        .max(i)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::node::node_error;
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn deep_nesting_is_found_outside_strings_and_comments() {
+        let deep = "[".repeat(MAX_DEPTH + 1);
+        assert_eq!(too_deep(&format!("{{\n\"a\": {deep}"), false), Some(2));
+        assert_eq!(too_deep(&deep, true), Some(1));
+        let quoted = format!("{{\"a\": \"{deep}\", 'b': '{deep}' /* {deep} */ }} // {deep}");
+        assert_eq!(too_deep(&quoted, false), None);
+        assert_eq!(too_deep(&format!("a: '{deep}' # {deep}\n"), true), None);
+        let fine = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert_eq!(too_deep(&fine, false), None);
+        let mut block = String::new();
+        for level in 0..400 {
+            block.push_str(&format!("{}k{level}:\n", " ".repeat(level)));
+        }
+        assert!(too_deep(&block, true).is_some());
+    }
+
+    #[test]
+    fn yaml_merge_keys_are_applied() {
+        let text = "base: &base\n  script: app.js\n  env:\n    A: '1'\napps:\n  - <<: *base\n    name: web\n";
+        let value = parse_yaml(text).unwrap();
+        assert_eq!(value["apps"][0]["script"], "app.js");
+        assert_eq!(value["apps"][0]["name"], "web");
+        assert_eq!(value["apps"][0]["env"]["A"], "1");
+        assert!(value["apps"][0].get("<<").is_none());
+    }
+
+    #[test]
+    fn every_name_a_config_has_is_reserved_for_services() {
+        for ending in crate::model::resolve::CONFIG_ENDINGS {
+            let name = format!("app{ending}");
+            assert!(format_of(Path::new(&name)).is_some(), "{name}");
+            assert!(crate::model::resolve::reserved(&name).is_some(), "{name}");
+        }
+    }
 
     #[test]
     fn node_errors_keep_line_and_message() {

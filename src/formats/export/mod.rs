@@ -159,16 +159,28 @@ pub fn render(
     }
 }
 
-/// Writes `files` into `dir`: refuses (writing nothing) when one exists and `force` is off;
-/// writes them all into a temp folder inside `dir` first, then renames each into place.
+/// Writes `files` into `dir`: refuses (writing nothing) when one exists and `force` is off,
+/// or when something a file cannot replace is in the way (a folder); writes them all into
+/// a private temp folder inside `dir` first, then renames each into place. Temp folders a
+/// killed export left behind are removed first.
 pub fn write_all(dir: &Path, files: &[File], force: bool) -> Result<Vec<PathBuf>> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let existing: Vec<String> = files
-        .iter()
-        .map(|f| dir.join(&f.name))
-        .filter(|p| p.symlink_metadata().is_ok())
-        .map(|p| p.display().to_string())
-        .collect();
+    Staging::clean_leftovers(dir);
+    let mut existing = Vec::new();
+    for file in files {
+        let target = dir.join(&file.name);
+        let Ok(meta) = target.symlink_metadata() else {
+            continue;
+        };
+        if meta.is_dir() {
+            return Err(TsmError::Failed(format!(
+                "{} is a folder, which an exported file cannot replace; nothing was written",
+                target.display()
+            ))
+            .into());
+        }
+        existing.push(target.display().to_string());
+    }
     if !existing.is_empty() && !force {
         return Err(TsmError::Failed(format!(
             "not overwriting {} (use --force); nothing was written",
@@ -199,16 +211,38 @@ pub fn write_all(dir: &Path, files: &[File], force: bool) -> Result<Vec<PathBuf>
     Ok(written)
 }
 
-/// A private folder beside the targets (same file system, so renames are atomic), removed
-/// with whatever is left in it when dropped.
+/// A private folder (0700: a crash leaves nothing others can read) beside the targets (same
+/// file system, so renames are atomic), removed with whatever is left in it when dropped.
 struct Staging(PathBuf);
 
+/// The name of a staging folder starts with this, then the exporting process's pid.
+const STAGING: &str = ".tsm-export-";
+
 impl Staging {
+    /// Removes the staging folders of exports that no longer run (killed mid-way).
+    fn clean_leftovers(dir: &Path) {
+        let Ok(listing) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in listing.flatten() {
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(STAGING)) else {
+                continue;
+            };
+            let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            let running = pid.is_some_and(|p| crate::platform::proc_info(p).is_some());
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if !running && is_dir {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
     fn new(dir: &Path) -> Result<Staging> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let path = dir.join(format!(".tsm-export-{}-{nanos}", std::process::id()));
+        let path = dir.join(format!("{STAGING}{}-{nanos}", std::process::id()));
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&path)
@@ -287,5 +321,24 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
         assert_eq!(left.len(), 2, "no temp folder left");
+    }
+
+    #[test]
+    fn a_folder_in_the_way_stops_everything_and_leftovers_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = vec![
+            File::new("a", "new a".into(), PUBLIC),
+            File::new("b", "new b".into(), SECRET),
+            File::new("c", "new c".into(), PUBLIC),
+        ];
+        std::fs::create_dir(tmp.path().join("c")).unwrap();
+        // What an export killed mid-way left: its pid no longer runs.
+        let left = tmp.path().join(".tsm-export-999999999-1");
+        std::fs::create_dir(&left).unwrap();
+        std::fs::write(left.join("b"), "secret").unwrap();
+        let err = write_all(tmp.path(), &files, true).unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+        assert!(!tmp.path().join("a").exists() && !tmp.path().join("b").exists());
+        assert!(!left.exists(), "a dead export's staging folder is removed");
     }
 }

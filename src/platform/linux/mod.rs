@@ -1,6 +1,7 @@
 //! Linux side of the platform layer: `/proc` and `prctl`.
 
 mod netlink;
+pub mod timer;
 pub mod usage;
 pub mod watch;
 
@@ -249,6 +250,28 @@ impl Sockets {
 
 pub fn fd_count(pid: i32) -> Option<usize> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+pub fn argv(pid: i32) -> Option<Vec<Vec<u8>>> {
+    // One open, one read, one close (a supervisor's command line fits in a page or two):
+    // `list` asks this of every live supervisor.
+    use std::io::Read;
+    let mut file = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut raw = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    while len < raw.len() {
+        match file.read(&mut raw[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(_) => return None,
+        }
+        if len < 4096 {
+            break; // procfs hands a command line shorter than a page over in one read
+        }
+    }
+    raw.truncate(len);
+    let raw = raw.strip_suffix(&[0]).unwrap_or(&raw);
+    (!raw.is_empty()).then(|| raw.split(|b| *b == 0).map(<[u8]>::to_vec).collect())
 }
 
 pub fn command_line(pid: i32) -> Option<String> {

@@ -244,6 +244,12 @@ pub fn fd_count(pid: i32) -> Option<usize> {
     fd_list(pid).map(|fds| fds.len())
 }
 
+pub fn argv(pid: i32) -> Option<Vec<Vec<u8>>> {
+    let buf = procargs(pid)?;
+    let args = procargs::parse(&buf)?;
+    Some(args.argv.iter().map(|w| w.to_vec()).collect())
+}
+
 pub fn command_line(pid: i32) -> Option<String> {
     if let Some(full) = procargs(pid)
         .as_deref()

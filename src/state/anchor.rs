@@ -1,0 +1,130 @@
+//! The state folder a long-lived process (a supervisor) writes into, held open once its
+//! folders were checked: from then on every path inside it is opened, created, renamed and
+//! removed relative to that descriptor (`openat`, `renameat`, `unlinkat`, `mkdirat`), so the
+//! folder, or one above it, renamed or replaced later (by whoever may change a folder above
+//! it) cannot redirect a write elsewhere. A path outside it, or with no anchor set (a command,
+//! which checks the folders each time it runs), is used as it is.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+static ANCHOR: OnceLock<(PathBuf, OwnedFd)> = OnceLock::new();
+
+fn cstring(path: &Path) -> io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL in a path"))
+}
+
+fn check(result: libc::c_int) -> io::Result<libc::c_int> {
+    if result < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(result)
+    }
+}
+
+/// Holds `root` (a folder, not a symlink) open: the paths inside it are resolved from it from
+/// now on. Once per process; a second call changes nothing.
+pub fn anchor(root: &Path) -> io::Result<()> {
+    let name = cstring(root)?;
+    let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    // SAFETY: `name` is a NUL-terminated path that lives for the call.
+    let fd = check(unsafe { libc::open(name.as_ptr(), flags) })?;
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let _ = ANCHOR.set((root.to_path_buf(), fd));
+    Ok(())
+}
+
+/// The anchored folder, if this process has one.
+pub fn anchored_root() -> Option<&'static Path> {
+    ANCHOR.get().map(|(root, _)| root.as_path())
+}
+
+/// Where `path` is resolved from: the anchor's descriptor and the path inside it, or the
+/// current directory and the path itself.
+fn resolve(path: &Path) -> io::Result<(RawFd, CString)> {
+    if let Some((root, fd)) = ANCHOR.get() {
+        if let Ok(inside) = path.strip_prefix(root) {
+            let inside = if inside.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                inside
+            };
+            return Ok((fd.as_raw_fd(), cstring(inside)?));
+        }
+    }
+    Ok((libc::AT_FDCWD, cstring(path)?))
+}
+
+/// `open(2)` of `path` with `flags` (close-on-exec added) and `mode` for a created file.
+pub fn open(path: &Path, flags: libc::c_int, mode: u32) -> io::Result<File> {
+    let (dir, name) = resolve(path)?;
+    let flags = flags | libc::O_CLOEXEC;
+    // SAFETY: `name` lives for the call; `dir` is the anchor's open descriptor or AT_FDCWD.
+    let fd = check(unsafe { libc::openat(dir, name.as_ptr(), flags, mode as libc::c_uint) })?;
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// `rename(2)` of `from` to `to` (both resolved as [`open`] does).
+pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    let (from_dir, from) = resolve(from)?;
+    let (to_dir, to) = resolve(to)?;
+    // SAFETY: both names live for the call; the descriptors are open or AT_FDCWD.
+    check(unsafe { libc::renameat(from_dir, from.as_ptr(), to_dir, to.as_ptr()) }).map(|_| ())
+}
+
+/// Removes the file (never a folder) at `path`.
+pub fn remove(path: &Path) -> io::Result<()> {
+    let (dir, name) = resolve(path)?;
+    // SAFETY: `name` lives for the call; `dir` is open or AT_FDCWD.
+    check(unsafe { libc::unlinkat(dir, name.as_ptr(), 0) }).map(|_| ())
+}
+
+/// Makes the folder `path` with `mode` (its parent must exist).
+pub fn mkdir(path: &Path, mode: u32) -> io::Result<()> {
+    let (dir, name) = resolve(path)?;
+    // SAFETY: `name` lives for the call; `dir` is open or AT_FDCWD.
+    check(unsafe { libc::mkdirat(dir, name.as_ptr(), mode as libc::mode_t) }).map(|_| ())
+}
+
+/// What is at `path`, without following a symlink there: `(device, inode, is a folder)`.
+pub fn lstat(path: &Path) -> io::Result<(u64, u64, bool)> {
+    let (dir, name) = resolve(path)?;
+    // SAFETY: `stat` is a plain C struct for which all-zero bytes are a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` lives for the call; `st` is written by the call and lives on our stack.
+    check(unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    Ok((st.st_dev as u64, st.st_ino as u64, is_dir))
+}
+
+/// Makes every folder of `dirs` that is missing, in order, with `mode`.
+pub fn mkdirs(dirs: &[PathBuf], mode: u32) -> io::Result<()> {
+    for dir in dirs {
+        match lstat(dir) {
+            Ok((_, _, true)) => continue,
+            Ok(_) => return Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
+            Err(_) => match mkdir(dir, mode) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    if anchored_root().is_some_and(|r| dir.starts_with(r)) {
+                        return Err(e);
+                    }
+                    use std::os::unix::fs::DirBuilderExt;
+                    std::fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(mode)
+                        .create(dir)?;
+                }
+                _ => {}
+            },
+        }
+    }
+    Ok(())
+}
