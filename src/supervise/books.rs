@@ -96,6 +96,11 @@ impl Recorder<'_> {
                     m.set(Key::Restarts, job.restarts.to_string());
                     m.set(Key::LastRestartReason, reason);
                 }
+                Verdict::Again { reason } => {
+                    m.set(Key::Restarts, job.restarts.to_string());
+                    m.set(Key::UnstableRestarts, job.unstable.to_string());
+                    m.set(Key::LastRestartReason, reason);
+                }
                 Verdict::Backoff { delay, reason } => {
                     m.set(Key::Restarts, job.restarts.to_string());
                     m.set(Key::UnstableRestarts, job.unstable.to_string());

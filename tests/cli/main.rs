@@ -23,6 +23,7 @@ mod pm2_commands;
 mod portable;
 mod ports;
 mod procfile;
+mod recovery;
 mod repl;
 mod repl_tty;
 mod resources;
