@@ -218,7 +218,7 @@ pub fn start_config(
         .map(|a| (a, is_live(ctx, &a.spec.name)))
         .collect();
     let mut starter = Starter::new(ctx)?;
-    preflight(ctx, starter.entries(), &planned, how.force)?;
+    preflight(ctx, starter.entries()?, &planned, how.force)?;
     for app in apps.iter().filter(|a| !a.autostart) {
         writeln!(
             out,

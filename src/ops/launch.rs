@@ -166,6 +166,9 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
         meta.set(Key::FirstStart, "1");
     }
     store.write(&spec.name, &meta)?;
+    if let Some(port) = spec.port {
+        crate::state::portindex::note(paths, port, &spec.name);
+    }
     store.write_env(&spec.name, &spec.env)?;
     match spawn_supervisor(paths, spec) {
         Ok(pid) => Ok(pid),

@@ -47,6 +47,10 @@ pub struct Row {
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let now = now_epoch();
     let entries = crate::ops::launch::entries_swept(&ctx.store())?;
+    // Having read every meta file, keep the ID counter above every ID they hold.
+    let _ = ctx
+        .store()
+        .raise_counter(crate::state::store::first_free_id(&entries));
     // Read the listening sockets once, and only when some service runs.
     let mut sockets: Option<Snapshot> = None;
     let mut samples = Samples::load(&ctx.paths);

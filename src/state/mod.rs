@@ -3,11 +3,13 @@
 
 pub mod anchor;
 pub mod chain;
+pub mod counter;
 pub mod keys;
 pub mod lock;
 pub mod meta;
 pub mod ownership;
 pub mod paths;
+pub mod portindex;
 pub mod statefile;
 pub mod store;
 pub mod supervisor;

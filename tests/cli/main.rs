@@ -10,6 +10,7 @@ mod cron;
 mod ecosystem;
 mod escapees;
 mod export;
+mod flat_start;
 mod harness;
 mod hostile;
 mod init;
