@@ -136,6 +136,19 @@ pub fn sweep_stray(store: &Store, name: &str, meta: &crate::state::meta::Meta) -
 
 /// Every meta file of the folder, less the records killed starts left behind (removed, their
 /// IDs given back: see [`sweep_stray`]).
+/// [`entries_swept`] read through the shared table (`state::table::entries`), with it.
+pub fn listed_swept(
+    store: &Store,
+) -> Result<(Vec<crate::state::store::Entry>, Option<crate::state::table::Snapshot>)> {
+    let (mut entries, table) = crate::state::table::entries(store)?;
+    entries.retain(|e| {
+        !e.meta
+            .as_ref()
+            .is_ok_and(|m| sweep_stray(store, &e.name, m))
+    });
+    Ok((entries, table))
+}
+
 pub fn entries_swept(store: &Store) -> Result<Vec<crate::state::store::Entry>> {
     let mut entries = store.entries()?;
     entries.retain(|e| {

@@ -2,11 +2,15 @@
 //! its recorded state checked against the OS (pid, listening, cpu, memory, workers).
 
 use crate::model::run::RunEnd;
-use crate::model::status::{observe, Status};
+use crate::model::status::{observe_with, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
 use crate::state::keys::Key;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
+use crate::state::supervisor;
+use crate::state::table::Snapshot as Table;
 use crate::state::usage::Samples;
 use anyhow::Result;
 use serde::Serialize;
@@ -43,10 +47,21 @@ pub struct Row {
     pub memory: Option<u64>,
 }
 
+/// This folder's supervisor of `name`: the holder of its liveness lock on the shared table,
+/// when its command line supervises `name` here (the proof the life lock gives, asked on the
+/// one descriptor of the table); else the holder of its life lock.
+fn proven_by_table(paths: &Paths, table: Option<&Table>, name: &str, meta: &Meta) -> Option<i32> {
+    let on_table = table
+        .zip(meta.id())
+        .and_then(|(t, id)| t.holder(id))
+        .filter(|pid| supervisor::runs_for(paths, name, *pid));
+    on_table.or_else(|| supervisor::holder(paths, name))
+}
+
 /// One observation of every process, in TSM ID order.
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let now = now_epoch();
-    let entries = crate::ops::launch::entries_swept(&ctx.store())?;
+    let (entries, table) = crate::ops::launch::listed_swept(&ctx.store())?;
     // Having read every meta file, keep the ID counter above every ID they hold.
     let _ = ctx
         .store()
@@ -58,7 +73,9 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
         .into_iter()
         .map(|entry| match entry.meta {
             Ok(meta) => {
-                let seen = observe(&ctx.paths, &entry.name, &meta);
+                let seen = observe_with(&ctx.paths, &meta, &|| {
+                    proven_by_table(&ctx.paths, table.as_ref(), &entry.name, &meta)
+                });
                 let status = crate::model::status::shown(&ctx.paths, &entry.name, &meta, &seen);
                 let running = seen.pid.is_some();
                 let listening = match (seen.pid, meta.port()) {

@@ -13,6 +13,7 @@ pub mod portindex;
 pub mod statefile;
 pub mod store;
 pub mod supervisor;
+pub mod table;
 pub mod unrecorded;
 pub mod usage;
 pub mod workers;

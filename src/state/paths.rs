@@ -75,6 +75,10 @@ impl Paths {
     pub fn locks(&self) -> PathBuf {
         self.root.join("locks")
     }
+    /// The shared table of every service's state (`state::table`).
+    pub fn table(&self) -> PathBuf {
+        self.root.join("table")
+    }
     /// The port index (`state::portindex`): which names have declared each PORT.
     pub fn ports(&self) -> PathBuf {
         self.root.join("ports")

@@ -5,6 +5,7 @@ use crate::state::lock::FileLock;
 use crate::state::meta::{Meta, MetaError};
 use crate::state::paths::Paths;
 use crate::state::statefile::{self, META_CAP};
+use crate::state::table::{self, Stamp};
 use anyhow::{Context, Result};
 use std::fs;
 use std::io::{ErrorKind, Write};
@@ -40,13 +41,19 @@ impl Entry {
 /// only (0600) and without following a symlink planted in its place; the rename replaces
 /// whatever `path` was (a symlink there is replaced, not followed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_stamped(path, bytes).map(|_| ())
+}
+
+/// [`write_atomic`], returning the identity of the version written (taken before the
+/// rename, so it is this write's even when another writer replaces the file right after).
+pub fn write_stamped(path: &Path, bytes: &[u8]) -> Result<Stamp> {
     let dir = path.parent().context("path has no folder")?;
     let file_name = path
         .file_name()
         .context("path has no file name")?
         .to_string_lossy();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
+    let write = || -> std::io::Result<Stamp> {
         let mut f = match statefile::create_new(&tmp, statefile::PRIVATE_MODE) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 // Left by an earlier process of our pid, or planted: remove the entry itself.
@@ -56,7 +63,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             other => other?,
         };
         f.write_all(bytes)?;
-        anchor::rename(&tmp, path)
+        let stamp = Stamp::of(&f.metadata()?);
+        anchor::rename(&tmp, path)?;
+        Ok(stamp)
     };
     write().map_err(|e| {
         let _ = anchor::remove(&tmp);
@@ -71,6 +80,28 @@ pub fn first_free_id(entries: &[Entry]) -> u64 {
         .filter_map(Entry::id)
         .max()
         .map_or(0, |m| m.saturating_add(1))
+}
+
+/// Sorts a listing by TSM ID (files that do not parse last, by name).
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| {
+        (a.id().is_none(), a.id(), &a.name).cmp(&(b.id().is_none(), b.id(), &b.name))
+    });
+}
+
+/// One meta file read as a listing reads it: capped, non-blocking, regular files only (a
+/// FIFO, a symlink to /dev/zero or a huge file is one corrupt row, never a hang); `None` when
+/// it is gone.
+pub fn read_entry(path: &Path, name: &str) -> Option<Entry> {
+    let meta = match statefile::read_text(path, META_CAP) {
+        Ok(Some(text)) => Meta::parse(&text).map_err(Corrupt::from),
+        Ok(None) => return None,
+        Err(e) => Err(Corrupt::Unreadable(Arc::new(e))),
+    };
+    Some(Entry {
+        name: name.to_string(),
+        meta,
+    })
 }
 
 pub struct Store<'a> {
@@ -101,8 +132,14 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Writes `name`'s meta file, and copies it into its slot of the shared table.
     pub fn write(&self, name: &str, meta: &Meta) -> Result<()> {
-        write_atomic(&self.paths.meta(name), meta.to_line().as_bytes())
+        let line = meta.to_line();
+        let stamp = write_stamped(&self.paths.meta(name), line.as_bytes())?;
+        if let Some(id) = meta.id() {
+            table::put(self.paths, id, &line, stamp);
+        }
+        Ok(())
     }
 
     /// Read-modify-write of `name`'s meta under its meta lock. `change` returns false to leave
@@ -205,21 +242,11 @@ impl<'a> Store<'a> {
             if name.starts_with('.') {
                 continue;
             }
-            // Capped, non-blocking, regular files only: a FIFO, a symlink to /dev/zero or a
-            // huge file is one corrupt row, never a hang or a memory blow-up.
-            let meta = match statefile::read_text(&item.path(), META_CAP) {
-                Ok(Some(text)) => Meta::parse(&text).map_err(Corrupt::from),
-                Ok(None) => continue,
-                Err(e) => Err(Corrupt::Unreadable(Arc::new(e))),
-            };
-            entries.push(Entry {
-                name: name.to_string(),
-                meta,
-            });
+            if let Some(entry) = read_entry(&item.path(), name) {
+                entries.push(entry);
+            }
         }
-        entries.sort_by(|a, b| {
-            (a.id().is_none(), a.id(), &a.name).cmp(&(b.id().is_none(), b.id(), &b.name))
-        });
+        sort(&mut entries);
         Ok(entries)
     }
 
