@@ -213,7 +213,12 @@ mod tests {
     fn a_stable_run_is_restarted_at_once_by_default() {
         let p = Policy::default();
         assert_eq!(
-            p.decide(&RunEnd::Killed(nix::sys::signal::Signal::SIGKILL), LONG, 3, 0),
+            p.decide(
+                &RunEnd::Killed(nix::sys::signal::Signal::SIGKILL),
+                LONG,
+                3,
+                0
+            ),
             Decision::Restart {
                 delay: Duration::ZERO,
                 unstable: 0

@@ -169,11 +169,7 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
 
 /// [`observe`] with the proven supervisor's pid asked of `holder` (a listing asks the shared
 /// table's liveness lock first).
-pub fn observe_with(
-    paths: &Paths,
-    meta: &Meta,
-    holder: &dyn Fn() -> Option<i32>,
-) -> Observed {
+pub fn observe_with(paths: &Paths, meta: &Meta, holder: &dyn Fn() -> Option<i32>) -> Observed {
     let recorded = Status::recorded(meta).unwrap_or(Status::Exited);
     let service = match (meta.pid(), meta.proc_start()) {
         (Some(pid), Some(start)) => {

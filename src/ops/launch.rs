@@ -139,7 +139,10 @@ pub fn sweep_stray(store: &Store, name: &str, meta: &crate::state::meta::Meta) -
 /// [`entries_swept`] read through the shared table (`state::table::entries`), with it.
 pub fn listed_swept(
     store: &Store,
-) -> Result<(Vec<crate::state::store::Entry>, Option<crate::state::table::Snapshot>)> {
+) -> Result<(
+    Vec<crate::state::store::Entry>,
+    Option<crate::state::table::Snapshot>,
+)> {
     let (mut entries, table) = crate::state::table::entries(store)?;
     entries.retain(|e| {
         !e.meta

@@ -11,8 +11,8 @@ use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::{halt, launch, startcheck, Ctx};
 use crate::state::store::{first_free_id, Entry};
-use crate::state::{counter, portindex, supervisor};
 use crate::state::unrecorded;
+use crate::state::{counter, portindex, supervisor};
 use anyhow::Result;
 
 /// The starts of one command, over one reading of the state folder (and of the listening

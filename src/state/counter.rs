@@ -151,7 +151,6 @@ impl Store<'_> {
         })?;
         write(self.paths(), in_use.max(above))
     }
-
 }
 
 #[cfg(test)]
@@ -175,7 +174,11 @@ mod tests {
         let text = std::fs::read_to_string(paths.next_id()).unwrap();
         assert!(text.starts_with("7 tsm:"), "{text}");
         // A number written by hand, or with another number's check, is not believed.
-        for forged in ["7\n".to_string(), text.replace("7 ", "9 "), "7 tsm:0\n".into()] {
+        for forged in [
+            "7\n".to_string(),
+            text.replace("7 ", "9 "),
+            "7 tsm:0\n".into(),
+        ] {
             std::fs::write(paths.next_id(), &forged).unwrap();
             assert!(!read(&paths).unwrap().trusted, "{forged:?}");
         }

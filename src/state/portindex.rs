@@ -29,7 +29,8 @@ pub fn add(paths: &Paths, port: u16, name: &str) -> Result<()> {
     anchor::mkdirs(&[paths.ports()], 0o700)
         .with_context(|| format!("creating {}", paths.ports().display()))?;
     let path = file(paths, port);
-    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let flags =
+        libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK;
     let mut f = anchor::open(&path, flags, statefile::PRIVATE_MODE)
         .with_context(|| format!("opening {}", path.display()))?;
     // One short write of one line: appends of concurrent starts never interleave.
@@ -93,8 +94,16 @@ mod tests {
         let paths = Paths::at(tmp.path().join("tsm"));
         paths.ensure().unwrap();
         add(&paths, 4000, "api-4000").unwrap();
-        assert_eq!(names(&paths, 4000), None, "not built: the meta files decide");
-        build(&paths, [(4000, "api-4000".to_string()), (5000, "web-5000".into())]).unwrap();
+        assert_eq!(
+            names(&paths, 4000),
+            None,
+            "not built: the meta files decide"
+        );
+        build(
+            &paths,
+            [(4000, "api-4000".to_string()), (5000, "web-5000".into())],
+        )
+        .unwrap();
         add(&paths, 4000, "api-4000").unwrap();
         add(&paths, 4000, "other-4000").unwrap();
         assert_eq!(

@@ -315,13 +315,21 @@ mod tests {
         // A trusted counter is believed without reading the meta files; a stale one written
         // by hand is not.
         fs::write(paths.next_id(), "2\n").unwrap();
-        assert_eq!(store.alloc_id_flat().unwrap(), 6, "never a duplicate of ID 5");
+        assert_eq!(
+            store.alloc_id_flat().unwrap(),
+            6,
+            "never a duplicate of ID 5"
+        );
         let mut m = Meta::new();
         m.set(Key::TsmId, "40");
         store.write("copied-in", &m).unwrap();
         assert_eq!(store.alloc_id_flat().unwrap(), 7, "trusted: no meta read");
         store.raise_counter(41).unwrap();
-        assert_eq!(store.alloc_id_flat().unwrap(), 41, "raised by a reader of every meta");
+        assert_eq!(
+            store.alloc_id_flat().unwrap(),
+            41,
+            "raised by a reader of every meta"
+        );
     }
 
     #[test]

@@ -23,11 +23,7 @@ fn the_counter_tsm_wrote_is_believed_and_list_raises_it_above_a_copied_in_id() {
     copied.set_raw("tsm_id", "40");
     copied.set_raw("name", "copied");
     copied.set_raw("status", "stopped");
-    std::fs::write(
-        t.state().join("processes/copied.meta"),
-        copied.to_line(),
-    )
-    .unwrap();
+    std::fs::write(t.state().join("processes/copied.meta"), copied.to_line()).unwrap();
     // The start believes the counter: it did not read the copied record.
     let out = t.run(&["start", "--no-port", "svc.sh", "b"]).success();
     assert_eq!(id_in(&out), 1, "{}", stdout_of(&out));

@@ -32,6 +32,7 @@ mod safety;
 mod start;
 mod startup;
 mod supervision;
+mod table;
 mod treekill;
 mod trust;
 mod tty;

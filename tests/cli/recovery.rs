@@ -60,14 +60,22 @@ fn an_explicit_delay_is_still_waited_after_a_stable_run() {
     let port = free_port();
     let t = Tsm::new();
     noting(&t, "steady.sh", port, "exec sleep 300");
-    let first = t.start(&["--min-uptime", "50ms", "--restart-delay", "60m", "steady.sh"]);
+    let first = t.start(&[
+        "--min-uptime",
+        "50ms",
+        "--restart-delay",
+        "60m",
+        "steady.sh",
+    ]);
     let name = format!("steady-{port}");
     let began = Instant::now();
     wait_until("the run to be stable", || {
         began.elapsed() >= Duration::from_millis(150)
     });
     kill(Pid::from_raw(first), Signal::SIGKILL).expect("kill -9");
-    wait_until("waiting restart", || t.status_of(&name) == "waiting restart");
+    wait_until("waiting restart", || {
+        t.status_of(&name) == "waiting restart"
+    });
     assert_eq!(t.meta(&name).raw("unstable_restarts"), Some("0"));
     assert!(t.meta(&name).raw("next_restart_at").is_some());
     t.run(&["stop", &name]).success();
@@ -88,7 +96,10 @@ fn a_crash_loop_still_backs_off_from_the_floor_by_default() {
         .map(|w| (w[1] - w[0]) / 1_000_000)
         .collect();
     for (gap, floor) in gaps.iter().zip([100, 150]) {
-        assert!(*gap >= floor, "gap {gap}ms under the backoff {floor}ms: {gaps:?}");
+        assert!(
+            *gap >= floor,
+            "gap {gap}ms under the backoff {floor}ms: {gaps:?}"
+        );
     }
     let meta = t.meta(&name);
     assert!(meta.u64(tsm::state::keys::Key::UnstableRestarts) >= Some(2));

@@ -105,7 +105,9 @@ fn unit(s: &Service, settings: &Settings, env_file: Option<&str>) -> Result<Stri
     let _ = writeln!(u, "ExecStart={}", exec.join(" "));
     let _ = writeln!(u, "Restart={}", restart(p.mode));
     // systemd has no floor for a crash loop: the unstable-run floor is the closest match.
-    let restart_ms = p.delay_ms.max(policy::MIN_UNSTABLE_DELAY.as_millis() as u64);
+    let restart_ms = p
+        .delay_ms
+        .max(policy::MIN_UNSTABLE_DELAY.as_millis() as u64);
     let _ = writeln!(u, "RestartSec={restart_ms}ms");
     let _ = writeln!(u, "TimeoutStopSec={}ms", s.spec.kill_timeout_ms.max(1));
     // pm2's `treekill: false` is systemd's KillMode=process: only the main process is killed.
