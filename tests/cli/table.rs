@@ -18,6 +18,20 @@ fn table(t: &Tsm) -> Vec<u8> {
     std::fs::read(t.state().join("table")).unwrap_or_default()
 }
 
+/// Whether another process can take the liveness byte of TSM ID `id` on the table.
+fn can_lock_byte(t: &Tsm, id: u64) -> bool {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl,sys\nf=open(sys.argv[1],'r+b')\ntry:\n    fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB,1,(1<<40)+int(sys.argv[2]))\n    print('free')\nexcept OSError:\n    print('held')",
+        ])
+        .arg(t.state().join("table"))
+        .arg(id.to_string())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim() == "free"
+}
+
 fn quiet(t: &Tsm) {
     t.script("svc.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
 }
@@ -43,11 +57,12 @@ fn list_answers_from_the_table_and_the_meta_file_tells_the_same() {
     let meta = t.meta("web");
     assert_eq!(meta.raw("pid"), Some(pid.to_string().as_str()));
     assert_eq!(meta.status(), "online");
-    // The life lock file gone, the supervisor is still proven: by its lock on the table.
-    std::fs::remove_file(t.state().join("pids/web.lock")).unwrap();
-    assert_eq!(row(&t, "web")["status"], "online");
+    // Proven by its lock on the table while the life lock file is the one it holds.
+    assert!(meta.raw("life_lock").is_some());
+    assert!(!can_lock_byte(&t, 0), "the supervisor holds ID 0's byte");
     t.run(&["stop", "web"]).success();
     assert_eq!(row(&t, "web")["status"], "stopped");
+    assert!(can_lock_byte(&t, 0), "and lets it go when it exits");
 }
 
 #[test]
@@ -184,4 +199,27 @@ fn a_table_hard_linked_into_a_copy_of_the_folder_proves_nothing_there() {
     // The original's table is untouched by the copy's rebuild.
     assert_eq!(row(&t, "web")["status"], "online");
     t.run(&["stop", "web"]).success();
+}
+
+#[test]
+fn an_id_two_records_share_proves_neither_by_itself() {
+    let t = Tsm::new();
+    quiet(&t);
+    let a = t.start(&["--no-port", "svc.sh", "a"]);
+    let b = t.start(&["--no-port", "svc.sh", "b"]);
+    // b's record is given a's ID (a damaged counter): both are still proven, each by its
+    // own supervisor.
+    let mut meta = t.meta("b");
+    meta.set_raw("tsm_id", "0");
+    std::fs::write(t.state().join("processes/b.meta"), meta.to_line()).unwrap();
+    assert_eq!(row(&t, "a")["pid"], a);
+    assert_eq!(row(&t, "b")["pid"], b);
+    assert_eq!(row(&t, "b")["status"], "online");
+    // A copy of a's record under another name claims a's ID and pid: not a's service.
+    let mut forged = t.meta("a");
+    forged.set_raw("name", "c");
+    std::fs::write(t.state().join("processes/c.meta"), forged.to_line()).unwrap();
+    assert_ne!(row(&t, "c")["status"], "online");
+    std::fs::remove_file(t.state().join("processes/c.meta")).unwrap();
+    t.run(&["stop", "all"]).success();
 }
