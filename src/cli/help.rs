@@ -18,6 +18,8 @@ Services:
                                           before the next (cluster: no request refused)
   list, ls [--json]                       list services with their TSM IDs and status
   ports [--json]                          the port of each service, and who listens on it
+  runtime FILE|SCRIPT [NAME] [-- ARGS]    run them in the foreground until they end, lines
+                                          on stdout/stderr (--raw, --json); a container's PID 1
 Logs:
   logs [TARGET...] [--lines N] [-f]       show and follow services' output
   flush [TARGET...]                       empty services' log files while they run

@@ -1,0 +1,205 @@
+//! `tsm runtime`: services started as `tsm start` starts them (one supervisor each), then
+//! followed in the foreground until none is left: their log lines on this process's stdout
+//! and stderr, orphans reaped (it is a subreaper, or a container's PID 1), a stopping signal
+//! turned into a stop of everything (each service's kill timeout honoured), and the worst
+//! exit code returned.
+
+pub mod lines;
+mod signals;
+
+pub use lines::Lines;
+pub use signals::STOPPING;
+
+use crate::logs::{files_of, follow_until, Source};
+use crate::model::run::RunEnd;
+use crate::model::status::{observe, Status};
+use crate::ops::stop::{stop, Stop};
+use crate::ops::Ctx;
+use crate::state::store::Entry;
+use crate::state::{lock, supervisor};
+use crate::supervise::reap_all;
+use anyhow::Result;
+use signals::{stop_requested, Signals};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// How often the services are looked at when no signal came (a supervisor that is not this
+/// process's child ends without a SIGCHLD here).
+const LOOK_MS: u16 = 1000;
+
+/// Runs `start` (which starts the services, writing what it says to `say`), then follows
+/// every service of the state folder until none is left; the exit code to end with.
+pub fn run(ctx: &Ctx, lines: Lines, start: &dyn Fn(&mut dyn Write) -> Result<()>) -> Result<i32> {
+    let signals = Signals::install()?;
+    crate::platform::become_subreaper();
+    let before = log_sizes(&ctx.paths.logs());
+    if let Err(e) = start(&mut std::io::stderr()) {
+        // Nothing stays behind a runtime that failed to start: what did start is stopped.
+        let stopper = stop_everything(ctx);
+        watch(ctx, &signals, Some(stopper))?;
+        return Err(e);
+    }
+    let entries = ctx.store().entries()?;
+    let done = Arc::new(AtomicBool::new(false));
+    let followers = follow_logs(ctx, &entries, &before, lines, &done);
+    let stopped_ok = watch(ctx, &signals, None)?;
+    done.store(true, Ordering::SeqCst);
+    for follower in followers {
+        let _ = follower.join();
+    }
+    let code = worst_code(&ctx.store().entries()?);
+    Ok(if stopped_ok { code } else { code.max(1) })
+}
+
+/// Reaps, answers a stopping signal, and returns once no service of the folder is left (and
+/// a stop under way has ended): whether that stop, if any, succeeded.
+fn watch(ctx: &Ctx, signals: &Signals, mut stopper: Option<JoinHandle<bool>>) -> Result<bool> {
+    let mut ok = true;
+    let mut asked = stopper.is_some();
+    loop {
+        reap_all();
+        if !asked {
+            if let Some(signal) = stop_requested() {
+                eprintln!("tsm: runtime: {signal}: stopping every service");
+                stopper = Some(stop_everything(ctx));
+                asked = true;
+            }
+        }
+        if let Some(finished) = stopper.take_if(|s| s.is_finished()) {
+            ok &= finished.join().unwrap_or(false);
+        }
+        if stopper.is_none() && !any_left(ctx)? {
+            reap_all();
+            return Ok(ok);
+        }
+        signals.wait(LOOK_MS);
+    }
+}
+
+/// Stops every service of the folder still left (one that already ended keeps how it
+/// ended) on a thread of its own, while this one goes on reaping (as PID 1 the supervisors
+/// it waits for are its children): whether every stop succeeded.
+fn stop_everything(ctx: &Ctx) -> JoinHandle<bool> {
+    let ctx = ctx.clone();
+    std::thread::spawn(move || {
+        let left = match left(&ctx) {
+            Ok(left) if left.is_empty() => return true,
+            Ok(left) => left,
+            Err(e) => {
+                eprintln!("tsm: {e:#}");
+                return false;
+            }
+        };
+        match stop(&ctx, &mut std::io::stderr(), &left, Stop::default()) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("tsm: {e:#}");
+                false
+            }
+        }
+    })
+}
+
+fn any_left(ctx: &Ctx) -> Result<bool> {
+    Ok(!left(ctx)?.is_empty())
+}
+
+/// The services of the folder that run, may run again (their supervisor lives: a backoff, a
+/// cron time, a watch), or are being changed by a command (a restart between its stop and
+/// its start).
+fn left(ctx: &Ctx) -> Result<Vec<String>> {
+    let paths = &ctx.paths;
+    let entries = ctx.store().entries()?;
+    Ok(entries
+        .into_iter()
+        .filter(|entry| {
+            supervisor::holder(paths, &entry.name).is_some()
+                || lock::is_held(&paths.op_lock(&entry.name))
+                || entry
+                    .meta
+                    .as_ref()
+                    .is_ok_and(|meta| observe(paths, &entry.name, meta).pid.is_some())
+        })
+        .map(|entry| entry.name)
+        .collect())
+}
+
+/// The worst way a service ended, as an exit code: 0 for a clean exit or a stop, the code of
+/// an exit, 128 + the signal that killed one, 1 for one that could not start or whose record
+/// is unreadable.
+pub fn worst_code(entries: &[Entry]) -> i32 {
+    entries
+        .iter()
+        .map(|entry| {
+            let Ok(meta) = &entry.meta else { return 1 };
+            if Status::recorded(meta) == Some(Status::Stopped) {
+                return 0;
+            }
+            match RunEnd::recorded(meta) {
+                None => 0,
+                Some(RunEnd::Exited(code)) => code,
+                Some(RunEnd::Killed(signal)) => 128 + signal as i32,
+                Some(RunEnd::NotStarted(_)) => 1,
+            }
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The size of each log file now, so that following starts where this start's lines do.
+fn log_sizes(dir: &std::path::Path) -> HashMap<PathBuf, u64> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
+        .collect()
+}
+
+/// One thread following every stdout log to this stdout, one every stderr log to stderr.
+fn follow_logs(
+    ctx: &Ctx,
+    entries: &[Entry],
+    before: &HashMap<PathBuf, u64>,
+    lines: Lines,
+    done: &Arc<AtomicBool>,
+) -> Vec<JoinHandle<()>> {
+    let mut outs = Vec::new();
+    let mut errs = Vec::new();
+    let mut seen = HashSet::new();
+    for entry in entries {
+        let (out, err) = files_of(&ctx.paths, &entry.name, entry.meta.as_ref().ok());
+        for (path, stream, into) in [(out, "stdout", &mut outs), (err, "stderr", &mut errs)] {
+            if seen.insert(path.clone()) {
+                let from = std::fs::File::open(&path)
+                    .ok()
+                    .map(|f| (f, before.get(&path).copied().unwrap_or(0)));
+                into.push(Source {
+                    prefix: lines.prefix(&entry.name, stream),
+                    path,
+                    from,
+                });
+            }
+        }
+    }
+    let clean = lines.clean();
+    let mut threads = Vec::new();
+    for (sources, to_stderr) in [(outs, false), (errs, true)] {
+        let done = done.clone();
+        threads.push(std::thread::spawn(move || {
+            let result = if to_stderr {
+                follow_until(sources, &mut std::io::stderr(), false, clean, &done)
+            } else {
+                follow_until(sources, &mut std::io::stdout(), false, clean, &done)
+            };
+            if let Err(e) = result {
+                eprintln!("tsm: runtime: following the logs: {e}");
+            }
+        }));
+    }
+    threads
+}
