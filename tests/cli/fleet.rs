@@ -1,0 +1,223 @@
+//! `tsm export kubernetes|compose|nomad`: the recorded services for the engines that run
+//! fleets, checked by their own tools (kubernetes-validate against the Kubernetes schemas,
+//! python's hcl2 parser) and run for real where one runs here: `podman kube play` and
+//! podman-compose, with the service answering on its port.
+
+use crate::engines::{available, runs};
+use crate::harness::{free_port, stdout_of, wait_until, Tsm};
+use crate::podman::{Podman, Rootfs};
+use crate::procfile::{answer, fetch};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A web server for the host and for a busybox image alike: busybox's httpd on $PORT,
+/// serving the `www` folder beside it.
+pub const WEB: &str = "#!/bin/sh\necho \"web listening on $PORT\"\n\
+                       exec busybox httpd -f -p \"$PORT\" -h \"$(dirname \"$0\")/www\"\n";
+
+/// Records `web.sh` as `web-PORT` (started, answering, then stopped): what the exports read.
+pub fn recorded_web(t: &Tsm, extra: &[&str]) -> (u16, PathBuf) {
+    let port = free_port();
+    let script = t.script("web.sh", WEB);
+    std::fs::create_dir_all(t.work.join("www")).unwrap();
+    std::fs::write(t.work.join("www/index.html"), "hello from tsm\n").unwrap();
+    let port_s = port.to_string();
+    let mut args = vec!["--port", &port_s];
+    args.extend_from_slice(extra);
+    args.extend(["web.sh", "web"]);
+    t.start(&args);
+    assert!(answer(port).contains("hello from tsm"));
+    t.run(&["stop", "*"]).success();
+    (port, script)
+}
+
+/// An image with busybox, `web.sh` and its `www` at their host paths.
+pub fn web_image(podman: &Podman, t: &Tsm, script: &Path, tag: &str) {
+    let root = Rootfs::with_busybox(podman.dir().join("root"));
+    let at = script.to_str().unwrap();
+    root.copy(script, at);
+    let www = t.work.join("www/index.html");
+    root.write(www.to_str().unwrap(), "hello from tsm\n", 0o644);
+    podman.import(&root, tag);
+}
+
+/// The files `tsm export ARGS` lists.
+pub fn export(t: &Tsm, args: &[&str]) -> Vec<PathBuf> {
+    let out = t.cmd().arg("export").args(args).assert().success();
+    stdout_of(&out)
+        .lines()
+        .filter(|l| !l.starts_with("tsm: "))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Every document of a YAML file.
+pub fn yaml_docs(path: &Path) -> Vec<serde_json::Value> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|doc| serde_json::Value::deserialize(doc).expect("a YAML document"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `kubernetes-validate --strict` passes every file (when it is installed).
+fn validate(files: &[PathBuf]) {
+    let have = runs("kubernetes-validate", &["--version"]);
+    if !available("kubernetes-validate (PyPI)", have) {
+        return;
+    }
+    let out = Command::new("kubernetes-validate")
+        .arg("--strict")
+        .args(files)
+        .output()
+        .expect("run kubernetes-validate");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kubernetes-validate: {text}");
+    assert!(!text.contains("ERROR") && text.contains("passed"), "{text}");
+}
+
+/// A Deployment and a Service that pass the schemas, and that `podman kube play` runs: the
+/// service answers on its port.
+#[test]
+fn kubernetes_passes_the_schemas_and_runs_under_podman_kube_play() {
+    let t = Tsm::new();
+    let (port, script) = recorded_web(&t, &[]);
+    let dir = t.work.parent().unwrap().join("k8s");
+    let files = export(
+        &t,
+        &[
+            "kubernetes",
+            dir.to_str().unwrap(),
+            "--image",
+            "localhost/tsm-web:1",
+        ],
+    );
+    let file = dir.join(format!("web-{port}.yaml"));
+    assert_eq!(files, vec![file.clone()], "no variables: no Secret");
+    let docs = yaml_docs(&file);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Deployment", "Service"]);
+    let c = &docs[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["command"][0], script.to_str().unwrap());
+    assert_eq!(c["workingDir"], t.work.to_str().unwrap());
+    assert_eq!(c["readinessProbe"]["tcpSocket"]["port"], port);
+    assert_eq!(docs[1]["spec"]["ports"][0]["port"], port);
+    validate(&files);
+    let Some(podman) = Podman::new() else { return };
+    web_image(&podman, &t, &script, "localhost/tsm-web:1");
+    // podman 4.3 refuses a containerPort with --network=host; slirp4netns forwards it to
+    // the same port on the host, as a cluster's pod IP would serve it.
+    let file_s = file.to_str().unwrap();
+    podman.ok(&["kube", "play", "--network=slirp4netns", file_s]);
+    wait_until("the pod to answer on its port", || {
+        fetch(port).is_some_and(|b| b.contains("hello from tsm"))
+    });
+    podman.ok(&["kube", "down", file_s]);
+    wait_until("the port to be free again", || fetch(port).is_none());
+}
+
+/// Instances become replicas of one Deployment, env-file values and secret-named variables a
+/// Secret (0600) the pods read, the memory limit a limit, a never-restarted service a Job;
+/// every object in the namespace asked for; and the schemas accept it all.
+#[test]
+fn kubernetes_replicas_secrets_limits_jobs_and_namespace() {
+    let t = Tsm::new();
+    let env = t.work.join("web.env");
+    std::fs::write(&env, "GREETING=hi\n").unwrap();
+    let (port, _) = recorded_web(
+        &t,
+        &[
+            "--env",
+            env.to_str().unwrap(),
+            "-i",
+            "2",
+            "--max-memory-restart",
+            "64M",
+        ],
+    );
+    t.script("once.sh", "#!/bin/sh\necho once\n");
+    t.cmd()
+        .env("API_TOKEN", "unused")
+        .args(["start", "once.sh", "--no-port", "--restart", "never"])
+        .assert()
+        .success();
+    let dir = t.work.parent().unwrap().join("k8s");
+    let files = export(
+        &t,
+        &[
+            "kubernetes",
+            dir.to_str().unwrap(),
+            "--image",
+            "web:1",
+            "--namespace",
+            "demo",
+        ],
+    );
+    validate(&files);
+    let deploy = yaml_docs(&dir.join("web.yaml"));
+    assert_eq!(deploy[0]["kind"], "Deployment");
+    assert_eq!(deploy[0]["spec"]["replicas"], 2);
+    let c = &deploy[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["resources"]["limits"]["memory"],
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(c["envFrom"][0]["secretRef"]["name"], "web-env");
+    assert_eq!(
+        c["env"],
+        serde_json::json!([{"name": "PORT", "value": port.to_string()}])
+    );
+    let secret_file = dir.join("web-env.secret.yaml");
+    assert_eq!(mode(&secret_file), 0o600);
+    let secret = yaml_docs(&secret_file);
+    assert_eq!(secret[0]["stringData"]["GREETING"], "hi");
+    assert!(!std::fs::read_to_string(dir.join("web.yaml"))
+        .unwrap()
+        .contains("hi\n"));
+    let job = yaml_docs(&dir.join("once.yaml"));
+    assert_eq!(job.len(), 1, "no PORT: no Service");
+    assert_eq!(job[0]["kind"], "Job");
+    assert_eq!(job[0]["spec"]["template"]["spec"]["restartPolicy"], "Never");
+    for doc in deploy.iter().chain(&secret).chain(&job) {
+        assert_eq!(doc["metadata"]["namespace"], "demo", "{doc}");
+        assert_eq!(
+            doc["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "tsm"
+        );
+    }
+}
+
+/// Bad input writes nothing: no --image, a namespace that is no DNS label, --namespace for
+/// another format.
+#[test]
+fn kubernetes_bad_input_writes_nothing() {
+    let t = Tsm::new();
+    recorded_web(&t, &[]);
+    let dir = t.work.parent().unwrap().join("k8s");
+    let d = dir.to_str().unwrap();
+    for (args, code) in [
+        (vec!["kubernetes", d], 64),
+        (
+            vec!["kubernetes", d, "--image", "x", "--namespace", "Bad_NS"],
+            64,
+        ),
+        (vec!["kubernetes", d, "--image", "bad image"], 64),
+        (vec!["systemd", d, "--namespace", "demo"], 64),
+        (vec!["systemd", d, "--image", "x"], 64),
+    ] {
+        let out = t.cmd().arg("export").args(&args).assert().code(code);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            err.starts_with("tsm: ") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(!dir.exists(), "{args:?} wrote something");
+    }
+}
