@@ -13,15 +13,16 @@ use std::process::Command;
 
 /// A web server for the host and for a busybox image alike: busybox's httpd on $PORT,
 /// serving the `www` folder beside it.
-pub const WEB: &str = "#!/bin/sh\necho \"web listening on $PORT\"\n\
-                       exec busybox httpd -f -p \"$PORT\" -h \"$(dirname \"$0\")/www\"\n";
+/// Its page says hello with $GREETING.
+pub const WEB: &str = "#!/bin/sh\nd=$(dirname \"$0\")\nmkdir -p \"$d/www\"\n\
+                       echo \"hello from tsm ${GREETING:-}\" > \"$d/www/index.html\"\n\
+                       echo \"web listening on $PORT\"\n\
+                       exec busybox httpd -f -p \"$PORT\" -h \"$d/www\"\n";
 
 /// Records `web.sh` as `web-PORT` (started, answering, then stopped): what the exports read.
 pub fn recorded_web(t: &Tsm, extra: &[&str]) -> (u16, PathBuf) {
     let port = free_port();
     let script = t.script("web.sh", WEB);
-    std::fs::create_dir_all(t.work.join("www")).unwrap();
-    std::fs::write(t.work.join("www/index.html"), "hello from tsm\n").unwrap();
     let port_s = port.to_string();
     let mut args = vec!["--port", &port_s];
     args.extend_from_slice(extra);
@@ -32,13 +33,16 @@ pub fn recorded_web(t: &Tsm, extra: &[&str]) -> (u16, PathBuf) {
     (port, script)
 }
 
-/// An image with busybox, `web.sh` and its `www` at their host paths.
+/// An image with busybox and `web.sh` at its host path.
 pub fn web_image(podman: &Podman, t: &Tsm, script: &Path, tag: &str) {
     let root = Rootfs::with_busybox(podman.dir().join("root"));
     let at = script.to_str().unwrap();
     root.copy(script, at);
-    let www = t.work.join("www/index.html");
-    root.write(www.to_str().unwrap(), "hello from tsm\n", 0o644);
+    root.write(
+        &format!("{}/www/index.html", t.work.display()),
+        "not written yet\n",
+        0o644,
+    );
     podman.import(&root, tag);
 }
 
@@ -220,4 +224,84 @@ fn kubernetes_bad_input_writes_nothing() {
         );
         assert!(!dir.exists(), "{args:?} wrote something");
     }
+}
+
+/// The compose file runs under podman-compose: the service answers on its port with the
+/// value of its env file, which is in an env file of its own (0600), not in compose.yaml.
+#[test]
+fn compose_runs_under_podman_compose() {
+    let t = Tsm::new();
+    let env = t.work.join("web.env");
+    std::fs::write(&env, "GREETING=from-the-env-file\n").unwrap();
+    let (port, script) = recorded_web(
+        &t,
+        &[
+            "--env",
+            env.to_str().unwrap(),
+            "--max-memory-restart",
+            "64M",
+        ],
+    );
+    let dir = t.work.parent().unwrap().join("compose");
+    let files = export(
+        &t,
+        &[
+            "compose",
+            dir.to_str().unwrap(),
+            "--image",
+            "localhost/tsm-web:1",
+        ],
+    );
+    let web = format!("web-{port}");
+    assert_eq!(
+        files,
+        vec![dir.join("compose.yaml"), dir.join(format!("{web}.env"))]
+    );
+    assert_eq!(mode(&files[1]), 0o600);
+    let env_text = std::fs::read_to_string(&files[1]).unwrap();
+    assert_eq!(env_text, "GREETING='from-the-env-file'\n");
+    let compose = &yaml_docs(&files[0])[0];
+    assert!(!std::fs::read_to_string(&files[0])
+        .unwrap()
+        .contains("from-the-env-file"));
+    let s = &compose["services"][&web];
+    assert_eq!(s["entrypoint"][0], script.to_str().unwrap());
+    assert_eq!(s["working_dir"], t.work.to_str().unwrap());
+    assert_eq!(s["ports"][0], format!("{port}:{port}"));
+    assert_eq!(s["restart"], "on-failure:16");
+    assert_eq!(s["deploy"]["replicas"], 1);
+    assert_eq!(
+        s["deploy"]["resources"]["limits"]["memory"],
+        (64u64 << 20).to_string()
+    );
+    let have = runs("podman-compose", &["--version"]);
+    if !available("podman-compose (PyPI)", have) {
+        return;
+    }
+    let Some(podman) = Podman::new() else { return };
+    web_image(&podman, &t, &script, "localhost/tsm-web:1");
+    // A project of its own (its network is named after it), podman kept to the test's folder.
+    let project = format!("tsm-test-{port}");
+    let compose = |verb: &[&str]| {
+        let out = Command::new("podman-compose")
+            .env("CONTAINERS_CONF", podman.dir().join("containers.conf"))
+            .arg("-p")
+            .arg(&project)
+            .arg("--podman-args")
+            .arg(podman.global_args().join(" "))
+            .args(verb)
+            .current_dir(&dir)
+            .output()
+            .expect("run podman-compose");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "podman-compose {verb:?}: {text}");
+    };
+    compose(&["up", "-d"]);
+    wait_until(
+        "the compose service to answer with its env file's value",
+        || fetch(port).is_some_and(|b| b.contains("hello from tsm from-the-env-file")),
+    );
+    compose(&["down"]);
+    wait_until("the port to be free again", || fetch(port).is_none());
 }

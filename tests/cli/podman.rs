@@ -34,19 +34,27 @@ impl Podman {
         self.dir.path()
     }
 
+    /// podman's global options that keep it to the private storage (the temp folder has no
+    /// blank in its path).
+    pub fn global_args(&self) -> Vec<String> {
+        let d = self.dir.path().display();
+        [
+            format!("--root={d}/storage"),
+            format!("--runroot={d}/run"),
+            format!("--tmpdir={d}/tmp"),
+            "--storage-driver=vfs".into(),
+            "--cgroup-manager=cgroupfs".into(),
+            "--runtime=runc".into(),
+            "--events-backend=file".into(),
+        ]
+        .into()
+    }
+
     /// `podman` with the private configuration and storage.
     pub fn cmd(&self) -> Command {
-        let d = self.dir.path();
         let mut cmd = Command::new("podman");
-        cmd.env("CONTAINERS_CONF", d.join("containers.conf"))
-            .arg("--root")
-            .arg(d.join("storage"))
-            .arg("--runroot")
-            .arg(d.join("run"))
-            .arg("--tmpdir")
-            .arg(d.join("tmp"))
-            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
-            .args(["--runtime", "runc", "--events-backend", "file"])
+        cmd.env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+            .args(self.global_args())
             .stdin(Stdio::null());
         cmd
     }

@@ -3,6 +3,7 @@
 //! [`write_all`] puts anything on disk.
 
 mod apps;
+mod compose;
 mod ecosystem;
 mod kubernetes;
 mod launchd;
@@ -26,6 +27,7 @@ pub const FORMATS: &[&str] = &[
     "procfile",
     "ecosystem",
     "kubernetes",
+    "compose",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,7 @@ pub enum Format {
     Procfile,
     Ecosystem,
     Kubernetes,
+    Compose,
 }
 
 impl Format {
@@ -48,6 +51,7 @@ impl Format {
             "procfile" | "Procfile" => Format::Procfile,
             "ecosystem" | "pm2" => Format::Ecosystem,
             "kubernetes" | "k8s" => Format::Kubernetes,
+            "compose" | "docker-compose" => Format::Compose,
             _ => {
                 return Err(TsmError::Usage(format!(
                     "unknown export format '{text}' (formats: {})",
@@ -65,6 +69,7 @@ impl Format {
             Format::Procfile => "procfile",
             Format::Ecosystem => "ecosystem",
             Format::Kubernetes => "kubernetes",
+            Format::Compose => "compose",
         }
     }
 }
@@ -173,6 +178,7 @@ pub fn render(
         Format::Procfile => procfile::render(services),
         Format::Ecosystem => ecosystem::render(services),
         Format::Kubernetes => kubernetes::render(services, settings),
+        Format::Compose => compose::render(services, settings),
     }
 }
 
@@ -302,7 +308,7 @@ mod tests {
         assert_eq!(err.exit_code(), 64);
         assert_eq!(
             err.to_string(),
-            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes)"
+            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose)"
         );
         for name in FORMATS {
             assert_eq!(Format::parse(name).unwrap().name(), *name);
