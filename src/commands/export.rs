@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// systemd, launchd, supervisord, procfile, ecosystem, kubernetes or compose
+    /// systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose or nomad
     #[arg(value_name = "FORMAT")]
     pub format: String,
     /// Folder to write into (created if missing; default: the current directory)
@@ -102,7 +102,7 @@ fn run(args: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     if args.user_name.is_some() && format != Format::Systemd {
         return Err(TsmError::Usage("--user-name is for systemd system units".into()).into());
     }
-    let fleet = matches!(format, Format::Kubernetes | Format::Compose);
+    let fleet = matches!(format, Format::Kubernetes | Format::Compose | Format::Nomad);
     if args.namespace.is_some() && format != Format::Kubernetes {
         return Err(TsmError::Usage("--namespace is for kubernetes".into()).into());
     }

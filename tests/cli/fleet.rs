@@ -305,3 +305,158 @@ fn compose_runs_under_podman_compose() {
     compose(&["down"]);
     wait_until("the port to be free again", || fetch(port).is_none());
 }
+
+/// `python-hcl2`'s reading of a job file as JSON (its strings keep their HCL quotes).
+fn hcl_json(path: &Path) -> Option<serde_json::Value> {
+    let script = "import hcl2, json, sys\nprint(json.dumps(hcl2.load(open(sys.argv[1]))))";
+    let have = runs("python3", &["-c", "import hcl2"]);
+    if !available("python-hcl2 (PyPI)", have) {
+        return None;
+    }
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hcl2: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// An HCL string as python-hcl2 gives it (`"\"web\""`), unquoted.
+fn unq(v: &serde_json::Value) -> String {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
+    serde_json::from_str::<String>(s).unwrap_or_else(|_| s.to_string())
+}
+
+/// The one block labelled in `blocks` (`[{"\"label\"": {...}}]`): its label and body.
+fn labelled(blocks: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    blocks
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b.as_object().unwrap().iter())
+        .map(|(k, v)| {
+            (
+                serde_json::from_str::<String>(k).unwrap_or(k.clone()),
+                v.clone(),
+            )
+        })
+        .collect()
+}
+
+/// The Nomad job parses (python-hcl2) with a group per app, its count, a raw_exec task
+/// whose command, run as Nomad would (program, args, env), serves the app; the memory, the
+/// restart policy and the TCP check; and with --image a docker task instead.
+#[test]
+fn nomad_job_parses_and_its_command_runs() {
+    let t = Tsm::new();
+    let env = t.work.join("web.env");
+    std::fs::write(&env, "GREETING='${NOT_NOMAD} \"q\"'\n").unwrap();
+    let env_s = env.to_str().unwrap().to_string();
+    let (port, script) = recorded_web(
+        &t,
+        &["--env", &env_s, "-i", "2", "--max-memory-restart", "100M"],
+    );
+    let dir = t.work.parent().unwrap().join("nomad");
+    let files = export(&t, &["nomad", dir.to_str().unwrap(), "--app", "shop"]);
+    assert_eq!(files, vec![dir.join("shop.nomad.hcl")]);
+    assert_eq!(
+        mode(&files[0]),
+        0o600,
+        "the job holds the variables' values"
+    );
+    let Some(doc) = hcl_json(&files[0]) else {
+        return;
+    };
+    let jobs = labelled(&doc["job"]);
+    assert_eq!(jobs.len(), 1);
+    let (name, job) = &jobs[0];
+    assert_eq!(name, "shop");
+    assert_eq!(unq(&job["type"]), "service");
+    let groups = labelled(&job["group"]);
+    assert_eq!(groups.len(), 1, "two instances, one group");
+    let (gname, group) = &groups[0];
+    assert_eq!(gname, "web");
+    assert_eq!(group["count"], 2);
+    assert_eq!(group["network"][0]["port"][0]["\"tcp\""]["static"], port);
+    assert_eq!(unq(&group["service"][0]["check"][0]["type"]), "tcp");
+    assert_eq!(group["restart"][0]["attempts"], 16);
+    let tasks = labelled(&group["task"]);
+    let task = &tasks[0].1;
+    assert_eq!(unq(&task["driver"]), "raw_exec");
+    assert_eq!(task["resources"][0]["memory"], 100);
+    let config = &task["config"][0];
+    let program = unq(&config["command"]);
+    // Nomad reads `$${` as a literal `${`, as python-hcl2 keeps it: undo it as Nomad would.
+    let nomad = |v: &serde_json::Value| unq(v).replace("$${", "${").replace("%%{", "%{");
+    let args: Vec<String> = config["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(nomad)
+        .collect();
+    assert!(
+        args.contains(&script.to_str().unwrap().to_string()),
+        "{args:?}"
+    );
+    let vars: Vec<(String, String)> = task["env"][0]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("__"))
+        .map(|(k, v)| (k.clone(), nomad(v)))
+        .collect();
+    assert!(
+        vars.contains(&("GREETING".into(), "${NOT_NOMAD} \"q\"".into())),
+        "{vars:?}"
+    );
+    // What raw_exec runs: the program with its args and env, from anywhere.
+    let mut run = Command::new(&program);
+    run.args(&args)
+        .envs(vars)
+        .env_remove("TETRA_DIR")
+        .current_dir("/");
+    let mut child = run.spawn().expect("run the task's command");
+    let body = {
+        let mut body = None;
+        wait_until("the task's command to serve", || {
+            body = fetch(port);
+            body.is_some()
+        });
+        body.unwrap_or_default()
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(body.contains("hello from tsm ${NOT_NOMAD} \"q\""), "{body}");
+    // With an image: the docker driver, its entrypoint, folder and port.
+    let files = export(
+        &t,
+        &[
+            "nomad",
+            dir.to_str().unwrap(),
+            "--app",
+            "shop",
+            "--image",
+            "web:1",
+            "--force",
+        ],
+    );
+    let Some(doc) = hcl_json(&files[0]) else {
+        return;
+    };
+    let task = &labelled(&labelled(&labelled(&doc["job"])[0].1["group"])[0].1["task"])[0].1;
+    assert_eq!(unq(&task["driver"]), "docker");
+    assert_eq!(unq(&task["config"][0]["image"]), "web:1");
+    assert_eq!(
+        unq(&task["config"][0]["entrypoint"][0]),
+        script.to_str().unwrap()
+    );
+    assert_eq!(
+        unq(&task["config"][0]["work_dir"]),
+        t.work.to_str().unwrap()
+    );
+}

@@ -7,6 +7,7 @@ mod compose;
 mod ecosystem;
 mod kubernetes;
 mod launchd;
+mod nomad;
 mod procfile;
 mod supervisord;
 mod systemd;
@@ -28,6 +29,7 @@ pub const FORMATS: &[&str] = &[
     "ecosystem",
     "kubernetes",
     "compose",
+    "nomad",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,7 @@ pub enum Format {
     Ecosystem,
     Kubernetes,
     Compose,
+    Nomad,
 }
 
 impl Format {
@@ -52,6 +55,7 @@ impl Format {
             "ecosystem" | "pm2" => Format::Ecosystem,
             "kubernetes" | "k8s" => Format::Kubernetes,
             "compose" | "docker-compose" => Format::Compose,
+            "nomad" => Format::Nomad,
             _ => {
                 return Err(TsmError::Usage(format!(
                     "unknown export format '{text}' (formats: {})",
@@ -70,6 +74,7 @@ impl Format {
             Format::Ecosystem => "ecosystem",
             Format::Kubernetes => "kubernetes",
             Format::Compose => "compose",
+            Format::Nomad => "nomad",
         }
     }
 }
@@ -179,6 +184,7 @@ pub fn render(
         Format::Ecosystem => ecosystem::render(services),
         Format::Kubernetes => kubernetes::render(services, settings),
         Format::Compose => compose::render(services, settings),
+        Format::Nomad => nomad::render(services, settings),
     }
 }
 
@@ -308,7 +314,7 @@ mod tests {
         assert_eq!(err.exit_code(), 64);
         assert_eq!(
             err.to_string(),
-            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose)"
+            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose, nomad)"
         );
         for name in FORMATS {
             assert_eq!(Format::parse(name).unwrap().name(), *name);
