@@ -6,6 +6,7 @@ mod attacks;
 mod authority;
 mod bats;
 mod capped_reads;
+mod container;
 mod cron;
 mod ecosystem;
 mod engines;

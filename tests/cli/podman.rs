@@ -74,6 +74,11 @@ impl Podman {
 
     /// Imports `root` as image `tag`.
     pub fn import(&self, root: &Rootfs, tag: &str) {
+        self.import_with(root, tag, &[]);
+    }
+
+    /// Imports `root` as image `tag` with Dockerfile instructions (`ENTRYPOINT […]`, `ENV`).
+    pub fn import_with(&self, root: &Rootfs, tag: &str, changes: &[&str]) {
         let tar = self.dir.path().join("root.tar");
         let made = Command::new("tar")
             .arg("-C")
@@ -84,7 +89,12 @@ impl Podman {
             .status()
             .expect("run tar");
         assert!(made.success(), "tar of the root folder");
-        self.ok(&["import", tar.to_str().expect("utf-8 path"), tag]);
+        let mut args = vec!["import"];
+        for change in changes {
+            args.extend(["--change", change]);
+        }
+        args.extend([tar.to_str().expect("utf-8 path"), tag]);
+        self.ok(&args);
         let _ = std::fs::remove_file(tar);
     }
 }

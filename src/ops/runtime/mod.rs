@@ -86,22 +86,21 @@ fn watch(ctx: &Ctx, signals: &Signals, mut stopper: Option<JoinHandle<bool>>) ->
 fn stop_everything(ctx: &Ctx) -> JoinHandle<bool> {
     let ctx = ctx.clone();
     std::thread::spawn(move || {
-        let left = match left(&ctx) {
-            Ok(left) if left.is_empty() => return true,
-            Ok(left) => left,
-            Err(e) => {
-                eprintln!("tsm: {e:#}");
-                return false;
-            }
-        };
-        match stop(&ctx, &mut std::io::stderr(), &left, Stop::default()) {
-            Ok(()) => true,
-            Err(e) => {
-                eprintln!("tsm: {e:#}");
-                false
-            }
-        }
+        let ok = stop_left(&ctx);
+        signals::wake();
+        ok
     })
+}
+
+/// Stops what is left: whether every stop succeeded.
+fn stop_left(ctx: &Ctx) -> bool {
+    let result = left(ctx).and_then(|left| {
+        if left.is_empty() {
+            return Ok(());
+        }
+        stop(ctx, &mut std::io::stderr(), &left, Stop::default())
+    });
+    result.map_err(|e| eprintln!("tsm: {e:#}")).is_ok()
 }
 
 fn any_left(ctx: &Ctx) -> Result<bool> {

@@ -24,6 +24,11 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
         STOP.store(true, Ordering::SeqCst);
         let _ = STOP_SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
     }
+    wake();
+}
+
+/// Wakes [`Signals::wait`] (from a handler, or a thread that finished its work).
+pub fn wake() {
     let fd = WAKE_FD.load(Ordering::Relaxed);
     if fd >= 0 {
         // SAFETY: write(2) is async-signal-safe; the buffer is a live local byte.
