@@ -460,3 +460,72 @@ fn nomad_job_parses_and_its_command_runs() {
         t.work.to_str().unwrap()
     );
 }
+
+/// Hostile values survive each format exactly (quotes, blanks, `${…}`, `%{…}`, newlines in
+/// arguments and variables), the name becomes a DNS label, and what a format cannot carry
+/// (a newline in a value for a Compose env file) is refused with nothing written.
+#[test]
+fn hostile_values_survive_or_are_refused() {
+    let t = Tsm::new();
+    t.script("odd.sh", "#!/bin/sh\nexec sleep 300\n");
+    let args = [
+        "a b",
+        "it's \"q\"",
+        "${HOME}",
+        "%{x}",
+        "line1\nline2",
+        "back\\slash",
+    ];
+    let config = serde_json::json!({"apps": [{
+        "name": "Odd_App", "script": "./odd.sh", "args": args,
+        "env": {"NOTE": "multi\nline ${x} %{y}", "API_TOKEN": "tok\nen"},
+    }]});
+    std::fs::write(t.work.join("odd.json"), config.to_string()).unwrap();
+    t.run(&["start", "odd.json"]).success();
+    t.run(&["stop", "*"]).success();
+    let root = t.work.parent().unwrap();
+    let k8s = root.join("k8s");
+    export(&t, &["kubernetes", k8s.to_str().unwrap(), "--image", "x:1"]);
+    let docs = yaml_docs(&k8s.join("odd-app.yaml"));
+    let c = &docs[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["args"], serde_json::json!(args));
+    assert_eq!(c["env"][0]["value"], "multi\nline ${x} %{y}");
+    let secret = yaml_docs(&k8s.join("odd-app-env.secret.yaml"));
+    assert_eq!(secret[0]["stringData"]["API_TOKEN"], "tok\nen");
+    // Compose keeps the inline value, but an env file line cannot hold a newline.
+    let compose = root.join("compose");
+    let out = t
+        .cmd()
+        .args([
+            "export",
+            "compose",
+            compose.to_str().unwrap(),
+            "--image",
+            "x:1",
+        ])
+        .assert()
+        .code(65);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("API_TOKEN") && err.contains("nothing was written"),
+        "{err}"
+    );
+    assert!(!compose.exists());
+    let nomad = root.join("nomad");
+    let files = export(&t, &["nomad", nomad.to_str().unwrap()]);
+    let Some(doc) = hcl_json(&files[0]) else {
+        return;
+    };
+    let group = &labelled(&labelled(&doc["job"])[0].1["group"]);
+    assert_eq!(group[0].0, "odd-app");
+    let task = &labelled(&group[0].1["task"])[0].1;
+    let nomad_text = |v: &serde_json::Value| unq(v).replace("$${", "${").replace("%%{", "%{");
+    let got: Vec<String> = task["config"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(nomad_text)
+        .collect();
+    assert_eq!(got[got.len() - args.len()..], args);
+    assert_eq!(nomad_text(&task["env"][0]["NOTE"]), "multi\nline ${x} %{y}");
+}

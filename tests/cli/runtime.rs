@@ -310,3 +310,92 @@ fn a_missing_config_is_refused_whole() {
     let mut rt = Runtime::spawn(&t, &[], &["--raw", "--json", "x.sh"], &[]);
     assert_eq!(rt.wait().code(), Some(64), "{}", rt.stderr());
 }
+
+/// Supervised as tsm supervises: a crashing service is restarted by its policy (the runtime
+/// stays while it backs off), and once it gives up the runtime ends with its exit code.
+#[test]
+fn restarts_by_policy_then_ends_with_the_failure() {
+    let t = Tsm::new();
+    t.script("crash.sh", "#!/bin/sh\necho \"run $TSM_NAME\"\nexit 4\n");
+    let mut rt = Runtime::spawn(
+        &t,
+        &[],
+        &[
+            "crash.sh",
+            "--no-port",
+            "--max-restarts",
+            "2",
+            "--restart-delay",
+            "50ms",
+        ],
+        &[],
+    );
+    assert_eq!(rt.wait().code(), Some(4), "stderr: {}", rt.stderr());
+    assert_eq!(
+        rt.stdout().matches("crash | run crash\n").count(),
+        3,
+        "{}",
+        rt.stdout()
+    );
+    assert_eq!(t.status_of("crash"), "errored");
+}
+
+/// One app of a config that cannot start (its PORT is taken) fails the runtime before any
+/// starts: exit 1, the refusal named, no service running half a config.
+#[test]
+fn a_config_with_a_blocked_app_starts_nothing() {
+    let t = Tsm::new();
+    let [free, taken] = free_ports::<2>();
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", taken)).unwrap();
+    t.script("serve.sh", "#!/bin/sh\necho up\nexec sleep 300\n");
+    config(
+        &t,
+        serde_json::json!([
+            {"name": "good", "script": "./serve.sh", "env": {"PORT": free.to_string()}},
+            {"name": "blocked", "script": "./serve.sh", "env": {"PORT": taken.to_string()}},
+        ]),
+    );
+    let mut rt = Runtime::spawn(&t, &[], &["apps.json"], &[]);
+    assert_eq!(rt.wait().code(), Some(1), "stderr: {}", rt.stderr());
+    let err = rt.stderr();
+    assert!(
+        err.contains(&taken.to_string()),
+        "the refusal names the port: {err}"
+    );
+    assert!(err.contains("nothing was started"), "{err}");
+    assert!(t.list_json().is_empty(), "{:?}", t.list_json());
+}
+
+/// A second signal while the stop is under way changes nothing: each kill timeout is still
+/// given, and the end is clean.
+#[test]
+fn a_second_signal_during_the_stop_changes_nothing() {
+    let t = Tsm::new();
+    t.script(
+        "slow.sh",
+        "#!/bin/sh\ntrap 'echo closing; sleep 1; echo closed; exit 0' TERM\necho started\n\
+         while :; do sleep 0.1; done\n",
+    );
+    let mut rt = Runtime::spawn(
+        &t,
+        &[],
+        &["slow.sh", "--no-port", "--kill-timeout", "5s"],
+        &[],
+    );
+    wait_until("the service to start", || {
+        rt.stdout().contains("slow | started")
+    });
+    rt.signal(Signal::SIGTERM);
+    wait_until("the stop to begin", || {
+        rt.stdout().contains("slow | closing")
+    });
+    rt.signal(Signal::SIGINT);
+    rt.signal(Signal::SIGTERM);
+    assert_eq!(rt.wait().code(), Some(0), "stderr: {}", rt.stderr());
+    assert!(
+        rt.stdout().contains("slow | closed"),
+        "cut short: {}",
+        rt.stdout()
+    );
+    assert_eq!(rt.stderr().matches("stopping every service").count(), 1);
+}
