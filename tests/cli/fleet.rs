@@ -11,13 +11,15 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A web server for the host and for a busybox image alike: busybox's httpd on $PORT,
-/// serving the `www` folder beside it.
-/// Its page says hello with $GREETING.
+/// A web server for the host and for a busybox image alike: busybox's httpd on $PORT (or,
+/// on a host without busybox, python's), serving the `www` folder beside it, whose page says
+/// hello with $GREETING.
 pub const WEB: &str = "#!/bin/sh\nd=$(dirname \"$0\")\nmkdir -p \"$d/www\"\n\
                        echo \"hello from tsm ${GREETING:-}\" > \"$d/www/index.html\"\n\
                        echo \"web listening on $PORT\"\n\
-                       exec busybox httpd -f -p \"$PORT\" -h \"$d/www\"\n";
+                       if command -v busybox >/dev/null 2>&1; then\n\
+                       exec busybox httpd -f -p \"$PORT\" -h \"$d/www\"\nfi\n\
+                       cd \"$d/www\" && exec python3 -m http.server \"$PORT\" --bind 127.0.0.1\n";
 
 /// Records `web.sh` as `web-PORT` (started, answering, then stopped): what the exports read.
 pub fn recorded_web(t: &Tsm, extra: &[&str]) -> (u16, PathBuf) {
