@@ -1,6 +1,7 @@
 //! `tsm runtime` as PID 1 of a PID namespace of its own (`unshare --pid --fork
 //! --mount-proc`), as in a container: the orphans of its services come to it and are reaped
 //! (no zombie stays), and a SIGTERM from outside stops everything with a clean exit.
+#![cfg(target_os = "linux")]
 
 use crate::engines::{available, runs};
 use crate::harness::{wait_until, Tsm};
@@ -8,6 +9,7 @@ use crate::runtime::Runtime;
 use nix::sys::signal::Signal;
 
 /// The processes whose parent is `pid`: (pid, zombie, name).
+#[cfg(target_os = "linux")]
 fn children_of(pid: i32) -> Vec<(i32, bool, String)> {
     std::fs::read_dir("/proc")
         .into_iter()
@@ -37,6 +39,7 @@ fn ns_pids(pid: i32) -> Vec<i32> {
 }
 
 #[test]
+#[cfg(target_os = "linux")]
 fn as_pid_1_it_reaps_orphans_and_leaves_no_zombie() {
     // As root, or else in a user namespace of its own where this user is root.
     let ways: [&[&str]; 2] = [
