@@ -91,7 +91,8 @@ fn config(t: &Tsm, apps: serde_json::Value) -> PathBuf {
     path
 }
 
-/// Lines on stdout and stderr prefixed with each service's name, `tsm list` beside it, a
+/// Lines on stdout and stderr prefixed with each service's name (one started later from
+/// another shell too), `tsm list` beside it, a
 /// SIGTERM stopping what runs (it sees its TERM and says so), and the exit code that of the
 /// worst service: one that exited 3 before the signal.
 #[test]
@@ -125,6 +126,15 @@ fn foreground_lines_sigterm_and_the_worst_code() {
     // The state folder is the usual one: `tsm list` sees the runtime's services.
     assert_eq!(t.status_of(&web), "online");
     assert!(rt.child.try_wait().unwrap().is_none(), "web still runs");
+    // A service started from another shell is followed too, and stopped with the rest.
+    t.script(
+        "extra.sh",
+        "#!/bin/sh\necho 'extra says hi'\nwhile :; do sleep 0.1; done\n",
+    );
+    t.run(&["start", "extra.sh", "--no-port"]).success();
+    wait_until("the later service's line", || {
+        rt.stdout().contains("extra | extra says hi\n")
+    });
     rt.signal(Signal::SIGTERM);
     let status = rt.wait();
     assert!(
@@ -134,6 +144,7 @@ fn foreground_lines_sigterm_and_the_worst_code() {
     );
     assert_eq!(status.code(), Some(3), "stderr: {}", rt.stderr());
     assert_eq!(t.status_of(&web), "stopped");
+    assert_eq!(t.status_of("extra"), "stopped");
 }
 
 /// Every service ending on its own ends the runtime: 0 when all ended cleanly, else the

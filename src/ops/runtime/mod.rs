@@ -4,13 +4,13 @@
 //! turned into a stop of everything (each service's kill timeout honoured), and the worst
 //! exit code returned.
 
+mod follow;
 pub mod lines;
 mod signals;
 
 pub use lines::Lines;
 pub use signals::STOPPING;
 
-use crate::logs::{files_of, follow_until, Source};
 use crate::model::run::RunEnd;
 use crate::model::status::{observe, Status};
 use crate::ops::stop::{stop, Stop};
@@ -19,12 +19,10 @@ use crate::state::store::Entry;
 use crate::state::{lock, supervisor};
 use crate::supervise::reap_all;
 use anyhow::Result;
+use follow::{log_sizes, Followers};
 use signals::{stop_requested, Signals};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// How often the services are looked at when no signal came (a supervisor that is not this
@@ -40,24 +38,26 @@ pub fn run(ctx: &Ctx, lines: Lines, start: &dyn Fn(&mut dyn Write) -> Result<()>
     if let Err(e) = start(&mut std::io::stderr()) {
         // Nothing stays behind a runtime that failed to start: what did start is stopped.
         let stopper = stop_everything(ctx);
-        watch(ctx, &signals, Some(stopper))?;
+        watch(ctx, &signals, Some(stopper), None)?;
         return Err(e);
     }
-    let entries = ctx.store().entries()?;
-    let done = Arc::new(AtomicBool::new(false));
-    let followers = follow_logs(ctx, &entries, &before, lines, &done);
-    let stopped_ok = watch(ctx, &signals, None)?;
-    done.store(true, Ordering::SeqCst);
-    for follower in followers {
-        let _ = follower.join();
-    }
+    let mut followers = Followers::new(lines);
+    followers.add(ctx, &ctx.store().entries()?, &before);
+    let stopped_ok = watch(ctx, &signals, None, Some(&mut followers))?;
+    followers.finish();
     let code = worst_code(&ctx.store().entries()?);
     Ok(if stopped_ok { code } else { code.max(1) })
 }
 
-/// Reaps, answers a stopping signal, and returns once no service of the folder is left (and
-/// a stop under way has ended): whether that stop, if any, succeeded.
-fn watch(ctx: &Ctx, signals: &Signals, mut stopper: Option<JoinHandle<bool>>) -> Result<bool> {
+/// Reaps, answers a stopping signal, follows services started meanwhile (`tsm start` from
+/// another shell), and returns once no service of the folder is left (and a stop under way
+/// has ended): whether that stop, if any, succeeded.
+fn watch(
+    ctx: &Ctx,
+    signals: &Signals,
+    mut stopper: Option<JoinHandle<bool>>,
+    mut followers: Option<&mut Followers>,
+) -> Result<bool> {
     let mut ok = true;
     let mut asked = stopper.is_some();
     loop {
@@ -72,7 +72,11 @@ fn watch(ctx: &Ctx, signals: &Signals, mut stopper: Option<JoinHandle<bool>>) ->
         if let Some(finished) = stopper.take_if(|s| s.is_finished()) {
             ok &= finished.join().unwrap_or(false);
         }
-        if stopper.is_none() && !any_left(ctx)? {
+        let entries = ctx.store().entries()?;
+        if let Some(followers) = followers.as_deref_mut() {
+            followers.add(ctx, &entries, &HashMap::new());
+        }
+        if stopper.is_none() && left(ctx, entries).is_empty() {
             reap_all();
             return Ok(ok);
         }
@@ -94,7 +98,8 @@ fn stop_everything(ctx: &Ctx) -> JoinHandle<bool> {
 
 /// Stops what is left: whether every stop succeeded.
 fn stop_left(ctx: &Ctx) -> bool {
-    let result = left(ctx).and_then(|left| {
+    let result = ctx.store().entries().and_then(|entries| {
+        let left = left(ctx, entries);
         if left.is_empty() {
             return Ok(());
         }
@@ -103,17 +108,12 @@ fn stop_left(ctx: &Ctx) -> bool {
     result.map_err(|e| eprintln!("tsm: {e:#}")).is_ok()
 }
 
-fn any_left(ctx: &Ctx) -> Result<bool> {
-    Ok(!left(ctx)?.is_empty())
-}
-
 /// The services of the folder that run, may run again (their supervisor lives: a backoff, a
 /// cron time, a watch), or are being changed by a command (a restart between its stop and
 /// its start).
-fn left(ctx: &Ctx) -> Result<Vec<String>> {
+fn left(ctx: &Ctx, entries: Vec<Entry>) -> Vec<String> {
     let paths = &ctx.paths;
-    let entries = ctx.store().entries()?;
-    Ok(entries
+    entries
         .into_iter()
         .filter(|entry| {
             supervisor::holder(paths, &entry.name).is_some()
@@ -124,7 +124,7 @@ fn left(ctx: &Ctx) -> Result<Vec<String>> {
                     .is_ok_and(|meta| observe(paths, &entry.name, meta).pid.is_some())
         })
         .map(|entry| entry.name)
-        .collect())
+        .collect()
 }
 
 /// The worst way a service ended, as an exit code: 0 for a clean exit or a stop, the code of
@@ -147,58 +147,4 @@ pub fn worst_code(entries: &[Entry]) -> i32 {
         })
         .max()
         .unwrap_or(0)
-}
-
-/// The size of each log file now, so that following starts where this start's lines do.
-fn log_sizes(dir: &std::path::Path) -> HashMap<PathBuf, u64> {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.path(), e.metadata().ok()?.len())))
-        .collect()
-}
-
-/// One thread following every stdout log to this stdout, one every stderr log to stderr.
-fn follow_logs(
-    ctx: &Ctx,
-    entries: &[Entry],
-    before: &HashMap<PathBuf, u64>,
-    lines: Lines,
-    done: &Arc<AtomicBool>,
-) -> Vec<JoinHandle<()>> {
-    let mut outs = Vec::new();
-    let mut errs = Vec::new();
-    let mut seen = HashSet::new();
-    for entry in entries {
-        let (out, err) = files_of(&ctx.paths, &entry.name, entry.meta.as_ref().ok());
-        for (path, stream, into) in [(out, "stdout", &mut outs), (err, "stderr", &mut errs)] {
-            if seen.insert(path.clone()) {
-                let from = std::fs::File::open(&path)
-                    .ok()
-                    .map(|f| (f, before.get(&path).copied().unwrap_or(0)));
-                into.push(Source {
-                    prefix: lines.prefix(&entry.name, stream),
-                    path,
-                    from,
-                });
-            }
-        }
-    }
-    let clean = lines.clean();
-    let mut threads = Vec::new();
-    for (sources, to_stderr) in [(outs, false), (errs, true)] {
-        let done = done.clone();
-        threads.push(std::thread::spawn(move || {
-            let result = if to_stderr {
-                follow_until(sources, &mut std::io::stderr(), false, clean, &done)
-            } else {
-                follow_until(sources, &mut std::io::stdout(), false, clean, &done)
-            };
-            if let Err(e) = result {
-                eprintln!("tsm: runtime: following the logs: {e}");
-            }
-        }));
-    }
-    threads
 }
