@@ -127,10 +127,10 @@ fn open_rw(paths: &Paths, replace: bool) -> io::Result<File> {
     Ok(file)
 }
 
-fn range(kind: libc::c_int, start: i64, len: i64) -> libc::flock {
+fn range(kind: libc::c_short, start: i64, len: i64) -> libc::flock {
     // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    lock.l_type = kind as libc::c_short;
+    lock.l_type = kind;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
     lock.l_start = start as libc::off_t;
     lock.l_len = len as libc::off_t;
@@ -158,7 +158,7 @@ fn write_slot(file: &File, id: u64, slot: &[u8], patient: bool) -> io::Result<()
     let tries = if patient { 50 } else { 1 };
     let mut taken = Err(io::Error::from_raw_os_error(libc::EAGAIN));
     for _ in 0..tries {
-        let mut lock = range(libc::F_WRLCK, at, SLOT as i64);
+        let mut lock = range(libc::F_WRLCK as libc::c_short, at, SLOT as i64);
         taken = fcntl_lock(file, libc::F_SETLK, &mut lock);
         if taken.is_ok() {
             break;
@@ -167,7 +167,7 @@ fn write_slot(file: &File, id: u64, slot: &[u8], patient: bool) -> io::Result<()
     }
     taken?;
     let written = file.write_all_at(slot, at as u64);
-    let mut unlock = range(libc::F_UNLCK, at, SLOT as i64);
+    let mut unlock = range(libc::F_UNLCK as libc::c_short, at, SLOT as i64);
     let _ = fcntl_lock(file, libc::F_SETLK, &mut unlock);
     written
 }
@@ -198,7 +198,7 @@ pub fn hold(paths: &Paths, id: u64) -> bool {
     let Ok(file) = open_rw(paths, false) else {
         return false;
     };
-    let mut lock = range(libc::F_WRLCK, LIVE_BASE + id as i64, 1);
+    let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
     if fcntl_lock(&file, libc::F_SETLK, &mut lock).is_err() {
         return false;
     }
@@ -249,7 +249,7 @@ impl Snapshot {
 
     /// Who holds the liveness lock of TSM ID `id`, as the kernel says (`F_GETLK`).
     pub fn holder(&self, id: u64) -> Option<i32> {
-        let mut lock = range(libc::F_WRLCK, LIVE_BASE + id as i64, 1);
+        let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
         fcntl_lock(&self.file, libc::F_GETLK, &mut lock).ok()?;
         (lock.l_type != libc::F_UNLCK as libc::c_short && lock.l_pid > 0).then_some(lock.l_pid)
     }
