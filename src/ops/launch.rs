@@ -143,7 +143,7 @@ pub fn listed_swept(
     Vec<crate::state::store::Entry>,
     Option<crate::state::table::Snapshot>,
 )> {
-    let (mut entries, table) = crate::state::table::entries(store)?;
+    let (mut entries, table) = crate::state::listing::entries(store)?;
     entries.retain(|e| {
         !e.meta
             .as_ref()

@@ -5,6 +5,7 @@ pub mod anchor;
 pub mod chain;
 pub mod counter;
 pub mod keys;
+pub mod listing;
 pub mod lock;
 pub mod meta;
 pub mod ownership;

@@ -11,7 +11,6 @@
 use crate::state::anchor;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
-use crate::state::store::{read_entry, sort, Entry, Store};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
@@ -118,7 +117,12 @@ fn open_rw(paths: &Paths, replace: bool) -> io::Result<File> {
     }
     if foreign {
         // Not ours: a fresh file of our own in its place (the other folder keeps its inode).
-        crate::state::store::write_atomic(&path, &want).map_err(io::Error::other)?;
+        let tmp = path.with_file_name(format!(".table.{}.tmp", std::process::id()));
+        let _ = anchor::remove(&tmp);
+        let fresh =
+            crate::state::statefile::create_new(&tmp, crate::state::statefile::PRIVATE_MODE)?;
+        fresh.write_all_at(&want, 0)?;
+        anchor::rename(&tmp, &path)?;
         return open_rw(paths, false);
     }
     // Empty or damaged: the header written again in place (the inode, and with it every
@@ -260,42 +264,4 @@ impl Snapshot {
             let _ = write_slot(&self.file, id, &slot, true);
         }
     }
-}
-
-/// Every meta file, as [`Store::entries`] lists them, read from the table where its slot
-/// copies the file's current version (one `lstat` each) and from the file otherwise (the
-/// slot then written again); with the table, for its liveness locks. A missing table is made
-/// and filled this way; a damaged one has its header and slots written again.
-pub fn entries(store: &Store) -> anyhow::Result<(Vec<Entry>, Option<Snapshot>)> {
-    let paths = store.paths();
-    let names = store.names()?;
-    let Some(snapshot) = Snapshot::read(paths) else {
-        return Ok((store.entries()?, None));
-    };
-    let mut entries = Vec::with_capacity(names.len());
-    for name in names {
-        let path = paths.meta(&name);
-        let stamp = std::fs::symlink_metadata(&path)
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| Stamp::of(&m));
-        if let Some(meta) = stamp.and_then(|s| snapshot.meta(&name, s)) {
-            entries.push(Entry {
-                name,
-                meta: Ok(meta.clone()),
-            });
-            continue;
-        }
-        let Some(entry) = read_entry(&path, &name) else {
-            continue;
-        };
-        if let (Ok(meta), Some(stamp)) = (&entry.meta, stamp) {
-            if let Some(id) = meta.id() {
-                snapshot.repair(id, &meta.to_line(), stamp);
-            }
-        }
-        entries.push(entry);
-    }
-    sort(&mut entries);
-    Ok((entries, Some(snapshot)))
 }
