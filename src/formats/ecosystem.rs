@@ -69,6 +69,31 @@ fn wanted(only: &[String], app: &App) -> bool {
         .any(|o| o == app.app_name() || *o == app.spec.name || *o == file_name_for(app.app_name()))
 }
 
+/// With `--only`: marks the apps the wanted ones depend on, directly or not, as pulled in.
+fn pull_dependencies(parsed: &mut [(App, fields::Refusals)], only: &[String]) {
+    let mut todo: Vec<usize> = (0..parsed.len())
+        .filter(|i| wanted(only, &parsed[*i].0))
+        .collect();
+    while let Some(i) = todo.pop() {
+        let deps: Vec<String> = parsed[i]
+            .0
+            .spec
+            .depends_on
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        for dep in deps {
+            for (j, (app, _)) in parsed.iter_mut().enumerate() {
+                let named = app.app_name() == dep || app.spec.name == dep;
+                if named && !app.pulled_in && !wanted(only, app) {
+                    app.pulled_in = true;
+                    todo.push(j);
+                }
+            }
+        }
+    }
+}
+
 /// Every (or every `--only`) app of the config, checked, plus warnings to show once.
 pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>), TsmError> {
     match config.metadata() {
@@ -99,16 +124,35 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
         .canonicalize()
         .map_err(|e| TsmError::unreadable(format!("config '{}' not found", config.display()), e))?;
     let listed = apps_of(&load(&config)?, &config)?;
-    let mut apps: Vec<App> = Vec::new();
-    let mut refused = fields::Refusals::default();
-    let mut renamed = Vec::new();
+    let mut parsed = Vec::new();
     for (index, app) in listed.iter().enumerate() {
         let mut mine = fields::Refusals::default();
         let app = app::spec(&config, index, app, opts, &mut mine)?;
-        if let Some(only) = &opts.only {
-            if !wanted(only, &app) {
-                continue;
+        parsed.push((app, mine));
+    }
+    if let Some(only) = &opts.only {
+        for name in only {
+            if !parsed
+                .iter()
+                .any(|(a, _)| wanted(std::slice::from_ref(name), a))
+            {
+                return Err(data_error(
+                    &config,
+                    format!("no app named '{name}' (--only)"),
+                ));
             }
+        }
+        pull_dependencies(&mut parsed, only);
+    }
+    let mut apps: Vec<App> = Vec::new();
+    let mut refused = fields::Refusals::default();
+    let mut renamed = Vec::new();
+    for (app, mine) in parsed {
+        if opts.only.is_some()
+            && !app.pulled_in
+            && !wanted(opts.only.as_deref().unwrap_or(&[]), &app)
+        {
+            continue;
         }
         refused.merge(mine);
         if apps.iter().any(|a| a.spec.name == app.spec.name) {
@@ -125,16 +169,6 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
             ));
         }
         apps.push(app);
-    }
-    if let Some(only) = &opts.only {
-        for name in only {
-            if !apps.iter().any(|a| wanted(std::slice::from_ref(name), a)) {
-                return Err(data_error(
-                    &config,
-                    format!("no app named '{name}' (--only)"),
-                ));
-            }
-        }
     }
     if apps.is_empty() {
         return Err(data_error(&config, "no apps to start"));
@@ -155,7 +189,8 @@ pub fn spec_of(config: &Path, app: &str, profile: Option<&str>) -> Result<Spec, 
         profile: profile.map(str::to_string),
     };
     let (mut apps, _) = apps(config, &opts)?;
-    Ok(apps.remove(0).spec)
+    let index = apps.iter().position(|a| !a.pulled_in).unwrap_or(0);
+    Ok(apps.swap_remove(index).spec)
 }
 
 #[cfg(test)]

@@ -127,6 +127,15 @@ keys! {
     /// This instance's value of `increment_var` (CLI).
     IncrementValue = "increment_value",
 
+    // Order and health: written by the CLI at start.
+    /// The services this one waits for before it starts, `NAME[:CONDITION]` words, shell-quoted
+    /// (CLI).
+    DependsOn = "depends_on",
+    /// The readiness probe, as JSON in the config's shape (CLI).
+    ReadinessProbe = "readiness_probe",
+    /// The liveness probe, as JSON in the config's shape (CLI).
+    LivenessProbe = "liveness_probe",
+
     // Life: written by the supervisor on every state change.
     /// What the service is doing, as recorded (supervisor; the CLI on launch and stop).
     Status = "status",
@@ -164,6 +173,12 @@ keys! {
     ExitedAt = "exited_at",
     /// Why the service could not be started (supervisor, CLI).
     Error = "error",
+    /// `starting`, `healthy` or `unhealthy`: what the readiness probe last decided (supervisor;
+    /// only with a readiness probe).
+    Health = "health",
+    /// The last probe results, newest last: `KIND:ok|fail:EPOCH_MS:DETAIL` words, shell-quoted,
+    /// at most 5 (supervisor; only with a probe).
+    ProbeResults = "probe_results",
     /// Output bytes dropped because the log could not take them (supervisor).
     LogDropped = "log_dropped",
     /// The grace between SIGTERM and SIGKILL a stop asked for (`--kill-timeout`), in ms: the

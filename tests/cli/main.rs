@@ -7,6 +7,7 @@ mod authority;
 mod bats;
 mod capped_reads;
 mod cron;
+mod deps;
 mod ecosystem;
 mod escapees;
 mod export;
