@@ -64,6 +64,7 @@ fn bad_probes_are_refused() {
         json!({"tcp_socket": {}, "period_seconds": -1}),
         json!({"tcp_socket": {}, "failure_threshold": 0}),
         json!({"tcp_socket": {"host": "a b"}}),
+        json!({"tcp_socket": {"host": "example.com"}}),
     ] {
         assert!(from_value(&bad).is_err(), "{bad}");
     }

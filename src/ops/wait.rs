@@ -8,6 +8,7 @@ use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::{deadline_in, poll_until, Backoff};
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use anyhow::Result;
 use std::time::Duration;
@@ -23,6 +24,15 @@ pub fn wait_and_say(
     timeout: Duration,
 ) -> Result<()> {
     out.flush()?;
+    let probed = ctx
+        .store()
+        .read(name)?
+        .is_some_and(|m| m.get(Key::ReadinessProbe).is_some());
+    if probed {
+        until_healthy(ctx, name, timeout)?;
+        writeln!(out, "tsm: '{name}' is healthy")?;
+        return Ok(());
+    }
     if let Some(port) = until_listening(ctx, name, timeout)? {
         writeln!(out, "tsm: '{name}' is listening on port {port}")?;
     }
@@ -102,6 +112,43 @@ pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Optio
             Err(failed(ctx, name, &meta, why))
         }
         (None, None) => Ok(None),
+    }
+}
+
+/// Waits for `name`'s readiness probe to pass (its recorded health `healthy`), or fails
+/// when the run ends first or the time is up.
+pub fn until_healthy(ctx: &Ctx, name: &str, timeout: Duration) -> Result<()> {
+    let store = ctx.store();
+    let mut last = None;
+    let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+    let outcome = poll_until(deadline_in(timeout), backoff, || {
+        let meta = match store.read(name) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
+            Err(e) => return Some(Err(e)),
+        };
+        let seen = observe(&ctx.paths, name, &meta);
+        if seen.pid.is_some() && meta.get(Key::Health) == Some("healthy") {
+            return Some(Ok(()));
+        }
+        if seen.pid.is_none() && !matches!(seen.status, Status::Launching | Status::Online) {
+            let why = format!("'{name}' ended ({}) before it was healthy", seen.status);
+            return Some(Err(failed(ctx, name, &meta, why)));
+        }
+        last = Some(meta);
+        None
+    });
+    match (outcome, last) {
+        (Some(result), _) => result,
+        (None, meta) => {
+            let meta = meta.unwrap_or_default();
+            let said = meta.get(Key::Health).unwrap_or("starting").to_string();
+            let why = format!(
+                "'{name}' is {said}, not healthy, after {:.1}s",
+                timeout.as_secs_f64()
+            );
+            Err(failed(ctx, name, &meta, why))
+        }
     }
 }
 

@@ -176,9 +176,11 @@ keys! {
     /// `starting`, `healthy` or `unhealthy`: what the readiness probe last decided (supervisor;
     /// only with a readiness probe).
     Health = "health",
-    /// The last probe results, newest last: `KIND:ok|fail:EPOCH_MS:DETAIL` words, shell-quoted,
-    /// at most 5 (supervisor; only with a probe).
-    ProbeResults = "probe_results",
+    /// The readiness probe's last changes of result, newest last: `ok|fail:EPOCH_MS:DETAIL`
+    /// words, shell-quoted, at most 5 (supervisor; only with that probe).
+    ReadinessResults = "readiness_results",
+    /// The same for the liveness probe (supervisor).
+    LivenessResults = "liveness_results",
     /// Output bytes dropped because the log could not take them (supervisor).
     LogDropped = "log_dropped",
     /// The grace between SIGTERM and SIGKILL a stop asked for (`--kill-timeout`), in ms: the

@@ -16,6 +16,8 @@ mod descendants;
 mod detach;
 mod job;
 pub mod memory;
+mod probe;
+mod probe_io;
 mod pump;
 mod record;
 mod source;

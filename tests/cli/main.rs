@@ -23,6 +23,7 @@ mod pm2;
 mod pm2_commands;
 mod portable;
 mod ports;
+mod probes;
 mod procfile;
 mod repl;
 mod repl_tty;
