@@ -7,6 +7,7 @@ use crate::formats::{ecosystem, procfile};
 use crate::model::spec::{Origin, Spec};
 use crate::ops::halt::halt;
 use crate::ops::launch::launch;
+use crate::ops::order;
 use crate::ops::outcome::report;
 use crate::ops::targets::lock_targets;
 use crate::ops::wait::wait_and_say;
@@ -26,6 +27,8 @@ pub struct Restart {
     pub keep_env: bool,
     /// Wait this long for each service to listen again (`--wait`).
     pub wait: Option<Duration>,
+    /// Restart the running services that depend on the targets too (`--with-dependents`).
+    pub with_dependents: bool,
 }
 
 /// `+KEY` added, `~KEY` changed, `-KEY` removed (values are never shown).
@@ -103,33 +106,47 @@ pub fn restart_spec(ctx: &Ctx, spec: &Spec, id: u64) -> Result<i32> {
 pub fn restart(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Restart) -> Result<()> {
     let store = ctx.store();
     let (picked, _locks) = lock_targets(&store, targets)?;
+    let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
+    let dependents = order::dependents_of(&store.entries()?, &names);
+    if how.with_dependents && !dependents.is_empty() {
+        let mut more: Vec<String> = targets.to_vec();
+        more.extend(dependents.into_iter().map(|(n, _)| n));
+        drop(_locks);
+        let how = Restart {
+            with_dependents: false,
+            ..how
+        };
+        return restart(ctx, out, &more, how);
+    }
+    for (dependent, on) in &dependents {
+        eprintln!(
+            "tsm: note: '{dependent}' depends on '{on}' and may be affected (--with-dependents restarts it too)"
+        );
+    }
     let mut specs = Vec::new();
     for (_, name) in &picked {
         specs.push(fresh_spec(&store, name, how.keep_env)?);
     }
-    let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
-    let stopped = halt(&store, &names, how.kill_timeout);
-    let results = stopped
+    let stopped = order::halt_in_order(&store, &names, how.kill_timeout);
+    // Started again dependencies first: the reverse of the stop's levels.
+    let metas: Vec<_> = names.iter().map(|n| store.read(n).ok().flatten()).collect();
+    let mut results: Vec<Option<Result<String>>> = names.iter().map(|_| None).collect();
+    let mut steps: Vec<_> = stopped
         .into_iter()
         .zip(&picked)
         .zip(specs)
-        .map(|((stop, (id, name)), (spec, changes))| {
-            stop?;
-            let pid = launch(&store, &spec, *id, false)?;
-            // For describe: this run began with a restart by the user.
-            let _ = store.update(name, |m| {
-                m.set(Key::LastRestartReason, "user");
-                true
-            });
-            let mut line = format!("tsm: restarted '{name}' (TSM ID: {id}, PID: {pid})");
-            if !changes.is_empty() {
-                line.push_str(&format!(
-                    "\ntsm: '{name}' environment: {}",
-                    changes.join(" ")
-                ));
+        .map(Some)
+        .collect();
+    for level in order::shutdown_levels(&names, &metas).into_iter().rev() {
+        for i in level {
+            if let Some(((stop, (id, name)), (spec, changes))) = steps[i].take() {
+                results[i] = Some(relaunch(&store, stop, *id, name, &spec, &changes));
             }
-            Ok(line)
-        })
+        }
+    }
+    let results = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(TsmError::Failed("not restarted".into()).into())))
         .collect();
     report(out, &picked, results)?;
     if let Some(timeout) = how.wait {
@@ -138,6 +155,32 @@ pub fn restart(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Restart)
         }
     }
     Ok(())
+}
+
+/// One service of a restart started again after its stop (`stop`), said in a line.
+fn relaunch(
+    store: &Store,
+    stop: Result<bool>,
+    id: u64,
+    name: &str,
+    spec: &Spec,
+    changes: &[String],
+) -> Result<String> {
+    stop?;
+    let pid = launch(store, spec, id, false)?;
+    // For describe: this run began with a restart by the user.
+    let _ = store.update(name, |m| {
+        m.set(Key::LastRestartReason, "user");
+        true
+    });
+    let mut line = format!("tsm: restarted '{name}' (TSM ID: {id}, PID: {pid})");
+    if !changes.is_empty() {
+        line.push_str(&format!(
+            "\ntsm: '{name}' environment: {}",
+            changes.join(" ")
+        ));
+    }
+    Ok(line)
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ mod repl;
 mod repl_tty;
 mod resources;
 mod safety;
+mod shutdown;
 mod start;
 mod startup;
 mod supervision;

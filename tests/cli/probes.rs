@@ -55,12 +55,15 @@ fn an_http_readiness_probe_gives_the_health_everywhere() {
     .success();
     let name = format!("api-{port}");
     wait_until("unhealthy", || health(&t, &name) == "unhealthy");
-    let out = stdout_of(&t.run(&["describe", &name]).success());
+    let describe = || stdout_of(&t.run(&["describe", &name]).success());
+    // The first checks may find the server not listening yet: then it answers 503.
+    wait_until("a 503 in describe", || describe().contains("http 503"));
+    let out = describe();
     assert!(
         out.contains(&format!("GET http://127.0.0.1:{port}/health every 0.1s")),
         "{out}"
     );
-    assert!(out.contains("fail") && out.contains("http 503"), "{out}");
+    assert!(out.contains("result     fail"), "{out}");
     std::fs::write(t.work.join("ready"), "").unwrap();
     wait_until("healthy", || health(&t, &name) == "healthy");
     let table = stdout_of(&t.run(&["list"]).success());
