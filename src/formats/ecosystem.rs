@@ -5,6 +5,8 @@ mod app;
 mod fields;
 mod formats;
 mod node;
+mod pcompose;
+mod pcompose_fields;
 mod values;
 
 use crate::error::TsmError;
@@ -123,12 +125,17 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
     let config: PathBuf = config
         .canonicalize()
         .map_err(|e| TsmError::unreadable(format!("config '{}' not found", config.display()), e))?;
-    let listed = apps_of(&load(&config)?, &config)?;
+    let loaded = load(&config)?;
+    let mut refused = fields::Refusals::default();
     let mut parsed = Vec::new();
-    for (index, app) in listed.iter().enumerate() {
-        let mut mine = fields::Refusals::default();
-        let app = app::spec(&config, index, app, opts, &mut mine)?;
-        parsed.push((app, mine));
+    if pcompose::is_project(&loaded) {
+        parsed = pcompose::apps(&config, &loaded, &mut refused)?;
+    } else {
+        for (index, app) in apps_of(&loaded, &config)?.iter().enumerate() {
+            let mut mine = fields::Refusals::default();
+            let app = app::spec(&config, index, app, opts, &mut mine)?;
+            parsed.push((app, mine));
+        }
     }
     if let Some(only) = &opts.only {
         for name in only {
@@ -145,7 +152,6 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
         pull_dependencies(&mut parsed, only);
     }
     let mut apps: Vec<App> = Vec::new();
-    let mut refused = fields::Refusals::default();
     let mut renamed = Vec::new();
     for (app, mine) in parsed {
         if opts.only.is_some()

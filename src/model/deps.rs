@@ -22,11 +22,13 @@ pub enum Condition {
     /// `process_completed_successfully` (`service_completed_successfully`): it ended with
     /// exit code 0.
     Completed,
+    /// `process_completed` (`service_completed`): it ended, whatever its exit code.
+    Exited,
 }
 
 /// The spellings accepted, for messages.
 pub const CONDITIONS: &str = "process_started, process_listening, process_healthy, \
-                              process_completed_successfully (or service_*)";
+                              process_completed_successfully, process_completed (or service_*)";
 
 impl Condition {
     /// The canonical spelling (`ready` for a bare name).
@@ -37,6 +39,7 @@ impl Condition {
             Condition::Listening => "process_listening",
             Condition::Healthy => "process_healthy",
             Condition::Completed => "process_completed_successfully",
+            Condition::Exited => "process_completed",
         }
     }
 
@@ -51,7 +54,8 @@ impl Condition {
             "started" => Condition::Started,
             "listening" => Condition::Listening,
             "healthy" => Condition::Healthy,
-            "completed_successfully" | "completed" => Condition::Completed,
+            "completed_successfully" => Condition::Completed,
+            "completed" => Condition::Exited,
             _ => {
                 return Err(TsmError::Data(format!(
                     "unknown dependency condition '{text}' (one of {CONDITIONS})"

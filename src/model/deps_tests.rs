@@ -18,6 +18,7 @@ fn every_spelling_of_a_condition() {
         ("service_completed_successfully", Condition::Completed),
         ("process_listening", Condition::Listening),
         ("listening", Condition::Listening),
+        ("process_completed", Condition::Exited),
     ] {
         assert_eq!(Condition::parse(text).unwrap(), want, "{text}");
     }

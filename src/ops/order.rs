@@ -160,6 +160,11 @@ fn reached(ctx: &Ctx, name: &str, condition: Condition, sockets: &mut Option<Sna
         Reached::Failed(format!("'{name}' is {status}{how}"))
     };
     match (condition, seen.status) {
+        (Condition::Exited, Status::Exited | Status::Errored) => Reached::Yes,
+        (Condition::Exited, Status::Stopped | Status::Stopping | Status::Corrupt) => {
+            ended(seen.status)
+        }
+        (Condition::Exited, _) => Reached::Not,
         (_, s @ (Status::Errored | Status::Stopped | Status::Stopping | Status::Corrupt)) => {
             ended(s)
         }

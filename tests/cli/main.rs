@@ -19,6 +19,7 @@ mod layers;
 mod lifecycle;
 mod listing;
 mod logs;
+mod pcompose;
 mod pm2;
 mod pm2_commands;
 mod portable;
