@@ -26,8 +26,8 @@ State:
   resurrect                               start again what `tsm save` wrote
   startup [systemd|launchd] [--install]   run `tsm resurrect` at login (print or install)
   unstartup                               remove what `tsm startup --install` wrote
-  export FORMAT [DIR] [TARGET...]         write systemd, launchd, supervisord, Procfile or
-                                          ecosystem files for services
+  export FORMAT [DIR] [TARGET...]         write systemd, launchd, supervisord, Procfile,
+                                          ecosystem or process-compose files for services
 Shell:
   setup [--profile]                       prepare this machine; put the tsm command on PATH
   repl                                    interactive prompt (TAB completion, /help)

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// systemd, launchd, supervisord, procfile or ecosystem
+    /// systemd, launchd, supervisord, procfile, ecosystem or process-compose
     #[arg(value_name = "FORMAT")]
     pub format: String,
     /// Folder to write into (created if missing; default: the current directory)

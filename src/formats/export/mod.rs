@@ -4,6 +4,7 @@
 
 mod ecosystem;
 mod launchd;
+mod pcompose;
 mod procfile;
 mod supervisord;
 mod systemd;
@@ -17,7 +18,14 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The formats, in the order they are listed.
-pub const FORMATS: &[&str] = &["systemd", "launchd", "supervisord", "procfile", "ecosystem"];
+pub const FORMATS: &[&str] = &[
+    "systemd",
+    "launchd",
+    "supervisord",
+    "procfile",
+    "ecosystem",
+    "process-compose",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -26,6 +34,7 @@ pub enum Format {
     Supervisord,
     Procfile,
     Ecosystem,
+    ProcessCompose,
 }
 
 impl Format {
@@ -37,6 +46,7 @@ impl Format {
             "supervisord" | "supervisor" => Format::Supervisord,
             "procfile" | "Procfile" => Format::Procfile,
             "ecosystem" | "pm2" => Format::Ecosystem,
+            "process-compose" => Format::ProcessCompose,
             _ => {
                 return Err(TsmError::Usage(format!(
                     "unknown export format '{text}' (formats: {})",
@@ -53,6 +63,7 @@ impl Format {
             Format::Supervisord => "supervisord",
             Format::Procfile => "procfile",
             Format::Ecosystem => "ecosystem",
+            Format::ProcessCompose => "process-compose",
         }
     }
 }
@@ -156,6 +167,7 @@ pub fn render(
         Format::Supervisord => supervisord::render(services, settings),
         Format::Procfile => procfile::render(services),
         Format::Ecosystem => ecosystem::render(services),
+        Format::ProcessCompose => pcompose::render(services),
     }
 }
 
