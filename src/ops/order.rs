@@ -15,6 +15,7 @@ use crate::ops::Ctx;
 use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::store::Entry;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// One service of a start, as the order sees it.
@@ -194,6 +195,7 @@ enum Slot {
     Failed,
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Where node `i`'s waits stand: all met, one failed (why), or not yet (the latest deadline
 /// and the dependency still awaited).
 fn verdict(
@@ -204,6 +206,7 @@ fn verdict(
     began: Instant,
     default: Duration,
     sockets: &mut Option<Snapshot>,
+    met: &mut HashSet<(String, Condition)>,
 ) -> Result<(), Result<String, (Instant, String)>> {
     for wait in waits {
         let (services, deadline): (Vec<&str>, Instant) = match &wait.target {
@@ -228,8 +231,14 @@ fn verdict(
             }
         };
         for name in services {
+            // A condition reached is not looked at again during this start.
+            if met.contains(&(name.to_string(), wait.condition)) {
+                continue;
+            }
             match reached(ctx, name, wait.condition, sockets) {
-                Reached::Yes => {}
+                Reached::Yes => {
+                    met.insert((name.to_string(), wait.condition));
+                }
                 Reached::Failed(why) => return Err(Ok(why)),
                 Reached::Not => {
                     let what = format!("'{name}' did not reach {}", wait.condition);
@@ -254,6 +263,7 @@ pub fn start_in_order(
     let began = Instant::now();
     let mut slots = vec![Slot::Pending; nodes.len()];
     let mut pause = Duration::from_millis(1);
+    let mut met = HashSet::new();
     loop {
         let mut sockets = None;
         let mut pending = false;
@@ -264,7 +274,17 @@ pub fn start_in_order(
             }
             let held =
                 |why: String| format!("'{}' not started: its dependency {why}", nodes[i].spec.name);
-            match verdict(ctx, nodes, &slots, &waits[i], began, default, &mut sockets) {
+            let seen = verdict(
+                ctx,
+                nodes,
+                &slots,
+                &waits[i],
+                began,
+                default,
+                &mut sockets,
+                &mut met,
+            );
+            match seen {
                 Ok(()) => {
                     slots[i] = match start(i, failures) {
                         true => Slot::Started(Instant::now()),
