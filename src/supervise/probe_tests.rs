@@ -203,3 +203,42 @@ fn an_exec_probe_is_killed_at_its_timeout() {
     let seen = drive(&mut bad, |s| has(s, Key::Health, "unhealthy"));
     assert!(has(&seen, Key::ReadinessResults, "exit 7"), "{seen:?}");
 }
+
+#[test]
+fn a_server_that_accepts_and_never_answers_times_out() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let check = Check::Http {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        path: "/".into(),
+    };
+    let mut p = probe(check);
+    p.timeout_ms = 150;
+    p.failure_threshold = 1;
+    let mut hung = ProbeSource::new(Kind::Readiness, p, None);
+    hung.run_started();
+    let seen = drive(&mut hung, |s| has(s, Key::Health, "unhealthy"));
+    assert!(
+        has(&seen, Key::ReadinessResults, "no answer in 0.15s"),
+        "{seen:?}"
+    );
+    // A garbage answer is no HTTP status.
+    let garbage = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut c, _) = server.accept().unwrap();
+        let (mut c2, _) = server.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let _ = c2.read(&mut buf);
+        let _ = c2.write_all(b"\x00\xffgarbage\r\n");
+        drop(c2);
+        let _ = c.read(&mut buf);
+    });
+    hung.run_started();
+    let seen = drive(&mut hung, |s| {
+        has(s, Key::ReadinessResults, "not an HTTP answer")
+    });
+    assert!(!seen.is_empty());
+    hung.run_ended();
+    garbage.join().unwrap();
+}

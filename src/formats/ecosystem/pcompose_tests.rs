@@ -146,3 +146,16 @@ fn bad_processes_are_refused_naming_them() {
         assert!(e.contains(want), "{e}");
     }
 }
+
+#[test]
+fn hostile_process_names_stay_file_names() {
+    let (_tmp, config) = project("processes:\n  \"../../evil name\":\n    command: sleep 1\n  \"a\\u0007b\":\n    command: sleep 1\n");
+    let (apps, _) = load(&config);
+    for app in &apps {
+        let name = &app.spec.name;
+        assert!(
+            !name.contains('/') && !name.contains(' ') && !name.chars().any(char::is_control),
+            "{name:?}"
+        );
+    }
+}
