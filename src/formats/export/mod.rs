@@ -2,8 +2,12 @@
 //! every file in memory (refusing a service it cannot express, with the reason) before
 //! [`write_all`] puts anything on disk.
 
+mod apps;
+mod compose;
 mod ecosystem;
+mod kubernetes;
 mod launchd;
+mod nomad;
 mod pcompose;
 mod procfile;
 mod supervisord;
@@ -25,6 +29,9 @@ pub const FORMATS: &[&str] = &[
     "procfile",
     "ecosystem",
     "process-compose",
+    "kubernetes",
+    "compose",
+    "nomad",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +42,9 @@ pub enum Format {
     Procfile,
     Ecosystem,
     ProcessCompose,
+    Kubernetes,
+    Compose,
+    Nomad,
 }
 
 impl Format {
@@ -47,6 +57,9 @@ impl Format {
             "procfile" | "Procfile" => Format::Procfile,
             "ecosystem" | "pm2" => Format::Ecosystem,
             "process-compose" => Format::ProcessCompose,
+            "kubernetes" | "k8s" => Format::Kubernetes,
+            "compose" | "docker-compose" => Format::Compose,
+            "nomad" => Format::Nomad,
             _ => {
                 return Err(TsmError::Usage(format!(
                     "unknown export format '{text}' (formats: {})",
@@ -64,6 +77,9 @@ impl Format {
             Format::Procfile => "procfile",
             Format::Ecosystem => "ecosystem",
             Format::ProcessCompose => "process-compose",
+            Format::Kubernetes => "kubernetes",
+            Format::Compose => "compose",
+            Format::Nomad => "nomad",
         }
     }
 }
@@ -116,6 +132,10 @@ pub struct Settings {
     /// The exporting caller's PATH: launchd starts a job with `/usr/bin:/bin:/usr/sbin:/sbin`
     /// only, where `#!/usr/bin/env node` finds no Homebrew or nvm interpreter.
     pub path: Option<String>,
+    /// Kubernetes, Compose, Nomad's docker driver: the image the services run in.
+    pub image: Option<String>,
+    /// Kubernetes: the namespace of every object.
+    pub namespace: Option<String>,
 }
 
 /// A file to write: its name in the folder, its text, and its mode.
@@ -168,6 +188,9 @@ pub fn render(
         Format::Procfile => procfile::render(services),
         Format::Ecosystem => ecosystem::render(services),
         Format::ProcessCompose => pcompose::render(services),
+        Format::Kubernetes => kubernetes::render(services, settings),
+        Format::Compose => compose::render(services, settings),
+        Format::Nomad => nomad::render(services, settings),
     }
 }
 
@@ -297,7 +320,7 @@ mod tests {
         assert_eq!(err.exit_code(), 64);
         assert_eq!(
             err.to_string(),
-            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem)"
+            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose, nomad)"
         );
         for name in FORMATS {
             assert_eq!(Format::parse(name).unwrap().name(), *name);
