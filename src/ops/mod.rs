@@ -16,6 +16,7 @@ pub mod restart;
 pub mod rows;
 pub mod runtime;
 pub mod scale;
+pub mod shutdown;
 pub mod start;
 pub mod startcheck;
 pub mod stop;

@@ -86,7 +86,11 @@ fn a_dependent_starts_after_its_dependency_listens() {
 #[test]
 fn conditions_in_map_form_completed_and_started() {
     let t = Tsm::new();
-    write(&t, "migrate.sh", "sleep 0.5; date +%s%N > migrate.done\n");
+    write(
+        &t,
+        "migrate.sh",
+        "sleep 0.5; python3 -c 'import time; print(time.time_ns())' > migrate.done\n",
+    );
     let config = stack(
         &t,
         r#"{"name": "migrate", "script": "migrate.sh", "interpreter": "bash", "autorestart": false},

@@ -20,10 +20,10 @@ processes:
     shutdown: {timeout_seconds: 3, signal: 15}
     namespace: backend
   migrate:
-    command: "sleep 0.3; date +%s%N > migrate.done"
+    command: "sleep 0.3; python3 -c 'import time; print(time.time_ns())' > migrate.done"
     availability: {restart: "no"}
   api:
-    command: "date +%s%N > api.start; echo \"api $STACK $SECRET $MODE\"; trap 'echo api >> stops.log; exit 0' TERM; while true; do sleep 0.05; done"
+    command: "python3 -c 'import time; print(time.time_ns())' > api.start; echo \"api $STACK $SECRET $MODE\"; trap 'echo api >> stops.log; exit 0' TERM; while true; do sleep 0.05; done"
     env_file: api.env
     environment: {MODE: "prod"}
     log_location: api.log

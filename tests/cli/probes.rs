@@ -86,7 +86,7 @@ fn wait_waits_for_readiness_and_fails_when_it_never_comes() {
     write(
         &t,
         "slow.sh",
-        "sleep 0.6; date +%s%N > ready.at; exec sleep 300\n",
+        "sleep 0.6; python3 -c 'import time; print(time.time_ns())' > ready.tmp; mv ready.tmp ready.at; exec sleep 300\n",
     );
     let out = t
         .run(&[
@@ -188,9 +188,13 @@ fn a_dependent_waits_for_a_healthy_dependency_with_an_exec_probe() {
     write(
         &t,
         "db.sh",
-        "sleep 0.5; date +%s%N > db.ready; exec sleep 300\n",
+        "sleep 0.5; python3 -c 'import time; print(time.time_ns())' > db.tmp; mv db.tmp db.ready; exec sleep 300\n",
     );
-    write(&t, "app.sh", "date +%s%N > app.start; exec sleep 300\n");
+    write(
+        &t,
+        "app.sh",
+        "python3 -c 'import time; print(time.time_ns())' > app.start; exec sleep 300\n",
+    );
     let config = write(
         &t,
         "stack.json",

@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(err.exit_code(), 64);
         assert_eq!(
             err.to_string(),
-            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose, nomad)"
+            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, process-compose, kubernetes, compose, nomad)"
         );
         for name in FORMATS {
             assert_eq!(Format::parse(name).unwrap().name(), *name);

@@ -36,7 +36,7 @@ fn exports_keep_dependencies_and_probes() {
     std::fs::write(t.work.join("listen.py"), LISTEN).unwrap();
     std::fs::write(
         t.work.join("api.sh"),
-        "date +%s%N > api.start; exec sleep 300\n",
+        "python3 -c 'import time; print(time.time_ns())' > api.start; exec sleep 300\n",
     )
     .unwrap();
     t.run(&[
