@@ -302,3 +302,39 @@ fn depends_on_flag_waits_for_a_running_service() {
     assert!(!t.has_meta("x"));
     t.run(&["delete", "all"]).success();
 }
+
+#[test]
+fn a_dependency_deleted_while_its_dependent_waits_holds_it_back() {
+    let port = free_port();
+    let t = Tsm::new();
+    let config = stack(
+        &t,
+        &format!(
+            r#"{{"name": "db", "script": "listener.py", "interpreter": "python3", "args": ["db", "300"],
+                 "env": {{"PORT": "{port}"}}, "listen_timeout": 60000}},
+               {{"name": "api", "script": "starter.py", "interpreter": "python3", "args": ["api"], "depends_on": ["db"]}}"#
+        ),
+    );
+    let mut start = std::process::Command::new(BIN);
+    start
+        .args(["start", config.to_str().unwrap()])
+        .env("TETRA_DIR", &t.tetra)
+        .env_remove("PORT")
+        .current_dir(&t.work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = start.spawn().unwrap();
+    let db = format!("db-{port}");
+    wait_until("db started", || {
+        t.has_meta(&db) && t.meta(&db).raw("pid").is_some()
+    });
+    t.run(&["delete", &db]).success();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("'api' not started: its dependency"),
+        "{stderr}"
+    );
+    assert!(!t.has_meta("api") && !t.work.join("api.start").exists());
+}
