@@ -284,6 +284,17 @@ fn depends_on_flag_waits_for_a_running_service() {
     .success();
     assert!(stamp(&t, "web.start") > stamp(&t, "db.listen"));
     assert_eq!(t.meta("web").raw("depends_on"), Some(dep.as_str()));
+    // Started again by name, it waits for its recorded dependency too.
+    t.run(&["stop", "all"]).success();
+    t.run(&["start", "web"])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "'web' not started: its dependency",
+        ))
+        .stderr(predicate::str::contains("stopped"));
+    assert_eq!(t.status_of("web"), "stopped");
+    t.run(&["start", &format!("db-{port}")]).success();
+    t.run(&["start", "web"]).success();
     t.run(&[
         "start",
         "python3",
