@@ -96,8 +96,8 @@ fn pull_dependencies(parsed: &mut [(App, fields::Refusals)], only: &[String]) {
     }
 }
 
-/// Every (or every `--only`) app of the config, checked, plus warnings to show once.
-pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>), TsmError> {
+/// The config's canonical path, once it is a regular file of a size a config may have.
+fn readable(config: &Path) -> Result<PathBuf, TsmError> {
     match config.metadata() {
         Err(_) => {
             return Err(TsmError::NoInput(format!(
@@ -122,9 +122,14 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
         }
         Ok(_) => {}
     }
-    let config: PathBuf = config
+    config
         .canonicalize()
-        .map_err(|e| TsmError::unreadable(format!("config '{}' not found", config.display()), e))?;
+        .map_err(|e| TsmError::unreadable(format!("config '{}' not found", config.display()), e))
+}
+
+/// Every (or every `--only`) app of the config, checked, plus warnings to show once.
+pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>), TsmError> {
+    let config = readable(config)?;
     let loaded = load(&config)?;
     let mut refused = fields::Refusals::default();
     let mut parsed = Vec::new();

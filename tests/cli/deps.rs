@@ -349,3 +349,35 @@ fn a_dependency_deleted_while_its_dependent_waits_holds_it_back() {
     );
     assert!(!t.has_meta("api") && !t.work.join("api.start").exists());
 }
+
+#[test]
+fn with_dependents_a_restart_starts_them_once_their_dependency_is_ready_again() {
+    let port = free_port();
+    let t = Tsm::new();
+    let config = stack(
+        &t,
+        &format!(
+            r#"{{"name": "db", "script": "listener.py", "interpreter": "python3", "args": ["db", "0.7"],
+                 "env": {{"PORT": "{port}"}}}},
+               {{"name": "web", "script": "starter.py", "interpreter": "python3", "args": ["web"], "depends_on": ["db"]}}"#
+        ),
+    );
+    t.run(&["start", config.to_str().unwrap()]).success();
+    stamp(&t, "web.start");
+    for f in ["db.listen", "web.start"] {
+        std::fs::remove_file(t.work.join(f)).unwrap();
+    }
+    let out = t
+        .run(&["restart", &format!("db-{port}"), "--with-dependents"])
+        .success();
+    assert!(
+        stdout_of(&out).contains("restarted 'web'"),
+        "{}",
+        stdout_of(&out)
+    );
+    assert!(
+        stamp(&t, "web.start") > stamp(&t, "db.listen"),
+        "web came back before db listened"
+    );
+    t.run(&["delete", "all"]).success();
+}

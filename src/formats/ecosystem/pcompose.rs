@@ -143,6 +143,78 @@ fn dependencies(
     Ok(out)
 }
 
+/// The variables: the project's, then the env files' (relative to `cwd`), then the process's.
+fn environment(
+    p: &Map<String, Value>,
+    cwd: &Path,
+    top_env: &[(String, String)],
+) -> Result<Vec<(String, String)>, TsmError> {
+    let mut env = top_env.to_vec();
+    let env_files: Vec<String> = match p.get("env_file") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(f)) => vec![f.clone()],
+        Some(Value::Array(fs)) => fs
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        Some(_) => {
+            return Err(TsmError::Data(
+                "'env_file' must be a path or a list of paths".into(),
+            ))
+        }
+    };
+    for file in env_files {
+        merge(&mut env, dotenv::read(&cwd.join(&file))?);
+    }
+    merge(&mut env, variables(p.get("environment"), "environment")?);
+    Ok(env)
+}
+
+/// The probes, `log_location` and `replicas`.
+fn runtime(p: &Map<String, Value>, spec: &mut Spec) -> Result<(), TsmError> {
+    for (key, slot) in [
+        ("readiness_probe", &mut spec.probes.readiness),
+        ("liveness_probe", &mut spec.probes.liveness),
+    ] {
+        if let Some(v) = p.get(key).filter(|v| !v.is_null()) {
+            *slot = Some(probe::from_value(v).map_err(|e| e.context(format!("'{key}'")))?);
+        }
+    }
+    probe::check_port(&spec.probes, spec.port)?;
+    if let Some(log) = p.get("log_location").and_then(Value::as_str) {
+        let file = spec.cwd.join(script::expand_home(log));
+        spec.out_file = Some(file.clone());
+        spec.error_file = Some(file);
+    }
+    let mut features = Map::new();
+    if let Some(n) = p.get("replicas").and_then(Value::as_u64).filter(|n| *n > 1) {
+        features.insert("instances".into(), Value::from(n));
+        features.insert("instance_var".into(), Value::from("PC_REPLICA_NUM"));
+        features.insert("exec_mode".into(), Value::from("fork"));
+    }
+    let keep = spec.features.keep_children;
+    spec.features = crate::model::features::from_app(&features, &spec.cwd)?;
+    spec.features.keep_children = keep;
+    Ok(())
+}
+
+/// Every field tsm does not read, named with what happens instead.
+fn name_unhonoured(p: &Map<String, Value>, name: &str, refused: &mut Refusals) {
+    for (key, v) in p {
+        if HONOURED.contains(&key.as_str()) {
+            continue;
+        }
+        match IGNORED.iter().find(|(k, _)| k == key) {
+            Some((_, why)) if !v.is_null() && v != &Value::Bool(false) => {
+                refused.add(key, why.to_string(), name)
+            }
+            Some(_) => {}
+            None => refused.add(key, "not a process-compose field tsm knows".into(), name),
+        }
+    }
+}
+
 /// Process `name` of the project at `config`, turned into an app.
 fn process(
     config: &Path,
@@ -170,25 +242,7 @@ fn process(
         .and_then(Value::as_str)
         .filter(|c| !c.trim().is_empty())
         .ok_or_else(|| TsmError::Data("missing 'command'".into()))?;
-    let mut env = top_env.to_vec();
-    let env_files: Vec<String> = match p.get("env_file") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(f)) => vec![f.clone()],
-        Some(Value::Array(fs)) => fs
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        Some(_) => {
-            return Err(TsmError::Data(
-                "'env_file' must be a path or a list of paths".into(),
-            ))
-        }
-    };
-    for file in env_files {
-        merge(&mut env, dotenv::read(&cwd.join(&file))?);
-    }
-    merge(&mut env, variables(p.get("environment"), "environment")?);
+    let env = environment(p, &cwd, top_env)?;
     let port = match derive::env_port(&env) {
         Some(p) => derive::port(&[PortSource::AppEnv(p)])?.map(|p| p.port),
         None => None,
@@ -206,41 +260,8 @@ fn process(
     spec.policy = policy(p, name, refused)?;
     shutdown(p, &mut spec, refused)?;
     spec.depends_on = dependencies(p, name, refused)?;
-    for (key, slot) in [
-        ("readiness_probe", &mut spec.probes.readiness),
-        ("liveness_probe", &mut spec.probes.liveness),
-    ] {
-        if let Some(v) = p.get(key).filter(|v| !v.is_null()) {
-            *slot = Some(probe::from_value(v).map_err(|e| e.context(format!("'{key}'")))?);
-        }
-    }
-    probe::check_port(&spec.probes, spec.port)?;
-    if let Some(log) = p.get("log_location").and_then(Value::as_str) {
-        let file = cwd.join(script::expand_home(log));
-        spec.out_file = Some(file.clone());
-        spec.error_file = Some(file);
-    }
-    let mut features = Map::new();
-    if let Some(n) = p.get("replicas").and_then(Value::as_u64).filter(|n| *n > 1) {
-        features.insert("instances".into(), Value::from(n));
-        features.insert("instance_var".into(), Value::from("PC_REPLICA_NUM"));
-        features.insert("exec_mode".into(), Value::from("fork"));
-    }
-    let keep = spec.features.keep_children;
-    spec.features = crate::model::features::from_app(&features, &spec.cwd)?;
-    spec.features.keep_children = keep;
-    for (key, v) in p {
-        if HONOURED.contains(&key.as_str()) {
-            continue;
-        }
-        match IGNORED.iter().find(|(k, _)| k == key) {
-            Some((_, why)) if !v.is_null() && v != &Value::Bool(false) => {
-                refused.add(key, why.to_string(), name)
-            }
-            Some(_) => {}
-            None => refused.add(key, "not a process-compose field tsm knows".into(), name),
-        }
-    }
+    runtime(p, &mut spec)?;
+    name_unhonoured(p, name, refused);
     spec.origin = Origin::Ecosystem {
         config: config.to_path_buf(),
         app: name.to_string(),

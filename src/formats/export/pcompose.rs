@@ -59,32 +59,10 @@ fn needs_listen_probe(services: &[Service], s: &Service) -> bool {
         })
 }
 
-fn process(services: &[Service], s: &Service) -> Value {
+/// The probes, their ports spelled out; a TCP readiness probe for a dependency that must
+/// listen.
+fn probes(services: &[Service], s: &Service, p: &mut Map<String, Value>) {
     let spec = &s.spec;
-    let mut p = Map::new();
-    p.insert("command".into(), json!(shell_words::join(spec.argv())));
-    p.insert("working_dir".into(), json!(spec.cwd.display().to_string()));
-    let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    p.insert("environment".into(), json!(env));
-    let mut deps = Map::new();
-    for dep in &spec.depends_on {
-        let targets = exported(services, dep);
-        if targets.is_empty() {
-            deps.insert(
-                dep.name.clone(),
-                json!({ "condition": condition(dep, None) }),
-            );
-        }
-        for t in targets {
-            deps.insert(
-                t.name().to_string(),
-                json!({ "condition": condition(dep, Some(t)) }),
-            );
-        }
-    }
-    if !deps.is_empty() {
-        p.insert("depends_on".into(), Value::Object(deps));
-    }
     let readiness = spec.probes.readiness.clone().or_else(|| {
         needs_listen_probe(services, s).then(|| {
             let mut tcp = probe::with_check(
@@ -112,6 +90,35 @@ fn process(services: &[Service], s: &Service) -> Value {
     if let Some(l) = &spec.probes.liveness {
         p.insert("liveness_probe".into(), with_port(l));
     }
+}
+
+fn process(services: &[Service], s: &Service) -> Value {
+    let spec = &s.spec;
+    let mut p = Map::new();
+    p.insert("command".into(), json!(shell_words::join(spec.argv())));
+    p.insert("working_dir".into(), json!(spec.cwd.display().to_string()));
+    let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    p.insert("environment".into(), json!(env));
+    let mut deps = Map::new();
+    for dep in &spec.depends_on {
+        let targets = exported(services, dep);
+        if targets.is_empty() {
+            deps.insert(
+                dep.name.clone(),
+                json!({ "condition": condition(dep, None) }),
+            );
+        }
+        for t in targets {
+            deps.insert(
+                t.name().to_string(),
+                json!({ "condition": condition(dep, Some(t)) }),
+            );
+        }
+    }
+    if !deps.is_empty() {
+        p.insert("depends_on".into(), Value::Object(deps));
+    }
+    probes(services, s, &mut p);
     let restart = match spec.policy.mode {
         Mode::Always => "always",
         Mode::OnFailure => "on_failure",
