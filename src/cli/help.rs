@@ -11,7 +11,8 @@ Usage: tsm <command> [arguments]
 Services:
   start SCRIPT [NAME] [-- ARGS...]        start SCRIPT as service NAME-PORT (--port N, --env FILE)
   stop TARGET...                          stop services (TERM, then KILL after --kill-timeout)
-  restart TARGET...                       stop and start again, keeping ID and name
+  restart TARGET...                       stop and start again, keeping ID, name and the
+                                          environment it was started with (--update-env)
   delete, del TARGET...                   stop and forget services (logs are kept)
   scale APP N                             run N instances of an app (-i N at start)
   reload APP|TARGET...                    restart instances one at a time, each listening

@@ -21,11 +21,16 @@ pub struct ReloadArgs {
     /// Grace between SIGTERM and SIGKILL (default: the service's own)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
+    /// Start from this shell's environment (recorded from now on), not the one each service
+    /// was first started from
+    #[arg(long)]
+    pub update_env: bool,
 }
 
 impl Run for ReloadArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
+        let ctx = &ctx.with_update_env(self.update_env);
         reload(ctx, out, &self.targets, timeout, self.kill_timeout)
     }
 }

@@ -31,6 +31,10 @@ pub struct RestartArgs {
     /// How long --wait waits (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub wait_timeout: Option<u64>,
+    /// Start from this shell's environment (recorded from now on), not the one the service
+    /// was first started from
+    #[arg(long)]
+    pub update_env: bool,
     /// With an ecosystem config: apply each app's `env_PROFILE` (pm2's `--env PROFILE`)
     #[arg(long = "env", value_name = "PROFILE")]
     pub env_profile: Option<String>,
@@ -46,6 +50,7 @@ impl RestartArgs {
 
 impl Run for RestartArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let ctx = &ctx.with_update_env(self.update_env);
         // A config restarts (or starts) every app it lists, its env profile applied afresh.
         if !self.keep_env && self.targets.iter().all(|t| ecosystem::is_config(t)) {
             return restart_configs(

@@ -15,8 +15,8 @@ use crate::model::spec::{Origin, Spec, DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LOG_RETA
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// The longest name: every file tsm derives from it (`.NAME.env.json.PID.tmp`, the longest,
-/// adds 25 bytes) must fit the 255 bytes a file name may have.
+/// The longest name: every file tsm derives from it (`.NAME.start-env.json.PID.tmp`, the
+/// longest, adds 31 bytes) must fit the 255 bytes a file name may have.
 pub const MAX_NAME_LEN: usize = 200;
 
 /// Where a PORT comes from, declared in precedence order: of the sources a service has, the

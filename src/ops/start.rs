@@ -77,7 +77,7 @@ impl<'a> Starter<'a> {
             Some(id) => (id, false),
             None => (store.alloc_id_above(first_free_id(&self.entries))?, true),
         };
-        let pid = launch::launch(&store, spec, id, fresh)?;
+        let pid = launch::launch(&store, spec, id, fresh, self.ctx.update_env)?;
         self.remember(spec, id);
         Ok(Started { id, pid })
     }

@@ -40,6 +40,10 @@ pub struct StartArgs {
     /// Unstable restarts in a row before giving up as errored (default 16)
     #[arg(long, value_name = "N")]
     pub max_restarts: Option<u32>,
+    /// A stopped service starts from this shell's environment (recorded from now on), not
+    /// the one it was first started from
+    #[arg(long)]
+    pub update_env: bool,
     /// Start even when something already listens on the PORT
     #[arg(long)]
     pub force: bool,

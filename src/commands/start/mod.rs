@@ -25,6 +25,7 @@ use std::time::Duration;
 
 impl Run for StartArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let ctx = &ctx.with_update_env(self.update_env);
         if self.procfile.is_some() || procfile::is_procfile(&self.script) {
             return self.start_procfile(ctx, out);
         }
