@@ -25,12 +25,17 @@ pub struct ReloadArgs {
     /// was first started from
     #[arg(long)]
     pub update_env: bool,
+    /// With an ecosystem config or Procfile: only these apps (comma-separated)
+    #[arg(long, value_name = "APPS", value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 impl Run for ReloadArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
         let ctx = &ctx.with_update_env(self.update_env);
-        reload(ctx, out, &self.targets, timeout, self.kill_timeout)
+        let entries = ctx.store().entries()?;
+        let targets = crate::ops::targets::only_apps(&entries, &self.targets, &self.only)?;
+        reload(ctx, out, &targets, timeout, self.kill_timeout)
     }
 }

@@ -35,6 +35,9 @@ pub struct RestartArgs {
     /// was first started from
     #[arg(long)]
     pub update_env: bool,
+    /// With an ecosystem config or Procfile: only these apps (comma-separated)
+    #[arg(long, value_name = "APPS", value_delimiter = ',')]
+    pub only: Vec<String>,
     /// With an ecosystem config: apply each app's `env_PROFILE` (pm2's `--env PROFILE`)
     #[arg(long = "env", value_name = "PROFILE")]
     pub env_profile: Option<String>,
@@ -53,19 +56,23 @@ impl Run for RestartArgs {
         let ctx = &ctx.with_update_env(self.update_env);
         // A config restarts (or starts) every app it lists, its env profile applied afresh.
         if !self.keep_env && self.targets.iter().all(|t| ecosystem::is_config(t)) {
+            // The config is read again: `--only` picks its apps (checked against it).
+            let only = (!self.only.is_empty()).then(|| self.only.clone());
             return restart_configs(
                 ctx,
                 out,
                 &self.targets,
-                self.env_profile.as_deref(),
+                (self.env_profile.as_deref(), only),
                 self.wait(),
             );
         }
+        let entries = ctx.store().entries()?;
+        let targets = crate::ops::targets::only_apps(&entries, &self.targets, &self.only)?;
         let how = Restart {
             kill_timeout: self.kill_timeout,
             keep_env: self.keep_env,
             wait: self.wait(),
         };
-        restart(ctx, out, &self.targets, how)
+        restart(ctx, out, &targets, how)
     }
 }

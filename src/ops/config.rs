@@ -281,7 +281,7 @@ pub fn restart_configs(
     ctx: &Ctx,
     out: &mut dyn Write,
     configs: &[String],
-    profile: Option<&str>,
+    (profile, only): (Option<&str>, Option<Vec<String>>),
     wait: Option<Duration>,
 ) -> Result<()> {
     for target in configs {
@@ -298,7 +298,7 @@ pub fn restart_configs(
         };
         let how = ConfigStart {
             options: AppOptions {
-                only: None,
+                only: only.clone(),
                 profile: profile.map(str::to_string).or_else(recorded),
             },
             force: false,

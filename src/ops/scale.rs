@@ -71,8 +71,7 @@ pub fn start_cli(
     out: &mut dyn Write,
     spec: &Spec,
     count: &str,
-    mode: Option<&str>,
-    force: bool,
+    (mode, merge_logs, force): (Option<&str>, bool, bool),
 ) -> Result<Vec<String>> {
     let count = parse_count(count)?;
     // As pm2: -i on a node script means cluster mode.
@@ -90,6 +89,7 @@ pub fn start_cli(
     let _turn = ctx.store().app_lock(&app)?;
     let mut plan = Plan::new(count);
     plan.increment_var = Some("PORT".into());
+    plan.merge_logs = merge_logs;
     let specs = expand(spec, &plan, &app, &ctx.paths.logs())?;
     start_instances(ctx, out, &specs, force)
 }

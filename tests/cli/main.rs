@@ -21,6 +21,8 @@ mod logs;
 mod pm2;
 mod pm2_commands;
 mod pm2_env;
+mod pm2_flags;
+mod pm2_start;
 mod portable;
 mod ports;
 mod procfile;
