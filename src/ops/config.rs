@@ -269,7 +269,11 @@ pub fn start_config(
                 .filter(|_| app.wait_ready && how.wait_timeout.is_none())
                 .or(how.wait_timeout)
                 .unwrap_or(DEFAULT_WAIT_MS);
-            failures.check(wait_and_say(ctx, out, name, Duration::from_millis(ms)));
+            let timeout = Duration::from_millis(ms);
+            failures.check(match app.wait_ready {
+                true => crate::ops::wait::wait_ready_and_say(ctx, out, name, timeout),
+                false => wait_and_say(ctx, out, name, timeout),
+            });
         }
     }
     failures.into_result()

@@ -164,6 +164,9 @@ keys! {
     ExitedAt = "exited_at",
     /// Why the service could not be started (supervisor, CLI).
     Error = "error",
+    /// The pid of the run that said it is ready (`process.send('ready')` on its IPC channel);
+    /// removed when a run starts (supervisor).
+    Ready = "ready",
     /// Output bytes dropped because the log could not take them (supervisor).
     LogDropped = "log_dropped",
     /// The grace between SIGTERM and SIGKILL a stop asked for (`--kill-timeout`), in ms: the

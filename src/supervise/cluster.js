@@ -39,6 +39,13 @@ function fork(i) {
   const worker = cluster.fork({ [instanceVar]: String(i), TSM_WORKER: String(i) });
   worker.tsmSlot = i;
   worker.on('listening', () => { worker.tsmListening = true; publish(); });
+  // pm2's readiness: once every worker has said process.send('ready'), so does the launcher.
+  worker.on('message', (message) => {
+    if (message !== 'ready') return;
+    worker.tsmReady = true;
+    const all = slots.length === count && slots.every((s) => s.worker && s.worker.tsmReady);
+    if (all && typeof process.send === 'function') process.send('ready');
+  });
   return worker;
 }
 

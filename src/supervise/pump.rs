@@ -34,6 +34,8 @@ pub trait Hooks: Chores {
     fn dropped(&mut self, bytes: u64);
     /// The main process exited 0 leaving this daemon (pid, start stamp): it is followed now.
     fn following(&mut self, pid: i32, start: u64);
+    /// The service said it is ready (`process.send('ready')`).
+    fn ready(&mut self, pid: i32);
 }
 
 /// One run of the service, as the loop sees it.
@@ -132,6 +134,13 @@ pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
             break;
         };
         p.fire_sources(&ready.sources);
+        if p.run
+            .sources
+            .iter_mut()
+            .fold(false, |r, s| s.take_ready() | r)
+        {
+            hooks.ready(p.run.pid);
+        }
         p.read_pipes(ready.pipes);
         if ready.wake {
             wake.drain();

@@ -33,6 +33,14 @@ pub trait Source {
     fn revives(&self) -> bool {
         true
     }
+    /// A descriptor to give the next run (the IPC channel's end), made before it spawns.
+    fn child_end(&mut self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
+    /// Whether the service said it is ready (`process.send('ready')`) since last asked.
+    fn take_ready(&mut self) -> bool {
+        false
+    }
 }
 
 /// Whether `source` is due: its descriptor is readable or its deadline has passed.

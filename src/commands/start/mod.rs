@@ -181,7 +181,10 @@ impl StartArgs {
             return Ok(());
         }
         let timeout = Duration::from_millis(self.wait_ms().unwrap_or(DEFAULT_WAIT_MS));
-        wait_and_say(ctx, out, name, timeout)
+        match self.wait_ready {
+            true => crate::ops::wait::wait_ready_and_say(ctx, out, name, timeout),
+            false => wait_and_say(ctx, out, name, timeout),
+        }
     }
 
     fn policy(&self) -> Policy {
