@@ -10,8 +10,9 @@ use crate::commands::{
     delete::DeleteArgs, describe::DescribeArgs, doctor::DoctorArgs, export::ExportArgs,
     flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, ports::PortsArgs,
     reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs, restart::RestartArgs,
-    save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, start::StartArgs, startup::StartupArgs,
-    startup::UnstartupArgs, stop::StopArgs, Run,
+    save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, small::EnvArgs, small::KillArgs,
+    small::PidArgs, small::PingArgs, small::PrettylistArgs, small::SendSignalArgs,
+    start::StartArgs, startup::StartupArgs, startup::UnstartupArgs, stop::StopArgs, Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -24,10 +25,14 @@ use std::io::Write;
     name = "tsm",
     bin_name = "tsm",
     version,
+    disable_version_flag = true,
     about = "Tetra Service Manager: pm2-style services for the shell, one small supervisor each",
     override_help = help::HELP
 )]
 pub struct Cli {
+    /// Print the version (pm2's -v)
+    #[arg(short = 'v', short_alias = 'V', long = "version", action = clap::ArgAction::Version)]
+    pub version: (),
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -92,6 +97,19 @@ pub enum Command {
     /// A live dashboard: every service's status, cpu, memory and log; keys to restart,
     /// stop/start, delete and filter (needs a terminal)
     Monit(MonitArgs),
+    /// A service's environment as its run got it (KEY=VALUE lines)
+    Env(EnvArgs),
+    /// The pid of services (all by default); a stopped one prints nothing
+    Pid(PidArgs),
+    /// Send a signal to services' main processes (pm2's sendSignal)
+    #[command(name = "sendSignal", alias = "send-signal")]
+    SendSignal(SendSignalArgs),
+    /// The process list as indented JSON (pm2's prettylist)
+    Prettylist(PrettylistArgs),
+    /// pm2's ping: tsm has no daemon; says so
+    Ping(PingArgs),
+    /// pm2's kill: no daemon to kill; stops every service
+    Kill(KillArgs),
 }
 
 impl Command {
@@ -121,6 +139,12 @@ impl Command {
             Command::Reset(a) => a,
             Command::Jlist(a) => a,
             Command::ReloadLogs(a) => a,
+            Command::Env(a) => a,
+            Command::Pid(a) => a,
+            Command::SendSignal(a) => a,
+            Command::Prettylist(a) => a,
+            Command::Ping(a) => a,
+            Command::Kill(a) => a,
             Command::Repl(_) | Command::Monit(_) => {
                 return Err(crate::error::TsmError::Usage(
                     "this command runs only from the command line, not from the REPL".into(),

@@ -23,6 +23,7 @@ mod pm2_commands;
 mod pm2_env;
 mod pm2_flags;
 mod pm2_ready;
+mod pm2_small;
 mod pm2_start;
 mod portable;
 mod ports;
