@@ -42,7 +42,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a script as a service named NAME-PORT
-    #[command(alias = "startOrRestart", alias = "startOrReload")]
+    #[command(
+        alias = "startOrRestart",
+        alias = "startOrReload",
+        alias = "startOrGracefulReload"
+    )]
     Start(StartArgs),
     /// Stop services (SIGTERM to their process group, SIGKILL after the kill timeout)
     Stop(StopArgs),
@@ -52,7 +56,7 @@ pub enum Command {
     #[command(alias = "del")]
     Delete(DeleteArgs),
     /// List services with their TSM IDs
-    #[command(alias = "ls", alias = "status")]
+    #[command(alias = "ls", alias = "status", alias = "l", alias = "ps")]
     List(ListArgs),
     /// Show the port of each service
     Ports(PortsArgs),
@@ -61,9 +65,10 @@ pub enum Command {
     /// Empty the log files of services (all by default) while they run
     Flush(FlushArgs),
     /// Show everything tsm knows about services
-    #[command(alias = "show")]
+    #[command(alias = "show", alias = "desc", alias = "info")]
     Describe(DescribeArgs),
     /// Write the running set to $TETRA_DIR/tsm/dump.json
+    #[command(alias = "dump")]
     Save(SaveArgs),
     /// Start again what `tsm save` wrote (IDs kept where free)
     Resurrect(ResurrectArgs),

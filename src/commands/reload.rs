@@ -19,11 +19,11 @@ pub struct ReloadArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub wait_timeout: Option<u64>,
     /// Grace between SIGTERM and SIGKILL (default: the service's own)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(short = 'k', long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
     /// Start from this shell's environment (recorded from now on), not the one each service
     /// was first started from
-    #[arg(long)]
+    #[arg(short = 'a', long)]
     pub update_env: bool,
     /// With an ecosystem config or Procfile: only these apps (comma-separated)
     #[arg(long, value_name = "APPS", value_delimiter = ',')]

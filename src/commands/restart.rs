@@ -20,7 +20,7 @@ pub struct RestartArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(short = 'k', long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
     /// Start again with the recorded environment instead of re-reading env files and configs
     #[arg(long)]
@@ -33,7 +33,7 @@ pub struct RestartArgs {
     pub wait_timeout: Option<u64>,
     /// Start from this shell's environment (recorded from now on), not the one the service
     /// was first started from
-    #[arg(long)]
+    #[arg(short = 'a', long)]
     pub update_env: bool,
     /// With an ecosystem config or Procfile: only these apps (comma-separated)
     #[arg(long, value_name = "APPS", value_delimiter = ',')]

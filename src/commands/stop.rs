@@ -14,7 +14,7 @@ pub struct StopArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(short = 'k', long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
     /// Also kill a process of the service that escaped its group and still holds the PORT
     #[arg(long)]

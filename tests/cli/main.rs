@@ -25,6 +25,7 @@ mod pm2_flags;
 mod pm2_ready;
 mod pm2_small;
 mod pm2_start;
+mod pm2_table;
 mod portable;
 mod ports;
 mod procfile;

@@ -13,7 +13,7 @@ pub struct StartArgs {
     #[arg(long, value_name = "N")]
     pub port: Option<String>,
     /// Grace between SIGTERM and SIGKILL on stop: 500ms, 5s, 1m (bare number: milliseconds)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(short = 'k', long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
     /// Rotate a log file before it grows past this size: 500K, 10M, 1G (default: never;
     /// also TSM_MAX_LOG_SIZE)
@@ -43,7 +43,7 @@ pub struct StartArgs {
     pub max_restarts: Option<u32>,
     /// A stopped service starts from this shell's environment (recorded from now on), not
     /// the one it was first started from
-    #[arg(long)]
+    #[arg(short = 'a', long)]
     pub update_env: bool,
     /// Start even when something already listens on the PORT
     #[arg(long)]
@@ -79,7 +79,7 @@ pub struct StartArgs {
     pub formation: Option<String>,
     /// Restart the service gracefully at these times (cron syntax, local time; 6 fields = with
     /// seconds): '0 3 * * *'
-    #[arg(long, value_name = "EXPR")]
+    #[arg(short = 'c', long, alias = "cron", value_name = "EXPR")]
     pub cron_restart: Option<String>,
     /// Restart when a file changes under the current directory, or under --watch=PATH,PATH
     #[arg(long, value_name = "PATHS", num_args = 0..=1, require_equals = true,
@@ -115,6 +115,9 @@ pub struct StartArgs {
     /// Write stdout and stderr both to this file (without -o and -e)
     #[arg(short = 'l', long = "log", value_name = "FILE", conflicts_with_all = ["output", "error"])]
     pub log: Option<String>,
+    /// Discard stdout and stderr (as -o /dev/null -e /dev/null)
+    #[arg(long, conflicts_with_all = ["output", "error", "log"])]
+    pub disable_logs: bool,
     /// With -i: the instances share one log (logs/APP.out, .err)
     #[arg(long)]
     pub merge_logs: bool,

@@ -59,6 +59,10 @@ impl StartArgs {
             "NULL" | "/dev/null" => PathBuf::from("/dev/null"),
             _ => ctx.cwd.join(expand_home(file)),
         };
+        if self.disable_logs {
+            spec.out_file = Some(PathBuf::from("/dev/null"));
+            spec.error_file = Some(PathBuf::from("/dev/null"));
+        }
         if let Some(both) = &self.log {
             spec.out_file = Some(path(both));
             spec.error_file = Some(path(both));
