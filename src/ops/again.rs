@@ -64,7 +64,7 @@ pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Optio
                 config,
                 app,
                 profile,
-            } => ecosystem::spec_of(config, app, profile.as_deref())?,
+            } => ecosystem::spec_of(config, app, profile.as_deref(), Some(&recorded.cwd))?,
             Origin::Cli => recorded,
         };
         if spec.name != entry.name {

@@ -50,6 +50,16 @@ fn preflight(
     let snapshot = Snapshot::read();
     for (index, (app, live)) in apps.iter().enumerate() {
         let spec = &app.spec;
+        // An instance named as another app (`w` ×2 → `w-1`, beside an app `w-1`): found
+        // here, before anything starts.
+        if let Some((other, _)) = apps[..index].iter().find(|(a, _)| a.spec.name == spec.name) {
+            problems.push(format!(
+                "apps '{}' and '{}' would both run as '{}': rename one",
+                other.app_name(),
+                app.app_name(),
+                spec.name
+            ));
+        }
         for (what, file) in [
             ("out_file", &spec.out_file),
             ("error_file", &spec.error_file),
@@ -304,6 +314,7 @@ pub fn restart_configs(
             options: AppOptions {
                 only: only.clone(),
                 profile: profile.map(str::to_string).or_else(recorded),
+                shell_cwd: Some(ctx.cwd.clone()),
             },
             force: false,
             wait: wait.is_some(),

@@ -64,7 +64,7 @@ fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<St
                     app,
                     profile,
                 } if !keep_env => crate::model::spread::again(
-                    ecosystem::spec_of(config, app, profile.as_deref())?,
+                    ecosystem::spec_of(config, app, profile.as_deref(), Some(&spec.cwd))?,
                     &meta,
                     &store.paths().logs(),
                 )?,

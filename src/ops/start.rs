@@ -8,6 +8,7 @@ use crate::model::spec::Spec;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::{halt, launch, startcheck, Ctx};
+use crate::state::keys::Key;
 use crate::state::store::{first_free_id, Entry};
 use crate::state::supervisor;
 use crate::state::unrecorded;
@@ -63,6 +64,9 @@ impl<'a> Starter<'a> {
             if observe(&ctx.paths, &spec.name, meta).status.is_running() {
                 return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
             }
+        }
+        if let Some(meta) = &existing {
+            say_moved(meta, spec);
         }
         refuse_case_twin(&spec.name, &self.entries)?;
         if let Some(port) = spec.port.filter(|_| !force) {
@@ -188,4 +192,24 @@ pub fn warn_fixed_port(spec: &Spec) {
             spec.script.display()
         );
     }
+}
+
+/// A stopped name started again with another script or folder says so (it is the same
+/// service, ID kept, running something else now).
+fn say_moved(old: &crate::state::meta::Meta, spec: &Spec) {
+    let (script, cwd) = (
+        spec.script.display().to_string(),
+        spec.cwd.display().to_string(),
+    );
+    let (was_script, was_cwd) = (
+        old.get(Key::Script).unwrap_or(""),
+        old.get(Key::Cwd).unwrap_or(""),
+    );
+    if was_script.is_empty() || (was_script == script && was_cwd == cwd) {
+        return;
+    }
+    eprintln!(
+        "tsm: '{}' ran {was_script} in {was_cwd}; it now runs {script} in {cwd}",
+        spec.name
+    );
 }

@@ -20,6 +20,7 @@ mod listing;
 mod logs;
 mod pm2;
 mod pm2_commands;
+mod pm2_configs;
 mod pm2_env;
 mod pm2_flags;
 mod pm2_ready;

@@ -142,6 +142,7 @@ impl StartArgs {
             options: AppOptions {
                 only: (!self.only.is_empty()).then(|| self.only.clone()),
                 profile,
+                shell_cwd: Some(ctx.cwd.clone()),
             },
             force: self.force,
             wait: self.waits(),

@@ -21,6 +21,9 @@ pub struct AppOptions {
     pub only: Option<Vec<String>>,
     /// `--env production`: apply each app's `env_production`.
     pub profile: Option<String>,
+    /// The shell's folder: an app without `cwd` runs there when its script is found there,
+    /// as pm2 resolves it (else in the config's folder).
+    pub shell_cwd: Option<PathBuf>,
 }
 
 /// An app ready to start: its spec and what the start does around it.
@@ -130,8 +133,16 @@ fn environment(
     f: &Fields,
     cwd: &Path,
     opts: &AppOptions,
+    refused: &mut Refusals,
 ) -> Result<(Option<PathBuf>, Vars), TsmError> {
-    let env_file = f.text("env_file").map(|file| cwd.join(file));
+    let mut env_file = f.text("env_file").map(|file| cwd.join(file));
+    // tsm's own field, which pm2 ignores: a missing file is said, and the app starts.
+    if let Some(path) = env_file.as_ref().filter(|p| !p.exists()) {
+        let app = f.text("name").unwrap_or_default();
+        let why = format!("'{}' does not exist; not read", path.display());
+        refused.add("env_file", why, &app);
+        env_file = None;
+    }
     let mut env = match &env_file {
         Some(path) => dotenv::read(path)?,
         None => Vec::new(),
@@ -280,9 +291,14 @@ fn checked(
 ) -> Result<App, TsmError> {
     let f = Fields(fields);
     let folder = config.parent().unwrap_or(Path::new("/"));
-    let cwd = match f.text("cwd") {
-        Some(c) => folder.join(expand_home(&c)),
-        None => folder.to_path_buf(),
+    let cwd = match (f.text("cwd"), &opts.shell_cwd, f.text("script")) {
+        (Some(c), _, _) => folder.join(expand_home(&c)),
+        (None, Some(shell), Some(script))
+            if Path::new(&script).is_relative() && shell.join(&script).is_file() =>
+        {
+            shell.clone()
+        }
+        _ => folder.to_path_buf(),
     };
     if !cwd.is_dir() {
         let why = format!("cwd '{}' is not a folder", cwd.display());
@@ -293,14 +309,27 @@ fn checked(
         .ok_or_else(|| TsmError::Data("missing 'script'".into()))?;
     let program = program(&f, &raw_script, &cwd)?;
     let interpreter_args = f.words("interpreter_args")?;
-    let (env_file, env) = environment(&f, &cwd, opts)?;
+    let (env_file, env) = environment(&f, &cwd, opts, refused)?;
+    let app_name = app_name(&f, &raw_script, opts);
+    // A PORT that is no port number (a Go listen address, ':8080') goes to the app as given,
+    // as pm2 passes it; tsm's port contract (naming, checks, --wait) is off for the app.
+    let env_port = derive::env_port(&env).filter(|text| {
+        let number = crate::model::port::parse_port(text).is_some();
+        if !number {
+            let why = format!(
+                "PORT '{text}' is no port number: passed to the app as given, without tsm's \
+                 port checks"
+            );
+            refused.add("PORT", why, &app_name);
+        }
+        number
+    });
     let sources = [
-        derive::env_port(&env).map(PortSource::AppEnv),
+        env_port.map(PortSource::AppEnv),
         Some(PortSource::Script(&program.text)),
     ];
     let sources: Vec<PortSource> = sources.into_iter().flatten().collect();
     let port = derive::port(&sources)?.map(|p| p.port);
-    let app_name = app_name(&f, &raw_script, opts);
     let mut spec = Spec::new(
         derive::name(&file_name_for(&app_name), port)?,
         program.script,

@@ -22,7 +22,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("pid", "pid_file"),
     ("cron", "cron_restart"),
     ("combine_logs", "merge_logs"),
-    ("user", "uid"),
 ];
 
 /// Fields read by `app.rs` (after aliasing), and tsm's own additions.
@@ -86,6 +85,7 @@ const IGNORED: &[(&str, &str)] = &[
         "tsm sends SIGKILL once, after kill_timeout",
     ),
     ("uid", "the app runs as the user who runs tsm"),
+    ("user", "the app runs as the user who runs tsm"),
     ("gid", "the app runs as the user who runs tsm"),
     ("username", "the app runs as the user who runs tsm"),
     (
