@@ -74,6 +74,8 @@ keys! {
     KillTimeout = "kill_timeout",
     /// `false`: a stop signals only the main process (CLI).
     Treekill = "treekill",
+    /// `1`: a stop sends `'shutdown'` on the IPC channel instead of SIGTERM (CLI).
+    ShutdownWithMessage = "shutdown_with_message",
     /// Restart the service when its tree stays above this many bytes (CLI).
     MaxMemoryRestart = "max_memory_restart",
 

@@ -107,6 +107,13 @@ impl Source for Channel {
         Some(theirs.into())
     }
 
+    fn shutdown(&mut self) -> bool {
+        use std::io::Write;
+        self.ours
+            .as_mut()
+            .is_some_and(|s| s.write_all(b"\"shutdown\"\n").is_ok())
+    }
+
     fn take_ready(&mut self) -> bool {
         std::mem::take(&mut self.ready)
     }

@@ -53,6 +53,8 @@ pub struct Run<'a> {
     pub restart: Option<String>,
     /// `treekill: false`: signal only the followed process, never its group or descendants.
     pub keep_children: bool,
+    /// `shutdown_with_message`: a stop sends `'shutdown'` on the IPC channel, not SIGTERM.
+    pub shutdown_message: bool,
     /// The token every process of the service carries (`TSM_RUN`).
     pub token: &'a str,
     /// The start stamp of the followed process when it is not our child (no subreaper: a
@@ -190,7 +192,10 @@ impl Pump<'_, '_> {
 
     /// A graceful stop, as `tsm restart` does it: SIGTERM now, SIGKILL after the kill timeout.
     fn begin_stop(&mut self, now: Instant) {
-        self.run.signal(Signal::SIGTERM);
+        let asked = self.run.shutdown_message && self.run.sources.iter_mut().any(|s| s.shutdown());
+        if !asked {
+            self.run.signal(Signal::SIGTERM);
+        }
         self.stop = Stop::Terminating(now + self.run.kill_timeout);
     }
 

@@ -148,6 +148,7 @@ impl<'a> Supervisor<'a> {
             sources: &mut self.sources,
             restart: None,
             keep_children: self.spec.features.keep_children,
+            shutdown_message: self.spec.features.shutdown_message,
             token: &self.token,
             adopted: None,
         };

@@ -1,6 +1,6 @@
 //! pm2's start flags on the command line (`--interpreter`, `--node-args`, `--cwd`, `-o`, `-e`,
 //! `-l`, `--merge-logs`, `--log-date-format`, `--exp-backoff-restart-delay`,
-//! `--stop-exit-codes`, `--wait-ready`, `--listen-timeout`, `--namespace`), and `--only` on
+//! `--stop-exit-codes`, `--listen-timeout`, `--namespace`), and `--only` on
 //! stop, restart, reload and delete of a config.
 
 use crate::harness::*;
@@ -122,7 +122,7 @@ fn pm2_flags_that_cannot_apply_are_refused_before_anything_starts() {
 }
 
 #[test]
-fn wait_ready_and_listen_timeout_wait_for_the_port() {
+fn listen_timeout_bounds_the_wait_for_the_port() {
     let t = Tsm::new();
     let port = free_port();
     t.script(
@@ -135,7 +135,7 @@ fn wait_ready_and_listen_timeout_wait_for_the_port() {
         "late.js",
         "--port",
         &port.to_string(),
-        "--wait-ready",
+        "--wait",
         "--listen-timeout",
         "20s",
     ])

@@ -126,3 +126,39 @@ fn the_channel_never_wakes_a_quiet_supervisor() {
         "the supervisor woke while its service was quiet"
     );
 }
+
+#[test]
+fn shutdown_with_message_stops_a_node_service_by_its_channel() {
+    let t = Tsm::new();
+    t.script(
+        "polite.js",
+        "process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0); });\n\
+         process.on('message', (m) => { if (m === 'shutdown') { console.log('got shutdown'); \
+         process.exit(0); } });\nsetTimeout(() => process.send('ready'), 50);\n",
+    );
+    t.run(&[
+        "start",
+        "polite.js",
+        "--shutdown-with-message",
+        "--wait-ready",
+    ])
+    .success();
+    assert_eq!(t.meta("polite").raw("shutdown_with_message"), Some("1"));
+    t.run(&["stop", "polite"]).success();
+    wait_until("the service's last word", || {
+        t.log("polite.out").contains("got ")
+    });
+    assert!(
+        t.log("polite.out").contains("got shutdown"),
+        "{}",
+        t.log("polite.out")
+    );
+    assert!(!t.log("polite.out").contains("got SIGTERM"));
+    // Without the flag the same service gets SIGTERM.
+    t.run(&["delete", "polite"]).success();
+    t.run(&["start", "polite.js", "--wait-ready"]).success();
+    t.run(&["stop", "polite"]).success();
+    wait_until("SIGTERM told", || {
+        t.log("polite.out").contains("got SIGTERM")
+    });
+}

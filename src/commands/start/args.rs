@@ -138,6 +138,10 @@ pub struct StartArgs {
     /// Return once the service is ready: as --wait, it listens on its PORT
     #[arg(long)]
     pub wait_ready: bool,
+    /// A node service is asked to stop by process.send('shutdown') on its IPC channel instead
+    /// of SIGTERM (SIGKILL after the kill timeout all the same)
+    #[arg(long)]
+    pub shutdown_with_message: bool,
     /// pm2's namespace: tsm has none (said, and ignored)
     #[arg(long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,

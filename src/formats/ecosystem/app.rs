@@ -313,8 +313,9 @@ fn checked(
     let app_name = app_name(&f, &raw_script, opts);
     // A PORT that is no port number (a Go listen address, ':8080') goes to the app as given,
     // as pm2 passes it; tsm's port contract (naming, checks, --wait) is off for the app.
+    // A number out of range (0, 70000) stays an error.
     let env_port = derive::env_port(&env).filter(|text| {
-        let number = crate::model::port::parse_port(text).is_some();
+        let number = text.trim().bytes().all(|b| b.is_ascii_digit());
         if !number {
             let why = format!(
                 "PORT '{text}' is no port number: passed to the app as given, without tsm's \

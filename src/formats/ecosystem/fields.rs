@@ -50,6 +50,7 @@ pub const HONOURED: &[&str] = &[
     "exp_backoff_restart_delay",
     "kill_timeout",
     "wait_ready",
+    "shutdown_with_message",
     "listen_timeout",
     "force",
     "append_env_to_name",
@@ -75,10 +76,6 @@ const IGNORED: &[(&str, &str)] = &[
     (
         "watch_options",
         "tsm's watcher takes watch, ignore_watch and watch_delay (chokidar's options do not apply)",
-    ),
-    (
-        "shutdown_with_message",
-        "tsm stops with SIGTERM, then SIGKILL after kill_timeout",
     ),
     (
         "kill_retry_time",
