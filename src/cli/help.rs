@@ -52,6 +52,7 @@ pm2's spellings:
   prettylist                              jlist, indented
   ping                                    there is no daemon to ping: says so
   kill                                    no daemon to kill: stops every service
+  serve [PATH] [PORT]                     serve a folder's files as a service (--spa)
   -v, --version                           the version
 
 Ecosystem files: tsm start ecosystem.config.js [--only a,b] [--env PROFILE] starts its apps

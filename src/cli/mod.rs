@@ -10,9 +10,10 @@ use crate::commands::{
     delete::DeleteArgs, describe::DescribeArgs, doctor::DoctorArgs, export::ExportArgs,
     flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, ports::PortsArgs,
     reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs, restart::RestartArgs,
-    save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, small::EnvArgs, small::KillArgs,
-    small::PidArgs, small::PingArgs, small::PrettylistArgs, small::SendSignalArgs,
-    start::StartArgs, startup::StartupArgs, startup::UnstartupArgs, stop::StopArgs, Run,
+    save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, serve::ServeArgs, serve::ServeFilesArgs,
+    small::EnvArgs, small::KillArgs, small::PidArgs, small::PingArgs, small::PrettylistArgs,
+    small::SendSignalArgs, start::StartArgs, startup::StartupArgs, startup::UnstartupArgs,
+    stop::StopArgs, Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -115,6 +116,11 @@ pub enum Command {
     Ping(PingArgs),
     /// pm2's kill: no daemon to kill; stops every service
     Kill(KillArgs),
+    /// Serve a folder's files over HTTP as a service (pm2's serve)
+    Serve(ServeArgs),
+    /// What a serve service runs
+    #[command(name = "serve-files", hide = true)]
+    ServeFiles(ServeFilesArgs),
 }
 
 impl Command {
@@ -150,6 +156,8 @@ impl Command {
             Command::Prettylist(a) => a,
             Command::Ping(a) => a,
             Command::Kill(a) => a,
+            Command::Serve(a) => a,
+            Command::ServeFiles(a) => a,
             Command::Repl(_) | Command::Monit(_) => {
                 return Err(crate::error::TsmError::Usage(
                     "this command runs only from the command line, not from the REPL".into(),

@@ -16,6 +16,7 @@ pub mod reset;
 pub mod restart;
 pub mod save;
 pub mod scale;
+pub mod serve;
 pub mod small;
 pub mod start;
 pub mod startup;

@@ -6,6 +6,10 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// The argument a service of `tsm serve` (or an ecosystem app with `script: 'serve'`) runs
+/// tsm-native with: pm2's static file server.
+pub const SERVE_FILES: &str = "serve-files";
+
 pub(crate) fn not_found(raw: &str) -> TsmError {
     TsmError::NoInput(format!("'{raw}' not found or not executable"))
 }

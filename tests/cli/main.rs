@@ -24,6 +24,7 @@ mod pm2_configs;
 mod pm2_env;
 mod pm2_flags;
 mod pm2_ready;
+mod pm2_serve;
 mod pm2_small;
 mod pm2_start;
 mod pm2_table;

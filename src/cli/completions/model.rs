@@ -8,7 +8,7 @@ use crate::cli::Cli;
 use clap::CommandFactory;
 
 /// Commands that are tsm-native's own plumbing, never typed by a user.
-const INTERNAL: &[&str] = &["supervise"];
+const INTERNAL: &[&str] = &["supervise", "serve-files"];
 
 /// One option of a command, as completion needs it.
 pub struct Flag {

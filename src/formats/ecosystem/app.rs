@@ -89,6 +89,18 @@ struct Program {
 
 fn program(f: &Fields, raw: &str, cwd: &Path) -> Result<Program, TsmError> {
     let mut args = f.words("args")?;
+    // pm2's built-in static file server (PM2_SERVE_PATH, PM2_SERVE_PORT…), run by tsm-native.
+    if raw == "serve" && !cwd.join(raw).exists() {
+        let exe = std::env::current_exe()
+            .map_err(|e| TsmError::Failed(format!("finding the tsm-native binary: {e}")))?;
+        return Ok(Program {
+            script: exe,
+            interpreter: None,
+            args: vec![script::SERVE_FILES.to_string()],
+            text: String::new(),
+            argv0: None,
+        });
+    }
     // pm2 runs a script with spaces that is no file as a shell command line.
     if raw.contains(' ') && !cwd.join(raw).exists() {
         let bash = script::find_program("bash", raw)?;
@@ -325,8 +337,13 @@ fn checked(
         }
         number
     });
+    // pm2's serve takes its port from PM2_SERVE_PORT.
+    let serve_port = (raw_script == "serve")
+        .then(|| env.iter().rev().find(|(k, _)| k == "PM2_SERVE_PORT"))
+        .flatten()
+        .map(|(_, v)| v.as_str());
     let sources = [
-        env_port.map(PortSource::AppEnv),
+        env_port.or(serve_port).map(PortSource::AppEnv),
         Some(PortSource::Script(&program.text)),
     ];
     let sources: Vec<PortSource> = sources.into_iter().flatten().collect();
