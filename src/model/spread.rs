@@ -111,7 +111,14 @@ pub fn spread(specs: Vec<Spec>, logs: &Path) -> Result<Vec<Spec>, TsmError> {
                 if plan.cluster
                     || (!plan.mode_given && plan.increment_var.is_none() && is_node(&spec)) =>
             {
-                out.push(clustered(spec.clone(), plan.count)?)
+                let mut spec = clustered(spec.clone(), plan.count)?;
+                // pm2 gives each worker its own value of increment_var (PORT, PORT+1, …):
+                // the launcher raises it per worker from the app's value.
+                if let Some(var) = &plan.increment_var {
+                    spec.env
+                        .push(("TSM_CLUSTER_INCREMENT_VAR".into(), var.clone()));
+                }
+                out.push(spec)
             }
             (Some(plan), crate::model::spec::Origin::Ecosystem { app, .. }) => {
                 out.extend(expand(&spec, plan, app, logs)?);

@@ -162,3 +162,69 @@ fn a_stopped_name_started_from_another_folder_says_what_it_runs_now() {
         predicate::str::contains("'job' ran ").and(predicate::str::contains("it now runs")),
     );
 }
+
+#[test]
+fn a_cluster_reload_is_counted_in_each_workers_restarts() {
+    let t = Tsm::new();
+    let port = free_port();
+    t.script(
+        "web.js",
+        "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT);\n",
+    );
+    t.run(&[
+        "start",
+        "web.js",
+        "-i",
+        "2",
+        "--port",
+        &port.to_string(),
+        "--wait",
+    ])
+    .success();
+    let name = format!("web-{port}");
+    let restarts = |t: &Tsm| -> Vec<u64> {
+        t.list_json()[0]["workers"]
+            .as_array()
+            .map(|w| {
+                w.iter()
+                    .map(|w| w["restarts"].as_u64().unwrap_or(0))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_until("two workers", || restarts(&t).len() == 2);
+    assert_eq!(restarts(&t), [0, 0]);
+    t.run(&["reload", &name]).success();
+    wait_until("each worker's reload counted", || restarts(&t) == [1, 1]);
+}
+
+#[test]
+fn increment_var_in_cluster_mode_gives_each_worker_its_own_port() {
+    let t = Tsm::new();
+    let a = free_port();
+    // Two neighbouring free ports, PORT and PORT+1.
+    let base = (a..a.saturating_add(200))
+        .find(|p| {
+            std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+        })
+        .expect("two neighbouring free ports");
+    t.script(
+        "web.js",
+        "require('http').createServer((q, s) => s.end(process.env.PORT)).listen(process.env.PORT);\n",
+    );
+    config(
+        &t,
+        "ecosystem.config.js",
+        &format!(
+            "{{ name: 'web', script: 'web.js', instances: 2, exec_mode: 'cluster', \
+             increment_var: 'PORT', env: {{ PORT: {base} }} }}"
+        ),
+    );
+    t.run(&["start", "ecosystem.config.js"]).success();
+    for port in [base, base + 1] {
+        wait_until(&format!("a worker on {port}"), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+}
