@@ -228,3 +228,28 @@ fn increment_var_in_cluster_mode_gives_each_worker_its_own_port() {
         });
     }
 }
+
+#[test]
+fn a_run_gone_before_its_supervisor_records_it_is_never_online_without_a_pid() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let t = Tsm::new();
+    idle_js(&t, "job.js");
+    let pid = t.start(&["job.js"]);
+    let sup = Pid::from_raw(t.supervisor_of("job"));
+    // The supervisor held still: its service ends, and nobody has recorded it yet.
+    kill(sup, Signal::SIGSTOP).unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    wait_until("the service gone", || !alive(pid));
+    let row = t
+        .list_json()
+        .into_iter()
+        .find(|r| r["name"] == "job")
+        .unwrap();
+    kill(sup, Signal::SIGCONT).unwrap();
+    assert!(row["pid"].is_null(), "{row}");
+    assert_ne!(row["status"], "online", "{row}");
+    wait_until("restarted by its policy", || {
+        t.status_of("job") == "online" && t.meta("job").pid() != Some(pid)
+    });
+}
