@@ -47,7 +47,7 @@ complete_with() {
 ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush describe save
     resurrect doctor repl monit startup unstartup completions init help export scale reload
     status show reset jlist startOrRestart startOrReload reloadLogs startOrGracefulReload
-    desc info l ps dump env pid sendSignal send-signal prettylist ping kill serve"
+    desc info l ps dump env pid sendSignal send-signal prettylist ping kill serve runtime"
 
 @test "bash: tsm completions bash completes commands, options, values and live names" {
     eval "$(tsm completions bash)"

@@ -10,10 +10,10 @@ use crate::commands::{
     delete::DeleteArgs, describe::DescribeArgs, doctor::DoctorArgs, export::ExportArgs,
     flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, ports::PortsArgs,
     reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs, restart::RestartArgs,
-    save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, serve::ServeArgs, serve::ServeFilesArgs,
-    small::EnvArgs, small::KillArgs, small::PidArgs, small::PingArgs, small::PrettylistArgs,
-    small::SendSignalArgs, start::StartArgs, startup::StartupArgs, startup::UnstartupArgs,
-    stop::StopArgs, Run,
+    runtime::RuntimeArgs, save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, serve::ServeArgs,
+    serve::ServeFilesArgs, small::EnvArgs, small::KillArgs, small::PidArgs, small::PingArgs,
+    small::PrettylistArgs, small::SendSignalArgs, start::StartArgs, startup::StartupArgs,
+    startup::UnstartupArgs, stop::StopArgs, Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -89,6 +89,9 @@ pub enum Command {
     /// Write the recorded services out for another engine: systemd, launchd, supervisord,
     /// procfile or ecosystem
     Export(ExportArgs),
+    /// Run a config, Procfile or script in the foreground until its services end: their
+    /// lines on stdout/stderr, signals turned into a stop of everything (a container's PID 1)
+    Runtime(RuntimeArgs),
     /// Add or remove instances of an app until it has N (0 or 'max': one per core)
     Scale(ScaleArgs),
     /// Restart the instances of an app one at a time, each listening before the next
@@ -158,7 +161,7 @@ impl Command {
             Command::Kill(a) => a,
             Command::Serve(a) => a,
             Command::ServeFiles(a) => a,
-            Command::Repl(_) | Command::Monit(_) => {
+            Command::Repl(_) | Command::Monit(_) | Command::Runtime(_) => {
                 return Err(crate::error::TsmError::Usage(
                     "this command runs only from the command line, not from the REPL".into(),
                 )

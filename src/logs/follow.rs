@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -178,6 +179,18 @@ pub fn follow(
     timestamp: bool,
     clean: Clean,
 ) -> io::Result<()> {
+    follow_until(sources, out, timestamp, clean, &AtomicBool::new(false))
+}
+
+/// [`follow`] until `done` is set: then every file is read to its end once more (whole lines
+/// only) and it returns. `done` is looked at after each batch of events and at each sweep.
+pub fn follow_until(
+    sources: Vec<Source>,
+    out: &mut dyn Write,
+    timestamp: bool,
+    clean: Clean,
+    done: &AtomicBool,
+) -> io::Result<()> {
     let need = descriptors_needed(sources.len());
     let limit = crate::platform::raise_fd_limit(need);
     if limit < need {
@@ -194,7 +207,7 @@ pub fn follow(
             // inotify instances or watches used up (or no kqueue): look at the files instead.
             eprintln!("tsm: note: cannot watch the log files ({e}); looking at them every 100ms");
             let (_tx, idle) = mpsc::channel();
-            return follow_all_rest(&mut followed, out, timestamp, clean, &idle);
+            return follow_all_rest(&mut followed, out, timestamp, clean, &idle, done);
         }
     };
     let mut buf = Vec::new();
@@ -209,7 +222,7 @@ pub fn follow(
                     match event {
                         Ok(e) => paths.extend(e.paths),
                         Err(_) => {
-                            return follow_all_rest(&mut followed, out, timestamp, clean, &rx)
+                            return follow_all_rest(&mut followed, out, timestamp, clean, &rx, done)
                         }
                     }
                 }
@@ -218,7 +231,8 @@ pub fn follow(
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        if Instant::now() >= sweep_at {
+        let last = done.load(Ordering::SeqCst);
+        if last || Instant::now() >= sweep_at {
             touched = None;
             sweep_at = Instant::now() + SWEEP;
         }
@@ -240,6 +254,9 @@ pub fn follow(
             out.write_all(&buf)?;
             out.flush()?;
             buf.clear();
+        }
+        if last {
+            return Ok(());
         }
     }
 }
@@ -273,10 +290,12 @@ fn follow_all_rest(
     timestamp: bool,
     clean: Clean,
     rx: &mpsc::Receiver<notify::Result<notify::Event>>,
+    done: &AtomicBool,
 ) -> io::Result<()> {
     let mut buf = Vec::new();
     loop {
         let _ = rx.recv_timeout(Duration::from_millis(100));
+        let last = done.load(Ordering::SeqCst);
         let stamp = timestamp.then(|| super::iso8601(SystemTime::now()));
         for f in followed.iter_mut() {
             f.check(&mut buf, stamp.as_deref(), clean)?;
@@ -286,13 +305,15 @@ fn follow_all_rest(
             out.flush()?;
             buf.clear();
         }
+        if last {
+            return Ok(());
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
     /// Passes what `follow` prints to a channel; fails (ending `follow`) once told to stop.

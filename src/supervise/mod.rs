@@ -28,6 +28,7 @@ mod watch;
 
 pub use args::{Args, SUBCOMMAND};
 pub use record::problems_log;
+pub use wake::reap_all;
 
 use crate::platform;
 use crate::state::paths::Paths;
