@@ -183,7 +183,12 @@ mod tests {
         let cli = Cli::command();
         for sub in cli.get_subcommands() {
             let offered = names.contains(&sub.get_name());
-            assert_eq!(offered, !INTERNAL.contains(&sub.get_name()), "{}", sub.get_name());
+            assert_eq!(
+                offered,
+                !INTERNAL.contains(&sub.get_name()),
+                "{}",
+                sub.get_name()
+            );
             for alias in sub.get_all_aliases() {
                 assert!(names.contains(&alias), "alias {alias} is not offered");
             }
