@@ -194,7 +194,9 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool, update_env: bool
     }
     store.write(&spec.name, &meta)?;
     store.write_env(&spec.name, &spec.env)?;
-    let base = start_env(store, &spec.name, update_env || fresh)?;
+    // A first start records this command's environment, unless one was given the name
+    // before (a new instance of an app gets its first instance's).
+    let base = start_env(store, &spec.name, update_env)?;
     match spawn_supervisor(paths, spec, &base) {
         Ok(pid) => Ok(pid),
         Err(e) => {

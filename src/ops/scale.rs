@@ -306,5 +306,20 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
         }
         i += 1;
     }
-    start_instances(ctx, out, &specs, false).map(|_| ())
+    // New instances start from the environment the app's first one was started from.
+    let store = ctx.store();
+    let unrecorded = |name: &str| store.read(name).ok().flatten().is_none();
+    let mut given = Vec::new();
+    if let Ok(Some(env)) = store.read_start_env(first_name) {
+        for spec in specs.iter().filter(|s| unrecorded(&s.name)) {
+            store.write_start_env(&spec.name, &env)?;
+            given.push(spec.name.clone());
+        }
+    }
+    let started = start_instances(ctx, out, &specs, false);
+    // Nothing half-done: a record given to an instance that did not start goes again.
+    for name in given.iter().filter(|n| unrecorded(n)) {
+        let _ = std::fs::remove_file(store.paths().start_env(name));
+    }
+    started.map(|_| ())
 }

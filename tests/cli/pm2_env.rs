@@ -140,3 +140,26 @@ fn a_given_variable_wins_over_the_start_environment() {
     from_cron(&t, &["restart", "app"]).success();
     starts_with(&t, "FOO=from-file NODE_ENV=shell", 2);
 }
+
+#[test]
+fn scale_gives_new_instances_the_apps_start_environment() {
+    let t = Tsm::new();
+    let [port, _] = free_ports::<2>();
+    t.script(
+        "api.sh",
+        &format!(
+            "#!/usr/bin/env bash\nPORT=${{PORT:-{port}}}\necho \"FOO=$FOO on $PORT\"\nexec sleep 300\n"
+        ),
+    );
+    t.cmd()
+        .env("FOO", "first")
+        .args(["start", "api.sh", "-i", "1"])
+        .assert()
+        .success();
+    from_cron(&t, &["scale", "api", "2"]).success();
+    let second = format!("api-{}.out", port + 1);
+    wait_until("the new instance's line", || {
+        t.log(&second).contains("FOO=")
+    });
+    assert!(t.log(&second).contains("FOO=first"), "{}", t.log(&second));
+}
