@@ -116,10 +116,16 @@ fn preflight(
 
 /// `pid_file`: a link to the service's own pid file, which its supervisor keeps current.
 fn link_pid_file(ctx: &Ctx, app: &App) -> Result<()> {
-    let Some(link) = &app.pid_file else {
-        return Ok(());
-    };
-    let target = ctx.paths.pid_file(&app.spec.name);
+    match &app.pid_file {
+        Some(link) => link_pid_file_at(ctx, &app.spec.name, link),
+        None => Ok(()),
+    }
+}
+
+/// Makes `link` a symlink to the pid file the supervisor of `name` keeps current (pm2's
+/// `pid_file`, `--pid`).
+pub fn link_pid_file_at(ctx: &Ctx, name: &str, link: &Path) -> Result<()> {
+    let target = ctx.paths.pid_file(name);
     if std::fs::read_link(link).is_ok_and(|t| t == target) {
         return Ok(());
     }

@@ -65,6 +65,14 @@ fn pm2_start_flags_shape_the_service() {
     assert_eq!(meta.raw("restart"), Some("on-failure"));
     assert!(meta.raw("interpreter").unwrap().ends_with("node"));
 
+    // -p: a link to the pid file the supervisor keeps.
+    t.run(&["start", "app/w.js", "-n", "pidded", "-p", "run/w.pid"])
+        .success();
+    let link = t.work.join("run/w.pid");
+    wait_until("the pid behind the link", || {
+        std::fs::read_to_string(&link)
+            .is_ok_and(|p| p.trim() == t.meta("pidded").pid().unwrap().to_string())
+    });
     // -l: both streams in one file.
     t.run(&["start", "app/w.js", "-n", "both", "-l", "all.log"])
         .success();

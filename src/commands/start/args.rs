@@ -142,6 +142,9 @@ pub struct StartArgs {
     /// of SIGTERM (SIGKILL after the kill timeout all the same)
     #[arg(long)]
     pub shutdown_with_message: bool,
+    /// Keep a link to the service's pid file here (pm2's pid file; absent while stopped)
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid_file: Option<String>,
     /// pm2's namespace: tsm has none (said, and ignored)
     #[arg(long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,

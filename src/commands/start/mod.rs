@@ -87,7 +87,11 @@ impl Run for StartArgs {
             }
             return Ok(());
         }
+        let pid_link = self.pid_link(ctx)?;
         let Started { id, pid } = start_one(ctx, &spec, self.force)?;
+        if let Some(link) = &pid_link {
+            crate::ops::config::link_pid_file_at(ctx, &spec.name, link)?;
+        }
         warn_fixed_port(&spec);
         writeln!(
             out,

@@ -41,6 +41,21 @@ impl StartArgs {
         Ok((dir, look))
     }
 
+    /// `--pid FILE`, checked before anything starts (not a folder).
+    pub(super) fn pid_link(&self, ctx: &Ctx) -> Result<Option<PathBuf>, TsmError> {
+        let Some(file) = &self.pid_file else {
+            return Ok(None);
+        };
+        let link = ctx.cwd.join(expand_home(file));
+        if link.is_dir() {
+            return Err(TsmError::Usage(format!(
+                "--pid '{}' is a folder",
+                link.display()
+            )));
+        }
+        Ok(Some(link))
+    }
+
     /// `--stop-exit-codes`: tsm ends a service on exit 0 (its default) and restarts it on
     /// any other code unless `--restart never`.
     pub(super) fn check_stop_codes(&self) -> Result<(), TsmError> {
