@@ -196,6 +196,11 @@ fn a_cluster_reload_is_counted_in_each_workers_restarts() {
     assert_eq!(restarts(&t), [0, 0]);
     t.run(&["reload", &name]).success();
     wait_until("each worker's reload counted", || restarts(&t) == [1, 1]);
+    assert_eq!(
+        t.list_json()[0]["restarts"],
+        2,
+        "the service's ↺ counts its workers'"
+    );
 }
 
 #[test]
