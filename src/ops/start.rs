@@ -119,6 +119,35 @@ impl<'a> Starter<'a> {
     }
 }
 
+/// pm2's `--no-autostart`: records `spec` as a stopped service (its ID taken, its variables
+/// and this command's environment recorded), for a later `tsm start NAME`. Refused when the
+/// name is recorded already.
+pub fn add_stopped(ctx: &Ctx, spec: &Spec) -> Result<u64> {
+    startcheck::check(spec)?;
+    let store = ctx.store();
+    ctx.paths.ensure()?;
+    let _op = store.op_lock(&spec.name)?;
+    let entries = launch::entries_swept(&store)?;
+    if entries.iter().any(|e| e.name == spec.name) {
+        return Err(TsmError::Failed(format!(
+            "'{}' is recorded already: tsm start {0} starts it",
+            spec.name
+        ))
+        .into());
+    }
+    refuse_case_twin(&spec.name, &entries)?;
+    let id = store.alloc_id_above(first_free_id(&entries))?;
+    let mut meta = spec.to_meta(id);
+    meta.set(Key::Status, Status::Stopped);
+    if meta.get(Key::App).is_none() {
+        meta.set(Key::App, launch::app_of(spec));
+    }
+    store.write(&spec.name, &meta)?;
+    store.write_env(&spec.name, &spec.env)?;
+    store.write_start_env(&spec.name, &launch::caller_env())?;
+    Ok(id)
+}
+
 /// Starts one spec (a command that starts one service).
 pub fn start_one(ctx: &Ctx, spec: &Spec, force: bool) -> Result<Started> {
     Starter::new(ctx)?.start(spec, force)

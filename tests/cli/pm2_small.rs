@@ -111,3 +111,30 @@ fn env_pid_send_signal_prettylist_ping_kill_and_version() {
             .stdout(format!("tsm {}\n", env!("CARGO_PKG_VERSION")));
     }
 }
+
+#[test]
+fn no_autostart_records_a_stopped_service_that_start_name_starts() {
+    let t = Tsm::new();
+    signalled(&t);
+    t.cmd()
+        .env("FROM_SHELL", "kept")
+        .args(["start", "sig.js", "--no-autostart"])
+        .assert()
+        .success()
+        .stdout(
+            "tsm: added 'sig' (TSM ID: 0), not started (--no-autostart): tsm start sig starts it\n",
+        );
+    assert_eq!(t.status_of("sig"), "stopped");
+    assert!(t.meta("sig").pid().is_none());
+    t.run(&["start", "sig.js", "--no-autostart"])
+        .code(1)
+        .stderr(predicate::str::contains("recorded already"));
+    let mut cmd = t.cmd();
+    cmd.env_clear()
+        .env("TETRA_DIR", &t.tetra)
+        .args(["start", "sig"]);
+    cmd.assert().success();
+    wait_until("it runs", || t.log("sig.out").contains("up"));
+    let env = stdout_of(&t.run(&["env", "sig"]).success());
+    assert!(env.lines().any(|l| l == "FROM_SHELL=kept"), "{env}");
+}

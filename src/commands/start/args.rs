@@ -145,6 +145,9 @@ pub struct StartArgs {
     /// Keep a link to the service's pid file here (pm2's pid file; absent while stopped)
     #[arg(short = 'p', long = "pid", value_name = "FILE")]
     pub pid_file: Option<String>,
+    /// Record the service, stopped, without starting it (tsm start NAME starts it)
+    #[arg(long, conflicts_with_all = ["instances", "wait", "wait_ready"])]
+    pub no_autostart: bool,
     /// pm2's namespace: tsm has none (said, and ignored)
     #[arg(long, value_name = "NAMESPACE")]
     pub namespace: Option<String>,

@@ -87,6 +87,16 @@ impl Run for StartArgs {
             }
             return Ok(());
         }
+        if self.no_autostart {
+            let id = crate::ops::start::add_stopped(ctx, &spec)?;
+            writeln!(
+                out,
+                "tsm: added '{}' (TSM ID: {id}), not started (--no-autostart): tsm start {0} \
+                 starts it",
+                spec.name
+            )?;
+            return Ok(());
+        }
         let pid_link = self.pid_link(ctx)?;
         let Started { id, pid } = start_one(ctx, &spec, self.force)?;
         if let Some(link) = &pid_link {
