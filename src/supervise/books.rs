@@ -62,6 +62,7 @@ impl Recorder<'_> {
             m.set(Key::StartTime, platform::now_epoch().to_string());
             m.set(Key::Restarts, job.restarts.to_string());
             m.remove(Key::NextRestartAt);
+            m.remove(Key::Ready);
             RunEnd::forget(m);
             RunEnd::forget_previous(m);
             if let Some(previous) = &job.previous {
@@ -181,6 +182,10 @@ impl Hooks for Recorder<'_> {
     fn dropped(&mut self, bytes: u64) {
         self.record(&mut |m| m.set(Key::LogDropped, bytes.to_string()));
         self.heal();
+    }
+
+    fn ready(&mut self, pid: i32) {
+        self.record(&mut |m| m.set(Key::Ready, pid.to_string()));
     }
 
     fn following(&mut self, pid: i32, start: u64) {
