@@ -95,7 +95,8 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
     })
 }
 
-fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+/// The list as JSON on one line, or (`pretty`, pm2's `prettylist`) indented.
+pub fn print(ctx: &Ctx, out: &mut dyn Write, pretty: bool) -> Result<()> {
     let mut list = Vec::new();
     let mut samples = Samples::load(&ctx.paths);
     if ctx.paths.processes().is_dir() {
@@ -111,13 +112,16 @@ fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         }
     }
     samples.save();
-    serde_json::to_writer(&mut *out, &list)?;
+    match pretty {
+        true => serde_json::to_writer_pretty(&mut *out, &list)?,
+        false => serde_json::to_writer(&mut *out, &list)?,
+    }
     writeln!(out)?;
     Ok(())
 }
 
 impl Run for JlistArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-        print(ctx, out)
+        print(ctx, out, false)
     }
 }

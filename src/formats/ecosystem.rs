@@ -194,10 +194,17 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
 }
 
 /// The current spec of one app of a config (for `restart`, which re-reads it).
-pub fn spec_of(config: &Path, app: &str, profile: Option<&str>) -> Result<Spec, TsmError> {
+/// `cwd`: the folder the app ran in (an app without `cwd` of its own is resolved there again).
+pub fn spec_of(
+    config: &Path,
+    app: &str,
+    profile: Option<&str>,
+    cwd: Option<&Path>,
+) -> Result<Spec, TsmError> {
     let opts = AppOptions {
         only: Some(vec![app.to_string()]),
         profile: profile.map(str::to_string),
+        shell_cwd: cwd.map(Path::to_path_buf),
     };
     let (mut apps, _) = apps(config, &opts)?;
     let index = apps.iter().position(|a| !a.pulled_in).unwrap_or(0);

@@ -5,6 +5,7 @@ pub mod deps;
 pub mod derive;
 pub mod dotenv;
 pub mod features;
+pub mod idioms;
 pub mod instances;
 pub mod policy;
 pub mod port;

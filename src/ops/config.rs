@@ -51,6 +51,16 @@ fn preflight(
     let snapshot = Snapshot::read();
     for (index, (app, live)) in apps.iter().enumerate() {
         let spec = &app.spec;
+        // An instance named as another app (`w` ×2 → `w-1`, beside an app `w-1`): found
+        // here, before anything starts.
+        if let Some((other, _)) = apps[..index].iter().find(|(a, _)| a.spec.name == spec.name) {
+            problems.push(format!(
+                "apps '{}' and '{}' would both run as '{}': rename one",
+                other.app_name(),
+                app.app_name(),
+                spec.name
+            ));
+        }
         for (what, file) in [
             ("out_file", &spec.out_file),
             ("error_file", &spec.error_file),
@@ -107,10 +117,16 @@ fn preflight(
 
 /// `pid_file`: a link to the service's own pid file, which its supervisor keeps current.
 fn link_pid_file(ctx: &Ctx, app: &App) -> Result<()> {
-    let Some(link) = &app.pid_file else {
-        return Ok(());
-    };
-    let target = ctx.paths.pid_file(&app.spec.name);
+    match &app.pid_file {
+        Some(link) => link_pid_file_at(ctx, &app.spec.name, link),
+        None => Ok(()),
+    }
+}
+
+/// Makes `link` a symlink to the pid file the supervisor of `name` keeps current (pm2's
+/// `pid_file`, `--pid`).
+pub fn link_pid_file_at(ctx: &Ctx, name: &str, link: &Path) -> Result<()> {
+    let target = ctx.paths.pid_file(name);
     if std::fs::read_link(link).is_ok_and(|t| t == target) {
         return Ok(());
     }
@@ -320,7 +336,11 @@ fn start_app(
             .filter(|_| app.wait_ready && how.wait_timeout.is_none())
             .or(how.wait_timeout)
             .unwrap_or(DEFAULT_WAIT_MS);
-        failures.check(wait_and_say(ctx, out, name, Duration::from_millis(ms)));
+        let timeout = Duration::from_millis(ms);
+        failures.check(match app.wait_ready {
+            true => crate::ops::wait::wait_ready_and_say(ctx, out, name, timeout),
+            false => wait_and_say(ctx, out, name, timeout),
+        });
     }
     true
 }
@@ -331,7 +351,7 @@ pub fn restart_configs(
     ctx: &Ctx,
     out: &mut dyn Write,
     configs: &[String],
-    profile: Option<&str>,
+    (profile, only): (Option<&str>, Option<Vec<String>>),
     wait: Option<Duration>,
 ) -> Result<()> {
     for target in configs {
@@ -348,8 +368,9 @@ pub fn restart_configs(
         };
         let how = ConfigStart {
             options: AppOptions {
-                only: None,
+                only: only.clone(),
                 profile: profile.map(str::to_string).or_else(recorded),
+                shell_cwd: Some(ctx.cwd.clone()),
             },
             force: false,
             wait: wait.is_some(),

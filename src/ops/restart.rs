@@ -70,7 +70,7 @@ fn fresh_spec(store: &Store, name: &str, keep_env: bool) -> Result<(Spec, Vec<St
                     app,
                     profile,
                 } if !keep_env => crate::model::spread::again(
-                    ecosystem::spec_of(config, app, profile.as_deref())?,
+                    ecosystem::spec_of(config, app, profile.as_deref(), Some(&spec.cwd))?,
                     &meta,
                     &store.paths().logs(),
                 )?,
@@ -101,7 +101,7 @@ pub fn restart_spec(ctx: &Ctx, spec: &Spec, id: u64) -> Result<i32> {
     if let Some(Err(e)) = halt(&store, std::slice::from_ref(&spec.name), None).pop() {
         return Err(e);
     }
-    launch(&store, spec, id, false)
+    launch(&store, spec, id, false, ctx.update_env)
 }
 
 /// Restarts every service `targets` names: every spec read first (a broken config or env file
@@ -157,7 +157,7 @@ pub fn restart(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Restart)
         let Some(((stop, (id, name)), (spec, changes))) = steps[i].take() else {
             return false;
         };
-        let result = relaunch(&store, stop, *id, name, &spec, &changes);
+        let result = relaunch(&store, stop, *id, name, &spec, &changes, ctx.update_env);
         let ok = result.is_ok();
         results[i] = Some(result);
         ok
@@ -222,9 +222,10 @@ fn relaunch(
     name: &str,
     spec: &Spec,
     changes: &[String],
+    update_env: bool,
 ) -> Result<String> {
     stop?;
-    let pid = launch(store, spec, id, false)?;
+    let pid = launch(store, spec, id, false, update_env)?;
     // For describe: this run began with a restart by the user.
     let _ = store.update(name, |m| {
         m.set(Key::LastRestartReason, "user");

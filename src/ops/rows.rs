@@ -74,6 +74,12 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .map(|w| w.workers)
                         .unwrap_or_default()
                 });
+                let worker_restarts: u64 = workers
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|w| w.restarts)
+                    .sum();
                 let cpu = match (seen.pid, &seen.info) {
                     (Some(pid), Some(info)) => {
                         Some(samples.cpu(&entry.name, pid, info, meta.start_time()))
@@ -94,7 +100,9 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .start_time()
                         .filter(|_| running)
                         .map(|t| now.saturating_sub(t)),
-                    restarts: meta.restarts(),
+                    // A cluster's count is its launcher's and its workers' (crashes and
+                    // reloads), as pm2's ↺ counts each worker.
+                    restarts: meta.restarts() + worker_restarts,
                     end: RunEnd::recorded(&meta),
                     script: meta.get(Key::Script).map(str::to_string),
                     error: meta.get(Key::Error).map(str::to_string),

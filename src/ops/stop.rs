@@ -67,11 +67,26 @@ pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> 
                     }
                 }
                 store.remove(name)?;
+                remove_leftovers(store.paths(), name);
                 Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
             })
             .collect();
     report(out, &picked, results)?;
     check_ports_released(ctx, &ports, how.kill_port)
+}
+
+/// The supervisor's lock file and the cluster launcher's files of a deleted service, once no
+/// supervisor holds the lock (the caller holds the name's op lock: no start can begin).
+fn remove_leftovers(paths: &crate::state::paths::Paths, name: &str) {
+    let lock = paths.supervisor_lock(name);
+    if crate::state::lock::life_holder(&lock).is_some() {
+        return;
+    }
+    let workers = crate::state::workers::workers_file(paths, name);
+    let want = workers.with_file_name(format!("{name}.workers.want"));
+    for path in [lock, workers, want] {
+        let _ = crate::state::anchor::remove(&path);
+    }
 }
 
 /// The declared port of each of `names`, with the meta that proves what is the service's

@@ -1,5 +1,6 @@
 //! `--wait`: block until a service's process tree listens on its PORT (readiness), or fail
-//! with the last lines of its stderr.
+//! with the last lines of its stderr; `--wait-ready`: until a node service says
+//! `process.send('ready')`.
 
 use crate::error::TsmError;
 use crate::logs::{files_of, last_lines};
@@ -160,4 +161,73 @@ pub fn failed(ctx: &Ctx, name: &str, meta: &Meta, mut why: String) -> anyhow::Er
         why.push_str(&String::from_utf8_lossy(&line));
     }
     TsmError::Failed(why).into()
+}
+
+/// `--wait-ready` for one service: a node service (which has the IPC channel) until it sends
+/// `'ready'`; any other as `--wait`.
+pub fn wait_ready_and_say(
+    ctx: &Ctx,
+    out: &mut dyn std::io::Write,
+    name: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let meta = ctx
+        .store()
+        .read(name)?
+        .ok_or_else(|| TsmError::NotFound(name.to_string()))?;
+    let node = crate::model::spec::Spec::from_meta(&meta)
+        .is_ok_and(|spec| crate::model::spread::is_node(&spec));
+    if !node {
+        return wait_and_say(ctx, out, name, timeout);
+    }
+    out.flush()?;
+    until_ready(ctx, name, timeout)?;
+    writeln!(out, "tsm: '{name}' is ready")?;
+    Ok(())
+}
+
+/// Waits for `name`'s run to send `'ready'` (recorded by its supervisor as `ready=PID`).
+fn until_ready(ctx: &Ctx, name: &str, timeout: Duration) -> Result<()> {
+    let store = ctx.store();
+    let mut last = None;
+    let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+    let outcome = poll_until(deadline_in(timeout), backoff, || {
+        let meta = match store.read(name) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
+            Err(e) => return Some(Err(e)),
+        };
+        let seen = observe(&ctx.paths, name, &meta);
+        let said = meta.get(crate::state::keys::Key::Ready);
+        let failure = match seen.pid {
+            Some(pid) if meta.restarts() == 0 && said == Some(pid.to_string().as_str()) => {
+                return Some(Ok(()))
+            }
+            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => format!(
+                "'{name}' exited{} before it was ready; a restart is pending",
+                RunEnd::latest(&meta)
+                    .map(|how| format!(" ({how})"))
+                    .unwrap_or_default()
+            ),
+            None if !matches!(seen.status, Status::Launching | Status::Online) => {
+                format!("'{name}' ended ({}) before it was ready", seen.status)
+            }
+            _ => {
+                last = Some(meta);
+                return None;
+            }
+        };
+        Some(Err(failed(ctx, name, &meta, failure)))
+    });
+    match (outcome, last) {
+        (Some(result), _) => result,
+        (None, meta) => {
+            let why = format!(
+                "'{name}' did not send 'ready' (process.send) within {:.1}s",
+                timeout.as_secs_f64()
+            );
+            let meta = meta.unwrap_or_default();
+            Err(failed(ctx, name, &meta, why))
+        }
+    }
 }

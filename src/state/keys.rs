@@ -74,6 +74,8 @@ keys! {
     KillTimeout = "kill_timeout",
     /// `false`: a stop signals only the main process (CLI).
     Treekill = "treekill",
+    /// `1`: a stop sends `'shutdown'` on the IPC channel instead of SIGTERM (CLI).
+    ShutdownWithMessage = "shutdown_with_message",
     /// Restart the service when its tree stays above this many bytes (CLI).
     MaxMemoryRestart = "max_memory_restart",
 
@@ -181,6 +183,9 @@ keys! {
     ReadinessResults = "readiness_results",
     /// The same for the liveness probe (supervisor).
     LivenessResults = "liveness_results",
+    /// The pid of the run that said it is ready (`process.send('ready')` on its IPC channel);
+    /// removed when a run starts (supervisor).
+    Ready = "ready",
     /// Output bytes dropped because the log could not take them (supervisor).
     LogDropped = "log_dropped",
     /// The grace between SIGTERM and SIGKILL a stop asked for (`--kill-timeout`), in ms: the

@@ -62,6 +62,7 @@ impl Recorder<'_> {
             m.set(Key::StartTime, platform::now_epoch().to_string());
             m.set(Key::Restarts, job.restarts.to_string());
             m.remove(Key::NextRestartAt);
+            m.remove(Key::Ready);
             // A new run is not ready until its readiness probe says so.
             if m.get(Key::ReadinessProbe).is_some() {
                 m.set(Key::Health, "starting");
@@ -194,6 +195,10 @@ impl Hooks for Recorder<'_> {
                 m.set(*key, value);
             }
         });
+    }
+
+    fn ready(&mut self, pid: i32) {
+        self.record(&mut |m| m.set(Key::Ready, pid.to_string()));
     }
 
     fn following(&mut self, pid: i32, start: u64) {

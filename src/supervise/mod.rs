@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod cron;
 mod descendants;
 mod detach;
+mod ipc;
 mod job;
 pub mod memory;
 mod probe;

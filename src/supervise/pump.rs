@@ -36,6 +36,8 @@ pub trait Hooks: Chores {
     fn following(&mut self, pid: i32, start: u64);
     /// A source's changes to the record (a probe's health and results).
     fn note(&mut self, changes: Vec<(crate::state::keys::Key, String)>);
+    /// The service said it is ready (`process.send('ready')`).
+    fn ready(&mut self, pid: i32);
 }
 
 /// One run of the service, as the loop sees it.
@@ -53,6 +55,8 @@ pub struct Run<'a> {
     pub restart: Option<String>,
     /// `treekill: false`: signal only the followed process, never its group or descendants.
     pub keep_children: bool,
+    /// `shutdown_with_message`: a stop sends `'shutdown'` on the IPC channel, not SIGTERM.
+    pub shutdown_message: bool,
     /// The token every process of the service carries (`TSM_RUN`).
     pub token: &'a str,
     /// The start stamp of the followed process when it is not our child (no subreaper: a
@@ -134,6 +138,13 @@ pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
             break;
         };
         p.fire_sources(&ready.sources, hooks);
+        if p.run
+            .sources
+            .iter_mut()
+            .fold(false, |r, s| s.take_ready() | r)
+        {
+            hooks.ready(p.run.pid);
+        }
         p.read_pipes(ready.pipes);
         if ready.wake {
             wake.drain();
@@ -183,7 +194,10 @@ impl Pump<'_, '_> {
 
     /// A graceful stop, as `tsm restart` does it: SIGTERM now, SIGKILL after the kill timeout.
     fn begin_stop(&mut self, now: Instant) {
-        self.run.signal(Signal::SIGTERM);
+        let asked = self.run.shutdown_message && self.run.sources.iter_mut().any(|s| s.shutdown());
+        if !asked {
+            self.run.signal(Signal::SIGTERM);
+        }
         self.stop = Stop::Terminating(now + self.run.kill_timeout);
     }
 

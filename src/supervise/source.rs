@@ -41,6 +41,19 @@ pub trait Source {
     fn revives(&self) -> bool {
         true
     }
+    /// A descriptor to give the next run (the IPC channel's end), made before it spawns.
+    fn child_end(&mut self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
+    /// Asks the service to end by a message (`'shutdown'` on the IPC channel); whether it
+    /// could be sent.
+    fn shutdown(&mut self) -> bool {
+        false
+    }
+    /// Whether the service said it is ready (`process.send('ready')`) since last asked.
+    fn take_ready(&mut self) -> bool {
+        false
+    }
 }
 
 /// Whether `source` is due: its descriptor is readable or its deadline has passed.

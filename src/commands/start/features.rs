@@ -34,6 +34,7 @@ impl StartArgs {
             plan: None,
             cluster: None,
             keep_children: self.no_treekill,
+            shutdown_message: self.shutdown_with_message,
         })
     }
 }
