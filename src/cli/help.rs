@@ -31,7 +31,8 @@ State:
   startup [systemd|launchd] [--install]   run `tsm resurrect` at login (print or install)
   unstartup                               remove what `tsm startup --install` wrote
   export FORMAT [DIR] [TARGET...]         write systemd, launchd, supervisord, Procfile,
-                                          ecosystem, kubernetes, compose or nomad files
+                                          ecosystem, process-compose, kubernetes, compose
+                                          or nomad files
                                           (--image IMAGE for the container engines)
 Shell:
   setup [--profile]                       prepare this machine; put the tsm command on PATH
@@ -60,7 +61,9 @@ pm2's spellings:
 
 Ecosystem files: tsm start ecosystem.config.js [--only a,b] [--env PROFILE] starts its apps
   (a Procfile too: tsm start Procfile [--formation web=2]); stop, restart and delete take
-  the file as a TARGET meaning all of its apps.
+  the file as a TARGET meaning all of its apps; a process-compose.yaml runs as one too.
+  Apps wait for their depends_on (--depends-on NAME[:CONDITION]) and may have readiness and
+  liveness probes (--health-url URL, --health-cmd CMD); a stop ends dependents first.
 TARGET: '*' or all, a TSM ID, an exact name, an app's name (all its services), a unique part
   of a name, or a port.
 State: $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra).

@@ -75,6 +75,10 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
             for (key, value) in features_lines(&spec.features) {
                 line(key, value);
             }
+            for (key, value) in super::describe_usage::order_lines(&spec, meta, seen.pid.is_some())
+            {
+                line(key, value);
+            }
             if let Some(file) = &spec.env_file {
                 line("env file", file.display().to_string());
             }

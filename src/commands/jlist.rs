@@ -69,6 +69,8 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
             "pm_uptime": started_ms,
             "created_at": started_ms,
             "restart_time": meta.restarts(),
+            "health": meta.get(Key::Health).filter(|_| seen.pid.is_some()),
+            "depends_on": words(meta, Key::DependsOn),
             "unstable_restarts": meta.u64(Key::UnstableRestarts).unwrap_or(0),
             "exec_mode": if meta.get(Key::ExecMode) == Some("cluster") { "cluster_mode" } else { "fork_mode" },
             "instances": meta.u64(Key::ClusterInstances).unwrap_or(1),

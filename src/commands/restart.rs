@@ -41,6 +41,10 @@ pub struct RestartArgs {
     /// With an ecosystem config: apply each app's `env_PROFILE` (pm2's `--env PROFILE`)
     #[arg(long = "env", value_name = "PROFILE")]
     pub env_profile: Option<String>,
+    /// Restart the running services that depend on the targets too (dependents stopped
+    /// first, started after)
+    #[arg(long)]
+    pub with_dependents: bool,
 }
 
 impl RestartArgs {
@@ -72,6 +76,7 @@ impl Run for RestartArgs {
             kill_timeout: self.kill_timeout,
             keep_env: self.keep_env,
             wait: self.wait(),
+            with_dependents: self.with_dependents,
         };
         restart(ctx, out, &targets, how)
     }

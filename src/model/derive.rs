@@ -302,6 +302,8 @@ impl Spec {
             features: Features::default(),
             max_memory: None,
             argv0: None,
+            depends_on: Vec::new(),
+            probes: Default::default(),
         }
     }
 

@@ -74,6 +74,9 @@ pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Optio
             ))
             .into());
         }
+        // Its recorded dependencies must be ready first, as at its first start.
+        let wait = std::time::Duration::from_millis(crate::ops::wait::DEFAULT_WAIT_MS);
+        crate::ops::order::wait_for_dependencies(ctx, &spec, wait)?;
         let crate::ops::start::Started { id, pid } = starter.start(&spec, false)?;
         writeln!(
             out,

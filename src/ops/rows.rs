@@ -35,6 +35,9 @@ pub struct Row {
     pub error: Option<String>,
     /// Restarted when its files change (`--watch`).
     pub watch: bool,
+    /// What its readiness probe says while it runs: `starting`, `healthy`, `unhealthy`
+    /// (null: no probe, or not running).
+    pub health: Option<String>,
     /// Cluster mode: the node workers behind its port (null for other services).
     pub workers: Option<Vec<crate::state::workers::Worker>>,
     /// Recent CPU of the main process, percent of one core (null: not running).
@@ -104,6 +107,10 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                     script: meta.get(Key::Script).map(str::to_string),
                     error: meta.get(Key::Error).map(str::to_string),
                     watch: meta.get(Key::Watch).is_some_and(|w| !w.is_empty()),
+                    health: meta
+                        .get(Key::Health)
+                        .filter(|_| running)
+                        .map(str::to_string),
                 }
             }
             Err(why) => Row {
@@ -119,6 +126,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 script: None,
                 error: Some(why.to_string()),
                 watch: false,
+                health: None,
                 workers: None,
                 cpu: None,
                 memory: None,

@@ -1,10 +1,11 @@
-//! Stopping and deleting services: every target stopped at once (see `halt`), then, for a
+//! Stopping and deleting services: every target stopped at once (see `halt`), dependents
+//! before what they depend on (`shutdown::halt_in_order`), then, for a
 //! delete, its record removed; afterwards a port still held by a process that escaped the
 //! service is named (and, with `kill_port`, ended when it provably is the service's).
 
-use crate::ops::halt::halt;
 use crate::ops::listen::{describe, Snapshot};
 use crate::ops::outcome::report;
+use crate::ops::shutdown::halt_in_order as halt;
 use crate::ops::targets::lock_targets;
 use crate::ops::Ctx;
 use crate::platform;

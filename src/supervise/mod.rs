@@ -17,6 +17,8 @@ mod detach;
 mod ipc;
 mod job;
 pub mod memory;
+mod probe;
+mod probe_io;
 mod pump;
 mod record;
 mod source;

@@ -34,6 +34,8 @@ pub trait Hooks: Chores {
     fn dropped(&mut self, bytes: u64);
     /// The main process exited 0 leaving this daemon (pid, start stamp): it is followed now.
     fn following(&mut self, pid: i32, start: u64);
+    /// A source's changes to the record (a probe's health and results).
+    fn note(&mut self, changes: Vec<(crate::state::keys::Key, String)>);
     /// The service said it is ready (`process.send('ready')`).
     fn ready(&mut self, pid: i32);
 }
@@ -135,7 +137,7 @@ pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
             p.lost();
             break;
         };
-        p.fire_sources(&ready.sources);
+        p.fire_sources(&ready.sources, hooks);
         if p.run
             .sources
             .iter_mut()
@@ -225,9 +227,18 @@ impl Pump<'_, '_> {
 
     /// Lets due sources act; the first to ask for a restart while the run lives starts its
     /// graceful stop (the supervisor starts the service again once it has ended).
-    fn fire_sources(&mut self, readable: &[bool]) {
+    fn fire_sources(&mut self, readable: &[bool], hooks: &mut dyn Hooks) {
         let now = Instant::now();
         let asked = wake::fire(self.run.sources, readable, now);
+        let changes: Vec<_> = self
+            .run
+            .sources
+            .iter_mut()
+            .flat_map(|s| s.changes())
+            .collect();
+        if !changes.is_empty() {
+            hooks.note(changes);
+        }
         let live = self.ended.is_none() && self.stop == Stop::None && self.run.restart.is_none();
         if let Some(reason) = asked.filter(|_| live) {
             self.run.restart = Some(reason);

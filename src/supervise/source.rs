@@ -11,6 +11,14 @@ pub trait Source {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+    /// Whether its descriptor is polled for writing (a connect under way) instead of reading.
+    fn writable(&self) -> bool {
+        false
+    }
+    /// What it wants recorded in meta since it was last asked (a probe's health, its results).
+    fn changes(&mut self) -> Vec<(crate::state::keys::Key, String)> {
+        Vec::new()
+    }
     /// When this source next wants to run, if it does.
     fn deadline(&self) -> Option<Instant> {
         None

@@ -2,7 +2,7 @@
 //! watch. A plain service gets none, so its supervisor keeps no timer and no extra descriptor.
 
 use super::source::Source;
-use super::{cron, ipc, memory, watch};
+use super::{cron, ipc, memory, probe, watch};
 use crate::state::keys::Key;
 
 /// The wake sources `meta` configures (none for a plain service: no timers, no descriptors);
@@ -24,6 +24,15 @@ pub fn configured(
     }
     if node {
         sources.push(Box::new(ipc::Channel::default()));
+    }
+    let port = meta.port();
+    for (kind, key) in [
+        (probe::Kind::Readiness, Key::ReadinessProbe),
+        (probe::Kind::Liveness, Key::LivenessProbe),
+    ] {
+        if let Some(p) = meta.get(key).and_then(crate::model::probe::from_meta) {
+            sources.push(Box::new(probe::ProbeSource::new(kind, p, port)));
+        }
     }
     if let Some(w) = &features.watch {
         let rule = watch::ignore_rule(w, cwd, never);

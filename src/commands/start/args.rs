@@ -171,4 +171,23 @@ pub struct StartArgs {
     /// --no-treekill; ecosystem `treekill: false`)
     #[arg(long)]
     pub no_treekill: bool,
+    /// Start only once this service (or group) is ready: NAME, or NAME:CONDITION with
+    /// process_started, process_listening, process_healthy or process_completed_successfully;
+    /// repeatable (waits up to --wait-timeout, default 10s)
+    #[arg(long, value_name = "NAME[:CONDITION]", value_parser = parse_dependency)]
+    pub depends_on: Vec<crate::model::deps::Dependency>,
+    /// Readiness and liveness probe: a GET of this URL answered 200–399
+    /// (http://[HOST]:PORT/PATH, or http://:PORT/PATH for 127.0.0.1)
+    #[arg(long, value_name = "URL", conflicts_with = "health_cmd")]
+    pub health_url: Option<String>,
+    /// Readiness and liveness probe: this command (sh -c, in the service's folder) exits 0
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// How often the health probe runs (default 10s); 3 failures in a row restart the service
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub health_interval: Option<u64>,
+}
+
+fn parse_dependency(text: &str) -> Result<crate::model::deps::Dependency, String> {
+    crate::model::deps::Dependency::parse(text).map_err(|e| e.to_string())
 }

@@ -31,6 +31,13 @@ impl Run for StartArgs {
             return self.start_procfile(ctx, out);
         }
         if ecosystem::looks_like_config(&self.script) {
+            if !self.depends_on.is_empty() || self.health_url.is_some() || self.health_cmd.is_some()
+            {
+                return Err(TsmError::Usage(
+                    "--depends-on and --health-* are for one service; a config's apps take depends_on and readiness_probe/liveness_probe".into(),
+                )
+                .into());
+            }
             return self.start_config(ctx, out);
         }
         let (script, args) = self.program();
@@ -79,6 +86,10 @@ impl Run for StartArgs {
         let mut spec = Spec::from_request(&request, &look, ctx.caller_port.as_deref())?;
         spec.cwd = dir;
         self.apply_pm2(ctx, &mut spec)?;
+        spec.depends_on = self.depends_on.clone();
+        self.probes(&mut spec)?;
+        let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
+        crate::ops::order::wait_for_dependencies(ctx, &spec, timeout)?;
         if let Some(count) = &self.instances {
             let mode = self.exec_mode.as_deref();
             let how = (mode, self.merge_logs, self.force);

@@ -40,6 +40,8 @@ pub struct App {
     pub force: bool,
     /// `autostart: false`: checked, recorded nowhere, not started.
     pub autostart: bool,
+    /// Not named by `--only`, but a dependency of an app that is: started unless it runs.
+    pub pulled_in: bool,
 }
 
 impl App {
@@ -375,6 +377,21 @@ fn checked(
     spec.port = port;
     tuning(&f, &mut spec)?;
     spec.features = crate::model::features::from_app(fields, &cwd)?;
+    spec.depends_on = f
+        .get("depends_on")
+        .map(crate::model::deps::from_value)
+        .transpose()
+        .map_err(|e| field_error("depends_on", e))?
+        .unwrap_or_default();
+    for (key, slot) in [
+        ("readiness_probe", &mut spec.probes.readiness),
+        ("liveness_probe", &mut spec.probes.liveness),
+    ] {
+        if let Some(v) = f.get(key).filter(|v| !v.is_null()) {
+            *slot = Some(crate::model::probe::from_value(v).map_err(|e| field_error(key, e))?);
+        }
+    }
+    crate::model::probe::check_port(&spec.probes, spec.port)?;
     spec.origin = Origin::Ecosystem {
         config: config.to_path_buf(),
         app: app_name,
@@ -387,6 +404,7 @@ fn checked(
         pid_file: log_path(&f, "pid_file", &cwd),
         force: f.flag("force") == Some(true),
         autostart: f.flag("autostart") != Some(false),
+        pulled_in: false,
     })
 }
 

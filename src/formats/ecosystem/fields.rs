@@ -69,6 +69,11 @@ pub const HONOURED: &[&str] = &[
     "max_memory_restart",
     "treekill",
     "stop_exit_codes",
+    // Start order (model::deps).
+    "depends_on",
+    // Probes (model::probe, supervise::probe).
+    "readiness_probe",
+    "liveness_probe",
 ];
 
 /// Fields that change nothing under tsm, with what happens instead.
