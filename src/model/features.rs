@@ -28,6 +28,9 @@ pub struct Features {
     pub cluster: Option<u32>,
     /// pm2's `treekill: false`: a stop signals only the main process, its children are left.
     pub keep_children: bool,
+    /// pm2's `shutdown_with_message`: a stop sends `'shutdown'` over a node service's IPC
+    /// channel instead of SIGTERM (SIGKILL after the kill timeout all the same).
+    pub shutdown_message: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +142,7 @@ pub fn from_app(
             Some(Value::Bool(false)) => true,
             Some(_) => return Err(TsmError::Data("'treekill' must be true or false".into())),
         },
+        shutdown_message: get("shutdown_with_message").and_then(Value::as_bool) == Some(true),
     })
 }
 
@@ -213,6 +217,9 @@ impl Features {
         if self.keep_children {
             m.set(Key::Treekill, "false");
         }
+        if self.shutdown_message {
+            m.set(Key::ShutdownWithMessage, "1");
+        }
         if let Some(n) = self.cluster {
             m.set(Key::ExecMode, "cluster");
             m.set(Key::ClusterInstances, n.to_string());
@@ -269,6 +276,7 @@ impl Features {
                 .and_then(|_| m.u64(Key::ClusterInstances))
                 .map(|n| n.min(1024) as u32),
             keep_children: m.get(Key::Treekill) == Some("false"),
+            shutdown_message: m.get(Key::ShutdownWithMessage) == Some("1"),
         }
     }
 
@@ -307,6 +315,7 @@ mod tests {
             plan: None,
             cluster: Some(3),
             keep_children: true,
+            shutdown_message: true,
         };
         let mut m = Meta::new();
         f.write(&mut m);
