@@ -26,6 +26,56 @@ fn stop_recorded(m: &Meta) -> bool {
     )
 }
 
+/// How a run ended and what follows, as recorded: by itself, or (a restart at once) in the
+/// next run's first write, so that nothing is written between the reap and the next fork.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub end: RunEnd,
+    pub verdict: Verdict,
+    /// Log bytes lost so far.
+    pub dropped: u64,
+}
+
+impl Ended {
+    /// The changes to the record.
+    fn apply(&self, m: &mut Meta, job: &Job) {
+        let Ended {
+            end,
+            verdict,
+            dropped,
+        } = self;
+        set_status(m, verdict.status());
+        if matches!(verdict, Verdict::Stop) {
+            m.remove(Key::StopKillTimeout);
+        }
+        end.record(m);
+        m.set(Key::ExitedAt, platform::now_epoch().to_string());
+        if *dropped > 0 {
+            m.set(Key::LogDropped, dropped.to_string());
+        }
+        match verdict {
+            Verdict::Restart { reason } => {
+                m.set(Key::Restarts, job.restarts.to_string());
+                m.set(Key::LastRestartReason, reason);
+            }
+            Verdict::Again { reason } => {
+                m.set(Key::Restarts, job.restarts.to_string());
+                m.set(Key::UnstableRestarts, job.unstable.to_string());
+                m.set(Key::LastRestartReason, reason);
+            }
+            Verdict::Backoff { delay, reason } => {
+                m.set(Key::Restarts, job.restarts.to_string());
+                m.set(Key::UnstableRestarts, job.unstable.to_string());
+                m.set(Key::LastRestartReason, reason);
+                let due = SystemTime::now() + *delay;
+                let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                m.set(Key::NextRestartAt, ms.to_string());
+            }
+            Verdict::Stop | Verdict::Idle(_) | Verdict::End(_) => {}
+        }
+    }
+}
+
 impl Recorder<'_> {
     /// The first write: this supervisor (`pid`, start stamp `start`) owns the record, and
     /// the service's processes carry `token`.
@@ -53,11 +103,18 @@ impl Recorder<'_> {
     }
 
     /// A run has started as `pid` (start stamp `stamp`); the record forgets the last run's
-    /// end and keeps the one before it.
-    pub fn running(&self, pid: i32, stamp: u64, job: &Job) {
+    /// end and keeps the one before it. `before`: the end of the run before it, not yet
+    /// recorded (a restart at once), written in the same write.
+    pub fn running(&self, pid: i32, stamp: u64, job: &Job, before: Option<&Ended>) {
         self.record(&mut |m| {
-            if !stop_recorded(m) {
-                set_status(m, Status::Online);
+            // A stop the CLI recorded meanwhile stays recorded (its SIGTERM ends this run).
+            let asked = stop_recorded(m).then(|| m.get(Key::Status).map(str::to_owned));
+            if let Some(end) = before {
+                end.apply(m, job);
+            }
+            match asked.flatten() {
+                Some(status) => m.set(Key::Status, status),
+                None => set_status(m, Status::Online),
             }
             m.set(Key::Pid, pid.to_string());
             m.set(Key::ProcStart, stamp.to_string());
@@ -77,9 +134,13 @@ impl Recorder<'_> {
         });
     }
 
-    /// The service could not be started: it is `errored`, and why (and when) is recorded.
-    pub fn not_started(&self, end: &RunEnd) {
+    /// The service could not be started: it is `errored`, and why (and when) is recorded
+    /// (after `before`, the end of the run before it, when it was not recorded yet).
+    pub fn not_started(&self, end: &RunEnd, job: &Job, before: Option<&Ended>) {
         self.record(&mut |m| {
+            if let Some(end) = before {
+                end.apply(m, job);
+            }
             set_status(m, Status::Errored);
             end.record(m);
             m.remove(Key::Health);
@@ -88,38 +149,8 @@ impl Recorder<'_> {
     }
 
     /// A run ended as `end`, and `verdict` says what follows (`dropped`: log bytes lost).
-    pub fn ended(&self, end: &RunEnd, verdict: &Verdict, job: &Job, dropped: u64) {
-        self.record(&mut |m| {
-            set_status(m, verdict.status());
-            if matches!(verdict, Verdict::Stop) {
-                m.remove(Key::StopKillTimeout);
-            }
-            end.record(m);
-            m.set(Key::ExitedAt, platform::now_epoch().to_string());
-            if dropped > 0 {
-                m.set(Key::LogDropped, dropped.to_string());
-            }
-            match verdict {
-                Verdict::Restart { reason } => {
-                    m.set(Key::Restarts, job.restarts.to_string());
-                    m.set(Key::LastRestartReason, reason);
-                }
-                Verdict::Again { reason } => {
-                    m.set(Key::Restarts, job.restarts.to_string());
-                    m.set(Key::UnstableRestarts, job.unstable.to_string());
-                    m.set(Key::LastRestartReason, reason);
-                }
-                Verdict::Backoff { delay, reason } => {
-                    m.set(Key::Restarts, job.restarts.to_string());
-                    m.set(Key::UnstableRestarts, job.unstable.to_string());
-                    m.set(Key::LastRestartReason, reason);
-                    let due = SystemTime::now() + *delay;
-                    let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-                    m.set(Key::NextRestartAt, ms.to_string());
-                }
-                Verdict::Stop | Verdict::Idle(_) | Verdict::End(_) => {}
-            }
-        });
+    pub fn ended(&self, end: &Ended, job: &Job) {
+        self.record(&mut |m| end.apply(m, job));
     }
 
     /// A source revived the ended service (`reason`): it is launching again.

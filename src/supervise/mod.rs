@@ -67,7 +67,7 @@ fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
     let mut job = Job::default();
     loop {
         if sup.stop_asked(&job) {
-            sup.rec.stopped();
+            sup.stopped(&job);
             return Ok(());
         }
         // Spawn: recorded online (or errored, and the supervisor fails with why).
