@@ -247,3 +247,69 @@ impl Hooks for Recorder<'_> {
         self.pid_file(pid);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::lock::LifeLock;
+    use crate::state::paths::Paths;
+    use nix::sys::signal::Signal;
+
+    /// A record owned by this process as its supervisor, with `status`.
+    fn owned(paths: &Paths, status: Status) -> Recorder<'_> {
+        paths.ensure().unwrap();
+        let mut meta = Meta::new();
+        meta.set(Key::Name, "svc");
+        meta.set(Key::SupervisorPid, std::process::id().to_string());
+        set_status(&mut meta, status);
+        meta.set(Key::Pid, "11");
+        Store::new(paths).write("svc", &meta).unwrap();
+        let life = LifeLock::try_take(&paths.supervisor_lock("svc"))
+            .unwrap()
+            .unwrap();
+        Recorder::new(paths, "svc", meta, life)
+    }
+
+    fn at_once() -> Ended {
+        Ended {
+            end: RunEnd::Killed(Signal::SIGKILL),
+            verdict: Verdict::Again {
+                reason: "signal KILL".into(),
+            },
+            dropped: 0,
+        }
+    }
+
+    #[test]
+    fn a_restart_at_once_records_the_end_with_the_new_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::at(tmp.path().join("tsm"));
+        let rec = owned(&paths, Status::Online);
+        let mut job = Job::default();
+        (job.runs, job.restarts) = (2, 1);
+        job.previous = Some(RunEnd::Killed(Signal::SIGKILL));
+        rec.running(22, 7, &job, Some(&at_once()));
+        let m = Store::new(&paths).read("svc").unwrap().unwrap();
+        assert_eq!(m.get(Key::Status), Some("online"));
+        assert_eq!(m.get(Key::Pid), Some("22"));
+        assert_eq!(m.get(Key::Restarts), Some("1"));
+        assert_eq!(m.get(Key::UnstableRestarts), Some("0"));
+        assert_eq!(m.get(Key::LastRestartReason), Some("signal KILL"));
+        assert_eq!(m.get(Key::LastSignal), Some("KILL"));
+        assert_eq!(m.get(Key::Signal), None, "the new run has not ended");
+        assert!(m.get(Key::ExitedAt).is_some());
+    }
+
+    #[test]
+    fn a_stop_recorded_during_the_fork_stays_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::at(tmp.path().join("tsm"));
+        let rec = owned(&paths, Status::Stopping);
+        let mut job = Job::default();
+        (job.runs, job.restarts) = (2, 1);
+        rec.running(22, 7, &job, Some(&at_once()));
+        let m = Store::new(&paths).read("svc").unwrap().unwrap();
+        assert_eq!(m.get(Key::Status), Some("stopping"));
+        assert_eq!(m.get(Key::Pid), Some("22"));
+    }
+}
