@@ -3,6 +3,8 @@
 
 mod datefmt;
 mod follow;
+pub mod index;
+pub mod json;
 mod tail;
 pub mod term;
 mod writer;
@@ -41,14 +43,20 @@ pub fn writers(
     opts: LogOptions,
 ) -> (LogWriter, LogWriter) {
     let (out, err) = files_of(paths, name, meta);
-    let writer = |path: &std::path::Path| {
-        if path.starts_with(paths.root()) {
+    let writer = |path: &std::path::Path, kind: &str| {
+        let w = if path.starts_with(paths.root()) {
             LogWriter::in_state(path, opts)
         } else {
             LogWriter::new(path, opts)
+        };
+        if !opts.json {
+            return w;
         }
+        let id = meta.and_then(Meta::id);
+        let app = meta.and_then(|m| m.get(Key::Name)).unwrap_or(name);
+        w.with_json(json::JsonLog::new(app, id, kind))
     };
-    (writer(&out), writer(&err))
+    (writer(&out, "out"), writer(&err, "err"))
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's method).

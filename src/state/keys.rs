@@ -92,6 +92,8 @@ keys! {
     Time = "time",
     /// pm2's `log_date_format` for the timestamps (CLI).
     LogDateFormat = "log_date_format",
+    /// `json`: every stored line is one of pm2's JSON objects (CLI).
+    LogType = "log_type",
 
     // Restart policy: written by the CLI at start.
     /// `always`, `on-failure` or `never` (CLI).

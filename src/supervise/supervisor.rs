@@ -112,6 +112,9 @@ impl<'a> Supervisor<'a> {
             }
         };
         let started = Instant::now();
+        for log in &mut self.logs {
+            log.run_starts(pid);
+        }
         let stamp = platform::proc_info(pid).map_or(0, |i| i.start);
         job.runs += 1;
         self.rec.running(pid, stamp, job);

@@ -24,6 +24,10 @@ pub struct StartArgs {
     /// Prefix every stored log line with an ISO-8601 UTC timestamp
     #[arg(long)]
     pub time: bool,
+    /// How stored lines look: text (the default) or json (pm2's objects: message, timestamp,
+    /// type, process_id, app_name)
+    #[arg(long, value_name = "TYPE", value_parser = ["text", "json"])]
+    pub log_type: Option<String>,
     /// When to start the service again after it ends: always, on-failure (default: a non-zero
     /// exit or a signal), never
     #[arg(long, value_name = "MODE", value_parser = clap::value_parser!(crate::model::policy::Mode))]

@@ -62,6 +62,7 @@ impl Run for StartArgs {
                 (None, None) => None,
             },
             time: self.time,
+            log_json: self.log_json(),
             policy: self.policy(),
             features: self.features(&ctx.cwd)?,
             no_port: self.no_port,
@@ -116,6 +117,11 @@ impl StartArgs {
         wait_and_say(ctx, out, name, timeout)
     }
 
+    /// `--log-type json`.
+    fn log_json(&self) -> bool {
+        self.log_type.as_deref() == Some("json")
+    }
+
     fn policy(&self) -> Policy {
         let defaults = Policy::default();
         Policy {
@@ -167,6 +173,7 @@ impl StartArgs {
                 retain: self.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
                 time: self.time,
                 date_format: None,
+                json: self.log_json(),
             },
             policy,
         };

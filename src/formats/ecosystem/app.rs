@@ -193,7 +193,7 @@ fn policy(f: &Fields) -> Result<Policy, TsmError> {
     })
 }
 
-/// `max_size` (from `max_log_size`), `log_retain`, `time` and `log_date_format`.
+/// `max_size` (from `max_log_size`), `log_retain`, `time`, `log_date_format` and `log_type`.
 fn log_options(f: &Fields, max_size: Option<u64>) -> Result<LogOptions, TsmError> {
     let date_format = f
         .text("log_date_format")
@@ -208,6 +208,15 @@ fn log_options(f: &Fields, max_size: Option<u64>) -> Result<LogOptions, TsmError
             .map_or(DEFAULT_LOG_RETAIN, |n| n.min(u64::from(u32::MAX)) as u32),
         time: f.flag("time").unwrap_or(false),
         date_format,
+        json: match f.text("log_type").as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(TsmError::Data(format!(
+                    "'log_type': '{other}' is not a log type (json or text)"
+                )))
+            }
+        },
     })
 }
 

@@ -42,6 +42,7 @@ pub const HONOURED: &[&str] = &[
     "disable_logs",
     "log_date_format",
     "time",
+    "log_type",
     "pid_file",
     "autorestart",
     "autostart",
@@ -97,7 +98,6 @@ const IGNORED: &[(&str, &str)] = &[
         "filter_env",
         "the app inherits tsm's environment plus its env blocks",
     ),
-    ("log_type", "logs are stored as plain lines"),
     (
         "source_map_support",
         "node runs the script directly (add --enable-source-maps to node_args)",

@@ -1,0 +1,254 @@
+//! The time index beside each log (`NAME.out.idx`): one text line `OFFSET MS LINES` per
+//! entry — the byte offset where a batch of lines begins, the epoch milliseconds it arrived
+//! at, and the lines the writer had written before it — at most one entry per [`GRAIN`], and
+//! a line `OFFSET MS LINES run PID` where each run begins. It lets `tsm logs --since`,
+//! `--until`, `--run` and the merge of several logs find a line's time whether or not the
+//! service stores timestamps; it is rotated with its log.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The finest time the index tells apart: a batch arriving within this of the last entry
+/// gets no entry of its own (its lines take the last entry's time).
+pub const GRAIN_MS: i64 = 20;
+
+/// The index file of the log at `log`: `LOG.idx`.
+pub fn path_of(log: &Path) -> PathBuf {
+    let mut name = log.as_os_str().to_os_string();
+    name.push(".idx");
+    PathBuf::from(name)
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The writer's side: appends entries as lines arrive.
+#[derive(Debug)]
+pub struct IndexWriter {
+    path: PathBuf,
+    file: Option<File>,
+    last_ms: i64,
+    /// Lines written to the log by this writer (across rotations).
+    pub lines: u64,
+}
+
+impl IndexWriter {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            file: None,
+            last_ms: i64::MIN,
+            lines: 0,
+        }
+    }
+
+    fn open(&mut self, truncate: bool) -> Option<&mut File> {
+        if self.file.is_none() || truncate {
+            let mut opts = std::fs::OpenOptions::new();
+            opts.create(true);
+            if truncate {
+                opts.write(true).truncate(true);
+            } else {
+                opts.append(true);
+            }
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o640).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+            self.file = opts.open(&self.path).ok();
+        }
+        self.file.as_mut()
+    }
+
+    /// The log was made anew (rotated, moved away, or created): so is its index.
+    pub fn restart(&mut self) {
+        self.open(true);
+        self.entry(0, now_ms(), None);
+    }
+
+    /// Whether the next batch gets an entry: the last is a grain old.
+    pub fn due(&self) -> bool {
+        now_ms() - self.last_ms >= GRAIN_MS
+    }
+
+    /// Lines are about to be written at `offset`: an entry.
+    pub fn batch(&mut self, offset: u64) {
+        self.entry(offset, now_ms(), None);
+    }
+
+    /// A run begins at `offset` (its first line will be written there).
+    pub fn run_starts(&mut self, offset: u64, pid: i32) {
+        self.entry(offset, now_ms(), Some(pid));
+    }
+
+    fn entry(&mut self, offset: u64, ms: i64, run: Option<i32>) {
+        self.last_ms = ms;
+        let lines = self.lines;
+        let text = match run {
+            Some(pid) => format!("{offset} {ms} {lines} run {pid}\n"),
+            None => format!("{offset} {ms} {lines}\n"),
+        };
+        if let Some(file) = self.open(false) {
+            if file.write_all(text.as_bytes()).is_err() {
+                self.file = None;
+            }
+        }
+    }
+
+    /// Moves the index along with its log's rotation (`from` → `to`, both log paths).
+    pub fn rotate_file(from: &Path, to: &Path) {
+        let _ = crate::state::anchor::rename(&path_of(from), &path_of(to));
+    }
+
+    /// Removes the index of a log that is removed.
+    pub fn remove_file(log: &Path) {
+        let _ = crate::state::anchor::remove(&path_of(log));
+    }
+}
+
+/// One entry as read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub offset: u64,
+    pub ms: i64,
+    pub lines: u64,
+    /// The pid of a run that begins here.
+    pub run: Option<i32>,
+}
+
+/// An index read back, checked against its log: entries beyond the log's length are
+/// dropped, and an offset going backwards (the log was truncated by `tsm flush` and written
+/// again) starts the index over from there. A damaged line is skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    pub entries: Vec<Entry>,
+}
+
+fn parse(line: &str) -> Option<Entry> {
+    let mut words = line.split(' ');
+    let offset = words.next()?.parse().ok()?;
+    let ms = words.next()?.parse().ok()?;
+    let lines = words.next()?.parse().ok()?;
+    let run = match words.next() {
+        None => None,
+        Some("run") => Some(words.next()?.parse().ok()?),
+        Some(_) => return None,
+    };
+    Some(Entry {
+        offset,
+        ms,
+        lines,
+        run,
+    })
+}
+
+impl Index {
+    /// The index of the log at `log`, whose length is `len` (none when there is no index).
+    pub fn read(log: &Path, len: u64) -> Index {
+        let Ok(file) = File::open(path_of(log)) else {
+            return Index::default();
+        };
+        let mut entries: Vec<Entry> = Vec::new();
+        for line in BufReader::new(file).lines() {
+            let Ok(line) = line else { break };
+            let Some(e) = parse(&line) else { continue };
+            if e.offset > len {
+                continue;
+            }
+            if entries.last().is_some_and(|last| e.offset < last.offset) {
+                entries.clear();
+            }
+            entries.push(e);
+        }
+        Index { entries }
+    }
+
+    /// The time of the line at `offset`: the last entry at or before it (0 before any).
+    pub fn time_at(&self, offset: u64) -> i64 {
+        let i = self.entries.partition_point(|e| e.offset <= offset);
+        if i == 0 {
+            0
+        } else {
+            self.entries[i - 1].ms
+        }
+    }
+
+    /// The offset of the first line whose time is at or after `ms`.
+    pub fn first_at_or_after(&self, ms: i64, len: u64) -> u64 {
+        let i = self.entries.partition_point(|e| e.ms < ms);
+        self.entries.get(i).map_or(len, |e| e.offset)
+    }
+
+    /// The offset of the first line whose time is after `ms`.
+    pub fn first_after(&self, ms: i64, len: u64) -> u64 {
+        let i = self.entries.partition_point(|e| e.ms <= ms);
+        self.entries.get(i).map_or(len, |e| e.offset)
+    }
+
+    /// Where each run the log holds begins, oldest first.
+    pub fn runs(&self) -> Vec<&Entry> {
+        self.entries.iter().filter(|e| e.run.is_some()).collect()
+    }
+
+    /// The byte range of run `n` (1 = the oldest the log holds; 0 = the last one).
+    pub fn run_range(&self, n: usize, len: u64) -> Option<(u64, u64)> {
+        let runs = self.runs();
+        let i = if n == 0 { runs.len().checked_sub(1)? } else { n - 1 };
+        let start = runs.get(i)?.offset;
+        let end = runs.get(i + 1).map_or(len, |e| e.offset);
+        Some((start, end))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_read_back_and_flush_starts_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("a.out");
+        std::fs::write(&log, "x".repeat(100)).unwrap();
+        std::fs::write(
+            path_of(&log),
+            "0 1000 0 run 7\n10 1100 2\ngarbage\n50 1200 5 run 8\n500 1300 9\n",
+        )
+        .unwrap();
+        let ix = Index::read(&log, 100);
+        assert_eq!(ix.entries.len(), 3, "{ix:?}");
+        assert_eq!(ix.time_at(0), 1000);
+        assert_eq!(ix.time_at(49), 1100);
+        assert_eq!(ix.time_at(99), 1200);
+        assert_eq!(ix.first_at_or_after(1100, 100), 10);
+        assert_eq!(ix.first_after(1100, 100), 50);
+        assert_eq!(ix.first_after(2000, 100), 100);
+        assert_eq!(ix.run_range(1, 100), Some((0, 50)));
+        assert_eq!(ix.run_range(0, 100), Some((50, 100)));
+        assert_eq!(ix.run_range(3, 100), None);
+        std::fs::write(path_of(&log), "0 1000 0\n60 1100 3\n0 2000 0\n").unwrap();
+        let ix = Index::read(&log, 100);
+        assert_eq!(ix.entries.len(), 1);
+        assert_eq!(ix.time_at(80), 2000);
+    }
+
+    #[test]
+    fn the_writer_notes_batches_a_grain_apart() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("a.out");
+        let mut w = IndexWriter::new(path_of(&log));
+        w.run_starts(0, 42);
+        assert!(!w.due(), "within the grain of the run's entry");
+        w.lines = 3;
+        w.last_ms -= GRAIN_MS;
+        assert!(w.due());
+        w.batch(30);
+        let ix = Index::read(&log, 100);
+        assert_eq!(ix.entries.len(), 2, "{ix:?}");
+        assert_eq!(ix.entries[0].run, Some(42));
+        assert_eq!((ix.entries[1].offset, ix.entries[1].lines), (30, 3));
+    }
+}
