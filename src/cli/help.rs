@@ -19,7 +19,8 @@ Services:
   list, ls [--json]                       list services with their TSM IDs and status
   ports [--json]                          the port of each service, and who listens on it
 Logs:
-  logs [TARGET...] [--lines N] [-f]       show and follow services' output
+  logs [TARGET...] [--lines N] [-f]       show and follow services' output, merged in time order
+       [--grep RE] [--since 10m] [--json]  search, a time range, one run (--last-run), pm2 JSON
   flush [TARGET...]                       empty services' log files while they run
 State:
   save                                    write the running set to $TETRA_DIR/tsm/dump.json

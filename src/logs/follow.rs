@@ -18,10 +18,13 @@ pub struct Source {
     /// The file already open and the offset to follow it from (where the last lines shown
     /// ended); without it, the file at the path from its end as it is when following starts.
     pub from: Option<(File, u64)>,
+    /// Its lines shown as pm2's JSON objects (`tsm logs --json`) in this shape.
+    pub json: Option<super::json::JsonLog>,
 }
 
 struct Followed {
     source: Source,
+    filter: super::query::Filter,
     file: Option<File>,
     ino: Option<(u64, u64)>,
     pos: u64,
@@ -39,7 +42,7 @@ fn identity(path: &Path) -> Option<(u64, u64, u64)> {
 
 impl Followed {
     /// Starts where the source says, or at the end of the file as it is now.
-    fn new(mut source: Source) -> Self {
+    fn new(mut source: Source, filter: &super::query::Filter) -> Self {
         let (file, start) = match source.from.take() {
             Some((file, at)) => (Some(file), Some(at)),
             None => (
@@ -53,6 +56,7 @@ impl Followed {
             pos: start.or(meta.map(|m| m.len())).unwrap_or(0),
             file,
             source,
+            filter: filter.clone(),
             held: Vec::new(),
             mark: Vec::new(),
         }
@@ -91,13 +95,17 @@ impl Followed {
         self.held.extend_from_slice(&data);
         if let Some(last) = self.held.iter().rposition(|b| *b == b'\n') {
             let rest = self.held.split_off(last + 1);
-            for line in self.held.split_inclusive(|b| *b == b'\n') {
-                if let Some(stamp) = stamp {
+            let now = super::index::now_ms();
+            let lines = &self.held[..self.held.len() - 1];
+            for line in lines.split(|b| *b == b'\n') {
+                if !self.filter.keeps(line) {
+                    continue;
+                }
+                if let (Some(stamp), None) = (stamp, &self.source.json) {
                     out.extend_from_slice(stamp.as_bytes());
                     out.push(b' ');
                 }
-                out.extend_from_slice(self.source.prefix.as_bytes());
-                clean(line, out);
+                super::merge::emit(&self.source, line, now, clean, out);
             }
             self.held = rest;
         }
@@ -171,12 +179,14 @@ pub fn descriptors_needed(sources: usize) -> u64 {
 pub type Clean = fn(&[u8], &mut Vec<u8>);
 
 /// Follows `sources` until writing fails (the reader went away) or the process is interrupted.
-/// With `timestamp`, each printed line is prefixed with the time it was read.
+/// With `timestamp`, each printed line is prefixed with the time it was read; only the lines
+/// `filter`'s patterns select are printed.
 pub fn follow(
     sources: Vec<Source>,
     out: &mut dyn Write,
     timestamp: bool,
     clean: Clean,
+    filter: &super::query::Filter,
 ) -> io::Result<()> {
     let need = descriptors_needed(sources.len());
     let limit = crate::platform::raise_fd_limit(need);
@@ -186,7 +196,10 @@ pub fn follow(
             sources.len()
         )));
     }
-    let mut followed: Vec<Followed> = sources.into_iter().map(Followed::new).collect();
+    let mut followed: Vec<Followed> = sources
+        .into_iter()
+        .map(|s| Followed::new(s, filter))
+        .collect();
     let (tx, rx) = mpsc::channel();
     let mut watches = match watch_folders(&followed, tx) {
         Ok(watches) => watches,
@@ -329,15 +342,24 @@ mod tests {
                 path: busy.clone(),
                 prefix: "busy| ".into(),
                 from: None,
+                json: None,
             },
             Source {
                 path: quiet.clone(),
                 prefix: "quiet| ".into(),
                 from: None,
+                json: None,
             },
         ];
         std::thread::spawn(move || {
-            follow(sources, &mut Tap(tx), false, |b, o| o.extend_from_slice(b))
+            let all = crate::logs::query::Filter::default();
+            follow(
+                sources,
+                &mut Tap(tx),
+                false,
+                |b, o| o.extend_from_slice(b),
+                &all,
+            )
         });
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {

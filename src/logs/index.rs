@@ -58,7 +58,8 @@ impl IndexWriter {
                 opts.append(true);
             }
             use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o640).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+            opts.mode(0o640)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
             self.file = opts.open(&self.path).ok();
         }
         self.file.as_mut()
@@ -197,7 +198,11 @@ impl Index {
     /// The byte range of run `n` (1 = the oldest the log holds; 0 = the last one).
     pub fn run_range(&self, n: usize, len: u64) -> Option<(u64, u64)> {
         let runs = self.runs();
-        let i = if n == 0 { runs.len().checked_sub(1)? } else { n - 1 };
+        let i = if n == 0 {
+            runs.len().checked_sub(1)?
+        } else {
+            n - 1
+        };
         let start = runs.get(i)?.offset;
         let end = runs.get(i + 1).map_or(len, |e| e.offset);
         Some((start, end))

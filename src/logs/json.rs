@@ -104,7 +104,11 @@ mod tests {
     fn lines_parse_back_as_pm2_objects() {
         let log = JsonLog::new("we\"b", Some(3), "err");
         let mut out = Vec::new();
-        log.encode(b"a \"q\" \\ \x01 \xff tab\t", "2026-01-01T00:00:00.000Z", &mut out);
+        log.encode(
+            b"a \"q\" \\ \x01 \xff tab\t",
+            "2026-01-01T00:00:00.000Z",
+            &mut out,
+        );
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["message"], "a \"q\" \\ \u{1} \u{fffd} tab\t");

@@ -5,12 +5,16 @@ mod datefmt;
 mod follow;
 pub mod index;
 pub mod json;
+mod merge;
+pub mod query;
 mod tail;
 pub mod term;
+pub mod when;
 mod writer;
 
 pub use datefmt::{DateFormat, DateFormatError};
 pub use follow::{descriptors_needed, follow, Clean, Source};
+pub use merge::print_selected;
 pub use tail::{last_lines, print_last_lines, Printed, MAX_LINE};
 pub use writer::{LogOptions, LogWriter};
 

@@ -55,7 +55,20 @@ fn size_rotation_keeps_exactly_retain_files() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["a.out", "a.out.1", "a.out.2"]);
+    // Each time index is rotated with its log.
+    assert_eq!(
+        names,
+        [
+            "a.out",
+            "a.out.1",
+            "a.out.1.idx",
+            "a.out.2",
+            "a.out.2.idx",
+            "a.out.idx"
+        ]
+    );
+    let ix = crate::logs::index::Index::read(&tmp.path().join("a.out.1"), 13);
+    assert_eq!(ix.entries.first().map(|e| e.offset), Some(0));
     assert_eq!(read(&path), "line 09 xxxx\n");
     assert_eq!(read(&tmp.path().join("a.out.1")), "line 08 xxxx\n");
     assert_eq!(read(&tmp.path().join("a.out.2")), "line 07 xxxx\n");

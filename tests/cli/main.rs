@@ -18,6 +18,7 @@ mod layers;
 mod lifecycle;
 mod listing;
 mod logs;
+mod logsearch;
 mod pm2;
 mod pm2_commands;
 mod portable;
