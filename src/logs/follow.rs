@@ -2,6 +2,7 @@
 //! poll — or, when the system has no watch left to give, a look every 100ms), a moved or
 //! recreated file picked up, a truncated one read again from its start.
 
+pub use super::source::{Clean, Source};
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashSet;
 use std::fs::File;
@@ -10,17 +11,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
-
-/// A file to follow and the prefix its lines get.
-pub struct Source {
-    pub path: PathBuf,
-    pub prefix: String,
-    /// The file already open and the offset to follow it from (where the last lines shown
-    /// ended); without it, the file at the path from its end as it is when following starts.
-    pub from: Option<(File, u64)>,
-    /// Its lines shown as pm2's JSON objects (`tsm logs --json`) in this shape.
-    pub json: Option<super::json::JsonLog>,
-}
 
 struct Followed {
     source: Source,
@@ -105,7 +95,7 @@ impl Followed {
                     out.extend_from_slice(stamp.as_bytes());
                     out.push(b' ');
                 }
-                super::merge::emit(&self.source, line, now, clean, out);
+                super::source::emit(&self.source, line, now, clean, out);
             }
             self.held = rest;
         }
@@ -174,9 +164,6 @@ impl Watches {
 pub fn descriptors_needed(sources: usize) -> u64 {
     sources as u64 * if WATCH_FILES { 2 } else { 1 } + 64
 }
-
-/// What each line goes through before it is printed (see `logs::term`).
-pub type Clean = fn(&[u8], &mut Vec<u8>);
 
 /// Follows `sources` until writing fails (the reader went away) or the process is interrupted.
 /// With `timestamp`, each printed line is prefixed with the time it was read; only the lines

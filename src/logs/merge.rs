@@ -1,30 +1,10 @@
 //! Several logs' selected lines printed as one stream in the order they arrived (by the
 //! time index), each after its source's prefix or as one of pm2's JSON objects.
 
-use super::follow::{Clean, Source};
 use super::query::{Filter, Scanner};
+use super::source::{emit, Clean, Source};
 use std::collections::VecDeque;
 use std::io::{self, Write};
-
-/// Prints one line of `source` (without its newline) that arrived at `time` (epoch ms).
-pub fn emit(source: &Source, line: &[u8], time: i64, clean: Clean, out: &mut Vec<u8>) {
-    match &source.json {
-        Some(_) if super::json::is_object(line) => {
-            out.extend_from_slice(line);
-            out.push(b'\n');
-        }
-        Some(json) => {
-            let at = std::time::UNIX_EPOCH
-                + std::time::Duration::from_millis(u64::try_from(time).unwrap_or(0));
-            json.encode(line, &super::iso8601(at), out);
-        }
-        None => {
-            out.extend_from_slice(source.prefix.as_bytes());
-            clean(line, out);
-            out.push(b'\n');
-        }
-    }
-}
 
 /// Where one source's lines come from: read as they are printed, or (the last N of a
 /// selection) gathered first.

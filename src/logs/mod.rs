@@ -7,6 +7,7 @@ pub mod index;
 pub mod json;
 mod merge;
 pub mod query;
+mod source;
 mod tail;
 pub mod term;
 pub mod when;
