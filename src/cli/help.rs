@@ -37,6 +37,8 @@ Shell:
   help [COMMAND]                          this text, or a command's options
 Diagnostics:
   describe TARGET...                      everything tsm knows about services
+  why [TARGET...]                         how the last run ended and why: signal and sender,
+                                          stderr, a port's holder, a missing module
   doctor                                  check the state folder; say how to fix what is wrong
   monit                                   a live dashboard: cpu, memory, logs; keys to act
 pm2's spellings:

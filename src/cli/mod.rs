@@ -11,7 +11,7 @@ use crate::commands::{
     flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, ports::PortsArgs,
     reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs, restart::RestartArgs,
     save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, start::StartArgs, startup::StartupArgs,
-    startup::UnstartupArgs, stop::StopArgs, Run,
+    startup::UnstartupArgs, stop::StopArgs, why::WhyArgs, Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -58,6 +58,8 @@ pub enum Command {
     /// Show everything tsm knows about services
     #[command(alias = "show")]
     Describe(DescribeArgs),
+    /// Tell how services' last runs ended and why (default: every service not online)
+    Why(WhyArgs),
     /// Write the running set to $TETRA_DIR/tsm/dump.json
     Save(SaveArgs),
     /// Start again what `tsm save` wrote (IDs kept where free)
@@ -108,6 +110,7 @@ impl Command {
             Command::Logs(a) => a,
             Command::Flush(a) => a,
             Command::Describe(a) => a,
+            Command::Why(a) => a,
             Command::Save(a) => a,
             Command::Resurrect(a) => a,
             Command::Doctor(a) => a,

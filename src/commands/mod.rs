@@ -20,6 +20,7 @@ pub mod start;
 pub mod startup;
 pub mod stop;
 pub mod table;
+pub mod why;
 
 use crate::ops::Ctx;
 use anyhow::Result;

@@ -2,6 +2,7 @@
 //! features, instances, status), independent of how the state folder stores it.
 
 pub mod derive;
+pub mod diagnose;
 pub mod dotenv;
 pub mod features;
 pub mod instances;

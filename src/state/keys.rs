@@ -164,6 +164,12 @@ keys! {
     LastSignal = "last_signal",
     /// When the run ended, epoch seconds (supervisor).
     ExitedAt = "exited_at",
+    /// The peak resident memory of the last run that ended, in bytes, from `wait4`
+    /// (supervisor).
+    PeakRss = "peak_rss",
+    /// Who ended the last run when the service did not end itself: `stop`, `memory BYTES`,
+    /// `cron`, `watch`, `oom` (the kernel's OOM killer) (supervisor).
+    EndedBy = "ended_by",
     /// Why the service could not be started (supervisor, CLI).
     Error = "error",
     /// Output bytes dropped because the log could not take them (supervisor).

@@ -28,6 +28,8 @@ pub struct Running {
     pub pid: i32,
     pipes: [OwnedFd; 2],
     started: Instant,
+    /// The kernel's count of OOM kills when the run started.
+    oom_kills: Option<u64>,
 }
 
 pub struct Supervisor<'a> {
@@ -124,6 +126,7 @@ impl<'a> Supervisor<'a> {
             pid,
             pipes,
             started,
+            oom_kills: platform::reap::oom_kills(),
         })
     }
 
@@ -146,9 +149,11 @@ impl<'a> Supervisor<'a> {
             keep_children: self.spec.features.keep_children,
             token: &self.token,
             adopted: None,
+            peak_rss: None,
         };
         let end = pump::pump(&self.wake, &mut run, &mut self.rec);
         let (last_pid, asked, kill_timeout) = (run.pid, run.restart.take(), run.kill_timeout);
+        let peak_rss = run.peak_rss;
         for source in self.sources.iter_mut() {
             source.run_ended();
         }
@@ -161,11 +166,21 @@ impl<'a> Supervisor<'a> {
         if !self.spec.features.keep_children {
             descendants::end_all(0, &self.token, kill_timeout);
         }
+        // A SIGKILL nobody here sent, while the kernel's OOM count rose: its OOM killer.
+        let killed = end == RunEnd::Killed(nix::sys::signal::Signal::SIGKILL);
+        let oom = killed
+            && !stop
+            && asked.is_none()
+            && running
+                .oom_kills
+                .is_some_and(|before| platform::reap::oom_kills().is_some_and(|now| now > before));
         Finished {
             end,
             uptime: running.started.elapsed(),
             asked,
             stop,
+            peak_rss,
+            oom,
         }
     }
 
@@ -188,7 +203,7 @@ impl<'a> Supervisor<'a> {
     /// Records how `run` ended and what `verdict` makes of it.
     pub fn record(&self, run: &Finished, verdict: &Verdict, job: &Job) {
         let dropped = self.logs[0].dropped + self.logs[1].dropped;
-        self.rec.ended(&run.end, verdict, job, dropped);
+        self.rec.ended(run, verdict, job, dropped);
     }
 
     /// Waits out a backoff; false when SIGTERM cut it short (recorded `stopped`).

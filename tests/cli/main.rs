@@ -36,3 +36,4 @@ mod trust;
 mod tty;
 mod users;
 mod watch;
+mod why;
