@@ -28,6 +28,8 @@ pub struct Features {
     pub cluster: Option<u32>,
     /// pm2's `treekill: false`: a stop signals only the main process, its children are left.
     pub keep_children: bool,
+    /// Commands run and a URL told on the service's events.
+    pub hooks: crate::model::hooks::Hooks,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +141,7 @@ pub fn from_app(
             Some(Value::Bool(false)) => true,
             Some(_) => return Err(TsmError::Data("'treekill' must be true or false".into())),
         },
+        hooks: crate::model::hooks::Hooks::from_app(fields)?,
     })
 }
 
@@ -213,6 +216,7 @@ impl Features {
         if self.keep_children {
             m.set(Key::Treekill, "false");
         }
+        self.hooks.write(m);
         if let Some(n) = self.cluster {
             m.set(Key::ExecMode, "cluster");
             m.set(Key::ClusterInstances, n.to_string());
@@ -269,6 +273,7 @@ impl Features {
                 .and_then(|_| m.u64(Key::ClusterInstances))
                 .map(|n| n.min(1024) as u32),
             keep_children: m.get(Key::Treekill) == Some("false"),
+            hooks: crate::model::hooks::Hooks::read(m),
         }
     }
 
@@ -307,6 +312,12 @@ mod tests {
             plan: None,
             cluster: Some(3),
             keep_children: true,
+            hooks: crate::model::hooks::Hooks::new(
+                vec![(crate::model::hooks::Event::Stop, "echo bye".into())],
+                None,
+                Some(2000),
+            )
+            .unwrap(),
         };
         let mut m = Meta::new();
         f.write(&mut m);

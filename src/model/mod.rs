@@ -5,6 +5,7 @@ pub mod derive;
 pub mod diagnose;
 pub mod dotenv;
 pub mod features;
+pub mod hooks;
 pub mod instances;
 pub mod policy;
 pub mod port;

@@ -107,6 +107,22 @@ keys! {
     /// Exit codes that end the service instead of restarting it (CLI).
     StopExitCodes = "stop_exit_codes",
 
+    // Hooks: written by the CLI at start.
+    /// The command run when the first run begins (CLI).
+    OnStart = "on_start",
+    /// The command run when a later run begins (CLI).
+    OnRestart = "on_restart",
+    /// The command run when a run ends with a failure nobody asked for (CLI).
+    OnCrash = "on_crash",
+    /// The command run when the service goes errored (CLI).
+    OnErrored = "on_errored",
+    /// The command run when the service is stopped (CLI).
+    OnStop = "on_stop",
+    /// The plain-HTTP URL every event is POSTed to as JSON (CLI).
+    NotifyUrl = "notify_url",
+    /// How long one hook may run, in ms (CLI).
+    HookTimeout = "hook_timeout",
+
     // Runtime features: written by the CLI at start.
     /// The cron schedule of graceful restarts (CLI).
     CronRestart = "cron_restart",

@@ -3,6 +3,7 @@
 //! record what follows, and wait out what comes between two runs.
 
 use super::descendants;
+use super::hooks::{self, Told};
 use super::job::{Finished, Job, Revivers, Verdict};
 use super::pump::{self, Run};
 use super::record::Recorder;
@@ -10,6 +11,7 @@ use super::source::Source;
 use super::wake::{term_requested, Wake};
 use super::{sources, spawn};
 use crate::logs::LogWriter;
+use crate::model::hooks::Event;
 use crate::model::policy::Policy;
 use crate::model::run::RunEnd;
 use crate::model::spec::Spec;
@@ -110,6 +112,11 @@ impl<'a> Supervisor<'a> {
             Ok(spawned) => spawned,
             Err(why) => {
                 self.rec.not_started(&RunEnd::NotStarted(why.clone()));
+                let told = Told {
+                    reason: why.clone(),
+                    ..Told::default()
+                };
+                self.hook(Event::Errored, &told);
                 anyhow::bail!(why);
             }
         };
@@ -230,5 +237,77 @@ impl<'a> Supervisor<'a> {
         job.revived();
         self.rec.revived(job, &reason);
         Some(reason)
+    }
+}
+
+/// The hooks: each event starts its runner and returns at once.
+impl Supervisor<'_> {
+    fn hook(&self, event: Event, told: &Told) {
+        let hooks = &self.spec.features.hooks;
+        if hooks.is_empty() {
+            return;
+        }
+        let (out, err) = crate::logs::files_of(self.paths, &self.spec.name, Some(&self.started));
+        let id = self.started.id();
+        hooks::fire(
+            hooks,
+            event,
+            self.paths,
+            &self.spec.name,
+            id,
+            (&out, &err),
+            told,
+        );
+    }
+
+    /// A run began: `start` for the first, `restart` for the others.
+    pub fn started_hook(&self, job: &Job) {
+        let event = if job.runs == 1 {
+            Event::Start
+        } else {
+            Event::Restart
+        };
+        let told = Told {
+            restarts: job.restarts.min(u64::from(u32::MAX)) as u32,
+            reason: job
+                .previous
+                .as_ref()
+                .map(RunEnd::reason)
+                .unwrap_or_default(),
+            ..Told::default()
+        };
+        self.hook(event, &told);
+    }
+
+    /// A run ended: `crash` when it failed and nobody asked, then `errored` or `stop` when
+    /// that is what follows.
+    pub fn ended_hooks(&self, run: &Finished, verdict: &Verdict, job: &Job) {
+        let told = Told {
+            exit_code: run.end.code(),
+            signal: run
+                .end
+                .signal()
+                .map(|s| s.trim_start_matches("SIG").to_string()),
+            restarts: job.restarts.min(u64::from(u32::MAX)) as u32,
+            reason: run.ended_by().unwrap_or_else(|| run.end.reason()),
+        };
+        if run.end.failed() && run.ended_by().is_none() {
+            self.hook(Event::Crash, &told);
+        }
+        match verdict {
+            Verdict::Stop => self.hook(Event::Stop, &told),
+            Verdict::End(crate::model::status::Status::Errored) => self.hook(Event::Errored, &told),
+            _ => {}
+        }
+    }
+
+    /// Stopped between two runs.
+    pub fn stopped_hook(&self, job: &Job) {
+        let told = Told {
+            restarts: job.restarts.min(u64::from(u32::MAX)) as u32,
+            reason: "stop".into(),
+            ..Told::default()
+        };
+        self.hook(Event::Stop, &told);
     }
 }

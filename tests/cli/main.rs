@@ -11,6 +11,7 @@ mod ecosystem;
 mod escapees;
 mod export;
 mod harness;
+mod hooks;
 mod hostile;
 mod init;
 mod instances;
