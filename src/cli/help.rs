@@ -39,6 +39,8 @@ Diagnostics:
   describe TARGET...                      everything tsm knows about services
   why [TARGET...]                         how the last run ended and why: signal and sender,
                                           stderr, a port's holder, a missing module
+  metrics [--textfile DIR|--listen ADDR]  Prometheus metrics: print, write for node_exporter,
+                                          or serve /metrics in the foreground
   doctor                                  check the state folder; say how to fix what is wrong
   monit                                   a live dashboard: cpu, memory, logs; keys to act
 pm2's spellings:

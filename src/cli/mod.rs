@@ -8,10 +8,10 @@ pub mod init;
 
 use crate::commands::{
     delete::DeleteArgs, describe::DescribeArgs, doctor::DoctorArgs, export::ExportArgs,
-    flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, ports::PortsArgs,
-    reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs, restart::RestartArgs,
-    save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, start::StartArgs, startup::StartupArgs,
-    startup::UnstartupArgs, stop::StopArgs, why::WhyArgs, Run,
+    flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, metrics::MetricsArgs,
+    ports::PortsArgs, reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs,
+    restart::RestartArgs, save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, start::StartArgs,
+    startup::StartupArgs, startup::UnstartupArgs, stop::StopArgs, why::WhyArgs, Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -60,6 +60,8 @@ pub enum Command {
     Describe(DescribeArgs),
     /// Tell how services' last runs ended and why (default: every service not online)
     Why(WhyArgs),
+    /// Print the services' metrics in the Prometheus text format (or write or serve them)
+    Metrics(MetricsArgs),
     /// Write the running set to $TETRA_DIR/tsm/dump.json
     Save(SaveArgs),
     /// Start again what `tsm save` wrote (IDs kept where free)
@@ -111,6 +113,7 @@ impl Command {
             Command::Flush(a) => a,
             Command::Describe(a) => a,
             Command::Why(a) => a,
+            Command::Metrics(a) => a,
             Command::Save(a) => a,
             Command::Resurrect(a) => a,
             Command::Doctor(a) => a,

@@ -9,6 +9,7 @@ pub mod flush;
 pub mod jlist;
 pub mod list;
 pub mod logs;
+pub mod metrics;
 pub mod names;
 pub mod ports;
 pub mod reload;

@@ -209,6 +209,37 @@ impl Index {
     }
 }
 
+/// Lines the supervisor has written to the log at `log` (this supervisor's count, as a
+/// Prometheus counter that starts over with it): the last entry of its index, plus the
+/// newlines after that entry's offset. Reads only the ends of both files.
+pub fn lines_written(log: &Path) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = std::fs::metadata(log).ok()?.len();
+    let mut idx = File::open(path_of(log)).ok()?;
+    let idx_len = idx.metadata().ok()?.len();
+    let back = idx_len.min(512);
+    idx.seek(SeekFrom::Start(idx_len - back)).ok()?;
+    let mut tail = String::new();
+    idx.read_to_string(&mut tail).ok()?;
+    let last = tail
+        .lines()
+        .rev()
+        .filter_map(parse)
+        .find(|e| e.offset <= len)?;
+    let mut file = super::tail::open_for_reading(log).ok()??;
+    file.seek(SeekFrom::Start(last.offset)).ok()?;
+    let mut after = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        after += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+    }
+    Some(last.lines + after)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +286,11 @@ mod tests {
         assert_eq!(ix.entries.len(), 2, "{ix:?}");
         assert_eq!(ix.entries[0].run, Some(42));
         assert_eq!((ix.entries[1].offset, ix.entries[1].lines), (30, 3));
+        std::fs::write(&log, "a\nb\nc\n".repeat(10)).unwrap(); // 60 bytes, 30 lines
+        assert_eq!(
+            lines_written(&log),
+            Some(3 + 15),
+            "3 before offset 30, 15 after"
+        );
     }
 }

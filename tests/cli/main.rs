@@ -20,6 +20,7 @@ mod lifecycle;
 mod listing;
 mod logs;
 mod logsearch;
+mod metrics;
 mod pm2;
 mod pm2_commands;
 mod portable;
