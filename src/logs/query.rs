@@ -169,10 +169,14 @@ impl Scanner {
     fn find(&self, complete: usize) -> Option<(usize, usize)> {
         let block = &self.buf[..complete];
         let mut from = self.at;
+        let only_grep = self.filter.grep.is_some() && self.filter.grep_v.is_none();
         while from < complete {
-            let hit = match (&self.filter.grep, &self.filter.grep_v) {
-                (Some(grep), None) => grep.find_at(block, from)?.start(),
-                _ => from,
+            let (hit, end) = match (&self.filter.grep, only_grep) {
+                (Some(grep), true) => {
+                    let m = grep.find_at(block, from)?;
+                    (m.start(), m.end())
+                }
+                _ => (from, from),
             };
             let start = block[from..hit]
                 .iter()
@@ -182,8 +186,10 @@ impl Scanner {
                 .iter()
                 .position(|b| *b == b'\n')
                 .map(|p| hit + p)?;
-            // A match that ran over a newline is checked again within its own line.
-            if self.filter.keeps(&block[start..stop]) {
+            // A match within its line is the line's; one that ran over a newline (or matched
+            // nothing) is checked again within its own line.
+            let within = only_grep && end > hit && end <= stop;
+            if within || self.filter.keeps(&block[start..stop]) {
                 return Some((start, stop));
             }
             from = stop + 1;
