@@ -58,9 +58,13 @@ impl IndexWriter {
                 opts.append(true);
             }
             use std::os::unix::fs::OpenOptionsExt;
+            // Never through a planted symlink, never blocked by a planted FIFO.
             opts.mode(0o640)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
-            self.file = opts.open(&self.path).ok();
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
+            self.file = opts
+                .open(&self.path)
+                .ok()
+                .filter(|f| f.metadata().is_ok_and(|m| m.is_file()));
         }
         self.file.as_mut()
     }
@@ -150,7 +154,7 @@ fn parse(line: &str) -> Option<Entry> {
 impl Index {
     /// The index of the log at `log`, whose length is `len` (none when there is no index).
     pub fn read(log: &Path, len: u64) -> Index {
-        let Ok(file) = File::open(path_of(log)) else {
+        let Ok(Some(file)) = super::tail::open_for_reading(&path_of(log)) else {
             return Index::default();
         };
         let mut entries: Vec<Entry> = Vec::new();
@@ -215,7 +219,7 @@ impl Index {
 pub fn lines_written(log: &Path) -> Option<u64> {
     use std::io::{Read, Seek, SeekFrom};
     let len = std::fs::metadata(log).ok()?.len();
-    let mut idx = File::open(path_of(log)).ok()?;
+    let mut idx = super::tail::open_for_reading(&path_of(log)).ok()??;
     let idx_len = idx.metadata().ok()?.len();
     let back = idx_len.min(512);
     idx.seek(SeekFrom::Start(idx_len - back)).ok()?;
@@ -269,6 +273,25 @@ mod tests {
         let ix = Index::read(&log, 100);
         assert_eq!(ix.entries.len(), 1);
         assert_eq!(ix.time_at(80), 2000);
+    }
+
+    #[test]
+    fn a_planted_fifo_or_symlink_blocks_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("a.out");
+        std::fs::write(&log, "x\n").unwrap();
+        nix::unistd::mkfifo(&path_of(&log), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert!(Index::read(&log, 2).entries.is_empty());
+        assert_eq!(lines_written(&log), None);
+        let mut w = IndexWriter::new(path_of(&log));
+        w.batch(0); // neither blocks nor writes into the FIFO
+        std::fs::remove_file(path_of(&log)).unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, "keep\n").unwrap();
+        std::os::unix::fs::symlink(&outside, path_of(&log)).unwrap();
+        let mut w = IndexWriter::new(path_of(&log));
+        w.batch(0);
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep\n");
     }
 
     #[test]
