@@ -148,6 +148,12 @@ fn explain(
         "{unstable} unstable restarts in a row, {restarts} in all"
     ));
     writeln!(out, "  {}", facts.join("; "))?;
+    if let Some(changes) = meta.get(Key::EnvChanges).filter(|c| !c.is_empty()) {
+        writeln!(
+            out,
+            "  environment changed by the last tsm restart: {changes}"
+        )?;
+    }
     let (_, err_path) = crate::logs::files_of(&ctx.paths, &entry.name, Some(meta));
     let stderr = run_stderr(&err_path, running);
     if !stderr.is_empty() {

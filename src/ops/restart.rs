@@ -117,8 +117,12 @@ pub fn restart(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Restart)
             stop?;
             let pid = launch(&store, &spec, *id, false)?;
             // For describe: this run began with a restart by the user.
+            // And what changed in its environment, for `tsm why`.
             let _ = store.update(name, |m| {
                 m.set(Key::LastRestartReason, "user");
+                if !changes.is_empty() {
+                    m.set(Key::EnvChanges, changes.join(" "));
+                }
                 true
             });
             let mut line = format!("tsm: restarted '{name}' (TSM ID: {id}, PID: {pid})");

@@ -180,6 +180,9 @@ keys! {
     LastSignal = "last_signal",
     /// When the run ended, epoch seconds (supervisor).
     ExitedAt = "exited_at",
+    /// What `tsm restart` found changed in the environment it gave this run: `+KEY ~KEY
+    /// -KEY`, values never shown (CLI).
+    EnvChanges = "env_changes",
     /// The peak resident memory of the last run that ended, in bytes, from `wait4`
     /// (supervisor).
     PeakRss = "peak_rss",

@@ -154,3 +154,28 @@ fn who_sent_the_signal() {
     assert!(stopped.contains("sent by tsm to stop it"), "{stopped}");
     t.run(&["delete", "all"]).success();
 }
+
+#[test]
+fn the_environment_a_restart_changed_is_told() {
+    let t = Tsm::new();
+    let nap = t.nap();
+    t.script("nap.sh", &format!("#!/bin/sh\nexec {nap} 300\n"));
+    std::fs::write(t.work.join("app.env"), "KEEP=1\nCHANGE=a\nGONE=x\n").unwrap();
+    t.start(&["--no-port", "--env", "app.env", "nap.sh", "envy"]);
+    assert!(!why(&t, &["envy"]).contains("environment changed"));
+    std::fs::write(t.work.join("app.env"), "KEEP=1\nCHANGE=b\nNEW=y\n").unwrap();
+    t.run(&["restart", "envy"]).success();
+    let text = why(&t, &["envy"]);
+    assert!(
+        text.contains("environment changed by the last tsm restart:"),
+        "{text}"
+    );
+    for change in ["+NEW", "~CHANGE", "-GONE"] {
+        assert!(text.contains(change), "{change}: {text}");
+    }
+    assert!(
+        !text.contains("KEEP") && !text.contains("=b"),
+        "names only: {text}"
+    );
+    t.run(&["delete", "all"]).success();
+}
