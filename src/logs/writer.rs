@@ -173,7 +173,7 @@ impl LogWriter {
                 self.size = real.map_or(self.size, |m| m.len());
                 ix.batch(self.size);
             }
-            ix.lines += lines.iter().filter(|b| **b == b'\n').count() as u64;
+            ix.lines += super::index::newlines(lines);
         }
         let stamp = match (self.opts.date_format, &self.json) {
             (Some(format), Some(_)) => Some(format.render(SystemTime::now())),
