@@ -195,6 +195,17 @@ impl Index {
         }
     }
 
+    /// The entry the line at `offset` falls in: its byte range and time (before any entry:
+    /// `0..first`, time 0).
+    pub fn span_at(&self, offset: u64) -> (u64, u64, i64) {
+        let i = self.entries.partition_point(|e| e.offset <= offset);
+        let until = self.entries.get(i).map_or(u64::MAX, |e| e.offset);
+        match i {
+            0 => (0, until, 0),
+            _ => (self.entries[i - 1].offset, until, self.entries[i - 1].ms),
+        }
+    }
+
     /// The offset of the first line whose time is at or after `ms`.
     pub fn first_at_or_after(&self, ms: i64, len: u64) -> u64 {
         let i = self.entries.partition_point(|e| e.ms < ms);

@@ -52,6 +52,10 @@ pub struct Scanner {
     buf: Vec<u8>,
     at: usize,
     filled: usize,
+    /// Where the complete lines read end (after the last newline read).
+    complete: usize,
+    /// The byte range of the index entry last looked up, and its time.
+    span: (u64, u64, i64),
     /// Where reading stops: the file's length when it was opened, or the selection's end.
     end: u64,
     /// The file's length when it was opened (a follower goes on from there).
@@ -91,6 +95,8 @@ impl Scanner {
             buf: Vec::new(),
             at: 0,
             filled: 0,
+            complete: 0,
+            span: (0, 0, 0),
             end: end.max(start),
             len,
             filter: filter.clone(),
@@ -116,6 +122,7 @@ impl Scanner {
             self.buf.copy_within(self.at..self.filled, 0);
             self.base += self.at as u64;
             self.filled -= self.at;
+            self.complete = self.complete.saturating_sub(self.at);
             self.at = 0;
         }
         let want = (self.end - read_to).min(BLOCK as u64) as usize;
@@ -133,33 +140,34 @@ impl Scanner {
     /// The next selected line (without its newline) into `line`, and its time.
     pub fn next_line(&mut self, line: &mut Vec<u8>) -> io::Result<Option<i64>> {
         loop {
-            let window = &self.buf[self.at..self.filled];
-            let Some(last_nl) = window.iter().rposition(|b| *b == b'\n') else {
-                if self.refill()? {
-                    continue;
+            if self.at < self.complete {
+                match self.find(self.complete) {
+                    Some((start, stop)) => {
+                        self.at = stop + 1;
+                        if let Some(time) = self.take(start, stop, line) {
+                            return Ok(Some(time));
+                        }
+                    }
+                    None => self.at = self.complete,
                 }
-                // A last line with no newline yet.
-                if self.at == self.filled {
-                    return Ok(None);
-                }
-                let start = self.at;
-                self.at = self.filled;
-                if !self.filter.keeps(&self.buf[start..self.filled]) {
-                    continue;
-                }
+                continue;
+            }
+            if self.refill()? {
+                // Complete lines end at the last newline read.
+                let window = &self.buf[self.at..self.filled];
+                self.complete = memchr::memrchr(b'\n', window).map_or(self.at, |p| self.at + p + 1);
+                continue;
+            }
+            // A last line with no newline yet.
+            if self.at == self.filled {
+                return Ok(None);
+            }
+            let start = self.at;
+            self.at = self.filled;
+            if self.filter.keeps(&self.buf[start..self.filled]) {
                 if let Some(time) = self.take(start, self.filled, line) {
                     return Ok(Some(time));
                 }
-                continue;
-            };
-            let complete = self.at + last_nl + 1;
-            if let Some((start, stop)) = self.find(complete) {
-                self.at = stop + 1;
-                if let Some(time) = self.take(start, stop, line) {
-                    return Ok(Some(time));
-                }
-            } else {
-                self.at = complete;
             }
         }
     }
@@ -178,14 +186,8 @@ impl Scanner {
                 }
                 _ => (from, from),
             };
-            let start = block[from..hit]
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(from, |p| from + p + 1);
-            let stop = block[hit..]
-                .iter()
-                .position(|b| *b == b'\n')
-                .map(|p| hit + p)?;
+            let start = memchr::memrchr(b'\n', &block[from..hit]).map_or(from, |p| from + p + 1);
+            let stop = memchr::memchr(b'\n', &block[hit..]).map(|p| hit + p)?;
             // A match within its line is the line's; one that ran over a newline (or matched
             // nothing) is checked again within its own line.
             let within = only_grep && end > hit && end <= stop;
@@ -198,8 +200,17 @@ impl Scanner {
     }
 
     /// The line at `buf[start..stop]` (its text selected) if its time is, copied into `line`.
-    fn take(&self, start: usize, stop: usize, line: &mut Vec<u8>) -> Option<i64> {
-        let time = self.index.time_at(self.base + start as u64);
+    fn take(&mut self, start: usize, stop: usize, line: &mut Vec<u8>) -> Option<i64> {
+        let offset = self.base + start as u64;
+        // Lines come in order: the index entry of the last one usually holds this one too.
+        let (from, until, ms) = self.span;
+        let time = if offset >= from && offset < until {
+            ms
+        } else {
+            let (from, until, ms) = self.index.span_at(offset);
+            self.span = (from, until, ms);
+            ms
+        };
         if self.filter.since.is_some_and(|s| time < s)
             || self.filter.until.is_some_and(|u| time > u)
         {
