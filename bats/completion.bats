@@ -46,7 +46,7 @@ complete_with() {
 # Every spelling of every command, pm2's hidden ones too (not the internal `supervise`).
 ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush describe why metrics save
     resurrect doctor repl monit startup unstartup completions init help export scale reload
-    status show reset jlist startOrRestart startOrReload reloadLogs"
+    status show reset jlist startOrRestart startOrReload reloadLogs runtime"
 
 @test "bash: tsm completions bash completes commands, options, values and live names" {
     eval "$(tsm completions bash)"

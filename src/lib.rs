@@ -72,24 +72,17 @@ pub fn main_entry() -> i32 {
         let _ = cli::Cli::command().print_help();
         return 0;
     };
-    let result = ops::Ctx::from_env().and_then(|ctx| {
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        // The interactive front ends are dispatched here, at the edge: they run commands,
-        // so `commands` never names them.
-        let code = match &command {
-            cli::Command::Repl(_) => interactive::repl::run(&ctx, &mut out)?,
-            cli::Command::Monit(_) => {
-                interactive::monit::run(&ctx)?;
-                0
-            }
-            _ => {
-                command.run(&ctx, &mut out)?;
-                0
-            }
-        };
-        out.flush()?;
-        Ok(code)
+    // The runtime makes its own state folder unless TETRA_DIR names one.
+    let own_folder = match &command {
+        cli::Command::Runtime(_) => commands::runtime::RuntimeArgs::own_state_folder(),
+        _ => Ok(None),
+    };
+    let result = own_folder.and_then(|own| {
+        let result = ops::Ctx::from_env().and_then(|ctx| run_command(&command, &ctx));
+        if let Some(dir) = own {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        result
     });
     match result {
         Ok(code) => code,
@@ -105,4 +98,29 @@ pub fn main_entry() -> i32 {
             }
         },
     }
+}
+
+/// Runs one parsed command: its exit code.
+fn run_command(command: &cli::Command, ctx: &ops::Ctx) -> anyhow::Result<i32> {
+    // The runtime's log followers write to stdout from threads of their own: no lock here.
+    if let cli::Command::Runtime(runtime) = command {
+        return runtime.run(ctx);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    // The interactive front ends are dispatched here, at the edge: they run commands,
+    // so `commands` never names them.
+    let code = match command {
+        cli::Command::Repl(_) => interactive::repl::run(ctx, &mut out)?,
+        cli::Command::Monit(_) => {
+            interactive::monit::run(ctx)?;
+            0
+        }
+        _ => {
+            command.run(ctx, &mut out)?;
+            0
+        }
+    };
+    out.flush()?;
+    Ok(code)
 }

@@ -18,6 +18,8 @@ Services:
                                           before the next (cluster: no request refused)
   list, ls [--json]                       list services with their TSM IDs and status
   ports [--json]                          the port of each service, and who listens on it
+  runtime FILE|SCRIPT [NAME] [-- ARGS]    run them in the foreground until they end, lines
+                                          on stdout/stderr (--raw, --json); a container's PID 1
 Logs:
   logs [TARGET...] [--lines N] [-f]       show and follow services' output, merged in time order
        [--grep RE] [--since 10m] [--json]  search, a time range, one run (--last-run), pm2 JSON
@@ -27,8 +29,9 @@ State:
   resurrect                               start again what `tsm save` wrote
   startup [systemd|launchd] [--install]   run `tsm resurrect` at login (print or install)
   unstartup                               remove what `tsm startup --install` wrote
-  export FORMAT [DIR] [TARGET...]         write systemd, launchd, supervisord, Procfile or
-                                          ecosystem files for services
+  export FORMAT [DIR] [TARGET...]         write systemd, launchd, supervisord, Procfile,
+                                          ecosystem, kubernetes, compose or nomad files
+                                          (--image IMAGE for the container engines)
 Shell:
   setup [--profile]                       prepare this machine; put the tsm command on PATH
   repl                                    interactive prompt (TAB completion, /help)

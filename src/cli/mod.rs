@@ -10,8 +10,9 @@ use crate::commands::{
     delete::DeleteArgs, describe::DescribeArgs, doctor::DoctorArgs, export::ExportArgs,
     flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, metrics::MetricsArgs,
     ports::PortsArgs, reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs,
-    restart::RestartArgs, save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, start::StartArgs,
-    startup::StartupArgs, startup::UnstartupArgs, stop::StopArgs, why::WhyArgs, Run,
+    restart::RestartArgs, runtime::RuntimeArgs, save::ResurrectArgs, save::SaveArgs,
+    scale::ScaleArgs, start::StartArgs, startup::StartupArgs, startup::UnstartupArgs,
+    stop::StopArgs, why::WhyArgs, Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -82,6 +83,9 @@ pub enum Command {
     /// Write the recorded services out for another engine: systemd, launchd, supervisord,
     /// procfile or ecosystem
     Export(ExportArgs),
+    /// Run a config, Procfile or script in the foreground until its services end: their
+    /// lines on stdout/stderr, signals turned into a stop of everything (a container's PID 1)
+    Runtime(RuntimeArgs),
     /// Add or remove instances of an app until it has N (0 or 'max': one per core)
     Scale(ScaleArgs),
     /// Restart the instances of an app one at a time, each listening before the next
@@ -127,7 +131,7 @@ impl Command {
             Command::Reset(a) => a,
             Command::Jlist(a) => a,
             Command::ReloadLogs(a) => a,
-            Command::Repl(_) | Command::Monit(_) => {
+            Command::Repl(_) | Command::Monit(_) | Command::Runtime(_) => {
                 return Err(crate::error::TsmError::Usage(
                     "this command runs only from the command line, not from the REPL".into(),
                 )

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// systemd, launchd, supervisord, procfile or ecosystem
+    /// systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose or nomad
     #[arg(value_name = "FORMAT")]
     pub format: String,
     /// Folder to write into (created if missing; default: the current directory)
@@ -32,6 +32,13 @@ pub struct ExportArgs {
     /// systemd --system: the user the services run as (User=)
     #[arg(long, value_name = "USER", requires = "system")]
     pub user_name: Option<String>,
+    /// kubernetes, compose (and nomad's docker driver): the image the services run in, holding
+    /// their programs at the recorded paths
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// kubernetes: the namespace of every object (created beforehand)
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
     /// Prefix of the written names: APP-NAME.service, APP.target, group APP, APP.NAME.plist
     #[arg(long, value_name = "NAME", default_value = "tsm")]
     pub app: String,
@@ -95,6 +102,13 @@ fn run(args: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     if args.user_name.is_some() && format != Format::Systemd {
         return Err(TsmError::Usage("--user-name is for systemd system units".into()).into());
     }
+    let fleet = matches!(format, Format::Kubernetes | Format::Compose | Format::Nomad);
+    if args.namespace.is_some() && format != Format::Kubernetes {
+        return Err(TsmError::Usage("--namespace is for kubernetes".into()).into());
+    }
+    if args.image.is_some() && !fleet {
+        return Err(TsmError::Usage(format!("--image is not for {}", format.name())).into());
+    }
     let services = services(ctx, &args.targets)?;
     if services.is_empty() {
         return Err(TsmError::Failed(
@@ -109,6 +123,8 @@ fn run(args: &ExportArgs, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         user_name: args.user_name.clone(),
         dir: dir.clone(),
         path: std::env::var("PATH").ok().filter(|p| !p.is_empty()),
+        image: args.image.clone(),
+        namespace: args.namespace.clone(),
     };
     // Render everything first: a service the format cannot express stops the whole export.
     let files = export::render(format, &services, &settings)?;

@@ -15,6 +15,7 @@ pub mod ports;
 pub mod reload;
 pub mod reset;
 pub mod restart;
+pub mod runtime;
 pub mod save;
 pub mod scale;
 pub mod start;

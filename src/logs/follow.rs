@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -175,6 +176,26 @@ pub fn follow(
     clean: Clean,
     filter: &super::query::Filter,
 ) -> io::Result<()> {
+    follow_until(
+        sources,
+        out,
+        timestamp,
+        clean,
+        filter,
+        &AtomicBool::new(false),
+    )
+}
+
+/// [`follow`] until `done` is set: then every file is read to its end once more (whole lines
+/// only) and it returns. `done` is looked at after each batch of events and at each sweep.
+pub fn follow_until(
+    sources: Vec<Source>,
+    out: &mut dyn Write,
+    timestamp: bool,
+    clean: Clean,
+    filter: &super::query::Filter,
+    done: &AtomicBool,
+) -> io::Result<()> {
     let need = descriptors_needed(sources.len());
     let limit = crate::platform::raise_fd_limit(need);
     if limit < need {
@@ -194,7 +215,7 @@ pub fn follow(
             // inotify instances or watches used up (or no kqueue): look at the files instead.
             eprintln!("tsm: note: cannot watch the log files ({e}); looking at them every 100ms");
             let (_tx, idle) = mpsc::channel();
-            return follow_all_rest(&mut followed, out, timestamp, clean, &idle);
+            return follow_all_rest(&mut followed, out, timestamp, clean, &idle, done);
         }
     };
     let mut buf = Vec::new();
@@ -209,7 +230,7 @@ pub fn follow(
                     match event {
                         Ok(e) => paths.extend(e.paths),
                         Err(_) => {
-                            return follow_all_rest(&mut followed, out, timestamp, clean, &rx)
+                            return follow_all_rest(&mut followed, out, timestamp, clean, &rx, done)
                         }
                     }
                 }
@@ -218,7 +239,8 @@ pub fn follow(
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
         };
-        if Instant::now() >= sweep_at {
+        let last = done.load(Ordering::SeqCst);
+        if last || Instant::now() >= sweep_at {
             touched = None;
             sweep_at = Instant::now() + SWEEP;
         }
@@ -240,6 +262,9 @@ pub fn follow(
             out.write_all(&buf)?;
             out.flush()?;
             buf.clear();
+        }
+        if last {
+            return Ok(());
         }
     }
 }
@@ -273,10 +298,12 @@ fn follow_all_rest(
     timestamp: bool,
     clean: Clean,
     rx: &mpsc::Receiver<notify::Result<notify::Event>>,
+    done: &AtomicBool,
 ) -> io::Result<()> {
     let mut buf = Vec::new();
     loop {
         let _ = rx.recv_timeout(Duration::from_millis(100));
+        let last = done.load(Ordering::SeqCst);
         let stamp = timestamp.then(|| super::iso8601(SystemTime::now()));
         for f in followed.iter_mut() {
             f.check(&mut buf, stamp.as_deref(), clean)?;
@@ -286,107 +313,12 @@ fn follow_all_rest(
             out.flush()?;
             buf.clear();
         }
+        if last {
+            return Ok(());
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
-    /// Passes what `follow` prints to a channel; fails (ending `follow`) once told to stop.
-    struct Tap(mpsc::Sender<Vec<u8>>);
-
-    impl Write for Tap {
-        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-            self.0
-                .send(data.to_vec())
-                .map_err(|_| io::Error::other("reader gone"))?;
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// A write the folder's watch does not report (made through a hard link in another
-    /// folder, as kqueue misses appends), while another log is busy, still shows promptly:
-    /// through the file's own watch (macOS) or the sweep deadline (Linux).
-    #[test]
-    fn a_quiet_file_is_seen_while_another_is_busy() {
-        let dir = tempfile::tempdir().unwrap();
-        let (logs, elsewhere) = (dir.path().join("logs"), dir.path().join("elsewhere"));
-        std::fs::create_dir_all(&logs).unwrap();
-        std::fs::create_dir_all(&elsewhere).unwrap();
-        let (busy, quiet) = (logs.join("busy.log"), logs.join("quiet.log"));
-        std::fs::write(&busy, "").unwrap();
-        std::fs::write(&quiet, "").unwrap();
-        std::fs::hard_link(&quiet, elsewhere.join("link")).unwrap();
-        let (tx, rx) = mpsc::channel();
-        let sources = vec![
-            Source {
-                path: busy.clone(),
-                prefix: "busy| ".into(),
-                from: None,
-                json: None,
-            },
-            Source {
-                path: quiet.clone(),
-                prefix: "quiet| ".into(),
-                from: None,
-                json: None,
-            },
-        ];
-        std::thread::spawn(move || {
-            let all = crate::logs::query::Filter::default();
-            follow(
-                sources,
-                &mut Tap(tx),
-                false,
-                |b, o| o.extend_from_slice(b),
-                &all,
-            )
-        });
-        let stop = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut file = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&busy)
-                    .unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    file.write_all(b"tick\n").unwrap();
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            })
-        };
-        // Wait until the busy log flows (the watches are in place), then write the quiet one.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !String::from_utf8_lossy(&rx.recv_timeout(Duration::from_secs(60)).unwrap())
-            .contains("busy| tick")
-        {
-            assert!(Instant::now() < deadline, "the busy log never showed");
-        }
-        let mut link = std::fs::OpenOptions::new()
-            .append(true)
-            .open(elsewhere.join("link"))
-            .unwrap();
-        link.write_all(b"hello\n").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = false;
-        while !seen && Instant::now() < deadline {
-            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
-                seen = String::from_utf8_lossy(&chunk).contains("quiet| hello\n");
-            }
-        }
-        stop.store(true, Ordering::Relaxed);
-        writer.join().unwrap();
-        drop(rx);
-        assert!(
-            seen,
-            "the quiet file's line never showed while the other log was busy"
-        );
-    }
-}
+#[path = "follow_tests.rs"]
+mod tests;

@@ -14,7 +14,7 @@ pub mod when;
 mod writer;
 
 pub use datefmt::{DateFormat, DateFormatError};
-pub use follow::{descriptors_needed, follow, Clean, Source};
+pub use follow::{descriptors_needed, follow, follow_until, Clean, Source};
 pub use merge::print_selected;
 pub use tail::{last_lines, print_last_lines, Printed, MAX_LINE};
 pub use writer::{LogOptions, LogWriter};

@@ -14,6 +14,7 @@ pub mod procfile;
 pub mod reload;
 pub mod restart;
 pub mod rows;
+pub mod runtime;
 pub mod scale;
 pub mod start;
 pub mod startcheck;

@@ -31,6 +31,7 @@ pub use args::{Args, SUBCOMMAND};
 pub use hookrun::run as run_hook;
 pub use hooks::SUBCOMMAND as HOOK_SUBCOMMAND;
 pub use record::problems_log;
+pub use wake::reap_all;
 
 use crate::platform;
 use crate::state::paths::Paths;

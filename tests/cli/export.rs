@@ -343,7 +343,7 @@ fn bad_exports_say_why_and_write_nothing() {
     let t = Tsm::new();
     t.run(&["export", "docker"])
         .code(64)
-        .stderr("tsm: unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem)\n");
+        .stderr("tsm: unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose, nomad)\n");
     let dir = t.work.join("out");
     t.run(&["export", "systemd", dir.to_str().unwrap()])
         .code(1)

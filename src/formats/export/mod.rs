@@ -2,8 +2,12 @@
 //! every file in memory (refusing a service it cannot express, with the reason) before
 //! [`write_all`] puts anything on disk.
 
+mod apps;
+mod compose;
 mod ecosystem;
+mod kubernetes;
 mod launchd;
+mod nomad;
 mod procfile;
 mod supervisord;
 mod systemd;
@@ -17,7 +21,16 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The formats, in the order they are listed.
-pub const FORMATS: &[&str] = &["systemd", "launchd", "supervisord", "procfile", "ecosystem"];
+pub const FORMATS: &[&str] = &[
+    "systemd",
+    "launchd",
+    "supervisord",
+    "procfile",
+    "ecosystem",
+    "kubernetes",
+    "compose",
+    "nomad",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -26,6 +39,9 @@ pub enum Format {
     Supervisord,
     Procfile,
     Ecosystem,
+    Kubernetes,
+    Compose,
+    Nomad,
 }
 
 impl Format {
@@ -37,6 +53,9 @@ impl Format {
             "supervisord" | "supervisor" => Format::Supervisord,
             "procfile" | "Procfile" => Format::Procfile,
             "ecosystem" | "pm2" => Format::Ecosystem,
+            "kubernetes" | "k8s" => Format::Kubernetes,
+            "compose" | "docker-compose" => Format::Compose,
+            "nomad" => Format::Nomad,
             _ => {
                 return Err(TsmError::Usage(format!(
                     "unknown export format '{text}' (formats: {})",
@@ -53,6 +72,9 @@ impl Format {
             Format::Supervisord => "supervisord",
             Format::Procfile => "procfile",
             Format::Ecosystem => "ecosystem",
+            Format::Kubernetes => "kubernetes",
+            Format::Compose => "compose",
+            Format::Nomad => "nomad",
         }
     }
 }
@@ -105,6 +127,10 @@ pub struct Settings {
     /// The exporting caller's PATH: launchd starts a job with `/usr/bin:/bin:/usr/sbin:/sbin`
     /// only, where `#!/usr/bin/env node` finds no Homebrew or nvm interpreter.
     pub path: Option<String>,
+    /// Kubernetes, Compose, Nomad's docker driver: the image the services run in.
+    pub image: Option<String>,
+    /// Kubernetes: the namespace of every object.
+    pub namespace: Option<String>,
 }
 
 /// A file to write: its name in the folder, its text, and its mode.
@@ -156,6 +182,9 @@ pub fn render(
         Format::Supervisord => supervisord::render(services, settings),
         Format::Procfile => procfile::render(services),
         Format::Ecosystem => ecosystem::render(services),
+        Format::Kubernetes => kubernetes::render(services, settings),
+        Format::Compose => compose::render(services, settings),
+        Format::Nomad => nomad::render(services, settings),
     }
 }
 
@@ -285,7 +314,7 @@ mod tests {
         assert_eq!(err.exit_code(), 64);
         assert_eq!(
             err.to_string(),
-            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem)"
+            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose, nomad)"
         );
         for name in FORMATS {
             assert_eq!(Format::parse(name).unwrap().name(), *name);
