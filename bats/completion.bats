@@ -107,7 +107,8 @@ ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush descr
         [ "${#lines[@]}" -eq 3 ]
         run complete_with _tsm_complete tsm ls --n
         [ "$output" = --names ]
-        run complete_with _tsm_complete tsm startOrRestart --on
+        # (--on also begins the hooks' --on-start … --on-stop)
+        run complete_with _tsm_complete tsm startOrRestart --onl
         [ "$output" = --only ]
     done
 }

@@ -14,15 +14,9 @@ fn now_ms() -> i64 {
 
 /// `ms` as an RFC 3339 UTC time with milliseconds (what `--since` takes).
 fn rfc3339(ms: i64) -> String {
-    let out = std::process::Command::new("date")
-        .args(["-u", "-d", &format!("@{}", ms / 1000), "+%Y-%m-%dT%H:%M:%S"])
-        .output()
-        .unwrap();
-    format!(
-        "{}.{:03}Z",
-        String::from_utf8_lossy(&out.stdout).trim(),
-        ms % 1000
-    )
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn logs(t: &Tsm, args: &[&str]) -> Vec<String> {
@@ -172,6 +166,9 @@ fn grep_and_since_select_lines_of_services_without_timestamps() {
     t.run(&["delete", "all"]).success();
 }
 
+/// The clock in nanoseconds, portably (GNU date's %N is not macOS's).
+const NANOS: &str = "perl -MTime::HiRes=time -e 'printf qq(%.0f), time * 1e9'";
+
 /// Two services that take turns: each prints its line only once the other's last line is
 /// in the other's log (and a little after), with its own clock's nanoseconds.
 fn turn_taker(t: &Tsm, me: &str, other: &str, first: bool) {
@@ -187,7 +184,7 @@ fn turn_taker(t: &Tsm, me: &str, other: &str, first: bool) {
     t.script(
         &format!("{me}.sh"),
         &format!(
-            "#!/usr/bin/env bash\nfor i in 1 2 3 4 5; do\n{guard}{{ {before}; }}\necho \"{me} $i $(date +%s%N)\"\n[ $i = 3 ] && echo \"{me} $i $(date +%s%N)\" >&2\ndone\nexec sleep 300\n"
+            "#!/usr/bin/env bash\nfor i in 1 2 3 4 5; do\n{guard}{{ {before}; }}\necho \"{me} $i $({NANOS})\"\n[ $i = 3 ] && echo \"{me} $i $({NANOS})\" >&2\ndone\nexec sleep 300\n"
         ),
     );
 }
