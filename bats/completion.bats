@@ -46,13 +46,14 @@ complete_with() {
 # Every spelling of every command, pm2's hidden ones too (not the internal `supervise`).
 ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush describe why metrics save
     resurrect doctor repl monit startup unstartup completions init help export scale reload
-    status show reset jlist startOrRestart startOrReload reloadLogs runtime"
+    status show reset jlist startOrRestart startOrReload reloadLogs startOrGracefulReload
+    desc info l ps dump env pid sendSignal send-signal prettylist ping kill serve runtime"
 
 @test "bash: tsm completions bash completes commands, options, values and live names" {
     eval "$(tsm completions bash)"
     [ "$(complete -p tsm)" = "complete -o default -F _tsm_complete tsm" ]
     run complete_with _tsm_complete tsm st
-    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstop\nstatus\nstartup')" ]
+    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstartOrGracefulReload\nstop\nstatus\nstartup')" ]
     run complete_with _tsm_complete tsm ""
     for word in $ALL_COMMANDS; do
         grep -qx "$word" <<<"$output" || { echo "missing $word"; false; }
@@ -77,7 +78,7 @@ ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush descr
     run complete_with _tsm_complete tsm init f
     [ "$output" = fish ]
     run complete_with _tsm_complete tsm help sta
-    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstatus\nstartup')" ]
+    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstartOrGracefulReload\nstatus\nstartup')" ]
     run complete_with _tsm_complete tsm start ex
     [ -z "$output" ]
     run complete_with _tsm_complete tsm stop --kill-timeout ""
@@ -95,7 +96,7 @@ ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush descr
         run complete_with _tsm_complete tsm sc
         [ "$output" = scale ] || { echo "$load: sc: $output"; false; }
         run complete_with _tsm_complete tsm startOr
-        [ "$output" = "$(printf 'startOrRestart\nstartOrReload')" ]
+        [ "$output" = "$(printf 'startOrRestart\nstartOrReload\nstartOrGracefulReload')" ]
         run complete_with _tsm_complete tsm reloadL
         [ "$output" = reloadLogs ]
         local command

@@ -38,7 +38,7 @@ complete_words() {
     source "$SHIM"
     run complete_words tsm st
     [ "$status" -eq 0 ]
-    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstop\nstatus\nstartup')" ]
+    [ "$output" = "$(printf 'start\nstartOrRestart\nstartOrReload\nstartOrGracefulReload\nstop\nstatus\nstartup')" ]
     run complete_words tsm sc
     [ "$output" = scale ]
 

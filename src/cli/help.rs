@@ -9,9 +9,11 @@ Usage: tsm <command> [arguments]
        tsm help <command>                  the command's options (= tsm <command> --help)
 
 Services:
-  start SCRIPT [NAME] [-- ARGS...]        start SCRIPT as service NAME-PORT (--port N, --env FILE)
+  start SCRIPT [NAME] [-- ARGS...]        start SCRIPT as service NAME-PORT (--port N, --env FILE,
+                                          --name NAME); also 'CMD LINE', -- CMD ARGS, all
   stop TARGET...                          stop services (TERM, then KILL after --kill-timeout)
-  restart TARGET...                       stop and start again, keeping ID and name
+  restart TARGET...                       stop and start again, keeping ID, name and the
+                                          environment it was started with (--update-env)
   delete, del TARGET...                   stop and forget services (logs are kept)
   scale APP N                             run N instances of an app (-i N at start)
   reload APP|TARGET...                    restart instances one at a time, each listening
@@ -30,7 +32,8 @@ State:
   startup [systemd|launchd] [--install]   run `tsm resurrect` at login (print or install)
   unstartup                               remove what `tsm startup --install` wrote
   export FORMAT [DIR] [TARGET...]         write systemd, launchd, supervisord, Procfile,
-                                          ecosystem, kubernetes, compose or nomad files
+                                          ecosystem, process-compose, kubernetes, compose
+                                          or nomad files
                                           (--image IMAGE for the container engines)
 Shell:
   setup [--profile]                       prepare this machine; put the tsm command on PATH
@@ -52,10 +55,20 @@ pm2's spellings:
   jlist                                   the process list as pm2's JSON (pm_id, pm2_env, monit)
   startOrRestart FILE                     start a config's missing apps, restart the running
   reloadLogs                              nothing to do: moved logs are reopened by themselves
+  env TARGET                              a service's environment as its run got it
+  pid [TARGET...]                         the pid of services
+  sendSignal SIGNAL TARGET...             send a signal to services' main processes
+  prettylist                              jlist, indented
+  ping                                    there is no daemon to ping: says so
+  kill                                    no daemon to kill: stops every service
+  serve [PATH] [PORT]                     serve a folder's files as a service (--spa)
+  -v, --version                           the version
 
 Ecosystem files: tsm start ecosystem.config.js [--only a,b] [--env PROFILE] starts its apps
   (a Procfile too: tsm start Procfile [--formation web=2]); stop, restart and delete take
-  the file as a TARGET meaning all of its apps.
+  the file as a TARGET meaning all of its apps; a process-compose.yaml runs as one too.
+  Apps wait for their depends_on (--depends-on NAME[:CONDITION]) and may have readiness and
+  liveness probes (--health-url URL, --health-cmd CMD); a stop ends dependents first.
 TARGET: '*' or all, a TSM ID, an exact name, an app's name (all its services), a unique part
   of a name, or a port.
 State: $TETRA_DIR/tsm (TETRA_DIR defaults to ~/tetra).

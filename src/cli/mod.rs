@@ -11,8 +11,10 @@ use crate::commands::{
     flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, metrics::MetricsArgs,
     ports::PortsArgs, reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs,
     restart::RestartArgs, runtime::RuntimeArgs, save::ResurrectArgs, save::SaveArgs,
-    scale::ScaleArgs, start::StartArgs, startup::StartupArgs, startup::UnstartupArgs,
-    stop::StopArgs, why::WhyArgs, Run,
+    scale::ScaleArgs, serve::ServeArgs, serve::ServeFilesArgs, small::EnvArgs, small::KillArgs,
+    small::PidArgs, small::PingArgs, small::PrettylistArgs, small::SendSignalArgs,
+    start::StartArgs, startup::StartupArgs, startup::UnstartupArgs, stop::StopArgs, why::WhyArgs,
+    Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -25,10 +27,14 @@ use std::io::Write;
     name = "tsm",
     bin_name = "tsm",
     version,
+    disable_version_flag = true,
     about = "Tetra Service Manager: pm2-style services for the shell, one small supervisor each",
     override_help = help::HELP
 )]
 pub struct Cli {
+    /// Print the version (pm2's -v)
+    #[arg(short = 'v', short_alias = 'V', long = "version", action = clap::ArgAction::Version)]
+    pub version: (),
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -38,7 +44,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a script as a service named NAME-PORT
-    #[command(alias = "startOrRestart", alias = "startOrReload")]
+    #[command(
+        alias = "startOrRestart",
+        alias = "startOrReload",
+        alias = "startOrGracefulReload"
+    )]
     Start(StartArgs),
     /// Stop services (SIGTERM to their process group, SIGKILL after the kill timeout)
     Stop(StopArgs),
@@ -48,7 +58,7 @@ pub enum Command {
     #[command(alias = "del")]
     Delete(DeleteArgs),
     /// List services with their TSM IDs
-    #[command(alias = "ls", alias = "status")]
+    #[command(alias = "ls", alias = "status", alias = "l", alias = "ps")]
     List(ListArgs),
     /// Show the port of each service
     Ports(PortsArgs),
@@ -57,13 +67,14 @@ pub enum Command {
     /// Empty the log files of services (all by default) while they run
     Flush(FlushArgs),
     /// Show everything tsm knows about services
-    #[command(alias = "show")]
+    #[command(alias = "show", alias = "desc", alias = "info")]
     Describe(DescribeArgs),
     /// Tell how services' last runs ended and why (default: every service not online)
     Why(WhyArgs),
     /// Print the services' metrics in the Prometheus text format (or write or serve them)
     Metrics(MetricsArgs),
     /// Write the running set to $TETRA_DIR/tsm/dump.json
+    #[command(alias = "dump")]
     Save(SaveArgs),
     /// Start again what `tsm save` wrote (IDs kept where free)
     Resurrect(ResurrectArgs),
@@ -100,6 +111,24 @@ pub enum Command {
     /// A live dashboard: every service's status, cpu, memory and log; keys to restart,
     /// stop/start, delete and filter (needs a terminal)
     Monit(MonitArgs),
+    /// A service's environment as its run got it (KEY=VALUE lines)
+    Env(EnvArgs),
+    /// The pid of services (all by default); a stopped one prints nothing
+    Pid(PidArgs),
+    /// Send a signal to services' main processes (pm2's sendSignal)
+    #[command(name = "sendSignal", alias = "send-signal")]
+    SendSignal(SendSignalArgs),
+    /// The process list as indented JSON (pm2's prettylist)
+    Prettylist(PrettylistArgs),
+    /// pm2's ping: tsm has no daemon; says so
+    Ping(PingArgs),
+    /// pm2's kill: no daemon to kill; stops every service
+    Kill(KillArgs),
+    /// Serve a folder's files over HTTP as a service (pm2's serve)
+    Serve(ServeArgs),
+    /// What a serve service runs
+    #[command(name = "serve-files", hide = true)]
+    ServeFiles(ServeFilesArgs),
 }
 
 impl Command {
@@ -131,6 +160,14 @@ impl Command {
             Command::Reset(a) => a,
             Command::Jlist(a) => a,
             Command::ReloadLogs(a) => a,
+            Command::Env(a) => a,
+            Command::Pid(a) => a,
+            Command::SendSignal(a) => a,
+            Command::Prettylist(a) => a,
+            Command::Ping(a) => a,
+            Command::Kill(a) => a,
+            Command::Serve(a) => a,
+            Command::ServeFiles(a) => a,
             Command::Repl(_) | Command::Monit(_) | Command::Runtime(_) => {
                 return Err(crate::error::TsmError::Usage(
                     "this command runs only from the command line, not from the REPL".into(),

@@ -17,6 +17,6 @@ pub struct DeleteArgs {
 
 impl Run for DeleteArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-        delete(ctx, out, &self.stop.targets, self.stop.how())
+        delete(ctx, out, &self.stop.targets(ctx)?, self.stop.how())
     }
 }

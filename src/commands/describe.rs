@@ -75,11 +75,20 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
             for (key, value) in features_lines(&spec.features) {
                 line(key, value);
             }
+            for (key, value) in super::describe_usage::order_lines(&spec, meta, seen.pid.is_some())
+            {
+                line(key, value);
+            }
             if let Some(file) = &spec.env_file {
                 line("env file", file.display().to_string());
-                let keys: Vec<String> = spec.env.iter().map(|(k, _)| format!("{k}=***")).collect();
+            }
+            let given = ctx.store().read_env(name).unwrap_or_default();
+            if !given.is_empty() {
+                let keys: Vec<String> = given.iter().map(|(k, _)| format!("{k}=***")).collect();
                 line("env", keys.join(" "));
             }
+            line("start env", start_env_line(ctx, name));
+            line("env order", ENV_ORDER.to_string());
         }
         Err(e) => line("command", format!("(cannot be rebuilt: {e})")),
     }
@@ -118,6 +127,23 @@ fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
     super::describe_usage::section(meta, seen.pid, text);
     for (key, value) in meta.pairs() {
         text.push_str(&format!("  {key}={}\n", shell_words::quote(value)));
+    }
+}
+
+/// Which source of a variable wins, first to last.
+pub const ENV_ORDER: &str =
+    "PORT > env_PROFILE > env > env file (--env FILE, env_file) > start env";
+
+/// The environment recorded at the service's first start, as `describe` shows it.
+fn start_env_line(ctx: &Ctx, name: &str) -> String {
+    match ctx.store().read_start_env(name) {
+        Ok(Some(env)) => format!(
+            "{} variables of the shell it was started from (kept on every restart; \
+             --update-env takes the shell's current ones)",
+            env.len()
+        ),
+        Ok(None) => "none recorded (its next start records that shell's)".into(),
+        Err(e) => format!("unreadable ({e:#}); its next start records that shell's"),
     }
 }
 

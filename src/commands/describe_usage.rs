@@ -151,3 +151,69 @@ pub fn section(meta: &Meta, pid: Option<i32>, text: &mut String) {
         text.push_str(&row);
     }
 }
+
+/// Dependencies, probes, health and the probes' recent results.
+pub fn order_lines(
+    spec: &crate::model::spec::Spec,
+    meta: &Meta,
+    running: bool,
+) -> Vec<(&'static str, String)> {
+    use crate::model::probe::{Check, Probe};
+    let mut lines = Vec::new();
+    if !spec.depends_on.is_empty() {
+        let deps: Vec<String> = spec.depends_on.iter().map(|d| d.to_string()).collect();
+        lines.push(("depends on", deps.join(", ")));
+    }
+    let shown = |p: &Probe| {
+        let what = match &p.check {
+            Check::Http { host, port, path } => format!(
+                "GET http://{host}:{}{path}",
+                port.or(spec.port).map_or("-".into(), |p| p.to_string())
+            ),
+            Check::Tcp { host, port } => format!(
+                "tcp {host}:{}",
+                port.or(spec.port).map_or("-".into(), |p| p.to_string())
+            ),
+            Check::Exec { command } => format!("exec {command}"),
+        };
+        format!(
+            "{what} every {}s (delay {}s, timeout {}s, {} to pass, {} to fail)",
+            p.period_ms as f64 / 1000.0,
+            p.initial_delay_ms as f64 / 1000.0,
+            p.timeout_ms as f64 / 1000.0,
+            p.success_threshold,
+            p.failure_threshold
+        )
+    };
+    let probes = [
+        ("readiness", &spec.probes.readiness, Key::ReadinessResults),
+        ("liveness", &spec.probes.liveness, Key::LivenessResults),
+    ];
+    for (label, probe, results) in probes {
+        let Some(probe) = probe else { continue };
+        lines.push((label, shown(probe)));
+        for word in shell_words::split(meta.get(results).unwrap_or("")).unwrap_or_default() {
+            let mut parts = word.splitn(3, ':');
+            let (Some(result), Some(at), detail) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let at = at
+                .parse::<u64>()
+                .map(|ms| {
+                    crate::logs::iso8601(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+                    )
+                })
+                .unwrap_or_default();
+            lines.push((
+                "  result",
+                format!("{result} {at} {}", detail.unwrap_or_default()),
+            ));
+        }
+    }
+    if let Some(health) = meta.get(Key::Health).filter(|_| running) {
+        lines.push(("health", health.to_string()));
+    }
+    lines
+}

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose or nomad
+    /// systemd, launchd, supervisord, procfile, ecosystem, process-compose, kubernetes, compose or nomad
     #[arg(value_name = "FORMAT")]
     pub format: String,
     /// Folder to write into (created if missing; default: the current directory)

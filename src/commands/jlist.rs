@@ -69,6 +69,8 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
             "pm_uptime": started_ms,
             "created_at": started_ms,
             "restart_time": meta.restarts(),
+            "health": meta.get(Key::Health).filter(|_| seen.pid.is_some()),
+            "depends_on": words(meta, Key::DependsOn),
             "unstable_restarts": meta.u64(Key::UnstableRestarts).unwrap_or(0),
             "exec_mode": if meta.get(Key::ExecMode) == Some("cluster") { "cluster_mode" } else { "fork_mode" },
             "instances": meta.u64(Key::ClusterInstances).unwrap_or(1),
@@ -93,7 +95,8 @@ fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
     })
 }
 
-fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+/// The list as JSON on one line, or (`pretty`, pm2's `prettylist`) indented.
+pub fn print(ctx: &Ctx, out: &mut dyn Write, pretty: bool) -> Result<()> {
     let mut list = Vec::new();
     let mut samples = Samples::load(&ctx.paths);
     if ctx.paths.processes().is_dir() {
@@ -109,13 +112,16 @@ fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         }
     }
     samples.save();
-    serde_json::to_writer(&mut *out, &list)?;
+    match pretty {
+        true => serde_json::to_writer_pretty(&mut *out, &list)?,
+        false => serde_json::to_writer(&mut *out, &list)?,
+    }
     writeln!(out)?;
     Ok(())
 }
 
 impl Run for JlistArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-        print(ctx, out)
+        print(ctx, out, false)
     }
 }

@@ -70,6 +70,10 @@ impl Run for ListArgs {
             .iter()
             .flat_map(|r| {
                 let status = status_cell(r, colour);
+                let status = match &r.health {
+                    Some(health) => format!("{status} ({health})"),
+                    None => status,
+                };
                 let status = if r.watch {
                     format!("{status} (watching)")
                 } else {

@@ -18,6 +18,8 @@ pub mod restart;
 pub mod runtime;
 pub mod save;
 pub mod scale;
+pub mod serve;
+pub mod small;
 pub mod start;
 pub mod startup;
 pub mod stop;

@@ -19,13 +19,23 @@ pub struct ReloadArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub wait_timeout: Option<u64>,
     /// Grace between SIGTERM and SIGKILL (default: the service's own)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(short = 'k', long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
+    /// Start from this shell's environment (recorded from now on), not the one each service
+    /// was first started from
+    #[arg(short = 'a', long)]
+    pub update_env: bool,
+    /// With an ecosystem config or Procfile: only these apps (comma-separated)
+    #[arg(long, value_name = "APPS", value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 impl Run for ReloadArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
         let timeout = Duration::from_millis(self.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
-        reload(ctx, out, &self.targets, timeout, self.kill_timeout)
+        let ctx = &ctx.with_update_env(self.update_env);
+        let entries = ctx.store().entries()?;
+        let targets = crate::ops::targets::only_apps(&entries, &self.targets, &self.only)?;
+        reload(ctx, out, &targets, timeout, self.kill_timeout)
     }
 }

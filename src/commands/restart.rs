@@ -20,7 +20,7 @@ pub struct RestartArgs {
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Grace between SIGTERM and SIGKILL (default: the service's own, 5s unless set at start)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(short = 'k', long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
     /// Start again with the recorded environment instead of re-reading env files and configs
     #[arg(long)]
@@ -31,9 +31,20 @@ pub struct RestartArgs {
     /// How long --wait waits (default 10s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub wait_timeout: Option<u64>,
+    /// Start from this shell's environment (recorded from now on), not the one the service
+    /// was first started from
+    #[arg(short = 'a', long)]
+    pub update_env: bool,
+    /// With an ecosystem config or Procfile: only these apps (comma-separated)
+    #[arg(long, value_name = "APPS", value_delimiter = ',')]
+    pub only: Vec<String>,
     /// With an ecosystem config: apply each app's `env_PROFILE` (pm2's `--env PROFILE`)
     #[arg(long = "env", value_name = "PROFILE")]
     pub env_profile: Option<String>,
+    /// Restart the running services that depend on the targets too (dependents stopped
+    /// first, started after)
+    #[arg(long)]
+    pub with_dependents: bool,
 }
 
 impl RestartArgs {
@@ -46,21 +57,27 @@ impl RestartArgs {
 
 impl Run for RestartArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
+        let ctx = &ctx.with_update_env(self.update_env);
         // A config restarts (or starts) every app it lists, its env profile applied afresh.
         if !self.keep_env && self.targets.iter().all(|t| ecosystem::is_config(t)) {
+            // The config is read again: `--only` picks its apps (checked against it).
+            let only = (!self.only.is_empty()).then(|| self.only.clone());
             return restart_configs(
                 ctx,
                 out,
                 &self.targets,
-                self.env_profile.as_deref(),
+                (self.env_profile.as_deref(), only),
                 self.wait(),
             );
         }
+        let entries = ctx.store().entries()?;
+        let targets = crate::ops::targets::only_apps(&entries, &self.targets, &self.only)?;
         let how = Restart {
             kill_timeout: self.kill_timeout,
             keep_env: self.keep_env,
             wait: self.wait(),
+            with_dependents: self.with_dependents,
         };
-        restart(ctx, out, &self.targets, how)
+        restart(ctx, out, &targets, how)
     }
 }

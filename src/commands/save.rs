@@ -28,6 +28,9 @@ struct Saved {
     meta: Vec<(String, String)>,
     /// The variables tsm gave the service.
     env: Vec<(String, String)>,
+    /// The environment it was started from (absent in older dumps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start_env: Option<Vec<(String, String)>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -62,6 +65,7 @@ impl Run for SaveArgs {
             processes.push(Saved {
                 meta: meta.pairs().map(|(k, v)| (k.into(), v.into())).collect(),
                 env: store.read_env(&entry.name).unwrap_or_default(),
+                start_env: store.read_start_env(&entry.name).ok().flatten(),
             });
         }
         let dump = Dump {
@@ -128,6 +132,16 @@ impl Run for ResurrectArgs {
                 placeholder.set(Key::Status, Status::Stopped);
                 store.write(&spec.name, &placeholder)?;
                 store.reserve_id(id)?;
+            }
+            if let Some(env) = &saved.start_env {
+                let running = store
+                    .read(&spec.name)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|m| observe(&ctx.paths, &spec.name, &m).status.is_running());
+                if !running {
+                    store.write_start_env(&spec.name, env)?;
+                }
             }
             match starter.start(&spec, false) {
                 Ok(Started { id, pid }) => writeln!(

@@ -12,13 +12,18 @@ use std::io::Write;
 pub struct ScaleArgs {
     /// The app: the name its instances were started with (their `app` in meta)
     pub app: String,
-    /// How many instances it should have
+    /// How many instances it should run: 0 stops them all (kept, for a later scale), 'max'
+    /// one per core, -N cores minus N
     #[arg(allow_hyphen_values = true)]
     pub count: String,
 }
 
 impl Run for ScaleArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-        scale(ctx, out, &self.app, parse_count(&self.count)?)
+        let want = match self.count.trim() {
+            "0" => 0,
+            count => parse_count(count)?,
+        };
+        scale(ctx, out, &self.app, want)
     }
 }

@@ -81,6 +81,9 @@ fn sender(ended_by: Option<&str>) -> String {
             let limit = by.split(' ').nth(1).unwrap_or("?");
             format!("sent by tsm: its memory passed the limit (max_memory_restart, {limit} bytes)")
         }
+        Some(by) if by.starts_with("liveness") => {
+            format!("sent by tsm: its liveness probe failed ({})", by.trim_start_matches("liveness: "))
+        }
         Some("cron") => "sent by tsm for its scheduled restart (cron_restart)".into(),
         Some("watch") => "sent by tsm to restart it after a watched file changed".into(),
         Some(other) => format!("sent by tsm ({other})"),

@@ -5,6 +5,8 @@ mod app;
 mod fields;
 mod formats;
 mod node;
+mod pcompose;
+mod pcompose_fields;
 mod values;
 
 use crate::error::TsmError;
@@ -69,8 +71,33 @@ fn wanted(only: &[String], app: &App) -> bool {
         .any(|o| o == app.app_name() || *o == app.spec.name || *o == file_name_for(app.app_name()))
 }
 
-/// Every (or every `--only`) app of the config, checked, plus warnings to show once.
-pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>), TsmError> {
+/// With `--only`: marks the apps the wanted ones depend on, directly or not, as pulled in.
+fn pull_dependencies(parsed: &mut [(App, fields::Refusals)], only: &[String]) {
+    let mut todo: Vec<usize> = (0..parsed.len())
+        .filter(|i| wanted(only, &parsed[*i].0))
+        .collect();
+    while let Some(i) = todo.pop() {
+        let deps: Vec<String> = parsed[i]
+            .0
+            .spec
+            .depends_on
+            .iter()
+            .map(|d| d.name.clone())
+            .collect();
+        for dep in deps {
+            for (j, (app, _)) in parsed.iter_mut().enumerate() {
+                let named = app.app_name() == dep || app.spec.name == dep;
+                if named && !app.pulled_in && !wanted(only, app) {
+                    app.pulled_in = true;
+                    todo.push(j);
+                }
+            }
+        }
+    }
+}
+
+/// The config's canonical path, once it is a regular file of a size a config may have.
+fn readable(config: &Path) -> Result<PathBuf, TsmError> {
     match config.metadata() {
         Err(_) => {
             return Err(TsmError::NoInput(format!(
@@ -95,20 +122,48 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
         }
         Ok(_) => {}
     }
-    let config: PathBuf = config
+    config
         .canonicalize()
-        .map_err(|e| TsmError::unreadable(format!("config '{}' not found", config.display()), e))?;
-    let listed = apps_of(&load(&config)?, &config)?;
-    let mut apps: Vec<App> = Vec::new();
+        .map_err(|e| TsmError::unreadable(format!("config '{}' not found", config.display()), e))
+}
+
+/// Every (or every `--only`) app of the config, checked, plus warnings to show once.
+pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>), TsmError> {
+    let config = readable(config)?;
+    let loaded = load(&config)?;
     let mut refused = fields::Refusals::default();
-    let mut renamed = Vec::new();
-    for (index, app) in listed.iter().enumerate() {
-        let mut mine = fields::Refusals::default();
-        let app = app::spec(&config, index, app, opts, &mut mine)?;
-        if let Some(only) = &opts.only {
-            if !wanted(only, &app) {
-                continue;
+    let mut parsed = Vec::new();
+    if pcompose::is_project(&loaded) {
+        parsed = pcompose::apps(&config, &loaded, &mut refused)?;
+    } else {
+        for (index, app) in apps_of(&loaded, &config)?.iter().enumerate() {
+            let mut mine = fields::Refusals::default();
+            let app = app::spec(&config, index, app, opts, &mut mine)?;
+            parsed.push((app, mine));
+        }
+    }
+    if let Some(only) = &opts.only {
+        for name in only {
+            if !parsed
+                .iter()
+                .any(|(a, _)| wanted(std::slice::from_ref(name), a))
+            {
+                return Err(data_error(
+                    &config,
+                    format!("no app named '{name}' (--only)"),
+                ));
             }
+        }
+        pull_dependencies(&mut parsed, only);
+    }
+    let mut apps: Vec<App> = Vec::new();
+    let mut renamed = Vec::new();
+    for (app, mine) in parsed {
+        if opts.only.is_some()
+            && !app.pulled_in
+            && !wanted(opts.only.as_deref().unwrap_or(&[]), &app)
+        {
+            continue;
         }
         refused.merge(mine);
         if apps.iter().any(|a| a.spec.name == app.spec.name) {
@@ -126,16 +181,6 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
         }
         apps.push(app);
     }
-    if let Some(only) = &opts.only {
-        for name in only {
-            if !apps.iter().any(|a| wanted(std::slice::from_ref(name), a)) {
-                return Err(data_error(
-                    &config,
-                    format!("no app named '{name}' (--only)"),
-                ));
-            }
-        }
-    }
     if apps.is_empty() {
         return Err(data_error(&config, "no apps to start"));
     }
@@ -149,13 +194,21 @@ pub fn apps(config: &Path, opts: &AppOptions) -> Result<(Vec<App>, Vec<String>),
 }
 
 /// The current spec of one app of a config (for `restart`, which re-reads it).
-pub fn spec_of(config: &Path, app: &str, profile: Option<&str>) -> Result<Spec, TsmError> {
+/// `cwd`: the folder the app ran in (an app without `cwd` of its own is resolved there again).
+pub fn spec_of(
+    config: &Path,
+    app: &str,
+    profile: Option<&str>,
+    cwd: Option<&Path>,
+) -> Result<Spec, TsmError> {
     let opts = AppOptions {
         only: Some(vec![app.to_string()]),
         profile: profile.map(str::to_string),
+        shell_cwd: cwd.map(Path::to_path_buf),
     };
     let (mut apps, _) = apps(config, &opts)?;
-    Ok(apps.remove(0).spec)
+    let index = apps.iter().position(|a| !a.pulled_in).unwrap_or(0);
+    Ok(apps.swap_remove(index).spec)
 }
 
 #[cfg(test)]

@@ -91,6 +91,17 @@ fn escape(text: &[u8], out: &mut dyn Sink) {
     out.put(b"\"");
 }
 
+/// Whether pm2's `log_type` asks for JSON lines (`json`; `text` or none: plain lines).
+pub fn is_json_type(log_type: Option<&str>) -> Result<bool, String> {
+    match log_type {
+        None | Some("text") => Ok(false),
+        Some("json") => Ok(true),
+        Some(other) => Err(format!(
+            "'log_type': '{other}' is not a log type (json or text)"
+        )),
+    }
+}
+
 /// Whether a stored line is already one of pm2's JSON objects (a `log_type: json` log).
 pub fn is_object(line: &[u8]) -> bool {
     line.starts_with(b"{\"message\":") && line.ends_with(b"}")

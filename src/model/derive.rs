@@ -10,13 +10,13 @@ use crate::model::features::Features;
 use crate::model::policy::Policy;
 use crate::model::port::{parse_port, port_in_script};
 use crate::model::resolve::valid_name;
-use crate::model::script::{argv0_for, locate};
+use crate::model::script::{argv0_for, find_program, is_shell, locate};
 use crate::model::spec::{Origin, Spec, DEFAULT_KILL_TIMEOUT_MS, DEFAULT_LOG_RETAIN};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// The longest name: every file tsm derives from it (`.NAME.env.json.PID.tmp`, the longest,
-/// adds 25 bytes) must fit the 255 bytes a file name may have.
+/// The longest name: every file tsm derives from it (`.NAME.start-env.json.PID.tmp`, the
+/// longest, adds 31 bytes) must fit the 255 bytes a file name may have.
 pub const MAX_NAME_LEN: usize = 200;
 
 /// Where a PORT comes from, declared in precedence order: of the sources a service has, the
@@ -67,6 +67,9 @@ pub enum PortSource<'a> {
     AppEnv(&'a str),
     /// The text of the script, whose first valid `PORT=` line counts (others are passed over).
     Script(&'a str),
+    /// The default a program gives in its own PORT idiom (`process.env.PORT || 3000`):
+    /// ranks as the script's own, after its `PORT=` lines.
+    Idiom(&'a str),
     /// The caller's `PORT`: inherited rather than given, so passed over when it is no port.
     Caller(&'a str),
     /// A port the source uses when nothing else gives one.
@@ -80,7 +83,7 @@ impl PortSource<'_> {
             PortSource::EnvFile(_) => PortFrom::EnvFile,
             PortSource::DotEnv(_) => PortFrom::DotEnv,
             PortSource::AppEnv(_) => PortFrom::AppEnv,
-            PortSource::Script(_) => PortFrom::Script,
+            PortSource::Script(_) | PortSource::Idiom(_) => PortFrom::Script,
             PortSource::Caller(_) => PortFrom::Caller,
             PortSource::Default(_) => PortFrom::Default,
         }
@@ -101,6 +104,7 @@ impl PortSource<'_> {
             | PortSource::DotEnv(text)
             | PortSource::AppEnv(text) => given(text),
             PortSource::Script(text) => Ok(port_in_script(text)),
+            PortSource::Idiom(text) => Ok(crate::model::idioms::default_port(text)),
             PortSource::Caller(text) => Ok(parse_port(text)),
             PortSource::Default(port) => Ok(Some(port)),
         }
@@ -265,6 +269,12 @@ pub struct Request {
     pub features: Features,
     /// `--no-port`: run under the bare name with no PORT.
     pub no_port: bool,
+    /// `script` is a command line (`python3 -m http.server`): run by `bash -c`.
+    pub command_line: bool,
+    /// `--interpreter PROGRAM` (`none`: run the script directly).
+    pub interpreter: Option<String>,
+    /// `--interpreter-args`/`--node-args`, split like a shell's words.
+    pub interpreter_args: Vec<String>,
     pub max_memory: Option<u64>,
 }
 
@@ -294,6 +304,8 @@ impl Spec {
             features: Features::default(),
             max_memory: None,
             argv0: None,
+            depends_on: Vec::new(),
+            probes: Default::default(),
         }
     }
 
@@ -303,7 +315,13 @@ impl Spec {
         cwd: &Path,
         caller_port: Option<&str>,
     ) -> Result<Spec, TsmError> {
-        let (script, interpreter, text) = locate(&req.script, cwd)?;
+        let (script, interpreter, text) = program(req, cwd)?;
+        if interpreter.is_none() && !req.interpreter_args.is_empty() {
+            return Err(TsmError::Usage(format!(
+                "--interpreter-args: '{}' runs directly, with no interpreter to pass them to",
+                req.script
+            )));
+        }
         let env_file = req.env_file.as_ref().map(|f| cwd.join(f));
         let env = match &env_file {
             Some(path) => dotenv::read(path)?,
@@ -316,20 +334,36 @@ impl Spec {
                 req.port.as_deref().map(PortSource::Flag),
                 env_port(&env).map(PortSource::EnvFile),
                 Some(PortSource::Script(&text)),
+                Some(PortSource::Idiom(&text)),
                 caller_port.map(PortSource::Caller),
             ];
             let sources: Vec<PortSource> = sources.into_iter().flatten().collect();
-            let found = port(&sources)?.ok_or(DeriveError::NoPort)?;
-            Some(found.port)
+            match port(&sources)? {
+                Some(found) => Some(found.port),
+                // A shell script names its PORT; any other program may have none (a worker),
+                // and so may a program found on PATH (a shim there may be a shell script).
+                None if !req.command_line
+                    && (req.script.contains('/') || cwd.join(&req.script).is_file())
+                    && is_shell(interpreter.as_deref(), &text) =>
+                {
+                    return Err(DeriveError::NoPort.into())
+                }
+                None => None,
+            }
         };
-        let base = match &req.name {
-            Some(name) => name.clone(),
-            None => script_stem(&req.script),
+        let base = match (&req.name, req.command_line) {
+            (Some(name), _) => name.clone(),
+            (None, true) => script_stem(req.script.split_whitespace().next().unwrap_or("")),
+            (None, false) => script_stem(&req.script),
         };
         let mut spec = Spec::new(name(&base, port)?, script, cwd.to_path_buf());
         spec.argv0 = argv0_for(&req.script, &spec.script, interpreter.as_ref());
         spec.interpreter = interpreter;
-        spec.args = req.args.clone();
+        spec.interpreter_args = req.interpreter_args.clone();
+        spec.args = match req.command_line {
+            true => [vec!["-c".to_string(), req.script.clone()], req.args.clone()].concat(),
+            false => req.args.clone(),
+        };
         spec.env_file = env_file.map(|p| p.canonicalize().unwrap_or(p));
         spec.env = env;
         spec.port = port;
@@ -345,6 +379,30 @@ impl Spec {
         spec.features = req.features.clone();
         spec.max_memory = req.max_memory;
         Ok(spec)
+    }
+}
+
+/// What runs: the script found, its interpreter (`--interpreter`, else its `#!` line or
+/// extension) and its text; a command line runs in bash.
+fn program(req: &Request, cwd: &Path) -> Result<(PathBuf, Option<PathBuf>, String), TsmError> {
+    if req.command_line {
+        return Ok((find_program("bash", &req.script)?, None, req.script.clone()));
+    }
+    match req.interpreter.as_deref() {
+        Some("none") => locate(&req.script, cwd).map(|(s, _, text)| (s, None, text)),
+        Some(interpreter) => {
+            let path = cwd.join(&req.script);
+            if !path.is_file() {
+                return Err(crate::model::script::not_found(&req.script));
+            }
+            let found = find_program(interpreter, &req.script)?;
+            let text = std::fs::read(&path)
+                .map(|b| String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).into_owned())
+                .unwrap_or_default();
+            let path = std::path::absolute(&path).unwrap_or(path);
+            Ok((path, Some(found), text))
+        }
+        None => locate(&req.script, cwd),
     }
 }
 

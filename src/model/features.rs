@@ -30,6 +30,9 @@ pub struct Features {
     pub keep_children: bool,
     /// Commands run and a URL told on the service's events.
     pub hooks: crate::model::hooks::Hooks,
+    /// pm2's `shutdown_with_message`: a stop sends `'shutdown'` over a node service's IPC
+    /// channel instead of SIGTERM (SIGKILL after the kill timeout all the same).
+    pub shutdown_message: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +145,7 @@ pub fn from_app(
             Some(_) => return Err(TsmError::Data("'treekill' must be true or false".into())),
         },
         hooks: crate::model::hooks::Hooks::from_app(fields)?,
+        shutdown_message: get("shutdown_with_message").and_then(Value::as_bool) == Some(true),
     })
 }
 
@@ -217,6 +221,9 @@ impl Features {
             m.set(Key::Treekill, "false");
         }
         self.hooks.write(m);
+        if self.shutdown_message {
+            m.set(Key::ShutdownWithMessage, "1");
+        }
         if let Some(n) = self.cluster {
             m.set(Key::ExecMode, "cluster");
             m.set(Key::ClusterInstances, n.to_string());
@@ -274,6 +281,7 @@ impl Features {
                 .map(|n| n.min(1024) as u32),
             keep_children: m.get(Key::Treekill) == Some("false"),
             hooks: crate::model::hooks::Hooks::read(m),
+            shutdown_message: m.get(Key::ShutdownWithMessage) == Some("1"),
         }
     }
 
@@ -318,6 +326,7 @@ mod tests {
                 Some(2000),
             )
             .unwrap(),
+            shutdown_message: true,
         };
         let mut m = Meta::new();
         f.write(&mut m);

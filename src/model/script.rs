@@ -6,6 +6,10 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// The argument a service of `tsm serve` (or an ecosystem app with `script: 'serve'`) runs
+/// tsm-native with: pm2's static file server.
+pub const SERVE_FILES: &str = "serve-files";
+
 pub(crate) fn not_found(raw: &str) -> TsmError {
     TsmError::NoInput(format!("'{raw}' not found or not executable"))
 }
@@ -16,6 +20,29 @@ pub fn interpreter_for(path: &Path) -> Option<&'static str> {
         "js" | "cjs" | "mjs" => Some("node"),
         "py" => Some("python3"),
         _ => None,
+    }
+}
+
+/// Whether a script runs in a shell: `bash` as its interpreter, or a `#!` line naming sh,
+/// bash, zsh, dash, ksh or fish.
+pub fn is_shell(interpreter: Option<&Path>, text: &str) -> bool {
+    const SHELLS: [&str; 6] = ["sh", "bash", "zsh", "dash", "ksh", "fish"];
+    let named = |p: &str| SHELLS.contains(&p.rsplit('/').next().unwrap_or(p));
+    match interpreter {
+        Some(i) => named(&i.to_string_lossy()),
+        None => {
+            let Some(line) = text.lines().next().and_then(|l| l.strip_prefix("#!")) else {
+                return false;
+            };
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some(p) if p.ends_with("/env") => {
+                    words.find(|w| !w.starts_with('-')).is_some_and(named)
+                }
+                Some(p) => named(p),
+                None => false,
+            }
+        }
     }
 }
 

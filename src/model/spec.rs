@@ -46,6 +46,13 @@ pub struct Spec {
     /// argv[0] as the user named the program (`redis-server`), when it is run directly and
     /// that differs from `script`: multi-call binaries choose what to be by it.
     pub argv0: Option<String>,
+    /// `depends_on` / `--depends-on`: the services that must reach a condition before this
+    /// one starts (`model::deps`); the start waits for them, a stop of a group stops this
+    /// one first. Kept in meta as `depends_on`.
+    pub depends_on: Vec<crate::model::deps::Dependency>,
+    /// `readiness_probe` / `liveness_probe` / `--health-url`, `--health-cmd`: checks the
+    /// supervisor runs as a wake source (`model::probe`). Kept in meta as JSON.
+    pub probes: crate::model::probe::Probes,
 }
 
 /// Where a process was defined: on the command line, or as an app of an ecosystem config.
@@ -160,6 +167,15 @@ impl Spec {
                     }),
             },
             features: Features::read(meta),
+            depends_on: crate::model::deps::from_meta(meta.get(Key::DependsOn).unwrap_or("")),
+            probes: crate::model::probe::Probes {
+                readiness: meta
+                    .get(Key::ReadinessProbe)
+                    .and_then(crate::model::probe::from_meta),
+                liveness: meta
+                    .get(Key::LivenessProbe)
+                    .and_then(crate::model::probe::from_meta),
+            },
         })
     }
 
@@ -253,6 +269,20 @@ impl Spec {
         m.set(Key::MinUptime, self.policy.min_uptime_ms.to_string());
         m.set(Key::MaxRestarts, self.policy.max_restarts.to_string());
         self.features.write(&mut m);
+        if !self.depends_on.is_empty() {
+            m.set(
+                Key::DependsOn,
+                crate::model::deps::to_meta(&self.depends_on),
+            );
+        }
+        for (key, probe) in [
+            (Key::ReadinessProbe, &self.probes.readiness),
+            (Key::LivenessProbe, &self.probes.liveness),
+        ] {
+            if let Some(probe) = probe {
+                m.set(key, crate::model::probe::to_meta(probe));
+            }
+        }
         if let Some(max) = self.max_memory {
             m.set(Key::MaxMemoryRestart, max.to_string());
         }

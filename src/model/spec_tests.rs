@@ -28,6 +28,8 @@ fn meta_round_trip_keeps_the_spec() {
         error_file: None,
         max_memory: Some(300 << 20),
         argv0: None,
+        depends_on: crate::model::deps::from_meta("db:process_listening cache"),
+        probes: Default::default(),
         kill_timeout_ms: 250,
         log: LogOptions {
             max_size: Some(1024),

@@ -56,10 +56,13 @@ pub fn instance(
             })?;
         increment = Some((var.clone(), (start + u64::from(i)).to_string()));
     }
+    // pm2 accepts any app name ('My App'): its instances are named after its file name.
+    let base_name = derive::file_name_for(app);
     spec.name = match spec.port {
-        Some(port) if by_port => derive::name(app, Some(port))?,
+        // One instance with a PORT is named as a single service is: NAME-PORT.
+        Some(port) if by_port || plan.count == 1 => derive::name(&base_name, Some(port))?,
         _ => {
-            let name = format!("{app}-{i}");
+            let name = format!("{base_name}-{i}");
             if !crate::model::resolve::valid_name(&name) {
                 return Err(TsmError::Data(format!("invalid name '{name}'")));
             }
@@ -69,11 +72,11 @@ pub fn instance(
     if plan.merge_logs {
         spec.out_file = Some(
             spec.out_file
-                .unwrap_or_else(|| logs.join(format!("{app}.out"))),
+                .unwrap_or_else(|| logs.join(format!("{base_name}.out"))),
         );
         spec.error_file = Some(
             spec.error_file
-                .unwrap_or_else(|| logs.join(format!("{app}.err"))),
+                .unwrap_or_else(|| logs.join(format!("{base_name}.err"))),
         );
     } else {
         spec.out_file = spec.out_file.map(|f| numbered(&f, i));
@@ -108,7 +111,14 @@ pub fn spread(specs: Vec<Spec>, logs: &Path) -> Result<Vec<Spec>, TsmError> {
                 if plan.cluster
                     || (!plan.mode_given && plan.increment_var.is_none() && is_node(&spec)) =>
             {
-                out.push(clustered(spec.clone(), plan.count)?)
+                let mut spec = clustered(spec.clone(), plan.count)?;
+                // pm2 gives each worker its own value of increment_var (PORT, PORT+1, …):
+                // the launcher raises it per worker from the app's value.
+                if let Some(var) = &plan.increment_var {
+                    spec.env
+                        .push(("TSM_CLUSTER_INCREMENT_VAR".into(), var.clone()));
+                }
+                out.push(spec)
             }
             (Some(plan), crate::model::spec::Origin::Ecosystem { app, .. }) => {
                 out.extend(expand(&spec, plan, app, logs)?);
@@ -138,11 +148,33 @@ pub fn is_node(spec: &Spec) -> bool {
         Some(i) => i
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("node")),
-        None => spec
-            .script
-            .extension()
-            .is_some_and(|e| matches!(e.to_str(), Some("js" | "cjs" | "mjs"))),
+        None => {
+            spec.script
+                .extension()
+                .is_some_and(|e| matches!(e.to_str(), Some("js" | "cjs" | "mjs")))
+                || node_shebang(&spec.script)
+        }
     }
+}
+
+/// Whether a program's `#!` line runs node (`npm`, `node_modules/.bin/ts-node`).
+fn node_shebang(script: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 128];
+    let Ok(n) = std::fs::File::open(script).and_then(|mut f| f.read(&mut head)) else {
+        return false;
+    };
+    let line = head[..n].split(|b| *b == b'\n').next().unwrap_or(&[]);
+    let Some(line) = line.strip_prefix(b"#!") else {
+        return false;
+    };
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    let program = match words.next() {
+        Some(p) if p.ends_with("/env") => words.find(|w| !w.starts_with('-')),
+        other => other,
+    };
+    program.is_some_and(|p| p.rsplit('/').next().unwrap_or(p).starts_with("node"))
 }
 
 /// The spec of a recorded instance again, from its app's spec read afresh (`restart`).

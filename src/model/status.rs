@@ -202,6 +202,10 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
         // Recorded as running, yet the service is gone: unless its supervisor is still there
         // to record what happened, it died unrecorded (kill -9 of both, a reboot).
         s if says_active(s) && supervisor.is_none() => Status::Exited,
+        // Recorded online, its run gone, its supervisor there: between two runs (a graceful
+        // restart a wake source asked for, or an end being recorded), never online without a
+        // pid.
+        Status::Online => Status::Launching,
         other => other,
     };
     Observed {

@@ -15,7 +15,15 @@ fn matches(entry: &Entry, target: &str) -> Option<bool> {
     Some(meta.get(Key::App) == Some(target))
 }
 
-/// Starts the services `target` names again; `None` when it names none (then it is a script).
+fn running(ctx: &Ctx, entry: &Entry) -> bool {
+    entry.meta.as_ref().is_ok_and(|m| {
+        crate::model::status::observe(&ctx.paths, &entry.name, m)
+            .status
+            .is_running()
+    })
+}
+
+/// Starts the services `target` names again (`all`: every one not running); `None` when it names none (then it is a script).
 pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Option<Vec<String>>> {
     if !ctx.paths.processes().is_dir() {
         return Ok(None);
@@ -27,6 +35,14 @@ pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Optio
             && e.id().map(|i| i.to_string()).as_deref() == Some(target)
     };
     let mut picked: Vec<&Entry> = entries.iter().filter(|e| e.name == target).collect();
+    if picked.is_empty() && target == "all" {
+        // pm2's `start all`: every service that is not running.
+        picked = entries.iter().filter(|e| !running(ctx, e)).collect();
+        if picked.is_empty() {
+            writeln!(out, "tsm: nothing to start: every service is running")?;
+            return Ok(Some(Vec::new()));
+        }
+    }
     if picked.is_empty() {
         picked = entries.iter().filter(by_id).collect();
     }
@@ -48,7 +64,7 @@ pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Optio
                 config,
                 app,
                 profile,
-            } => ecosystem::spec_of(config, app, profile.as_deref())?,
+            } => ecosystem::spec_of(config, app, profile.as_deref(), Some(&recorded.cwd))?,
             Origin::Cli => recorded,
         };
         if spec.name != entry.name {
@@ -58,6 +74,9 @@ pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Optio
             ))
             .into());
         }
+        // Its recorded dependencies must be ready first, as at its first start.
+        let wait = std::time::Duration::from_millis(crate::ops::wait::DEFAULT_WAIT_MS);
+        crate::ops::order::wait_for_dependencies(ctx, &spec, wait)?;
         let crate::ops::start::Started { id, pid } = starter.start(&spec, false)?;
         writeln!(
             out,

@@ -7,6 +7,7 @@ use crate::formats::ecosystem::{self, App, AppOptions};
 use crate::model::spec::Spec;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
+use crate::ops::order::{self, Node};
 use crate::ops::outcome::Failures;
 use crate::ops::restart::{env_changes, restart_spec};
 use crate::ops::start::{declared_by, Started, Starter};
@@ -50,6 +51,16 @@ fn preflight(
     let snapshot = Snapshot::read();
     for (index, (app, live)) in apps.iter().enumerate() {
         let spec = &app.spec;
+        // An instance named as another app (`w` ×2 → `w-1`, beside an app `w-1`): found
+        // here, before anything starts.
+        if let Some((other, _)) = apps[..index].iter().find(|(a, _)| a.spec.name == spec.name) {
+            problems.push(format!(
+                "apps '{}' and '{}' would both run as '{}': rename one",
+                other.app_name(),
+                app.app_name(),
+                spec.name
+            ));
+        }
         for (what, file) in [
             ("out_file", &spec.out_file),
             ("error_file", &spec.error_file),
@@ -106,10 +117,16 @@ fn preflight(
 
 /// `pid_file`: a link to the service's own pid file, which its supervisor keeps current.
 fn link_pid_file(ctx: &Ctx, app: &App) -> Result<()> {
-    let Some(link) = &app.pid_file else {
-        return Ok(());
-    };
-    let target = ctx.paths.pid_file(&app.spec.name);
+    match &app.pid_file {
+        Some(link) => link_pid_file_at(ctx, &app.spec.name, link),
+        None => Ok(()),
+    }
+}
+
+/// Makes `link` a symlink to the pid file the supervisor of `name` keeps current (pm2's
+/// `pid_file`, `--pid`).
+pub fn link_pid_file_at(ctx: &Ctx, name: &str, link: &Path) -> Result<()> {
+    let target = ctx.paths.pid_file(name);
     if std::fs::read_link(link).is_ok_and(|t| t == target) {
         return Ok(());
     }
@@ -216,8 +233,28 @@ pub fn start_config(
         .iter()
         .filter(|a| a.autostart)
         .map(|a| (a, is_live(ctx, &a.spec.name)))
+        // A dependency `--only` pulled in is started only when it does not run.
+        .filter(|(a, live)| !(a.pulled_in && live.is_some()))
         .collect();
     let mut starter = Starter::new(ctx)?;
+    let timeout = |app: &App| {
+        let ms = app
+            .listen_timeout_ms
+            .filter(|_| how.wait_timeout.is_none())
+            .or(how.wait_timeout)
+            .unwrap_or(DEFAULT_WAIT_MS);
+        Duration::from_millis(ms)
+    };
+    let nodes: Vec<Node> = planned
+        .iter()
+        .map(|(app, _)| Node {
+            spec: &app.spec,
+            app: app.app_name(),
+            timeout: timeout(app),
+        })
+        .collect();
+    let waits = order::plan(starter.entries(), &nodes)
+        .map_err(|e| e.context(config.display().to_string()))?;
     preflight(ctx, starter.entries(), &planned, how.force)?;
     for app in apps.iter().filter(|a| !a.autostart) {
         writeln!(
@@ -226,53 +263,86 @@ pub fn start_config(
             app.spec.name
         )?;
     }
+    let default = Duration::from_millis(how.wait_timeout.unwrap_or(DEFAULT_WAIT_MS));
     let mut failures = Failures::new();
-    for (app, live) in &planned {
-        let name = &app.spec.name;
-        // pm2 creates the folders of the log files a config names.
-        if let Err(e) = log_folders(&app.spec) {
-            failures.push_for(name, e);
-            continue;
+    order::start_in_order(
+        ctx,
+        &nodes,
+        &waits,
+        default,
+        &mut failures,
+        |i, failures| {
+            let (app, live) = planned[i];
+            start_app(ctx, out, &mut starter, how, &planned, app, live, failures)
+        },
+    );
+    failures.into_result()
+}
+
+/// Starts (or restarts) one app of a config start and says so; `false` when it did not start.
+#[allow(clippy::too_many_arguments)]
+fn start_app(
+    ctx: &Ctx,
+    out: &mut dyn Write,
+    starter: &mut Starter,
+    how: &ConfigStart,
+    planned: &[(&App, Option<u64>)],
+    app: &App,
+    live: Option<u64>,
+    failures: &mut Failures,
+) -> bool {
+    let name = &app.spec.name;
+    // pm2 creates the folders of the log files a config names.
+    if let Err(e) = log_folders(&app.spec) {
+        failures.push_for(name, e);
+        return false;
+    }
+    // What a restart changes in the environment (keys only, as `tsm restart` says).
+    let changes = live
+        .and_then(|_| ctx.store().read_env(name))
+        .map(|old| env_changes(&old, &app.spec.env))
+        .unwrap_or_default();
+    let started = match live {
+        Some(id) => restart_spec(ctx, &app.spec, id).map(|pid| (id, pid, "restarted")),
+        None => starter
+            .start(
+                &app.spec,
+                how.force || app.force || shares_port(planned, app),
+            )
+            .map(|Started { id, pid }| (id, pid, "started")),
+    };
+    let (id, pid, verb) = match started {
+        Ok(done) => done,
+        Err(e) => {
+            failures.push(e);
+            return false;
         }
-        // What a restart changes in the environment (keys only, as `tsm restart` says).
-        let changes = live
-            .and_then(|_| ctx.store().read_env(name))
-            .map(|old| env_changes(&old, &app.spec.env))
-            .unwrap_or_default();
-        let started = match live {
-            Some(id) => restart_spec(ctx, &app.spec, *id).map(|pid| (*id, pid, "restarted")),
-            None => starter
-                .start(
-                    &app.spec,
-                    how.force || app.force || shares_port(&planned, app),
-                )
-                .map(|Started { id, pid }| (id, pid, "started")),
-        };
-        let (id, pid, verb) = match started {
-            Ok(done) => done,
-            Err(e) => {
-                failures.push(e);
-                continue;
-            }
-        };
+    };
+    let said = (|| -> Result<()> {
         writeln!(out, "tsm: {verb} '{name}' (TSM ID: {id}, PID: {pid})")?;
         if !changes.is_empty() {
             writeln!(out, "tsm: '{name}' environment: {}", changes.join(" "))?;
         }
-        if let Err(e) = link_pid_file(ctx, app) {
-            failures.push_for(name, e);
-        }
-        if how.wait || app.wait_ready {
-            out.flush()?;
-            let ms = app
-                .listen_timeout_ms
-                .filter(|_| app.wait_ready && how.wait_timeout.is_none())
-                .or(how.wait_timeout)
-                .unwrap_or(DEFAULT_WAIT_MS);
-            failures.check(wait_and_say(ctx, out, name, Duration::from_millis(ms)));
-        }
+        out.flush()?;
+        Ok(())
+    })();
+    failures.check(said);
+    if let Err(e) = link_pid_file(ctx, app) {
+        failures.push_for(name, e);
     }
-    failures.into_result()
+    if how.wait || app.wait_ready {
+        let ms = app
+            .listen_timeout_ms
+            .filter(|_| app.wait_ready && how.wait_timeout.is_none())
+            .or(how.wait_timeout)
+            .unwrap_or(DEFAULT_WAIT_MS);
+        let timeout = Duration::from_millis(ms);
+        failures.check(match app.wait_ready {
+            true => crate::ops::wait::wait_ready_and_say(ctx, out, name, timeout),
+            false => wait_and_say(ctx, out, name, timeout),
+        });
+    }
+    true
 }
 
 /// `tsm restart FILE… [--env PROFILE]`: each config's apps restarted, or started where they
@@ -281,7 +351,7 @@ pub fn restart_configs(
     ctx: &Ctx,
     out: &mut dyn Write,
     configs: &[String],
-    profile: Option<&str>,
+    (profile, only): (Option<&str>, Option<Vec<String>>),
     wait: Option<Duration>,
 ) -> Result<()> {
     for target in configs {
@@ -298,8 +368,9 @@ pub fn restart_configs(
         };
         let how = ConfigStart {
             options: AppOptions {
-                only: None,
+                only: only.clone(),
                 profile: profile.map(str::to_string).or_else(recorded),
+                shell_cwd: Some(ctx.cwd.clone()),
             },
             force: false,
             wait: wait.is_some(),

@@ -14,6 +14,9 @@ pub struct Ctx {
     pub caller_port: Option<String>,
     /// `TSM_MAX_LOG_SIZE` and `TSM_LOG_RETAIN`: defaults for `start`.
     pub log_env: (Option<String>, Option<String>),
+    /// `--update-env`: a service starts with this command's environment (and records it),
+    /// not the one recorded when it was first started.
+    pub update_env: bool,
 }
 
 impl Ctx {
@@ -31,7 +34,16 @@ impl Ctx {
                     .ok()
                     .filter(|v| !v.is_empty()),
             ),
+            update_env: false,
         })
+    }
+
+    /// This context with `--update-env` as given.
+    pub fn with_update_env(&self, update_env: bool) -> Ctx {
+        Ctx {
+            update_env: self.update_env || update_env,
+            ..self.clone()
+        }
     }
 
     pub fn store(&self) -> Store<'_> {

@@ -15,10 +15,33 @@ use std::process::{Command, Stdio};
 /// The descriptor on which a supervisor reports back to the CLI that spawned it.
 pub const READY_FD: i32 = 3;
 
+/// This command's environment (variables whose name and value are text).
+pub fn caller_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// The environment `name` starts from: the one recorded when it was first started, or (none
+/// recorded, or `update_env`) this command's own, recorded now. An unreadable record is said
+/// and replaced.
+pub fn start_env(store: &Store, name: &str, update_env: bool) -> Result<Vec<(String, String)>> {
+    if !update_env {
+        match store.read_start_env(name) {
+            Ok(Some(env)) => return Ok(env),
+            Ok(None) => {}
+            Err(e) => eprintln!("tsm: {e:#}; '{name}' starts with this shell's environment"),
+        }
+    }
+    let env = caller_env();
+    store.write_start_env(name, &env)?;
+    Ok(env)
+}
+
 /// Spawns the supervisor of `spec.name` (its meta must be written) and returns the service pid.
-/// The supervisor gets the caller's environment plus the env file's variables and `PORT`,
-/// which the service inherits from it.
-pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
+/// The supervisor gets `base` (the environment the service was started from) plus the env
+/// file's or config's variables and `PORT`, which the service inherits from it.
+pub fn spawn_supervisor(paths: &Paths, spec: &Spec, base: &[(String, String)]) -> Result<i32> {
     let exe = std::env::current_exe().context("finding the tsm-native binary")?;
     let (read_end, write_end) = crate::platform::cloexec_pipe().context("creating a pipe")?;
     let write_fd = write_end.as_raw_fd();
@@ -30,6 +53,8 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec) -> Result<i32> {
         name: spec.name.clone(),
     };
     cmd.args(args.to_words())
+        .env_clear()
+        .envs(base.iter().map(|(k, v)| (k, v)))
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -148,7 +173,9 @@ pub fn entries_swept(store: &Store) -> Result<Vec<crate::state::store::Entry>> {
 
 /// Launches `spec` as TSM ID `id` (caller holds the op lock): writes its meta, spawns the
 /// supervisor, and on failure removes the meta again when `fresh` (nothing half-done).
-pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
+/// With `update_env` the service starts from this command's environment, else from the one
+/// recorded at its first start.
+pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool, update_env: bool) -> Result<i32> {
     let paths = store.paths();
     paths.ensure()?;
     let _ = std::fs::remove_file(paths.pid_file(&spec.name));
@@ -167,7 +194,10 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool) -> Result<i32> {
     }
     store.write(&spec.name, &meta)?;
     store.write_env(&spec.name, &spec.env)?;
-    match spawn_supervisor(paths, spec) {
+    // A first start records this command's environment, unless one was given the name
+    // before (a new instance of an app gets its first instance's).
+    let base = start_env(store, &spec.name, update_env)?;
+    match spawn_supervisor(paths, spec, &base) {
         Ok(pid) => Ok(pid),
         Err(e) => {
             if fresh {

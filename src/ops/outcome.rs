@@ -36,6 +36,11 @@ impl Failures {
         }
     }
 
+    /// The failures, each as its sentence.
+    pub fn into_messages(self) -> Vec<String> {
+        self.0
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -35,6 +35,9 @@ pub struct Row {
     pub error: Option<String>,
     /// Restarted when its files change (`--watch`).
     pub watch: bool,
+    /// What its readiness probe says while it runs: `starting`, `healthy`, `unhealthy`
+    /// (null: no probe, or not running).
+    pub health: Option<String>,
     /// Cluster mode: the node workers behind its port (null for other services).
     pub workers: Option<Vec<crate::state::workers::Worker>>,
     /// Recent CPU of the main process, percent of one core (null: not running).
@@ -71,6 +74,12 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .map(|w| w.workers)
                         .unwrap_or_default()
                 });
+                let worker_restarts: u64 = workers
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|w| w.restarts)
+                    .sum();
                 let cpu = match (seen.pid, &seen.info) {
                     (Some(pid), Some(info)) => {
                         Some(samples.cpu(&entry.name, pid, info, meta.start_time()))
@@ -91,11 +100,17 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .start_time()
                         .filter(|_| running)
                         .map(|t| now.saturating_sub(t)),
-                    restarts: meta.restarts(),
+                    // A cluster's count is its launcher's and its workers' (crashes and
+                    // reloads), as pm2's ↺ counts each worker.
+                    restarts: meta.restarts() + worker_restarts,
                     end: RunEnd::recorded(&meta),
                     script: meta.get(Key::Script).map(str::to_string),
                     error: meta.get(Key::Error).map(str::to_string),
                     watch: meta.get(Key::Watch).is_some_and(|w| !w.is_empty()),
+                    health: meta
+                        .get(Key::Health)
+                        .filter(|_| running)
+                        .map(str::to_string),
                 }
             }
             Err(why) => Row {
@@ -111,6 +126,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 script: None,
                 error: Some(why.to_string()),
                 watch: false,
+                health: None,
                 workers: None,
                 cpu: None,
                 memory: None,

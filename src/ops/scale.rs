@@ -71,8 +71,7 @@ pub fn start_cli(
     out: &mut dyn Write,
     spec: &Spec,
     count: &str,
-    mode: Option<&str>,
-    force: bool,
+    (mode, merge_logs, force): (Option<&str>, bool, bool),
 ) -> Result<Vec<String>> {
     let count = parse_count(count)?;
     // As pm2: -i on a node script means cluster mode.
@@ -90,6 +89,7 @@ pub fn start_cli(
     let _turn = ctx.store().app_lock(&app)?;
     let mut plan = Plan::new(count);
     plan.increment_var = Some("PORT".into());
+    plan.merge_logs = merge_logs;
     let specs = expand(spec, &plan, &app, &ctx.paths.logs())?;
     start_instances(ctx, out, &specs, force)
 }
@@ -157,6 +157,48 @@ fn base_of(
     Ok(base)
 }
 
+fn have_meta(have: &[(u32, String, Meta)], name: &str) -> Meta {
+    have.iter()
+        .find(|(_, n, _)| n == name)
+        .map(|(_, _, m)| m.clone())
+        .unwrap_or_default()
+}
+
+/// A single service named `app` (or whose app it is), not yet an instance of anything,
+/// becomes instance 0 of its app, so that scale can add to it (its PORT, if any, raised for
+/// the next ones). Whether there was one.
+fn make_instance(ctx: &Ctx, out: &mut dyn Write, app: &str) -> Result<bool> {
+    let entries = ctx.store().entries()?;
+    let single: Vec<&crate::state::store::Entry> = entries
+        .iter()
+        .filter(|e| {
+            e.meta.as_ref().is_ok_and(|m| {
+                (e.name == app || m.get(Key::App) == Some(app))
+                    && m.get(Key::ExecMode) != Some("cluster")
+            })
+        })
+        .collect();
+    let [entry] = single.as_slice() else {
+        return Ok(false);
+    };
+    let _op = ctx.store().op_lock(&entry.name)?;
+    ctx.store().update(&entry.name, |m| {
+        m.set(Key::App, app);
+        m.set(Key::Instance, "0");
+        if let Some(port) = m.port() {
+            m.set(Key::IncrementVar, "PORT");
+            m.set(Key::IncrementValue, port.to_string());
+        }
+        true
+    })?;
+    writeln!(
+        out,
+        "tsm: '{}' is now instance 0 of app '{app}'",
+        entry.name
+    )?;
+    Ok(true)
+}
+
 /// The names `targets` stand for, an app's name standing for all its instances (in instance
 /// order); any other target is resolved as `restart` would.
 pub fn group_targets(
@@ -191,10 +233,16 @@ pub fn group_targets(
 pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()> {
     // Parallel scales of one app take turns, each seeing what the one before did.
     let _turn = ctx.store().app_lock(app)?;
-    let have = instances_of(ctx, app)?;
+    let mut have = instances_of(ctx, app)?;
     if have.is_empty() {
         if let Some(name) = cluster_of(ctx, app)? {
+            if want == 0 {
+                return crate::ops::stop::stop(ctx, out, &[name], Stop::default());
+            }
             return scale_cluster(ctx, out, &name, want);
+        }
+        if make_instance(ctx, out, app)? {
+            have = instances_of(ctx, app)?;
         }
     }
     let Some((_, first_name, first)) = have.first() else {
@@ -204,9 +252,26 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
         ))
         .into());
     };
+    if want == 0 {
+        let names: Vec<String> = have.iter().map(|(_, n, _)| n.clone()).collect();
+        return crate::ops::stop::stop(ctx, out, &names, Stop::default());
+    }
+    // Instances kept stopped (a scale to 0) among those wanted run again.
+    let mut woken = false;
+    for (_, name, _) in have.iter().take(want as usize) {
+        if !crate::model::status::observe(&ctx.paths, name, &have_meta(&have, name))
+            .status
+            .is_running()
+        {
+            crate::ops::again::start_known(ctx, out, name)?;
+            woken = true;
+        }
+    }
     let have_count = have.len() as u32;
     if want == have_count {
-        writeln!(out, "tsm: '{}' already has {want} instances", app)?;
+        if !woken {
+            writeln!(out, "tsm: '{}' already has {want} instances", app)?;
+        }
         return Ok(());
     }
     if want < have_count {
@@ -241,5 +306,20 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
         }
         i += 1;
     }
-    start_instances(ctx, out, &specs, false).map(|_| ())
+    // New instances start from the environment the app's first one was started from.
+    let store = ctx.store();
+    let unrecorded = |name: &str| store.read(name).ok().flatten().is_none();
+    let mut given = Vec::new();
+    if let Ok(Some(env)) = store.read_start_env(first_name) {
+        for spec in specs.iter().filter(|s| unrecorded(&s.name)) {
+            store.write_start_env(&spec.name, &env)?;
+            given.push(spec.name.clone());
+        }
+    }
+    let started = start_instances(ctx, out, &specs, false);
+    // Nothing half-done: a record given to an instance that did not start goes again.
+    for name in given.iter().filter(|n| unrecorded(n)) {
+        let _ = std::fs::remove_file(store.paths().start_env(name));
+    }
+    started.map(|_| ())
 }

@@ -8,6 +8,7 @@ use crate::model::spec::Spec;
 use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::{halt, launch, startcheck, Ctx};
+use crate::state::keys::Key;
 use crate::state::store::{first_free_id, Entry};
 use crate::state::supervisor;
 use crate::state::unrecorded;
@@ -64,6 +65,9 @@ impl<'a> Starter<'a> {
                 return Err(TsmError::AlreadyRunning(spec.name.clone()).into());
             }
         }
+        if let Some(meta) = &existing {
+            say_moved(meta, spec);
+        }
         refuse_case_twin(&spec.name, &self.entries)?;
         if let Some(port) = spec.port.filter(|_| !force) {
             self.refuse_taken_port(&spec.name, port)?;
@@ -77,7 +81,7 @@ impl<'a> Starter<'a> {
             Some(id) => (id, false),
             None => (store.alloc_id_above(first_free_id(&self.entries))?, true),
         };
-        let pid = launch::launch(&store, spec, id, fresh)?;
+        let pid = launch::launch(&store, spec, id, fresh, self.ctx.update_env)?;
         self.remember(spec, id);
         Ok(Started { id, pid })
     }
@@ -113,6 +117,35 @@ impl<'a> Starter<'a> {
             None => self.entries.push(entry),
         }
     }
+}
+
+/// pm2's `--no-autostart`: records `spec` as a stopped service (its ID taken, its variables
+/// and this command's environment recorded), for a later `tsm start NAME`. Refused when the
+/// name is recorded already.
+pub fn add_stopped(ctx: &Ctx, spec: &Spec) -> Result<u64> {
+    startcheck::check(spec)?;
+    let store = ctx.store();
+    ctx.paths.ensure()?;
+    let _op = store.op_lock(&spec.name)?;
+    let entries = launch::entries_swept(&store)?;
+    if entries.iter().any(|e| e.name == spec.name) {
+        return Err(TsmError::Failed(format!(
+            "'{}' is recorded already: tsm start {0} starts it",
+            spec.name
+        ))
+        .into());
+    }
+    refuse_case_twin(&spec.name, &entries)?;
+    let id = store.alloc_id_above(first_free_id(&entries))?;
+    let mut meta = spec.to_meta(id);
+    meta.set(Key::Status, Status::Stopped);
+    if meta.get(Key::App).is_none() {
+        meta.set(Key::App, launch::app_of(spec));
+    }
+    store.write(&spec.name, &meta)?;
+    store.write_env(&spec.name, &spec.env)?;
+    store.write_start_env(&spec.name, &launch::caller_env())?;
+    Ok(id)
 }
 
 /// Starts one spec (a command that starts one service).
@@ -188,4 +221,24 @@ pub fn warn_fixed_port(spec: &Spec) {
             spec.script.display()
         );
     }
+}
+
+/// A stopped name started again with another script or folder says so (it is the same
+/// service, ID kept, running something else now).
+fn say_moved(old: &crate::state::meta::Meta, spec: &Spec) {
+    let (script, cwd) = (
+        spec.script.display().to_string(),
+        spec.cwd.display().to_string(),
+    );
+    let (was_script, was_cwd) = (
+        old.get(Key::Script).unwrap_or(""),
+        old.get(Key::Cwd).unwrap_or(""),
+    );
+    if was_script.is_empty() || (was_script == script && was_cwd == cwd) {
+        return;
+    }
+    eprintln!(
+        "tsm: '{}' ran {was_script} in {was_cwd}; it now runs {script} in {cwd}",
+        spec.name
+    );
 }

@@ -104,6 +104,8 @@ mod tests {
             features: Default::default(),
             max_memory: None,
             argv0: None,
+            depends_on: Vec::new(),
+            probes: Default::default(),
         }
     }
 

@@ -1,10 +1,11 @@
-//! Stopping and deleting services: every target stopped at once (see `halt`), then, for a
+//! Stopping and deleting services: every target stopped at once (see `halt`), dependents
+//! before what they depend on (`shutdown::halt_in_order`), then, for a
 //! delete, its record removed; afterwards a port still held by a process that escaped the
 //! service is named (and, with `kill_port`, ended when it provably is the service's).
 
-use crate::ops::halt::halt;
 use crate::ops::listen::{describe, Snapshot};
 use crate::ops::outcome::report;
+use crate::ops::shutdown::halt_in_order as halt;
 use crate::ops::targets::lock_targets;
 use crate::ops::Ctx;
 use crate::platform;
@@ -66,11 +67,26 @@ pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> 
                     }
                 }
                 store.remove(name)?;
+                remove_leftovers(store.paths(), name);
                 Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
             })
             .collect();
     report(out, &picked, results)?;
     check_ports_released(ctx, &ports, how.kill_port)
+}
+
+/// The supervisor's lock file and the cluster launcher's files of a deleted service, once no
+/// supervisor holds the lock (the caller holds the name's op lock: no start can begin).
+fn remove_leftovers(paths: &crate::state::paths::Paths, name: &str) {
+    let lock = paths.supervisor_lock(name);
+    if crate::state::lock::life_holder(&lock).is_some() {
+        return;
+    }
+    let workers = crate::state::workers::workers_file(paths, name);
+    let want = workers.with_file_name(format!("{name}.workers.want"));
+    for path in [lock, workers, want] {
+        let _ = crate::state::anchor::remove(&path);
+    }
 }
 
 /// The declared port of each of `names`, with the meta that proves what is the service's

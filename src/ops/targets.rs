@@ -99,6 +99,46 @@ pub fn expand_configs(entries: &[Entry], targets: &[String]) -> Result<Vec<Strin
     Ok(out)
 }
 
+/// pm2's `--only a,b` with config targets: the services of those configs whose app is one of
+/// `only`, as names; `targets` as given when `only` is empty. A target that is no config, or
+/// an app that names no service of them, is refused before anything is done.
+pub fn only_apps(entries: &[Entry], targets: &[String], only: &[String]) -> Result<Vec<String>> {
+    if only.is_empty() {
+        return Ok(targets.to_vec());
+    }
+    if let Some(t) = targets
+        .iter()
+        .find(|t| !ecosystem::is_config(t) && !procfile::is_procfile(t))
+    {
+        return Err(crate::error::TsmError::Usage(format!(
+            "--only picks apps of an ecosystem config or Procfile, and '{t}' is none"
+        ))
+        .into());
+    }
+    let names = expand_configs(entries, targets)?;
+    let app_of = |name: &String| {
+        entries
+            .iter()
+            .find(|e| &e.name == name)
+            .and_then(|e| e.meta.as_ref().ok())
+            .and_then(|m| m.get(Key::App).map(str::to_string))
+    };
+    if let Some(app) = only
+        .iter()
+        .find(|a| !names.iter().any(|n| app_of(n).as_ref() == Some(a)))
+    {
+        return Err(crate::error::TsmError::Failed(format!(
+            "--only {app}: no service of {} is that app",
+            targets.join(", ")
+        ))
+        .into());
+    }
+    Ok(names
+        .into_iter()
+        .filter(|n| app_of(n).is_some_and(|a| only.contains(&a)))
+        .collect())
+}
+
 /// Resolves `targets`, or every process when none are given (`logs`, `flush`).
 pub fn resolve_or_all(entries: &[Entry], targets: &[String]) -> Result<Vec<usize>> {
     if targets.is_empty() {

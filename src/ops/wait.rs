@@ -1,5 +1,6 @@
 //! `--wait`: block until a service's process tree listens on its PORT (readiness), or fail
-//! with the last lines of its stderr.
+//! with the last lines of its stderr; `--wait-ready`: until a node service says
+//! `process.send('ready')`.
 
 use crate::error::TsmError;
 use crate::logs::{files_of, last_lines};
@@ -8,6 +9,7 @@ use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::{deadline_in, poll_until, Backoff};
+use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use anyhow::Result;
 use std::time::Duration;
@@ -23,53 +25,83 @@ pub fn wait_and_say(
     timeout: Duration,
 ) -> Result<()> {
     out.flush()?;
+    let probed = ctx
+        .store()
+        .read(name)?
+        .is_some_and(|m| m.get(Key::ReadinessProbe).is_some());
+    if probed {
+        until_healthy(ctx, name, timeout)?;
+        writeln!(out, "tsm: '{name}' is healthy")?;
+        return Ok(());
+    }
     if let Some(port) = until_listening(ctx, name, timeout)? {
         writeln!(out, "tsm: '{name}' is listening on port {port}")?;
     }
     Ok(())
 }
 
+/// Where a service stands on its way to listening on its PORT.
+pub enum Listening {
+    /// It listens on this PORT.
+    Yes(u16),
+    /// It has no PORT to listen on.
+    NoPort,
+    /// Not yet: its record as last read, and its PORT.
+    Waiting(Box<Meta>, u16),
+    /// It never will in this run: why, with the last lines of its stderr.
+    Failed(anyhow::Error),
+}
+
+/// Whether `name` listens on its PORT now (`sockets`: the machine's listeners, read once
+/// for all the services a caller looks at).
+pub fn listening_now(ctx: &Ctx, name: &str, sockets: &Snapshot) -> Result<Listening> {
+    let Some(meta) = ctx.store().read(name)? else {
+        return Err(TsmError::NotFound(name.to_string()).into());
+    };
+    let Some(port) = meta.port() else {
+        return Ok(Listening::NoPort);
+    };
+    let seen = observe(&ctx.paths, name, &meta);
+    let how = RunEnd::latest(&meta);
+    let failure = match seen.pid {
+        Some(pid) if meta.restarts() == 0 && sockets.tree_listens(pid, port) => {
+            return Ok(Listening::Yes(port))
+        }
+        // A run ended before the service listened: fail now, even when its policy is
+        // about to restart it (a crash loop never listens).
+        _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => format!(
+            "'{name}' exited{} before listening on port {port}; a restart is pending",
+            how.map(|how| format!(" ({how})")).unwrap_or_default()
+        ),
+        // Online without a live pid: it just ended and its supervisor is recording how.
+        None if !matches!(seen.status, Status::Launching | Status::Online) => format!(
+            "'{name}' ended ({}) before listening on port {port}",
+            match how {
+                None => seen.status.to_string(),
+                Some(how) => format!("{}: {how}", seen.status),
+            }
+        ),
+        _ => return Ok(Listening::Waiting(Box::new(meta), port)),
+    };
+    Ok(Listening::Failed(failed(ctx, name, &meta, failure)))
+}
+
 /// Waits for `name` to listen on its port; `Ok(Some(port))` once it does, `Ok(None)` when it
 /// has no port to wait for.
 pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Option<u16>> {
-    let store = ctx.store();
     let mut last = None;
     let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
     let outcome = poll_until(deadline_in(timeout), backoff, || {
-        let meta = match store.read(name) {
-            Ok(Some(meta)) => meta,
-            Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
-            Err(e) => return Some(Err(e)),
-        };
-        let Some(port) = meta.port() else {
-            return Some(Ok(None));
-        };
-        let seen = observe(&ctx.paths, name, &meta);
-        let how = RunEnd::latest(&meta);
-        let failure = match seen.pid {
-            Some(pid) if meta.restarts() == 0 && Snapshot::read().tree_listens(pid, port) => {
-                return Some(Ok(Some(port)))
-            }
-            // A run ended before the service listened: fail now, even when its policy is
-            // about to restart it (a crash loop never listens).
-            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => format!(
-                "'{name}' exited{} before listening on port {port}; a restart is pending",
-                how.map(|how| format!(" ({how})")).unwrap_or_default()
-            ),
-            // Online without a live pid: it just ended and its supervisor is recording how.
-            None if !matches!(seen.status, Status::Launching | Status::Online) => format!(
-                "'{name}' ended ({}) before listening on port {port}",
-                match how {
-                    None => seen.status.to_string(),
-                    Some(how) => format!("{}: {how}", seen.status),
-                }
-            ),
-            _ => {
+        match listening_now(ctx, name, &Snapshot::read()) {
+            Err(e) => Some(Err(e)),
+            Ok(Listening::Yes(port)) => Some(Ok(Some(port))),
+            Ok(Listening::NoPort) => Some(Ok(None)),
+            Ok(Listening::Failed(e)) => Some(Err(e)),
+            Ok(Listening::Waiting(meta, port)) => {
                 last = Some((meta, port));
-                return None;
+                None
             }
-        };
-        Some(Err(failed(ctx, name, &meta, failure)))
+        }
     });
     match (outcome, last) {
         (Some(result), _) => result,
@@ -84,12 +116,118 @@ pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Optio
     }
 }
 
+/// Waits for `name`'s readiness probe to pass (its recorded health `healthy`), or fails
+/// when the run ends first or the time is up.
+pub fn until_healthy(ctx: &Ctx, name: &str, timeout: Duration) -> Result<()> {
+    let store = ctx.store();
+    let mut last = None;
+    let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+    let outcome = poll_until(deadline_in(timeout), backoff, || {
+        let meta = match store.read(name) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
+            Err(e) => return Some(Err(e)),
+        };
+        let seen = observe(&ctx.paths, name, &meta);
+        if seen.pid.is_some() && meta.get(Key::Health) == Some("healthy") {
+            return Some(Ok(()));
+        }
+        if seen.pid.is_none() && !matches!(seen.status, Status::Launching | Status::Online) {
+            let why = format!("'{name}' ended ({}) before it was healthy", seen.status);
+            return Some(Err(failed(ctx, name, &meta, why)));
+        }
+        last = Some(meta);
+        None
+    });
+    match (outcome, last) {
+        (Some(result), _) => result,
+        (None, meta) => {
+            let meta = meta.unwrap_or_default();
+            let said = meta.get(Key::Health).unwrap_or("starting").to_string();
+            let why = format!(
+                "'{name}' is {said}, not healthy, after {:.1}s",
+                timeout.as_secs_f64()
+            );
+            Err(failed(ctx, name, &meta, why))
+        }
+    }
+}
+
 /// The failure `why`, followed by the last lines of the service's stderr.
-fn failed(ctx: &Ctx, name: &str, meta: &Meta, mut why: String) -> anyhow::Error {
+pub fn failed(ctx: &Ctx, name: &str, meta: &Meta, mut why: String) -> anyhow::Error {
     let (_, err) = files_of(&ctx.paths, name, Some(meta));
     for line in last_lines(&err, 5).unwrap_or_default() {
         why.push_str("\n  ");
         why.push_str(&String::from_utf8_lossy(&line));
     }
     TsmError::Failed(why).into()
+}
+
+/// `--wait-ready` for one service: a node service (which has the IPC channel) until it sends
+/// `'ready'`; any other as `--wait`.
+pub fn wait_ready_and_say(
+    ctx: &Ctx,
+    out: &mut dyn std::io::Write,
+    name: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let meta = ctx
+        .store()
+        .read(name)?
+        .ok_or_else(|| TsmError::NotFound(name.to_string()))?;
+    let node = crate::model::spec::Spec::from_meta(&meta)
+        .is_ok_and(|spec| crate::model::spread::is_node(&spec));
+    if !node {
+        return wait_and_say(ctx, out, name, timeout);
+    }
+    out.flush()?;
+    until_ready(ctx, name, timeout)?;
+    writeln!(out, "tsm: '{name}' is ready")?;
+    Ok(())
+}
+
+/// Waits for `name`'s run to send `'ready'` (recorded by its supervisor as `ready=PID`).
+fn until_ready(ctx: &Ctx, name: &str, timeout: Duration) -> Result<()> {
+    let store = ctx.store();
+    let mut last = None;
+    let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
+    let outcome = poll_until(deadline_in(timeout), backoff, || {
+        let meta = match store.read(name) {
+            Ok(Some(meta)) => meta,
+            Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
+            Err(e) => return Some(Err(e)),
+        };
+        let seen = observe(&ctx.paths, name, &meta);
+        let said = meta.get(crate::state::keys::Key::Ready);
+        let failure = match seen.pid {
+            Some(pid) if meta.restarts() == 0 && said == Some(pid.to_string().as_str()) => {
+                return Some(Ok(()))
+            }
+            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => format!(
+                "'{name}' exited{} before it was ready; a restart is pending",
+                RunEnd::latest(&meta)
+                    .map(|how| format!(" ({how})"))
+                    .unwrap_or_default()
+            ),
+            None if !matches!(seen.status, Status::Launching | Status::Online) => {
+                format!("'{name}' ended ({}) before it was ready", seen.status)
+            }
+            _ => {
+                last = Some(meta);
+                return None;
+            }
+        };
+        Some(Err(failed(ctx, name, &meta, failure)))
+    });
+    match (outcome, last) {
+        (Some(result), _) => result,
+        (None, meta) => {
+            let why = format!(
+                "'{name}' did not send 'ready' (process.send) within {:.1}s",
+                timeout.as_secs_f64()
+            );
+            let meta = meta.unwrap_or_default();
+            Err(failed(ctx, name, &meta, why))
+        }
+    }
 }

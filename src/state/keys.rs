@@ -74,6 +74,8 @@ keys! {
     KillTimeout = "kill_timeout",
     /// `false`: a stop signals only the main process (CLI).
     Treekill = "treekill",
+    /// `1`: a stop sends `'shutdown'` on the IPC channel instead of SIGTERM (CLI).
+    ShutdownWithMessage = "shutdown_with_message",
     /// Restart the service when its tree stays above this many bytes (CLI).
     MaxMemoryRestart = "max_memory_restart",
 
@@ -145,6 +147,15 @@ keys! {
     /// This instance's value of `increment_var` (CLI).
     IncrementValue = "increment_value",
 
+    // Order and health: written by the CLI at start.
+    /// The services this one waits for before it starts, `NAME[:CONDITION]` words, shell-quoted
+    /// (CLI).
+    DependsOn = "depends_on",
+    /// The readiness probe, as JSON in the config's shape (CLI).
+    ReadinessProbe = "readiness_probe",
+    /// The liveness probe, as JSON in the config's shape (CLI).
+    LivenessProbe = "liveness_probe",
+
     // Life: written by the supervisor on every state change.
     /// What the service is doing, as recorded (supervisor; the CLI on launch and stop).
     Status = "status",
@@ -191,6 +202,17 @@ keys! {
     EndedBy = "ended_by",
     /// Why the service could not be started (supervisor, CLI).
     Error = "error",
+    /// `starting`, `healthy` or `unhealthy`: what the readiness probe last decided (supervisor;
+    /// only with a readiness probe).
+    Health = "health",
+    /// The readiness probe's last changes of result, newest last: `ok|fail:EPOCH_MS:DETAIL`
+    /// words, shell-quoted, at most 5 (supervisor; only with that probe).
+    ReadinessResults = "readiness_results",
+    /// The same for the liveness probe (supervisor).
+    LivenessResults = "liveness_results",
+    /// The pid of the run that said it is ready (`process.send('ready')` on its IPC channel);
+    /// removed when a run starts (supervisor).
+    Ready = "ready",
     /// Output bytes dropped because the log could not take them (supervisor).
     LogDropped = "log_dropped",
     /// The grace between SIGTERM and SIGKILL a stop asked for (`--kill-timeout`), in ms: the

@@ -82,6 +82,11 @@ impl Paths {
     pub fn env_record(&self, name: &str) -> PathBuf {
         self.processes().join(format!("{name}.env.json"))
     }
+    /// The environment of the command that started the service (the caller's shell), as
+    /// JSON: what every later start of it (restart, reload, resurrect) gives it again.
+    pub fn start_env(&self, name: &str) -> PathBuf {
+        self.processes().join(format!("{name}.start-env.json"))
+    }
     pub fn dump(&self) -> PathBuf {
         self.root.join("dump.json")
     }

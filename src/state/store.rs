@@ -150,11 +150,31 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Records the environment `name` was started from (see [`Paths::start_env`]).
+    pub fn write_start_env(&self, name: &str, env: &[(String, String)]) -> Result<()> {
+        let json = serde_json::to_vec(env).context("encoding the environment")?;
+        write_atomic(&self.paths.start_env(name), &json)
+    }
+
+    /// The environment recorded by [`write_start_env`](Self::write_start_env): `None` when
+    /// there is no record; an error when it cannot be read or is not a list of pairs.
+    pub fn read_start_env(&self, name: &str) -> Result<Option<Vec<(String, String)>>> {
+        let path = self.paths.start_env(name);
+        match statefile::read_capped(&path, statefile::ENV_CAP) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .with_context(|| format!("{} is not an environment record", path.display())),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
     /// Removes the meta, env record and pid files of `name` (logs stay).
     pub fn remove(&self, name: &str) -> Result<()> {
         for path in [
             self.paths.meta(name),
             self.paths.env_record(name),
+            self.paths.start_env(name),
             self.paths.pid_file(name),
         ] {
             match anchor::remove(&path) {

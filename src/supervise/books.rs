@@ -62,6 +62,11 @@ impl Recorder<'_> {
             m.set(Key::StartTime, platform::now_epoch().to_string());
             m.set(Key::Restarts, job.restarts.to_string());
             m.remove(Key::NextRestartAt);
+            m.remove(Key::Ready);
+            // A new run is not ready until its readiness probe says so.
+            if m.get(Key::ReadinessProbe).is_some() {
+                m.set(Key::Health, "starting");
+            }
             RunEnd::forget(m);
             RunEnd::forget_previous(m);
             if let Some(previous) = &job.previous {
@@ -75,6 +80,7 @@ impl Recorder<'_> {
         self.record(&mut |m| {
             set_status(m, Status::Errored);
             end.record(m);
+            m.remove(Key::Health);
             m.set(Key::ExitedAt, platform::now_epoch().to_string());
         });
     }
@@ -192,6 +198,18 @@ impl Hooks for Recorder<'_> {
     fn dropped(&mut self, bytes: u64) {
         self.record(&mut |m| m.set(Key::LogDropped, bytes.to_string()));
         self.heal();
+    }
+
+    fn note(&mut self, changes: Vec<(Key, String)>) {
+        self.record(&mut |m| {
+            for (key, value) in &changes {
+                m.set(*key, value);
+            }
+        });
+    }
+
+    fn ready(&mut self, pid: i32) {
+        self.record(&mut |m| m.set(Key::Ready, pid.to_string()));
     }
 
     fn following(&mut self, pid: i32, start: u64) {

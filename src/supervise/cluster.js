@@ -12,6 +12,9 @@ const count = Math.max(1, parseInt(process.env.TSM_CLUSTER_INSTANCES, 10) || 1);
 const file = process.env.TSM_CLUSTER_FILE;
 const instanceVar = process.env.TSM_INSTANCE_VAR || 'NODE_APP_INSTANCE';
 const killTimeout = parseInt(process.env.TSM_KILL_TIMEOUT, 10) || 5000;
+// increment_var in cluster mode: each worker gets the app's value plus its number.
+const incrementVar = process.env.TSM_CLUSTER_INCREMENT_VAR;
+const incrementBase = incrementVar ? parseInt(process.env[incrementVar], 10) : NaN;
 const slots = []; // slot i: { worker, restarts, started }
 let stopping = false;
 let reloading = false;
@@ -36,9 +39,18 @@ function publish() {
 }
 
 function fork(i) {
-  const worker = cluster.fork({ [instanceVar]: String(i), TSM_WORKER: String(i) });
+  const env = { [instanceVar]: String(i), TSM_WORKER: String(i) };
+  if (Number.isFinite(incrementBase)) env[incrementVar] = String(incrementBase + i);
+  const worker = cluster.fork(env);
   worker.tsmSlot = i;
   worker.on('listening', () => { worker.tsmListening = true; publish(); });
+  // pm2's readiness: once every worker has said process.send('ready'), so does the launcher.
+  worker.on('message', (message) => {
+    if (message !== 'ready') return;
+    worker.tsmReady = true;
+    const all = slots.length === count && slots.every((s) => s.worker && s.worker.tsmReady);
+    if (all && typeof process.send === 'function') process.send('ready');
+  });
   return worker;
 }
 
@@ -80,6 +92,7 @@ async function reload() {
     });
     slots[i].worker = fresh;
     slots[i].started = Date.now();
+    slots[i].restarts += 1; // a reload is a restart of the worker, as pm2 counts it
     publish();
     if (old && !old.isDead()) {
       const kill = setTimeout(() => old.process.kill('SIGKILL'), killTimeout);

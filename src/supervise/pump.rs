@@ -34,6 +34,10 @@ pub trait Hooks: Chores {
     fn dropped(&mut self, bytes: u64);
     /// The main process exited 0 leaving this daemon (pid, start stamp): it is followed now.
     fn following(&mut self, pid: i32, start: u64);
+    /// A source's changes to the record (a probe's health and results).
+    fn note(&mut self, changes: Vec<(crate::state::keys::Key, String)>);
+    /// The service said it is ready (`process.send('ready')`).
+    fn ready(&mut self, pid: i32);
 }
 
 /// One run of the service, as the loop sees it.
@@ -51,6 +55,8 @@ pub struct Run<'a> {
     pub restart: Option<String>,
     /// `treekill: false`: signal only the followed process, never its group or descendants.
     pub keep_children: bool,
+    /// `shutdown_with_message`: a stop sends `'shutdown'` on the IPC channel, not SIGTERM.
+    pub shutdown_message: bool,
     /// The token every process of the service carries (`TSM_RUN`).
     pub token: &'a str,
     /// The start stamp of the followed process when it is not our child (no subreaper: a
@@ -133,7 +139,14 @@ pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
             p.lost();
             break;
         };
-        p.fire_sources(&ready.sources);
+        p.fire_sources(&ready.sources, hooks);
+        if p.run
+            .sources
+            .iter_mut()
+            .fold(false, |r, s| s.take_ready() | r)
+        {
+            hooks.ready(p.run.pid);
+        }
         p.read_pipes(ready.pipes);
         if ready.wake {
             wake.drain();
@@ -183,7 +196,10 @@ impl Pump<'_, '_> {
 
     /// A graceful stop, as `tsm restart` does it: SIGTERM now, SIGKILL after the kill timeout.
     fn begin_stop(&mut self, now: Instant) {
-        self.run.signal(Signal::SIGTERM);
+        let asked = self.run.shutdown_message && self.run.sources.iter_mut().any(|s| s.shutdown());
+        if !asked {
+            self.run.signal(Signal::SIGTERM);
+        }
         self.stop = Stop::Terminating(now + self.run.kill_timeout);
     }
 
@@ -213,9 +229,18 @@ impl Pump<'_, '_> {
 
     /// Lets due sources act; the first to ask for a restart while the run lives starts its
     /// graceful stop (the supervisor starts the service again once it has ended).
-    fn fire_sources(&mut self, readable: &[bool]) {
+    fn fire_sources(&mut self, readable: &[bool], hooks: &mut dyn Hooks) {
         let now = Instant::now();
         let asked = wake::fire(self.run.sources, readable, now);
+        let changes: Vec<_> = self
+            .run
+            .sources
+            .iter_mut()
+            .flat_map(|s| s.changes())
+            .collect();
+        if !changes.is_empty() {
+            hooks.note(changes);
+        }
         let live = self.ended.is_none() && self.stop == Stop::None && self.run.restart.is_none();
         if let Some(reason) = asked.filter(|_| live) {
             self.run.restart = Some(reason);

@@ -11,6 +11,14 @@ pub trait Source {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+    /// Whether its descriptor is polled for writing (a connect under way) instead of reading.
+    fn writable(&self) -> bool {
+        false
+    }
+    /// What it wants recorded in meta since it was last asked (a probe's health, its results).
+    fn changes(&mut self) -> Vec<(crate::state::keys::Key, String)> {
+        Vec::new()
+    }
     /// When this source next wants to run, if it does.
     fn deadline(&self) -> Option<Instant> {
         None
@@ -32,6 +40,19 @@ pub trait Source {
     /// policy (a cron job's next time, a watched edit); the memory check never does.
     fn revives(&self) -> bool {
         true
+    }
+    /// A descriptor to give the next run (the IPC channel's end), made before it spawns.
+    fn child_end(&mut self) -> Option<std::os::fd::OwnedFd> {
+        None
+    }
+    /// Asks the service to end by a message (`'shutdown'` on the IPC channel); whether it
+    /// could be sent.
+    fn shutdown(&mut self) -> bool {
+        false
+    }
+    /// Whether the service said it is ready (`process.send('ready')`) since last asked.
+    fn take_ready(&mut self) -> bool {
+        false
     }
 }
 

@@ -2,11 +2,11 @@
 //! launcher in cluster mode), its environment (the ownership token, instance variables), its
 //! own process group, stdout and stderr piped to the supervisor.
 
-use super::cluster;
+use super::{cluster, ipc};
 use crate::model::spec::Spec;
 use crate::state::ownership;
 use crate::state::paths::Paths;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -18,6 +18,7 @@ pub fn spawn(
     meta: &crate::state::meta::Meta,
     paths: &Paths,
     token: &str,
+    channel: Option<OwnedFd>,
 ) -> std::result::Result<(i32, [OwnedFd; 2]), String> {
     let (argv, cluster_env) = cluster::command(spec, meta, paths)?;
     let mut cmd = Command::new(&argv[0]);
@@ -39,13 +40,37 @@ pub fn spawn(
         .envs(crate::model::features::Features::read(meta).env())
         .envs(cluster_env)
         .process_group(0);
+    if let Some(fd) = &channel {
+        give_channel(&mut cmd, fd.as_raw_fd());
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| not_started(&argv[0], &spec.cwd, &e))?;
+    drop(channel);
     let pid = child.id() as i32;
     match (child.stdout.take(), child.stderr.take()) {
         (Some(out), Some(err)) => Ok((pid, [out.into(), err.into()])),
         _ => Err("service pipes missing".into()),
+    }
+}
+
+/// Gives the service `fd` as its descriptor [`ipc::CHILD_FD`] and tells node it is its IPC
+/// channel (pm2's `NODE_CHANNEL_FD`), so that `process.send` exists.
+fn give_channel(cmd: &mut Command, fd: i32) {
+    cmd.env("NODE_CHANNEL_FD", ipc::CHILD_FD.to_string())
+        .env("NODE_CHANNEL_SERIALIZATION_MODE", "json");
+    // SAFETY: between fork and exec this only makes async-signal-safe calls (dup2, fcntl) on
+    // a descriptor open in the child, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if fd == ipc::CHILD_FD {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+            } else if libc::dup2(fd, ipc::CHILD_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

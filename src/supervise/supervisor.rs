@@ -78,8 +78,13 @@ impl<'a> Supervisor<'a> {
         let (out, err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
         let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));
         let never = vec![paths.root().to_path_buf(), out_path, err_path];
-        let sources =
-            sources::configured(&meta, &spec.cwd, never).map_err(|why| anyhow::anyhow!(why))?;
+        let sources = sources::configured(
+            &meta,
+            &spec.cwd,
+            never,
+            crate::model::spread::is_node(&spec),
+        )
+        .map_err(|why| anyhow::anyhow!(why))?;
         let sup = Supervisor {
             started: meta.clone(),
             rec: Recorder::new(paths, name, meta, life),
@@ -108,7 +113,9 @@ impl<'a> Supervisor<'a> {
     /// Starts a run and records it; when the service cannot be started, records it
     /// `errored` and fails with why.
     pub fn spawn(&mut self, job: &mut Job) -> Result<Running> {
-        let (pid, pipes) = match spawn::spawn(&self.spec, &self.started, self.paths, &self.token) {
+        let channel = self.sources.iter_mut().find_map(|s| s.child_end());
+        let spawned = spawn::spawn(&self.spec, &self.started, self.paths, &self.token, channel);
+        let (pid, pipes) = match spawned {
             Ok(spawned) => spawned,
             Err(why) => {
                 self.rec.not_started(&RunEnd::NotStarted(why.clone()));
@@ -154,6 +161,7 @@ impl<'a> Supervisor<'a> {
             sources: &mut self.sources,
             restart: None,
             keep_children: self.spec.features.keep_children,
+            shutdown_message: self.spec.features.shutdown_message,
             token: &self.token,
             adopted: None,
             peak_rss: None,

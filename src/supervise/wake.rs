@@ -152,12 +152,14 @@ impl Wake {
         let with_fd: Vec<usize> = (0..sources.len())
             .filter(|&i| sources[i].fd().is_some())
             .collect();
-        fds.extend(
-            sources
-                .iter()
-                .filter_map(|s| s.fd())
-                .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
-        );
+        fds.extend(sources.iter().filter_map(|s| {
+            let flags = if s.writable() {
+                PollFlags::POLLOUT
+            } else {
+                PollFlags::POLLIN
+            };
+            s.fd().map(|fd| PollFd::new(fd, flags))
+        }));
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e),

@@ -2,6 +2,7 @@
 //! engine — systemd-analyze, supervisord, honcho, tsm and pm2, python's plistlib. A test whose
 //! engine is not installed says SKIP and passes (`.ci/run` installs them).
 
+mod order;
 mod round_trip;
 
 use crate::harness::*;
@@ -343,7 +344,7 @@ fn bad_exports_say_why_and_write_nothing() {
     let t = Tsm::new();
     t.run(&["export", "docker"])
         .code(64)
-        .stderr("tsm: unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose, nomad)\n");
+        .stderr("tsm: unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, process-compose, kubernetes, compose, nomad)\n");
     let dir = t.work.join("out");
     t.run(&["export", "systemd", dir.to_str().unwrap()])
         .code(1)

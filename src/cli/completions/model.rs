@@ -8,7 +8,7 @@ use crate::cli::Cli;
 use clap::CommandFactory;
 
 /// Commands that are tsm-native's own plumbing, never typed by a user.
-const INTERNAL: &[&str] = &["supervise"];
+const INTERNAL: &[&str] = &["supervise", "serve-files"];
 
 /// One option of a command, as completion needs it.
 pub struct Flag {
@@ -183,7 +183,12 @@ mod tests {
         let cli = Cli::command();
         for sub in cli.get_subcommands() {
             let offered = names.contains(&sub.get_name());
-            assert_eq!(offered, sub.get_name() != "supervise", "{}", sub.get_name());
+            assert_eq!(
+                offered,
+                !INTERNAL.contains(&sub.get_name()),
+                "{}",
+                sub.get_name()
+            );
             for alias in sub.get_all_aliases() {
                 assert!(names.contains(&alias), "alias {alias} is not offered");
             }

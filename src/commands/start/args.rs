@@ -5,14 +5,15 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Read environment variables from this dotenv file (not executed)
+    /// A dotenv file of variables (read, not executed); with an ecosystem config, pm2's
+    /// profile (env_PROFILE); a bare word that names no file is that profile too
     #[arg(long = "env", value_name = "FILE")]
     pub env_file: Option<String>,
     /// The service's PORT (overrides the env file and the script)
     #[arg(long, value_name = "N")]
     pub port: Option<String>,
     /// Grace between SIGTERM and SIGKILL on stop: 500ms, 5s, 1m (bare number: milliseconds)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    #[arg(short = 'k', long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub kill_timeout: Option<u64>,
     /// Rotate a log file before it grows past this size: 500K, 10M, 1G (default: never;
     /// also TSM_MAX_LOG_SIZE)
@@ -67,6 +68,10 @@ pub struct StartArgs {
     /// Unstable restarts in a row before giving up as errored (default 16)
     #[arg(long, value_name = "N")]
     pub max_restarts: Option<u32>,
+    /// A stopped service starts from this shell's environment (recorded from now on), not
+    /// the one it was first started from
+    #[arg(short = 'a', long)]
+    pub update_env: bool,
     /// Start even when something already listens on the PORT
     #[arg(long)]
     pub force: bool,
@@ -83,10 +88,13 @@ pub struct StartArgs {
     #[arg(long, value_name = "PROFILE")]
     pub env_profile: Option<String>,
     /// The script or program to run, or an ecosystem config (*.config.js|cjs|mjs, *.json) (relative to the current directory, else found on PATH)
-    #[arg(required_unless_present = "procfile", default_value = "")]
+    #[arg(required_unless_present_any = ["procfile", "args"], default_value = "")]
     pub script: String,
     /// Custom name: the service is named NAME-PORT
     pub name: Option<String>,
+    /// Custom name, as pm2 spells it (the same as the NAME after the script)
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    pub name_flag: Option<String>,
     /// Arguments for the script, after `--`
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<String>,
@@ -98,7 +106,7 @@ pub struct StartArgs {
     pub formation: Option<String>,
     /// Restart the service gracefully at these times (cron syntax, local time; 6 fields = with
     /// seconds): '0 3 * * *'
-    #[arg(long, value_name = "EXPR")]
+    #[arg(short = 'c', long, alias = "cron", value_name = "EXPR")]
     pub cron_restart: Option<String>,
     /// Restart when a file changes under the current directory, or under --watch=PATH,PATH
     #[arg(long, value_name = "PATHS", num_args = 0..=1, require_equals = true,
@@ -110,6 +118,66 @@ pub struct StartArgs {
     /// With --watch: quiet time after the last change before restarting (default 200ms)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub watch_delay: Option<u64>,
+    /// The interpreter to run SCRIPT with (node, python3, bun…; found on PATH), `none` to run
+    /// it directly
+    #[arg(long, value_name = "PROGRAM")]
+    pub interpreter: Option<String>,
+    /// Arguments for the interpreter, before the script: --node-args="--max-old-space-size=512"
+    #[arg(
+        long,
+        alias = "node-args",
+        value_name = "ARGS",
+        allow_hyphen_values = true
+    )]
+    pub interpreter_args: Option<String>,
+    /// The service's working folder (default: the current one); SCRIPT is looked for there first
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Write stdout to this file instead of logs/NAME.out (NULL or /dev/null: discard)
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<String>,
+    /// Write stderr to this file instead of logs/NAME.err (NULL or /dev/null: discard)
+    #[arg(short = 'e', long = "error", value_name = "FILE")]
+    pub error: Option<String>,
+    /// Write stdout and stderr both to this file (without -o and -e)
+    #[arg(short = 'l', long = "log", value_name = "FILE", conflicts_with_all = ["output", "error"])]
+    pub log: Option<String>,
+    /// Discard stdout and stderr (as -o /dev/null -e /dev/null)
+    #[arg(long, conflicts_with_all = ["output", "error", "log"])]
+    pub disable_logs: bool,
+    /// With -i: the instances share one log (logs/APP.out, .err)
+    #[arg(long)]
+    pub merge_logs: bool,
+    /// Prefix each stored line with the time in this day.js format: 'YYYY-MM-DD HH:mm:ss'
+    #[arg(long, value_name = "FORMAT")]
+    pub log_date_format: Option<String>,
+    /// pm2's growing restart delay: the first wait (tsm's backoff grows ×1.5 up to 15s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms,
+          conflicts_with = "restart_delay")]
+    pub exp_backoff_restart_delay: Option<u64>,
+    /// Exit codes that end the service instead of restarting it (tsm: 0, its default)
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub stop_exit_codes: Vec<i32>,
+    /// How long --wait and --wait-ready wait (pm2's name for --wait-timeout)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms,
+          conflicts_with = "wait_timeout")]
+    pub listen_timeout: Option<u64>,
+    /// Return once the service is ready: as --wait, it listens on its PORT
+    #[arg(long)]
+    pub wait_ready: bool,
+    /// A node service is asked to stop by process.send('shutdown') on its IPC channel instead
+    /// of SIGTERM (SIGKILL after the kill timeout all the same)
+    #[arg(long)]
+    pub shutdown_with_message: bool,
+    /// Keep a link to the service's pid file here (pm2's pid file; absent while stopped)
+    #[arg(short = 'p', long = "pid", value_name = "FILE")]
+    pub pid_file: Option<String>,
+    /// Record the service, stopped, without starting it (tsm start NAME starts it)
+    #[arg(long, conflicts_with_all = ["instances", "wait", "wait_ready"])]
+    pub no_autostart: bool,
+    /// pm2's namespace: tsm has none (said, and ignored)
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
     /// Run N instances (0 or 'max' = one per core, -N = cores minus N), named NAME-PORT with
     /// PORT incremented per instance
     #[arg(short = 'i', long, value_name = "N", allow_hyphen_values = true)]
@@ -130,4 +198,23 @@ pub struct StartArgs {
     /// --no-treekill; ecosystem `treekill: false`)
     #[arg(long)]
     pub no_treekill: bool,
+    /// Start only once this service (or group) is ready: NAME, or NAME:CONDITION with
+    /// process_started, process_listening, process_healthy or process_completed_successfully;
+    /// repeatable (waits up to --wait-timeout, default 10s)
+    #[arg(long, value_name = "NAME[:CONDITION]", value_parser = parse_dependency)]
+    pub depends_on: Vec<crate::model::deps::Dependency>,
+    /// Readiness and liveness probe: a GET of this URL answered 200–399
+    /// (http://[HOST]:PORT/PATH, or http://:PORT/PATH for 127.0.0.1)
+    #[arg(long, value_name = "URL", conflicts_with = "health_cmd")]
+    pub health_url: Option<String>,
+    /// Readiness and liveness probe: this command (sh -c, in the service's folder) exits 0
+    #[arg(long, value_name = "CMD")]
+    pub health_cmd: Option<String>,
+    /// How often the health probe runs (default 10s); 3 failures in a row restart the service
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub health_interval: Option<u64>,
+}
+
+fn parse_dependency(text: &str) -> Result<crate::model::deps::Dependency, String> {
+    crate::model::deps::Dependency::parse(text).map_err(|e| e.to_string())
 }

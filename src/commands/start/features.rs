@@ -49,6 +49,32 @@ impl StartArgs {
                 self.notify_url.clone(),
                 self.hook_timeout,
             )?,
+            shutdown_message: self.shutdown_with_message,
         })
+    }
+}
+
+impl StartArgs {
+    /// `--health-url` / `--health-cmd` (every `--health-interval`): one probe for readiness
+    /// and liveness both.
+    pub fn probes(&self, spec: &mut crate::model::spec::Spec) -> Result<(), TsmError> {
+        use crate::model::probe::{self, Check};
+        let check = match (&self.health_url, &self.health_cmd) {
+            (Some(url), _) => probe::from_url(url)?,
+            (None, Some(cmd)) if !cmd.trim().is_empty() => Check::Exec {
+                command: cmd.clone(),
+            },
+            (None, Some(_)) => return Err(TsmError::Usage("--health-cmd is empty".into())),
+            (None, None) if self.health_interval.is_some() => {
+                return Err(TsmError::Usage(
+                    "--health-interval needs --health-url or --health-cmd".into(),
+                ))
+            }
+            (None, None) => return Ok(()),
+        };
+        let probe = probe::with_check(check, self.health_interval);
+        spec.probes.readiness = Some(probe.clone());
+        spec.probes.liveness = Some(probe);
+        probe::check_port(&spec.probes, spec.port)
     }
 }

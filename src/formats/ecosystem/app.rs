@@ -21,6 +21,9 @@ pub struct AppOptions {
     pub only: Option<Vec<String>>,
     /// `--env production`: apply each app's `env_production`.
     pub profile: Option<String>,
+    /// The shell's folder: an app without `cwd` runs there when its script is found there,
+    /// as pm2 resolves it (else in the config's folder).
+    pub shell_cwd: Option<PathBuf>,
 }
 
 /// An app ready to start: its spec and what the start does around it.
@@ -37,6 +40,8 @@ pub struct App {
     pub force: bool,
     /// `autostart: false`: checked, recorded nowhere, not started.
     pub autostart: bool,
+    /// Not named by `--only`, but a dependency of an app that is: started unless it runs.
+    pub pulled_in: bool,
 }
 
 impl App {
@@ -86,6 +91,18 @@ struct Program {
 
 fn program(f: &Fields, raw: &str, cwd: &Path) -> Result<Program, TsmError> {
     let mut args = f.words("args")?;
+    // pm2's built-in static file server (PM2_SERVE_PATH, PM2_SERVE_PORT…), run by tsm-native.
+    if raw == "serve" && !cwd.join(raw).exists() {
+        let exe = std::env::current_exe()
+            .map_err(|e| TsmError::Failed(format!("finding the tsm-native binary: {e}")))?;
+        return Ok(Program {
+            script: exe,
+            interpreter: None,
+            args: vec![script::SERVE_FILES.to_string()],
+            text: String::new(),
+            argv0: None,
+        });
+    }
     // pm2 runs a script with spaces that is no file as a shell command line.
     if raw.contains(' ') && !cwd.join(raw).exists() {
         let bash = script::find_program("bash", raw)?;
@@ -130,8 +147,16 @@ fn environment(
     f: &Fields,
     cwd: &Path,
     opts: &AppOptions,
+    refused: &mut Refusals,
 ) -> Result<(Option<PathBuf>, Vars), TsmError> {
-    let env_file = f.text("env_file").map(|file| cwd.join(file));
+    let mut env_file = f.text("env_file").map(|file| cwd.join(file));
+    // tsm's own field, which pm2 ignores: a missing file is said, and the app starts.
+    if let Some(path) = env_file.as_ref().filter(|p| !p.exists()) {
+        let app = f.text("name").unwrap_or_default();
+        let why = format!("'{}' does not exist; not read", path.display());
+        refused.add("env_file", why, &app);
+        env_file = None;
+    }
     let mut env = match &env_file {
         Some(path) => dotenv::read(path)?,
         None => Vec::new(),
@@ -208,15 +233,8 @@ fn log_options(f: &Fields, max_size: Option<u64>) -> Result<LogOptions, TsmError
             .map_or(DEFAULT_LOG_RETAIN, |n| n.min(u64::from(u32::MAX)) as u32),
         time: f.flag("time").unwrap_or(false),
         date_format,
-        json: match f.text("log_type").as_deref() {
-            None | Some("text") => false,
-            Some("json") => true,
-            Some(other) => {
-                return Err(TsmError::Data(format!(
-                    "'log_type': '{other}' is not a log type (json or text)"
-                )))
-            }
-        },
+        json: crate::logs::json::is_json_type(f.text("log_type").as_deref())
+            .map_err(TsmError::Data)?,
     })
 }
 
@@ -289,9 +307,14 @@ fn checked(
 ) -> Result<App, TsmError> {
     let f = Fields(fields);
     let folder = config.parent().unwrap_or(Path::new("/"));
-    let cwd = match f.text("cwd") {
-        Some(c) => folder.join(expand_home(&c)),
-        None => folder.to_path_buf(),
+    let cwd = match (f.text("cwd"), &opts.shell_cwd, f.text("script")) {
+        (Some(c), _, _) => folder.join(expand_home(&c)),
+        (None, Some(shell), Some(script))
+            if Path::new(&script).is_relative() && shell.join(&script).is_file() =>
+        {
+            shell.clone()
+        }
+        _ => folder.to_path_buf(),
     };
     if !cwd.is_dir() {
         let why = format!("cwd '{}' is not a folder", cwd.display());
@@ -302,14 +325,33 @@ fn checked(
         .ok_or_else(|| TsmError::Data("missing 'script'".into()))?;
     let program = program(&f, &raw_script, &cwd)?;
     let interpreter_args = f.words("interpreter_args")?;
-    let (env_file, env) = environment(&f, &cwd, opts)?;
+    let (env_file, env) = environment(&f, &cwd, opts, refused)?;
+    let app_name = app_name(&f, &raw_script, opts);
+    // A PORT that is no port number (a Go listen address, ':8080') goes to the app as given,
+    // as pm2 passes it; tsm's port contract (naming, checks, --wait) is off for the app.
+    // A number out of range (0, 70000) stays an error.
+    let env_port = derive::env_port(&env).filter(|text| {
+        let number = text.trim().bytes().all(|b| b.is_ascii_digit());
+        if !number {
+            let why = format!(
+                "PORT '{text}' is no port number: passed to the app as given, without tsm's \
+                 port checks"
+            );
+            refused.add("PORT", why, &app_name);
+        }
+        number
+    });
+    // pm2's serve takes its port from PM2_SERVE_PORT.
+    let serve_port = (raw_script == "serve")
+        .then(|| env.iter().rev().find(|(k, _)| k == "PM2_SERVE_PORT"))
+        .flatten()
+        .map(|(_, v)| v.as_str());
     let sources = [
-        derive::env_port(&env).map(PortSource::AppEnv),
+        env_port.or(serve_port).map(PortSource::AppEnv),
         Some(PortSource::Script(&program.text)),
     ];
     let sources: Vec<PortSource> = sources.into_iter().flatten().collect();
     let port = derive::port(&sources)?.map(|p| p.port);
-    let app_name = app_name(&f, &raw_script, opts);
     let mut spec = Spec::new(
         derive::name(&file_name_for(&app_name), port)?,
         program.script,
@@ -337,6 +379,21 @@ fn checked(
     spec.port = port;
     tuning(&f, &mut spec)?;
     spec.features = crate::model::features::from_app(fields, &cwd)?;
+    spec.depends_on = f
+        .get("depends_on")
+        .map(crate::model::deps::from_value)
+        .transpose()
+        .map_err(|e| field_error("depends_on", e))?
+        .unwrap_or_default();
+    for (key, slot) in [
+        ("readiness_probe", &mut spec.probes.readiness),
+        ("liveness_probe", &mut spec.probes.liveness),
+    ] {
+        if let Some(v) = f.get(key).filter(|v| !v.is_null()) {
+            *slot = Some(crate::model::probe::from_value(v).map_err(|e| field_error(key, e))?);
+        }
+    }
+    crate::model::probe::check_port(&spec.probes, spec.port)?;
     spec.origin = Origin::Ecosystem {
         config: config.to_path_buf(),
         app: app_name,
@@ -349,6 +406,7 @@ fn checked(
         pid_file: log_path(&f, "pid_file", &cwd),
         force: f.flag("force") == Some(true),
         autostart: f.flag("autostart") != Some(false),
+        pulled_in: false,
     })
 }
 

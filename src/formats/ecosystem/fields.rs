@@ -22,7 +22,6 @@ const ALIASES: &[(&str, &str)] = &[
     ("pid", "pid_file"),
     ("cron", "cron_restart"),
     ("combine_logs", "merge_logs"),
-    ("user", "uid"),
 ];
 
 /// Fields read by `app.rs` (after aliasing), and tsm's own additions.
@@ -59,6 +58,7 @@ pub const HONOURED: &[&str] = &[
     "exp_backoff_restart_delay",
     "kill_timeout",
     "wait_ready",
+    "shutdown_with_message",
     "listen_timeout",
     "force",
     "append_env_to_name",
@@ -77,6 +77,11 @@ pub const HONOURED: &[&str] = &[
     "max_memory_restart",
     "treekill",
     "stop_exit_codes",
+    // Start order (model::deps).
+    "depends_on",
+    // Probes (model::probe, supervise::probe).
+    "readiness_probe",
+    "liveness_probe",
 ];
 
 /// Fields that change nothing under tsm, with what happens instead.
@@ -86,14 +91,11 @@ const IGNORED: &[(&str, &str)] = &[
         "tsm's watcher takes watch, ignore_watch and watch_delay (chokidar's options do not apply)",
     ),
     (
-        "shutdown_with_message",
-        "tsm stops with SIGTERM, then SIGKILL after kill_timeout",
-    ),
-    (
         "kill_retry_time",
         "tsm sends SIGKILL once, after kill_timeout",
     ),
     ("uid", "the app runs as the user who runs tsm"),
+    ("user", "the app runs as the user who runs tsm"),
     ("gid", "the app runs as the user who runs tsm"),
     ("username", "the app runs as the user who runs tsm"),
     (

@@ -9,7 +9,37 @@ use serde_json::{json, Map, Value};
 /// The program pm2 and tsm both run a script through when its path has a blank.
 const ENV: &str = "/usr/bin/env";
 
-fn app(s: &Service) -> Result<Value, TsmError> {
+/// `depends_on` (naming the exported apps) and the probes.
+fn order_and_health(services: &[Service], s: &Service, app: &mut Map<String, Value>) {
+    let mut deps = Map::new();
+    for dep in &s.spec.depends_on {
+        let condition = match dep.condition {
+            crate::model::deps::Condition::Ready => Value::Object(Map::new()),
+            c => json!({ "condition": c.as_str() }),
+        };
+        let targets = super::pcompose::exported(services, dep);
+        if targets.is_empty() {
+            deps.insert(dep.name.clone(), condition.clone());
+        }
+        for t in targets {
+            deps.insert(t.name().to_string(), condition.clone());
+        }
+    }
+    if !deps.is_empty() {
+        app.insert("depends_on".into(), Value::Object(deps));
+    }
+    let probes = [
+        ("readiness_probe", &s.spec.probes.readiness),
+        ("liveness_probe", &s.spec.probes.liveness),
+    ];
+    for (key, probe) in probes {
+        if let Some(p) = probe {
+            app.insert(key.into(), crate::model::probe::to_value(p));
+        }
+    }
+}
+
+fn app(services: &[Service], s: &Service) -> Result<Value, TsmError> {
     let spec = &s.spec;
     let mut app = Map::new();
     app.insert("name".into(), json!(spec.name));
@@ -57,6 +87,7 @@ fn app(s: &Service) -> Result<Value, TsmError> {
     if spec.features.keep_children {
         app.insert("treekill".into(), json!(false));
     }
+    order_and_health(services, s, &mut app);
     app.insert("out_file".into(), json!(s.out_log.display().to_string()));
     app.insert("error_file".into(), json!(s.err_log.display().to_string()));
     Ok(Value::Object(app))
@@ -65,7 +96,7 @@ fn app(s: &Service) -> Result<Value, TsmError> {
 pub fn render(services: &[Service]) -> Result<Vec<File>, TsmError> {
     let apps = services
         .iter()
-        .map(app)
+        .map(|s| app(services, s))
         .collect::<Result<Vec<Value>, TsmError>>()?;
     let body = serde_json::to_string_pretty(&json!({ "apps": apps }))
         .map_err(|e| TsmError::Failed(format!("encoding the ecosystem file: {e}")))?;

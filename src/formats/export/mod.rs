@@ -8,6 +8,7 @@ mod ecosystem;
 mod kubernetes;
 mod launchd;
 mod nomad;
+mod pcompose;
 mod procfile;
 mod supervisord;
 mod systemd;
@@ -27,6 +28,7 @@ pub const FORMATS: &[&str] = &[
     "supervisord",
     "procfile",
     "ecosystem",
+    "process-compose",
     "kubernetes",
     "compose",
     "nomad",
@@ -39,6 +41,7 @@ pub enum Format {
     Supervisord,
     Procfile,
     Ecosystem,
+    ProcessCompose,
     Kubernetes,
     Compose,
     Nomad,
@@ -53,6 +56,7 @@ impl Format {
             "supervisord" | "supervisor" => Format::Supervisord,
             "procfile" | "Procfile" => Format::Procfile,
             "ecosystem" | "pm2" => Format::Ecosystem,
+            "process-compose" => Format::ProcessCompose,
             "kubernetes" | "k8s" => Format::Kubernetes,
             "compose" | "docker-compose" => Format::Compose,
             "nomad" => Format::Nomad,
@@ -72,6 +76,7 @@ impl Format {
             Format::Supervisord => "supervisord",
             Format::Procfile => "procfile",
             Format::Ecosystem => "ecosystem",
+            Format::ProcessCompose => "process-compose",
             Format::Kubernetes => "kubernetes",
             Format::Compose => "compose",
             Format::Nomad => "nomad",
@@ -182,6 +187,7 @@ pub fn render(
         Format::Supervisord => supervisord::render(services, settings),
         Format::Procfile => procfile::render(services),
         Format::Ecosystem => ecosystem::render(services),
+        Format::ProcessCompose => pcompose::render(services),
         Format::Kubernetes => kubernetes::render(services, settings),
         Format::Compose => compose::render(services, settings),
         Format::Nomad => nomad::render(services, settings),
@@ -314,7 +320,7 @@ mod tests {
         assert_eq!(err.exit_code(), 64);
         assert_eq!(
             err.to_string(),
-            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, kubernetes, compose, nomad)"
+            "unknown export format 'docker' (formats: systemd, launchd, supervisord, procfile, ecosystem, process-compose, kubernetes, compose, nomad)"
         );
         for name in FORMATS {
             assert_eq!(Format::parse(name).unwrap().name(), *name);

@@ -166,9 +166,12 @@ fn draw_details(frame: &mut Frame, app: &App, area: Rect) {
                 Span::raw(format!("{} ", clean(&r.name))),
                 Span::styled(r.status.as_str(), status_style(r)),
                 Span::raw(format!(
-                    "  pid {}  port {}",
+                    "  pid {}  port {}{}",
                     r.pid.map_or("-".into(), |p| p.to_string()),
-                    r.port.map_or("-".into(), |p| p.to_string())
+                    r.port.map_or("-".into(), |p| p.to_string()),
+                    r.health
+                        .as_ref()
+                        .map_or(String::new(), |h| format!("  {h}"))
                 )),
             ]),
             Line::from(format!(
