@@ -87,9 +87,8 @@ impl Followed {
         if let Some(last) = self.held.iter().rposition(|b| *b == b'\n') {
             let rest = self.held.split_off(last + 1);
             let now = super::index::now_ms();
-            let lines = &self.held[..self.held.len() - 1];
-            for line in lines.split(|b| *b == b'\n') {
-                if !self.filter.keeps(line) {
+            for line in self.held.split_inclusive(|b| *b == b'\n') {
+                if !self.filter.keeps(line.strip_suffix(b"\n").unwrap_or(line)) {
                     continue;
                 }
                 if let (Some(stamp), None) = (stamp, &self.source.json) {

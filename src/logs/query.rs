@@ -137,7 +137,8 @@ impl Scanner {
         Ok(n > 0)
     }
 
-    /// The next selected line (without its newline) into `line`, and its time.
+    /// The next selected line (ended by a newline, a last partial line too) into `line`, and
+    /// its time.
     pub fn next_line(&mut self, line: &mut Vec<u8>) -> io::Result<Option<i64>> {
         loop {
             if self.at < self.complete {
@@ -219,6 +220,7 @@ impl Scanner {
         let text = &self.buf[start..stop];
         line.clear();
         line.extend_from_slice(text);
+        line.push(b'\n');
         Some(time)
     }
 
@@ -237,7 +239,8 @@ mod tests {
         let mut line = Vec::new();
         let mut got = Vec::new();
         while let Some(t) = s.next_line(&mut line).unwrap() {
-            got.push((t, String::from_utf8(line.clone()).unwrap()));
+            let text = String::from_utf8(line.clone()).unwrap();
+            got.push((t, text.strip_suffix('\n').unwrap().to_string()));
         }
         got
     }

@@ -18,22 +18,27 @@ pub struct Source {
 /// What each line goes through before it is printed (see `logs::term`).
 pub type Clean = fn(&[u8], &mut Vec<u8>);
 
-/// Prints one line of `source` (without its newline) that arrived at `time` (epoch ms).
+/// Prints one line of `source` (with its newline) that arrived at `time` (epoch ms).
 pub fn emit(source: &Source, line: &[u8], time: i64, clean: Clean, out: &mut Vec<u8>) {
+    let bare = line.strip_suffix(b"\n").unwrap_or(line);
     match &source.json {
-        Some(_) if super::json::is_object(line) => {
-            out.extend_from_slice(line);
+        Some(_) if super::json::is_object(bare) => {
+            out.extend_from_slice(bare);
             out.push(b'\n');
         }
         Some(json) => {
             let at = std::time::UNIX_EPOCH
                 + std::time::Duration::from_millis(u64::try_from(time).unwrap_or(0));
-            json.encode(line, &super::iso8601(at), out);
+            json.encode(bare, &super::iso8601(at), out);
         }
+        // `clean` gets the line with its newline and writes it (a runtime's JSON closes
+        // its object before the newline).
         None => {
             out.extend_from_slice(source.prefix.as_bytes());
             clean(line, out);
-            out.push(b'\n');
+            if !line.ends_with(b"\n") {
+                out.push(b'\n');
+            }
         }
     }
 }
