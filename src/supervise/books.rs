@@ -2,7 +2,7 @@
 //! running, ended, restarting, stopped — one method per step, so every meta key the
 //! supervisor writes is written here.
 
-use super::job::{Job, Verdict};
+use super::job::{Finished, Job, Verdict};
 use super::pump::Hooks;
 use super::record::Recorder;
 use super::wake::Chores;
@@ -30,7 +30,7 @@ fn stop_recorded(m: &Meta) -> bool {
 /// next run's first write, so that nothing is written between the reap and the next fork.
 #[derive(Debug, Clone)]
 pub struct Ended {
-    pub end: RunEnd,
+    pub run: Finished,
     pub verdict: Verdict,
     /// Log bytes lost so far.
     pub dropped: u64,
@@ -40,10 +40,19 @@ impl Ended {
     /// The changes to the record.
     fn apply(&self, m: &mut Meta, job: &Job) {
         let Ended {
-            end,
+            run,
             verdict,
             dropped,
         } = self;
+        let end = &run.end;
+        match run.peak_rss {
+            Some(rss) => m.set(Key::PeakRss, rss.to_string()),
+            None => m.remove(Key::PeakRss),
+        }
+        match run.ended_by() {
+            Some(by) => m.set(Key::EndedBy, by),
+            None => m.remove(Key::EndedBy),
+        }
         set_status(m, verdict.status());
         if matches!(verdict, Verdict::Stop) {
             m.remove(Key::StopKillTimeout);
@@ -272,7 +281,14 @@ mod tests {
 
     fn at_once() -> Ended {
         Ended {
-            end: RunEnd::Killed(Signal::SIGKILL),
+            run: Finished {
+                end: RunEnd::Killed(Signal::SIGKILL),
+                uptime: std::time::Duration::from_secs(2),
+                asked: None,
+                stop: false,
+                peak_rss: Some(4096),
+                oom: false,
+            },
             verdict: Verdict::Again {
                 reason: "signal KILL".into(),
             },
@@ -298,6 +314,7 @@ mod tests {
         assert_eq!(m.get(Key::LastSignal), Some("KILL"));
         assert_eq!(m.get(Key::Signal), None, "the new run has not ended");
         assert!(m.get(Key::ExitedAt).is_some());
+        assert_eq!(m.get(Key::PeakRss), Some("4096"));
     }
 
     #[test]

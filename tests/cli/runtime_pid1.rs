@@ -83,11 +83,10 @@ fn as_pid_1_it_reaps_orphans_and_leaves_no_zombie() {
     wait_until("the orphans to be handed to PID 1", || {
         children_of(pid1).iter().filter(|c| c.2 == "sleep").count() == 3
     });
-    assert!(
-        rt.stdout().contains("orphans | left three orphans"),
-        "{}",
-        rt.stdout()
-    );
+    // The follower prints the line once the file system tells it: wait for it.
+    wait_until("the service's line on stdout", || {
+        rt.stdout().contains("orphans | left three orphans")
+    });
     wait_until("the orphans to end and be reaped, no zombie left", || {
         let children = children_of(pid1);
         !children.iter().any(|c| c.1 || c.2 == "sleep")
