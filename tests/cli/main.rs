@@ -14,6 +14,7 @@ mod engines;
 mod escapees;
 mod export;
 mod fleet;
+mod fleet_health;
 mod harness;
 mod hostile;
 mod init;

@@ -3,6 +3,7 @@
 //! variables, restart policy, kill timeout, memory, and a TCP service check on its PORT.
 
 use super::apps::{apps, dns_label, App};
+use super::health;
 use super::kubernetes::seconds;
 use super::{refuse, File, Format, Service, Settings, PUBLIC, SECRET};
 use crate::error::TsmError;
@@ -100,9 +101,15 @@ fn group(app: &App, image: Option<&str>) -> Result<String, TsmError> {
         } else {
             String::new()
         };
+        let (mut checks, script) = health::nomad_checks(spec, &app.name);
+        if checks.is_empty() {
+            checks = "\n      check {\n        type     = \"tcp\"\n        interval = \"10s\"\n        timeout  = \"2s\"\n      }\n".into();
+        }
+        // Nomad's own service provider runs http and tcp checks only; a script check needs Consul.
+        let provider = if script { "consul" } else { "nomad" };
         let _ = write!(
             g,
-            "    network {{\n      port \"tcp\" {{ static = {port}{to} }}\n    }}\n\n    service {{\n      name     = {}\n      port     = \"tcp\"\n      provider = \"nomad\"\n\n      check {{\n        type     = \"tcp\"\n        interval = \"10s\"\n        timeout  = \"2s\"\n      }}\n    }}\n\n",
+            "    network {{\n      port \"tcp\" {{ static = {port}{to} }}\n    }}\n\n    service {{\n      name     = {}\n      port     = \"tcp\"\n      provider = \"{provider}\"\n{checks}    }}\n\n",
             hcl_str(&app.name)
         );
     }

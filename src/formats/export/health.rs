@@ -1,0 +1,151 @@
+//! The services' probes and dependencies as the fleet engines spell them: Kubernetes probes
+//! (whole seconds, rounded up), a Compose `healthcheck` and `depends_on` with conditions, and
+//! Nomad service checks.
+
+use super::apps::{app_key, dns_label};
+use super::kubernetes::seconds;
+use super::nomad::hcl_str;
+use super::pcompose::exported;
+use super::Service;
+use crate::model::deps::Condition;
+use crate::model::probe::{Check, Probe};
+use crate::model::spec::Spec;
+use serde_json::{json, Map, Value};
+use std::fmt::Write;
+
+/// The port a network check connects to: its own, else the service's PORT.
+fn port_of(check: &Check, spec: &Spec) -> Option<u16> {
+    match check {
+        Check::Http { port, .. } | Check::Tcp { port, .. } => port.or(spec.port),
+        Check::Exec { .. } => None,
+    }
+}
+
+/// A Kubernetes probe of `probe` (`None` for a network check with no port). The kubelet
+/// connects to the pod's address, so the probe's host is left out. Liveness probes must
+/// have a success threshold of 1.
+pub fn kubernetes(probe: &Probe, spec: &Spec, liveness: bool) -> Option<Value> {
+    let mut p = match &probe.check {
+        Check::Http { path, .. } => {
+            json!({ "httpGet": { "path": path, "port": port_of(&probe.check, spec)?, "scheme": "HTTP" } })
+        }
+        Check::Tcp { .. } => json!({ "tcpSocket": { "port": port_of(&probe.check, spec)? } }),
+        Check::Exec { command } => json!({ "exec": { "command": ["sh", "-c", command] } }),
+    };
+    p["initialDelaySeconds"] = json!(seconds(probe.initial_delay_ms));
+    p["periodSeconds"] = json!(seconds(probe.period_ms).max(1));
+    p["timeoutSeconds"] = json!(seconds(probe.timeout_ms).max(1));
+    p["successThreshold"] = json!(if liveness { 1 } else { probe.success_threshold });
+    p["failureThreshold"] = json!(probe.failure_threshold);
+    Some(p)
+}
+
+/// A Go duration in milliseconds, as Compose reads it.
+fn duration(ms: u64) -> String {
+    format!("{ms}ms")
+}
+
+/// The probe Compose's one healthcheck stands for: readiness (what `service_healthy`
+/// waits for), else liveness.
+fn compose_probe(spec: &Spec) -> Option<&Probe> {
+    spec.probes
+        .readiness
+        .as_ref()
+        .or(spec.probes.liveness.as_ref())
+}
+
+/// Compose's `healthcheck`, run inside the container: an exec probe's command; `wget`
+/// (busybox has it) for an http probe; `nc -z` (an nc that has `-z`) for a tcp probe.
+pub fn healthcheck(spec: &Spec) -> Option<Value> {
+    let probe = compose_probe(spec)?;
+    let test = match &probe.check {
+        Check::Exec { command } => command.clone(),
+        Check::Http { host, path, .. } => format!(
+            "wget -q -O- {} >/dev/null || exit 1",
+            shell_words::quote(&format!(
+                "http://{host}:{}{path}",
+                port_of(&probe.check, spec)?
+            ))
+        ),
+        Check::Tcp { host, .. } => {
+            format!("nc -z {host} {} || exit 1", port_of(&probe.check, spec)?)
+        }
+    };
+    Some(json!({
+        "test": ["CMD-SHELL", test],
+        "interval": duration(probe.period_ms),
+        "timeout": duration(probe.timeout_ms),
+        "retries": probe.failure_threshold,
+        "start_period": duration(probe.initial_delay_ms),
+    }))
+}
+
+/// Compose's condition for a dependency on `target`: tsm's `process_listening` (and a bare
+/// name without a probe) has no Compose spelling, so it waits for the healthcheck when the
+/// target has one, else for its start; any exit (`process_completed`) becomes a successful one.
+fn condition(condition: Condition, target: &Spec) -> &'static str {
+    let checked = healthcheck(target).is_some();
+    match condition {
+        Condition::Started => "service_started",
+        Condition::Ready | Condition::Listening | Condition::Healthy if checked => {
+            "service_healthy"
+        }
+        Condition::Ready | Condition::Listening | Condition::Healthy => "service_started",
+        Condition::Completed | Condition::Exited => "service_completed_successfully",
+    }
+}
+
+/// Compose's `depends_on` of the app `s` leads, by exported app name; a dependency on a
+/// service outside the export (or on the app itself) is left out.
+pub fn depends_on(services: &[Service], s: &Service) -> Option<Value> {
+    let own = app_key(s);
+    let mut deps = Map::new();
+    for dep in &s.spec.depends_on {
+        for target in exported(services, dep) {
+            let key = app_key(target);
+            let Some(name) = dns_label(&key).filter(|_| key != own) else {
+                continue;
+            };
+            deps.insert(
+                name,
+                json!({ "condition": condition(dep.condition, &target.spec) }),
+            );
+        }
+    }
+    (!deps.is_empty()).then_some(Value::Object(deps))
+}
+
+/// Nomad's `check` blocks for a group service (port label "tcp"), and whether one is a
+/// script check (which the `nomad` service provider does not run: Consul's does).
+pub fn nomad_checks(spec: &Spec, task: &str) -> (String, bool) {
+    let mut text = String::new();
+    let mut script = false;
+    let probes = [
+        ("readiness", &spec.probes.readiness),
+        ("liveness", &spec.probes.liveness),
+    ];
+    for (what, probe) in probes {
+        let Some(probe) = probe else { continue };
+        let kind = match &probe.check {
+            Check::Http { path, .. } => format!(
+                "        type     = \"http\"\n        path     = {}\n",
+                hcl_str(path)
+            ),
+            Check::Tcp { .. } => "        type     = \"tcp\"\n".to_string(),
+            Check::Exec { command } => {
+                script = true;
+                format!(
+                    "        type     = \"script\"\n        task     = {}\n        command  = \"/bin/sh\"\n        args     = [\"-c\", {}]\n",
+                    hcl_str(task),
+                    hcl_str(command)
+                )
+            }
+        };
+        let _ = write!(
+            text,
+            "\n      check {{\n        name     = \"{what}\"\n{kind}        interval = \"{}ms\"\n        timeout  = \"{}ms\"\n      }}\n",
+            probe.period_ms, probe.timeout_ms
+        );
+    }
+    (text, script)
+}
