@@ -9,7 +9,7 @@ use crate::platform::{self, deadline_in, poll_until, Backoff};
 use crate::state::ownership;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use nix::unistd::{getpgid, Pid};
 use std::time::Duration;
 
 fn me() -> i32 {
@@ -79,14 +79,19 @@ pub fn signal_all(group: i32, token: &str, signal: Signal) {
     send(group, &all(token), signal);
 }
 
+/// The group first, then each member outside it: a process of the group gets the signal
+/// once (twice, a shell's trap would run twice). A member's group is read after the group
+/// was signalled, so one that left it before then is signalled on its own.
 fn send(group: i32, members: &[(i32, u64)], signal: Signal) {
     let send = |sig: Signal| {
-        if group > 0 {
-            let _ = killpg(Pid::from_raw(group), sig);
-        }
+        let grouped = group > 0 && killpg(Pid::from_raw(group), sig).is_ok();
         for &(pid, start) in members {
-            if platform::is_same_process(pid, start) {
-                let _ = kill(Pid::from_raw(pid), sig);
+            let pid = Pid::from_raw(pid);
+            if grouped && getpgid(Some(pid)).is_ok_and(|g| g.as_raw() == group) {
+                continue;
+            }
+            if platform::is_same_process(pid.as_raw(), start) {
+                let _ = kill(pid, sig);
             }
         }
     };

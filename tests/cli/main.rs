@@ -48,6 +48,7 @@ mod safety;
 mod shutdown;
 mod start;
 mod startup;
+mod stop_once;
 mod supervision;
 mod treekill;
 mod trust;
