@@ -48,7 +48,14 @@ fn check(t: &Tsm, n: usize) {
 fn a_shell_trap_runs_once_per_stop_when_it_ignores_term() {
     let t = Tsm::new();
     trapping(&t, false);
-    t.start(&["trap.sh", "--name", "trap", "--no-port", "--kill-timeout", "300"]);
+    t.start(&[
+        "trap.sh",
+        "--name",
+        "trap",
+        "--no-port",
+        "--kill-timeout",
+        "300",
+    ]);
     restarts(&t, 6);
     check(&t, 6);
     t.run(&["delete", "trap"]).success();
