@@ -43,6 +43,7 @@ mod repl;
 mod repl_tty;
 mod resources;
 mod runtime;
+mod runtime_pcompose;
 mod runtime_pid1;
 mod safety;
 mod shutdown;
