@@ -149,3 +149,60 @@ pub fn nomad_checks(spec: &Spec, task: &str) -> (String, bool) {
     }
     (text, script)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::probe::from_value;
+    use std::path::PathBuf;
+
+    fn spec(readiness: Option<Value>, liveness: Option<Value>) -> Spec {
+        let mut spec = Spec::new("db".into(), PathBuf::from("/bin/db"), PathBuf::from("/srv"));
+        spec.port = Some(5000);
+        spec.probes.readiness = readiness.map(|v| from_value(&v).unwrap());
+        spec.probes.liveness = liveness.map(|v| from_value(&v).unwrap());
+        spec
+    }
+
+    #[test]
+    fn kubernetes_rounds_seconds_up_and_keeps_liveness_at_one_success() {
+        let probe = json!({"tcp_socket": {}, "period_seconds": 0.2, "timeout_seconds": 2.001,
+                           "initial_delay_seconds": 0.0, "success_threshold": 3});
+        let s = spec(None, Some(probe));
+        let p = kubernetes(s.probes.liveness.as_ref().unwrap(), &s, true).unwrap();
+        assert_eq!(p["tcpSocket"]["port"], 5000);
+        assert_eq!(p["periodSeconds"], 1);
+        assert_eq!(p["timeoutSeconds"], 3);
+        assert_eq!(p["initialDelaySeconds"], 0);
+        assert_eq!(p["successThreshold"], 1);
+        let p = kubernetes(s.probes.liveness.as_ref().unwrap(), &s, false).unwrap();
+        assert_eq!(p["successThreshold"], 3);
+    }
+
+    #[test]
+    fn compose_checks_and_conditions() {
+        let s = spec(None, Some(json!({"tcp_socket": {"port": 6000}})));
+        let check = healthcheck(&s).unwrap();
+        assert_eq!(check["test"][1], "nc -z 127.0.0.1 6000 || exit 1");
+        assert_eq!(check["interval"], "10000ms");
+        assert_eq!(condition(Condition::Listening, &s), "service_healthy");
+        assert_eq!(
+            condition(Condition::Exited, &s),
+            "service_completed_successfully"
+        );
+        let bare = spec(None, None);
+        assert!(healthcheck(&bare).is_none());
+        assert_eq!(condition(Condition::Listening, &bare), "service_started");
+        assert_eq!(condition(Condition::Ready, &bare), "service_started");
+    }
+
+    #[test]
+    fn nomad_script_checks_stay_literal() {
+        let command = "test \"${X}\" = 1 && echo 100%{ok}";
+        let s = spec(Some(json!({"exec": {"command": command}})), None);
+        let (text, script) = nomad_checks(&s, "db");
+        assert!(script);
+        assert!(text.contains(&hcl_str(command)), "{text}");
+        assert!(text.contains("$${X}") && text.contains("%%{ok}"), "{text}");
+    }
+}
