@@ -1,17 +1,13 @@
 //! The services' probes and dependencies as the fleet engines spell them: Kubernetes probes
-//! (whole seconds, rounded up), a Compose `healthcheck` and `depends_on` with conditions, and
-//! Nomad service checks.
+//! (whole seconds, rounded up), and a Compose `healthcheck` and `depends_on` with conditions.
 
 use super::apps::{app_key, dns_label};
-use super::kubernetes::seconds;
-use super::nomad::hcl_str;
 use super::pcompose::exported;
 use super::Service;
 use crate::model::deps::Condition;
 use crate::model::probe::{Check, Probe};
 use crate::model::spec::Spec;
 use serde_json::{json, Map, Value};
-use std::fmt::Write;
 
 /// The port a network check connects to: its own, else the service's PORT.
 fn port_of(check: &Check, spec: &Spec) -> Option<u16> {
@@ -19,6 +15,11 @@ fn port_of(check: &Check, spec: &Spec) -> Option<u16> {
         Check::Http { port, .. } | Check::Tcp { port, .. } => port.or(spec.port),
         Check::Exec { .. } => None,
     }
+}
+
+/// Whole seconds, rounded up (Kubernetes counts no fractions).
+fn seconds(ms: u64) -> u64 {
+    ms.div_ceil(1000)
 }
 
 /// A Kubernetes probe of `probe` (`None` for a network check with no port). The kubelet
@@ -115,41 +116,6 @@ pub fn depends_on(services: &[Service], s: &Service) -> Option<Value> {
     (!deps.is_empty()).then_some(Value::Object(deps))
 }
 
-/// Nomad's `check` blocks for a group service (port label "tcp"), and whether one is a
-/// script check (which the `nomad` service provider does not run: Consul's does).
-pub fn nomad_checks(spec: &Spec, task: &str) -> (String, bool) {
-    let mut text = String::new();
-    let mut script = false;
-    let probes = [
-        ("readiness", &spec.probes.readiness),
-        ("liveness", &spec.probes.liveness),
-    ];
-    for (what, probe) in probes {
-        let Some(probe) = probe else { continue };
-        let kind = match &probe.check {
-            Check::Http { path, .. } => format!(
-                "        type     = \"http\"\n        path     = {}\n",
-                hcl_str(path)
-            ),
-            Check::Tcp { .. } => "        type     = \"tcp\"\n".to_string(),
-            Check::Exec { command } => {
-                script = true;
-                format!(
-                    "        type     = \"script\"\n        task     = {}\n        command  = \"/bin/sh\"\n        args     = [\"-c\", {}]\n",
-                    hcl_str(task),
-                    hcl_str(command)
-                )
-            }
-        };
-        let _ = write!(
-            text,
-            "\n      check {{\n        name     = \"{what}\"\n{kind}        interval = \"{}ms\"\n        timeout  = \"{}ms\"\n      }}\n",
-            probe.period_ms, probe.timeout_ms
-        );
-    }
-    (text, script)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,15 +160,5 @@ mod tests {
         assert!(healthcheck(&bare).is_none());
         assert_eq!(condition(Condition::Listening, &bare), "service_started");
         assert_eq!(condition(Condition::Ready, &bare), "service_started");
-    }
-
-    #[test]
-    fn nomad_script_checks_stay_literal() {
-        let command = "test \"${X}\" = 1 && echo 100%{ok}";
-        let s = spec(Some(json!({"exec": {"command": command}})), None);
-        let (text, script) = nomad_checks(&s, "db");
-        assert!(script);
-        assert!(text.contains(&hcl_str(command)), "{text}");
-        assert!(text.contains("$${X}") && text.contains("%%{ok}"), "{text}");
     }
 }
