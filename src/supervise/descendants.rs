@@ -74,9 +74,12 @@ pub fn daemon(token: &str) -> Option<(i32, u64)> {
 }
 
 /// Sends `signal` to the service's group and to every process of it; SIGTERM is followed by
-/// SIGCONT, as systemd does, so that a stopped process can act on it.
-pub fn signal_all(group: i32, token: &str, signal: Signal) {
-    send(group, &all(token), signal);
+/// SIGCONT, as systemd does, so that a stopped process can act on it. Returns the processes
+/// found besides the group (each was signalled, through the group or on its own).
+pub fn signal_all(group: i32, token: &str, signal: Signal) -> Vec<(i32, u64)> {
+    let members = all(token);
+    send(group, &members, signal);
+    members
 }
 
 /// The group first, then each member outside it: a process of the group gets the signal
@@ -108,16 +111,24 @@ fn reap() {
     ) {}
 }
 
-/// Ends every process of the service still running: SIGTERM (and SIGCONT), up to `grace`,
-/// then SIGKILL. Returns at once when there is none (the common case: the stop already ended
-/// them).
-pub fn end_all(group: i32, token: &str, grace: Duration) {
+/// Ends every process of the service still running: SIGTERM (and SIGCONT) to those not in
+/// `termed` (the run's stop signalled those already: a second TERM would run a trap twice),
+/// up to `grace`, then SIGKILL. Returns at once when there is none (the common case: the stop
+/// already ended them).
+pub fn end_all(group: i32, token: &str, grace: Duration, termed: &[(i32, u64)]) {
     reap();
     let mut members = all(token);
     if members.is_empty() {
         return;
     }
-    send(group, &members, Signal::SIGTERM);
+    let fresh: Vec<(i32, u64)> = members
+        .iter()
+        .copied()
+        .filter(|m| !termed.contains(m))
+        .collect();
+    if group > 0 || !fresh.is_empty() {
+        send(group, &fresh, Signal::SIGTERM);
+    }
     let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
     if gone_within(&mut members, grace, backoff) {
         return;

@@ -151,9 +151,11 @@ impl<'a> Supervisor<'a> {
             shutdown_message: self.spec.features.shutdown_message,
             token: &self.token,
             adopted: None,
+            termed: Vec::new(),
         };
         let end = pump::pump(&self.wake, &mut run, &mut self.rec);
         let (last_pid, asked, kill_timeout) = (run.pid, run.restart.take(), run.kill_timeout);
+        let termed = std::mem::take(&mut run.termed);
         for source in self.sources.iter_mut() {
             source.run_ended();
         }
@@ -164,7 +166,7 @@ impl<'a> Supervisor<'a> {
         // With `treekill: false` it is left running (subreaped children are handed on to
         // init when this supervisor exits).
         if !self.spec.features.keep_children {
-            descendants::end_all(0, &self.token, kill_timeout);
+            descendants::end_all(0, &self.token, kill_timeout, &termed);
         }
         Finished {
             end,

@@ -70,3 +70,33 @@ fn a_shell_trap_runs_once_per_stop_when_it_exits() {
     check(&t, 6);
     t.run(&["delete", "trap"]).success();
 }
+
+/// A child that left the group (setsid) still gets the stop signal, once: it is signalled
+/// on its own, not through the group.
+#[test]
+fn an_escaped_child_gets_the_stop_signal_once() {
+    let t = Tsm::new();
+    t.script(
+        "escaped.sh",
+        "#!/usr/bin/env bash\ntrap 'echo \"term $$\" >> terms' TERM\necho $$ >> runs\nwhile :; do sleep 0.05; done\n",
+    );
+    t.script(
+        "trap.sh",
+        &format!(
+            "#!/usr/bin/env bash\n{} ./escaped.sh </dev/null >/dev/null 2>&1 &\n\
+             trap 'exit 0' TERM\nwhile :; do sleep 0.05; done\n",
+            t.setsid()
+        ),
+    );
+    t.start(&[
+        "trap.sh",
+        "--name",
+        "trap",
+        "--no-port",
+        "--kill-timeout",
+        "300",
+    ]);
+    restarts(&t, 4);
+    check(&t, 4);
+    t.run(&["delete", "trap"]).success();
+}
