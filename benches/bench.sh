@@ -31,6 +31,11 @@
 #   BENCH_OUT=docs/benchmarks.md where the report goes (relative to the repository)
 #   BENCH_KEEP=1                 keep the temporary folder (samples, logs) for a look
 #   BENCH_REPORT_FROM=DIR        only write the report again from the samples of a kept run
+#   OXMGR=PATH                   also run benches/peers.py: tsm beside OxMgr (the `oxmgr` binary
+#                                at PATH) and pm2, N = BENCH_PEERS_NS (default 10 100 1000); its
+#                                section of the report is written after the others
+#   BENCH_PEERS_ONLY=1           with OXMGR: only that comparison (its section replaced in
+#                                BENCH_OUT, the rest of the file kept)
 set -Eeuo pipefail
 export LC_ALL=C
 
@@ -931,6 +936,22 @@ pm2_online() { "$PM2" jlist 2>/dev/null | py online pm2; }
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ -n $PM2 ]]; then "$PM2" ping >/dev/null 2>&1 || true; fi # start the God Daemon
 
+# ---------------------------------------------------------------- tsm beside OxMgr and pm2
+peers() { # OUT
+    local ns=${BENCH_PEERS_NS:-"10 100 1000"}
+    say "tsm beside OxMgr ($OXMGR) and pm2, N = $ns"
+    "$PY" "$REPO/benches/peers.py" --tsm "$TSM" --oxmgr "$OXMGR" ${PM2:+--pm2 "$PM2"} \
+        --ns "${ns// /,}" --out "$1" >/dev/null
+}
+if [[ -n ${OXMGR:-} && ${BENCH_PEERS_ONLY:-0} == 1 ]]; then
+    [[ -x $OXMGR ]] || { echo "bench: OXMGR=$OXMGR is not an executable" >&2; exit 66; }
+    peers "$OUT"
+    say "wrote the OxMgr section of $OUT"
+    teardown
+    CLEANED=1
+    exit 0
+fi
+
 # ---------------------------------------------------------------- case: logs
 say "case logs: one service with a $LOG_LINES-line log"
 if "$TSM" logs --help >/dev/null 2>&1; then HAVE_LOGS=1; else HAVE_LOGS=0; fi
@@ -1145,4 +1166,5 @@ meta pm2_runs "$PM2_RUNS"
 meta pm2_cli_max "$PM2_CLI_MAX"
 meta pm2_cli_max_big "$PM2_CLI_MAX_BIG"
 py report "$DATA" "$OUT"
+if [[ -n ${OXMGR:-} ]]; then peers "$OUT"; fi
 say "wrote $OUT"

@@ -204,13 +204,7 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         }
     }
     if let Some(max) = max_id {
-        let next = crate::state::statefile::read_text(
-            &paths.next_id(),
-            crate::state::statefile::SMALL_CAP,
-        )
-        .ok()
-        .flatten()
-        .and_then(|t| t.trim().parse::<u64>().ok());
+        let next = crate::state::counter::read(paths).ok().and_then(|c| c.next);
         if next.is_none_or(|n| n <= max) {
             add(
                 format!(

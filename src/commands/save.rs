@@ -120,7 +120,7 @@ impl Run for ResurrectArgs {
             };
             // Keep the saved ID unless another process has taken it meanwhile.
             let taken = starter
-                .entries()
+                .entries()?
                 .iter()
                 .any(|e| e.id() == meta.id() && e.name != spec.name);
             if let (Some(id), false, None) =

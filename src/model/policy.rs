@@ -8,7 +8,10 @@ use std::time::Duration;
 
 /// The longest wait between two restarts.
 pub const MAX_DELAY: Duration = Duration::from_secs(15);
-pub const DEFAULT_DELAY_MS: u64 = 100;
+/// The wait before restarting a service whose run was stable: none. A crash after a stable run
+/// is seen at once by the supervisor (the service's parent), and waiting would only lengthen
+/// the outage; unstable runs wait at least [`MIN_UNSTABLE_DELAY`], growing.
+pub const DEFAULT_DELAY_MS: u64 = 0;
 pub const DEFAULT_MIN_UPTIME_MS: u64 = 1_000;
 pub const DEFAULT_MAX_RESTARTS: u32 = 16;
 /// The floor of the wait after an unstable run, whatever `--restart-delay` says (systemd's
@@ -57,7 +60,9 @@ impl fmt::Display for Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     pub mode: Mode,
-    /// First wait after an unstable exit; ×1.5 for each further one, up to [`MAX_DELAY`].
+    /// The wait before a restart after a stable run (0: at once), and the base of the wait
+    /// after an unstable one (never below [`MIN_UNSTABLE_DELAY`]; ×1.5 for each further one,
+    /// up to [`MAX_DELAY`]).
     pub delay_ms: u64,
     /// A run at least this long is stable: it resets the backoff and the unstable count.
     pub min_uptime_ms: u64,
@@ -191,7 +196,10 @@ mod tests {
 
     #[test]
     fn a_stable_run_resets_the_backoff() {
-        let p = Policy::default();
+        let p = Policy {
+            delay_ms: 100,
+            ..Policy::default()
+        };
         assert_eq!(
             p.decide(&RunEnd::Exited(1), LONG, 9, 0),
             Decision::Restart {
@@ -199,6 +207,35 @@ mod tests {
                 unstable: 0
             }
         );
+    }
+
+    #[test]
+    fn a_stable_run_is_restarted_at_once_by_default() {
+        let p = Policy::default();
+        assert_eq!(
+            p.decide(
+                &RunEnd::Killed(nix::sys::signal::Signal::SIGKILL),
+                LONG,
+                3,
+                0
+            ),
+            Decision::Restart {
+                delay: Duration::ZERO,
+                unstable: 0
+            }
+        );
+        // An unstable run still waits the floor, growing, and the budget still holds.
+        assert_eq!(
+            p.decide(&RunEnd::Exited(1), QUICK, 0, 0),
+            Decision::Restart {
+                delay: MIN_UNSTABLE_DELAY,
+                unstable: 1
+            }
+        );
+        assert!(matches!(
+            p.decide(&RunEnd::Exited(1), LONG, 0, BURST),
+            Decision::Restart { delay, unstable: 1 } if delay == MIN_UNSTABLE_DELAY
+        ));
     }
 
     #[test]

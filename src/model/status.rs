@@ -164,6 +164,17 @@ fn says_active(status: Status) -> bool {
 /// of this start (then `orphaned`). A record that says running keeps its status only while
 /// the proven supervisor lives to record what happens; otherwise it shows `exited`.
 pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
+    observe_with(paths, meta, &|_| supervisor::holder(paths, name))
+}
+
+/// [`observe`] with the proven supervisor's pid asked of `holder`, told the parent of the
+/// recorded service when that runs with its recorded stamp (a listing asks the shared table's
+/// liveness lock first).
+pub fn observe_with(
+    paths: &Paths,
+    meta: &Meta,
+    holder: &dyn Fn(Option<i32>) -> Option<i32>,
+) -> Observed {
     let recorded = Status::recorded(meta).unwrap_or(Status::Exited);
     let service = match (meta.pid(), meta.proc_start()) {
         (Some(pid), Some(start)) => {
@@ -173,7 +184,7 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
     };
     let mut supervisor = None;
     if let (Some(info), Some(pid)) = (service, meta.pid()) {
-        supervisor = supervisor::holder(paths, name);
+        supervisor = holder(Some(info.ppid));
         // The proven supervisor's child; or a process carrying this start's token: a daemon
         // the supervisor follows without a subreaper (macOS: its parent is launchd), or,
         // with no supervisor, an orphan.
@@ -196,7 +207,7 @@ pub fn observe(paths: &Paths, name: &str, meta: &Meta) -> Observed {
         // A live process, but not provably this folder's service (a copied or forged
         // record): as if the service were gone.
     } else if says_active(recorded) {
-        supervisor = supervisor::holder(paths, name);
+        supervisor = holder(None);
     }
     let status = match recorded {
         // Recorded as running, yet the service is gone: unless its supervisor is still there

@@ -29,7 +29,7 @@ pub fn start_known(ctx: &Ctx, out: &mut dyn Write, target: &str) -> Result<Optio
         return Ok(None);
     }
     let mut starter = Starter::new(ctx)?;
-    let entries = starter.entries().to_vec();
+    let entries = starter.entries()?.to_vec();
     let by_id = |e: &&Entry| {
         target.bytes().all(|b| b.is_ascii_digit())
             && e.id().map(|i| i.to_string()).as_deref() == Some(target)

@@ -253,9 +253,10 @@ pub fn start_config(
             timeout: timeout(app),
         })
         .collect();
-    let waits = order::plan(starter.entries(), &nodes)
-        .map_err(|e| e.context(config.display().to_string()))?;
-    preflight(ctx, starter.entries(), &planned, how.force)?;
+    let entries = starter.entries()?;
+    let waits =
+        order::plan(entries, &nodes).map_err(|e| e.context(config.display().to_string()))?;
+    preflight(ctx, entries, &planned, how.force)?;
     for app in apps.iter().filter(|a| !a.autostart) {
         writeln!(
             out,

@@ -161,6 +161,22 @@ pub fn sweep_stray(store: &Store, name: &str, meta: &crate::state::meta::Meta) -
 
 /// Every meta file of the folder, less the records killed starts left behind (removed, their
 /// IDs given back: see [`sweep_stray`]).
+/// [`entries_swept`] read through the shared table (`state::table::entries`), with it.
+pub fn listed_swept(
+    store: &Store,
+) -> Result<(
+    Vec<crate::state::store::Entry>,
+    Option<crate::state::table::Snapshot>,
+)> {
+    let (mut entries, table) = crate::state::listing::entries(store)?;
+    entries.retain(|e| {
+        !e.meta
+            .as_ref()
+            .is_ok_and(|m| sweep_stray(store, &e.name, m))
+    });
+    Ok((entries, table))
+}
+
 pub fn entries_swept(store: &Store) -> Result<Vec<crate::state::store::Entry>> {
     let mut entries = store.entries()?;
     entries.retain(|e| {
@@ -193,6 +209,9 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool, update_env: bool
         meta.set(Key::FirstStart, "1");
     }
     store.write(&spec.name, &meta)?;
+    if let Some(port) = spec.port {
+        crate::state::portindex::note(paths, port, &spec.name);
+    }
     store.write_env(&spec.name, &spec.env)?;
     // A first start records this command's environment, unless one was given the name
     // before (a new instance of an app gets its first instance's).

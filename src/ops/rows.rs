@@ -2,11 +2,15 @@
 //! its recorded state checked against the OS (pid, listening, cpu, memory, workers).
 
 use crate::model::run::RunEnd;
-use crate::model::status::{observe, Status};
+use crate::model::status::{observe_with, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
 use crate::state::keys::Key;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
+use crate::state::supervisor;
+use crate::state::table::Snapshot as Table;
 use crate::state::usage::Samples;
 use anyhow::Result;
 use serde::Serialize;
@@ -46,10 +50,42 @@ pub struct Row {
     pub memory: Option<u64>,
 }
 
+/// This folder's supervisor of `name` (TSM ID unique in the listing when `unique`): the
+/// holder of the ID's liveness lock on the shared table — a supervisor takes it only on a
+/// table whose header names its own folder — when it is the parent of the recorded service
+/// (`parent`), or else when its command line supervises `name` here; otherwise the holder of
+/// its life lock. An ID two records share never stands for a name by itself.
+fn proven_by_table(
+    paths: &Paths,
+    table: Option<&Table>,
+    (name, meta, unique): (&str, &Meta, bool),
+    parent: Option<i32>,
+) -> Option<i32> {
+    // Only while the life lock file is the one the supervisor took (removed or replaced, the
+    // supervisor is proven again once it has taken the new one).
+    let life = crate::state::anchor::lstat(&paths.supervisor_lock(name))
+        .ok()
+        .map(|(dev, ino, _)| format!("{dev}:{ino}"));
+    let on_table = table
+        .filter(|_| life.is_some() && life.as_deref() == meta.get(Key::LifeLock))
+        .zip(meta.id())
+        .and_then(|(t, id)| t.holder(id))
+        .filter(|pid| (unique && parent == Some(*pid)) || supervisor::runs_for(paths, name, *pid));
+    on_table.or_else(|| supervisor::holder(paths, name))
+}
+
 /// One observation of every process, in TSM ID order.
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let now = now_epoch();
-    let entries = crate::ops::launch::entries_swept(&ctx.store())?;
+    let (entries, table) = crate::ops::launch::listed_swept(&ctx.store())?;
+    let mut ids = std::collections::HashMap::<u64, usize>::new();
+    for id in entries.iter().filter_map(|e| e.id()) {
+        *ids.entry(id).or_default() += 1;
+    }
+    // Having read every meta file, keep the ID counter above every ID they hold.
+    let _ = ctx
+        .store()
+        .raise_counter(crate::state::store::first_free_id(&entries));
     // Read the listening sockets once, and only when some service runs.
     let mut sockets: Option<Snapshot> = None;
     let mut samples = Samples::load(&ctx.paths);
@@ -57,7 +93,11 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
         .into_iter()
         .map(|entry| match entry.meta {
             Ok(meta) => {
-                let seen = observe(&ctx.paths, &entry.name, &meta);
+                let unique = meta.id().is_some_and(|id| ids.get(&id) == Some(&1));
+                let seen = observe_with(&ctx.paths, &meta, &|parent| {
+                    let row = (entry.name.as_str(), &meta, unique);
+                    proven_by_table(&ctx.paths, table.as_ref(), row, parent)
+                });
                 let status = crate::model::status::shown(&ctx.paths, &entry.name, &meta, &seen);
                 let running = seen.pid.is_some();
                 let listening = match (seen.pid, meta.port()) {

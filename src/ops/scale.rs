@@ -28,7 +28,7 @@ pub fn start_instances(
     let mut starter = Starter::new(ctx)?;
     if !force {
         let snapshot = Snapshot::read();
-        let entries = starter.entries();
+        let entries = starter.entries()?;
         for spec in specs {
             if let Some(holder) = spec
                 .port

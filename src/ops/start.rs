@@ -1,7 +1,9 @@
 //! Starting one spec: everything checked before an ID is taken (name, files, PORT held or
 //! declared, a case twin), the ID kept or allocated, the supervisor launched. A [`Starter`]
-//! reads the state folder once for all the starts of one command (a config of N apps, a
-//! resurrect, `start all`), so their cost grows with N, not N².
+//! reads the state folder at most once for all the starts of one command (a config of N apps,
+//! a resurrect, `start all`), so their cost grows with N, not N²; a start of one service reads
+//! no other service's meta file (the names are listed, the PORT is looked up in the port
+//! index, the ID taken from a counter tsm wrote), so it does not grow with N.
 
 use crate::error::TsmError;
 use crate::model::spec::Spec;
@@ -10,15 +12,16 @@ use crate::ops::listen::Snapshot;
 use crate::ops::{halt, launch, startcheck, Ctx};
 use crate::state::keys::Key;
 use crate::state::store::{first_free_id, Entry};
-use crate::state::supervisor;
 use crate::state::unrecorded;
+use crate::state::{counter, portindex, supervisor};
 use anyhow::Result;
 
 /// The starts of one command, over one reading of the state folder (and of the listening
 /// sockets, taken when a PORT is first checked).
 pub struct Starter<'a> {
     ctx: &'a Ctx,
-    entries: Vec<Entry>,
+    /// Every meta file (records of killed starts swept), read when first needed.
+    entries: Option<Vec<Entry>>,
     sockets: Option<Snapshot>,
 }
 
@@ -32,17 +35,21 @@ pub struct Started {
 impl<'a> Starter<'a> {
     pub fn new(ctx: &'a Ctx) -> Result<Self> {
         ctx.paths.ensure()?;
-        let entries = launch::entries_swept(&ctx.store())?;
         Ok(Self {
             ctx,
-            entries,
+            entries: None,
             sockets: None,
         })
     }
 
     /// The state folder as this command sees it (kept up to date by its own starts).
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    pub fn entries(&mut self) -> Result<&[Entry]> {
+        if self.entries.is_none() {
+            let entries = launch::entries_swept(&self.ctx.store())?;
+            let _ = portindex::build(&self.ctx.paths, declared(&entries));
+            self.entries = Some(entries);
+        }
+        Ok(self.entries.as_deref().unwrap_or_default())
     }
 
     /// Starts `spec` under its op lock: refuses a running name, reuses the ID of a stopped
@@ -68,7 +75,10 @@ impl<'a> Starter<'a> {
         if let Some(meta) = &existing {
             say_moved(meta, spec);
         }
-        refuse_case_twin(&spec.name, &self.entries)?;
+        match &self.entries {
+            Some(entries) => refuse_case_twin(&spec.name, entries.iter().map(|e| &e.name))?,
+            None => refuse_case_twin(&spec.name, store.names()?.iter())?,
+        }
         if let Some(port) = spec.port.filter(|_| !force) {
             self.refuse_taken_port(&spec.name, port)?;
         }
@@ -79,7 +89,11 @@ impl<'a> Starter<'a> {
         }
         let (id, fresh) = match existing.as_ref().and_then(|m| m.id()) {
             Some(id) => (id, false),
-            None => (store.alloc_id_above(first_free_id(&self.entries))?, true),
+            // A counter tsm wrote is believed; else every meta file sets the floor.
+            None if self.entries.is_none() && counter::read(&ctx.paths)?.trusted => {
+                (store.alloc_id_flat()?, true)
+            }
+            None => (store.alloc_id_above(first_free_id(self.entries()?))?, true),
         };
         let pid = launch::launch(&store, spec, id, fresh, self.ctx.update_env)?;
         self.remember(spec, id);
@@ -89,15 +103,24 @@ impl<'a> Starter<'a> {
     /// A PORT something listens on, or that another live service of this folder declares.
     fn refuse_taken_port(&mut self, name: &str, port: u16) -> Result<()> {
         let ctx = self.ctx;
+        let busy = self.sockets.get_or_insert_with(Snapshot::read).busy(port);
+        if busy {
+            self.entries()?;
+        }
+        let entries = self.entries.as_deref().unwrap_or_default();
         let sockets = self.sockets.get_or_insert_with(Snapshot::read);
-        if let Some(holder) = sockets.holder(port, &ctx.paths, &self.entries) {
+        if let Some(holder) = sockets.holder(port, &ctx.paths, entries) {
             return Err(TsmError::Failed(format!(
                 "port {port} is in use by {holder} (use --force to start anyway)"
             ))
             .into());
         }
         // Not bound yet, but declared by a service that is starting or running.
-        if let Some(other) = declared_by(ctx, &self.entries, name, port) {
+        let other = match (&self.entries, portindex::names(&ctx.paths, port)) {
+            (None, Some(names)) => declared_by_index(ctx, &names, name, port),
+            _ => declared_by(ctx, self.entries()?, name, port),
+        };
+        if let Some(other) = other {
             return Err(TsmError::Failed(format!(
                 "port {port} is declared by {other} (use --force to start anyway)"
             ))
@@ -108,13 +131,16 @@ impl<'a> Starter<'a> {
 
     /// Keeps the listing true after a start: the service's entry as it was launched.
     fn remember(&mut self, spec: &Spec, id: u64) {
+        let Some(entries) = self.entries.as_mut() else {
+            return; // not read: the next start reads what this one wrote
+        };
         let entry = Entry {
             name: spec.name.clone(),
             meta: Ok(spec.to_meta(id)),
         };
-        match self.entries.iter_mut().find(|e| e.name == spec.name) {
+        match entries.iter_mut().find(|e| e.name == spec.name) {
             Some(old) => *old = entry,
-            None => self.entries.push(entry),
+            None => entries.push(entry),
         }
     }
 }
@@ -135,7 +161,7 @@ pub fn add_stopped(ctx: &Ctx, spec: &Spec) -> Result<u64> {
         ))
         .into());
     }
-    refuse_case_twin(&spec.name, &entries)?;
+    refuse_case_twin(&spec.name, entries.iter().map(|e| &e.name))?;
     let id = store.alloc_id_above(first_free_id(&entries))?;
     let mut meta = spec.to_meta(id);
     meta.set(Key::Status, Status::Stopped);
@@ -167,14 +193,13 @@ fn warn_privileged(port: Option<u16>) {
 /// Refuses `name` when a service whose name differs only in case exists: on a case-insensitive
 /// file system (macOS's default) the two would share one meta, log and pid file, so tsm keeps
 /// names apart by more than case everywhere.
-fn refuse_case_twin(name: &str, entries: &[Entry]) -> Result<()> {
-    let twin = entries
-        .iter()
-        .find(|e| e.name != name && e.name.eq_ignore_ascii_case(name));
+fn refuse_case_twin<'n>(name: &str, names: impl Iterator<Item = &'n String>) -> Result<()> {
+    let twin = names
+        .into_iter()
+        .find(|n| *n != name && n.eq_ignore_ascii_case(name));
     match twin {
         Some(other) => Err(TsmError::Data(format!(
-            "name '{name}' differs only in case from the existing '{}' (they would share files on a case-insensitive file system); pick another name or delete '{}'",
-            other.name, other.name
+            "name '{name}' differs only in case from the existing '{other}' (they would share files on a case-insensitive file system); pick another name or delete '{other}'"
         ))
         .into()),
         None => Ok(()),
@@ -196,6 +221,32 @@ pub fn declared_by(ctx: &Ctx, entries: &[Entry], name: &str, port: u16) -> Optio
             format!("tsm {id}: {} ({status})", e.name)
         })
     })
+}
+
+/// [`declared_by`] over the names the port index lists for `port`: each one's meta file is
+/// read and must still declare `port` (a stale line of the index proves nothing).
+fn declared_by_index(ctx: &Ctx, names: &[String], name: &str, port: u16) -> Option<String> {
+    let store = ctx.store();
+    let entries: Vec<Entry> = names
+        .iter()
+        .filter(|n| n.as_str() != name && crate::model::resolve::valid_name(n))
+        .filter_map(|n| {
+            let meta = store.read(n).ok()??;
+            Some(Entry {
+                name: n.clone(),
+                meta: Ok(meta),
+            })
+        })
+        .collect();
+    declared_by(ctx, &entries, name, port)
+}
+
+/// The PORT each meta file declares, for building the port index.
+fn declared(entries: &[Entry]) -> Vec<(u16, String)> {
+    entries
+        .iter()
+        .filter_map(|e| Some((e.meta.as_ref().ok()?.port()?, e.name.clone())))
+        .collect()
 }
 
 /// Warns when the script's own unconditional `PORT=N` will override the different PORT tsm

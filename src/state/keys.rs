@@ -151,6 +151,10 @@ keys! {
     SupervisorPid = "supervisor_pid",
     /// The supervisor's start stamp (supervisor).
     SupervisorStart = "supervisor_start",
+    /// The supervisor's life lock file as `DEV:INO` (supervisor, when it takes it): a listing
+    /// believes the supervisor's lock on the shared table only while `pids/NAME.lock` is still
+    /// that file, as it would believe the life lock itself.
+    LifeLock = "life_lock",
     /// The per-start ownership token the service carries as `TSM_RUN` (supervisor).
     Run = "run",
     /// Restarts since the start (supervisor).

@@ -247,6 +247,11 @@ impl LifeLock {
         &self.path
     }
 
+    /// The locked file as `DEV:INO` (what [`Key::LifeLock`](crate::state::keys::Key) records).
+    pub fn identity(&self) -> String {
+        format!("{}:{}", self.dev, self.ino)
+    }
+
     /// The descriptor the lock is on (for tests: nobody else may close or reopen it).
     pub fn file(&self) -> &File {
         &self.file

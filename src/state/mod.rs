@@ -3,14 +3,18 @@
 
 pub mod anchor;
 pub mod chain;
+pub mod counter;
 pub mod keys;
+pub mod listing;
 pub mod lock;
 pub mod meta;
 pub mod ownership;
 pub mod paths;
+pub mod portindex;
 pub mod statefile;
 pub mod store;
 pub mod supervisor;
+pub mod table;
 pub mod unrecorded;
 pub mod usage;
 pub mod workers;

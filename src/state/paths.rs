@@ -75,6 +75,14 @@ impl Paths {
     pub fn locks(&self) -> PathBuf {
         self.root.join("locks")
     }
+    /// The shared table of every service's state (`state::table`).
+    pub fn table(&self) -> PathBuf {
+        self.root.join("table")
+    }
+    /// The port index (`state::portindex`): which names have declared each PORT.
+    pub fn ports(&self) -> PathBuf {
+        self.root.join("ports")
+    }
     pub fn meta(&self, name: &str) -> PathBuf {
         self.processes().join(format!("{name}.meta"))
     }

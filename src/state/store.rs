@@ -5,6 +5,7 @@ use crate::state::lock::FileLock;
 use crate::state::meta::{Meta, MetaError};
 use crate::state::paths::Paths;
 use crate::state::statefile::{self, META_CAP};
+use crate::state::table::{self, Stamp};
 use anyhow::{Context, Result};
 use std::fs;
 use std::io::{ErrorKind, Write};
@@ -40,13 +41,19 @@ impl Entry {
 /// only (0600) and without following a symlink planted in its place; the rename replaces
 /// whatever `path` was (a symlink there is replaced, not followed).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_stamped(path, bytes).map(|_| ())
+}
+
+/// [`write_atomic`], returning the identity of the version written (taken before the
+/// rename, so it is this write's even when another writer replaces the file right after).
+pub fn write_stamped(path: &Path, bytes: &[u8]) -> Result<Stamp> {
     let dir = path.parent().context("path has no folder")?;
     let file_name = path
         .file_name()
         .context("path has no file name")?
         .to_string_lossy();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let write = || -> std::io::Result<()> {
+    let write = || -> std::io::Result<Stamp> {
         let mut f = match statefile::create_new(&tmp, statefile::PRIVATE_MODE) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 // Left by an earlier process of our pid, or planted: remove the entry itself.
@@ -56,7 +63,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             other => other?,
         };
         f.write_all(bytes)?;
-        anchor::rename(&tmp, path)
+        let stamp = Stamp::of(&f.metadata()?);
+        anchor::rename(&tmp, path)?;
+        Ok(stamp)
     };
     write().map_err(|e| {
         let _ = anchor::remove(&tmp);
@@ -71,6 +80,28 @@ pub fn first_free_id(entries: &[Entry]) -> u64 {
         .filter_map(Entry::id)
         .max()
         .map_or(0, |m| m.saturating_add(1))
+}
+
+/// Sorts a listing by TSM ID (files that do not parse last, by name).
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| {
+        (a.id().is_none(), a.id(), &a.name).cmp(&(b.id().is_none(), b.id(), &b.name))
+    });
+}
+
+/// One meta file read as a listing reads it: capped, non-blocking, regular files only (a
+/// FIFO, a symlink to /dev/zero or a huge file is one corrupt row, never a hang); `None` when
+/// it is gone.
+pub fn read_entry(path: &Path, name: &str) -> Option<Entry> {
+    let meta = match statefile::read_text(path, META_CAP) {
+        Ok(Some(text)) => Meta::parse(&text).map_err(Corrupt::from),
+        Ok(None) => return None,
+        Err(e) => Err(Corrupt::Unreadable(Arc::new(e))),
+    };
+    Some(Entry {
+        name: name.to_string(),
+        meta,
+    })
 }
 
 pub struct Store<'a> {
@@ -101,8 +132,14 @@ impl<'a> Store<'a> {
         }
     }
 
+    /// Writes `name`'s meta file, and copies it into its slot of the shared table.
     pub fn write(&self, name: &str, meta: &Meta) -> Result<()> {
-        write_atomic(&self.paths.meta(name), meta.to_line().as_bytes())
+        let line = meta.to_line();
+        let stamp = write_stamped(&self.paths.meta(name), line.as_bytes())?;
+        if let Some(id) = meta.id() {
+            table::put(self.paths, id, &line, stamp);
+        }
+        Ok(())
     }
 
     /// Read-modify-write of `name`'s meta under its meta lock. `change` returns false to leave
@@ -186,6 +223,27 @@ impl<'a> Store<'a> {
         Ok(())
     }
 
+    /// The names of every meta file, as listed (no file is read).
+    pub fn names(&self) -> Result<Vec<String>> {
+        let dir = self.paths.processes();
+        let listing = match fs::read_dir(&dir) {
+            Ok(listing) => listing,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        };
+        let mut names = Vec::new();
+        for item in listing {
+            let item = item.with_context(|| format!("reading {}", dir.display()))?;
+            let file_name = item.file_name();
+            if let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".meta")) {
+                if !name.starts_with('.') {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        Ok(names)
+    }
+
     /// Every meta file, sorted by TSM ID (files that do not parse last, by name).
     pub fn entries(&self) -> Result<Vec<Entry>> {
         let dir = self.paths.processes();
@@ -204,88 +262,12 @@ impl<'a> Store<'a> {
             if name.starts_with('.') {
                 continue;
             }
-            // Capped, non-blocking, regular files only: a FIFO, a symlink to /dev/zero or a
-            // huge file is one corrupt row, never a hang or a memory blow-up.
-            let meta = match statefile::read_text(&item.path(), META_CAP) {
-                Ok(Some(text)) => Meta::parse(&text).map_err(Corrupt::from),
-                Ok(None) => continue,
-                Err(e) => Err(Corrupt::Unreadable(Arc::new(e))),
-            };
-            entries.push(Entry {
-                name: name.to_string(),
-                meta,
-            });
+            if let Some(entry) = read_entry(&item.path(), name) {
+                entries.push(entry);
+            }
         }
-        entries.sort_by(|a, b| {
-            (a.id().is_none(), a.id(), &a.name).cmp(&(b.id().is_none(), b.id(), &b.name))
-        });
+        sort(&mut entries);
         Ok(entries)
-    }
-
-    /// The next TSM ID: 0, 1, 2, … never reused, unique across concurrent callers. Never
-    /// below one more than the highest ID any meta file holds, whatever `next_id` says.
-    pub fn alloc_id(&self) -> Result<u64> {
-        let floor = self.first_free_id()?;
-        self.alloc_id_above(floor)
-    }
-
-    /// [`alloc_id`](Self::alloc_id) for a caller that has just read every meta file:
-    /// `floor` is one more than the highest ID they hold. (An ID taken meanwhile by another
-    /// start is below `next_id`, which is read under the lock.)
-    pub fn alloc_id_above(&self, floor: u64) -> Result<u64> {
-        let lock_path = self.paths.next_id_lock();
-        let _lock = FileLock::exclusive(&lock_path)
-            .with_context(|| format!("locking {}", lock_path.display()))?;
-        let path = self.paths.next_id();
-        let recorded = read_counter(&path)?;
-        // A stale, missing or damaged counter never hands out an ID that is in use.
-        let id = recorded.unwrap_or(0).max(floor);
-        let next = id.checked_add(1).ok_or_else(|| {
-            crate::error::TsmError::Failed(format!(
-                "no TSM ID left: {} reached {id}; delete processes and fix that file",
-                path.display()
-            ))
-        })?;
-        write_atomic(&path, format!("{next}\n").as_bytes())?;
-        Ok(id)
-    }
-
-    /// One more than the highest ID any meta file holds (0 when none does).
-    pub fn first_free_id(&self) -> Result<u64> {
-        Ok(first_free_id(&self.entries()?))
-    }
-
-    /// Gives back `id`, taken for a start that failed (or a record left by a killed start):
-    /// when no later ID was handed out meanwhile, `next_id` hands it out again.
-    pub fn release_id(&self, id: u64) -> Result<()> {
-        let lock_path = self.paths.next_id_lock();
-        let _lock = FileLock::exclusive(&lock_path)
-            .with_context(|| format!("locking {}", lock_path.display()))?;
-        let path = self.paths.next_id();
-        if read_counter(&path)? == id.checked_add(1) {
-            write_atomic(&path, format!("{id}\n").as_bytes())?;
-        }
-        Ok(())
-    }
-
-    /// Makes sure `next_id` will never hand out `id` (used when an ID is restored).
-    pub fn reserve_id(&self, id: u64) -> Result<()> {
-        let lock_path = self.paths.next_id_lock();
-        let _lock = FileLock::exclusive(&lock_path)
-            .with_context(|| format!("locking {}", lock_path.display()))?;
-        let path = self.paths.next_id();
-        let next = read_counter(&path)?;
-        if next.is_some_and(|n| n > id) {
-            return Ok(());
-        }
-        let in_use = match next {
-            Some(n) => n,
-            None => self.first_free_id()?,
-        };
-        let above = id.checked_add(1).ok_or_else(|| {
-            crate::error::TsmError::Failed(format!("TSM ID {id} is too large to keep"))
-        })?;
-        write_atomic(&path, format!("{}\n", in_use.max(above)).as_bytes())
     }
 
     /// Takes the lock of a command over app `app`'s instances (see [`Paths::app_lock`]).
@@ -299,16 +281,6 @@ impl<'a> Store<'a> {
     pub fn op_lock(&self, name: &str) -> Result<FileLock> {
         let path = self.paths.op_lock(name);
         FileLock::exclusive(&path).with_context(|| format!("locking {}", path.display()))
-    }
-}
-
-/// The `next_id` counter: `None` when missing or damaged (not a number, too large, not a
-/// regular file — a planted FIFO is never opened blocking), to be rebuilt above every ID in use.
-fn read_counter(path: &Path) -> Result<Option<u64>> {
-    match statefile::read_text(path, statefile::SMALL_CAP) {
-        Ok(text) => Ok(text.and_then(|t| t.trim().parse::<u64>().ok())),
-        Err(e) if e.kind() == ErrorKind::InvalidData => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 
@@ -359,6 +331,24 @@ mod tests {
         assert_eq!(
             fs::read_to_string(paths.next_id()).unwrap().trim(),
             u64::MAX.to_string()
+        );
+        // A trusted counter is believed without reading the meta files; a stale one written
+        // by hand is not.
+        fs::write(paths.next_id(), "2\n").unwrap();
+        assert_eq!(
+            store.alloc_id_flat().unwrap(),
+            6,
+            "never a duplicate of ID 5"
+        );
+        let mut m = Meta::new();
+        m.set(Key::TsmId, "40");
+        store.write("copied-in", &m).unwrap();
+        assert_eq!(store.alloc_id_flat().unwrap(), 7, "trusted: no meta read");
+        store.raise_counter(41).unwrap();
+        assert_eq!(
+            store.alloc_id_flat().unwrap(),
+            41,
+            "raised by a reader of every meta"
         );
     }
 

@@ -30,7 +30,9 @@ impl Recorder<'_> {
     /// The first write: this supervisor (`pid`, start stamp `start`) owns the record, and
     /// the service's processes carry `token`.
     pub fn claimed(&self, pid: u32, start: u64, token: &str) -> anyhow::Result<()> {
+        let life = self.life_identity();
         self.claim(&mut |m| {
+            m.set(Key::LifeLock, life.as_str());
             m.set(Key::SupervisorPid, pid.to_string());
             m.set(Key::SupervisorStart, start.to_string());
             m.set(Key::Run, token);
@@ -100,6 +102,11 @@ impl Recorder<'_> {
             match verdict {
                 Verdict::Restart { reason } => {
                     m.set(Key::Restarts, job.restarts.to_string());
+                    m.set(Key::LastRestartReason, reason);
+                }
+                Verdict::Again { reason } => {
+                    m.set(Key::Restarts, job.restarts.to_string());
+                    m.set(Key::UnstableRestarts, job.unstable.to_string());
                     m.set(Key::LastRestartReason, reason);
                 }
                 Verdict::Backoff { delay, reason } => {

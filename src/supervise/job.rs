@@ -35,6 +35,9 @@ pub enum Verdict {
     Stop,
     /// A source asked for it: started again at once (recorded `launching`).
     Restart { reason: String },
+    /// The policy restarts it at once: its run was stable and no delay is set (recorded
+    /// `launching`; no backoff is waited for).
+    Again { reason: String },
     /// The policy restarts it after `delay` (recorded `waiting restart`).
     Backoff { delay: Duration, reason: String },
     /// Not restarted by its policy, but a source may revive it: recorded as this status
@@ -49,7 +52,7 @@ impl Verdict {
     pub fn status(&self) -> Status {
         match self {
             Verdict::Stop => Status::Stopped,
-            Verdict::Restart { .. } => Status::Launching,
+            Verdict::Restart { .. } | Verdict::Again { .. } => Status::Launching,
             Verdict::Backoff { .. } => Status::WaitingRestart,
             Verdict::Idle(status) | Verdict::End(status) => *status,
         }
@@ -113,9 +116,11 @@ impl Job {
                 if self.recent.len() > BURST {
                     self.recent.pop_front();
                 }
-                Verdict::Backoff {
-                    delay,
-                    reason: run.end.reason(),
+                let reason = run.end.reason();
+                if delay.is_zero() {
+                    Verdict::Again { reason }
+                } else {
+                    Verdict::Backoff { delay, reason }
                 }
             }
         }
@@ -193,6 +198,40 @@ mod tests {
             job.decide(&crash, &p, NONE, now),
             Verdict::End(Status::Errored)
         );
+    }
+
+    #[test]
+    fn a_stable_run_is_restarted_at_once_and_an_unstable_one_backs_off() {
+        let mut job = Job::default();
+        let p = Policy::default();
+        let now = Instant::now();
+        let mut killed = ended(RunEnd::Killed(nix::sys::signal::Signal::SIGKILL));
+        killed.uptime = Duration::from_millis(p.min_uptime_ms);
+        let v = job.decide(&killed, &p, NONE, now);
+        assert_eq!(
+            v,
+            Verdict::Again {
+                reason: "signal KILL".into()
+            }
+        );
+        assert_eq!(v.status(), Status::Launching);
+        assert_eq!((job.restarts, job.unstable), (1, 0));
+        killed.uptime = Duration::from_millis(p.min_uptime_ms - 1);
+        assert!(matches!(
+            job.decide(&killed, &p, NONE, now),
+            Verdict::Backoff { delay, .. } if delay == crate::model::policy::MIN_UNSTABLE_DELAY
+        ));
+        assert_eq!((job.restarts, job.unstable), (2, 1));
+        // An explicit delay is honoured after a stable run too.
+        let slow = Policy {
+            delay_ms: 250,
+            ..Policy::default()
+        };
+        killed.uptime = Duration::from_secs(5);
+        assert!(matches!(
+            job.decide(&killed, &slow, NONE, now),
+            Verdict::Backoff { delay, .. } if delay == Duration::from_millis(250)
+        ));
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
         // Wait for the next run, if there is one.
         match verdict {
             Verdict::Stop | Verdict::End(_) => return Ok(()),
-            Verdict::Restart { .. } => {}
+            Verdict::Restart { .. } | Verdict::Again { .. } => {}
             Verdict::Backoff { delay, .. } => {
                 if !sup.back_off(delay) {
                     return Ok(());

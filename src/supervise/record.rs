@@ -93,6 +93,11 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// The life lock file held, as `DEV:INO`.
+    pub fn life_identity(&self) -> String {
+        self.life.borrow().identity()
+    }
+
     pub fn paths(&self) -> &Paths {
         self.paths
     }
@@ -258,7 +263,9 @@ impl<'a> Recorder<'a> {
         let path = self.paths.supervisor_lock(self.name);
         match LifeLock::try_take(&path) {
             Ok(Some(lock)) => {
+                let identity = lock.identity();
                 *self.life.borrow_mut() = lock;
+                self.record(&mut |m| m.set(Key::LifeLock, identity.as_str()));
                 self.problem("its lock file was removed or replaced: taken again");
             }
             Ok(None) => {

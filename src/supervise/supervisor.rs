@@ -70,6 +70,11 @@ impl<'a> Supervisor<'a> {
             .read(name)?
             .with_context(|| format!("no meta file for '{name}'"))?;
         let spec = Spec::recorded(&meta, Vec::new()).map_err(anyhow::Error::new)?;
+        // The liveness lock on the shared table, beside the life lock (commands that find
+        // neither held, or no table, fall back to the life lock).
+        if let Some(id) = meta.id() {
+            crate::state::table::hold(paths, id);
+        }
         let token = ownership::new_token(paths, meta.id().unwrap_or(0));
         let (out, err) = crate::logs::writers(paths, name, Some(&meta), spec.log);
         let (out_path, err_path) = crate::logs::files_of(paths, name, Some(&meta));

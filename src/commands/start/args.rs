@@ -32,7 +32,8 @@ pub struct StartArgs {
     /// Never restart (pm2's spelling of --restart never)
     #[arg(long, conflicts_with = "restart")]
     pub no_autorestart: bool,
-    /// First wait before a restart, growing ×1.5 per unstable exit up to 15s (default 100ms)
+    /// Wait before a restart (default 0: at once after a stable run; an unstable one waits at
+    /// least 100ms, growing ×1.5 per unstable exit up to 15s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
     pub restart_delay: Option<u64>,
     /// A run this long counts as stable and resets the backoff (default 1s)

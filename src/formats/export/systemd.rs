@@ -3,7 +3,7 @@
 
 use super::{bad_path, refuse, File, Format, Service, Settings, PUBLIC, SECRET};
 use crate::error::TsmError;
-use crate::model::policy::Mode;
+use crate::model::policy::{self, Mode};
 use std::fmt::Write;
 
 /// One word of `ExecStart=`, in double quotes: C escapes for `\` `"` and control characters,
@@ -104,7 +104,11 @@ fn unit(s: &Service, settings: &Settings, env_file: Option<&str>) -> Result<Stri
     }
     let _ = writeln!(u, "ExecStart={}", exec.join(" "));
     let _ = writeln!(u, "Restart={}", restart(p.mode));
-    let _ = writeln!(u, "RestartSec={}ms", p.delay_ms);
+    // systemd has no floor for a crash loop: the unstable-run floor is the closest match.
+    let restart_ms = p
+        .delay_ms
+        .max(policy::MIN_UNSTABLE_DELAY.as_millis() as u64);
+    let _ = writeln!(u, "RestartSec={restart_ms}ms");
     let _ = writeln!(u, "TimeoutStopSec={}ms", s.spec.kill_timeout_ms.max(1));
     // pm2's `treekill: false` is systemd's KillMode=process: only the main process is killed.
     u.push_str(if s.spec.features.keep_children {

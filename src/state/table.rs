@@ -1,0 +1,267 @@
+//! The shared table `$TETRA_DIR/tsm/table`: one fixed-size slot per TSM ID holding a copy of
+//! that service's meta line and the identity (inode, mtime, size) of the meta file it copies,
+//! so `list` reads one file instead of N. The meta files stay the record: a slot counts only
+//! while its meta file still has that identity (one `lstat`), and a missing, damaged or stale
+//! slot is read from the meta file and written again. Each supervisor holds a POSIX write lock
+//! on one byte of the table far past its end (`LIVE_BASE + ID`), for its whole life, so one
+//! descriptor answers "who supervises ID n" with `F_GETLK` — the kernel names the holder, as
+//! for the life lock. The header names the state folder: a table hard-linked into a copy of the
+//! folder proves nothing there, and is replaced by the copy's own.
+
+use crate::state::anchor;
+use crate::state::meta::Meta;
+use crate::state::paths::Paths;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::io::AsRawFd;
+use std::sync::Mutex;
+
+/// Bytes per slot; slot 0 is the header.
+pub const SLOT: usize = 1024;
+/// IDs at or above this have no slot (their meta file is read).
+pub const MAX_IDS: u64 = 1 << 16;
+/// Where the liveness bytes start: far past any slot, so they never overlap one.
+const LIVE_BASE: i64 = 1 << 40;
+
+/// The table descriptor this process (a supervisor) holds its liveness lock on. A POSIX lock
+/// is dropped when its process closes *any* descriptor of the file, so a supervisor opens
+/// the table once and every later write of its own goes through this one.
+static HELD: Mutex<Option<File>> = Mutex::new(None);
+
+/// What identifies one version of a meta file: a slot copies the version it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub ino: u64,
+    pub mtime_ns: i128,
+    pub size: u64,
+}
+
+impl Stamp {
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            ino: meta.ino(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            size: meta.size(),
+        }
+    }
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn header(paths: &Paths) -> Vec<u8> {
+    let dir = paths.canonical_root();
+    let dir = dir.as_os_str().as_encoded_bytes();
+    let mut h = format!("tsm-table 1 {:016x}\n", fnv(dir)).into_bytes();
+    h.resize(SLOT, 0);
+    h
+}
+
+/// One slot: `CHECK INO MTIME_NS SIZE\tMETA LINE\n`, zero-padded; `None` when it does not fit.
+fn encode(line: &str, stamp: Stamp) -> Option<Vec<u8>> {
+    let line = line.trim_end_matches('\n');
+    let body = format!("{} {} {}\t{line}", stamp.ino, stamp.mtime_ns, stamp.size);
+    let mut slot = format!("{:016x} {body}\n", fnv(body.as_bytes())).into_bytes();
+    if slot.len() > SLOT || line.contains('\n') {
+        return None;
+    }
+    slot.resize(SLOT, 0);
+    Some(slot)
+}
+
+fn decode(slot: &[u8]) -> Option<(Stamp, &str)> {
+    let end = slot.iter().position(|b| *b == b'\n')?;
+    let text = std::str::from_utf8(&slot[..end]).ok()?;
+    let (check, body) = text.split_once(' ')?;
+    if u64::from_str_radix(check, 16).ok()? != fnv(body.as_bytes()) {
+        return None;
+    }
+    let (stamp, line) = body.split_once('\t')?;
+    let mut words = stamp.split(' ');
+    let stamp = Stamp {
+        ino: words.next()?.parse().ok()?,
+        mtime_ns: words.next()?.parse().ok()?,
+        size: words.next()?.parse().ok()?,
+    };
+    Some((stamp, line))
+}
+
+/// Opens the table for writing, creating it or writing its header where it has none. A
+/// table another folder's header names (hard-linked into a copy) is left to that folder:
+/// `replace` makes this folder a table of its own instead (a command may; a supervisor
+/// does not).
+fn open_rw(paths: &Paths, replace: bool) -> io::Result<File> {
+    let path = paths.table();
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let file = anchor::open(&path, flags, crate::state::statefile::PRIVATE_MODE)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let want = header(paths);
+    let mut have = vec![0u8; SLOT];
+    let n = file.read_at(&mut have, 0)?;
+    if n == SLOT && have == want {
+        return Ok(file);
+    }
+    let foreign = n == SLOT && have.starts_with(b"tsm-table 1 ") && have != want;
+    if foreign && !replace {
+        return Err(io::Error::from_raw_os_error(libc::EXDEV));
+    }
+    if foreign {
+        // Not ours: a fresh file of our own in its place (the other folder keeps its inode).
+        let tmp = path.with_file_name(format!(".table.{}.tmp", std::process::id()));
+        let _ = anchor::remove(&tmp);
+        let fresh =
+            crate::state::statefile::create_new(&tmp, crate::state::statefile::PRIVATE_MODE)?;
+        fresh.write_all_at(&want, 0)?;
+        anchor::rename(&tmp, &path)?;
+        return open_rw(paths, false);
+    }
+    // Empty or damaged: the header written again in place (the inode, and with it every
+    // supervisor's lock, stays).
+    file.write_all_at(&want, 0)?;
+    Ok(file)
+}
+
+fn range(kind: libc::c_short, start: i64, len: i64) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = start as libc::off_t;
+    lock.l_len = len as libc::off_t;
+    lock
+}
+
+fn fcntl_lock(file: &File, cmd: libc::c_int, lock: &mut libc::flock) -> io::Result<()> {
+    // SAFETY: fcntl reads (F_SETLK*) or writes (F_GETLK) the flock struct passed by pointer,
+    // which lives on the caller's stack for the call.
+    match unsafe { libc::fcntl(file.as_raw_fd(), cmd, lock as *mut libc::flock) } {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    }
+}
+
+fn offset(id: u64) -> u64 {
+    (id + 1) * SLOT as u64
+}
+
+/// Writes one slot under a write lock of its bytes. A command tries for a moment (a writer
+/// holds it for one `pwrite`; one that was stopped meanwhile must not hang it), a supervisor
+/// once.
+fn write_slot(file: &File, id: u64, slot: &[u8], patient: bool) -> io::Result<()> {
+    let at = offset(id) as i64;
+    let tries = if patient { 50 } else { 1 };
+    let mut taken = Err(io::Error::from_raw_os_error(libc::EAGAIN));
+    for _ in 0..tries {
+        let mut lock = range(libc::F_WRLCK as libc::c_short, at, SLOT as i64);
+        taken = fcntl_lock(file, libc::F_SETLK, &mut lock);
+        if taken.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    taken?;
+    let written = file.write_all_at(slot, at as u64);
+    let mut unlock = range(libc::F_UNLCK as libc::c_short, at, SLOT as i64);
+    let _ = fcntl_lock(file, libc::F_SETLK, &mut unlock);
+    written
+}
+
+/// Copies `line`, the meta line of TSM ID `id` just written as the file version `stamp`,
+/// into its slot. Never fails: a slot not written is stale, and read from the meta file.
+pub fn put(paths: &Paths, id: u64, line: &str, stamp: Stamp) {
+    if id >= MAX_IDS {
+        return;
+    }
+    let slot = encode(line, stamp).unwrap_or_else(|| vec![0u8; SLOT]);
+    if let Ok(held) = HELD.lock() {
+        if let Some(file) = held.as_ref() {
+            // A supervisor never waits for a lock a command holds.
+            let _ = write_slot(file, id, &slot, false);
+            return;
+        }
+    }
+    if let Ok(file) = open_rw(paths, true) {
+        let _ = write_slot(&file, id, &slot, true);
+    }
+}
+
+/// Takes the liveness lock of TSM ID `id` for the rest of this process's life (a supervisor,
+/// after its life lock). False when there is no table of this folder to hold it on, or
+/// another process holds it: then commands prove this supervisor by its life lock alone.
+pub fn hold(paths: &Paths, id: u64) -> bool {
+    let Ok(file) = open_rw(paths, false) else {
+        return false;
+    };
+    let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
+    if fcntl_lock(&file, libc::F_SETLK, &mut lock).is_err() {
+        return false;
+    }
+    match HELD.lock() {
+        Ok(mut held) => {
+            *held = Some(file);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The table as one read of it: the slots that decode, by name.
+pub struct Snapshot {
+    file: File,
+    slots: HashMap<String, (Stamp, Meta)>,
+}
+
+impl Snapshot {
+    /// Reads this folder's table; `None` when there is none (or it is another folder's).
+    pub fn read(paths: &Paths) -> Option<Self> {
+        let file = open_rw(paths, true).ok()?;
+        let len = file.metadata().ok()?.len().min(offset(MAX_IDS));
+        let mut bytes = vec![0u8; len as usize];
+        let n = file.read_at(&mut bytes, 0).ok()?;
+        bytes.truncate(n);
+        let mut slots = HashMap::new();
+        for slot in bytes.chunks(SLOT).skip(1) {
+            let Some((stamp, line)) = decode(slot) else {
+                continue;
+            };
+            if let Ok(meta) = Meta::parse(line) {
+                if let Some(name) = meta.name() {
+                    slots.insert(name.to_string(), (stamp, meta));
+                }
+            }
+        }
+        Some(Self { file, slots })
+    }
+
+    /// The copy of `name`'s meta, if its slot copies the version `stamp` of the file.
+    pub fn meta(&self, name: &str, stamp: Stamp) -> Option<&Meta> {
+        self.slots
+            .get(name)
+            .filter(|(s, _)| *s == stamp)
+            .map(|(_, m)| m)
+    }
+
+    /// Who holds the liveness lock of TSM ID `id`, as the kernel says (`F_GETLK`).
+    pub fn holder(&self, id: u64) -> Option<i32> {
+        let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
+        fcntl_lock(&self.file, libc::F_GETLK, &mut lock).ok()?;
+        (lock.l_type != libc::F_UNLCK as libc::c_short && lock.l_pid > 0).then_some(lock.l_pid)
+    }
+
+    /// Writes `name`'s slot again from its meta file, read because the slot was stale.
+    pub fn repair(&self, id: u64, line: &str, stamp: Stamp) {
+        if let Some(slot) = encode(line, stamp).filter(|_| id < MAX_IDS) {
+            let _ = write_slot(&self.file, id, &slot, true);
+        }
+    }
+}
