@@ -44,7 +44,7 @@ complete_with() {
 }
 
 # Every spelling of every command, pm2's hidden ones too (not the internal `supervise`).
-ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush describe save
+ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush describe why metrics save
     resurrect doctor repl monit startup unstartup completions init help export scale reload
     status show reset jlist startOrRestart startOrReload reloadLogs startOrGracefulReload
     desc info l ps dump env pid sendSignal send-signal prettylist ping kill serve runtime"
@@ -108,7 +108,8 @@ ALL_COMMANDS="setup start stop restart delete del list ls ports logs flush descr
         [ "${#lines[@]}" -eq 3 ]
         run complete_with _tsm_complete tsm ls --n
         [ "$output" = --names ]
-        run complete_with _tsm_complete tsm startOrRestart --on
+        # (--on also begins the hooks' --on-start … --on-stop)
+        run complete_with _tsm_complete tsm startOrRestart --onl
         [ "$output" = --only ]
     done
 }

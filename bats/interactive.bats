@@ -73,8 +73,10 @@ complete_words() {
 
 @test "completion offers options, shells, init systems and nothing for start's file" {
     source "$SHIM"
-    run complete_words tsm logs --l
+    run complete_words tsm logs --li
     [ "$output" = "--lines" ]
+    run complete_words tsm logs --la
+    [ "$output" = "--last-run" ]
     run complete_words tsm setup ""
     [ "$output" = "--profile" ]
     run complete_words tsm completions z

@@ -43,6 +43,9 @@ pub fn main_entry() -> i32 {
     // A supervisor lives as long as its service: skip clap, whose command tree would leave
     // ~100 KB of dirty heap behind in each of them.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == supervise::HOOK_SUBCOMMAND) {
+        return supervise::run_hook(&args[2..]);
+    }
     if args.get(1).is_some_and(|a| a == supervise::SUBCOMMAND) {
         return match supervise::run_from_args(&args[2..]) {
             Ok(()) => 0,

@@ -23,7 +23,8 @@ Services:
   runtime FILE|SCRIPT [NAME] [-- ARGS]    run them in the foreground until they end, lines
                                           on stdout/stderr (--raw, --json); a container's PID 1
 Logs:
-  logs [TARGET...] [--lines N] [-f]       show and follow services' output
+  logs [TARGET...] [--lines N] [-f]       show and follow services' output, merged in time order
+       [--grep RE] [--since 10m] [--json]  search, a time range, one run (--last-run), pm2 JSON
   flush [TARGET...]                       empty services' log files while they run
 State:
   save                                    write the running set to $TETRA_DIR/tsm/dump.json
@@ -42,6 +43,10 @@ Shell:
   help [COMMAND]                          this text, or a command's options
 Diagnostics:
   describe TARGET...                      everything tsm knows about services
+  why [TARGET...]                         how the last run ended and why: signal and sender,
+                                          stderr, a port's holder, a missing module
+  metrics [--textfile DIR|--listen ADDR]  Prometheus metrics: print, write for node_exporter,
+                                          or serve /metrics in the foreground
   doctor                                  check the state folder; say how to fix what is wrong
   monit                                   a live dashboard: cpu, memory, logs; keys to act
 pm2's spellings:

@@ -8,12 +8,13 @@ pub mod init;
 
 use crate::commands::{
     delete::DeleteArgs, describe::DescribeArgs, doctor::DoctorArgs, export::ExportArgs,
-    flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, ports::PortsArgs,
-    reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs, restart::RestartArgs,
-    runtime::RuntimeArgs, save::ResurrectArgs, save::SaveArgs, scale::ScaleArgs, serve::ServeArgs,
-    serve::ServeFilesArgs, small::EnvArgs, small::KillArgs, small::PidArgs, small::PingArgs,
-    small::PrettylistArgs, small::SendSignalArgs, start::StartArgs, startup::StartupArgs,
-    startup::UnstartupArgs, stop::StopArgs, Run,
+    flush::FlushArgs, jlist::JlistArgs, list::ListArgs, logs::LogsArgs, metrics::MetricsArgs,
+    ports::PortsArgs, reload::ReloadArgs, reset::ReloadLogsArgs, reset::ResetArgs,
+    restart::RestartArgs, runtime::RuntimeArgs, save::ResurrectArgs, save::SaveArgs,
+    scale::ScaleArgs, serve::ServeArgs, serve::ServeFilesArgs, small::EnvArgs, small::KillArgs,
+    small::PidArgs, small::PingArgs, small::PrettylistArgs, small::SendSignalArgs,
+    start::StartArgs, startup::StartupArgs, startup::UnstartupArgs, stop::StopArgs, why::WhyArgs,
+    Run,
 };
 use crate::ops::Ctx;
 use clap::{Args, Parser, Subcommand};
@@ -68,6 +69,10 @@ pub enum Command {
     /// Show everything tsm knows about services
     #[command(alias = "show", alias = "desc", alias = "info")]
     Describe(DescribeArgs),
+    /// Tell how services' last runs ended and why (default: every service not online)
+    Why(WhyArgs),
+    /// Print the services' metrics in the Prometheus text format (or write or serve them)
+    Metrics(MetricsArgs),
     /// Write the running set to $TETRA_DIR/tsm/dump.json
     #[command(alias = "dump")]
     Save(SaveArgs),
@@ -140,6 +145,8 @@ impl Command {
             Command::Logs(a) => a,
             Command::Flush(a) => a,
             Command::Describe(a) => a,
+            Command::Why(a) => a,
+            Command::Metrics(a) => a,
             Command::Save(a) => a,
             Command::Resurrect(a) => a,
             Command::Doctor(a) => a,

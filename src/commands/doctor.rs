@@ -174,6 +174,16 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
     if let Ok(lines) = crate::logs::last_lines(&problems, 5) {
         for line in lines.iter().rev() {
             let line = String::from_utf8_lossy(line);
+            if line.split(' ').nth(1) == Some("hook") {
+                add(
+                    format!("a hook failed: {line}"),
+                    format!(
+                        "check the hook's command or URL (tsm describe), then: rm {}",
+                        problems.display()
+                    ),
+                );
+                continue;
+            }
             add(
                 format!("a supervisor could not record: {line}"),
                 format!(

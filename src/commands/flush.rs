@@ -64,6 +64,10 @@ impl Run for FlushArgs {
                 };
                 f.set_len(0)
                     .with_context(|| format!("emptying {}", path.display()))?;
+                // Its time index goes with it (a reader also starts over where offsets fall).
+                if let Ok(ix) = open_log(&ctx.paths, &crate::logs::index::path_of(&path)) {
+                    let _ = ix.set_len(0);
+                }
             }
             let id = entry
                 .id()

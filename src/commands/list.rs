@@ -143,6 +143,20 @@ impl Run for ListArgs {
                 "? starting: not listening on its PORT yet (first {READINESS_GRACE_SECS}s)"
             )?;
         }
+        let errored: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.status == crate::model::status::Status::Errored)
+            .map(|r| r.name.as_str())
+            .collect();
+        match errored.as_slice() {
+            [] => {}
+            [one] => writeln!(out, "errored: `tsm why {one}` tells how it ended and why")?,
+            _ => writeln!(
+                out,
+                "errored: {}; `tsm why` tells how each ended and why",
+                errored.join(", ")
+            )?,
+        }
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ pub mod flush;
 pub mod jlist;
 pub mod list;
 pub mod logs;
+pub mod metrics;
 pub mod names;
 pub mod ports;
 pub mod reload;
@@ -23,6 +24,7 @@ pub mod start;
 pub mod startup;
 pub mod stop;
 pub mod table;
+pub mod why;
 
 use crate::ops::Ctx;
 use anyhow::Result;

@@ -2,6 +2,7 @@
 //! poll — or, when the system has no watch left to give, a look every 100ms), a moved or
 //! recreated file picked up, a truncated one read again from its start.
 
+pub use super::source::{Clean, Source};
 use notify::{RecursiveMode, Watcher};
 use std::collections::HashSet;
 use std::fs::File;
@@ -12,17 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-/// A file to follow and the prefix its lines get.
-pub struct Source {
-    pub path: PathBuf,
-    pub prefix: String,
-    /// The file already open and the offset to follow it from (where the last lines shown
-    /// ended); without it, the file at the path from its end as it is when following starts.
-    pub from: Option<(File, u64)>,
-}
-
 struct Followed {
     source: Source,
+    filter: super::query::Filter,
     file: Option<File>,
     ino: Option<(u64, u64)>,
     pos: u64,
@@ -40,7 +33,7 @@ fn identity(path: &Path) -> Option<(u64, u64, u64)> {
 
 impl Followed {
     /// Starts where the source says, or at the end of the file as it is now.
-    fn new(mut source: Source) -> Self {
+    fn new(mut source: Source, filter: &super::query::Filter) -> Self {
         let (file, start) = match source.from.take() {
             Some((file, at)) => (Some(file), Some(at)),
             None => (
@@ -54,6 +47,7 @@ impl Followed {
             pos: start.or(meta.map(|m| m.len())).unwrap_or(0),
             file,
             source,
+            filter: filter.clone(),
             held: Vec::new(),
             mark: Vec::new(),
         }
@@ -92,13 +86,16 @@ impl Followed {
         self.held.extend_from_slice(&data);
         if let Some(last) = self.held.iter().rposition(|b| *b == b'\n') {
             let rest = self.held.split_off(last + 1);
+            let now = super::index::now_ms();
             for line in self.held.split_inclusive(|b| *b == b'\n') {
-                if let Some(stamp) = stamp {
+                if !self.filter.keeps(line.strip_suffix(b"\n").unwrap_or(line)) {
+                    continue;
+                }
+                if let (Some(stamp), None) = (stamp, &self.source.json) {
                     out.extend_from_slice(stamp.as_bytes());
                     out.push(b' ');
                 }
-                out.extend_from_slice(self.source.prefix.as_bytes());
-                clean(line, out);
+                super::source::emit(&self.source, line, now, clean, out);
             }
             self.held = rest;
         }
@@ -168,18 +165,24 @@ pub fn descriptors_needed(sources: usize) -> u64 {
     sources as u64 * if WATCH_FILES { 2 } else { 1 } + 64
 }
 
-/// What each line goes through before it is printed (see `logs::term`).
-pub type Clean = fn(&[u8], &mut Vec<u8>);
-
 /// Follows `sources` until writing fails (the reader went away) or the process is interrupted.
-/// With `timestamp`, each printed line is prefixed with the time it was read.
+/// With `timestamp`, each printed line is prefixed with the time it was read; only the lines
+/// `filter`'s patterns select are printed.
 pub fn follow(
     sources: Vec<Source>,
     out: &mut dyn Write,
     timestamp: bool,
     clean: Clean,
+    filter: &super::query::Filter,
 ) -> io::Result<()> {
-    follow_until(sources, out, timestamp, clean, &AtomicBool::new(false))
+    follow_until(
+        sources,
+        out,
+        timestamp,
+        clean,
+        filter,
+        &AtomicBool::new(false),
+    )
 }
 
 /// [`follow`] until `done` is set: then every file is read to its end once more (whole lines
@@ -189,6 +192,7 @@ pub fn follow_until(
     out: &mut dyn Write,
     timestamp: bool,
     clean: Clean,
+    filter: &super::query::Filter,
     done: &AtomicBool,
 ) -> io::Result<()> {
     let need = descriptors_needed(sources.len());
@@ -199,7 +203,10 @@ pub fn follow_until(
             sources.len()
         )));
     }
-    let mut followed: Vec<Followed> = sources.into_iter().map(Followed::new).collect();
+    let mut followed: Vec<Followed> = sources
+        .into_iter()
+        .map(|s| Followed::new(s, filter))
+        .collect();
     let (tx, rx) = mpsc::channel();
     let mut watches = match watch_folders(&followed, tx) {
         Ok(watches) => watches,
@@ -312,93 +319,5 @@ fn follow_all_rest(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    /// Passes what `follow` prints to a channel; fails (ending `follow`) once told to stop.
-    struct Tap(mpsc::Sender<Vec<u8>>);
-
-    impl Write for Tap {
-        fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-            self.0
-                .send(data.to_vec())
-                .map_err(|_| io::Error::other("reader gone"))?;
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// A write the folder's watch does not report (made through a hard link in another
-    /// folder, as kqueue misses appends), while another log is busy, still shows promptly:
-    /// through the file's own watch (macOS) or the sweep deadline (Linux).
-    #[test]
-    fn a_quiet_file_is_seen_while_another_is_busy() {
-        let dir = tempfile::tempdir().unwrap();
-        let (logs, elsewhere) = (dir.path().join("logs"), dir.path().join("elsewhere"));
-        std::fs::create_dir_all(&logs).unwrap();
-        std::fs::create_dir_all(&elsewhere).unwrap();
-        let (busy, quiet) = (logs.join("busy.log"), logs.join("quiet.log"));
-        std::fs::write(&busy, "").unwrap();
-        std::fs::write(&quiet, "").unwrap();
-        std::fs::hard_link(&quiet, elsewhere.join("link")).unwrap();
-        let (tx, rx) = mpsc::channel();
-        let sources = vec![
-            Source {
-                path: busy.clone(),
-                prefix: "busy| ".into(),
-                from: None,
-            },
-            Source {
-                path: quiet.clone(),
-                prefix: "quiet| ".into(),
-                from: None,
-            },
-        ];
-        std::thread::spawn(move || {
-            follow(sources, &mut Tap(tx), false, |b, o| o.extend_from_slice(b))
-        });
-        let stop = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut file = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&busy)
-                    .unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    file.write_all(b"tick\n").unwrap();
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            })
-        };
-        // Wait until the busy log flows (the watches are in place), then write the quiet one.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !String::from_utf8_lossy(&rx.recv_timeout(Duration::from_secs(60)).unwrap())
-            .contains("busy| tick")
-        {
-            assert!(Instant::now() < deadline, "the busy log never showed");
-        }
-        let mut link = std::fs::OpenOptions::new()
-            .append(true)
-            .open(elsewhere.join("link"))
-            .unwrap();
-        link.write_all(b"hello\n").unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = false;
-        while !seen && Instant::now() < deadline {
-            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
-                seen = String::from_utf8_lossy(&chunk).contains("quiet| hello\n");
-            }
-        }
-        stop.store(true, Ordering::Relaxed);
-        writer.join().unwrap();
-        drop(rx);
-        assert!(
-            seen,
-            "the quiet file's line never showed while the other log was busy"
-        );
-    }
-}
+#[path = "follow_tests.rs"]
+mod tests;

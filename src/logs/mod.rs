@@ -3,12 +3,19 @@
 
 mod datefmt;
 mod follow;
+pub mod index;
+pub mod json;
+mod merge;
+pub mod query;
+mod source;
 mod tail;
 pub mod term;
+pub mod when;
 mod writer;
 
 pub use datefmt::{DateFormat, DateFormatError};
 pub use follow::{descriptors_needed, follow, follow_until, Clean, Source};
+pub use merge::print_selected;
 pub use tail::{last_lines, print_last_lines, Printed, MAX_LINE};
 pub use writer::{LogOptions, LogWriter};
 
@@ -41,14 +48,20 @@ pub fn writers(
     opts: LogOptions,
 ) -> (LogWriter, LogWriter) {
     let (out, err) = files_of(paths, name, meta);
-    let writer = |path: &std::path::Path| {
-        if path.starts_with(paths.root()) {
+    let writer = |path: &std::path::Path, kind: &str| {
+        let w = if path.starts_with(paths.root()) {
             LogWriter::in_state(path, opts)
         } else {
             LogWriter::new(path, opts)
+        };
+        if !opts.json {
+            return w;
         }
+        let id = meta.and_then(Meta::id);
+        let app = meta.and_then(|m| m.get(Key::Name)).unwrap_or(name);
+        w.with_json(json::JsonLog::new(app, id, kind))
     };
-    (writer(&out), writer(&err))
+    (writer(&out, "out"), writer(&err, "err"))
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (Howard Hinnant's method).

@@ -103,7 +103,7 @@ pub fn print_last_lines(
 /// Where the last `n` lines of the first `len` bytes of `file` begin, found by reading
 /// backwards (each byte once, one block in memory); and whether the first of them is longer
 /// than [`MAX_LINE`], so that it begins that many bytes before its end instead.
-fn tail_start(file: &mut File, len: u64, n: usize) -> io::Result<(u64, bool)> {
+pub(super) fn tail_start(file: &mut File, len: u64, n: usize) -> io::Result<(u64, bool)> {
     if n == 0 || len == 0 {
         return Ok((len, false));
     }

@@ -1,5 +1,9 @@
 //! The supervisor's log writer: whole lines only, reopened when the file is moved or deleted
-//! (external rotation), rotated by size (`NAME.out.1` … `.N`), optionally timestamped.
+//! (external rotation), rotated by size (`NAME.out.1` … `.N`), optionally timestamped or as
+//! pm2's JSON objects, with the time index beside it (`super::index`).
+
+use super::index::IndexWriter;
+use super::json::JsonLog;
 
 use std::fs::File;
 use std::io::{ErrorKind, Write};
@@ -22,6 +26,8 @@ pub struct LogOptions {
     pub time: bool,
     /// pm2's `log_date_format`: prefix every line with `DATE: ` in this format instead.
     pub date_format: Option<super::DateFormat>,
+    /// pm2's `log_type: json`: every line stored as one JSON object.
+    pub json: bool,
 }
 
 pub struct LogWriter {
@@ -34,6 +40,10 @@ pub struct LogWriter {
     held: Vec<u8>,
     held_since: Option<Instant>,
     scratch: Vec<u8>,
+    /// The shape of JSON lines, when they are stored as JSON.
+    json: Option<JsonLog>,
+    /// The time index beside a regular file.
+    index: Option<IndexWriter>,
     /// Bytes of output that could not be written (disk full, folder gone), exactly: a line
     /// the disk had room for only in part is cut back out of the file and counted here.
     pub dropped: u64,
@@ -61,10 +71,39 @@ impl LogWriter {
             held: Vec::new(),
             held_since: None,
             scratch: Vec::new(),
+            json: None,
+            index: None,
             dropped: 0,
         };
         writer.reopen();
+        let regular = std::fs::metadata(path).map_or(true, |m| m.is_file());
+        if regular {
+            let mut index = IndexWriter::new(super::index::path_of(path));
+            if writer.size == 0 {
+                index.restart();
+            }
+            writer.index = Some(index);
+        }
         writer
+    }
+
+    /// Stores every line as one of pm2's JSON objects in `shape`.
+    pub fn with_json(mut self, shape: JsonLog) -> Self {
+        self.json = Some(shape);
+        self
+    }
+
+    /// Lines written to this log by this writer.
+    pub fn lines(&self) -> u64 {
+        self.index.as_ref().map_or(0, |ix| ix.lines)
+    }
+
+    /// A run begins: its first line will be the next one written (marked in the index).
+    pub fn run_starts(&mut self, pid: i32) {
+        self.ensure_current();
+        if let Some(ix) = &mut self.index {
+            ix.run_starts(self.size, pid);
+        }
     }
 
     fn reopen(&mut self) {
@@ -75,6 +114,10 @@ impl LogWriter {
                 Ok((f, m.dev(), m.ino()))
             })
             .ok();
+        // A log made anew (moved away, removed, rotated) starts its index anew.
+        if let (Some(ix), true, 0) = (&mut self.index, self.file.is_some(), self.size) {
+            ix.restart();
+        }
     }
 
     /// Makes sure the open file is still the one at `path` (a moved or deleted file gets no
@@ -106,10 +149,13 @@ impl LogWriter {
             let _ = crate::state::anchor::remove(&self.path);
         } else {
             let _ = crate::state::anchor::remove(&numbered(retain));
+            IndexWriter::remove_file(&numbered(retain));
             for i in (1..retain).rev() {
                 let _ = crate::state::anchor::rename(&numbered(i), &numbered(i + 1));
+                IndexWriter::rotate_file(&numbered(i), &numbered(i + 1));
             }
             let _ = crate::state::anchor::rename(&self.path, &numbered(1));
+            IndexWriter::rotate_file(&self.path, &numbered(1));
         }
         self.reopen();
     }
@@ -120,11 +166,26 @@ impl LogWriter {
             return;
         }
         self.ensure_current();
-        let stamp = match self.opts.date_format {
-            Some(format) => Some(format!("{}:", format.render(SystemTime::now()))),
-            None => self.opts.time.then(|| super::iso8601(SystemTime::now())),
+        if let Some(ix) = &mut self.index {
+            if ix.due() {
+                // The file's real end: another writer (merged logs) or `tsm flush` moves it.
+                let real = self.file.as_ref().and_then(|(f, _, _)| f.metadata().ok());
+                self.size = real.map_or(self.size, |m| m.len());
+                ix.batch(self.size);
+            }
+            ix.lines += super::index::newlines(lines);
+        }
+        let stamp = match (self.opts.date_format, &self.json) {
+            (Some(format), Some(_)) => Some(format.render(SystemTime::now())),
+            (None, Some(_)) => Some(super::iso8601(SystemTime::now())),
+            (Some(format), None) => Some(format!("{}:", format.render(SystemTime::now()))),
+            (None, None) => self.opts.time.then(|| super::iso8601(SystemTime::now())),
         };
-        let extra = stamp.as_ref().map_or(0, |s| s.len() + 1);
+        let extra = match (&self.json, &stamp) {
+            (Some(json), Some(s)) => json.overhead(s.len()),
+            (_, Some(s)) => s.len() + 1,
+            _ => 0,
+        };
         let Some(max) = self.opts.max_size else {
             self.write_run(lines, stamp.as_deref());
             return;
@@ -162,8 +223,16 @@ impl LogWriter {
         if lines.is_empty() {
             return;
         }
-        let data: &[u8] = match stamp {
-            Some(stamp) => {
+        let data: &[u8] = match (stamp, &self.json) {
+            (Some(stamp), Some(json)) => {
+                self.scratch.clear();
+                for line in lines.split_inclusive(|b| *b == b'\n') {
+                    let line = line.strip_suffix(b"\n").unwrap_or(line);
+                    json.encode(line, stamp, &mut self.scratch);
+                }
+                &self.scratch
+            }
+            (Some(stamp), None) => {
                 self.scratch.clear();
                 for line in lines.split_inclusive(|b| *b == b'\n') {
                     self.scratch.extend_from_slice(stamp.as_bytes());
@@ -172,7 +241,7 @@ impl LogWriter {
                 }
                 &self.scratch
             }
-            None => lines,
+            (None, _) => lines,
         };
         let (written, failed) = match &mut self.file {
             Some((file, _, _)) => Self::write_counted(file, data),
@@ -200,7 +269,7 @@ impl LogWriter {
         self.size += kept as u64;
         // Count the service's own bytes: each lost whole line carried a timestamp too.
         let lost = &data[kept..];
-        let stamps = match (stamp, kept == whole) {
+        let stamps = match (stamp, kept == whole && self.json.is_none()) {
             (Some(s), true) => lost.iter().filter(|b| **b == b'\n').count() * (s.len() + 1),
             _ => 0,
         };
@@ -270,129 +339,5 @@ impl LogWriter {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read(p: &Path) -> String {
-        std::fs::read_to_string(p).unwrap_or_default()
-    }
-
-    #[test]
-    fn partial_lines_wait_for_their_newline() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("a.out");
-        let mut w = LogWriter::new(&path, LogOptions::default());
-        w.feed(b"one\ntw");
-        assert_eq!(read(&path), "one\n");
-        assert!(w.partial_deadline().is_some());
-        w.feed(b"o\nthr");
-        assert_eq!(read(&path), "one\ntwo\n");
-        w.flush_partial();
-        assert_eq!(read(&path), "one\ntwo\nthr\n");
-        assert!(w.partial_deadline().is_none());
-    }
-
-    #[test]
-    fn a_moved_file_gets_no_more_lines() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("a.out");
-        let moved = tmp.path().join("a.out.20260101");
-        let mut w = LogWriter::new(&path, LogOptions::default());
-        w.feed(b"before\n");
-        std::fs::rename(&path, &moved).unwrap();
-        w.feed(b"after\n");
-        assert_eq!(read(&moved), "before\n");
-        assert_eq!(read(&path), "after\n");
-        std::fs::remove_file(&path).unwrap();
-        w.feed(b"again\n");
-        assert_eq!(read(&path), "again\n");
-    }
-
-    #[test]
-    fn size_rotation_keeps_exactly_retain_files() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("a.out");
-        let opts = LogOptions {
-            max_size: Some(20),
-            retain: 2,
-            ..LogOptions::default()
-        };
-        let mut w = LogWriter::new(&path, opts);
-        for i in 0..10 {
-            w.feed(format!("line {i:02} xxxx\n").as_bytes()); // 13 bytes: one per file
-        }
-        let mut names: Vec<String> = std::fs::read_dir(tmp.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        assert_eq!(names, ["a.out", "a.out.1", "a.out.2"]);
-        assert_eq!(read(&path), "line 09 xxxx\n");
-        assert_eq!(read(&tmp.path().join("a.out.1")), "line 08 xxxx\n");
-        assert_eq!(read(&tmp.path().join("a.out.2")), "line 07 xxxx\n");
-    }
-
-    #[test]
-    fn timestamps_prefix_every_line() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("a.out");
-        let opts = LogOptions {
-            time: true,
-            ..LogOptions::default()
-        };
-        let mut w = LogWriter::new(&path, opts);
-        w.feed(b"a\nb\n");
-        let text = read(&path);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2);
-        for (line, want) in lines.iter().zip(["a", "b"]) {
-            let (stamp, rest) = line.split_once(' ').unwrap();
-            assert_eq!(rest, want);
-            assert_eq!(stamp.len(), 24);
-            assert!(
-                stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
-                "{stamp}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_unwritable_folder_drops_and_counts() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("logs");
-        std::fs::create_dir(&dir).unwrap();
-        let path = dir.join("a.out");
-        let mut w = LogWriter::new(&path, LogOptions::default());
-        std::fs::remove_dir_all(&dir).unwrap();
-        std::fs::write(&dir, "a file where the folder was").unwrap();
-        w.feed(b"lost\n");
-        assert_eq!(w.dropped, 5);
-        std::fs::remove_file(&dir).unwrap();
-        w.feed(b"kept\n");
-        assert_eq!(read(&path), "kept\n", "the missing folder is made again");
-        assert_eq!(w.dropped, 5);
-    }
-
-    #[test]
-    fn a_symlink_planted_in_the_state_folder_is_replaced_not_followed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let outside = tmp.path().join("outside");
-        std::fs::write(&outside, "precious\n").unwrap();
-        let path = tmp.path().join("a.out");
-        std::os::unix::fs::symlink(&outside, &path).unwrap();
-        let mut w = LogWriter::in_state(&path, LogOptions::default());
-        w.feed(b"line\n");
-        assert_eq!(read(&outside), "precious\n");
-        assert_eq!(read(&path), "line\n");
-        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
-        // Planted again while running: the next line notices and replaces it too.
-        std::fs::remove_file(&path).unwrap();
-        std::os::unix::fs::symlink(&outside, &path).unwrap();
-        w.feed(b"two\n");
-        assert_eq!(read(&outside), "precious\n");
-        assert_eq!(read(&path), "two\n");
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o007, 0, "not world-readable: {mode:o}");
-    }
-}
+#[path = "writer_tests.rs"]
+mod tests;

@@ -263,6 +263,8 @@ pub struct Request {
     pub max_log_size: Option<u64>,
     pub log_retain: Option<u32>,
     pub time: bool,
+    /// `--log-type json`.
+    pub log_json: bool,
     pub policy: Policy,
     pub features: Features,
     /// `--no-port`: run under the bare name with no PORT.
@@ -370,6 +372,7 @@ impl Spec {
             max_size: req.max_log_size,
             retain: req.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
             time: req.time,
+            json: req.log_json,
             ..default_log()
         };
         spec.policy = req.policy;

@@ -28,6 +28,8 @@ pub struct Features {
     pub cluster: Option<u32>,
     /// pm2's `treekill: false`: a stop signals only the main process, its children are left.
     pub keep_children: bool,
+    /// Commands run and a URL told on the service's events.
+    pub hooks: crate::model::hooks::Hooks,
     /// pm2's `shutdown_with_message`: a stop sends `'shutdown'` over a node service's IPC
     /// channel instead of SIGTERM (SIGKILL after the kill timeout all the same).
     pub shutdown_message: bool,
@@ -142,6 +144,7 @@ pub fn from_app(
             Some(Value::Bool(false)) => true,
             Some(_) => return Err(TsmError::Data("'treekill' must be true or false".into())),
         },
+        hooks: crate::model::hooks::Hooks::from_app(fields)?,
         shutdown_message: get("shutdown_with_message").and_then(Value::as_bool) == Some(true),
     })
 }
@@ -217,6 +220,7 @@ impl Features {
         if self.keep_children {
             m.set(Key::Treekill, "false");
         }
+        self.hooks.write(m);
         if self.shutdown_message {
             m.set(Key::ShutdownWithMessage, "1");
         }
@@ -276,6 +280,7 @@ impl Features {
                 .and_then(|_| m.u64(Key::ClusterInstances))
                 .map(|n| n.min(1024) as u32),
             keep_children: m.get(Key::Treekill) == Some("false"),
+            hooks: crate::model::hooks::Hooks::read(m),
             shutdown_message: m.get(Key::ShutdownWithMessage) == Some("1"),
         }
     }
@@ -315,6 +320,12 @@ mod tests {
             plan: None,
             cluster: Some(3),
             keep_children: true,
+            hooks: crate::model::hooks::Hooks::new(
+                vec![(crate::model::hooks::Event::Stop, "echo bye".into())],
+                None,
+                Some(2000),
+            )
+            .unwrap(),
             shutdown_message: true,
         };
         let mut m = Meta::new();

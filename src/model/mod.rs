@@ -3,8 +3,10 @@
 
 pub mod deps;
 pub mod derive;
+pub mod diagnose;
 pub mod dotenv;
 pub mod features;
+pub mod hooks;
 pub mod idioms;
 pub mod instances;
 pub mod policy;

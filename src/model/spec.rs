@@ -147,6 +147,7 @@ impl Spec {
                 date_format: meta
                     .get(Key::LogDateFormat)
                     .and_then(|f| crate::logs::DateFormat::parse(f).ok()),
+                json: meta.get(Key::LogType) == Some("json"),
             },
             policy: Policy {
                 mode: meta
@@ -259,6 +260,9 @@ impl Spec {
         }
         if let Some(format) = &self.log.date_format {
             m.set(Key::LogDateFormat, format.as_str());
+        }
+        if self.log.json {
+            m.set(Key::LogType, "json");
         }
         m.set(Key::Restart, self.policy.mode.to_string());
         m.set(Key::RestartDelay, self.policy.delay_ms.to_string());

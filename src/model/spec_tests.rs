@@ -36,6 +36,7 @@ fn meta_round_trip_keeps_the_spec() {
             retain: 3,
             time: true,
             date_format: Some(crate::logs::DateFormat::parse("YYYY-MM-DD HH:mm Z").unwrap()),
+            json: true,
         },
         policy: Policy {
             mode: crate::model::policy::Mode::Always,

@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod halt;
 pub mod launch;
 pub mod listen;
+pub mod metrics;
 pub mod order;
 pub mod outcome;
 pub mod procfile;

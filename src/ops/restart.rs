@@ -226,9 +226,13 @@ fn relaunch(
 ) -> Result<String> {
     stop?;
     let pid = launch(store, spec, id, false, update_env)?;
-    // For describe: this run began with a restart by the user.
+    // For describe: this run began with a restart by the user; and what changed in its
+    // environment, for `tsm why`.
     let _ = store.update(name, |m| {
         m.set(Key::LastRestartReason, "user");
+        if !changes.is_empty() {
+            m.set(Key::EnvChanges, changes.join(" "));
+        }
         true
     });
     let mut line = format!("tsm: restarted '{name}' (TSM ID: {id}, PID: {pid})");

@@ -18,6 +18,7 @@ pub use macos::{usage::usage, watch::Watcher};
 pub mod poll;
 mod probe;
 mod procargs;
+pub mod reap;
 
 pub use poll::{deadline_in, poll_until, Backoff};
 

@@ -94,6 +94,8 @@ keys! {
     Time = "time",
     /// pm2's `log_date_format` for the timestamps (CLI).
     LogDateFormat = "log_date_format",
+    /// `json`: every stored line is one of pm2's JSON objects (CLI).
+    LogType = "log_type",
 
     // Restart policy: written by the CLI at start.
     /// `always`, `on-failure` or `never` (CLI).
@@ -106,6 +108,22 @@ keys! {
     MaxRestarts = "max_restarts",
     /// Exit codes that end the service instead of restarting it (CLI).
     StopExitCodes = "stop_exit_codes",
+
+    // Hooks: written by the CLI at start.
+    /// The command run when the first run begins (CLI).
+    OnStart = "on_start",
+    /// The command run when a later run begins (CLI).
+    OnRestart = "on_restart",
+    /// The command run when a run ends with a failure nobody asked for (CLI).
+    OnCrash = "on_crash",
+    /// The command run when the service goes errored (CLI).
+    OnErrored = "on_errored",
+    /// The command run when the service is stopped (CLI).
+    OnStop = "on_stop",
+    /// The plain-HTTP URL every event is POSTed to as JSON (CLI).
+    NotifyUrl = "notify_url",
+    /// How long one hook may run, in ms (CLI).
+    HookTimeout = "hook_timeout",
 
     // Runtime features: written by the CLI at start.
     /// The cron schedule of graceful restarts (CLI).
@@ -177,6 +195,15 @@ keys! {
     LastSignal = "last_signal",
     /// When the run ended, epoch seconds (supervisor).
     ExitedAt = "exited_at",
+    /// What `tsm restart` found changed in the environment it gave this run: `+KEY ~KEY
+    /// -KEY`, values never shown (CLI).
+    EnvChanges = "env_changes",
+    /// The peak resident memory of the last run that ended, in bytes, from `wait4`
+    /// (supervisor).
+    PeakRss = "peak_rss",
+    /// Who ended the last run when the service did not end itself: `stop`, `memory BYTES`,
+    /// `cron`, `watch`, `oom` (the kernel's OOM killer) (supervisor).
+    EndedBy = "ended_by",
     /// Why the service could not be started (supervisor, CLI).
     Error = "error",
     /// `starting`, `healthy` or `unhealthy`: what the readiness probe last decided (supervisor;

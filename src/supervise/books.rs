@@ -2,7 +2,7 @@
 //! running, ended, restarting, stopped — one method per step, so every meta key the
 //! supervisor writes is written here.
 
-use super::job::{Job, Verdict};
+use super::job::{Finished, Job, Verdict};
 use super::pump::Hooks;
 use super::record::Recorder;
 use super::wake::Chores;
@@ -87,9 +87,20 @@ impl Recorder<'_> {
         });
     }
 
-    /// A run ended as `end`, and `verdict` says what follows (`dropped`: log bytes lost).
-    pub fn ended(&self, end: &RunEnd, verdict: &Verdict, job: &Job, dropped: u64) {
+    /// A run ended as `run` tells, and `verdict` says what follows (`dropped`: log bytes
+    /// lost).
+    pub fn ended(&self, run: &Finished, verdict: &Verdict, job: &Job, dropped: u64) {
+        let end = &run.end;
+        let ended_by = run.ended_by();
         self.record(&mut |m| {
+            match run.peak_rss {
+                Some(rss) => m.set(Key::PeakRss, rss.to_string()),
+                None => m.remove(Key::PeakRss),
+            }
+            match &ended_by {
+                Some(by) => m.set(Key::EndedBy, by),
+                None => m.remove(Key::EndedBy),
+            }
             set_status(m, verdict.status());
             if matches!(verdict, Verdict::Stop) {
                 m.remove(Key::StopKillTimeout);

@@ -18,9 +18,12 @@ fn me() -> i32 {
 
 /// Every live descendant of this supervisor, with its start stamp.
 fn tree() -> Vec<(i32, u64)> {
+    // Hook runners and what they run are not the service's.
+    let spared = super::hooks::spared();
     platform::process_tree(me())
         .into_iter()
         .skip(1)
+        .filter(|pid| !spared.contains(pid))
         .filter_map(|pid| {
             let info = platform::proc_info(pid).filter(|i| !i.zombie)?;
             Some((pid, info.start))

@@ -17,6 +17,24 @@ pub struct Finished {
     pub asked: Option<String>,
     /// SIGTERM came, or the CLI marked the service as stopping.
     pub stop: bool,
+    /// The peak resident memory of the run, in bytes (`wait4`).
+    pub peak_rss: Option<u64>,
+    /// It was killed by the kernel's OOM killer (as far as the kernel's counters tell).
+    pub oom: bool,
+}
+
+impl Finished {
+    /// Who ended the run, when it was not the service itself: `stop` (tsm's stop), a wake
+    /// source's reason (`memory BYTES`, `cron`, `watch`), or `oom` (the kernel).
+    pub fn ended_by(&self) -> Option<String> {
+        if self.stop {
+            return Some("stop".into());
+        }
+        if let Some(reason) = &self.asked {
+            return Some(reason.clone());
+        }
+        self.oom.then(|| "oom".into())
+    }
 }
 
 /// What the wake sources can still do for a service its policy lets end.
@@ -145,6 +163,8 @@ mod tests {
             uptime: Duration::from_millis(10),
             asked: None,
             stop: false,
+            peak_rss: None,
+            oom: false,
         }
     }
 

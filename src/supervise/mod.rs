@@ -14,6 +14,8 @@ pub mod cluster;
 pub mod cron;
 mod descendants;
 mod detach;
+mod hookrun;
+mod hooks;
 mod ipc;
 mod job;
 pub mod memory;
@@ -29,6 +31,8 @@ mod wake;
 mod watch;
 
 pub use args::{Args, SUBCOMMAND};
+pub use hookrun::run as run_hook;
+pub use hooks::SUBCOMMAND as HOOK_SUBCOMMAND;
 pub use record::problems_log;
 pub use wake::reap_all;
 
@@ -68,10 +72,14 @@ fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
     loop {
         if sup.stop_asked(&job) {
             sup.rec.stopped();
+            if job.runs > 0 {
+                sup.stopped_hook(&job);
+            }
             return Ok(());
         }
         // Spawn: recorded online (or errored, and the supervisor fails with why).
         let running = sup.spawn(&mut job)?;
+        sup.started_hook(&job);
         if job.runs == 1 {
             ready.started(running.pid);
             platform::release_free_memory();
@@ -82,17 +90,20 @@ fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
         let revivers = sup.revivers();
         let verdict = job.decide(&finished, sup.policy(), revivers, Instant::now());
         sup.record(&finished, &verdict, &job);
+        sup.ended_hooks(&finished, &verdict, &job);
         // Wait for the next run, if there is one.
         match verdict {
             Verdict::Stop | Verdict::End(_) => return Ok(()),
             Verdict::Restart { .. } | Verdict::Again { .. } => {}
             Verdict::Backoff { delay, .. } => {
                 if !sup.back_off(delay) {
+                    sup.stopped_hook(&job);
                     return Ok(());
                 }
             }
             Verdict::Idle(_) => {
                 if sup.idle(&mut job).is_none() {
+                    sup.stopped_hook(&job);
                     return Ok(());
                 }
             }

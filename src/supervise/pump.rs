@@ -10,7 +10,7 @@ use crate::logs::LogWriter;
 use crate::model::run::RunEnd;
 use crate::platform;
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -65,6 +65,8 @@ pub struct Run<'a> {
     /// The start stamp of the followed process when it is not our child (no subreaper: a
     /// daemon re-parented to init), whose end no `waitpid` tells.
     pub adopted: Option<u64>,
+    /// The highest peak resident memory (bytes) `wait4` told of the processes followed.
+    pub peak_rss: Option<u64>,
 }
 
 impl Run<'_> {
@@ -273,13 +275,11 @@ impl Pump<'_, '_> {
     /// Reaps every child that ended; the end of the followed process is the run's end,
     /// unless it exited 0 leaving a daemon, which is followed instead.
     fn reap(&mut self, hooks: &mut dyn Hooks) {
-        while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            if status == WaitStatus::StillAlive {
-                break;
-            }
+        while let Some((status, rss)) = platform::reap::wait_any() {
             if status.pid().map(Pid::as_raw) != Some(self.run.pid) {
                 continue;
             }
+            self.run.peak_rss = self.run.peak_rss.max(rss);
             let Some(end) = RunEnd::of_wait(status) else {
                 continue;
             };

@@ -3,6 +3,7 @@
 //! record what follows, and wait out what comes between two runs.
 
 use super::descendants;
+use super::hooks::{self, Told};
 use super::job::{Finished, Job, Revivers, Verdict};
 use super::pump::{self, Run};
 use super::record::Recorder;
@@ -10,6 +11,7 @@ use super::source::Source;
 use super::wake::{term_requested, Wake};
 use super::{sources, spawn};
 use crate::logs::LogWriter;
+use crate::model::hooks::Event;
 use crate::model::policy::Policy;
 use crate::model::run::RunEnd;
 use crate::model::spec::Spec;
@@ -28,6 +30,8 @@ pub struct Running {
     pub pid: i32,
     pipes: [OwnedFd; 2],
     started: Instant,
+    /// The kernel's count of OOM kills when the run started.
+    oom_kills: Option<u64>,
 }
 
 pub struct Supervisor<'a> {
@@ -120,10 +124,18 @@ impl<'a> Supervisor<'a> {
             Ok(spawned) => spawned,
             Err(why) => {
                 self.rec.not_started(&RunEnd::NotStarted(why.clone()));
+                let told = Told {
+                    reason: why.clone(),
+                    ..Told::default()
+                };
+                self.hook(Event::Errored, &told);
                 anyhow::bail!(why);
             }
         };
         let started = Instant::now();
+        for log in &mut self.logs {
+            log.run_starts(pid);
+        }
         let stamp = platform::proc_info(pid).map_or(0, |i| i.start);
         job.runs += 1;
         self.rec.running(pid, stamp, job);
@@ -133,6 +145,7 @@ impl<'a> Supervisor<'a> {
             pid,
             pipes,
             started,
+            oom_kills: platform::reap::oom_kills(),
         })
     }
 
@@ -157,10 +170,12 @@ impl<'a> Supervisor<'a> {
             token: &self.token,
             adopted: None,
             termed: Vec::new(),
+            peak_rss: None,
         };
         let end = pump::pump(&self.wake, &mut run, &mut self.rec);
         let (last_pid, asked, kill_timeout) = (run.pid, run.restart.take(), run.kill_timeout);
         let termed = std::mem::take(&mut run.termed);
+        let peak_rss = run.peak_rss;
         for source in self.sources.iter_mut() {
             source.run_ended();
         }
@@ -173,11 +188,21 @@ impl<'a> Supervisor<'a> {
         if !self.spec.features.keep_children {
             descendants::end_all(0, &self.token, kill_timeout, &termed);
         }
+        // A SIGKILL nobody here sent, while the kernel's OOM count rose: its OOM killer.
+        let killed = end == RunEnd::Killed(nix::sys::signal::Signal::SIGKILL);
+        let oom = killed
+            && !stop
+            && asked.is_none()
+            && running
+                .oom_kills
+                .is_some_and(|before| platform::reap::oom_kills().is_some_and(|now| now > before));
         Finished {
             end,
             uptime: running.started.elapsed(),
             asked,
             stop,
+            peak_rss,
+            oom,
         }
     }
 
@@ -200,7 +225,7 @@ impl<'a> Supervisor<'a> {
     /// Records how `run` ended and what `verdict` makes of it.
     pub fn record(&self, run: &Finished, verdict: &Verdict, job: &Job) {
         let dropped = self.logs[0].dropped + self.logs[1].dropped;
-        self.rec.ended(&run.end, verdict, job, dropped);
+        self.rec.ended(run, verdict, job, dropped);
     }
 
     /// Waits out a backoff; false when SIGTERM cut it short (recorded `stopped`).
@@ -227,5 +252,77 @@ impl<'a> Supervisor<'a> {
         job.revived();
         self.rec.revived(job, &reason);
         Some(reason)
+    }
+}
+
+/// The hooks: each event starts its runner and returns at once.
+impl Supervisor<'_> {
+    fn hook(&self, event: Event, told: &Told) {
+        let hooks = &self.spec.features.hooks;
+        if hooks.is_empty() {
+            return;
+        }
+        let (out, err) = crate::logs::files_of(self.paths, &self.spec.name, Some(&self.started));
+        let id = self.started.id();
+        hooks::fire(
+            hooks,
+            event,
+            self.paths,
+            &self.spec.name,
+            id,
+            (&out, &err),
+            told,
+        );
+    }
+
+    /// A run began: `start` for the first, `restart` for the others.
+    pub fn started_hook(&self, job: &Job) {
+        let event = if job.runs == 1 {
+            Event::Start
+        } else {
+            Event::Restart
+        };
+        let told = Told {
+            restarts: job.restarts.min(u64::from(u32::MAX)) as u32,
+            reason: job
+                .previous
+                .as_ref()
+                .map(RunEnd::reason)
+                .unwrap_or_default(),
+            ..Told::default()
+        };
+        self.hook(event, &told);
+    }
+
+    /// A run ended: `crash` when it failed and nobody asked, then `errored` or `stop` when
+    /// that is what follows.
+    pub fn ended_hooks(&self, run: &Finished, verdict: &Verdict, job: &Job) {
+        let told = Told {
+            exit_code: run.end.code(),
+            signal: run
+                .end
+                .signal()
+                .map(|s| s.trim_start_matches("SIG").to_string()),
+            restarts: job.restarts.min(u64::from(u32::MAX)) as u32,
+            reason: run.ended_by().unwrap_or_else(|| run.end.reason()),
+        };
+        if run.end.failed() && run.ended_by().is_none() {
+            self.hook(Event::Crash, &told);
+        }
+        match verdict {
+            Verdict::Stop => self.hook(Event::Stop, &told),
+            Verdict::End(crate::model::status::Status::Errored) => self.hook(Event::Errored, &told),
+            _ => {}
+        }
+    }
+
+    /// Stopped between two runs.
+    pub fn stopped_hook(&self, job: &Job) {
+        let told = Told {
+            restarts: job.restarts.min(u64::from(u32::MAX)) as u32,
+            reason: "stop".into(),
+            ..Told::default()
+        };
+        self.hook(Event::Stop, &told);
     }
 }

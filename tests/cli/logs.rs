@@ -324,7 +324,7 @@ fn size_rotation_keeps_exactly_retain_files_and_every_line() {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&format!("few-{port_a}.out")))
+        .filter(|n| n.starts_with(&format!("few-{port_a}.out")) && !n.ends_with(".idx"))
         .collect();
     rotated.sort();
     assert_eq!(
@@ -337,6 +337,12 @@ fn size_rotation_keeps_exactly_retain_files_and_every_line() {
         ]
     );
     assert!(t.log(&format!("few-{port_a}.out")).ends_with("line 3000\n"));
+    // Each kept file has its time index beside it, rotated with it; the dropped one's is gone.
+    for suffix in ["", ".1", ".2", ".3"] {
+        let idx = logs.join(format!("few-{port_a}.out{suffix}.idx"));
+        assert!(idx.is_file(), "{} missing", idx.display());
+    }
+    assert!(!logs.join(format!("few-{port_a}.out.4.idx")).exists());
 }
 
 #[test]

@@ -25,6 +25,33 @@ pub struct StartArgs {
     /// Prefix every stored log line with an ISO-8601 UTC timestamp
     #[arg(long)]
     pub time: bool,
+    /// Run this shell command (sh -c, detached, bounded by --hook-timeout) when the service
+    /// first starts; TSM_EVENT, TSM_NAME, TSM_ID, TSM_EXIT_CODE, TSM_SIGNAL, TSM_RESTARTS,
+    /// TSM_REASON, TSM_OUT_LOG and TSM_ERR_LOG tell what happened
+    #[arg(long, value_name = "CMD")]
+    pub on_start: Option<String>,
+    /// The same when a later run begins (a restart)
+    #[arg(long, value_name = "CMD")]
+    pub on_restart: Option<String>,
+    /// The same when a run ends with a failure nobody asked for (non-zero exit, a signal)
+    #[arg(long, value_name = "CMD")]
+    pub on_crash: Option<String>,
+    /// The same when the service goes errored (too many unstable restarts)
+    #[arg(long, value_name = "CMD")]
+    pub on_errored: Option<String>,
+    /// The same when the service is stopped
+    #[arg(long, value_name = "CMD")]
+    pub on_stop: Option<String>,
+    /// POST every event as JSON to this plain-HTTP URL (https is not supported)
+    #[arg(long, value_name = "URL")]
+    pub notify_url: Option<String>,
+    /// How long a hook (or the POST) may run before it is ended (default 30s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_ms)]
+    pub hook_timeout: Option<u64>,
+    /// How stored lines look: text (the default) or json (pm2's objects: message, timestamp,
+    /// type, process_id, app_name)
+    #[arg(long, value_name = "TYPE", value_parser = ["text", "json"])]
+    pub log_type: Option<String>,
     /// When to start the service again after it ends: always, on-failure (default: a non-zero
     /// exit or a signal), never
     #[arg(long, value_name = "MODE", value_parser = clap::value_parser!(crate::model::policy::Mode))]

@@ -4,6 +4,7 @@
 use super::StartArgs;
 use crate::error::TsmError;
 use crate::model::features::{check_cron, Features, Watch};
+use crate::model::hooks::{Event, Hooks};
 use std::path::Path;
 
 impl StartArgs {
@@ -34,6 +35,20 @@ impl StartArgs {
             plan: None,
             cluster: None,
             keep_children: self.no_treekill,
+            hooks: Hooks::new(
+                [
+                    (Event::Start, &self.on_start),
+                    (Event::Restart, &self.on_restart),
+                    (Event::Crash, &self.on_crash),
+                    (Event::Errored, &self.on_errored),
+                    (Event::Stop, &self.on_stop),
+                ]
+                .into_iter()
+                .filter_map(|(e, c)| c.clone().map(|c| (e, c)))
+                .collect(),
+                self.notify_url.clone(),
+                self.hook_timeout,
+            )?,
             shutdown_message: self.shutdown_with_message,
         })
     }

@@ -76,6 +76,7 @@ impl Run for StartArgs {
                 (None, None) => None,
             },
             time: self.time,
+            log_json: self.log_json(),
             policy: self.policy(),
             features: self.features(&ctx.cwd)?,
             no_port: self.no_port,
@@ -213,6 +214,11 @@ impl StartArgs {
         }
     }
 
+    /// `--log-type json`.
+    fn log_json(&self) -> bool {
+        self.log_type.as_deref() == Some("json")
+    }
+
     fn policy(&self) -> Policy {
         let defaults = Policy::default();
         Policy {
@@ -267,6 +273,7 @@ impl StartArgs {
                 retain: self.log_retain.unwrap_or(DEFAULT_LOG_RETAIN),
                 time: self.time,
                 date_format: None,
+                json: self.log_json(),
             },
             policy,
         };

@@ -218,7 +218,7 @@ fn policy(f: &Fields) -> Result<Policy, TsmError> {
     })
 }
 
-/// `max_size` (from `max_log_size`), `log_retain`, `time` and `log_date_format`.
+/// `max_size` (from `max_log_size`), `log_retain`, `time`, `log_date_format` and `log_type`.
 fn log_options(f: &Fields, max_size: Option<u64>) -> Result<LogOptions, TsmError> {
     let date_format = f
         .text("log_date_format")
@@ -233,6 +233,8 @@ fn log_options(f: &Fields, max_size: Option<u64>) -> Result<LogOptions, TsmError
             .map_or(DEFAULT_LOG_RETAIN, |n| n.min(u64::from(u32::MAX)) as u32),
         time: f.flag("time").unwrap_or(false),
         date_format,
+        json: crate::logs::json::is_json_type(f.text("log_type").as_deref())
+            .map_err(TsmError::Data)?,
     })
 }
 

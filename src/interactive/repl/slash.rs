@@ -18,7 +18,8 @@ tsm commands, without `tsm`:
   start [--env FILE] [--port N] SCRIPT [NAME] [-- ARGS...]
   stop | restart | delete TARGET...       list | ls [--json]      ports [--json]
   logs [TARGET...] [--lines N] [-f]       flush [TARGET...]      describe TARGET...
-  save | resurrect | doctor | clear       COMMAND --help for its options
+  why [TARGET...] | metrics               save | resurrect | doctor | clear
+  COMMAND --help for its options
   (logs -f follows until Ctrl-C, which returns here)
 slash commands:
   /help, /?          this text

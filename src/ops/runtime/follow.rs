@@ -56,6 +56,7 @@ impl Followers {
                         prefix: self.lines.prefix(&entry.name, stream),
                         path,
                         from,
+                        json: None,
                     });
                 }
             }
@@ -67,10 +68,11 @@ impl Followers {
             }
             let done = self.done.clone();
             self.threads.push(std::thread::spawn(move || {
+                let all = crate::logs::query::Filter::default();
                 let result = if to_stderr {
-                    follow_until(sources, &mut std::io::stderr(), false, clean, &done)
+                    follow_until(sources, &mut std::io::stderr(), false, clean, &all, &done)
                 } else {
-                    follow_until(sources, &mut std::io::stdout(), false, clean, &done)
+                    follow_until(sources, &mut std::io::stdout(), false, clean, &all, &done)
                 };
                 if let Err(e) = result {
                     eprintln!("tsm: runtime: following the logs: {e}");
