@@ -9,7 +9,7 @@ use crate::platform::{self, deadline_in, poll_until, Backoff};
 use crate::state::ownership;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
+use nix::unistd::{getpgid, Pid};
 use std::time::Duration;
 
 fn me() -> i32 {
@@ -77,19 +77,27 @@ pub fn daemon(token: &str) -> Option<(i32, u64)> {
 }
 
 /// Sends `signal` to the service's group and to every process of it; SIGTERM is followed by
-/// SIGCONT, as systemd does, so that a stopped process can act on it.
-pub fn signal_all(group: i32, token: &str, signal: Signal) {
-    send(group, &all(token), signal);
+/// SIGCONT, as systemd does, so that a stopped process can act on it. Returns the processes
+/// found besides the group (each was signalled, through the group or on its own).
+pub fn signal_all(group: i32, token: &str, signal: Signal) -> Vec<(i32, u64)> {
+    let members = all(token);
+    send(group, &members, signal);
+    members
 }
 
+/// The group first, then each member outside it: a process of the group gets the signal
+/// once (twice, a shell's trap would run twice). A member's group is read after the group
+/// was signalled, so one that left it before then is signalled on its own.
 fn send(group: i32, members: &[(i32, u64)], signal: Signal) {
     let send = |sig: Signal| {
-        if group > 0 {
-            let _ = killpg(Pid::from_raw(group), sig);
-        }
+        let grouped = group > 0 && killpg(Pid::from_raw(group), sig).is_ok();
         for &(pid, start) in members {
-            if platform::is_same_process(pid, start) {
-                let _ = kill(Pid::from_raw(pid), sig);
+            let pid = Pid::from_raw(pid);
+            if grouped && getpgid(Some(pid)).is_ok_and(|g| g.as_raw() == group) {
+                continue;
+            }
+            if platform::is_same_process(pid.as_raw(), start) {
+                let _ = kill(pid, sig);
             }
         }
     };
@@ -106,16 +114,24 @@ fn reap() {
     ) {}
 }
 
-/// Ends every process of the service still running: SIGTERM (and SIGCONT), up to `grace`,
-/// then SIGKILL. Returns at once when there is none (the common case: the stop already ended
-/// them).
-pub fn end_all(group: i32, token: &str, grace: Duration) {
+/// Ends every process of the service still running: SIGTERM (and SIGCONT) to those not in
+/// `termed` (the run's stop signalled those already: a second TERM would run a trap twice),
+/// up to `grace`, then SIGKILL. Returns at once when there is none (the common case: the stop
+/// already ended them).
+pub fn end_all(group: i32, token: &str, grace: Duration, termed: &[(i32, u64)]) {
     reap();
     let mut members = all(token);
     if members.is_empty() {
         return;
     }
-    send(group, &members, Signal::SIGTERM);
+    let fresh: Vec<(i32, u64)> = members
+        .iter()
+        .copied()
+        .filter(|m| !termed.contains(m))
+        .collect();
+    if group > 0 || !fresh.is_empty() {
+        send(group, &fresh, Signal::SIGTERM);
+    }
     let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(20));
     if gone_within(&mut members, grace, backoff) {
         return;

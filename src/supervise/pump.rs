@@ -59,6 +59,9 @@ pub struct Run<'a> {
     pub shutdown_message: bool,
     /// The token every process of the service carries (`TSM_RUN`).
     pub token: &'a str,
+    /// The processes besides the group that a SIGTERM of this run reached (see
+    /// [`descendants::end_all`]).
+    pub termed: Vec<(i32, u64)>,
     /// The start stamp of the followed process when it is not our child (no subreaper: a
     /// daemon re-parented to init), whose end no `waitpid` tells.
     pub adopted: Option<u64>,
@@ -69,9 +72,13 @@ pub struct Run<'a> {
 impl Run<'_> {
     /// Sends `signal` to the service: its group and every descendant, or with `treekill:
     /// false` the main process alone (SIGTERM is followed by SIGCONT either way).
-    fn signal(&self, signal: Signal) {
+    fn signal(&mut self, signal: Signal) {
         if !self.keep_children {
-            return descendants::signal_all(self.group, self.token, signal);
+            let members = descendants::signal_all(self.group, self.token, signal);
+            if signal == Signal::SIGTERM {
+                self.termed.extend(members);
+            }
+            return;
         }
         let _ = nix::sys::signal::kill(Pid::from_raw(self.pid), signal);
         if signal == Signal::SIGTERM {
@@ -340,7 +347,8 @@ impl Pump<'_, '_> {
         self.ended = Some((end, Instant::now() + grace));
         if !self.run.keep_children && !term_requested() && !hooks.stop_asked() {
             // Like systemd: what the service left behind goes with it.
-            descendants::signal_all(self.run.group, self.run.token, Signal::SIGTERM);
+            let members = descendants::signal_all(self.run.group, self.run.token, Signal::SIGTERM);
+            self.run.termed.extend(members);
         }
     }
 

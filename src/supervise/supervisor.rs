@@ -181,10 +181,12 @@ impl<'a> Supervisor<'a> {
             shutdown_message: self.spec.features.shutdown_message,
             token: &self.token,
             adopted: None,
+            termed: Vec::new(),
             peak_rss: None,
         };
         let end = pump::pump(&self.wake, &mut run, &mut self.rec);
         let (last_pid, asked, kill_timeout) = (run.pid, run.restart.take(), run.kill_timeout);
+        let termed = std::mem::take(&mut run.termed);
         let peak_rss = run.peak_rss;
         for source in self.sources.iter_mut() {
             source.run_ended();
@@ -196,7 +198,7 @@ impl<'a> Supervisor<'a> {
         // With `treekill: false` it is left running (subreaped children are handed on to
         // init when this supervisor exits).
         if !self.spec.features.keep_children {
-            descendants::end_all(0, &self.token, kill_timeout);
+            descendants::end_all(0, &self.token, kill_timeout, &termed);
         }
         // A SIGKILL nobody here sent, while the kernel's OOM count rose: its OOM killer.
         let killed = end == RunEnd::Killed(nix::sys::signal::Signal::SIGKILL);

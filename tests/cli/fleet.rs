@@ -73,7 +73,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// `kubernetes-validate --strict` passes every file (when it is installed).
-fn validate(files: &[PathBuf]) {
+pub fn validate(files: &[PathBuf]) {
     let have = runs("kubernetes-validate", &["--version"]);
     if !available("kubernetes-validate (PyPI)", have) {
         return;
@@ -309,7 +309,7 @@ fn compose_runs_under_podman_compose() {
 }
 
 /// `python-hcl2`'s reading of a job file as JSON (its strings keep their HCL quotes).
-fn hcl_json(path: &Path) -> Option<serde_json::Value> {
+pub fn hcl_json(path: &Path) -> Option<serde_json::Value> {
     let script = "import hcl2, json, sys\nprint(json.dumps(hcl2.load(open(sys.argv[1]))))";
     let have = runs("python3", &["-c", "import hcl2"]);
     if !available("python-hcl2 (PyPI)", have) {
@@ -329,13 +329,13 @@ fn hcl_json(path: &Path) -> Option<serde_json::Value> {
 }
 
 /// An HCL string as python-hcl2 gives it (`"\"web\""`), unquoted.
-fn unq(v: &serde_json::Value) -> String {
+pub fn unq(v: &serde_json::Value) -> String {
     let s = v.as_str().unwrap_or_else(|| panic!("not a string: {v}"));
     serde_json::from_str::<String>(s).unwrap_or_else(|_| s.to_string())
 }
 
 /// The one block labelled in `blocks` (`[{"\"label\"": {...}}]`): its label and body.
-fn labelled(blocks: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+pub fn labelled(blocks: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
     blocks
         .as_array()
         .unwrap()

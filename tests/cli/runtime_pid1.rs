@@ -62,10 +62,11 @@ fn as_pid_1_it_reaps_orphans_and_leaves_no_zombie() {
         return;
     };
     let t = Tsm::new();
-    // Without a subreaper supervisor, what the service leaves behind goes to PID 1.
+    // Without a subreaper supervisor, what the service leaves behind goes to PID 1. The
+    // orphans live until the test ends them (a fixed life would race a loaded machine).
     t.script(
         "orphans.sh",
-        "#!/bin/sh\nfor i in 1 2 3; do sh -c 'sleep 2 &'; done\necho left three orphans\n\
+        "#!/bin/sh\nfor i in 1 2 3; do sh -c 'sleep 300 &'; done\necho left three orphans\n\
          trap 'exit 0' TERM\nwhile :; do sleep 0.1; done\n",
     );
     let mut rt = Runtime::spawn(
@@ -80,16 +81,29 @@ fn as_pid_1_it_reaps_orphans_and_leaves_no_zombie() {
         pid1 = children_of(unshare_pid).first().map_or(0, |c| c.0);
         pid1 != 0 && ns_pids(pid1).last() == Some(&1)
     });
+    let mut orphans = Vec::new();
     wait_until("the orphans to be handed to PID 1", || {
-        children_of(pid1).iter().filter(|c| c.2 == "sleep").count() == 3
+        orphans = children_of(pid1)
+            .into_iter()
+            .filter(|c| c.2 == "sleep" && !c.1)
+            .filter_map(|c| Some((c.0, tsm::platform::proc_info(c.0)?.start)))
+            .collect();
+        orphans.len() == 3
     });
-    // The follower prints the line once the file system tells it: wait for it.
-    wait_until("the service's line on stdout", || {
+    // The runtime prints what it follows as the log grows: a wait, not a look.
+    wait_until("the service's line on the runtime's stdout", || {
         rt.stdout().contains("orphans | left three orphans")
     });
+    for &(orphan, _) in &orphans {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(orphan), Signal::SIGTERM).unwrap();
+    }
+    // A zombie keeps its /proc entry: gone (or its pid another process's) means reaped.
     wait_until("the orphans to end and be reaped, no zombie left", || {
         let children = children_of(pid1);
-        !children.iter().any(|c| c.1 || c.2 == "sleep")
+        let gone = |&(pid, start): &(i32, u64)| {
+            tsm::platform::proc_info(pid).is_none_or(|i| i.start != start)
+        };
+        orphans.iter().all(gone) && !children.iter().any(|c| c.1 || c.2 == "sleep")
     });
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid1), Signal::SIGTERM).unwrap();
     let status = rt.wait();

@@ -58,17 +58,21 @@ fn secret_name(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
+/// The app a service belongs to: its instance group's, else its own name.
+pub fn app_key(s: &Service) -> String {
+    s.spec
+        .features
+        .group
+        .as_ref()
+        .map_or_else(|| s.name().to_string(), |g| g.app.clone())
+}
+
 /// The apps of `services`, in the order their first service comes; two apps whose names
 /// become the same label are refused.
 pub fn apps(format: Format, services: &[Service]) -> Result<Vec<App<'_>>, TsmError> {
     let mut apps: Vec<(String, Vec<&Service>)> = Vec::new();
     for s in services {
-        let key = s
-            .spec
-            .features
-            .group
-            .as_ref()
-            .map_or_else(|| s.name().to_string(), |g| g.app.clone());
+        let key = app_key(s);
         match apps.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(s),
             None => apps.push((key, vec![s])),

@@ -4,6 +4,7 @@
 //! secrets; `docker compose up` or `podman-compose up` in the folder.
 
 use super::apps::{apps, App};
+use super::health;
 use super::kubernetes::{image, seconds, yaml};
 use super::procfile::dotenv_line;
 use super::{refuse, File, Format, Service, Settings, PUBLIC, SECRET};
@@ -21,7 +22,13 @@ fn restart(app: &App) -> String {
     }
 }
 
-fn service(app: &App, image: &str, part_of: &str, env_file: Option<&str>) -> Value {
+fn service(
+    app: &App,
+    services: &[Service],
+    image: &str,
+    part_of: &str,
+    env_file: Option<&str>,
+) -> Value {
     let spec = &app.service.spec;
     let argv = spec.argv();
     let mut s = json!({
@@ -63,6 +70,12 @@ fn service(app: &App, image: &str, part_of: &str, env_file: Option<&str>) -> Val
         deploy["resources"] = json!({ "limits": { "memory": bytes.to_string() } });
     }
     s["deploy"] = deploy;
+    if let Some(check) = health::healthcheck(spec) {
+        s["healthcheck"] = check;
+    }
+    if let Some(deps) = health::depends_on(services, app.service) {
+        s["depends_on"] = deps;
+    }
     s
 }
 
@@ -93,7 +106,7 @@ pub fn render(services: &[Service], settings: &Settings) -> Result<Vec<File>, Ts
         }
         all.insert(
             app.name.clone(),
-            service(&app, image, &part_of, env_file.as_deref()),
+            service(&app, services, image, &part_of, env_file.as_deref()),
         );
     }
     let doc = json!({ "name": part_of, "services": all });

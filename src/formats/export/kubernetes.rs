@@ -3,6 +3,7 @@
 //! the variables of its env file and those named like secrets; `kubectl apply -f DIR`.
 
 use super::apps::{apps, dns_label, App};
+use super::health;
 use super::{refuse, File, Format, Service, Settings, PUBLIC, SECRET};
 use crate::error::TsmError;
 use crate::model::policy::Mode;
@@ -86,6 +87,19 @@ fn container(app: &App, image: &str, secret: Option<&str>) -> Value {
             "periodSeconds": 10,
             "failureThreshold": 3,
         });
+    }
+    // The app's own probes replace the TCP ones on its PORT.
+    let own = [
+        ("readinessProbe", &spec.probes.readiness, false),
+        ("livenessProbe", &spec.probes.liveness, true),
+    ];
+    for (key, probe, liveness) in own {
+        if let Some(p) = probe
+            .as_ref()
+            .and_then(|p| health::kubernetes(p, spec, liveness))
+        {
+            c[key] = p;
+        }
     }
     if let Some(bytes) = spec.max_memory {
         c["resources"] = json!({ "limits": { "memory": bytes.to_string() } });

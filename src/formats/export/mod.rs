@@ -5,6 +5,7 @@
 mod apps;
 mod compose;
 mod ecosystem;
+mod health;
 mod kubernetes;
 mod launchd;
 mod nomad;

@@ -7,6 +7,8 @@ use super::kubernetes::seconds;
 use super::{refuse, File, Format, Service, Settings, PUBLIC, SECRET};
 use crate::error::TsmError;
 use crate::model::policy::Mode;
+use crate::model::probe::Check;
+use crate::model::spec::Spec;
 use std::fmt::Write;
 
 /// `text` as an HCL string: quotes, backslashes and control characters escaped, and
@@ -74,6 +76,41 @@ fn config(app: &App, image: Option<&str>) -> String {
     }
 }
 
+/// Nomad's `check` blocks for a group service (port label "tcp"), and whether one is a
+/// script check (which the `nomad` service provider does not run: Consul's does).
+fn checks(spec: &Spec, task: &str) -> (String, bool) {
+    let mut text = String::new();
+    let mut script = false;
+    let probes = [
+        ("readiness", &spec.probes.readiness),
+        ("liveness", &spec.probes.liveness),
+    ];
+    for (what, probe) in probes {
+        let Some(probe) = probe else { continue };
+        let kind = match &probe.check {
+            Check::Http { path, .. } => format!(
+                "        type     = \"http\"\n        path     = {}\n",
+                hcl_str(path)
+            ),
+            Check::Tcp { .. } => "        type     = \"tcp\"\n".to_string(),
+            Check::Exec { command } => {
+                script = true;
+                format!(
+                    "        type     = \"script\"\n        task     = {}\n        command  = \"/bin/sh\"\n        args     = [\"-c\", {}]\n",
+                    hcl_str(task),
+                    hcl_str(command)
+                )
+            }
+        };
+        let _ = write!(
+            text,
+            "\n      check {{\n        name     = \"{what}\"\n{kind}        interval = \"{}ms\"\n        timeout  = \"{}ms\"\n      }}\n",
+            probe.period_ms, probe.timeout_ms
+        );
+    }
+    (text, script)
+}
+
 fn restart(app: &App) -> String {
     let policy = &app.service.spec.policy;
     let attempts = if policy.mode == Mode::Never {
@@ -100,9 +137,15 @@ fn group(app: &App, image: Option<&str>) -> Result<String, TsmError> {
         } else {
             String::new()
         };
+        let (mut checks, script) = checks(spec, &app.name);
+        if checks.is_empty() {
+            checks = "\n      check {\n        type     = \"tcp\"\n        interval = \"10s\"\n        timeout  = \"2s\"\n      }\n".into();
+        }
+        // Nomad's own service provider runs http and tcp checks only; a script check needs Consul.
+        let provider = if script { "consul" } else { "nomad" };
         let _ = write!(
             g,
-            "    network {{\n      port \"tcp\" {{ static = {port}{to} }}\n    }}\n\n    service {{\n      name     = {}\n      port     = \"tcp\"\n      provider = \"nomad\"\n\n      check {{\n        type     = \"tcp\"\n        interval = \"10s\"\n        timeout  = \"2s\"\n      }}\n    }}\n\n",
+            "    network {{\n      port \"tcp\" {{ static = {port}{to} }}\n    }}\n\n    service {{\n      name     = {}\n      port     = \"tcp\"\n      provider = \"{provider}\"\n{checks}    }}\n\n",
             hcl_str(&app.name)
         );
     }
@@ -179,5 +222,19 @@ mod tests {
         assert!(
             identifier("NODE_ENV") && identifier("a-b") && !identifier("1A") && !identifier("a.b")
         );
+    }
+
+    #[test]
+    fn nomad_script_checks_stay_literal() {
+        let command = "test \"${X}\" = 1 && echo 100%{ok}";
+        let mut s = Spec::new("db".into(), "/bin/db".into(), "/srv".into());
+        s.probes.readiness = Some(
+            crate::model::probe::from_value(&serde_json::json!({"exec": {"command": command}}))
+                .unwrap(),
+        );
+        let (text, script) = checks(&s, "db");
+        assert!(script);
+        assert!(text.contains(&hcl_str(command)), "{text}");
+        assert!(text.contains("$${X}") && text.contains("%%{ok}"), "{text}");
     }
 }
