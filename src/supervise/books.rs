@@ -26,6 +26,65 @@ fn stop_recorded(m: &Meta) -> bool {
     )
 }
 
+/// How a run ended and what follows, as recorded: by itself, or (a restart at once) in the
+/// next run's first write, so that nothing is written between the reap and the next fork.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub run: Finished,
+    pub verdict: Verdict,
+    /// Log bytes lost so far.
+    pub dropped: u64,
+}
+
+impl Ended {
+    /// The changes to the record.
+    fn apply(&self, m: &mut Meta, job: &Job) {
+        let Ended {
+            run,
+            verdict,
+            dropped,
+        } = self;
+        let end = &run.end;
+        match run.peak_rss {
+            Some(rss) => m.set(Key::PeakRss, rss.to_string()),
+            None => m.remove(Key::PeakRss),
+        }
+        match run.ended_by() {
+            Some(by) => m.set(Key::EndedBy, by),
+            None => m.remove(Key::EndedBy),
+        }
+        set_status(m, verdict.status());
+        if matches!(verdict, Verdict::Stop) {
+            m.remove(Key::StopKillTimeout);
+        }
+        end.record(m);
+        m.set(Key::ExitedAt, platform::now_epoch().to_string());
+        if *dropped > 0 {
+            m.set(Key::LogDropped, dropped.to_string());
+        }
+        match verdict {
+            Verdict::Restart { reason } => {
+                m.set(Key::Restarts, job.restarts.to_string());
+                m.set(Key::LastRestartReason, reason);
+            }
+            Verdict::Again { reason } => {
+                m.set(Key::Restarts, job.restarts.to_string());
+                m.set(Key::UnstableRestarts, job.unstable.to_string());
+                m.set(Key::LastRestartReason, reason);
+            }
+            Verdict::Backoff { delay, reason } => {
+                m.set(Key::Restarts, job.restarts.to_string());
+                m.set(Key::UnstableRestarts, job.unstable.to_string());
+                m.set(Key::LastRestartReason, reason);
+                let due = SystemTime::now() + *delay;
+                let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+                m.set(Key::NextRestartAt, ms.to_string());
+            }
+            Verdict::Stop | Verdict::Idle(_) | Verdict::End(_) => {}
+        }
+    }
+}
+
 impl Recorder<'_> {
     /// The first write: this supervisor (`pid`, start stamp `start`) owns the record, and
     /// the service's processes carry `token`.
@@ -53,11 +112,18 @@ impl Recorder<'_> {
     }
 
     /// A run has started as `pid` (start stamp `stamp`); the record forgets the last run's
-    /// end and keeps the one before it.
-    pub fn running(&self, pid: i32, stamp: u64, job: &Job) {
+    /// end and keeps the one before it. `before`: the end of the run before it, not yet
+    /// recorded (a restart at once), written in the same write.
+    pub fn running(&self, pid: i32, stamp: u64, job: &Job, before: Option<&Ended>) {
         self.record(&mut |m| {
-            if !stop_recorded(m) {
-                set_status(m, Status::Online);
+            // A stop the CLI recorded meanwhile stays recorded (its SIGTERM ends this run).
+            let asked = stop_recorded(m).then(|| m.get(Key::Status).map(str::to_owned));
+            if let Some(end) = before {
+                end.apply(m, job);
+            }
+            match asked.flatten() {
+                Some(status) => m.set(Key::Status, status),
+                None => set_status(m, Status::Online),
             }
             m.set(Key::Pid, pid.to_string());
             m.set(Key::ProcStart, stamp.to_string());
@@ -77,9 +143,13 @@ impl Recorder<'_> {
         });
     }
 
-    /// The service could not be started: it is `errored`, and why (and when) is recorded.
-    pub fn not_started(&self, end: &RunEnd) {
+    /// The service could not be started: it is `errored`, and why (and when) is recorded
+    /// (after `before`, the end of the run before it, when it was not recorded yet).
+    pub fn not_started(&self, end: &RunEnd, job: &Job, before: Option<&Ended>) {
         self.record(&mut |m| {
+            if let Some(end) = before {
+                end.apply(m, job);
+            }
             set_status(m, Status::Errored);
             end.record(m);
             m.remove(Key::Health);
@@ -87,50 +157,9 @@ impl Recorder<'_> {
         });
     }
 
-    /// A run ended as `run` tells, and `verdict` says what follows (`dropped`: log bytes
-    /// lost).
-    pub fn ended(&self, run: &Finished, verdict: &Verdict, job: &Job, dropped: u64) {
-        let end = &run.end;
-        let ended_by = run.ended_by();
-        self.record(&mut |m| {
-            match run.peak_rss {
-                Some(rss) => m.set(Key::PeakRss, rss.to_string()),
-                None => m.remove(Key::PeakRss),
-            }
-            match &ended_by {
-                Some(by) => m.set(Key::EndedBy, by),
-                None => m.remove(Key::EndedBy),
-            }
-            set_status(m, verdict.status());
-            if matches!(verdict, Verdict::Stop) {
-                m.remove(Key::StopKillTimeout);
-            }
-            end.record(m);
-            m.set(Key::ExitedAt, platform::now_epoch().to_string());
-            if dropped > 0 {
-                m.set(Key::LogDropped, dropped.to_string());
-            }
-            match verdict {
-                Verdict::Restart { reason } => {
-                    m.set(Key::Restarts, job.restarts.to_string());
-                    m.set(Key::LastRestartReason, reason);
-                }
-                Verdict::Again { reason } => {
-                    m.set(Key::Restarts, job.restarts.to_string());
-                    m.set(Key::UnstableRestarts, job.unstable.to_string());
-                    m.set(Key::LastRestartReason, reason);
-                }
-                Verdict::Backoff { delay, reason } => {
-                    m.set(Key::Restarts, job.restarts.to_string());
-                    m.set(Key::UnstableRestarts, job.unstable.to_string());
-                    m.set(Key::LastRestartReason, reason);
-                    let due = SystemTime::now() + *delay;
-                    let ms = due.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-                    m.set(Key::NextRestartAt, ms.to_string());
-                }
-                Verdict::Stop | Verdict::Idle(_) | Verdict::End(_) => {}
-            }
-        });
+    /// A run ended as `end`, and `verdict` says what follows (`dropped`: log bytes lost).
+    pub fn ended(&self, end: &Ended, job: &Job) {
+        self.record(&mut |m| end.apply(m, job));
     }
 
     /// A source revived the ended service (`reason`): it is launching again.
@@ -225,5 +254,79 @@ impl Hooks for Recorder<'_> {
             m.set(Key::ProcStart, start.to_string());
         });
         self.pid_file(pid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::lock::LifeLock;
+    use crate::state::paths::Paths;
+    use nix::sys::signal::Signal;
+
+    /// A record owned by this process as its supervisor, with `status`.
+    fn owned(paths: &Paths, status: Status) -> Recorder<'_> {
+        paths.ensure().unwrap();
+        let mut meta = Meta::new();
+        meta.set(Key::Name, "svc");
+        meta.set(Key::SupervisorPid, std::process::id().to_string());
+        set_status(&mut meta, status);
+        meta.set(Key::Pid, "11");
+        Store::new(paths).write("svc", &meta).unwrap();
+        let life = LifeLock::try_take(&paths.supervisor_lock("svc"))
+            .unwrap()
+            .unwrap();
+        Recorder::new(paths, "svc", meta, life)
+    }
+
+    fn at_once() -> Ended {
+        Ended {
+            run: Finished {
+                end: RunEnd::Killed(Signal::SIGKILL),
+                uptime: std::time::Duration::from_secs(2),
+                asked: None,
+                stop: false,
+                peak_rss: Some(4096),
+                oom: false,
+            },
+            verdict: Verdict::Again {
+                reason: "signal KILL".into(),
+            },
+            dropped: 0,
+        }
+    }
+
+    #[test]
+    fn a_restart_at_once_records_the_end_with_the_new_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::at(tmp.path().join("tsm"));
+        let rec = owned(&paths, Status::Online);
+        let mut job = Job::default();
+        (job.runs, job.restarts) = (2, 1);
+        job.previous = Some(RunEnd::Killed(Signal::SIGKILL));
+        rec.running(22, 7, &job, Some(&at_once()));
+        let m = Store::new(&paths).read("svc").unwrap().unwrap();
+        assert_eq!(m.get(Key::Status), Some("online"));
+        assert_eq!(m.get(Key::Pid), Some("22"));
+        assert_eq!(m.get(Key::Restarts), Some("1"));
+        assert_eq!(m.get(Key::UnstableRestarts), Some("0"));
+        assert_eq!(m.get(Key::LastRestartReason), Some("signal KILL"));
+        assert_eq!(m.get(Key::LastSignal), Some("KILL"));
+        assert_eq!(m.get(Key::Signal), None, "the new run has not ended");
+        assert!(m.get(Key::ExitedAt).is_some());
+        assert_eq!(m.get(Key::PeakRss), Some("4096"));
+    }
+
+    #[test]
+    fn a_stop_recorded_during_the_fork_stays_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::at(tmp.path().join("tsm"));
+        let rec = owned(&paths, Status::Stopping);
+        let mut job = Job::default();
+        (job.runs, job.restarts) = (2, 1);
+        rec.running(22, 7, &job, Some(&at_once()));
+        let m = Store::new(&paths).read("svc").unwrap().unwrap();
+        assert_eq!(m.get(Key::Status), Some("stopping"));
+        assert_eq!(m.get(Key::Pid), Some("22"));
     }
 }

@@ -71,7 +71,7 @@ fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
     let mut job = Job::default();
     loop {
         if sup.stop_asked(&job) {
-            sup.rec.stopped();
+            sup.stopped(&job);
             if job.runs > 0 {
                 sup.stopped_hook(&job);
             }

@@ -2,6 +2,7 @@
 //! its logs, its wake sources) and the steps of each run — spawn it, pump it until it ends,
 //! record what follows, and wait out what comes between two runs.
 
+use super::books::Ended;
 use super::descendants;
 use super::hooks::{self, Told};
 use super::job::{Finished, Job, Revivers, Verdict};
@@ -51,6 +52,9 @@ pub struct Supervisor<'a> {
     logs: [LogWriter; 2],
     /// Wake sources live as long as the supervisor: a schedule is kept across runs.
     sources: Vec<Box<dyn Source>>,
+    /// The end of the last run when the policy restarts it at once: recorded with the next
+    /// run's first write, so that nothing is written between the reap and the fork.
+    deferred: Option<Ended>,
 }
 
 impl<'a> Supervisor<'a> {
@@ -99,6 +103,7 @@ impl<'a> Supervisor<'a> {
             wake,
             logs: [out, err],
             sources,
+            deferred: None,
         };
         let me = std::process::id();
         let my_start = platform::proc_info(me as i32).map_or(0, |i| i.start);
@@ -109,6 +114,10 @@ impl<'a> Supervisor<'a> {
     /// Whether the service is to be stopped before its next run: SIGTERM came, or (after the
     /// first run) the CLI marked it stopping.
     pub fn stop_asked(&self, job: &Job) -> bool {
+        if self.deferred.is_some() {
+            // The end of the run looked a moment ago (and healed): no second read.
+            return term_requested() || self.rec.superseded();
+        }
         // Its lock file first: removed or replaced meanwhile, it is taken again, or another
         // supervisor has it and this one ends here.
         self.rec.heal();
@@ -123,7 +132,9 @@ impl<'a> Supervisor<'a> {
         let (pid, pipes) = match spawned {
             Ok(spawned) => spawned,
             Err(why) => {
-                self.rec.not_started(&RunEnd::NotStarted(why.clone()));
+                let before = self.deferred.take();
+                self.rec
+                    .not_started(&RunEnd::NotStarted(why.clone()), job, before.as_ref());
                 let told = Told {
                     reason: why.clone(),
                     ..Told::default()
@@ -138,7 +149,8 @@ impl<'a> Supervisor<'a> {
         }
         let stamp = platform::proc_info(pid).map_or(0, |i| i.start);
         job.runs += 1;
-        self.rec.running(pid, stamp, job);
+        let before = self.deferred.take();
+        self.rec.running(pid, stamp, job, before.as_ref());
         self.rec.heal();
         self.rec.pid_file(pid);
         Ok(Running {
@@ -222,10 +234,28 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Records how `run` ended and what `verdict` makes of it.
-    pub fn record(&self, run: &Finished, verdict: &Verdict, job: &Job) {
-        let dropped = self.logs[0].dropped + self.logs[1].dropped;
-        self.rec.ended(run, verdict, job, dropped);
+    /// Records how `run` ended and what `verdict` makes of it; a restart at once is
+    /// recorded with the next run (see [`spawn`](Self::spawn)).
+    pub fn record(&mut self, run: &Finished, verdict: &Verdict, job: &Job) {
+        let ended = Ended {
+            run: run.clone(),
+            verdict: verdict.clone(),
+            dropped: self.logs[0].dropped + self.logs[1].dropped,
+        };
+        if matches!(verdict, Verdict::Again { .. }) {
+            self.deferred = Some(ended);
+        } else {
+            self.rec.ended(&ended, job);
+        }
+    }
+
+    /// Stopped before the next run: recorded `stopped` (after the last run's end, when it
+    /// was not recorded yet).
+    pub fn stopped(&mut self, job: &Job) {
+        if let Some(ended) = self.deferred.take() {
+            self.rec.ended(&ended, job);
+        }
+        self.rec.stopped();
     }
 
     /// Waits out a backoff; false when SIGTERM cut it short (recorded `stopped`).
