@@ -320,7 +320,7 @@ fn env_files_as_they_are_found_in_the_wild() {
     let t = Tsm::new();
     t.script(
         "env.sh",
-        "#!/usr/bin/env bash\nprintf '%s|%s\\n' \"$GREETING\" \"$KEY\" > seen.txt\nexec sleep 300\n",
+        "#!/usr/bin/env bash\nprintf '%s|%s\\n' \"$GREETING\" \"$KEY\" > seen.tmp && mv seen.tmp seen.txt\nexec sleep 300\n",
     );
     std::fs::write(
         t.work.join("app.env"),
