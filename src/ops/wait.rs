@@ -5,7 +5,7 @@
 use crate::error::TsmError;
 use crate::logs::{files_of, last_lines};
 use crate::model::run::RunEnd;
-use crate::model::status::{observe, Status};
+use crate::model::status::{observe, Observed, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::{deadline_in, poll_until, Backoff};
@@ -119,6 +119,44 @@ pub fn until_listening(ctx: &Ctx, name: &str, timeout: Duration) -> Result<Optio
 /// Waits for `name`'s readiness probe to pass (its recorded health `healthy`), or fails
 /// when the run ends first or the time is up.
 pub fn until_healthy(ctx: &Ctx, name: &str, timeout: Duration) -> Result<()> {
+    let look = |meta: &Meta, seen: &Observed| {
+        if seen.pid.is_some() && meta.get(Key::Health) == Some("healthy") {
+            Look::Done
+        } else if seen.pid.is_none() && !matches!(seen.status, Status::Launching | Status::Online) {
+            Look::Failed(format!(
+                "'{name}' ended ({}) before it was healthy",
+                seen.status
+            ))
+        } else {
+            Look::Waiting
+        }
+    };
+    let late = |meta: &Meta| {
+        let said = meta.get(Key::Health).unwrap_or("starting");
+        format!(
+            "'{name}' is {said}, not healthy, after {:.1}s",
+            timeout.as_secs_f64()
+        )
+    };
+    until_recorded(ctx, name, timeout, look, late)
+}
+
+/// What one look at a waited-for service's record found.
+enum Look {
+    Done,
+    Failed(String),
+    Waiting,
+}
+
+/// Reads `name`'s record until `look` finds it done or failed; after `timeout`, fails with
+/// `late`'s words about the last record seen. A failure ends with the service's last stderr.
+fn until_recorded(
+    ctx: &Ctx,
+    name: &str,
+    timeout: Duration,
+    mut look: impl FnMut(&Meta, &Observed) -> Look,
+    late: impl FnOnce(&Meta) -> String,
+) -> Result<()> {
     let store = ctx.store();
     let mut last = None;
     let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
@@ -128,29 +166,19 @@ pub fn until_healthy(ctx: &Ctx, name: &str, timeout: Duration) -> Result<()> {
             Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
             Err(e) => return Some(Err(e)),
         };
-        let seen = observe(&ctx.paths, name, &meta);
-        if seen.pid.is_some() && meta.get(Key::Health) == Some("healthy") {
-            return Some(Ok(()));
+        match look(&meta, &observe(&ctx.paths, name, &meta)) {
+            Look::Done => Some(Ok(())),
+            Look::Failed(why) => Some(Err(failed(ctx, name, &meta, why))),
+            Look::Waiting => {
+                last = Some(meta);
+                None
+            }
         }
-        if seen.pid.is_none() && !matches!(seen.status, Status::Launching | Status::Online) {
-            let why = format!("'{name}' ended ({}) before it was healthy", seen.status);
-            return Some(Err(failed(ctx, name, &meta, why)));
-        }
-        last = Some(meta);
-        None
     });
-    match (outcome, last) {
-        (Some(result), _) => result,
-        (None, meta) => {
-            let meta = meta.unwrap_or_default();
-            let said = meta.get(Key::Health).unwrap_or("starting").to_string();
-            let why = format!(
-                "'{name}' is {said}, not healthy, after {:.1}s",
-                timeout.as_secs_f64()
-            );
-            Err(failed(ctx, name, &meta, why))
-        }
-    }
+    outcome.unwrap_or_else(|| {
+        let meta = last.unwrap_or_default();
+        Err(failed(ctx, name, &meta, late(&meta)))
+    })
 }
 
 /// The failure `why`, followed by the last lines of the service's stderr.
@@ -188,46 +216,31 @@ pub fn wait_ready_and_say(
 
 /// Waits for `name`'s run to send `'ready'` (recorded by its supervisor as `ready=PID`).
 fn until_ready(ctx: &Ctx, name: &str, timeout: Duration) -> Result<()> {
-    let store = ctx.store();
-    let mut last = None;
-    let backoff = Backoff::new(Duration::from_millis(2), Duration::from_millis(50));
-    let outcome = poll_until(deadline_in(timeout), backoff, || {
-        let meta = match store.read(name) {
-            Ok(Some(meta)) => meta,
-            Ok(None) => return Some(Err(TsmError::NotFound(name.to_string()).into())),
-            Err(e) => return Some(Err(e)),
-        };
-        let seen = observe(&ctx.paths, name, &meta);
-        let said = meta.get(crate::state::keys::Key::Ready);
-        let failure = match seen.pid {
+    let look = |meta: &Meta, seen: &Observed| {
+        let said = meta.get(Key::Ready);
+        match seen.pid {
             Some(pid) if meta.restarts() == 0 && said == Some(pid.to_string().as_str()) => {
-                return Some(Ok(()))
+                Look::Done
             }
-            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => format!(
-                "'{name}' exited{} before it was ready; a restart is pending",
-                RunEnd::latest(&meta)
-                    .map(|how| format!(" ({how})"))
-                    .unwrap_or_default()
+            _ if meta.restarts() > 0 || seen.status == Status::WaitingRestart => {
+                Look::Failed(format!(
+                    "'{name}' exited{} before it was ready; a restart is pending",
+                    RunEnd::latest(meta)
+                        .map(|how| format!(" ({how})"))
+                        .unwrap_or_default()
+                ))
+            }
+            None if !matches!(seen.status, Status::Launching | Status::Online) => Look::Failed(
+                format!("'{name}' ended ({}) before it was ready", seen.status),
             ),
-            None if !matches!(seen.status, Status::Launching | Status::Online) => {
-                format!("'{name}' ended ({}) before it was ready", seen.status)
-            }
-            _ => {
-                last = Some(meta);
-                return None;
-            }
-        };
-        Some(Err(failed(ctx, name, &meta, failure)))
-    });
-    match (outcome, last) {
-        (Some(result), _) => result,
-        (None, meta) => {
-            let why = format!(
-                "'{name}' did not send 'ready' (process.send) within {:.1}s",
-                timeout.as_secs_f64()
-            );
-            let meta = meta.unwrap_or_default();
-            Err(failed(ctx, name, &meta, why))
+            _ => Look::Waiting,
         }
-    }
+    };
+    let late = |_: &Meta| {
+        format!(
+            "'{name}' did not send 'ready' (process.send) within {:.1}s",
+            timeout.as_secs_f64()
+        )
+    };
+    until_recorded(ctx, name, timeout, look, late)
 }

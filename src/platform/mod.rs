@@ -19,6 +19,7 @@ pub mod poll;
 mod probe;
 mod procargs;
 pub mod reap;
+pub mod selfpipe;
 
 pub use poll::{deadline_in, poll_until, Backoff};
 

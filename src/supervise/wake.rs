@@ -4,16 +4,16 @@
 //! asks for the service again; its own chores (a kept write, its lock) are done meanwhile.
 
 use super::source::{self, Source};
+use crate::platform::selfpipe::{self, SelfPipe};
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 static TERM: AtomicBool = AtomicBool::new(false);
 static HUP: AtomicBool = AtomicBool::new(false);
 
@@ -24,13 +24,7 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
     if signal == nix::libc::SIGHUP {
         HUP.store(true, Ordering::SeqCst);
     }
-    let fd = WAKE_FD.load(Ordering::Relaxed);
-    if fd >= 0 {
-        // SAFETY: write(2) is async-signal-safe; the buffer is a live local byte.
-        unsafe {
-            nix::libc::write(fd, [1u8].as_ptr().cast(), 1);
-        }
-    }
+    selfpipe::wake();
 }
 
 /// Whether someone asked this supervisor to stop (SIGTERM).
@@ -103,37 +97,19 @@ impl Ready {
     }
 }
 
-/// A self-pipe that becomes readable on SIGCHLD and SIGTERM.
-pub struct Wake(OwnedFd);
+/// A self-pipe that becomes readable on SIGCHLD, SIGTERM and SIGHUP.
+pub struct Wake(SelfPipe);
 
 impl Wake {
     pub fn install() -> Result<Self> {
-        let (r, w) = crate::platform::cloexec_pipe().context("creating a pipe")?;
-        for fd in [&r, &w] {
-            nix::fcntl::fcntl(
-                fd.as_raw_fd(),
-                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-            )?;
-        }
-        WAKE_FD.store(w.as_raw_fd(), Ordering::Relaxed);
-        std::mem::forget(w); // lives as long as the process
-        let action = SigAction::new(
-            SigHandler::Handler(on_signal),
-            SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
-            SigSet::empty(),
-        );
-        for signal in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGHUP] {
-            // SAFETY: the handler only stores an atomic and calls write(2) on a descriptor
-            // that is never closed.
-            unsafe { sigaction(signal, &action) }.context("installing signal handlers")?;
-        }
-        Ok(Self(r))
+        let signals = [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGHUP];
+        let pipe = SelfPipe::install(&signals, on_signal).context("installing signal handlers")?;
+        Ok(Self(pipe))
     }
 
     /// Empties the self-pipe once its wake has been seen.
     pub fn drain(&self) {
-        let mut sink = [0u8; 64];
-        while nix::unistd::read(self.0.as_raw_fd(), &mut sink).is_ok_and(|n| n > 0) {}
+        self.0.drain();
     }
 
     /// Polls the self-pipe, `pipes` and the sources' descriptors until one is ready or
@@ -144,7 +120,7 @@ impl Wake {
         sources: &[Box<dyn Source>],
         timeout: PollTimeout,
     ) -> nix::Result<Ready> {
-        let mut fds = vec![PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+        let mut fds = vec![PollFd::new(self.0.fd(), PollFlags::POLLIN)];
         let piped: Vec<usize> = (0..2).filter(|&i| pipes[i].is_some()).collect();
         for fd in pipes.iter().flatten() {
             fds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));

@@ -1,13 +1,12 @@
 //! The runtime's signals: SIGTERM, SIGINT, SIGQUIT and SIGHUP ask for a stop of everything,
 //! SIGCHLD says a child (or an orphan handed to it) ended; each wakes one self-pipe.
 
+use crate::platform::selfpipe::{self, SelfPipe};
 use anyhow::{Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use nix::sys::signal::{SigSet, Signal};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
 static STOP: AtomicBool = AtomicBool::new(false);
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
@@ -29,55 +28,31 @@ extern "C" fn on_signal(signal: nix::libc::c_int) {
 
 /// Wakes [`Signals::wait`] (from a handler, or a thread that finished its work).
 pub fn wake() {
-    let fd = WAKE_FD.load(Ordering::Relaxed);
-    if fd >= 0 {
-        // SAFETY: write(2) is async-signal-safe; the buffer is a live local byte.
-        unsafe {
-            nix::libc::write(fd, [1u8].as_ptr().cast(), 1);
-        }
-    }
+    selfpipe::wake();
 }
 
 /// The read end of the self-pipe the handlers write to.
-pub struct Signals(OwnedFd);
+pub struct Signals(SelfPipe);
 
 impl Signals {
     /// Installs the handlers (as PID 1 a signal without a handler would be ignored).
     pub fn install() -> Result<Self> {
-        let (r, w) = crate::platform::cloexec_pipe().context("creating a pipe")?;
-        for fd in [&r, &w] {
-            nix::fcntl::fcntl(
-                fd.as_raw_fd(),
-                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-            )?;
-        }
-        WAKE_FD.store(w.as_raw_fd(), Ordering::Relaxed);
-        std::mem::forget(w); // lives as long as the process
-        let action = SigAction::new(
-            SigHandler::Handler(on_signal),
-            SaFlags::SA_RESTART | SaFlags::SA_NOCLDSTOP,
-            SigSet::empty(),
-        );
-        for signal in STOPPING.into_iter().chain([Signal::SIGCHLD]) {
-            // SAFETY: the handler only stores atomics and calls write(2) on a descriptor
-            // that is never closed.
-            unsafe { sigaction(signal, &action) }.context("installing signal handlers")?;
-        }
+        let signals: Vec<Signal> = STOPPING.into_iter().chain([Signal::SIGCHLD]).collect();
+        let pipe = SelfPipe::install(&signals, on_signal).context("installing signal handlers")?;
         // A caller may have blocked them (a stop under way in a parent tsm): take them.
         let mut mask = SigSet::empty();
         for signal in STOPPING.into_iter().chain([Signal::SIGCHLD]) {
             mask.add(signal);
         }
         mask.thread_unblock().context("unblocking signals")?;
-        Ok(Self(r))
+        Ok(Self(pipe))
     }
 
     /// Waits up to `timeout_ms` for a signal, then empties the pipe.
     pub fn wait(&self, timeout_ms: u16) {
-        let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(self.0.fd(), PollFlags::POLLIN)];
         let _ = poll(&mut fds, PollTimeout::from(timeout_ms));
-        let mut sink = [0u8; 64];
-        while nix::unistd::read(self.0.as_raw_fd(), &mut sink).is_ok_and(|n| n > 0) {}
+        self.0.drain();
     }
 }
 
