@@ -247,25 +247,11 @@ impl<'a> Store<'a> {
     /// Every meta file, sorted by TSM ID (files that do not parse last, by name).
     pub fn entries(&self) -> Result<Vec<Entry>> {
         let dir = self.paths.processes();
-        let listing = match fs::read_dir(&dir) {
-            Ok(listing) => listing,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-        };
-        let mut entries = Vec::new();
-        for item in listing {
-            let item = item.with_context(|| format!("reading {}", dir.display()))?;
-            let file_name = item.file_name();
-            let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(".meta")) else {
-                continue;
-            };
-            if name.starts_with('.') {
-                continue;
-            }
-            if let Some(entry) = read_entry(&item.path(), name) {
-                entries.push(entry);
-            }
-        }
+        let mut entries: Vec<Entry> = self
+            .names()?
+            .iter()
+            .filter_map(|name| read_entry(&dir.join(format!("{name}.meta")), name))
+            .collect();
         sort(&mut entries);
         Ok(entries)
     }

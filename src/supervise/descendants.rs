@@ -55,10 +55,25 @@ pub fn all(token: &str) -> Vec<(i32, u64)> {
     found
 }
 
-/// The process to follow when the main process exited 0: a child of ours still running (a
-/// daemon re-parented to us), or without a subreaper the top of what still carries `token`
-/// (a carrier whose parent is none); the earliest started.
+/// How long, without a subreaper, a clean exit is looked at again for a daemon before it
+/// counts as the service's end: a process in the middle of an exec shows no environment, so
+/// the carrier a double fork hands over to can be unseen for a moment.
+const HANDOVER: Duration = Duration::from_millis(50);
+
+/// The process to follow when the main process exited 0: see [`daemon_now`]. Without a
+/// subreaper, looked for again until [`HANDOVER`] has passed (with one, the tree holds every
+/// descendant: one look tells).
 pub fn daemon(token: &str) -> Option<(i32, u64)> {
+    if platform::subreaper_available() || token.is_empty() {
+        return daemon_now(token);
+    }
+    let backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(10));
+    poll_until(deadline_in(HANDOVER), backoff, || daemon_now(token))
+}
+
+/// A child of ours still running (a daemon re-parented to us), or without a subreaper the
+/// top of what still carries `token` (a carrier whose parent is none); the earliest started.
+fn daemon_now(token: &str) -> Option<(i32, u64)> {
     let me = me();
     let mut found: Vec<(i32, u64)> = platform::process_tree(me)
         .into_iter()
