@@ -15,12 +15,14 @@ use macos as imp;
 #[cfg(target_os = "macos")]
 pub use macos::{usage::usage, watch::Watcher};
 
+mod exchange;
 pub mod poll;
 mod probe;
 mod procargs;
 pub mod reap;
 pub mod selfpipe;
 
+pub use exchange::exchange;
 pub use poll::{deadline_in, poll_until, Backoff};
 
 pub use procargs::EnvVar;
