@@ -67,11 +67,14 @@ pub(super) fn wait_all(paths: &Paths, targets: &mut [Target]) {
             return;
         }
         let until_due = due.map_or(pause, |d| d.saturating_duration_since(now));
-        let timeout = if polled { pause.min(until_due) } else { until_due };
+        let timeout = if polled {
+            pause.min(until_due)
+        } else {
+            until_due
+        };
         for i in exits.wait(timeout) {
             watched[i] = false;
         }
         pause = (pause * 2).min(backoff.most);
     }
 }
-
