@@ -91,8 +91,33 @@ fn stopping_stopped_services_writes_no_record() {
     let before: Vec<_> = names.iter().map(|n| meta_version(&t, n)).collect();
     t.run(&["stop", "*"]).success();
     let after: Vec<_> = names.iter().map(|n| meta_version(&t, n)).collect();
-    assert_eq!(before, after, "a stop of stopped services rewrote their records");
+    assert_eq!(
+        before, after,
+        "a stop of stopped services rewrote their records"
+    );
     for name in &names {
         assert_eq!(t.meta(name).raw("status"), Some("stopped"));
+    }
+}
+
+#[test]
+fn a_stop_of_more_services_than_the_soft_descriptor_limit_ends_them_all() {
+    let t = Tsm::new();
+    let names = napping_services(&t, 48);
+    // Each target's op lock is held for the whole stop: 48 of them do not fit in 32.
+    let done = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Sn 32 && exec \"$0\" stop '*'", BIN])
+        .env("TETRA_DIR", &t.tetra)
+        .env_remove("PORT")
+        .current_dir(&t.work)
+        .output()
+        .expect("run stop under a low limit");
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    for name in &names {
+        assert_eq!(t.meta(name).raw("status"), Some("stopped"), "{name}");
     }
 }
