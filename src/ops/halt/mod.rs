@@ -222,11 +222,13 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
         }
     });
     wait_all(paths, &mut targets);
-    for target in targets.iter_mut() {
-        if matches!(target.phase, Phase::Ended) && target.result.is_ok() {
-            if let Err(e) = mark_stopped(store, target.name) {
-                target.result = Err(e);
-            }
+    // Each record is looked at once more (and a pid file removed) on a few threads at once.
+    let marks = crate::state::fanout::each(&targets, |t| {
+        (matches!(t.phase, Phase::Ended) && t.result.is_ok()).then(|| mark_stopped(store, t.name))
+    });
+    for (target, mark) in targets.iter_mut().zip(marks) {
+        if let Some(Err(e)) = mark {
+            target.result = Err(e);
         }
     }
     targets.into_iter().map(|t| t.result).collect()
