@@ -16,6 +16,7 @@ use macos as imp;
 pub use macos::{usage::usage, watch::Watcher};
 
 mod exchange;
+pub mod exits;
 pub mod poll;
 mod probe;
 mod procargs;

@@ -26,6 +26,7 @@ mod lifecycle;
 mod listing;
 mod logs;
 mod logsearch;
+mod many;
 mod metrics;
 mod pcompose;
 mod pm2;
