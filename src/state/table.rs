@@ -215,10 +215,20 @@ pub fn hold(paths: &Paths, id: u64) -> bool {
     }
 }
 
+/// From how many slots on a listing asks the kernel's whole lock list once (`/proc/locks`)
+/// rather than `F_GETLK` per ID: each of those walks every lock of the table, so N of them
+/// cost O(N²), while the list costs as many lines as the machine has locks.
+const LIST_LOCKS_FROM: usize = 64;
+
 /// The table as one read of it: the slots that decode, by name.
 pub struct Snapshot {
     file: File,
     slots: HashMap<String, (Stamp, Meta)>,
+    /// How many slots the file has room for (its highest ID + 1).
+    room: usize,
+    /// The liveness bytes' holders, read at once on the first question (`None` inside: no
+    /// list on this platform, or too few slots to be worth it).
+    held: std::cell::OnceCell<Option<HashMap<u64, i32>>>,
 }
 
 impl Snapshot {
@@ -240,19 +250,40 @@ impl Snapshot {
                 }
             }
         }
-        Some(Self { file, slots })
+        let room = bytes.len().div_ceil(SLOT).saturating_sub(1);
+        let held = std::cell::OnceCell::new();
+        Some(Self {
+            file,
+            slots,
+            room,
+            held,
+        })
     }
 
-    /// The copy of `name`'s meta, if its slot copies the version `stamp` of the file.
-    pub fn meta(&self, name: &str, stamp: Stamp) -> Option<&Meta> {
-        self.slots
-            .get(name)
-            .filter(|(s, _)| *s == stamp)
-            .map(|(_, m)| m)
+    /// The copy of `name`'s meta, if its slot copies the version `stamp` of the file (taken:
+    /// each name is listed once).
+    pub fn take(&mut self, name: &str, stamp: Stamp) -> Option<Meta> {
+        if self.slots.get(name).is_some_and(|(s, _)| *s == stamp) {
+            return self.slots.remove(name).map(|(_, m)| m);
+        }
+        None
     }
 
-    /// Who holds the liveness lock of TSM ID `id`, as the kernel says (`F_GETLK`).
+    /// Who holds the liveness lock of TSM ID `id`, as the kernel says: from its list of locks
+    /// read once (Linux, a table of many slots) when it names a holder, else by `F_GETLK`.
+    /// The list is only ever believed for a holder it names; one it does not name (none, or
+    /// one it could not show) is asked of the lock itself.
     pub fn holder(&self, id: u64) -> Option<i32> {
+        let listed = self.held.get_or_init(|| {
+            let meta = self.file.metadata().ok()?;
+            (self.room >= LIST_LOCKS_FROM)
+                .then(|| crate::platform::write_locks(meta.dev(), meta.ino()))
+                .flatten()
+        });
+        let at = (LIVE_BASE as u64).saturating_add(id);
+        if let Some(pid) = listed.as_ref().and_then(|held| held.get(&at)) {
+            return Some(*pid);
+        }
         let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
         fcntl_lock(&self.file, libc::F_GETLK, &mut lock).ok()?;
         (lock.l_type != libc::F_UNLCK as libc::c_short && lock.l_pid > 0).then_some(lock.l_pid)
