@@ -281,8 +281,12 @@ impl Snapshot {
                 .flatten()
         });
         let at = (LIVE_BASE as u64).saturating_add(id);
+        // This process's own locks are no answer (`F_GETLK` does not see them either).
+        let own = std::process::id() as i32;
         if let Some(pid) = listed.as_ref().and_then(|held| held.get(&at)) {
-            return Some(*pid);
+            if *pid != own {
+                return Some(*pid);
+            }
         }
         let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
         fcntl_lock(&self.file, libc::F_GETLK, &mut lock).ok()?;
@@ -294,5 +298,63 @@ impl Snapshot {
         if let Some(slot) = encode(line, stamp).filter(|_| id < MAX_IDS) {
             let _ = write_slot(&self.file, id, &slot, true);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::BufRead;
+
+    /// A process (not this one) holding the liveness byte of `id` on `table`.
+    fn holding(table: &std::path::Path, id: u64) -> std::process::Child {
+        let code = "import fcntl,sys,time\nf=open(sys.argv[1],'r+b')\n\
+            fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB,1,(1<<40)+int(sys.argv[2]))\n\
+            print('held',flush=True)\ntime.sleep(60)";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", code])
+            .arg(table)
+            .arg(id.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "held");
+        child
+    }
+
+    #[test]
+    fn a_table_of_many_slots_names_its_holders_from_one_list() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::at(tmp.path().to_path_buf());
+        let stamp = Stamp {
+            ino: 1,
+            mtime_ns: 2,
+            size: 3,
+        };
+        put(&paths, 0, "tsm_id=0 name=a status=online", stamp);
+        let few = Snapshot::read(&paths).unwrap();
+        let mut one = holding(&paths.table(), 0);
+        assert_eq!(few.holder(0), Some(one.id() as i32));
+        assert_eq!(few.held.get(), Some(&None), "a few slots: F_GETLK each");
+        put(&paths, 99, "tsm_id=99 name=b status=online", stamp);
+        let many = Snapshot::read(&paths).unwrap();
+        let mut other = holding(&paths.table(), 99);
+        assert_eq!(many.holder(99), Some(other.id() as i32));
+        assert_eq!(many.holder(0), Some(one.id() as i32));
+        assert_eq!(many.holder(5), None);
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            many.held.get().and_then(Option::as_ref).map(HashMap::len),
+            Some(2)
+        );
+        for child in [&mut one, &mut other] {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        assert_eq!(Snapshot::read(&paths).unwrap().holder(99), None);
     }
 }
