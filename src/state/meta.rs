@@ -34,11 +34,14 @@ impl Meta {
 
     /// Parses the text of a meta file.
     pub fn parse(text: &str) -> Result<Self, MetaError> {
-        let words = shell_words::split(text.trim_end_matches('\n')).map_err(MetaError::Quoting)?;
-        let mut meta = Meta::new();
+        let words =
+            crate::state::words::split(text.trim_end_matches('\n')).map_err(MetaError::Quoting)?;
+        let mut meta = Meta {
+            pairs: Vec::with_capacity(words.len()),
+        };
         for word in words {
             let Some((key, value)) = word.split_once('=') else {
-                return Err(MetaError::NotKeyValue(word));
+                return Err(MetaError::NotKeyValue(word.into_owned()));
             };
             if !valid_key(key) {
                 return Err(MetaError::BadKey(key.to_string()));

@@ -17,4 +17,5 @@ pub mod supervisor;
 pub mod table;
 pub mod unrecorded;
 pub mod usage;
+pub mod words;
 pub mod workers;
