@@ -83,3 +83,52 @@ fn a_table_of_many_slots_still_proves_every_supervisor() {
     t.run(&["stop", "c"]).success();
     assert_eq!(row(&t, "c")["status"], "stopped");
 }
+
+#[test]
+fn jlist_and_metrics_read_through_the_table_and_a_hand_edit_still_wins() {
+    let t = Tsm::new();
+    t.script("svc.sh", "#!/usr/bin/env bash\nexec sleep 300\n");
+    let pid = t.start(&["--no-port", "svc.sh", "web"]);
+    let meta = t.state().join("processes/web.meta");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    assert!(text.contains(" restarts=0 "), "{text}");
+    std::fs::write(&meta, text.replace(" restarts=0 ", " restarts=17 ")).unwrap();
+    let table =
+        || String::from_utf8_lossy(&std::fs::read(t.state().join("table")).unwrap()).into_owned();
+    assert!(!table().contains("restarts=17"));
+    // metrics answers from the edited file and writes its slot again.
+    let out = t.run(&["metrics"]).success();
+    let prom = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        prom.contains("tsm_restarts_total{name=\"web\",id=\"0\"} 17"),
+        "{prom}"
+    );
+    assert!(prom.contains("tsm_up{name=\"web\",id=\"0\"} 1"), "{prom}");
+    assert!(
+        table().contains("restarts=17"),
+        "metrics wrote the slot again"
+    );
+    // jlist too, after a second edit, and both still prove the supervisor.
+    let text = std::fs::read_to_string(&meta).unwrap();
+    std::fs::write(&meta, text.replace(" restarts=17 ", " restarts=170 ")).unwrap();
+    let out = t.run(&["jlist"]).success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(list[0]["pm2_env"]["restart_time"], 170);
+    assert_eq!(list[0]["pm2_env"]["status"], "online");
+    assert_eq!(list[0]["pid"], pid);
+    assert!(
+        table().contains("restarts=170"),
+        "jlist wrote the slot again"
+    );
+    // Its supervisor killed: neither believes the slot's "online".
+    let sup = t.supervisor_of("web");
+    kill(Pid::from_raw(sup), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    wait_until("both gone", || !alive(sup) && !alive(pid));
+    let out = t.run(&["metrics"]).success();
+    let prom = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(prom.contains("tsm_up{name=\"web\",id=\"0\"} 0"), "{prom}");
+    let out = t.run(&["jlist"]).success();
+    let list: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(list[0]["pm2_env"]["status"], "stopped");
+}
