@@ -264,19 +264,6 @@ pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
     imp::processes_with_env(key)
 }
 
-/// The pid holding a one-byte POSIX write lock at each offset of the file `(dev, ino)`, all
-/// read at once (Linux: `/proc/locks`); `None` where the platform has no such list (macOS:
-/// ask each byte with `F_GETLK`).
-pub fn write_locks(dev: u64, ino: u64) -> Option<std::collections::HashMap<u64, i32>> {
-    #[cfg(target_os = "linux")]
-    return linux::locks::write_locks(dev, ino);
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (dev, ino);
-        None
-    }
-}
-
 /// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).
 pub fn release_free_memory() {
     imp::release_free_memory()

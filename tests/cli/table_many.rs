@@ -1,7 +1,8 @@
-//! A table of many slots, whose liveness bytes `list` reads from the kernel's list of locks
-//! at once (Linux) instead of asking each: the proof is the same as for a small table — a
+//! A table of many slots, whose supervisors hold their liveness bytes on a file per block of
+//! IDs (`live/BLOCK`), where `list` asks: the proof is the same as for a small table — a
 //! holder counts only as the parent of the recorded service or by its command line, a dead
-//! supervisor proves nothing, and neither does another process holding its byte.
+//! supervisor proves nothing, and neither does another process holding its byte. `jlist` and
+//! `metrics` read the same way.
 
 use crate::harness::*;
 use nix::sys::signal::{kill, Signal};
@@ -15,14 +16,15 @@ fn row(t: &Tsm, name: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no row for {name}"))
 }
 
-/// A process that is no supervisor, holding the liveness byte of TSM ID `id`.
+/// A process that is no supervisor, holding the liveness byte of TSM ID `id` on its block's
+/// liveness file.
 fn holding(t: &Tsm, id: u64) -> std::process::Child {
     let mut holder = std::process::Command::new("python3")
         .args([
             "-c",
             "import fcntl,sys,time\nf=open(sys.argv[1],'r+b')\nfcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB,1,(1<<40)+int(sys.argv[2]))\nprint('held',flush=True)\ntime.sleep(300)",
         ])
-        .arg(t.state().join("table"))
+        .arg(t.state().join("live").join((id / 64).to_string()))
         .arg(id.to_string())
         .env("TETRA_DIR", &t.tetra)
         .stdout(std::process::Stdio::piped())
@@ -59,9 +61,19 @@ fn a_table_of_many_slots_still_proves_every_supervisor() {
         assert_eq!(r["status"], "online", "{name}: {r}");
         assert_eq!(r["pid"], *pid);
     }
+    // Each supervisor holds its byte on its block's liveness file.
+    let id_a = row(&t, "a")["id"].as_u64().unwrap();
+    assert!(id_a >= 200, "{id_a}");
+    let live = t.state().join("live").join((id_a / 64).to_string());
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import fcntl,sys\nf=open(sys.argv[1],'r+b')\ntry:\n    fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB,1,(1<<40)+int(sys.argv[2]))\n    print('free')\nexcept OSError:\n    print('held')"])
+        .arg(&live)
+        .arg(id_a.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "held");
     // a: its supervisor killed, its byte taken by a process that is no supervisor.
     let sup_a = t.supervisor_of("a");
-    let id_a = row(&t, "a")["id"].as_u64().unwrap();
     kill(Pid::from_raw(sup_a), Signal::SIGKILL).unwrap();
     wait_until("a's supervisor gone", || !alive(sup_a));
     let mut holder = holding(&t, id_a);

@@ -1,6 +1,5 @@
 //! Linux side of the platform layer: `/proc` and `prctl`.
 
-pub mod locks;
 mod netlink;
 pub mod timer;
 pub mod usage;
