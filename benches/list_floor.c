@@ -2,12 +2,13 @@
  *
  *   list_floor STATE_DIR        (STATE_DIR = $TETRA_DIR/tsm)
  *
- * One readdir of processes/, one read of the shared table, one read of /proc/locks (every
- * supervisor's liveness byte at once), and per service: an lstat of its meta file (is the
- * slot the file's current version?), an lstat of its life lock file (is the lock the one the
- * supervisor took?) and one read of /proc/PID/stat (runs with its stamp, its parent, cpu and
- * memory). The pid is taken from the slot; the table, the lock list and the stat lines are
- * not parsed beyond that. It prints how many services it looked at. */
+ * One readdir of processes/, one read of the shared table, one open of each liveness file
+ * (live/BLOCK, 64 IDs each), and per service: an lstat of its meta file (is the slot the
+ * file's current version?), an lstat of its life lock file (is the lock the one the
+ * supervisor took?), one F_GETLK of its liveness byte (who is its supervisor) and one read of
+ * /proc/PID/stat (runs with its stamp, its parent, cpu and memory). The pid is taken from the
+ * slot; the table and the stat lines are not parsed beyond that. It prints how many services
+ * it found alive and supervised. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
@@ -49,8 +50,9 @@ int main(int argc, char **argv) {
     size_t tlen = 0, llen = 0;
     snprintf(path, sizeof path, "%s/table", argv[1]);
     char *table = slurp(path, &tlen);
-    char *locks = slurp("/proc/locks", &llen);
-    (void)locks;
+    (void)llen;
+    int live = -1;
+    long live_block = -1;
     struct dirent *d;
     long seen = 0, slot = 1;
     char stat_line[1024];
@@ -62,13 +64,21 @@ int main(int argc, char **argv) {
         lstat(path, &st);
         snprintf(path, sizeof path, "%s/pids/%.*s.lock", argv[1], (int)(n - 5), d->d_name);
         lstat(path, &st);
-        long pid = 0;
+        long pid = 0, id = slot - 1;
         if (table && (size_t)(slot + 1) * SLOT <= tlen) {
             char *s = table + slot * SLOT;
             char *p = memmem(s, SLOT, " pid=", 5);
             if (p) pid = strtol(p + 5, NULL, 10);
         }
         slot++;
+        if (id / 64 != live_block) {
+            if (live >= 0) close(live);
+            live_block = id / 64;
+            snprintf(path, sizeof path, "%s/live/%ld", argv[1], live_block);
+            live = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        }
+        struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (1L << 40) + id, .l_len = 1};
+        if (live < 0 || fcntl(live, F_GETLK, &lk) != 0 || lk.l_type == F_UNLCK) continue;
         if (pid > 0) {
             snprintf(path, sizeof path, "/proc/%ld/stat", pid);
             int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -78,6 +88,7 @@ int main(int argc, char **argv) {
             }
         }
     }
+    if (live >= 0) close(live);
     closedir(dir);
     printf("%ld\n", seen);
     return 0;

@@ -223,13 +223,18 @@ pub fn put(paths: &Paths, id: u64, line: &str, stamp: Stamp) {
 /// [`open_headed`] opens the table.
 fn open_live(paths: &Paths, id: u64, replace: bool) -> io::Result<File> {
     let path = paths.live(id / LIVE_BLOCK);
-    if let Some(dir) = path.parent() {
-        match anchor::mkdir(dir, 0o700) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
-            _ => {}
+    match open_headed(paths, &path, replace) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                match anchor::mkdir(dir, 0o700) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+                    _ => {}
+                }
+            }
+            open_headed(paths, &path, replace)
         }
+        opened => opened,
     }
-    open_headed(paths, &path, replace)
 }
 
 /// Takes the liveness lock of TSM ID `id` for the rest of this process's life (a supervisor,
