@@ -3,7 +3,8 @@
 
 use super::Run;
 use crate::logs::files_of;
-use crate::model::status::{observe, Status};
+use crate::model::status::Status;
+use crate::ops::rows::Listing;
 use crate::ops::Ctx;
 use crate::state::keys::Key;
 use crate::state::meta::Meta;
@@ -31,8 +32,8 @@ fn words(meta: &Meta, key: Key) -> Vec<String> {
     shell_words::split(meta.get(key).unwrap_or("")).unwrap_or_default()
 }
 
-fn one(ctx: &Ctx, samples: &mut Samples, name: &str, meta: &Meta) -> Value {
-    let seen = observe(&ctx.paths, name, meta);
+fn one(ctx: &Ctx, (listing, samples): (&Listing, &mut Samples), name: &str, meta: &Meta) -> Value {
+    let seen = listing.observe(&ctx.paths, name, meta);
     // pm2's monit: recent CPU (percent of one core, as `tsm list`) and resident bytes.
     let (cpu, memory) = match (seen.pid, &seen.info) {
         (Some(pid), Some(info)) => (samples.cpu(name, pid, info, meta.start_time()), info.rss),
@@ -100,9 +101,10 @@ pub fn print(ctx: &Ctx, out: &mut dyn Write, pretty: bool) -> Result<()> {
     let mut list = Vec::new();
     let mut samples = Samples::load(&ctx.paths);
     if ctx.paths.processes().is_dir() {
-        for entry in ctx.store().entries()? {
+        let listing = Listing::read(&ctx.store(), false)?;
+        for entry in &listing.entries {
             match &entry.meta {
-                Ok(meta) => list.push(one(ctx, &mut samples, &entry.name, meta)),
+                Ok(meta) => list.push(one(ctx, (&listing, &mut samples), &entry.name, meta)),
                 Err(why) => list.push(json!({
                     "pid": 0, "name": entry.name, "pm_id": null,
                     "monit": { "memory": 0, "cpu": 0 },

@@ -2,7 +2,8 @@
 //! restarts, CPU seconds and resident memory of the main process, uptime, health where a
 //! probe records it, log lines written and bytes dropped.
 
-use crate::model::status::{observe, Status};
+use crate::model::status::Status;
+use crate::ops::rows::Listing;
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
 use crate::state::keys::Key;
@@ -38,7 +39,7 @@ impl Family {
 
 /// The metrics of every service, as text.
 pub fn render(ctx: &Ctx) -> Result<String> {
-    let entries = ctx.store().entries()?;
+    let listing = Listing::read(&ctx.store(), false)?;
     let mut up = Family::new("tsm_up", "gauge", "1 when the service is online");
     let mut status = Family::new("tsm_status", "gauge", "1 for the service's status");
     let mut restarts = Family::new(
@@ -77,11 +78,11 @@ pub fn render(ctx: &Ctx) -> Result<String> {
         "bytes of output the logs could not take",
     );
     let now = now_epoch();
-    for entry in &entries {
+    for entry in &listing.entries {
         let Ok(meta) = &entry.meta else { continue };
         let id = meta.id().map_or_else(String::new, |i| i.to_string());
         let base = format!("name=\"{}\",id=\"{id}\"", label(&entry.name));
-        let seen = observe(&ctx.paths, &entry.name, meta);
+        let seen = listing.observe(&ctx.paths, &entry.name, meta);
         let shown = seen.status;
         up.samples
             .push((base.clone(), u8::from(shown == Status::Online).to_string()));

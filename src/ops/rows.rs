@@ -2,18 +2,20 @@
 //! its recorded state checked against the OS (pid, listening, cpu, memory, workers).
 
 use crate::model::run::RunEnd;
-use crate::model::status::{observe_with, Status};
+use crate::model::status::{observe_with, Observed, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
 use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
+use crate::state::store::{Entry, Store};
 use crate::state::supervisor;
 use crate::state::table::Snapshot as Table;
 use crate::state::usage::Samples;
 use anyhow::Result;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// A service younger than this (seconds since its start) that does not listen yet is shown
 /// as starting (`3000?`), not as failing (`3000!`): servers take a moment to bind.
@@ -74,14 +76,49 @@ fn proven_by_table(
     on_table.or_else(|| supervisor::holder(paths, name))
 }
 
+/// Every record read through the shared table, with what proves each one's supervisor: the
+/// one fast path of `list`, `monit`, `jlist` and `metrics`.
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    table: Option<Table>,
+    /// How many records hold each TSM ID.
+    ids: HashMap<u64, usize>,
+}
+
+impl Listing {
+    /// Reads every record; `swept`: less the strays killed starts left behind (removed), as
+    /// `list` does.
+    pub fn read(store: &Store, swept: bool) -> Result<Self> {
+        let (entries, table) = match swept {
+            true => crate::ops::launch::listed_swept(store)?,
+            false => crate::state::listing::entries(store)?,
+        };
+        let mut ids = HashMap::<u64, usize>::new();
+        for id in entries.iter().filter_map(|e| e.id()) {
+            *ids.entry(id).or_default() += 1;
+        }
+        Ok(Self {
+            entries,
+            table,
+            ids,
+        })
+    }
+
+    /// `name`'s record `meta` checked against the OS ([`observe_with`]), its supervisor
+    /// proven through the table's liveness lock where that proves it.
+    pub fn observe(&self, paths: &Paths, name: &str, meta: &Meta) -> Observed {
+        let unique = meta.id().is_some_and(|id| self.ids.get(&id) == Some(&1));
+        observe_with(paths, meta, &|parent| {
+            proven_by_table(paths, self.table.as_ref(), (name, meta, unique), parent)
+        })
+    }
+}
+
 /// One observation of every process, in TSM ID order.
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     let now = now_epoch();
-    let (entries, table) = crate::ops::launch::listed_swept(&ctx.store())?;
-    let mut ids = std::collections::HashMap::<u64, usize>::new();
-    for id in entries.iter().filter_map(|e| e.id()) {
-        *ids.entry(id).or_default() += 1;
-    }
+    let mut listing = Listing::read(&ctx.store(), true)?;
+    let entries = std::mem::take(&mut listing.entries);
     // Having read every meta file, keep the ID counter above every ID they hold.
     let _ = ctx
         .store()
@@ -93,11 +130,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
         .into_iter()
         .map(|entry| match entry.meta {
             Ok(meta) => {
-                let unique = meta.id().is_some_and(|id| ids.get(&id) == Some(&1));
-                let seen = observe_with(&ctx.paths, &meta, &|parent| {
-                    let row = (entry.name.as_str(), &meta, unique);
-                    proven_by_table(&ctx.paths, table.as_ref(), row, parent)
-                });
+                let seen = listing.observe(&ctx.paths, &entry.name, &meta);
                 let status = crate::model::status::shown(&ctx.paths, &entry.name, &meta, &seen);
                 let running = seen.pid.is_some();
                 let listening = match (seen.pid, meta.port()) {

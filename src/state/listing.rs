@@ -11,7 +11,7 @@ use crate::state::table::{Snapshot, Stamp};
 pub fn entries(store: &Store) -> anyhow::Result<(Vec<Entry>, Option<Snapshot>)> {
     let paths = store.paths();
     let names = store.names()?;
-    let Some(snapshot) = Snapshot::read(paths) else {
+    let Some(mut snapshot) = Snapshot::read(paths) else {
         return Ok((store.entries()?, None));
     };
     let mut entries = Vec::with_capacity(names.len());
@@ -21,10 +21,10 @@ pub fn entries(store: &Store) -> anyhow::Result<(Vec<Entry>, Option<Snapshot>)> 
             .ok()
             .filter(|m| m.is_file())
             .map(|m| Stamp::of(&m));
-        if let Some(meta) = stamp.and_then(|s| snapshot.meta(&name, s)) {
+        if let Some(meta) = stamp.and_then(|s| snapshot.take(&name, s)) {
             entries.push(Entry {
                 name,
-                meta: Ok(meta.clone()),
+                meta: Ok(meta),
             });
             continue;
         }

@@ -34,16 +34,29 @@ impl Meta {
 
     /// Parses the text of a meta file.
     pub fn parse(text: &str) -> Result<Self, MetaError> {
-        let words = shell_words::split(text.trim_end_matches('\n')).map_err(MetaError::Quoting)?;
-        let mut meta = Meta::new();
+        let words =
+            crate::state::words::split(text.trim_end_matches('\n')).map_err(MetaError::Quoting)?;
+        let mut meta = Meta {
+            pairs: Vec::with_capacity(words.len()),
+        };
+        // Which (length, first byte) classes of keys were seen: a key of a class not seen yet
+        // cannot repeat one, and is appended without a search.
+        let mut seen: u64 = 0;
         for word in words {
             let Some((key, value)) = word.split_once('=') else {
-                return Err(MetaError::NotKeyValue(word));
+                return Err(MetaError::NotKeyValue(word.into_owned()));
             };
             if !valid_key(key) {
                 return Err(MetaError::BadKey(key.to_string()));
             }
-            meta.set_raw(key, value);
+            let class =
+                1u64 << ((key.len() * 31 + usize::from(key.bytes().next().unwrap_or(0))) % 64);
+            if seen & class == 0 {
+                meta.pairs.push((key.to_string(), value.to_string()));
+            } else {
+                meta.set_raw(key, value);
+            }
+            seen |= class;
         }
         if meta.pairs.is_empty() {
             return Err(MetaError::Empty);
@@ -180,6 +193,13 @@ mod tests {
             "only the value's own newline: {line}"
         );
         assert_eq!(Meta::parse(&line).unwrap(), m);
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_place_and_last_value() {
+        let m = Meta::parse("a=1 bb=2 a=3 cc=4 bb=5 ab=6").unwrap();
+        let pairs: Vec<_> = m.pairs().collect();
+        assert_eq!(pairs, [("a", "3"), ("bb", "5"), ("cc", "4"), ("ab", "6")]);
     }
 
     #[test]

@@ -18,4 +18,5 @@ pub mod supervisor;
 pub mod table;
 pub mod unrecorded;
 pub mod usage;
+pub mod words;
 pub mod workers;

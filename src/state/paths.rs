@@ -79,6 +79,10 @@ impl Paths {
     pub fn table(&self) -> PathBuf {
         self.root.join("table")
     }
+    /// The liveness file of the block of TSM IDs `block` (`state::table`).
+    pub fn live(&self, block: u64) -> PathBuf {
+        self.root.join("live").join(block.to_string())
+    }
     /// The port index (`state::portindex`): which names have declared each PORT.
     pub fn ports(&self) -> PathBuf {
         self.root.join("ports")

@@ -58,6 +58,7 @@ mod startup;
 mod stop_once;
 mod supervision;
 mod table;
+mod table_many;
 mod treekill;
 mod trust;
 mod tty;
