@@ -15,6 +15,7 @@ use macos as imp;
 #[cfg(target_os = "macos")]
 pub use macos::{usage::usage, watch::Watcher};
 
+pub mod lines;
 pub mod poll;
 mod probe;
 mod procargs;

@@ -90,7 +90,6 @@ fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
         sup.started_hook(&job);
         if job.runs == 1 {
             ready.started(running.pid);
-            platform::release_free_memory();
         }
         // Pump: its output into the logs until it has ended.
         let finished = sup.pump(running);

@@ -22,6 +22,7 @@ mod hostile;
 mod init;
 mod instances;
 mod layers;
+mod light;
 mod lifecycle;
 mod listing;
 mod logs;

@@ -34,11 +34,12 @@ fn release_stack_below(sp: usize) {
     }
 }
 
-/// The start of the mapping that holds `addr`, from `/proc/self/maps`.
+/// The start of the mapping that holds `addr`, from `/proc/self/maps` (read through the
+/// stack, below the frames that stay).
+#[inline(never)]
 fn mapping_start_of(addr: usize) -> Option<usize> {
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    maps.lines().find_map(|line| {
-        let range = line.split(' ').next()?;
+    crate::platform::lines::find_line(std::path::Path::new("/proc/self/maps"), |line| {
+        let range = std::str::from_utf8(line).ok()?.split(' ').next()?;
         let (start, end) = range.split_once('-')?;
         let start = usize::from_str_radix(start, 16).ok()?;
         let end = usize::from_str_radix(end, 16).ok()?;
