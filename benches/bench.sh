@@ -32,7 +32,8 @@
 #   BENCH_KEEP=1                 keep the temporary folder (samples, logs) for a look
 #   BENCH_REPORT_FROM=DIR        only write the report again from the samples of a kept run
 #   OXMGR=PATH                   also run benches/peers.py: tsm beside OxMgr (the `oxmgr` binary
-#                                at PATH) and pm2, N = BENCH_PEERS_NS (default 10 100 1000); its
+#                                at PATH) and pm2, N = BENCH_PEERS_NS (default 10 100 1000 10000; OxMgr
+#                                up to 1,000, pm2 up to 100); its
 #                                section of the report is written after the others
 #   BENCH_PEERS_ONLY=1           with OXMGR: only that comparison (its section replaced in
 #                                BENCH_OUT, the rest of the file kept)
@@ -938,7 +939,7 @@ if [[ -n $PM2 ]]; then "$PM2" ping >/dev/null 2>&1 || true; fi # start the God D
 
 # ---------------------------------------------------------------- tsm beside OxMgr and pm2
 peers() { # OUT
-    local ns=${BENCH_PEERS_NS:-"10 100 1000"}
+    local ns=${BENCH_PEERS_NS:-"10 100 1000 10000"}
     say "tsm beside OxMgr ($OXMGR) and pm2, N = $ns"
     "$PY" "$REPO/benches/peers.py" --tsm "$TSM" --oxmgr "$OXMGR" ${PM2:+--pm2 "$PM2"} \
         --ns "${ns// /,}" --out "$1" >/dev/null

@@ -26,107 +26,127 @@ fn when(epoch_secs: u64) -> String {
     iso8601(UNIX_EPOCH + Duration::from_secs(epoch_secs))
 }
 
+/// One `key value` line of describe's output.
+fn line(text: &mut String, key: &str, value: String) {
+    text.push_str(&format!("{key:<13}{value}\n"));
+}
+
 fn describe(ctx: &Ctx, name: &str, meta: &Meta, text: &mut String) {
     let seen = observe(&ctx.paths, name, meta);
-    let mut line = |key: &str, value: String| text.push_str(&format!("{key:<13}{value}\n"));
-    line("name", name.to_string());
-    line("id", meta.id().map_or("-".into(), |i| i.to_string()));
-    line("status", seen.status.to_string());
-    line("pid", seen.pid.map_or("-".into(), |p| p.to_string()));
-    line("port", meta.port().map_or("-".into(), |p| p.to_string()));
-    if let (Some(_), Some(t)) = (seen.pid, meta.start_time()) {
-        line(
-            "uptime",
-            format!(
-                "{} (since {})",
-                uptime(now_epoch().saturating_sub(t)),
-                when(t)
-            ),
-        );
-    }
-    line(
-        "restarts",
-        format!(
-            "{} ({} unstable in a row)",
-            meta.restarts(),
-            meta.u64(Key::UnstableRestarts).unwrap_or(0)
-        ),
-    );
-    if let Some(exit) = crate::model::run::RunEnd::recorded(meta) {
-        let at = meta.u64(Key::ExitedAt).map(when).unwrap_or_default();
-        line("last exit", format!("{exit} {at}").trim_end().to_string());
-    }
-    if let Some(err) = meta.get(Key::Error) {
-        line("error", err.to_string());
-    }
+    run_lines(name, meta, &seen, text);
     match Spec::from_meta(meta) {
-        Ok(spec) => {
-            line("command", shell_words::join(spec.argv()));
-            line("cwd", spec.cwd.display().to_string());
-            let p = spec.policy;
-            line(
-                "restart",
-                format!(
-                    "{} (delay {}ms ×1.5 up to 15s, min uptime {}ms, max {} unstable)",
-                    p.mode, p.delay_ms, p.min_uptime_ms, p.max_restarts
-                ),
-            );
-            line("kill timeout", format!("{}ms", spec.kill_timeout_ms));
-            for (key, value) in features_lines(&spec.features) {
-                line(key, value);
-            }
-            for (key, value) in super::describe_usage::order_lines(&spec, meta, seen.pid.is_some())
-            {
-                line(key, value);
-            }
-            if let Some(file) = &spec.env_file {
-                line("env file", file.display().to_string());
-            }
-            let given = ctx.store().read_env(name).unwrap_or_default();
-            if !given.is_empty() {
-                let keys: Vec<String> = given.iter().map(|(k, _)| format!("{k}=***")).collect();
-                line("env", keys.join(" "));
-            }
-            line("start env", start_env_line(ctx, name));
-            line("env order", ENV_ORDER.to_string());
-        }
-        Err(e) => line("command", format!("(cannot be rebuilt: {e})")),
+        Ok(spec) => spec_lines(ctx, name, meta, &spec, seen.pid.is_some(), text),
+        Err(e) => line(text, "command", format!("(cannot be rebuilt: {e})")),
     }
     if seen.pid.is_some() && meta.get(Key::ExecMode) == Some("cluster") {
-        for w in crate::state::workers::workers(&ctx.paths, name)
-            .map(|w| w.workers)
-            .unwrap_or_default()
-        {
-            let usage = w.pid.and_then(crate::platform::usage);
-            line(
-                &format!("worker {}", w.instance),
-                format!(
-                    "pid {}, cpu {}, mem {}, restarts {}{}",
-                    w.pid.map_or("-".into(), |p| p.to_string()),
-                    usage.map_or("-".into(), |u| format!("{:.2}s", u.cpu_ms as f64 / 1000.0)),
-                    usage.map_or("-".into(), |u| format!(
-                        "{:.1} MB",
-                        u.rss_bytes as f64 / 1e6
-                    )),
-                    w.restarts,
-                    if w.listening { ", listening" } else { "" }
-                ),
-            );
-        }
+        worker_lines(ctx, name, text);
     }
     let (out, err) = files_of(&ctx.paths, name, Some(meta));
-    line("out log", out.display().to_string());
-    line("err log", err.display().to_string());
+    line(text, "out log", out.display().to_string());
+    line(text, "err log", err.display().to_string());
     if let Some(dropped) = meta.u64(Key::LogDropped).filter(|d| *d > 0) {
         line(
+            text,
             "log dropped",
             format!("{dropped} bytes could not be written"),
         );
     }
-    line("meta file", ctx.paths.meta(name).display().to_string());
+    line(
+        text,
+        "meta file",
+        ctx.paths.meta(name).display().to_string(),
+    );
     super::describe_usage::section(meta, seen.pid, text);
     for (key, value) in meta.pairs() {
         text.push_str(&format!("  {key}={}\n", shell_words::quote(value)));
+    }
+}
+
+/// Who it is and how its runs went: id, status, pid, port, uptime, restarts, the last exit.
+fn run_lines(name: &str, meta: &Meta, seen: &crate::model::status::Observed, text: &mut String) {
+    line(text, "name", name.to_string());
+    line(text, "id", meta.id().map_or("-".into(), |i| i.to_string()));
+    line(text, "status", seen.status.to_string());
+    line(text, "pid", seen.pid.map_or("-".into(), |p| p.to_string()));
+    line(
+        text,
+        "port",
+        meta.port().map_or("-".into(), |p| p.to_string()),
+    );
+    if let (Some(_), Some(t)) = (seen.pid, meta.start_time()) {
+        let up = uptime(now_epoch().saturating_sub(t));
+        line(text, "uptime", format!("{up} (since {})", when(t)));
+    }
+    let unstable = meta.u64(Key::UnstableRestarts).unwrap_or(0);
+    line(
+        text,
+        "restarts",
+        format!("{} ({unstable} unstable in a row)", meta.restarts()),
+    );
+    if let Some(exit) = crate::model::run::RunEnd::recorded(meta) {
+        let at = meta.u64(Key::ExitedAt).map(when).unwrap_or_default();
+        line(
+            text,
+            "last exit",
+            format!("{exit} {at}").trim_end().to_string(),
+        );
+    }
+    if let Some(err) = meta.get(Key::Error) {
+        line(text, "error", err.to_string());
+    }
+}
+
+/// What it runs and how: the command, folder, restart policy, features, order, environment.
+fn spec_lines(ctx: &Ctx, name: &str, meta: &Meta, spec: &Spec, running: bool, text: &mut String) {
+    line(text, "command", shell_words::join(spec.argv()));
+    line(text, "cwd", spec.cwd.display().to_string());
+    let p = &spec.policy;
+    line(
+        text,
+        "restart",
+        format!(
+            "{} (delay {}ms ×1.5 up to 15s, min uptime {}ms, max {} unstable)",
+            p.mode, p.delay_ms, p.min_uptime_ms, p.max_restarts
+        ),
+    );
+    line(text, "kill timeout", format!("{}ms", spec.kill_timeout_ms));
+    for (key, value) in features_lines(&spec.features) {
+        line(text, key, value);
+    }
+    for (key, value) in super::describe_usage::order_lines(spec, meta, running) {
+        line(text, key, value);
+    }
+    if let Some(file) = &spec.env_file {
+        line(text, "env file", file.display().to_string());
+    }
+    let given = ctx.store().read_env(name).unwrap_or_default();
+    if !given.is_empty() {
+        let keys: Vec<String> = given.iter().map(|(k, _)| format!("{k}=***")).collect();
+        line(text, "env", keys.join(" "));
+    }
+    line(text, "start env", start_env_line(ctx, name));
+    line(text, "env order", ENV_ORDER.to_string());
+}
+
+/// A cluster's workers: pid, cpu, memory, restarts, whether each listens.
+fn worker_lines(ctx: &Ctx, name: &str, text: &mut String) {
+    let workers = crate::state::workers::workers(&ctx.paths, name)
+        .map(|w| w.workers)
+        .unwrap_or_default();
+    for w in workers {
+        let usage = w.pid.and_then(crate::platform::usage);
+        let value = format!(
+            "pid {}, cpu {}, mem {}, restarts {}{}",
+            w.pid.map_or("-".into(), |p| p.to_string()),
+            usage.map_or("-".into(), |u| format!("{:.2}s", u.cpu_ms as f64 / 1000.0)),
+            usage.map_or("-".into(), |u| format!(
+                "{:.1} MB",
+                u.rss_bytes as f64 / 1e6
+            )),
+            w.restarts,
+            if w.listening { ", listening" } else { "" }
+        );
+        line(text, &format!("worker {}", w.instance), value);
     }
 }
 

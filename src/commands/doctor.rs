@@ -6,6 +6,7 @@ use crate::model::status::{observe, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::state::keys::Key;
+use crate::state::paths::Paths;
 use anyhow::Result;
 use clap::Args;
 use std::collections::HashSet;
@@ -32,7 +33,7 @@ fn files_in(dir: &std::path::Path) -> Vec<String> {
 /// A record that says running (or waiting to restart) whose supervisor is gone, or lost its
 /// lock file: the problem and its fix. None while a command works on it.
 fn supervisor_gone(
-    paths: &crate::state::paths::Paths,
+    paths: &Paths,
     name: &str,
     meta: &crate::state::meta::Meta,
     seen: Status,
@@ -95,10 +96,19 @@ fn supervisor_in_use(found: &mut Vec<Finding>) -> String {
     format!("supervisor: {} (the light build)", used.display())
 }
 
+/// What doctor found, in the order it looked.
+#[derive(Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn add(&mut self, problem: String, fix: String) {
+        self.0.push(Finding { problem, fix });
+    }
+}
+
 fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
     let paths = &ctx.paths;
-    let mut found = Vec::new();
-    let mut add = |problem: String, fix: String| found.push(Finding { problem, fix });
+    let mut found = Findings::default();
     let entries = ctx.store().entries()?;
     let snapshot = Snapshot::read();
     let mut running: HashSet<&str> = HashSet::new();
@@ -108,80 +118,126 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
         let meta = match &entry.meta {
             Ok(meta) => meta,
             Err(why) => {
-                let live = crate::state::unrecorded::find(paths, name);
-                let unproven = live
-                    .is_empty()
-                    .then(|| crate::state::unrecorded::unproven_pid(paths, name))
-                    .flatten();
-                if let Some(pid) = unproven {
+                if corrupt_meta(paths, name, why, &mut found) {
                     running.insert(name.as_str());
-                    add(
-                        format!("corrupt meta of '{name}' ({why}); its supervisor is gone and pid {pid} (from its pid file) runs, but cannot be proven to be its service"),
-                        format!("check it (ps -o args= -p {pid}), kill it if it is the service, then: tsm delete {name}"),
-                    );
-                } else if live.is_empty() {
-                    add(
-                        format!("meta file of '{name}' does not parse ({why})"),
-                        format!(
-                            "tsm delete {name}   # removes {}",
-                            paths.meta(name).display()
-                        ),
-                    );
-                } else {
-                    running.insert(name.as_str());
-                    add(
-                        format!("corrupt meta of '{name}' ({why}); {}", live.describe()),
-                        format!(
-                            "tsm delete {name}   # ends it and removes {}; then start it again",
-                            paths.meta(name).display()
-                        ),
-                    );
                 }
                 continue;
             }
         };
         max_id = max_id.max(meta.id());
-        let seen = observe(paths, name, meta);
-        if seen.pid.is_some() {
+        if record(paths, name, meta, &snapshot, &entries, &mut found) {
             running.insert(name.as_str());
         }
-        if let Some((problem, fix)) = supervisor_gone(paths, name, meta, seen.status) {
-            add(problem, fix);
+    }
+    duplicate_ids(&entries, &mut found);
+    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+    for (name, pids) in crate::ops::halt::leftovers(&ctx.store(), &names) {
+        if running.contains(name.as_str()) {
+            continue; // orphaned: reported by `record`
         }
-        if seen.status == Status::Orphaned {
-            add(
-                format!(
-                    "'{name}' is running (pid {}) but its supervisor is gone: no logs, no restarts",
-                    seen.pid.unwrap_or(0)
-                ),
-                format!("tsm restart {name}"),
-            );
-        }
-        if let Some(port) = meta.port().filter(|_| seen.pid.is_none()) {
-            if let Some(holder) = snapshot.holder(port, paths, &entries) {
-                add(
-                    format!("port {port} of '{name}' is held by {holder}"),
-                    format!("stop that process, or start '{name}' on another --port"),
-                );
-            }
-        }
-        if let Some(dropped) = meta.u64(Key::LogDropped).filter(|d| *d > 0) {
-            add(
-                format!("'{name}' lost {dropped} bytes of output: its log could not be written"),
-                "check free space and that the log folder exists (df -h; ls -ld logs)".into(),
+        found.add(
+            format!("'{name}' and its supervisor are gone, but processes it started still run: pids {pids:?}"),
+            format!("tsm stop {name}"),
+        );
+    }
+    problems_log(paths, &mut found);
+    stray_files(paths, &running, &mut found);
+    if let Some(max) = max_id {
+        counter_behind(paths, max, &mut found);
+    }
+    Ok(found.0)
+}
+
+/// A meta file that does not parse: what runs under that name, if anything. True when something
+/// of it still runs.
+fn corrupt_meta(
+    paths: &Paths,
+    name: &str,
+    why: &impl std::fmt::Display,
+    found: &mut Findings,
+) -> bool {
+    let live = crate::state::unrecorded::find(paths, name);
+    let unproven = live
+        .is_empty()
+        .then(|| crate::state::unrecorded::unproven_pid(paths, name))
+        .flatten();
+    if let Some(pid) = unproven {
+        found.add(
+            format!("corrupt meta of '{name}' ({why}); its supervisor is gone and pid {pid} (from its pid file) runs, but cannot be proven to be its service"),
+            format!("check it (ps -o args= -p {pid}), kill it if it is the service, then: tsm delete {name}"),
+        );
+        return true;
+    }
+    if live.is_empty() {
+        found.add(
+            format!("meta file of '{name}' does not parse ({why})"),
+            format!(
+                "tsm delete {name}   # removes {}",
+                paths.meta(name).display()
+            ),
+        );
+        return false;
+    }
+    found.add(
+        format!("corrupt meta of '{name}' ({why}); {}", live.describe()),
+        format!(
+            "tsm delete {name}   # ends it and removes {}; then start it again",
+            paths.meta(name).display()
+        ),
+    );
+    true
+}
+
+/// One service's record: a dead supervisor, an orphan, a held port, lost output. True when its
+/// service runs.
+fn record(
+    paths: &Paths,
+    name: &str,
+    meta: &crate::state::meta::Meta,
+    snapshot: &Snapshot,
+    entries: &[crate::state::store::Entry],
+    found: &mut Findings,
+) -> bool {
+    let seen = observe(paths, name, meta);
+    if let Some((problem, fix)) = supervisor_gone(paths, name, meta, seen.status) {
+        found.add(problem, fix);
+    }
+    if seen.status == Status::Orphaned {
+        found.add(
+            format!(
+                "'{name}' is running (pid {}) but its supervisor is gone: no logs, no restarts",
+                seen.pid.unwrap_or(0)
+            ),
+            format!("tsm restart {name}"),
+        );
+    }
+    if let Some(port) = meta.port().filter(|_| seen.pid.is_none()) {
+        if let Some(holder) = snapshot.holder(port, paths, entries) {
+            found.add(
+                format!("port {port} of '{name}' is held by {holder}"),
+                format!("stop that process, or start '{name}' on another --port"),
             );
         }
     }
-    // Duplicate IDs, processes left by a service and supervisor that died
-    // (kill -9), and what supervisors could not record.
+    if let Some(dropped) = meta.u64(Key::LogDropped).filter(|d| *d > 0) {
+        found.add(
+            format!("'{name}' lost {dropped} bytes of output: its log could not be written"),
+            "check free space and that the log folder exists (df -h; ls -ld logs)".into(),
+        );
+    }
+    seen.pid.is_some()
+}
+
+/// Two records with one TSM ID.
+fn duplicate_ids(entries: &[crate::state::store::Entry], found: &mut Findings) {
     let mut by_id: std::collections::BTreeMap<u64, Vec<&str>> = Default::default();
-    for entry in &entries {
+    for entry in entries {
         if let Some(id) = entry.id() {
             by_id.entry(id).or_default().push(&entry.name);
         }
     }
     for (id, names) in by_id.iter().filter(|(_, n)| n.len() > 1) {
-        add(
+        found.add(
             format!(
                 "TSM ID {id} is used by {} processes: {}",
                 names.len(),
@@ -193,32 +249,27 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
             ),
         );
     }
-    let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
-    for (name, pids) in crate::ops::halt::leftovers(&ctx.store(), &names) {
-        if running.contains(name.as_str()) {
-            continue; // orphaned: reported above
-        }
-        add(
-            format!("'{name}' and its supervisor are gone, but processes it started still run: pids {pids:?}"),
-            format!("tsm stop {name}"),
-        );
-    }
+}
+
+/// The last lines of problems.log: failed hooks and what supervisors could not record. Read
+/// backwards, never blocking (a FIFO planted there shows none).
+fn problems_log(paths: &Paths, found: &mut Findings) {
     let problems = crate::supervise::problems_log(paths);
-    // Its last lines only, read backwards, never blocking (a FIFO planted there shows none).
-    if let Ok(lines) = crate::logs::last_lines(&problems, 5) {
-        for line in lines.iter().rev() {
-            let line = String::from_utf8_lossy(line);
-            if line.split(' ').nth(1) == Some("hook") {
-                add(
-                    format!("a hook failed: {line}"),
-                    format!(
-                        "check the hook's command or URL (tsm describe), then: rm {}",
-                        problems.display()
-                    ),
-                );
-                continue;
-            }
-            add(
+    let Ok(lines) = crate::logs::last_lines(&problems, 5) else {
+        return;
+    };
+    for line in lines.iter().rev() {
+        let line = String::from_utf8_lossy(line);
+        if line.split(' ').nth(1) == Some("hook") {
+            found.add(
+                format!("a hook failed: {line}"),
+                format!(
+                    "check the hook's command or URL (tsm describe), then: rm {}",
+                    problems.display()
+                ),
+            );
+        } else {
+            found.add(
                 format!("a supervisor could not record: {line}"),
                 format!(
                     "check free space and the state folder's folders, then: rm {}",
@@ -227,10 +278,14 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
             );
         }
     }
+}
+
+/// Pid files of names that do not run, and temp files an interrupted write left.
+fn stray_files(paths: &Paths, running: &HashSet<&str>, found: &mut Findings) {
     for file in files_in(&paths.pids()) {
         if let Some(name) = file.strip_suffix(".pid") {
             if !running.contains(name) {
-                add(
+                found.add(
                     format!("stale pid file {file} (no running process of that name)"),
                     format!("rm {}", paths.pids().join(&file).display()),
                 );
@@ -240,26 +295,27 @@ fn check(ctx: &Ctx) -> Result<Vec<Finding>> {
     for dir in [paths.processes(), paths.pids(), paths.root().to_path_buf()] {
         for file in files_in(&dir) {
             if file.starts_with('.') && file.ends_with(".tmp") {
-                add(
+                found.add(
                     format!("leftover temp file {file} from an interrupted write"),
                     format!("rm {}", dir.join(&file).display()),
                 );
             }
         }
     }
-    if let Some(max) = max_id {
-        let next = crate::state::counter::read(paths).ok().and_then(|c| c.next);
-        if next.is_none_or(|n| n <= max) {
-            add(
-                format!(
-                    "next_id is {} but ID {max} is in use: a new process could reuse an ID",
-                    next.map_or("missing".into(), |n| n.to_string())
-                ),
-                format!("echo {} > {}", max + 1, paths.next_id().display()),
-            );
-        }
+}
+
+/// A counter at or below an ID in use.
+fn counter_behind(paths: &Paths, max: u64, found: &mut Findings) {
+    let next = crate::state::counter::read(paths).ok().and_then(|c| c.next);
+    if next.is_none_or(|n| n <= max) {
+        found.add(
+            format!(
+                "next_id is {} but ID {max} is in use: a new process could reuse an ID",
+                next.map_or("missing".into(), |n| n.to_string())
+            ),
+            format!("echo {} > {}", max + 1, paths.next_id().display()),
+        );
     }
-    Ok(found)
 }
 
 impl Run for DoctorArgs {

@@ -88,60 +88,34 @@ impl Run for SaveArgs {
 
 impl Run for ResurrectArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-        let path = ctx.paths.dump();
-        let text =
-            match crate::state::statefile::read_capped(&path, crate::state::statefile::DUMP_CAP) {
-                Ok(Some(text)) => text,
-                Ok(None) => {
-                    return Err(TsmError::NoInput(format!(
-                        "no saved processes at {}; run tsm save first",
-                        path.display()
-                    ))
-                    .into())
-                }
-                Err(e) => return Err(TsmError::Data(format!("cannot read the dump: {e}")).into()),
-            };
-        let dump: Dump = serde_json::from_slice(&text)
-            .with_context(|| format!("{} is not a tsm dump", path.display()))?;
-        let store = ctx.store();
+        let dump = read_dump(ctx)?;
         let mut starter = Starter::new(ctx)?;
         let mut failures = Failures::new();
+        let mut ready = Vec::new();
         for saved in dump.processes {
             let mut meta = Meta::new();
             for (k, v) in &saved.meta {
                 meta.set_raw(k, v.as_str());
             }
-            let spec = match Spec::recorded(&meta, saved.env) {
-                Ok(spec) => spec,
-                Err(e) => {
-                    failures.push_for(meta.name().unwrap_or("?"), e);
-                    continue;
-                }
-            };
-            // Keep the saved ID unless another process has taken it meanwhile.
-            let taken = starter
-                .entries()?
-                .iter()
-                .any(|e| e.id() == meta.id() && e.name != spec.name);
-            if let (Some(id), false, None) =
-                (meta.id(), taken, store.read(&spec.name).ok().flatten())
-            {
-                let mut placeholder = Meta::new();
-                placeholder.set(Key::TsmId, id.to_string());
-                placeholder.set(Key::Name, &spec.name);
-                placeholder.set(Key::Status, Status::Stopped);
-                store.write(&spec.name, &placeholder)?;
-                store.reserve_id(id)?;
+            match Spec::recorded(&meta, saved.env.clone()) {
+                Ok(spec) => ready.push((meta, spec, saved)),
+                Err(e) => failures.push_for(meta.name().unwrap_or("?"), e),
             }
-            if let Some(env) = &saved.start_env {
-                let running = store
-                    .read(&spec.name)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|m| observe(&ctx.paths, &spec.name, &m).status.is_running());
-                if !running {
-                    store.write_start_env(&spec.name, env)?;
-                }
+        }
+        // Every saved ID is claimed before anything starts, so no start takes another's.
+        let mut restored = Vec::new();
+        for (meta, spec, saved) in ready {
+            match restore(ctx, &mut starter, &meta, &spec, &saved) {
+                Ok(()) => restored.push((meta, spec, saved)),
+                Err(e) => failures.push_for(&spec.name, e),
+            }
+        }
+        // Dependencies first, as a config starts them; each waits for its own.
+        let wait = std::time::Duration::from_millis(crate::ops::wait::DEFAULT_WAIT_MS);
+        for (_, spec, _) in in_dependency_order(restored) {
+            if let Err(e) = crate::ops::order::wait_for_dependencies(ctx, &spec, wait) {
+                failures.push_for(&spec.name, e);
+                continue;
             }
             match starter.start(&spec, false) {
                 Ok(Started { id, pid }) => writeln!(
@@ -159,4 +133,78 @@ impl Run for ResurrectArgs {
         }
         failures.into_result()
     }
+}
+
+fn read_dump(ctx: &Ctx) -> Result<Dump> {
+    let path = ctx.paths.dump();
+    let text = match crate::state::statefile::read_capped(&path, crate::state::statefile::DUMP_CAP)
+    {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return Err(TsmError::NoInput(format!(
+                "no saved processes at {}; run tsm save first",
+                path.display()
+            ))
+            .into())
+        }
+        Err(e) => return Err(TsmError::Data(format!("cannot read the dump: {e}")).into()),
+    };
+    serde_json::from_slice(&text).with_context(|| format!("{} is not a tsm dump", path.display()))
+}
+
+/// The saved services, those another one depends on before it (by dependency level, then in
+/// the dump's order). A dump with a cycle keeps its order: its services wait in vain and say so.
+fn in_dependency_order(ready: Vec<(Meta, Spec, Saved)>) -> Vec<(Meta, Spec, Saved)> {
+    let names: Vec<String> = ready.iter().map(|(_, s, _)| s.name.clone()).collect();
+    let edges: Vec<Vec<usize>> = ready
+        .iter()
+        .map(|(_, spec, _)| {
+            spec.depends_on
+                .iter()
+                .filter_map(|d| names.iter().position(|n| *n == d.name))
+                .collect()
+        })
+        .collect();
+    if crate::model::deps::find_cycle(&names, &edges).is_some() {
+        return ready;
+    }
+    let levels = crate::model::deps::levels(&edges);
+    let mut ordered: Vec<(usize, (Meta, Spec, Saved))> = levels.into_iter().zip(ready).collect();
+    ordered.sort_by_key(|(level, _)| *level);
+    ordered.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Puts back what a saved service had before it starts: its ID (unless another process has
+/// taken it meanwhile) and the environment it was started from (unless it runs).
+fn restore(
+    ctx: &Ctx,
+    starter: &mut Starter,
+    meta: &Meta,
+    spec: &Spec,
+    saved: &Saved,
+) -> Result<()> {
+    let store = ctx.store();
+    let taken = starter
+        .entries()?
+        .iter()
+        .any(|e| e.id() == meta.id() && e.name != spec.name);
+    if let (Some(id), false, None) = (meta.id(), taken, store.read(&spec.name).ok().flatten()) {
+        let mut placeholder = Meta::new();
+        placeholder.set(Key::TsmId, id.to_string());
+        placeholder.set(Key::Name, &spec.name);
+        placeholder.set(Key::Status, Status::Stopped);
+        store.write(&spec.name, &placeholder)?;
+        store.reserve_id(id)?;
+    }
+    if let Some(env) = &saved.start_env {
+        let running = store
+            .read(&spec.name)
+            .ok()
+            .flatten()
+            .is_some_and(|m| observe(&ctx.paths, &spec.name, &m).status.is_running());
+        if !running {
+            store.write_start_env(&spec.name, env)?;
+        }
+    }
+    Ok(())
 }

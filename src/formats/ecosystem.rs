@@ -7,6 +7,7 @@ mod formats;
 mod node;
 mod pcompose;
 mod pcompose_fields;
+mod tuning;
 mod values;
 
 use crate::error::TsmError;

@@ -1,7 +1,7 @@
 //! Several logs' selected lines printed as one stream in the order they arrived (by the
 //! time index), each after its source's prefix or as one of pm2's JSON objects.
 
-use super::query::{Filter, Scanner};
+use super::query::{Chain, Filter, Scanner};
 use super::source::{emit, Clean, Source};
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -9,7 +9,7 @@ use std::io::{self, Write};
 /// Where one source's lines come from: read as they are printed, or (the last N of a
 /// selection) gathered first.
 enum Feed {
-    Stream(Box<Scanner>, Option<i64>, Vec<u8>),
+    Stream(Box<Chain>, Option<i64>, Vec<u8>),
     Kept(VecDeque<(i64, Vec<u8>)>),
     Done,
 }
@@ -42,7 +42,7 @@ pub fn print_selected(
             (Some(n), true) => Scanner::tail_from(&source.path, n)?,
             _ => None,
         };
-        let Some(mut scanner) = Scanner::open(&source.path, filter, from)? else {
+        let Some(mut scanner) = Chain::open(&source.path, filter, from)? else {
             feeds.push(Feed::Done);
             scanners.push(None);
             continue;

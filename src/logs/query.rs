@@ -230,68 +230,56 @@ impl Scanner {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The most rotated files (`LOG.1` … `LOG.N`) a search reads before the log itself.
+const MOST_ROTATED: u32 = 1000;
 
-    fn lines(path: &Path, filter: &Filter) -> Vec<(i64, String)> {
-        let mut s = Scanner::open(path, filter, None).unwrap().unwrap();
-        let mut line = Vec::new();
-        let mut got = Vec::new();
-        while let Some(t) = s.next_line(&mut line).unwrap() {
-            let text = String::from_utf8(line.clone()).unwrap();
-            got.push((t, text.strip_suffix('\n').unwrap().to_string()));
+/// One log's selected lines across its rotated files, oldest first: `LOG.N` … `LOG.1`, then
+/// `LOG`. A selection by text or time reads the rotated files too; a run (`--run`,
+/// `--last-run`) and the last lines of an unfiltered log come from the log itself.
+pub struct Chain {
+    older: std::collections::VecDeque<Scanner>,
+    current: Scanner,
+}
+
+impl Chain {
+    /// The chain over the log at `path` (see `Scanner::open` for `from`, which applies to the
+    /// log itself); `None` when there is no log or no such run.
+    pub fn open(path: &Path, filter: &Filter, from: Option<u64>) -> io::Result<Option<Chain>> {
+        let Some(current) = Scanner::open(path, filter, from)? else {
+            return Ok(None);
+        };
+        let mut older = std::collections::VecDeque::new();
+        if filter.run.is_none() && !filter.is_empty() {
+            for i in 1..=MOST_ROTATED {
+                let mut name = path.as_os_str().to_owned();
+                name.push(format!(".{i}"));
+                match Scanner::open(Path::new(&name), filter, None) {
+                    Ok(Some(scanner)) => older.push_front(scanner),
+                    // The first missing number ends the rotated files; an unreadable one too.
+                    _ => break,
+                }
+            }
         }
-        got
+        Ok(Some(Chain { older, current }))
     }
 
-    #[test]
-    fn grep_since_until_and_runs_select_by_the_index() {
-        let tmp = tempfile::tempdir().unwrap();
-        let log = tmp.path().join("a.out");
-        std::fs::write(&log, "one\ntwo apple\nthree\nfour apple\nfive").unwrap();
-        std::fs::write(
-            super::super::index::path_of(&log),
-            "0 100 0 run 1\n14 200 2\n20 300 3 run 2\n",
-        )
-        .unwrap();
-        let all = lines(&log, &Filter::default());
-        assert_eq!(all.len(), 5);
-        assert_eq!(all[1], (100, "two apple".into()));
-        assert_eq!(all[4], (300, "five".into()));
-        let grep = Filter {
-            grep: Regex::new("app").ok(),
-            ..Filter::default()
-        };
-        let got: Vec<String> = lines(&log, &grep).into_iter().map(|l| l.1).collect();
-        assert_eq!(got, ["two apple", "four apple"]);
-        let across = Filter {
-            grep: Regex::new("one\\stwo").ok(),
-            ..Filter::default()
-        };
-        assert!(lines(&log, &across).is_empty(), "a match never spans lines");
-        let not = Filter {
-            grep_v: Regex::new("app").ok(),
-            since: Some(150),
-            ..Filter::default()
-        };
-        let got: Vec<String> = lines(&log, &not).into_iter().map(|l| l.1).collect();
-        assert_eq!(got, ["three", "five"]);
-        let until = Filter {
-            until: Some(200),
-            ..Filter::default()
-        };
-        assert_eq!(lines(&log, &until).len(), 3);
-        let last = Filter {
-            run: Some(0),
-            ..Filter::default()
-        };
-        let got: Vec<String> = lines(&log, &last).into_iter().map(|l| l.1).collect();
-        assert_eq!(got, ["four apple", "five"]);
-        let none = Filter {
-            run: Some(3),
-            ..Filter::default()
-        };
-        assert!(Scanner::open(&log, &none, None).unwrap().is_none());
+    /// The next selected line into `line`, and its time (see `Scanner::next_line`).
+    pub fn next_line(&mut self, line: &mut Vec<u8>) -> io::Result<Option<i64>> {
+        while let Some(scanner) = self.older.front_mut() {
+            if let Some(time) = scanner.next_line(line)? {
+                return Ok(Some(time));
+            }
+            self.older.pop_front();
+        }
+        self.current.next_line(line)
+    }
+
+    /// The log itself, and the offset a follower goes on from.
+    pub fn into_follow(self) -> (File, u64) {
+        self.current.into_follow()
     }
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;

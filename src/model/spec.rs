@@ -86,10 +86,7 @@ impl Spec {
             .map_err(|_| {
                 TsmError::Data(format!("meta of '{name}' has unreadable interpreter_args"))
             })?;
-        let env_file = meta
-            .get(Key::EnvFile)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+        let env_file = path_of(meta, Key::EnvFile);
         let env = match &env_file {
             Some(path) => dotenv::read(path)?,
             None => Vec::new(),
@@ -97,39 +94,16 @@ impl Spec {
         Ok(Spec {
             name: name.clone(),
             script,
-            interpreter: meta
-                .get(Key::Interpreter)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            interpreter: path_of(meta, Key::Interpreter),
             interpreter_args,
             args,
             cwd: PathBuf::from(field(Key::Cwd)?),
             env_file,
             env,
             port: meta.port(),
-            origin: match (
-                meta.get(Key::Type),
-                meta.get(Key::Config),
-                meta.get(Key::App).or(meta.get(Key::AppName)),
-            ) {
-                (Some("ecosystem"), Some(config), Some(app)) => Origin::Ecosystem {
-                    config: PathBuf::from(config),
-                    app: app.to_string(),
-                    profile: meta
-                        .get(Key::EnvProfile)
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_string),
-                },
-                _ => Origin::Cli,
-            },
-            out_file: meta
-                .get(Key::OutFile)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
-            error_file: meta
-                .get(Key::ErrorFile)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from),
+            origin: origin_of(meta),
+            out_file: path_of(meta, Key::OutFile),
+            error_file: path_of(meta, Key::ErrorFile),
             kill_timeout_ms: meta
                 .u64(Key::KillTimeout)
                 .unwrap_or(DEFAULT_KILL_TIMEOUT_MS),
@@ -138,34 +112,8 @@ impl Spec {
                 .get(Key::Argv0)
                 .filter(|v| !v.is_empty() && meta.get(Key::Interpreter).is_none_or(str::is_empty))
                 .map(str::to_string),
-            log: LogOptions {
-                max_size: meta.u64(Key::MaxLogSize).filter(|s| *s > 0),
-                retain: meta
-                    .u64(Key::LogRetain)
-                    .map_or(DEFAULT_LOG_RETAIN, |r| r.min(u64::from(u32::MAX)) as u32),
-                time: meta.get(Key::Time) == Some("1"),
-                date_format: meta
-                    .get(Key::LogDateFormat)
-                    .and_then(|f| crate::logs::DateFormat::parse(f).ok()),
-                json: meta.get(Key::LogType) == Some("json"),
-            },
-            policy: Policy {
-                mode: meta
-                    .get(Key::Restart)
-                    .and_then(|m| m.parse().ok())
-                    .unwrap_or(policy::Mode::OnFailure),
-                delay_ms: meta
-                    .u64(Key::RestartDelay)
-                    .unwrap_or(policy::DEFAULT_DELAY_MS),
-                min_uptime_ms: meta
-                    .u64(Key::MinUptime)
-                    .unwrap_or(policy::DEFAULT_MIN_UPTIME_MS),
-                max_restarts: meta
-                    .u64(Key::MaxRestarts)
-                    .map_or(policy::DEFAULT_MAX_RESTARTS, |n| {
-                        n.min(u64::from(u32::MAX)) as u32
-                    }),
-            },
+            log: log_of(meta),
+            policy: policy_of(meta),
             features: Features::read(meta),
             depends_on: crate::model::deps::from_meta(meta.get(Key::DependsOn).unwrap_or("")),
             probes: crate::model::probe::Probes {
@@ -221,27 +169,7 @@ impl Spec {
             Key::Port,
             self.port.map(|p| p.to_string()).unwrap_or_default(),
         );
-        match &self.origin {
-            Origin::Cli => {
-                m.set(Key::Type, "cli");
-                // The group key (as an ecosystem app's name): the name without `-PORT`.
-                let suffix = self.port.map(|p| format!("-{p}")).unwrap_or_default();
-                let base = self.name.strip_suffix(&suffix).unwrap_or(&self.name);
-                m.set(Key::App, if base.is_empty() { &self.name } else { base });
-            }
-            Origin::Ecosystem {
-                config,
-                app,
-                profile,
-            } => {
-                m.set(Key::Type, "ecosystem");
-                m.set(Key::Config, config.display().to_string());
-                m.set(Key::App, app);
-                if let Some(profile) = profile {
-                    m.set(Key::EnvProfile, profile);
-                }
-            }
-        }
+        self.origin_to_meta(&mut m);
         if let Some(f) = &self.out_file {
             m.set(Key::OutFile, f.display().to_string());
         }
@@ -251,19 +179,7 @@ impl Spec {
         m.set(Key::Status, crate::model::status::Status::Launching);
         m.set(Key::Restarts, "0");
         m.set(Key::KillTimeout, self.kill_timeout_ms.to_string());
-        if let Some(max) = self.log.max_size {
-            m.set(Key::MaxLogSize, max.to_string());
-            m.set(Key::LogRetain, self.log.retain.to_string());
-        }
-        if self.log.time {
-            m.set(Key::Time, "1");
-        }
-        if let Some(format) = &self.log.date_format {
-            m.set(Key::LogDateFormat, format.as_str());
-        }
-        if self.log.json {
-            m.set(Key::LogType, "json");
-        }
+        log_to_meta(&self.log, &mut m);
         m.set(Key::Restart, self.policy.mode.to_string());
         m.set(Key::RestartDelay, self.policy.delay_ms.to_string());
         m.set(Key::MinUptime, self.policy.min_uptime_ms.to_string());
@@ -289,6 +205,31 @@ impl Spec {
         m
     }
 
+    /// `type`, `app` and, for an ecosystem app, `config` and `env_profile`.
+    fn origin_to_meta(&self, m: &mut Meta) {
+        match &self.origin {
+            Origin::Cli => {
+                m.set(Key::Type, "cli");
+                // The group key (as an ecosystem app's name): the name without `-PORT`.
+                let suffix = self.port.map(|p| format!("-{p}")).unwrap_or_default();
+                let base = self.name.strip_suffix(&suffix).unwrap_or(&self.name);
+                m.set(Key::App, if base.is_empty() { &self.name } else { base });
+            }
+            Origin::Ecosystem {
+                config,
+                app,
+                profile,
+            } => {
+                m.set(Key::Type, "ecosystem");
+                m.set(Key::Config, config.display().to_string());
+                m.set(Key::App, app);
+                if let Some(profile) = profile {
+                    m.set(Key::EnvProfile, profile);
+                }
+            }
+        }
+    }
+
     /// The command line: `[interpreter] script args…`.
     pub fn argv(&self) -> Vec<String> {
         let mut argv = Vec::new();
@@ -299,6 +240,79 @@ impl Spec {
         argv.push(self.script.display().to_string());
         argv.extend(self.args.iter().cloned());
         argv
+    }
+}
+
+/// A path key of the record; none when it is missing or empty.
+fn path_of(meta: &Meta, key: Key) -> Option<PathBuf> {
+    meta.get(key).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// Where the record came from: an ecosystem app (with its config and profile), else the CLI.
+fn origin_of(meta: &Meta) -> Origin {
+    let app = meta.get(Key::App).or(meta.get(Key::AppName));
+    match (meta.get(Key::Type), meta.get(Key::Config), app) {
+        (Some("ecosystem"), Some(config), Some(app)) => Origin::Ecosystem {
+            config: PathBuf::from(config),
+            app: app.to_string(),
+            profile: meta
+                .get(Key::EnvProfile)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
+        },
+        _ => Origin::Cli,
+    }
+}
+
+/// The log options of the record: rotation, timestamps, their format, JSON lines.
+fn log_of(meta: &Meta) -> LogOptions {
+    LogOptions {
+        max_size: meta.u64(Key::MaxLogSize).filter(|s| *s > 0),
+        retain: meta
+            .u64(Key::LogRetain)
+            .map_or(DEFAULT_LOG_RETAIN, |r| r.min(u64::from(u32::MAX)) as u32),
+        time: meta.get(Key::Time) == Some("1"),
+        date_format: meta
+            .get(Key::LogDateFormat)
+            .and_then(|f| crate::logs::DateFormat::parse(f).ok()),
+        json: meta.get(Key::LogType) == Some("json"),
+    }
+}
+
+fn log_to_meta(log: &LogOptions, m: &mut Meta) {
+    if let Some(max) = log.max_size {
+        m.set(Key::MaxLogSize, max.to_string());
+        m.set(Key::LogRetain, log.retain.to_string());
+    }
+    if log.time {
+        m.set(Key::Time, "1");
+    }
+    if let Some(format) = &log.date_format {
+        m.set(Key::LogDateFormat, format.as_str());
+    }
+    if log.json {
+        m.set(Key::LogType, "json");
+    }
+}
+
+/// The restart policy of the record, with the defaults for what it does not say.
+fn policy_of(meta: &Meta) -> Policy {
+    Policy {
+        mode: meta
+            .get(Key::Restart)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(policy::Mode::OnFailure),
+        delay_ms: meta
+            .u64(Key::RestartDelay)
+            .unwrap_or(policy::DEFAULT_DELAY_MS),
+        min_uptime_ms: meta
+            .u64(Key::MinUptime)
+            .unwrap_or(policy::DEFAULT_MIN_UPTIME_MS),
+        max_restarts: meta
+            .u64(Key::MaxRestarts)
+            .map_or(policy::DEFAULT_MAX_RESTARTS, |n| {
+                n.min(u64::from(u32::MAX)) as u32
+            }),
     }
 }
 

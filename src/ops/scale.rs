@@ -112,6 +112,9 @@ fn cluster_of(ctx: &Ctx, target: &str) -> Result<Option<String>> {
 }
 
 /// The recorded instances of `app`: (instance number, name, meta), by instance number.
+/// An app's instances: (instance number, name, record), by instance number.
+type Instances = [(u32, String, Meta)];
+
 fn instances_of(ctx: &Ctx, app: &str) -> Result<Vec<(u32, String, Meta)>> {
     let mut found: Vec<(u32, String, Meta)> = ctx
         .store()
@@ -157,7 +160,7 @@ fn base_of(
     Ok(base)
 }
 
-fn have_meta(have: &[(u32, String, Meta)], name: &str) -> Meta {
+fn have_meta(have: &Instances, name: &str) -> Meta {
     have.iter()
         .find(|(_, n, _)| n == name)
         .map(|(_, _, m)| m.clone())
@@ -245,28 +248,18 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
             have = instances_of(ctx, app)?;
         }
     }
-    let Some((_, first_name, first)) = have.first() else {
+    if have.is_empty() {
         return Err(TsmError::NotFound(format!(
             "{}' has no instances (start it with -i N); app '{}",
             app, app
         ))
         .into());
-    };
+    }
     if want == 0 {
         let names: Vec<String> = have.iter().map(|(_, n, _)| n.clone()).collect();
         return crate::ops::stop::stop(ctx, out, &names, Stop::default());
     }
-    // Instances kept stopped (a scale to 0) among those wanted run again.
-    let mut woken = false;
-    for (_, name, _) in have.iter().take(want as usize) {
-        if !crate::model::status::observe(&ctx.paths, name, &have_meta(&have, name))
-            .status
-            .is_running()
-        {
-            crate::ops::again::start_known(ctx, out, name)?;
-            woken = true;
-        }
-    }
+    let woken = wake_kept(ctx, out, &have, want)?;
     let have_count = have.len() as u32;
     if want == have_count {
         if !woken {
@@ -281,7 +274,32 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
             .collect();
         return delete(ctx, out, &names, Stop::default());
     }
-    // New instances follow instance 0: same script, PORT and variables raised from it.
+    grow(ctx, out, app, want, &have)
+}
+
+/// Instances kept stopped (a scale to 0) among the `want` first run again. True when one did.
+fn wake_kept(ctx: &Ctx, out: &mut dyn Write, have: &Instances, want: u32) -> Result<bool> {
+    let mut woken = false;
+    for (_, name, _) in have.iter().take(want as usize) {
+        let meta = have_meta(have, name);
+        if !crate::model::status::observe(&ctx.paths, name, &meta)
+            .status
+            .is_running()
+        {
+            crate::ops::again::start_known(ctx, out, name)?;
+            woken = true;
+        }
+    }
+    Ok(woken)
+}
+
+/// New instances up to `want`, following instance 0: same script, PORT and variables raised
+/// from it, started from the environment the first one was started from.
+fn grow(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32, have: &Instances) -> Result<()> {
+    let have_count = have.len() as u32;
+    let Some((_, first_name, first)) = have.first() else {
+        return Ok(());
+    };
     let group = crate::model::features::Features::read(first)
         .group
         .ok_or_else(|| TsmError::Data(format!("'{}' has no group", app)))?;
@@ -306,7 +324,6 @@ pub fn scale(ctx: &Ctx, out: &mut dyn Write, app: &str, want: u32) -> Result<()>
         }
         i += 1;
     }
-    // New instances start from the environment the app's first one was started from.
     let store = ctx.store();
     let unrecorded = |name: &str| store.read(name).ok().flatten().is_none();
     let mut given = Vec::new();

@@ -381,3 +381,55 @@ fn with_dependents_a_restart_starts_them_once_their_dependency_is_ready_again() 
     );
     t.run(&["delete", "all"]).success();
 }
+
+#[test]
+fn resurrect_starts_dependencies_first_and_waits_for_them() {
+    let port = free_port();
+    let t = Tsm::new();
+    write(&t, "listener.py", LISTENER);
+    write(&t, "starter.py", STARTER);
+    t.run(&[
+        "start",
+        "python3",
+        "db",
+        "--port",
+        &port.to_string(),
+        "--",
+        "listener.py",
+        "db",
+        "0.7",
+    ])
+    .success();
+    let dep = format!("db-{port}:process_listening");
+    t.run(&[
+        "start",
+        "python3",
+        "web",
+        "--no-port",
+        "--depends-on",
+        &dep,
+        "--",
+        "starter.py",
+        "web",
+    ])
+    .success();
+    stamp(&t, "web.start");
+    t.run(&["save"]).success();
+    t.run(&["delete", "*"]).success();
+    for file in ["web.start", "db.listen"] {
+        std::fs::remove_file(t.work.join(file)).unwrap();
+    }
+    // The dependent first in the dump: resurrect must still start db first and wait for it.
+    let dump = t.state().join("dump.json");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+    let list = saved["processes"].as_array_mut().unwrap();
+    list.sort_by_key(|p| {
+        let meta = p["meta"].as_array().unwrap();
+        let name = meta.iter().find(|kv| kv[0] == "name").unwrap()[1].clone();
+        name.as_str().unwrap() != "web"
+    });
+    std::fs::write(&dump, saved.to_string()).unwrap();
+    t.run(&["resurrect"]).success();
+    assert!(stamp(&t, "web.start") > stamp(&t, "db.listen"));
+}

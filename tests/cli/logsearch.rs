@@ -297,3 +297,48 @@ fn a_followed_merge_keeps_to_the_pattern() {
     );
     t.run(&["delete", "all"]).success();
 }
+
+#[test]
+fn a_search_reads_the_rotated_files_too_oldest_first() {
+    let t = Tsm::new();
+    t.script(
+        "many.sh",
+        "#!/usr/bin/env bash\nfor ((i=1;i<=2000;i++)); do echo \"line $i\"; done\necho 'needle early'\nfor ((i=2001;i<=4000;i++)); do echo \"line $i\"; done\necho 'needle late'\necho done >&2\nexec sleep 300\n",
+    );
+    t.start(&[
+        "--no-port",
+        "--max-log-size",
+        "8K",
+        "--log-retain",
+        "3",
+        "many.sh",
+        "many",
+    ]);
+    wait_until("the burst", || t.log("many.err") == "done\n");
+    assert!(
+        !t.log("many.out").contains("needle early"),
+        "the early line is in a rotated file"
+    );
+    assert_eq!(
+        logs(&t, &["many", "--grep", "needle", "--raw", "--out"]),
+        ["needle early", "needle late"]
+    );
+    let lines = logs(&t, &["many", "--grep", "^line [0-9]+$", "--raw", "--out"]);
+    let numbers: Vec<u32> = lines
+        .iter()
+        .map(|l| l.trim_start_matches("line ").parse().unwrap())
+        .collect();
+    let first_kept = numbers[0];
+    assert!(
+        numbers.windows(2).all(|w| w[1] == w[0] + 1) && numbers.last() == Some(&4000),
+        "every kept line, oldest first: {first_kept}..{:?}",
+        numbers.last()
+    );
+    assert!(
+        first_kept > 1,
+        "with 3 rotated files of 8K the oldest lines are dropped"
+    );
+    // Without a selection, the last lines come from the log itself.
+    let tail = logs(&t, &["many", "--raw", "--out", "--lines", "1"]);
+    assert_eq!(tail, ["needle late"]);
+}

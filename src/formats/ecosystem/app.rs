@@ -1,16 +1,14 @@
 //! One app of an ecosystem config, in pm2's field names, checked and turned into a spec.
 
 use super::fields::{refusal, unalias, Refusals};
-use super::values::{env_pairs, field_error, merge, stops_on_zero, text, Fields};
+use super::tuning::{log_files, log_path, tuning};
+use super::values::{env_pairs, field_error, merge, text, Fields};
 use crate::error::TsmError;
-use crate::logs::{DateFormat, LogOptions};
 use crate::model::derive::{self, file_name_for, PortSource};
 use crate::model::dotenv;
-use crate::model::policy::{Mode, Policy};
 use crate::model::script;
 use crate::model::script::expand_home;
-use crate::model::spec::{Origin, Spec, DEFAULT_LOG_RETAIN};
-use crate::model::units::{parse_limit, parse_size};
+use crate::model::spec::{Origin, Spec};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -195,117 +193,9 @@ fn app_name(f: &Fields, raw_script: &str, opts: &AppOptions) -> String {
     }
 }
 
-fn policy(f: &Fields) -> Result<Policy, TsmError> {
-    let defaults = Policy::default();
-    Ok(Policy {
-        // pm2 restarts an app whatever its exit code, unless stop_exit_codes lists it.
-        mode: if f.flag("autorestart") == Some(false) {
-            Mode::Never
-        } else if stops_on_zero(f.get("stop_exit_codes")) {
-            Mode::OnFailure
-        } else {
-            Mode::Always
-        },
-        delay_ms: f
-            .ms("restart_delay")?
-            .or(f.ms("exp_backoff_restart_delay")?)
-            .unwrap_or(defaults.delay_ms),
-        min_uptime_ms: f.ms("min_uptime")?.unwrap_or(defaults.min_uptime_ms),
-        max_restarts: f
-            .get("max_restarts")
-            .and_then(|v| text(v)?.parse::<u64>().ok())
-            .map_or(defaults.max_restarts, |n| n.min(u64::from(u32::MAX)) as u32),
-    })
-}
-
-/// `max_size` (from `max_log_size`), `log_retain`, `time`, `log_date_format` and `log_type`.
-fn log_options(f: &Fields, max_size: Option<u64>) -> Result<LogOptions, TsmError> {
-    let date_format = f
-        .text("log_date_format")
-        .map(|format| DateFormat::parse(&format))
-        .transpose()
-        .map_err(|e| field_error("log_date_format", e))?;
-    Ok(LogOptions {
-        max_size,
-        retain: f
-            .get("log_retain")
-            .and_then(Value::as_u64)
-            .map_or(DEFAULT_LOG_RETAIN, |n| n.min(u64::from(u32::MAX)) as u32),
-        time: f.flag("time").unwrap_or(false),
-        date_format,
-        json: crate::logs::json::is_json_type(f.text("log_type").as_deref())
-            .map_err(TsmError::Data)?,
-    })
-}
-
-/// The restart policy, the memory limit, the log options and the stop grace, in that order
-/// (the first bad field of several is the one told).
-fn tuning(f: &Fields, spec: &mut Spec) -> Result<(), TsmError> {
-    spec.policy = policy(f)?;
-    let max_size = match f.get("max_log_size") {
-        None => None,
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(v) => Some(
-            parse_size(&text(v).unwrap_or_default()).map_err(|e| field_error("max_log_size", e))?,
-        ),
-    };
-    spec.max_memory = f
-        .get("max_memory_restart")
-        .map(|v| {
-            parse_limit(&text(v).unwrap_or_default())
-                .map_err(|e| field_error("max_memory_restart", e))
-        })
-        .transpose()?;
-    spec.log = log_options(f, max_size)?;
-    if let Some(ms) = f.ms("kill_timeout")? {
-        spec.kill_timeout_ms = ms;
-    }
-    Ok(())
-}
-
-/// A log path field: pm2's `NULL` discards, `~` is home, the rest is relative to `cwd`.
-fn log_path(f: &Fields, key: &str, cwd: &Path) -> Option<PathBuf> {
-    f.text(key).map(|file| match file.as_str() {
-        "NULL" | "/dev/null" => PathBuf::from("/dev/null"),
-        _ => cwd.join(expand_home(&file)),
-    })
-}
-
-/// `out_file` and `error_file`; `log_file` combines both streams when neither is set;
-/// `disable_logs` discards them.
-fn log_files(
-    f: &Fields,
-    cwd: &Path,
-    app_name: &str,
-    refused: &mut Refusals,
-) -> (Option<PathBuf>, Option<PathBuf>) {
-    let (mut out, mut err) = (log_path(f, "out_file", cwd), log_path(f, "error_file", cwd));
-    let combined = f.get("log_file").filter(|v| v.is_string());
-    if let Some(combined) = combined.and(log_path(f, "log_file", cwd)) {
-        if out.is_none() && err.is_none() {
-            (out, err) = (Some(combined.clone()), Some(combined));
-        } else {
-            refused.add(
-                "log_file",
-                "out_file/error_file take the streams, so the combined log_file is not written"
-                    .into(),
-                app_name,
-            );
-        }
-    }
-    if f.flag("disable_logs") == Some(true) {
-        return (Some("/dev/null".into()), Some("/dev/null".into()));
-    }
-    (out, err)
-}
-
-fn checked(
-    config: &Path,
-    fields: &Map<String, Value>,
-    opts: &AppOptions,
-    refused: &mut Refusals,
-) -> Result<App, TsmError> {
-    let f = Fields(fields);
+/// The app's folder: its `cwd` (from the config's folder), else the shell's folder when the
+/// script is found there (as pm2 resolves it), else the config's folder.
+fn app_cwd(config: &Path, f: &Fields, opts: &AppOptions) -> Result<PathBuf, TsmError> {
     let folder = config.parent().unwrap_or(Path::new("/"));
     let cwd = match (f.text("cwd"), &opts.shell_cwd, f.text("script")) {
         (Some(c), _, _) => folder.join(expand_home(&c)),
@@ -320,6 +210,63 @@ fn checked(
         let why = format!("cwd '{}' is not a folder", cwd.display());
         return Err(TsmError::Data(why));
     }
+    Ok(cwd)
+}
+
+/// Where the app's PORT comes from, first to last: its environment (or pm2 serve's
+/// PM2_SERVE_PORT), then its script. A PORT that is no port number (a Go listen address,
+/// ':8080') goes to the app as given, as pm2 passes it; tsm's port contract (naming, checks,
+/// --wait) is off for the app. A number out of range (0, 70000) stays an error.
+fn port_sources<'a>(
+    env: &'a [(String, String)],
+    raw_script: &str,
+    script_text: &'a str,
+    app_name: &str,
+    refused: &mut Refusals,
+) -> Vec<PortSource<'a>> {
+    let env_port = derive::env_port(env).filter(|text| {
+        let number = text.trim().bytes().all(|b| b.is_ascii_digit());
+        if !number {
+            let why = format!(
+                "PORT '{text}' is no port number: passed to the app as given, without tsm's \
+                 port checks"
+            );
+            refused.add("PORT", why, app_name);
+        }
+        number
+    });
+    let serve_port = (raw_script == "serve")
+        .then(|| env.iter().rev().find(|(k, _)| k == "PM2_SERVE_PORT"))
+        .flatten()
+        .map(|(_, v)| v.as_str());
+    let sources = [
+        env_port.or(serve_port).map(PortSource::AppEnv),
+        Some(PortSource::Script(script_text)),
+    ];
+    sources.into_iter().flatten().collect()
+}
+
+/// `readiness_probe` and `liveness_probe`, checked against the app's port.
+fn probes(f: &Fields, spec: &mut Spec) -> Result<(), TsmError> {
+    for (key, slot) in [
+        ("readiness_probe", &mut spec.probes.readiness),
+        ("liveness_probe", &mut spec.probes.liveness),
+    ] {
+        if let Some(v) = f.get(key).filter(|v| !v.is_null()) {
+            *slot = Some(crate::model::probe::from_value(v).map_err(|e| field_error(key, e))?);
+        }
+    }
+    crate::model::probe::check_port(&spec.probes, spec.port)
+}
+
+fn checked(
+    config: &Path,
+    fields: &Map<String, Value>,
+    opts: &AppOptions,
+    refused: &mut Refusals,
+) -> Result<App, TsmError> {
+    let f = Fields(fields);
+    let cwd = app_cwd(config, &f, opts)?;
     let raw_script = f
         .text("script")
         .ok_or_else(|| TsmError::Data("missing 'script'".into()))?;
@@ -327,30 +274,7 @@ fn checked(
     let interpreter_args = f.words("interpreter_args")?;
     let (env_file, env) = environment(&f, &cwd, opts, refused)?;
     let app_name = app_name(&f, &raw_script, opts);
-    // A PORT that is no port number (a Go listen address, ':8080') goes to the app as given,
-    // as pm2 passes it; tsm's port contract (naming, checks, --wait) is off for the app.
-    // A number out of range (0, 70000) stays an error.
-    let env_port = derive::env_port(&env).filter(|text| {
-        let number = text.trim().bytes().all(|b| b.is_ascii_digit());
-        if !number {
-            let why = format!(
-                "PORT '{text}' is no port number: passed to the app as given, without tsm's \
-                 port checks"
-            );
-            refused.add("PORT", why, &app_name);
-        }
-        number
-    });
-    // pm2's serve takes its port from PM2_SERVE_PORT.
-    let serve_port = (raw_script == "serve")
-        .then(|| env.iter().rev().find(|(k, _)| k == "PM2_SERVE_PORT"))
-        .flatten()
-        .map(|(_, v)| v.as_str());
-    let sources = [
-        env_port.or(serve_port).map(PortSource::AppEnv),
-        Some(PortSource::Script(&program.text)),
-    ];
-    let sources: Vec<PortSource> = sources.into_iter().flatten().collect();
+    let sources = port_sources(&env, &raw_script, &program.text, &app_name, refused);
     let port = derive::port(&sources)?.map(|p| p.port);
     let mut spec = Spec::new(
         derive::name(&file_name_for(&app_name), port)?,
@@ -385,15 +309,7 @@ fn checked(
         .transpose()
         .map_err(|e| field_error("depends_on", e))?
         .unwrap_or_default();
-    for (key, slot) in [
-        ("readiness_probe", &mut spec.probes.readiness),
-        ("liveness_probe", &mut spec.probes.liveness),
-    ] {
-        if let Some(v) = f.get(key).filter(|v| !v.is_null()) {
-            *slot = Some(crate::model::probe::from_value(v).map_err(|e| field_error(key, e))?);
-        }
-    }
-    crate::model::probe::check_port(&spec.probes, spec.port)?;
+    probes(&f, &mut spec)?;
     spec.origin = Origin::Ecosystem {
         config: config.to_path_buf(),
         app: app_name,

@@ -1,6 +1,7 @@
 //! Tests of one app's fields, with folder-relative paths in a temp dir.
 
 use super::*;
+use crate::model::policy::Mode;
 use serde_json::json;
 use std::path::PathBuf;
 
