@@ -50,7 +50,10 @@ mod tests {
     #[test]
     fn the_light_supervisor_is_named_by_this_build() {
         let light = beside(Path::new("/opt/tsm/tsm-native")).unwrap();
-        assert_eq!(light, Path::new("/opt/tsm").join(format!("{PREFIX}{BUILD}")));
+        assert_eq!(
+            light,
+            Path::new("/opt/tsm").join(format!("{PREFIX}{BUILD}"))
+        );
         assert_eq!(BUILD.len(), 16);
         assert!(BUILD.bytes().all(|b| b.is_ascii_hexdigit()));
     }

@@ -84,7 +84,10 @@ fn a_start_runs_this_builds_light_supervisor_and_doctor_says_so() {
     assert_eq!(t.status_of("light"), "online");
     let doctor = stdout_of(&native(&t, &exe).arg("doctor").assert().success());
     assert!(
-        doctor.contains(&format!("supervisor: {} (the light build)", light.display())),
+        doctor.contains(&format!(
+            "supervisor: {} (the light build)",
+            light.display()
+        )),
         "{doctor}"
     );
     // The allocator setting passed to supervisors is not the service's.
@@ -118,7 +121,10 @@ fn a_broken_light_supervisor_fails_the_start_aloud() {
     let doctor = native(&t, &exe).arg("doctor").assert().code(1);
     let text = stdout_of(&doctor);
     assert!(
-        text.contains(&format!("the light supervisor {} does not run", light.display())),
+        text.contains(&format!(
+            "the light supervisor {} does not run",
+            light.display()
+        )),
         "{text}"
     );
     // Not executable at all: the start fails with why, too.
