@@ -59,7 +59,6 @@ fn exe_of(pid: i32) -> PathBuf {
 }
 
 #[test]
-#[cfg(target_os = "linux")]
 fn a_start_runs_this_builds_light_supervisor_and_doctor_says_so() {
     let t = Tsm::new();
     let exe = own_binary(&t);
@@ -101,7 +100,6 @@ fn a_start_runs_this_builds_light_supervisor_and_doctor_says_so() {
 }
 
 #[test]
-#[cfg(target_os = "linux")]
 fn a_broken_light_supervisor_fails_the_start_aloud() {
     let t = Tsm::new();
     let exe = own_binary(&t);
