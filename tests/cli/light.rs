@@ -54,8 +54,15 @@ fn native(t: &Tsm, exe: &Path) -> Command {
     cmd
 }
 
+#[cfg(target_os = "linux")]
 fn exe_of(pid: i32) -> PathBuf {
     std::fs::read_link(format!("/proc/{pid}/exe")).expect("the supervisor's exe")
+}
+
+#[cfg(target_os = "linux")]
+fn environ_of(pid: i32) -> String {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).expect("the environment");
+    String::from_utf8_lossy(&environ).into_owned()
 }
 
 #[test]
@@ -91,8 +98,7 @@ fn a_start_runs_this_builds_light_supervisor_and_doctor_says_so() {
     );
     // The allocator setting passed to supervisors is not the service's.
     let service = t.meta("light").raw("pid").unwrap().parse::<i32>().unwrap();
-    let environ = std::fs::read(format!("/proc/{service}/environ")).unwrap();
-    assert!(!String::from_utf8_lossy(&environ).contains("GLIBC_TUNABLES"));
+    assert!(!environ_of(service).contains("GLIBC_TUNABLES"));
     // It is a supervisor like any other: stopped through the shared binary.
     t.run(&["stop", "light"]).success();
     wait_until("the light supervisor ends", || !alive(sup));
