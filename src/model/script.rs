@@ -55,11 +55,16 @@ pub fn find_program(program: &str, script: &str) -> Result<PathBuf, TsmError> {
 }
 
 /// Reads up to 64 KiB of the script: enough for a shebang and a PORT line. Returns whether
-/// it starts like a program the kernel runs itself (ELF, Mach-O), and its text.
+/// it starts like a program the kernel runs itself (ELF, Mach-O), and its text. A program
+/// (or any file with a NUL in its first 4 KiB) is told by that first block alone: the rest of
+/// it is never read.
 fn head(path: &Path) -> (bool, String) {
     let mut bytes = Vec::new();
-    if let Ok(file) = std::fs::File::open(path) {
-        let _ = file.take(64 * 1024).read_to_end(&mut bytes);
+    if let Ok(mut file) = std::fs::File::open(path) {
+        let _ = (&mut file).take(4096).read_to_end(&mut bytes);
+        if bytes.len() == 4096 && !bytes.contains(&0) {
+            let _ = file.take(64 * 1024 - 4096).read_to_end(&mut bytes);
+        }
     }
     let binary = bytes.len() >= 4
         && matches!(
@@ -175,5 +180,32 @@ mod tests {
         assert_eq!(expand_home("~"), home);
         assert_eq!(expand_home("a/~/x.log"), PathBuf::from("a/~/x.log"));
         assert_eq!(expand_home("~bob/x"), PathBuf::from("~bob/x"));
+    }
+
+    #[test]
+    fn a_long_script_is_read_past_its_first_block_and_a_program_is_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let script = tmp.path().join("long.sh");
+        let text = format!("#!/bin/sh\n{}PORT=4123\n", "# padding\n".repeat(600));
+        std::fs::write(&script, &text).unwrap();
+        assert_eq!(
+            head(&script),
+            (false, text),
+            "the PORT line after 4 KiB is seen"
+        );
+        let late_nul = tmp.path().join("late-nul");
+        let mut bytes = "#!/bin/sh\n".repeat(500).into_bytes();
+        bytes.push(0);
+        std::fs::write(&late_nul, &bytes).unwrap();
+        assert_eq!(
+            head(&late_nul),
+            (false, String::new()),
+            "a NUL anywhere: no text"
+        );
+        let elf = tmp.path().join("prog");
+        let mut bytes = vec![0x7f, b'E', b'L', b'F'];
+        bytes.resize(100_000, b'x');
+        std::fs::write(&elf, &bytes).unwrap();
+        assert_eq!(head(&elf), (true, String::new()));
     }
 }

@@ -10,7 +10,7 @@ use crate::ops::targets::lock_targets;
 use crate::ops::Ctx;
 use crate::platform;
 use crate::state::meta::Meta;
-use crate::state::{ownership, unrecorded};
+use crate::state::{fanout, ownership, unrecorded};
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -47,30 +47,33 @@ pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> 
     let (picked, _locks) = lock_targets(&store, targets)?;
     let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
     let ports = ports_of(ctx, &names);
-    let results = halt(&store, &names, how.kill_timeout)
-            .into_iter()
-            .zip(&picked)
-            .map(|(stop, (id, name))| {
-                // A meta file that does not parse was stopped through its supervisor's lock;
-                // whatever could not be ended keeps its record.
-                stop?;
-                if store.read(name).is_err() {
-                    let live = unrecorded::find(store.paths(), name);
-                    if !live.is_empty() {
-                        anyhow::bail!("not deleted: {}", live.describe());
-                    }
-                    if let Some(pid) = unrecorded::unproven_pid(store.paths(), name) {
-                        anyhow::bail!(
+    let halted: Vec<_> = halt(&store, &names, how.kill_timeout)
+        .into_iter()
+        .zip(&picked)
+        .collect();
+    // The files of many services are removed by a few threads at once (see `fanout`).
+    let results = fanout::each(&halted, |(stop, (id, name))| {
+        // A meta file that does not parse was stopped through its supervisor's lock;
+        // whatever could not be ended keeps its record.
+        if let Err(e) = stop {
+            anyhow::bail!("{e:#}");
+        }
+        if store.read(name).is_err() {
+            let live = unrecorded::find(store.paths(), name);
+            if !live.is_empty() {
+                anyhow::bail!("not deleted: {}", live.describe());
+            }
+            if let Some(pid) = unrecorded::unproven_pid(store.paths(), name) {
+                anyhow::bail!(
                             "not deleted: pid {pid} from {} runs and may be its service (supervisor gone, meta unreadable); end it, or if it is not the service: rm {0}",
                             store.paths().pid_file(name).display()
                         );
-                    }
-                }
-                store.remove(name)?;
-                remove_leftovers(store.paths(), name);
-                Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
-            })
-            .collect();
+            }
+        }
+        store.remove(name)?;
+        remove_leftovers(store.paths(), name);
+        Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
+    });
     report(out, &picked, results)?;
     check_ports_released(ctx, &ports, how.kill_port)
 }

@@ -64,6 +64,9 @@ fn resolve_and_lock(store: &Store, targets: &[String]) -> Result<Locked> {
     let mut by_name: Vec<&String> = picked.iter().map(|(_, n)| n).collect();
     by_name.sort();
     store.paths().ensure()?;
+    // One descriptor per op lock held, and as many again for what a stop of all of them
+    // watches (`platform::exits`): thousands of services pass a default limit of 1,024.
+    crate::platform::raise_fd_limit(2 * by_name.len() as u64 + 256);
     let locks = by_name
         .into_iter()
         .map(|name| store.op_lock(name))

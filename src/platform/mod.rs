@@ -15,6 +15,8 @@ use macos as imp;
 #[cfg(target_os = "macos")]
 pub use macos::{usage::usage, watch::Watcher};
 
+mod exchange;
+pub mod exits;
 pub mod lines;
 pub mod poll;
 mod probe;
@@ -22,6 +24,7 @@ mod procargs;
 pub mod reap;
 pub mod selfpipe;
 
+pub use exchange::exchange;
 pub use poll::{deadline_in, poll_until, Backoff};
 
 pub use procargs::EnvVar;

@@ -80,6 +80,29 @@ pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     check(unsafe { libc::renameat(from_dir, from.as_ptr(), to_dir, to.as_ptr()) }).map(|_| ())
 }
 
+/// Puts the new version `from` in the place of `to`, as `rename(2)` does: a reader of `to`
+/// sees the old version or the new one, whole. Where a file is there already, the two names
+/// are swapped and the old version (now at `from`) removed: ext4 flushes the data of a file
+/// renamed over another one before the rename returns (`auto_da_alloc`), which costs
+/// milliseconds at each write of a state file, and a swap skips it. A folder at `to` is
+/// swapped back and refused, as `rename(2)` refuses it.
+pub fn replace(from: &Path, to: &Path) -> io::Result<()> {
+    let (from_dir, from_name) = resolve(from)?;
+    let (to_dir, to_name) = resolve(to)?;
+    if !crate::platform::exchange(from_dir, &from_name, to_dir, &to_name)? {
+        return rename(from, to);
+    }
+    // SAFETY: `from_name` lives for the call; `from_dir` is open or AT_FDCWD.
+    match check(unsafe { libc::unlinkat(from_dir, from_name.as_ptr(), 0) }) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // Not a file (a folder was at `to`): everything as it was, and the error.
+            let _ = crate::platform::exchange(from_dir, &from_name, to_dir, &to_name);
+            Err(e)
+        }
+    }
+}
+
 /// Removes the file (never a folder) at `path`.
 pub fn remove(path: &Path) -> io::Result<()> {
     let (dir, name) = resolve(path)?;
@@ -127,4 +150,84 @@ pub fn mkdirs(dirs: &[PathBuf], mode: u32) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_new_version_takes_the_place_of_the_old_one_or_of_none() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (new, to) = (tmp.path().join(".to.1.tmp"), tmp.path().join("to"));
+        std::fs::write(&new, "first").unwrap();
+        replace(&new, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "first");
+        std::fs::write(&new, "second").unwrap();
+        let ino = std::fs::metadata(&new).unwrap().ino();
+        replace(&new, &to).unwrap();
+        assert_eq!(std::fs::read_to_string(&to).unwrap(), "second");
+        assert_eq!(
+            std::fs::metadata(&to).unwrap().ino(),
+            ino,
+            "the new file itself"
+        );
+        assert!(
+            !new.exists(),
+            "the old version is gone, not left at the temp name"
+        );
+        let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn a_folder_in_the_way_is_refused_and_a_symlink_replaced_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (new, to) = (tmp.path().join(".to.1.tmp"), tmp.path().join("to"));
+        std::fs::create_dir(&to).unwrap();
+        std::fs::write(to.join("inside"), "kept").unwrap();
+        std::fs::write(&new, "version").unwrap();
+        assert!(replace(&new, &to).is_err());
+        assert_eq!(std::fs::read_to_string(to.join("inside")).unwrap(), "kept");
+        assert_eq!(std::fs::read_to_string(&new).unwrap(), "version");
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        replace(&new, &link).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert!(!std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), "version");
+    }
+
+    #[test]
+    fn a_reader_sees_one_whole_version_or_the_other() {
+        let tmp = tempfile::tempdir().unwrap();
+        let to = tmp.path().join("to");
+        let versions = ["a".repeat(300), "b".repeat(700)];
+        std::fs::write(&to, &versions[0]).unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (to, done, versions) = (to.clone(), done.clone(), versions.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) || reads == 0 {
+                    let text = std::fs::read_to_string(&to).expect("always there");
+                    assert!(versions.contains(&text), "a torn or empty read: {text:?}");
+                    reads += 1;
+                }
+            })
+        };
+        let new = tmp.path().join(".to.1.tmp");
+        for i in 0..2000 {
+            std::fs::write(&new, &versions[i % 2]).unwrap();
+            replace(&new, &to).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap();
+    }
 }

@@ -4,6 +4,7 @@
 pub mod anchor;
 pub mod chain;
 pub mod counter;
+pub mod fanout;
 pub mod keys;
 pub mod listing;
 pub mod lock;

@@ -64,7 +64,7 @@ pub fn write_stamped(path: &Path, bytes: &[u8]) -> Result<Stamp> {
         };
         f.write_all(bytes)?;
         let stamp = Stamp::of(&f.metadata()?);
-        anchor::rename(&tmp, path)?;
+        anchor::replace(&tmp, path)?;
         Ok(stamp)
     };
     write().map_err(|e| {

@@ -29,6 +29,7 @@ mod light;
 mod listing;
 mod logs;
 mod logsearch;
+mod many;
 mod metrics;
 mod pcompose;
 mod pm2;

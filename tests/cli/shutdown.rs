@@ -108,6 +108,9 @@ fn a_restart_names_its_dependents_and_with_dependents_restarts_them() {
     up(&t, &["db", "api", "web"]);
     let pid = |name: &str| t.meta(name).raw("pid").unwrap().to_string();
     let web = pid("web");
+    // The new db must have its SIGTERM handler before it is stopped again (python can take
+    // most of a second to start on a busy machine).
+    std::fs::remove_file(t.work.join("db.up")).unwrap();
     t.run(&["restart", "db"])
         .success()
         .stderr(predicate::str::contains(
@@ -119,6 +122,7 @@ fn a_restart_names_its_dependents_and_with_dependents_restarts_them() {
         web,
         "without the flag, dependents are left alone"
     );
+    up(&t, &["db"]);
     std::fs::remove_file(t.work.join("stops.log")).unwrap();
     let (api, free) = (pid("api"), pid("free"));
     let out = t.run(&["restart", "db", "--with-dependents"]).success();

@@ -9,7 +9,7 @@
 
 use crate::model::spec::DEFAULT_KILL_TIMEOUT_MS;
 use crate::model::status::{observe, Status};
-use crate::platform::{self, Backoff};
+use crate::platform;
 use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
@@ -17,10 +17,13 @@ use crate::state::store::Store;
 use crate::state::supervisor::{self, Proven};
 use crate::state::{ownership, unrecorded};
 use anyhow::{anyhow, Result};
-use nix::sys::signal::{kill, killpg, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
+use wait::{uninterrupted, wait_all};
+
+mod wait;
 
 /// How long a group gets to vanish after SIGKILL.
 const AFTER_KILL: Duration = Duration::from_secs(3);
@@ -213,15 +216,19 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
         .filter_map(|m| ownership::token_of(paths, m))
         .collect();
     let mut carriers = ownership::carriers(&orphan_tokens);
-    for (target, sup) in targets.iter_mut().zip(supervisors) {
-        begin(store, target, sup, &mut carriers, kill_timeout_ms);
-    }
+    uninterrupted(|| {
+        for (target, sup) in targets.iter_mut().zip(supervisors) {
+            begin(store, target, sup, &mut carriers, kill_timeout_ms);
+        }
+    });
     wait_all(paths, &mut targets);
-    for target in targets.iter_mut() {
-        if matches!(target.phase, Phase::Ended) && target.result.is_ok() {
-            if let Err(e) = mark_stopped(store, target.name) {
-                target.result = Err(e);
-            }
+    // Each record is looked at once more (and a pid file removed) on a few threads at once.
+    let marks = crate::state::fanout::each(&targets, |t| {
+        (matches!(t.phase, Phase::Ended) && t.result.is_ok()).then(|| mark_stopped(store, t.name))
+    });
+    for (target, mark) in targets.iter_mut().zip(marks) {
+        if let Some(Err(e)) = mark {
+            target.result = Err(e);
         }
     }
     targets.into_iter().map(|t| t.result).collect()
@@ -254,31 +261,11 @@ fn read<'a>(store: &Store, names: &'a [String], kill_timeout_ms: Option<u64>) ->
         .collect()
 }
 
-/// Runs `step` with the signals that end a command (Ctrl-C, a closed terminal) held back, so
-/// that a stop is either not asked for at all or asked for whole.
-fn uninterrupted<T>(step: impl FnOnce() -> T) -> T {
-    let mut held = SigSet::empty();
-    for signal in [
-        Signal::SIGINT,
-        Signal::SIGTERM,
-        Signal::SIGHUP,
-        Signal::SIGQUIT,
-    ] {
-        held.add(signal);
-    }
-    let mut before = SigSet::empty();
-    let blocked =
-        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&held), Some(&mut before))
-            .is_ok();
-    let value = step();
-    if blocked {
-        let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
-    }
-    value
-}
-
-/// Begins the stop of `target`: marks it `stopping`, then asks its supervisor `sup` to stop
-/// it, or with none sends SIGTERM to what is proven to be left of it.
+/// Begins the stop of `target`: asks its supervisor `sup` to stop it (SIGTERM: it records
+/// `stopping` itself), or with none sends SIGTERM to what is proven to be left of it. The
+/// record is written first only when it must change before the signal: a grace to hand the
+/// supervisor (or an old one to take back), or leftovers the command ends itself. The caller
+/// holds back the signals that end a command around all of it (see `uninterrupted`).
 fn begin(
     store: &Store,
     target: &mut Target,
@@ -292,26 +279,31 @@ fn begin(
     let (name, paths) = (target.name, store.paths());
     let seen = observe(paths, name, meta);
     let grace = kill_timeout_ms.unwrap_or_else(|| timeout_of(meta));
-    let asked = uninterrupted(|| {
-        store.update(name, |m| {
+    target.result = Ok(seen.pid.is_some());
+    let procs = match sup {
+        Some(_) => None,
+        None => orphans(paths, meta, &seen, carriers),
+    };
+    let told = match sup {
+        Some(_) => kill_timeout_ms.is_some() || meta.get(Key::StopKillTimeout).is_some(),
+        None => procs.is_some(),
+    };
+    if told {
+        let written = store.update(name, |m| {
             m.set(Key::Status, Status::Stopping.as_str());
             match kill_timeout_ms.filter(|_| sup.is_some()) {
                 Some(ms) => m.set(Key::StopKillTimeout, ms.to_string()),
                 None => m.remove(Key::StopKillTimeout),
             }
             true
-        })?;
-        if let Some(sup) = sup {
-            sup.signal(Signal::SIGTERM);
+        });
+        if let Err(e) = written {
+            target.result = Err(e);
+            return;
         }
-        anyhow::Ok(())
-    });
-    if let Err(e) = asked {
-        target.result = Err(e);
-        return;
     }
-    target.result = Ok(seen.pid.is_some());
     if let Some(supervisor) = sup {
+        supervisor.signal(Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_millis(grace) + SUPERVISOR_SLACK;
         target.phase = Phase::Asked {
             supervisor,
@@ -319,8 +311,26 @@ fn begin(
         };
         return;
     }
-    // No supervisor: what carries this start's token is the service's (a process the
-    // record names is not believed without it).
+    let Some(procs) = procs else {
+        target.phase = Phase::Ended;
+        return;
+    };
+    procs.terminate();
+    target.phase = Phase::Orphans {
+        procs,
+        deadline: Instant::now() + Duration::from_millis(grace),
+        killed: false,
+    };
+}
+
+/// What is left of a service whose supervisor is gone: what carries this start's token is
+/// the service's (a process the record names is not believed without it). None: nothing.
+fn orphans(
+    paths: &Paths,
+    meta: &Meta,
+    seen: &crate::model::status::Observed,
+    carriers: &mut HashMap<String, Vec<(i32, u64)>>,
+) -> Option<Procs> {
     let members = ownership::token_of(paths, meta)
         .and_then(|t| carriers.remove(t))
         .unwrap_or_default();
@@ -331,32 +341,7 @@ fn begin(
         (false, _, _) => members,
     };
     let pgid = seen.pid.filter(|_| !keep_children).unwrap_or(0);
-    if pgid == 0 && members.is_empty() {
-        target.phase = Phase::Ended;
-        return;
-    }
-    let procs = Procs { pgid, members };
-    procs.terminate();
-    target.phase = Phase::Orphans {
-        procs,
-        deadline: Instant::now() + Duration::from_millis(grace),
-        killed: false,
-    };
-}
-
-/// Waits until every target's supervisor or processes are gone.
-fn wait_all(paths: &Paths, targets: &mut [Target]) {
-    let backoff = Backoff::new(Duration::from_micros(200), Duration::from_millis(5));
-    platform::poll_until(None, backoff, || {
-        let pgids: Vec<i32> = targets.iter().filter_map(Target::pgid).collect();
-        let live = platform::live_groups(&pgids);
-        let now = Instant::now();
-        let mut pending = false;
-        for target in targets.iter_mut() {
-            pending |= target.step(paths, &live, now);
-        }
-        (!pending).then_some(())
-    });
+    (pgid != 0 || !members.is_empty()).then_some(Procs { pgid, members })
 }
 
 fn timeout_of(meta: &Meta) -> u64 {
