@@ -152,12 +152,50 @@ _tsm_setup() {
         }
         _tsm_find_bin || return 1
     fi
+    _tsm_setup_light
     printf 'tsm: ready (%s)\n' "$_tsm_b"
     _tsm_load
     _tsm_setup_link
     if [ -n "$profile" ]; then
         _tsm_setup_profile
     fi
+}
+
+# tsm setup, on Linux: the light supervisor beside a tsm-native built in this checkout
+# (target/release; never for TSM_NATIVE): the same sources built for musl, installed as
+# tsm-supervisor-BUILD once it names the same build (docs/ARCHITECTURE.md, "The supervisor's
+# memory"). Without the musl target it says how to get one; supervisors then run as
+# tsm-native itself.
+_tsm_setup_light() {
+    local target build light built
+    [ "$(uname -s 2>/dev/null)" = Linux ] && [ -z "${TSM_NATIVE:-}" ] || return 0
+    _tsm_root
+    [ "$_tsm_b" = "$_tsm_r/target/release/tsm-native" ] || return 0
+    build=$("$_tsm_b" supervise --build 2>/dev/null) && [ -n "$build" ] || return 0
+    light=$_tsm_r/target/release/tsm-supervisor-$build
+    [ -x "$light" ] && return 0
+    target=$(uname -m)-unknown-linux-musl
+    if ! command -v rustup >/dev/null 2>&1 ||
+        ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+        printf 'tsm: supervisors run as tsm-native; for the lighter musl build: rustup target add %s, then tsm setup\n' "$target"
+        return 0
+    fi
+    printf 'tsm: building the light supervisor (cargo build --release --target %s)\n' "$target"
+    (cd "$_tsm_r" && cargo build --release --quiet --target "$target") || {
+        printf 'tsm: the light supervisor did not build; supervisors run as tsm-native\n' >&2
+        return 0
+    }
+    built=$_tsm_r/target/$target/release/tsm-native
+    if [ "$("$built" supervise --build 2>/dev/null)" != "$build" ]; then
+        printf 'tsm: the light supervisor is not build %s (the sources changed?): cargo build --release, then tsm setup\n' "$build" >&2
+        return 0
+    fi
+    rm -f "$_tsm_r"/target/release/tsm-supervisor-*
+    if ! { cp "$built" "$light.tmp" && mv -f "$light.tmp" "$light"; }; then
+        printf 'tsm: could not install %s\n' "$light" >&2
+        return 0
+    fi
+    printf 'tsm: supervisors run as %s\n' "$light"
 }
 
 # tsm setup: links the executable shell/tsm as ~/.local/bin/tsm (the folder systemd and XDG

@@ -62,6 +62,40 @@ fn supervisor_gone(
     Some((problem, format!("tsm restart {name}")))
 }
 
+/// Which program starts run as the supervisor (one line), and a light supervisor that does
+/// not answer as this build.
+fn supervisor_in_use(found: &mut Vec<Finding>) -> String {
+    use crate::supervise::light;
+    let Ok(exe) = std::env::current_exe() else {
+        return "supervisor: tsm-native itself (its path is unknown)".to_string();
+    };
+    let (used, is_light) = light::supervisor_exe(exe);
+    if !is_light {
+        return format!(
+            "supervisor: {} itself (no light supervisor {}{} beside it: tsm setup builds one \
+             where the x86_64-unknown-linux-musl target is installed)",
+            used.display(),
+            light::PREFIX,
+            light::BUILD
+        );
+    }
+    match light::build_of(&used) {
+        Some(build) if build == light::BUILD => {}
+        said => found.push(Finding {
+            problem: format!(
+                "the light supervisor {} {} (every start runs it, and fails)",
+                used.display(),
+                said.map_or("does not run".to_string(), |b| format!(
+                    "says it is build {b}, not {}",
+                    light::BUILD
+                ))
+            ),
+            fix: format!("rm {}   # then tsm setup builds it again", used.display()),
+        }),
+    }
+    format!("supervisor: {} (the light build)", used.display())
+}
+
 /// What doctor found, in the order it looked.
 #[derive(Default)]
 struct Findings(Vec<Finding>);
@@ -286,8 +320,8 @@ fn counter_behind(paths: &Paths, max: u64, found: &mut Findings) {
 
 impl Run for DoctorArgs {
     fn run(&self, ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
-        let found = check(ctx)?;
-        let mut text = String::new();
+        let mut found = check(ctx)?;
+        let mut text = supervisor_in_use(&mut found) + "\n";
         for f in &found {
             text.push_str(&format!("problem: {}\n    fix: {}\n", f.problem, f.fix));
         }

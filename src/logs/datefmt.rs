@@ -33,6 +33,8 @@ struct Local {
 
 fn local(time: SystemTime) -> Local {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    // musl's libc marks time_t deprecated (it is 64-bit there all the same).
+    #[allow(deprecated)]
     let secs = since.as_secs() as libc::time_t;
     // SAFETY: `tm` is plain data that localtime_r fills in; both pointers are valid for the
     // call, and localtime_r (unlike localtime) keeps no shared state.

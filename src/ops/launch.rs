@@ -43,9 +43,10 @@ pub fn start_env(store: &Store, name: &str, update_env: bool) -> Result<Vec<(Str
 /// file's or config's variables and `PORT`, which the service inherits from it.
 pub fn spawn_supervisor(paths: &Paths, spec: &Spec, base: &[(String, String)]) -> Result<i32> {
     let exe = std::env::current_exe().context("finding the tsm-native binary")?;
+    let (exe, light) = crate::supervise::light::supervisor_exe(exe);
     let (read_end, write_end) = crate::platform::cloexec_pipe().context("creating a pipe")?;
     let write_fd = write_end.as_raw_fd();
-    let mut cmd = Command::new(exe);
+    let mut cmd = Command::new(&exe);
     let args = crate::supervise::Args {
         // Canonical: how every command recognises this folder's supervisors.
         dir: paths.canonical_root(),
@@ -59,6 +60,11 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec, base: &[(String, String)]) -
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    let (malloc_key, malloc_value) = crate::platform::SUPERVISOR_MALLOC_ENV;
+    let own_setting = |env: &[(String, String)]| env.iter().any(|(k, _)| k == malloc_key);
+    if !own_setting(base) && !own_setting(&spec.env) {
+        cmd.env(malloc_key, malloc_value);
+    }
     // The chosen PORT wins over one in the env file (`--port` has precedence).
     if let Some(port) = spec.port {
         cmd.env("PORT", port.to_string());
@@ -77,7 +83,10 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec, base: &[(String, String)]) -
             Ok(())
         });
     }
-    let mut child = cmd.spawn().context("spawning the supervisor")?;
+    let mut child = cmd.spawn().with_context(|| match light {
+        true => format!("spawning the light supervisor {}", exe.display()),
+        false => "spawning the supervisor".to_string(),
+    })?;
     drop(write_end);
     // The supervisor forks once more and its first half exits at once: reap it here so that
     // no zombie is left behind a long-lived caller (the REPL).
@@ -93,7 +102,12 @@ pub fn spawn_supervisor(paths: &Paths, spec: &Spec, base: &[(String, String)]) -
             .with_context(|| format!("supervisor reported '{report}'"));
     }
     let why = report.strip_prefix("err ").unwrap_or(report);
-    let why = if why.is_empty() {
+    let why = if why.is_empty() && light {
+        format!(
+            "the light supervisor {} exited without a word (rebuild it with tsm setup, or remove it)",
+            exe.display()
+        )
+    } else if why.is_empty() {
         "the supervisor exited without a word".to_string()
     } else {
         why.to_string()

@@ -17,6 +17,7 @@ pub use macos::{usage::usage, watch::Watcher};
 
 mod exchange;
 pub mod exits;
+pub mod lines;
 pub mod poll;
 mod probe;
 mod procargs;
@@ -267,7 +268,25 @@ pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
     imp::processes_with_env(key)
 }
 
-/// Hands freed heap memory back to the OS (a supervisor idles for days after its start-up).
+/// An allocator setting in every supervisor's environment, which the supervisor removes from
+/// it at once (its services never see it): glibc's per-thread cache of freed blocks keeps
+/// ~16 kB that `malloc_trim` cannot return, and a supervisor allocates too rarely to gain from
+/// it. Not set when the service's environment has a `GLIBC_TUNABLES` of its own; musl and
+/// macOS ignore it.
+pub const SUPERVISOR_MALLOC_ENV: (&str, &str) = ("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0");
+
+/// Removes `SUPERVISOR_MALLOC_ENV` from this process's environment when it holds exactly
+/// that (the libc read it at start-up). Call it while no other thread runs.
+pub fn forget_supervisor_malloc_env() {
+    let (key, value) = SUPERVISOR_MALLOC_ENV;
+    if std::env::var_os(key).is_some_and(|v| v == value) {
+        std::env::remove_var(key);
+    }
+}
+
+/// Hands freed heap memory back to the OS, and on Linux the stack pages below the caller's
+/// frame (a supervisor idles for days after its start-up). Call it from the frame that
+/// stays: what start-up touched deeper is dropped.
 pub fn release_free_memory() {
     imp::release_free_memory()
 }

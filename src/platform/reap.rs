@@ -37,10 +37,11 @@ pub fn oom_kills() -> Option<u64> {
     if !cfg!(target_os = "linux") {
         return None;
     }
-    let text = std::fs::read_to_string("/proc/vmstat").ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("oom_kill "))
-        .and_then(|n| n.trim().parse().ok())
+    // Read at every run's start and end by a supervisor: through the stack, not the heap.
+    super::lines::find_line(std::path::Path::new("/proc/vmstat"), |line| {
+        let n = line.strip_prefix(b"oom_kill ")?;
+        std::str::from_utf8(n).ok()?.trim().parse().ok()
+    })
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod hookrun;
 mod hooks;
 mod ipc;
 mod job;
+pub mod light;
 pub mod memory;
 mod probe;
 mod probe_io;
@@ -47,6 +48,13 @@ use supervisor::Supervisor;
 /// `tsm-native supervise …` (the words after `supervise`), parsed without clap (see
 /// `main_entry`).
 pub fn run_from_args(words: &[std::ffi::OsString]) -> Result<()> {
+    if words.len() == 1 && words[0] == light::BUILD_FLAG {
+        println!("{}", light::BUILD);
+        return Ok(());
+    }
+    // The allocator setting the CLI passed is ours: the service starts from the environment
+    // the CLI was asked for.
+    platform::forget_supervisor_malloc_env();
     let args = Args::parse(words)?;
     run(&Paths::at(args.dir), &args.name, args.ready_fd)
 }
@@ -82,7 +90,6 @@ fn supervise_runs(sup: &mut Supervisor, ready: &mut Ready) -> Result<()> {
         sup.started_hook(&job);
         if job.runs == 1 {
             ready.started(running.pid);
-            platform::release_free_memory();
         }
         // Pump: its output into the logs until it has ended.
         let finished = sup.pump(running);

@@ -101,6 +101,8 @@ enum Stop {
 /// The loop's state over one run.
 struct Pump<'r, 'a> {
     run: &'r mut Run<'a>,
+    /// The read buffer (a pipe holds 64 kB), allocated at the first output: a quiet
+    /// service's supervisor keeps no page of it.
     buf: Vec<u8>,
     /// How the followed process ended, and until when its group's output is still read.
     ended: Option<(RunEnd, Instant)>,
@@ -117,7 +119,7 @@ struct Pump<'r, 'a> {
 pub fn pump(wake: &Wake, run: &mut Run, hooks: &mut dyn Hooks) -> RunEnd {
     let mut p = Pump {
         run,
-        buf: vec![0u8; 64 * 1024],
+        buf: Vec::new(),
         ended: None,
         stop: Stop::None,
         standing_down: false,
@@ -261,6 +263,9 @@ impl Pump<'_, '_> {
             let Some(fd) = &self.run.pipes[i] else {
                 continue;
             };
+            if self.buf.is_empty() {
+                self.buf = vec![0u8; 64 * 1024];
+            }
             match nix::unistd::read(fd.as_raw_fd(), &mut self.buf) {
                 Ok(0) | Err(nix::errno::Errno::EBADF | nix::errno::Errno::EIO) => {
                     self.run.pipes[i] = None;

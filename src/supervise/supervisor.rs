@@ -60,7 +60,10 @@ pub struct Supervisor<'a> {
 impl<'a> Supervisor<'a> {
     /// Takes the service `name` over: its life lock (waiting a little for a supervisor on its
     /// way out), its record, its logs and wake sources, and claims the record as ours.
-    pub fn take_over(paths: &'a Paths, name: &'a str) -> Result<Self> {
+    /// Boxed, and never inlined: the steps of start-up and the supervisor itself then stay
+    /// out of the stack frames that live as long as the service.
+    #[inline(never)]
+    pub fn take_over(paths: &'a Paths, name: &'a str) -> Result<Box<Self>> {
         // Handlers first: a stop asked the moment the lock proves us must not kill us.
         let wake = Wake::install()?;
         // The folders above checked, the state folder is held open: every write goes into
@@ -94,7 +97,7 @@ impl<'a> Supervisor<'a> {
             crate::model::spread::is_node(&spec),
         )
         .map_err(|why| anyhow::anyhow!(why))?;
-        let sup = Supervisor {
+        let sup = Box::new(Supervisor {
             started: meta.clone(),
             rec: Recorder::new(paths, name, meta, life),
             paths,
@@ -104,7 +107,7 @@ impl<'a> Supervisor<'a> {
             logs: [out, err],
             sources,
             deferred: None,
-        };
+        });
         let me = std::process::id();
         let my_start = platform::proc_info(me as i32).map_or(0, |i| i.start);
         sup.rec.claimed(me, my_start, &sup.token)?;

@@ -98,13 +98,14 @@ impl Ready {
 }
 
 /// A self-pipe that becomes readable on SIGCHLD, SIGTERM and SIGHUP.
-pub struct Wake(SelfPipe);
+/// The self-pipe, and whether start-up's memory was handed back (at the first sleep).
+pub struct Wake(SelfPipe, std::cell::Cell<bool>);
 
 impl Wake {
     pub fn install() -> Result<Self> {
         let signals = [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGHUP];
         let pipe = SelfPipe::install(&signals, on_signal).context("installing signal handlers")?;
-        Ok(Self(pipe))
+        Ok(Self(pipe, std::cell::Cell::new(false)))
     }
 
     /// Empties the self-pipe once its wake has been seen.
@@ -136,6 +137,11 @@ impl Wake {
             };
             s.fd().map(|fd| PollFd::new(fd, flags))
         }));
+        // The first sleep ends start-up: what it left on the heap and the stack goes back,
+        // from the frame that stays while the supervisor sleeps.
+        if !self.1.replace(true) {
+            crate::platform::release_free_memory();
+        }
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e),

@@ -23,6 +23,9 @@ mod init;
 mod instances;
 mod layers;
 mod lifecycle;
+// /proc/PID/exe names the supervisor's program; the light supervisor is Linux's.
+#[cfg(target_os = "linux")]
+mod light;
 mod listing;
 mod logs;
 mod logsearch;

@@ -1,5 +1,7 @@
 //! Linux side of the platform layer: `/proc` and `prctl`.
 
+mod memory;
+pub use memory::release_free_memory;
 mod netlink;
 pub mod timer;
 pub mod usage;
@@ -301,14 +303,6 @@ pub fn processes_with_env(key: &str) -> Vec<(i32, String)> {
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(|pid| Some((pid, crate::platform::env_var_of(pid, key)?)))
         .collect()
-}
-
-pub fn release_free_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Whether it became the subreaper of its descendants.

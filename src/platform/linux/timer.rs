@@ -32,7 +32,7 @@ impl WallTimer {
             },
             it_value: libc::timespec {
                 // A zero value would disarm the timer: the epoch itself is one nanosecond on.
-                tv_sec: since.as_secs() as libc::time_t,
+                tv_sec: since.as_secs() as _,
                 tv_nsec: i64::from(since.subsec_nanos().max(1)) as libc::c_long,
             },
         };
