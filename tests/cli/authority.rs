@@ -141,7 +141,8 @@ fn a_forged_meta_never_signals_an_unrelated_tree() {
 fn ctrl_c_of_stop_still_ends_the_service_and_records_it() {
     let t = Tsm::new();
     stubborn(&t);
-    let pid = t.start(&["--no-port", "--kill-timeout", "2s", "stubborn.sh"]);
+    // A kill timeout long enough that a loaded machine still sends the Ctrl-C mid-stop.
+    let pid = t.start(&["--no-port", "--kill-timeout", "6s", "stubborn.sh"]);
     let mut stop = Command::new(BIN)
         .env("TETRA_DIR", &t.tetra)
         .args(["stop", "stubborn"])

@@ -24,10 +24,10 @@ pub struct Pane {
 }
 
 /// `tsm-native ARGS` as a shell command, with `t`'s TETRA_DIR, `env` (`KEY=VALUE` words), a
-/// terminal that does colour, and no PORT or NO_COLOR from the caller's environment.
+/// terminal that does colour, and no PORT, NO_COLOR or RUST_BACKTRACE from the caller's environment.
 pub fn command(t: &Tsm, env: &str, args: &str) -> String {
     format!(
-        "env -u PORT -u NO_COLOR TERM=xterm-256color TETRA_DIR={} {env} {} {args}",
+        "env -u PORT -u NO_COLOR -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE TERM=xterm-256color TETRA_DIR={} {env} {} {args}",
         shell_words::quote(&t.tetra.display().to_string()),
         shell_words::quote(BIN),
     )
