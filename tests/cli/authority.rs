@@ -143,7 +143,9 @@ fn ctrl_c_of_stop_still_ends_the_service_and_records_it() {
     stubborn(&t);
     // A kill timeout long enough that a loaded machine still sends the Ctrl-C mid-stop.
     let pid = t.start(&["--no-port", "--kill-timeout", "6s", "stubborn.sh"]);
-    wait_until("the service to ignore TERM", || t.log("stubborn.out") == "up\n");
+    wait_until("the service to ignore TERM", || {
+        t.log("stubborn.out") == "up\n"
+    });
     let mut stop = Command::new(BIN)
         .env("TETRA_DIR", &t.tetra)
         .args(["stop", "stubborn"])
@@ -319,7 +321,9 @@ fn a_stop_queued_behind_a_delete_finds_nothing_to_stop() {
     let t = Tsm::new();
     stubborn(&t);
     t.start(&["--no-port", "--kill-timeout", "2s", "stubborn.sh"]);
-    wait_until("the service to ignore TERM", || t.log("stubborn.out") == "up\n");
+    wait_until("the service to ignore TERM", || {
+        t.log("stubborn.out") == "up\n"
+    });
     let delete = Command::new(BIN)
         .env("TETRA_DIR", &t.tetra)
         .args(["delete", "stubborn"])
