@@ -146,12 +146,20 @@ fn ctrl_c_of_stop_still_ends_the_service_and_records_it() {
     wait_until("the service to ignore TERM", || {
         t.log("stubborn.out") == "up\n"
     });
-    let mut stop = Command::new(BIN)
-        .env("TETRA_DIR", &t.tetra)
+    let mut stop = Command::new(BIN);
+    stop.env("TETRA_DIR", &t.tetra)
         .args(["stop", "stubborn"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout(Stdio::null());
+    // Ctrl-C as at a terminal: a run started in the background of a script inherits an ignored
+    // SIGINT, which the stop would rightly keep.
+    // SAFETY: between fork and exec this only resets one signal's disposition (async-signal-safe).
+    unsafe {
+        stop.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut stop = stop.spawn().unwrap();
     wait_until("the stop to be under way", || {
         t.meta("stubborn").raw("status") == Some("stopping")
     });
