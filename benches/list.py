@@ -25,6 +25,8 @@ import tempfile
 import time
 import uuid
 
+import marks
+
 MARK = uuid.uuid4().hex
 SLEEP = shutil.which("sleep")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,16 +45,8 @@ def timed(argv, env):
 
 
 def marked():
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    if f"LIST_BENCH_MARK={MARK}".encode() in f.read().split(b"\0"):
-                        found.append(int(pid))
-            except OSError:
-                pass
-    return found
+    """Every live process that carries this run's mark."""
+    return marks.marked("LIST_BENCH_MARK", MARK)
 
 
 def start_tsm(binary, tetra, n, work):
@@ -127,20 +121,12 @@ def main():
             print(f"N={n} elapsed: " + ", ".join(f"{k} {v:.2f} ms" for k, v in med.items()), file=sys.stderr)
             print(f"N={n} cpu:     " + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu.items()), file=sys.stderr)
             if a.oxmgr:
-                for pid in marked():
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
+                marks.kill_marked("LIST_BENCH_MARK", MARK)
             if str(n) not in given:
                 subprocess.run([a.tsm, "delete", "*"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     finally:
-        for pid in marked():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        marks.kill_marked("LIST_BENCH_MARK", MARK)
         shutil.rmtree(work, ignore_errors=True)
     keys = list(rows[0][1]) if rows else []
     print("| N | " + " | ".join(f"{k} (ms)" for k in keys) + " | tsm / floor |"

@@ -23,6 +23,8 @@ import tempfile
 import time
 import uuid
 
+import marks
+
 MARK = uuid.uuid4().hex
 SLEEP = shutil.which("sleep")
 
@@ -60,17 +62,7 @@ def timed_capped(argv, env):
 
 def marked():
     """Every live process that carries this run's mark."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if f"PEERS_MARK={MARK}".encode() in f.read().split(b"\0"):
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
+    return marks.marked("PEERS_MARK", MARK)
 
 
 def cmdline(pid):
@@ -507,11 +499,7 @@ def main():
     finally:
         for m in managers:
             m.teardown()
-        for pid in marked():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        marks.kill_marked("PEERS_MARK", MARK)
         shutil.rmtree(work, ignore_errors=True)
     load = open("/proc/loadavg").read().split()[:3]
     meta = f"N = {', '.join(map(str, ns))}; it took {now() - t0:.0f} s; load average at the end {' '.join(load)}"

@@ -22,6 +22,8 @@ import tempfile
 import time
 import uuid
 
+import marks
+
 MARK = uuid.uuid4().hex
 SLEEP = shutil.which("sleep")
 
@@ -85,15 +87,8 @@ class OxMgr:
 
 
 def marked():
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if f"PEERS_MARK={MARK}".encode() in f.read().split(b"\0"):
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
+    """Every live process that carries this run's mark."""
+    return marks.marked("PEERS_MARK", MARK)
 
 
 def main():
@@ -135,11 +130,7 @@ def main():
     finally:
         for m in managers:
             m.teardown()
-        for pid in marked():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        marks.kill_marked("PEERS_MARK", MARK)
         shutil.rmtree(work, ignore_errors=True)
 
 

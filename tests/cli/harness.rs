@@ -345,3 +345,20 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// A service that notes each run's start (ns since epoch) in `runs`, then runs `rest`.
+pub fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
+    t.script(
+        file,
+        &format!("#!/usr/bin/env bash\nexport PORT={port}\nperl -MTime::HiRes=time -e 'printf \"%d\\n\", time * 1e9' >> runs\n{rest}\n"),
+    );
+}
+
+/// The run starts a `noting` service has written so far (a line still being written is left out).
+pub fn runs(t: &Tsm) -> Vec<u128> {
+    std::fs::read_to_string(t.work.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .collect()
+}

@@ -6,22 +6,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::{Duration, Instant};
 
-/// A service that notes each run's start (ns since epoch) in `runs`, then runs `rest`.
-fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
-    t.script(
-        file,
-        &format!("#!/usr/bin/env bash\nexport PORT={port}\nperl -MTime::HiRes=time -e 'printf \"%d\\n\", time * 1e9' >> runs\n{rest}\n"),
-    );
-}
-
-fn runs(t: &Tsm) -> Vec<u128> {
-    std::fs::read_to_string(t.work.join("runs"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.parse().ok())
-        .collect()
-}
-
 fn pid_of(t: &Tsm, name: &str) -> Option<i32> {
     t.meta(name).raw("pid").and_then(|p| p.parse().ok())
 }

@@ -5,22 +5,6 @@ use crate::harness::*;
 use predicates::prelude::*;
 use tsm::state::keys::Key;
 
-/// A service that notes each run's start (ns since epoch) in `runs`, then runs `rest`.
-fn noting(t: &Tsm, file: &str, port: u16, rest: &str) {
-    t.script(
-        file,
-        &format!("#!/usr/bin/env bash\nexport PORT={port}\nperl -MTime::HiRes=time -e 'printf \"%d\\n\", time * 1e9' >> runs\n{rest}\n"),
-    );
-}
-
-fn runs(t: &Tsm) -> Vec<u128> {
-    std::fs::read_to_string(t.work.join("runs"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect()
-}
-
 fn supervisor_alive(t: &Tsm, name: &str) -> bool {
     alive(t.supervisor_of(name))
 }
