@@ -163,6 +163,9 @@ pub fn sweep_stray(store: &Store, name: &str, meta: &crate::state::meta::Meta) -
     match store.read(name) {
         Ok(Some(now)) if stray(&now) => {
             let removed = store.remove(name).is_ok();
+            if removed {
+                crate::state::casefold::forget(store.paths(), name);
+            }
             if let Some(id) = now.id().filter(|_| removed) {
                 let _ = store.release_id(id);
             }
@@ -236,6 +239,7 @@ pub fn launch(store: &Store, spec: &Spec, id: u64, fresh: bool, update_env: bool
             if fresh {
                 // Nothing half-done: no record, no ID used, no log files of its own.
                 let _ = store.remove(&spec.name);
+                crate::state::casefold::forget(paths, &spec.name);
                 let _ = store.release_id(id);
                 remove_empty_logs(paths, &spec.name);
             } else {

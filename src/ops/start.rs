@@ -2,8 +2,9 @@
 //! declared, a case twin), the ID kept or allocated, the supervisor launched. A [`Starter`]
 //! reads the state folder at most once for all the starts of one command (a config of N apps,
 //! a resurrect, `start all`), so their cost grows with N, not N²; a start of one service reads
-//! no other service's meta file (the names are listed, the PORT is looked up in the port
-//! index, the ID taken from a counter tsm wrote), so it does not grow with N.
+//! no other service's meta file and lists no folder (a case twin is found by its spelling's
+//! marker, the PORT is looked up in the port index, the ID taken from a counter tsm wrote),
+//! so it does not grow with N.
 
 use crate::error::TsmError;
 use crate::model::spec::Spec;
@@ -13,7 +14,7 @@ use crate::ops::{halt, launch, startcheck, Ctx};
 use crate::state::keys::Key;
 use crate::state::store::{first_free_id, Entry};
 use crate::state::unrecorded;
-use crate::state::{counter, portindex, supervisor};
+use crate::state::{casefold, counter, portindex, supervisor};
 use anyhow::Result;
 
 /// The starts of one command, over one reading of the state folder (and of the listening
@@ -75,10 +76,10 @@ impl<'a> Starter<'a> {
         if let Some(meta) = &existing {
             say_moved(meta, spec);
         }
-        match &self.entries {
-            Some(entries) => refuse_case_twin(&spec.name, entries.iter().map(|e| &e.name))?,
-            None => refuse_case_twin(&spec.name, store.names()?.iter())?,
+        if let Some(entries) = &self.entries {
+            refuse_case_twin(&spec.name, entries.iter().map(|e| &e.name))?;
         }
+        refuse_case_twin(&spec.name, casefold::twin_of(&store, &spec.name)?.iter())?;
         if let Some(port) = spec.port.filter(|_| !force) {
             self.refuse_taken_port(&spec.name, port)?;
         }

@@ -71,6 +71,7 @@ pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> 
             }
         }
         store.remove(name)?;
+        crate::state::casefold::forget(store.paths(), name);
         remove_leftovers(store.paths(), name);
         Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
     });

@@ -80,6 +80,14 @@ pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     check(unsafe { libc::renameat(from_dir, from.as_ptr(), to_dir, to.as_ptr()) }).map(|_| ())
 }
 
+/// Swaps the files at `a` and `b` (both resolved as [`open`] does); `Ok(false)` when it
+/// cannot be done (`b` missing, or no swap on this system).
+pub fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
+    let (a_dir, a) = resolve(a)?;
+    let (b_dir, b) = resolve(b)?;
+    crate::platform::exchange(a_dir, &a, b_dir, &b)
+}
+
 /// Puts the new version `from` in the place of `to`, as `rename(2)` does: a reader of `to`
 /// sees the old version or the new one, whole. Where a file is there already, the two names
 /// are swapped and the old version (now at `from`) removed: ext4 flushes the data of a file

@@ -51,7 +51,7 @@ pub fn read(paths: &Paths) -> Result<Counter> {
 /// Writes `next` with its check word (callers hold the `next_id` lock).
 pub fn write(paths: &Paths, next: u64) -> Result<()> {
     let line = format!("{next} {}\n", check_word(paths, next));
-    crate::state::store::write_atomic(&paths.next_id(), line.as_bytes())
+    crate::state::store::write_spared(paths, &paths.next_id(), line.as_bytes()).map(|_| ())
 }
 
 impl Store<'_> {

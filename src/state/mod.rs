@@ -2,6 +2,7 @@
 //! handled as untrusted.
 
 pub mod anchor;
+pub mod casefold;
 pub mod chain;
 pub mod counter;
 pub mod fanout;
@@ -12,6 +13,7 @@ pub mod meta;
 pub mod ownership;
 pub mod paths;
 pub mod portindex;
+pub mod spare;
 pub mod statefile;
 pub mod store;
 pub mod supervisor;

@@ -142,6 +142,14 @@ impl Paths {
     pub fn err_log(&self, name: &str) -> PathBuf {
         self.logs().join(format!("{name}.err"))
     }
+    /// Where the version `file` (a path inside the state folder) replaced is kept, to be
+    /// rewritten as its next version (`state::spare`): `spare/` and the path inside the
+    /// state folder with `.` for `/` (`spare/processes.NAME.meta`).
+    pub fn spare(&self, file: &Path) -> Option<PathBuf> {
+        let inside = file.strip_prefix(&self.root).ok()?;
+        let parts: Vec<&str> = inside.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
+        Some(self.root.join("spare").join(parts.join(".")))
+    }
     pub fn next_id(&self) -> PathBuf {
         self.root.join("next_id")
     }
@@ -182,6 +190,7 @@ impl Paths {
             self.pids(),
             self.logs(),
             self.locks(),
+            self.root.join("spare"),
         ];
         for dir in &dirs {
             crate::state::anchor::mkdirs(std::slice::from_ref(dir), 0o700)

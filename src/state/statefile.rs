@@ -74,10 +74,30 @@ pub fn nofollow_error(path: &Path, e: io::Error) -> io::Error {
     }
 }
 
+/// `flock(op)` on `file`; false when it is held (or cannot be taken).
+pub fn flock(file: &File, op: libc::c_int) -> bool {
+    // SAFETY: flock takes an open descriptor, which `file` owns for the call.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(file), op) == 0 }
+}
+
+/// [`open_regular`], holding a shared `flock` on the version opened (see `state::spare`): a
+/// file being rewritten as a spare is locked, and the name then holds a newer version, so it
+/// is opened again. After many tries (a lock held by something else) it is read as it is.
+fn open_settled(path: &Path) -> io::Result<File> {
+    for _ in 0..64 {
+        let file = open_regular(path)?;
+        if flock(&file, libc::LOCK_SH | libc::LOCK_NB) {
+            return Ok(file);
+        }
+        std::thread::yield_now();
+    }
+    open_regular(path)
+}
+
 /// Reads a regular file of at most `cap` bytes (see [`open_regular`]); `Ok(None)` when it
 /// does not exist. A larger file, a symlink, a FIFO or a device is an `InvalidData` error.
 pub fn read_capped(path: &Path, cap: u64) -> io::Result<Option<Vec<u8>>> {
-    let file = match open_regular(path) {
+    let file = match open_settled(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

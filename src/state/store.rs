@@ -73,6 +73,21 @@ pub fn write_stamped(path: &Path, bytes: &[u8]) -> Result<Stamp> {
     })
 }
 
+/// [`write_stamped`] through the file's spare (`state::spare`) where it has one, creating
+/// and freeing no inode; a spare that cannot be used is a temp file, as before.
+pub fn write_spared(paths: &Paths, path: &Path, bytes: &[u8]) -> Result<Stamp> {
+    if let Some(spare) = paths.spare(path) {
+        match crate::state::spare::write(path, &spare, bytes) {
+            Ok(Some(stamp)) => return Ok(stamp),
+            Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+                return Err(anyhow::Error::new(e).context(format!("writing {}", path.display())))
+            }
+            _ => {}
+        }
+    }
+    write_stamped(path, bytes)
+}
+
 /// One more than the highest ID `entries` hold (0 when none does; saturating at the top).
 pub fn first_free_id(entries: &[Entry]) -> u64 {
     entries
@@ -135,7 +150,7 @@ impl<'a> Store<'a> {
     /// Writes `name`'s meta file, and copies it into its slot of the shared table.
     pub fn write(&self, name: &str, meta: &Meta) -> Result<()> {
         let line = meta.to_line();
-        let stamp = write_stamped(&self.paths.meta(name), line.as_bytes())?;
+        let stamp = write_spared(self.paths, &self.paths.meta(name), line.as_bytes())?;
         if let Some(id) = meta.id() {
             table::put(self.paths, id, &line, stamp);
         }
@@ -174,7 +189,7 @@ impl<'a> Store<'a> {
             };
         }
         let json = serde_json::to_vec(env).context("encoding the environment")?;
-        write_atomic(&path, &json)
+        write_spared(self.paths, &path, &json).map(|_| ())
     }
 
     /// The variables recorded by [`write_env`](Self::write_env): empty when there is no
@@ -190,7 +205,7 @@ impl<'a> Store<'a> {
     /// Records the environment `name` was started from (see [`Paths::start_env`]).
     pub fn write_start_env(&self, name: &str, env: &[(String, String)]) -> Result<()> {
         let json = serde_json::to_vec(env).context("encoding the environment")?;
-        write_atomic(&self.paths.start_env(name), &json)
+        write_spared(self.paths, &self.paths.start_env(name), &json).map(|_| ())
     }
 
     /// The environment recorded by [`write_start_env`](Self::write_start_env): `None` when
@@ -206,14 +221,18 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// Removes the meta, env record and pid files of `name` (logs stay).
+    /// Removes the meta, env record and pid files of `name` and their spares (logs stay).
     pub fn remove(&self, name: &str) -> Result<()> {
         for path in [
             self.paths.meta(name),
             self.paths.env_record(name),
             self.paths.start_env(name),
             self.paths.pid_file(name),
-        ] {
+        ]
+        .into_iter()
+        .flat_map(|path| [self.paths.spare(&path), Some(path)])
+        .flatten()
+        {
             match anchor::remove(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}

@@ -3,9 +3,10 @@
 //! so `list` reads one file instead of N. The meta files stay the record: a slot counts only
 //! while its meta file still has that identity (one `lstat`), and a missing, damaged or stale
 //! slot is read from the meta file and written again. Each supervisor holds a POSIX write lock
-//! on one byte of the table far past its end (`LIVE_BASE + ID`), for its whole life, so one
-//! descriptor answers "who supervises ID n" with `F_GETLK` — the kernel names the holder, as
-//! for the life lock. The header names the state folder: a table hard-linked into a copy of the
+//! on one byte far past the end of its block's liveness file (`live/BLOCK`, at `LIVE_BASE +
+//! ID`; on the table's same byte when that file cannot be had), for its whole life, so one
+//! descriptor per block answers "who supervises ID n" with `F_GETLK` — the kernel names the
+//! holder, as for the life lock. The header names the state folder: a table hard-linked into a copy of the
 //! folder proves nothing there, and is replaced by the copy's own.
 
 use crate::state::anchor;
@@ -238,30 +239,35 @@ fn open_live(paths: &Paths, id: u64, replace: bool) -> io::Result<File> {
 }
 
 /// Takes the liveness lock of TSM ID `id` for the rest of this process's life (a supervisor,
-/// after its life lock): its byte on the table, and the same byte on its block's liveness
-/// file, where a listing asks. False when there is no table of this folder to hold it on, or
-/// another process holds it: then commands prove this supervisor by its life lock alone.
+/// after its life lock): its byte on its block's liveness file, where a listing asks, or on
+/// the table when that file cannot be had. Not on both: every slot write locks a range of the
+/// table, and the kernel walks every lock held on a file to grant one, so N supervisors
+/// holding bytes there made each start and each record write cost O(N). False when there is
+/// no table of this folder, or another process holds the byte: then commands prove this
+/// supervisor by its life lock alone.
 pub fn hold(paths: &Paths, id: u64) -> bool {
     let Ok(file) = open_rw(paths, false) else {
         return false;
     };
-    let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
-    if fcntl_lock(&file, libc::F_SETLK, &mut lock).is_err() {
-        return false;
-    }
-    // Best effort: without it, a listing asks the table's byte (slower, as proven).
-    if let Ok(live) = open_live(paths, id, false) {
-        let mut lock = range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
-        if fcntl_lock(&live, libc::F_SETLK, &mut lock).is_ok() {
-            if let Ok(mut held) = HELD_LIVE.lock() {
-                *held = Some(live);
+    let byte = || range(libc::F_WRLCK as libc::c_short, LIVE_BASE + id as i64, 1);
+    let held = match open_live(paths, id, false) {
+        Ok(live) => {
+            let taken = fcntl_lock(&live, libc::F_SETLK, &mut byte()).is_ok();
+            if taken {
+                if let Ok(mut held) = HELD_LIVE.lock() {
+                    *held = Some(live);
+                }
             }
+            taken
         }
-    }
+        Err(_) => fcntl_lock(&file, libc::F_SETLK, &mut byte()).is_ok(),
+    };
+    // Kept open either way: the slot writes go through it (closing a descriptor of the file
+    // would drop a lock held on it).
     match HELD.lock() {
-        Ok(mut held) => {
-            *held = Some(file);
-            true
+        Ok(mut kept) => {
+            *kept = Some(file);
+            held
         }
         Err(_) => false,
     }

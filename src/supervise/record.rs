@@ -10,7 +10,7 @@ use crate::state::keys::Key;
 use crate::state::lock::{FileLock, LifeLock, Placement};
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
-use crate::state::store::{write_atomic, Store};
+use crate::state::store::{write_spared, Store};
 use anyhow::{Context, Result};
 use std::cell::{Cell, RefCell};
 use std::io::Write;
@@ -283,9 +283,9 @@ impl<'a> Recorder<'a> {
         }
         let path = self.paths.pid_file(self.name);
         let text = format!("{pid}\n");
-        let written = write_atomic(&path, text.as_bytes()).or_else(|_| {
+        let written = write_spared(self.paths, &path, text.as_bytes()).or_else(|_| {
             self.paths.ensure()?;
-            write_atomic(&path, text.as_bytes())
+            write_spared(self.paths, &path, text.as_bytes())
         });
         if let Err(e) = written {
             self.problem(&format!("could not write its pid file: {e:#}"));

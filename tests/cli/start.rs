@@ -336,6 +336,48 @@ fn a_name_differing_only_in_case_is_refused() {
 }
 
 #[test]
+fn a_case_twin_is_found_without_markers_and_freed_by_a_delete() {
+    let t = Tsm::new();
+    t.script("svc.sh", "#!/bin/sh\nexec sleep 300\n");
+    let refused = |t: &Tsm, name: &str, other: &str| {
+        t.run(&["start", "--no-port", "svc.sh", name])
+            .code(65)
+            .stderr(predicate::str::contains(format!(
+                "differs only in case from the existing '{other}'"
+            )));
+        assert!(!t.has_meta(name), "nothing half-done");
+    };
+    t.start(&["--no-port", "svc.sh", "api"]);
+    // A folder from before the markers (or one whose markers were removed): found anyway.
+    for item in std::fs::read_dir(t.state().join("locks"))
+        .unwrap()
+        .flatten()
+    {
+        let file = item.file_name().to_string_lossy().into_owned();
+        if file.ends_with(".case") || file == "case-index" {
+            std::fs::remove_file(item.path()).unwrap();
+        }
+    }
+    refused(&t, "API", "api");
+    refused(&t, "Api", "api");
+    // A marker naming something else than the owner proves nothing.
+    std::fs::write(t.state().join("locks/api.case"), "../etc\n").unwrap();
+    refused(&t, "aPi", "api");
+    // Deleted, its spelling is free; the new owner holds it in turn.
+    t.run(&["delete", "api"]).success();
+    t.start(&["--no-port", "svc.sh", "API"]);
+    refused(&t, "api", "API");
+    t.run(&["delete", "*"]).success();
+    let left: Vec<_> = std::fs::read_dir(t.state().join("spare"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|f| f != "next_id")
+        .collect();
+    assert!(left.is_empty(), "spares of deleted services left: {left:?}");
+}
+
+#[test]
 fn the_example_honours_port_and_a_fixed_port_line_is_warned_about() {
     let [port_a, port_b] = free_ports();
     let t = Tsm::new();

@@ -18,14 +18,15 @@ fn table(t: &Tsm) -> Vec<u8> {
     std::fs::read(t.state().join("table")).unwrap_or_default()
 }
 
-/// Whether another process can take the liveness byte of TSM ID `id` on the table.
+/// Whether another process can take the liveness byte of TSM ID `id` on its block's
+/// liveness file (where supervisors hold it, off the table every slot write locks).
 fn can_lock_byte(t: &Tsm, id: u64) -> bool {
     let out = std::process::Command::new("python3")
         .args([
             "-c",
             "import fcntl,sys\nf=open(sys.argv[1],'r+b')\ntry:\n    fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB,1,(1<<40)+int(sys.argv[2]))\n    print('free')\nexcept OSError:\n    print('held')",
         ])
-        .arg(t.state().join("table"))
+        .arg(t.state().join("live").join((id / 64).to_string()))
         .arg(id.to_string())
         .output()
         .unwrap();
@@ -57,7 +58,7 @@ fn list_answers_from_the_table_and_the_meta_file_tells_the_same() {
     let meta = t.meta("web");
     assert_eq!(meta.raw("pid"), Some(pid.to_string().as_str()));
     assert_eq!(meta.status(), "online");
-    // Proven by its lock on the table while the life lock file is the one it holds.
+    // Proven by its liveness lock while the life lock file is the one it holds.
     assert!(meta.raw("life_lock").is_some());
     assert!(!can_lock_byte(&t, 0), "the supervisor holds ID 0's byte");
     t.run(&["stop", "web"]).success();
