@@ -24,26 +24,33 @@ fn complete(paths: &Paths) -> PathBuf {
     paths.locks().join("case-index")
 }
 
-/// What `name`'s marker says: `Ok(Some(other))` when another name that still has a meta
-/// file owns the spelling, `Ok(None)` when nobody else does (no marker, or `name`'s own),
-/// `Err(())` when the marker proves nothing (stale, damaged): the names are listed then.
-fn owner(paths: &Paths, name: &str) -> Result<Option<String>, ()> {
-    let Ok(text) = statefile::read_text(&marker(paths, name), SMALL_CAP) else {
-        return Err(());
-    };
-    let Some(text) = text else {
-        return Ok(None);
+/// What `name`'s spelling's marker says.
+enum Spelling {
+    /// It names `name`.
+    Mine,
+    /// There is none.
+    Free,
+    /// Another name, that still has a meta file, owns it.
+    Twin(String),
+    /// It proves nothing (stale, damaged): the names are listed.
+    Unproven,
+}
+
+fn spelling(paths: &Paths, name: &str) -> Spelling {
+    let text = match statefile::read_text(&marker(paths, name), SMALL_CAP) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Spelling::Free,
+        Err(_) => return Spelling::Unproven,
     };
     let other = text.trim_end_matches('\n');
     if other == name {
-        return Ok(None);
+        return Spelling::Mine;
     }
     let plain = !other.is_empty() && !other.starts_with('.') && !other.contains(['/', '\0']);
-    let twin = plain && other.eq_ignore_ascii_case(name);
-    if twin && exists(&paths.meta(other)) {
-        return Ok(Some(other.to_string()));
+    if plain && other.eq_ignore_ascii_case(name) && exists(&paths.meta(other)) {
+        return Spelling::Twin(other.to_string());
     }
-    Err(())
+    Spelling::Unproven
 }
 
 fn exists(path: &std::path::Path) -> bool {
@@ -57,9 +64,11 @@ pub fn twin_of(store: &Store, name: &str) -> Result<Option<String>> {
     if !exists(&complete(paths)) {
         index(store)?;
     }
-    let twin = match owner(paths, name) {
-        Ok(found) => found,
-        Err(()) => store
+    let twin = match spelling(paths, name) {
+        Spelling::Mine => return Ok(None),
+        Spelling::Twin(other) => return Ok(Some(other)),
+        Spelling::Free => None,
+        Spelling::Unproven => store
             .names()?
             .into_iter()
             .find(|n| n != name && n.eq_ignore_ascii_case(name)),
@@ -74,7 +83,7 @@ pub fn twin_of(store: &Store, name: &str) -> Result<Option<String>> {
 fn index(store: &Store) -> Result<()> {
     let paths = store.paths();
     for name in store.names()? {
-        if !matches!(owner(paths, &name), Ok(Some(_))) {
+        if !matches!(spelling(paths, &name), Spelling::Twin(_)) {
             store::write_atomic(&marker(paths, &name), format!("{name}\n").as_bytes())?;
         }
     }
@@ -89,9 +98,6 @@ pub fn forget(paths: &Paths, name: &str) {
         .flatten()
         .is_some_and(|t| t.trim_end_matches('\n') == name);
     if owned {
-        let _ = crate::state::anchor::remove(&path);
-        if let Some(spare) = paths.spare(&path) {
-            let _ = crate::state::anchor::remove(&spare);
-        }
+        let _ = store::remove_spared(paths, &path);
     }
 }

@@ -88,6 +88,21 @@ pub fn write_spared(paths: &Paths, path: &Path, bytes: &[u8]) -> Result<Stamp> {
     write_stamped(path, bytes)
 }
 
+/// Removes the state file `path` and its spare (either may be missing already).
+pub fn remove_spared(paths: &Paths, path: &Path) -> Result<()> {
+    for path in [paths.spare(path), Some(path.to_path_buf())]
+        .into_iter()
+        .flatten()
+    {
+        match anchor::remove(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+    }
+    Ok(())
+}
+
 /// One more than the highest ID `entries` hold (0 when none does; saturating at the top).
 pub fn first_free_id(entries: &[Entry]) -> u64 {
     entries
@@ -228,16 +243,8 @@ impl<'a> Store<'a> {
             self.paths.env_record(name),
             self.paths.start_env(name),
             self.paths.pid_file(name),
-        ]
-        .into_iter()
-        .flat_map(|path| [self.paths.spare(&path), Some(path)])
-        .flatten()
-        {
-            match anchor::remove(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
-            }
+        ] {
+            remove_spared(self.paths, &path)?;
         }
         Ok(())
     }

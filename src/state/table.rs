@@ -6,8 +6,8 @@
 //! on one byte far past the end of its block's liveness file (`live/BLOCK`, at `LIVE_BASE +
 //! ID`; on the table's same byte when that file cannot be had), for its whole life, so one
 //! descriptor per block answers "who supervises ID n" with `F_GETLK` — the kernel names the
-//! holder, as for the life lock. The header names the state folder: a table hard-linked into a copy of the
-//! folder proves nothing there, and is replaced by the copy's own.
+//! holder, as for the life lock. The header names the state folder: a table hard-linked into
+//! a copy of the folder proves nothing there, and is replaced by the copy's own.
 
 use crate::state::anchor;
 use crate::state::meta::Meta;

@@ -54,6 +54,15 @@ fn native(t: &Tsm, exe: &Path) -> Command {
     cmd
 }
 
+/// A start of `name` (`sleep 600`) through `exe` that must fail with 1: its stderr.
+fn failed_start(t: &Tsm, exe: &Path, name: &str) -> String {
+    let out = native(t, exe)
+        .args(["start", "--name", name, "sleep", "--", "600"])
+        .assert()
+        .code(1);
+    String::from_utf8_lossy(&out.get_output().stderr).to_string()
+}
+
 #[cfg(target_os = "linux")]
 fn exe_of(pid: i32) -> PathBuf {
     std::fs::read_link(format!("/proc/{pid}/exe")).expect("the supervisor's exe")
@@ -114,11 +123,7 @@ fn a_broken_light_supervisor_fails_the_start_aloud() {
     // Says nothing and exits: what a light build that crashes at start looks like.
     std::fs::write(&light, "#!/bin/sh\nexit 0\n").unwrap();
     std::fs::set_permissions(&light, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let out = native(&t, &exe)
-        .args(["start", "--name", "svc", "sleep", "--", "600"])
-        .assert()
-        .code(1);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = failed_start(&t, &exe, "svc");
     assert!(err.starts_with("tsm: "), "{err}");
     assert!(err.contains("light supervisor"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -133,11 +138,7 @@ fn a_broken_light_supervisor_fails_the_start_aloud() {
     );
     // Not executable at all: the start fails with why, too.
     std::fs::write(&light, "not a program").unwrap();
-    let out = native(&t, &exe)
-        .args(["start", "--name", "svc2", "sleep", "--", "600"])
-        .assert()
-        .code(1);
-    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    let err = failed_start(&t, &exe, "svc2");
     assert!(err.contains("light supervisor"), "{err}");
     t.run(&["delete", "all"]).success();
 }
