@@ -144,7 +144,8 @@ pub fn restart(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Restart)
         })
         .collect();
     let waits = order::plan(&[], &nodes)?;
-    let stopped = shutdown::halt_in_order(&store, &names, how.kill_timeout);
+    let records = crate::ops::halt::read_records(&store, &names);
+    let stopped = shutdown::halt_in_order(&store, &names, records, how.kill_timeout);
     let mut results: Vec<Option<Result<String>>> = names.iter().map(|_| None).collect();
     let mut steps: Vec<_> = stopped
         .into_iter()

@@ -126,12 +126,18 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
     // Read the listening sockets once, and only when some service runs.
     let mut sockets: Option<Snapshot> = None;
     let mut samples = Samples::load(&ctx.paths);
+    // Asking the kernel about thousands of processes keeps a CPU busy: on all of them.
+    let observed = crate::state::fanout::spread(&entries, |entry| {
+        let meta = entry.meta.as_ref().ok()?;
+        let seen = listing.observe(&ctx.paths, &entry.name, meta);
+        let status = crate::model::status::shown(&ctx.paths, &entry.name, meta, &seen);
+        Some((seen, status))
+    });
     let rows = entries
         .into_iter()
-        .map(|entry| match entry.meta {
-            Ok(meta) => {
-                let seen = listing.observe(&ctx.paths, &entry.name, &meta);
-                let status = crate::model::status::shown(&ctx.paths, &entry.name, &meta, &seen);
+        .zip(observed)
+        .map(|(entry, observed)| match (entry.meta, observed) {
+            (Ok(meta), Some((seen, status))) => {
                 let running = seen.pid.is_some();
                 let listening = match (seen.pid, meta.port()) {
                     (Some(pid), Some(port)) => Some(
@@ -186,7 +192,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                         .map(str::to_string),
                 }
             }
-            Err(why) => Row {
+            (meta, _) => Row {
                 id: None,
                 name: entry.name,
                 status: Status::Corrupt,
@@ -197,7 +203,7 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
                 restarts: 0,
                 end: None,
                 script: None,
-                error: Some(why.to_string()),
+                error: meta.err().map(|why| why.to_string()),
                 watch: false,
                 health: None,
                 workers: None,

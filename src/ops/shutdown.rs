@@ -3,6 +3,7 @@
 //! running services depend on the ones a restart touches.
 
 use crate::error::TsmError;
+use crate::ops::halt::{self, Record};
 use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::store::Entry;
@@ -10,12 +11,11 @@ use crate::state::store::Entry;
 /// The shutdown levels of the services `names` (each with its record, if it reads): the
 /// indexes of `names` grouped so that every service comes before the ones it depends on
 /// (dependents first, level by level). Dependencies outside `names` do not count.
-pub fn shutdown_levels(names: &[String], metas: &[Option<Meta>]) -> Vec<Vec<usize>> {
-    let app_of = |i: usize| metas[i].as_ref().and_then(|m| m.get(Key::App));
+pub fn shutdown_levels(names: &[String], metas: &[Option<&Meta>]) -> Vec<Vec<usize>> {
+    let app_of = |i: usize| metas[i].and_then(|m| m.get(Key::App));
     let edges: Vec<Vec<usize>> = (0..names.len())
         .map(|i| {
             let deps = metas[i]
-                .as_ref()
                 .map(|m| crate::model::deps::from_meta(m.get(Key::DependsOn).unwrap_or("")))
                 .unwrap_or_default();
             (0..names.len())
@@ -38,18 +38,30 @@ pub fn shutdown_levels(names: &[String], metas: &[Option<Meta>]) -> Vec<Vec<usiz
 }
 
 /// Stops `names` dependents first: each level is stopped at once and has ended before the
-/// level it depends on is asked (one level when nothing depends on anything). The results
-/// are in the order of `names`.
+/// level it depends on is asked (one level when nothing depends on anything). `records` are
+/// their records as just read (`halt::read_records`): the first level is stopped from them,
+/// each later one from its records read again once the levels before it have ended. The
+/// results are in the order of `names`.
 pub fn halt_in_order(
     store: &crate::state::store::Store,
     names: &[String],
+    records: Vec<Record>,
     kill_timeout_ms: Option<u64>,
 ) -> Vec<anyhow::Result<bool>> {
-    let metas: Vec<Option<Meta>> = names.iter().map(|n| store.read(n).ok().flatten()).collect();
+    let metas: Vec<Option<&Meta>> = records
+        .iter()
+        .map(|r| r.as_ref().ok().and_then(Option::as_ref))
+        .collect();
+    let levels = shutdown_levels(names, &metas);
+    let mut records: Vec<Option<Record>> = records.into_iter().map(Some).collect();
     let mut results: Vec<Option<anyhow::Result<bool>>> = names.iter().map(|_| None).collect();
-    for level in shutdown_levels(names, &metas) {
+    for (n, level) in levels.into_iter().enumerate() {
         let these: Vec<String> = level.iter().map(|&i| names[i].clone()).collect();
-        let done = crate::ops::halt::halt(store, &these, kill_timeout_ms);
+        let read = match n {
+            0 => level.iter().filter_map(|&i| records[i].take()).collect(),
+            _ => halt::read_records(store, &these),
+        };
+        let done = halt::halt_read(store, &these, read, kill_timeout_ms);
         for (i, result) in level.into_iter().zip(done) {
             results[i] = Some(result);
         }

@@ -3,6 +3,7 @@
 //! delete, its record removed; afterwards a port still held by a process that escaped the
 //! service is named (and, with `kill_port`, ended when it provably is the service's).
 
+use crate::ops::halt::{read_records, Record};
 use crate::ops::listen::{describe, Snapshot};
 use crate::ops::outcome::report;
 use crate::ops::shutdown::halt_in_order as halt;
@@ -31,8 +32,9 @@ pub fn stop(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> Re
     let store = ctx.store();
     let (picked, _locks) = lock_targets(&store, targets)?;
     let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
-    let ports = ports_of(ctx, &names);
-    let results = halt(&store, &names, how.kill_timeout)
+    let records = read_records(&store, &names);
+    let ports = ports_of(&names, &records);
+    let results = halt(&store, &names, records, how.kill_timeout)
         .into_iter()
         .zip(&picked)
         .map(|(r, (id, name))| r.map(|_| format!("tsm: stopped '{name}' (TSM ID: {id})")))
@@ -46,8 +48,9 @@ pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> 
     let store = ctx.store();
     let (picked, _locks) = lock_targets(&store, targets)?;
     let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
-    let ports = ports_of(ctx, &names);
-    let halted: Vec<_> = halt(&store, &names, how.kill_timeout)
+    let records = read_records(&store, &names);
+    let ports = ports_of(&names, &records);
+    let halted: Vec<_> = halt(&store, &names, records, how.kill_timeout)
         .into_iter()
         .zip(&picked)
         .collect();
@@ -94,14 +97,14 @@ fn remove_leftovers(paths: &crate::state::paths::Paths, name: &str) {
 }
 
 /// The declared port of each of `names`, with the meta that proves what is the service's
-/// (read before the stop: the record of this start).
-fn ports_of(ctx: &Ctx, names: &[String]) -> Vec<(String, u16, Meta)> {
-    let store = ctx.store();
+/// (`records`, read before the stop: the record of this start).
+fn ports_of(names: &[String], records: &[Record]) -> Vec<(String, u16, Meta)> {
     names
         .iter()
-        .filter_map(|n| {
-            let meta = store.read(n).ok().flatten()?;
-            Some((n.clone(), meta.port()?, meta))
+        .zip(records)
+        .filter_map(|(n, record)| {
+            let meta = record.as_ref().ok()?.as_ref()?;
+            Some((n.clone(), meta.port()?, meta.clone()))
         })
         .collect()
 }

@@ -54,7 +54,8 @@ fn resolve_and_lock(store: &Store, targets: &[String]) -> Result<Locked> {
         .collect();
     let entries = match direct {
         Some(entries) => entries,
-        None => store.entries()?,
+        // Every record, through the shared table (one `lstat` each where its slot is current).
+        None => crate::state::listing::entries(store)?.0,
     };
     let targets = expand_configs(&entries, targets)?;
     let picked: Vec<(u64, String)> = resolve_all(&entries, &targets)?

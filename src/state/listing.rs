@@ -14,13 +14,16 @@ pub fn entries(store: &Store) -> anyhow::Result<(Vec<Entry>, Option<Snapshot>)> 
     let Some(mut snapshot) = Snapshot::read(paths) else {
         return Ok((store.entries()?, None));
     };
-    let mut entries = Vec::with_capacity(names.len());
-    for name in names {
-        let path = paths.meta(&name);
-        let stamp = std::fs::symlink_metadata(&path)
+    // One `lstat` per service, on every CPU when there are thousands.
+    let stamps = crate::state::fanout::spread(&names, |name| {
+        std::fs::symlink_metadata(paths.meta(name))
             .ok()
             .filter(|m| m.is_file())
-            .map(|m| Stamp::of(&m));
+            .map(|m| Stamp::of(&m))
+    });
+    let mut entries = Vec::with_capacity(names.len());
+    for (name, stamp) in names.into_iter().zip(stamps) {
+        let path = paths.meta(&name);
         if let Some(meta) = stamp.and_then(|s| snapshot.take(&name, s)) {
             entries.push(Entry {
                 name,

@@ -278,7 +278,7 @@ pub struct Snapshot {
     file: File,
     slots: HashMap<String, (Stamp, Meta)>,
     /// The liveness files asked so far, by block (`None`: none of this folder's).
-    live: std::cell::RefCell<HashMap<u64, Option<File>>>,
+    live: std::sync::Mutex<HashMap<u64, Option<std::sync::Arc<File>>>>,
     paths: Paths,
 }
 
@@ -290,17 +290,14 @@ impl Snapshot {
         let mut bytes = vec![0u8; len as usize];
         let n = file.read_at(&mut bytes, 0).ok()?;
         bytes.truncate(n);
-        let mut slots = HashMap::new();
-        for slot in bytes.chunks(SLOT).skip(1) {
-            let Some((stamp, line)) = decode(slot) else {
-                continue;
-            };
-            if let Ok(meta) = Meta::parse(line) {
-                if let Some(name) = meta.name() {
-                    slots.insert(name.to_string(), (stamp, meta));
-                }
-            }
-        }
+        // Thousands of slots are parsed on every CPU (`list` reads them all).
+        let chunks: Vec<&[u8]> = bytes.chunks(SLOT).skip(1).collect();
+        let parsed = crate::state::fanout::spread(&chunks, |slot| {
+            let (stamp, line) = decode(slot)?;
+            let meta = Meta::parse(line).ok()?;
+            Some((meta.name()?.to_string(), (stamp, meta)))
+        });
+        let slots = parsed.into_iter().flatten().collect();
         Some(Self {
             file,
             slots,
@@ -322,12 +319,13 @@ impl Snapshot {
     /// block's liveness file, else (a supervisor that could not lock there) on the table.
     pub fn holder(&self, id: u64) -> Option<i32> {
         let block = id / LIVE_BLOCK;
-        let mut live = self.live.borrow_mut();
-        let file = live
-            .entry(block)
-            .or_insert_with(|| open_live(&self.paths, id, true).ok());
-        file.as_ref()
-            .and_then(|f| lock_holder(f, id))
+        // Threads share the open files (`list` observes thousands of services on a few).
+        let file = self.live.lock().ok().and_then(|mut live| {
+            live.entry(block)
+                .or_insert_with(|| open_live(&self.paths, id, true).ok().map(Into::into))
+                .clone()
+        });
+        file.and_then(|f| lock_holder(&f, id))
             .or_else(|| lock_holder(&self.file, id))
     }
 
@@ -340,65 +338,5 @@ impl Snapshot {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::BufRead;
-
-    /// A process (not this one) holding the liveness byte of `id` on `table`.
-    fn holding(table: &std::path::Path, id: u64) -> std::process::Child {
-        let code = "import fcntl,sys,time\nf=open(sys.argv[1],'r+b')\n\
-            fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB,1,(1<<40)+int(sys.argv[2]))\n\
-            print('held',flush=True)\ntime.sleep(60)";
-        let mut child = std::process::Command::new("python3")
-            .args(["-c", code])
-            .arg(table)
-            .arg(id.to_string())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "held");
-        child
-    }
-
-    #[test]
-    fn a_holder_is_asked_on_its_blocks_liveness_file_else_on_the_table() {
-        let tmp = tempfile::tempdir().unwrap();
-        let paths = Paths::at(tmp.path().to_path_buf());
-        let stamp = Stamp {
-            ino: 1,
-            mtime_ns: 2,
-            size: 3,
-        };
-        put(&paths, 0, "tsm_id=0 name=a status=online", stamp);
-        let far = LIVE_BLOCK * 3 + 5;
-        let _ = open_live(&paths, far, true).unwrap();
-        let mut on_live = holding(&paths.live(3), far);
-        let mut on_table = holding(&paths.table(), 7);
-        let snapshot = Snapshot::read(&paths).unwrap();
-        assert_eq!(snapshot.holder(far), Some(on_live.id() as i32));
-        assert_eq!(snapshot.holder(7), Some(on_table.id() as i32));
-        assert_eq!(snapshot.holder(8), None);
-        assert_eq!(snapshot.holder(far + 1), None);
-        // A liveness file of another folder (hard-linked in) is replaced, never asked.
-        let other = tempfile::tempdir().unwrap();
-        let theirs = Paths::at(other.path().to_path_buf());
-        let _ = open_live(&theirs, 0, true).unwrap();
-        let mut foreign = holding(&theirs.live(0), 9);
-        std::fs::remove_file(paths.live(0)).unwrap();
-        std::fs::hard_link(theirs.live(0), paths.live(0)).unwrap();
-        assert_eq!(Snapshot::read(&paths).unwrap().holder(9), None);
-        assert_eq!(
-            Snapshot::read(&theirs).unwrap().holder(9),
-            Some(foreign.id() as i32)
-        );
-        for child in [&mut on_live, &mut on_table, &mut foreign] {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-        assert_eq!(Snapshot::read(&paths).unwrap().holder(far), None);
-    }
-}
+#[path = "table_tests.rs"]
+mod tests;

@@ -192,11 +192,29 @@ fn may_have_leftovers(status: &str) -> bool {
     })
 }
 
+/// A service's record as a stop reads it: none (no meta file), or why it does not read.
+pub type Record = Result<Option<Meta>>;
+
+/// The records of `names`, read once for all a stop needs of them.
+pub fn read_records(store: &Store, names: &[String]) -> Vec<Record> {
+    names.iter().map(|name| store.read(name)).collect()
+}
+
 /// Stops the processes `names` (the caller holds their op locks); returns, per name, whether a
 /// running service was stopped, or why it could not be.
 pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Vec<Result<bool>> {
+    halt_read(store, names, read_records(store, names), kill_timeout_ms)
+}
+
+/// [`halt`] from `records`, the records of `names` as just read ([`read_records`]).
+pub fn halt_read(
+    store: &Store,
+    names: &[String],
+    records: Vec<Record>,
+    kill_timeout_ms: Option<u64>,
+) -> Vec<Result<bool>> {
     let paths = store.paths();
-    let mut targets = read(store, names, kill_timeout_ms);
+    let mut targets = read(store, names, records, kill_timeout_ms);
     // This folder's supervisors (one that lost its lock file is told to take it again).
     let supervisors: Vec<Option<Proven>> = targets
         .iter()
@@ -234,11 +252,17 @@ pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Ve
     targets.into_iter().map(|t| t.result).collect()
 }
 
-/// Reads the record of each of `names`; one that cannot be read is ended without it.
-fn read<'a>(store: &Store, names: &'a [String], kill_timeout_ms: Option<u64>) -> Vec<Target<'a>> {
+/// The stop of each of `names` from its record; one that cannot be read is ended without it.
+fn read<'a>(
+    store: &Store,
+    names: &'a [String],
+    records: Vec<Record>,
+    kill_timeout_ms: Option<u64>,
+) -> Vec<Target<'a>> {
     names
         .iter()
-        .map(|name| match store.read(name) {
+        .zip(records)
+        .map(|(name, record)| match record {
             Ok(meta) => Target {
                 name,
                 meta,

@@ -1,0 +1,94 @@
+//! Tests of the shared table: slots, stamps and liveness holders.
+
+use super::*;
+use std::io::BufRead;
+
+/// A process (not this one) holding the liveness byte of `id` on `table`.
+fn holding(table: &std::path::Path, id: u64) -> std::process::Child {
+    let code = "import fcntl,sys,time\nf=open(sys.argv[1],'r+b')\n\
+        fcntl.lockf(f,fcntl.LOCK_EX|fcntl.LOCK_NB,1,(1<<40)+int(sys.argv[2]))\n\
+        print('held',flush=True)\ntime.sleep(60)";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", code])
+        .arg(table)
+        .arg(id.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "held");
+    child
+}
+
+#[test]
+fn thousands_of_slots_are_read_each_under_its_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(tmp.path().to_path_buf());
+    let count = 700u64;
+    for id in 0..count {
+        let stamp = Stamp {
+            ino: id,
+            mtime_ns: 1,
+            size: 2,
+        };
+        put(
+            &paths,
+            id,
+            &format!("tsm_id={id} name=s{id} status=stopped"),
+            stamp,
+        );
+    }
+    let mut snapshot = Snapshot::read(&paths).unwrap();
+    assert_eq!(snapshot.slots.len(), count as usize);
+    for id in (0..count).rev() {
+        let stamp = Stamp {
+            ino: id,
+            mtime_ns: 1,
+            size: 2,
+        };
+        let meta = snapshot.take(&format!("s{id}"), stamp).unwrap();
+        assert_eq!(meta.id(), Some(id));
+    }
+    assert!(snapshot.slots.is_empty());
+}
+
+#[test]
+fn a_holder_is_asked_on_its_blocks_liveness_file_else_on_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(tmp.path().to_path_buf());
+    let stamp = Stamp {
+        ino: 1,
+        mtime_ns: 2,
+        size: 3,
+    };
+    put(&paths, 0, "tsm_id=0 name=a status=online", stamp);
+    let far = LIVE_BLOCK * 3 + 5;
+    let _ = open_live(&paths, far, true).unwrap();
+    let mut on_live = holding(&paths.live(3), far);
+    let mut on_table = holding(&paths.table(), 7);
+    let snapshot = Snapshot::read(&paths).unwrap();
+    assert_eq!(snapshot.holder(far), Some(on_live.id() as i32));
+    assert_eq!(snapshot.holder(7), Some(on_table.id() as i32));
+    assert_eq!(snapshot.holder(8), None);
+    assert_eq!(snapshot.holder(far + 1), None);
+    // A liveness file of another folder (hard-linked in) is replaced, never asked.
+    let other = tempfile::tempdir().unwrap();
+    let theirs = Paths::at(other.path().to_path_buf());
+    let _ = open_live(&theirs, 0, true).unwrap();
+    let mut foreign = holding(&theirs.live(0), 9);
+    std::fs::remove_file(paths.live(0)).unwrap();
+    std::fs::hard_link(theirs.live(0), paths.live(0)).unwrap();
+    assert_eq!(Snapshot::read(&paths).unwrap().holder(9), None);
+    assert_eq!(
+        Snapshot::read(&theirs).unwrap().holder(9),
+        Some(foreign.id() as i32)
+    );
+    for child in [&mut on_live, &mut on_table, &mut foreign] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_eq!(Snapshot::read(&paths).unwrap().holder(far), None);
+}
