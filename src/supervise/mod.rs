@@ -62,7 +62,10 @@ pub fn run_from_args(words: &[std::ffi::OsString]) -> Result<()> {
 /// Entry point of `tsm-native supervise`.
 pub fn run(paths: &Paths, name: &str, ready_fd: Option<i32>) -> Result<()> {
     let mut ready = detach::detach(ready_fd)?;
-    supervise(paths, name, &mut ready).inspect_err(|e| ready.failed(e))
+    supervise(paths, name, &mut ready).inspect_err(|e| ready.failed(e))?;
+    // Stopped and recorded: nothing is left to write (logs and records are written through,
+    // never buffered). A stop of thousands waits for each supervisor's exit.
+    platform::exit_now(0)
 }
 
 /// The life of one service, until it is stopped or ends for good.
@@ -71,6 +74,10 @@ fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
     let life = supervise_runs(&mut sup, ready);
     // What a command's lock kept from being written gets a last chance.
     sup.rec.flush();
+    // When it lived, the process ends next, and what it holds goes with it (`run`).
+    if life.is_ok() {
+        std::mem::forget(sup);
+    }
     life
 }
 
