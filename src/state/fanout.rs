@@ -31,9 +31,11 @@ pub fn each<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec
 /// `work`, which keeps a CPU busy, applied to each of `items` on as many threads as this
 /// process has CPUs (at most `CPU_WORKERS`); the results in order.
 pub fn spread<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    // Asked once per process (it reads the cgroup's CPU quota files).
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     let cpus = match items.len() < SPREAD_BELOW {
         true => 1,
-        false => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        false => *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     match cpus.min(CPU_WORKERS) {
         1 => items.iter().map(work).collect(),
