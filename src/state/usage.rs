@@ -10,8 +10,6 @@
 use crate::platform::ProcInfo;
 use crate::state::paths::Paths;
 use std::collections::HashMap;
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -33,6 +31,7 @@ struct Sample {
 
 /// The sample cache, loaded once per command and saved once at its end.
 pub struct Samples {
+    paths: Paths,
     path: PathBuf,
     old: HashMap<String, Sample>,
     new: HashMap<String, Sample>,
@@ -65,20 +64,14 @@ fn parse(text: &str) -> HashMap<String, Sample> {
 impl Samples {
     pub fn load(paths: &Paths) -> Self {
         let path = paths.root().join("cpu.samples");
-        let mut text = String::new();
-        // Not through a symlink, a regular file only, and capped.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(&path);
-        if let Ok(file) = file {
-            if file.metadata().is_ok_and(|m| m.is_file()) {
-                let _ = file.take(MAX_FILE).read_to_string(&mut text);
-            }
-        }
+        // Not through a symlink, a regular file only, capped, and never a version being
+        // rewritten (it is written through its spare, as the records are).
+        let bytes = crate::state::statefile::read_capped(&path, MAX_FILE);
+        let text = bytes.ok().flatten().unwrap_or_default();
         Samples {
+            paths: paths.clone(),
             path,
-            old: parse(&text),
+            old: parse(&String::from_utf8_lossy(&text)),
             new: HashMap::new(),
             now_ns: epoch_ns(),
             changed: false,
@@ -133,7 +126,7 @@ impl Samples {
                 s.pid, s.start, s.cpu_ns, s.at_ns
             ));
         }
-        let _ = crate::state::store::write_atomic(&self.path, text.as_bytes());
+        let _ = crate::state::store::write_spared(&self.paths, &self.path, text.as_bytes());
     }
 }
 
@@ -214,6 +207,31 @@ mod tests {
         );
         // Another process under that pid (a different start stamp) does not use the sample.
         assert_eq!(second.cpu("a-1", 10, &info(8, 0), Some(now_s)), 0.0);
+    }
+
+    #[test]
+    fn the_cache_is_rewritten_through_its_spare_and_read_back_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let paths = Paths::at(tmp.path().to_path_buf());
+        paths.ensure().unwrap();
+        for round in 0..3u64 {
+            let mut samples = Samples::load(&paths);
+            samples.cpu(&format!("s{round}"), 10, &info(7, round), None);
+            samples.save();
+            let back = Samples::load(&paths);
+            assert_eq!(back.old.len(), 1, "round {round}: {:?}", back.old);
+            assert_eq!(back.old[&format!("s{round}")].cpu_ns, round);
+        }
+        let root: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!root.iter().any(|n| n.contains(".tmp")), "{root:?}");
+        let spare = paths.spare(&paths.root().join("cpu.samples")).unwrap();
+        assert!(
+            spare.is_file(),
+            "the version it replaced is kept as the spare"
+        );
     }
 
     #[test]
