@@ -12,6 +12,7 @@ pub mod lock;
 pub mod meta;
 pub mod ownership;
 pub mod paths;
+pub mod pool;
 pub mod portindex;
 pub mod spare;
 pub mod statefile;

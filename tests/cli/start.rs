@@ -409,3 +409,51 @@ fn the_example_honours_port_and_a_fixed_port_line_is_warned_about() {
             t.work.join("fixed.sh").canonicalize().unwrap().display()
         ));
 }
+
+#[test]
+fn a_delete_keeps_its_files_inodes_for_the_next_fresh_names_record() {
+    use std::os::unix::fs::MetadataExt;
+    let t = Tsm::new();
+    t.script("svc.sh", "#!/bin/sh\nexec sleep 300\n");
+    t.start(&["--no-port", "svc.sh", "gone"]);
+    let meta = |name: &str| std::fs::metadata(t.state().join(format!("processes/{name}.meta")));
+    let old = meta("gone").unwrap().ino();
+    t.run(&["delete", "gone"]).success();
+    let pooled: Vec<u64> = std::fs::read_dir(t.state().join("pool"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.metadata().unwrap().ino())
+        .collect();
+    assert!(
+        pooled.contains(&old),
+        "the record's inode is kept: {pooled:?}"
+    );
+    // A planted link in the pool is never made a record (nor followed).
+    let secret = t.state().join("../secret");
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::os::unix::fs::symlink(&secret, t.state().join("pool/planted")).unwrap();
+    t.start(&["--no-port", "svc.sh", "fresh"]);
+    let inos: Vec<u64> = [
+        "processes/fresh.meta",
+        "spare/processes.fresh.meta",
+        "locks/fresh.case",
+    ]
+    .iter()
+    .filter_map(|f| std::fs::metadata(t.state().join(f)).ok())
+    .map(|m| m.ino())
+    .collect();
+    assert!(
+        inos.iter().any(|i| pooled.contains(i)),
+        "the fresh name's files come from the pool: {inos:?} vs {pooled:?}"
+    );
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "secret\n");
+    let record = std::fs::read_to_string(t.state().join("processes/fresh.meta")).unwrap();
+    assert!(
+        record.contains("name=fresh") && !record.contains("gone"),
+        "{record}"
+    );
+    t.run(&["list"])
+        .success()
+        .stdout(predicate::str::contains("fresh").and(predicate::str::contains("online")));
+    t.run(&["delete", "*"]).success();
+}
