@@ -33,37 +33,6 @@ pub fn exchange(a_dir: RawFd, a: &CStr, b_dir: RawFd, b: &CStr) -> io::Result<bo
     }
 }
 
-/// Moves `a` (in `a_dir`) to the name `b` (in `b_dir`) only where nothing is at `b`
-/// (`renameat2(RENAME_NOREPLACE)`): `Ok(true)` when moved, an `AlreadyExists` error when
-/// something is there, `Ok(false)` when it cannot be done here (not Linux, no such call).
-#[cfg(target_os = "linux")]
-pub fn move_new(a_dir: RawFd, a: &CStr, b_dir: RawFd, b: &CStr) -> io::Result<bool> {
-    // SAFETY: as in `exchange`: NUL-terminated names living for the call, open descriptors.
-    let done = unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            a_dir,
-            a.as_ptr(),
-            b_dir,
-            b.as_ptr(),
-            libc::RENAME_NOREPLACE,
-        )
-    };
-    if done == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP | libc::EXDEV) => Ok(false),
-        _ => Err(err),
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn move_new(_a_dir: RawFd, _a: &CStr, _b_dir: RawFd, _b: &CStr) -> io::Result<bool> {
-    Ok(false)
-}
-
 #[cfg(not(target_os = "linux"))]
 pub fn exchange(_a_dir: RawFd, _a: &CStr, _b_dir: RawFd, _b: &CStr) -> io::Result<bool> {
     Ok(false)

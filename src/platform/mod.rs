@@ -24,7 +24,7 @@ mod procargs;
 pub mod reap;
 pub mod selfpipe;
 
-pub use exchange::{exchange, move_new};
+pub use exchange::exchange;
 pub use poll::{deadline_in, poll_until, Backoff};
 
 pub use procargs::EnvVar;

@@ -88,14 +88,6 @@ pub fn exchange(a: &Path, b: &Path) -> io::Result<bool> {
     crate::platform::exchange(a_dir, &a, b_dir, &b)
 }
 
-/// Moves `from` to `to` where nothing is at `to` (both resolved as [`open`] does); see
-/// `platform::move_new`.
-pub fn move_new(from: &Path, to: &Path) -> io::Result<bool> {
-    let (from_dir, from) = resolve(from)?;
-    let (to_dir, to) = resolve(to)?;
-    crate::platform::move_new(from_dir, &from, to_dir, &to)
-}
-
 /// Puts the new version `from` in the place of `to`, as `rename(2)` does: a reader of `to`
 /// sees the old version or the new one, whole. Where a file is there already, the two names
 /// are swapped and the old version (now at `from`) removed: ext4 flushes the data of a file

@@ -12,7 +12,6 @@ pub mod lock;
 pub mod meta;
 pub mod ownership;
 pub mod paths;
-pub mod pool;
 pub mod portindex;
 pub mod spare;
 pub mod statefile;

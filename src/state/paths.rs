@@ -150,10 +150,6 @@ impl Paths {
         let parts: Vec<&str> = inside.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
         Some(self.root.join("spare").join(parts.join(".")))
     }
-    /// Files a delete freed, kept to become other state files (`state::pool`).
-    pub fn pool(&self) -> PathBuf {
-        self.root.join("pool")
-    }
     pub fn next_id(&self) -> PathBuf {
         self.root.join("next_id")
     }
@@ -195,7 +191,6 @@ impl Paths {
             self.logs(),
             self.locks(),
             self.root.join("spare"),
-            self.pool(),
         ];
         for dir in &dirs {
             crate::state::anchor::mkdirs(std::slice::from_ref(dir), 0o700)

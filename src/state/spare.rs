@@ -8,7 +8,7 @@
 //! costs neither once it exists.
 //!
 //! The protocol, for a file `F` with spare `S`:
-//! - a writer opens `S` (creating it the first time, from `state::pool` where it can), takes an exclusive `flock` on it without
+//! - a writer opens `S` (creating it the first time), takes an exclusive `flock` on it without
 //!   waiting, checks it is still the file at `S` (one link, ours, a regular file), writes the
 //!   new version over it, truncates it to that length, gives it a fresh mtime, and swaps `S`
 //!   and `F` (`RENAME_EXCHANGE`): `F` is the new version and `S` the old one;
@@ -30,14 +30,8 @@ use std::path::Path;
 
 /// Writes `bytes` as the new version of `path` through `spare`; `Ok(None)` when the spare
 /// cannot be used (the caller writes a temp file instead). The stamp is the new version's.
-/// A missing spare is made from a file of `pool` where it has one (`state::pool`).
-pub fn write(
-    path: &Path,
-    spare: &Path,
-    pool: Option<&Path>,
-    bytes: &[u8],
-) -> io::Result<Option<Stamp>> {
-    let Some(file) = claim(spare, pool)? else {
+pub fn write(path: &Path, spare: &Path, bytes: &[u8]) -> io::Result<Option<Stamp>> {
+    let Some(file) = claim(spare)? else {
         return Ok(None);
     };
     file.write_all_at(bytes, 0)?;
@@ -60,18 +54,9 @@ pub fn write(
 
 /// The spare at `path`, open and locked for this writer; `None` when it is not ours to
 /// rewrite (held by a reader or another writer, or not a private file of ours).
-fn claim(path: &Path, pool: Option<&Path>) -> io::Result<Option<File>> {
-    let flags = libc::O_RDWR | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+fn claim(path: &Path) -> io::Result<Option<File>> {
+    let flags = libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK;
     let file = match anchor::open(path, flags, PRIVATE_MODE) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(pool) = pool {
-                crate::state::pool::take(pool, path);
-            }
-            anchor::open(path, flags | libc::O_CREAT, PRIVATE_MODE)
-        }
-        opened => opened,
-    };
-    let file = match file {
         Ok(file) => file,
         // No spare folder (an older state folder), or something planted there.
         Err(_) => return Ok(None),
@@ -137,13 +122,11 @@ mod tests {
     #[test]
     fn versions_alternate_between_two_inodes_and_nothing_else_is_left() {
         let (tmp, file, spare) = spare_dir();
-        assert!(write(&file, &spare, None, b"one\n").unwrap().is_some());
+        assert!(write(&file, &spare, b"one\n").unwrap().is_some());
         assert!(!spare.exists(), "the first version is the spare itself");
-        write(&file, &spare, None, b"second version\n")
-            .unwrap()
-            .unwrap();
+        write(&file, &spare, b"second version\n").unwrap().unwrap();
         let first = std::fs::metadata(&file).unwrap().ino();
-        let stamp = write(&file, &spare, None, b"3\n").unwrap().unwrap();
+        let stamp = write(&file, &spare, b"3\n").unwrap().unwrap();
         assert_eq!(
             std::fs::read(&file).unwrap(),
             b"3\n",
@@ -152,8 +135,8 @@ mod tests {
         assert_eq!(std::fs::read(&spare).unwrap(), b"second version\n");
         assert_ne!(std::fs::metadata(&file).unwrap().ino(), first);
         assert_eq!(stamp, Stamp::of(&std::fs::symlink_metadata(&file).unwrap()));
-        let again = write(&file, &spare, None, b"3\n").unwrap().unwrap();
-        let next = write(&file, &spare, None, b"3\n").unwrap().unwrap();
+        let again = write(&file, &spare, b"3\n").unwrap().unwrap();
+        let next = write(&file, &spare, b"3\n").unwrap().unwrap();
         assert_ne!(again.ino, stamp.ino);
         assert_eq!(next.ino, stamp.ino);
         assert_ne!(next, stamp, "same inode and size again, but a later mtime");
@@ -165,7 +148,7 @@ mod tests {
     fn a_folder_in_the_files_place_is_refused_and_left() {
         let (_tmp, file, spare) = spare_dir();
         std::fs::create_dir(&file).unwrap();
-        let err = write(&file, &spare, None, b"x").unwrap_err();
+        let err = write(&file, &spare, b"x").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EISDIR));
         assert!(file.is_dir());
         assert_eq!(
@@ -181,23 +164,23 @@ mod tests {
         let victim = tmp.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
         std::fs::hard_link(&victim, &spare).unwrap();
-        assert!(write(&file, &spare, None, b"x").unwrap().is_none());
+        assert!(write(&file, &spare, b"x").unwrap().is_none());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
         assert!(!spare.exists(), "the planted link is removed, not followed");
         std::os::unix::fs::symlink(&victim, &spare).unwrap();
-        assert!(write(&file, &spare, None, b"x").unwrap().is_none());
+        assert!(write(&file, &spare, b"x").unwrap().is_none());
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     }
 
     #[test]
     fn a_reader_holding_the_old_version_keeps_the_writer_off_it() {
         let (_tmp, file, spare) = spare_dir();
-        write(&file, &spare, None, b"v1\n").unwrap().unwrap();
-        write(&file, &spare, None, b"v2\n").unwrap().unwrap();
+        write(&file, &spare, b"v1\n").unwrap().unwrap();
+        write(&file, &spare, b"v2\n").unwrap().unwrap();
         // A reader that opened v1 before it became the spare, and holds it.
         let held = File::open(&spare).unwrap();
         assert!(flock(&held, libc::LOCK_SH | libc::LOCK_NB));
-        assert!(write(&file, &spare, None, b"v3\n").unwrap().is_none());
+        assert!(write(&file, &spare, b"v3\n").unwrap().is_none());
         let mut text = String::new();
         std::io::Read::read_to_string(&mut &held, &mut text).unwrap();
         assert_eq!(text, "v1\n");

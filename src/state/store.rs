@@ -77,7 +77,7 @@ pub fn write_stamped(path: &Path, bytes: &[u8]) -> Result<Stamp> {
 /// and freeing no inode; a spare that cannot be used is a temp file, as before.
 pub fn write_spared(paths: &Paths, path: &Path, bytes: &[u8]) -> Result<Stamp> {
     if let Some(spare) = paths.spare(path) {
-        match crate::state::spare::write(path, &spare, Some(&paths.pool()), bytes) {
+        match crate::state::spare::write(path, &spare, bytes) {
             Ok(Some(stamp)) => return Ok(stamp),
             Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
                 return Err(anyhow::Error::new(e).context(format!("writing {}", path.display())))
@@ -94,12 +94,6 @@ pub fn remove_spared(paths: &Paths, path: &Path) -> Result<()> {
         .into_iter()
         .flatten()
     {
-        // Kept for a later first write where the pool has room (`state::pool`).
-        match crate::state::pool::give(&paths.pool(), &path) {
-            Ok(true) => continue,
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
-            _ => {}
-        }
         match anchor::remove(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
