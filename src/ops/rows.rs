@@ -116,16 +116,12 @@ impl Listing {
 
 /// One observation of every process, in TSM ID order.
 pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
-    let now = now_epoch();
     let mut listing = Listing::read(&ctx.store(), true)?;
     let entries = std::mem::take(&mut listing.entries);
     // Having read every meta file, keep the ID counter above every ID they hold.
     let _ = ctx
         .store()
         .raise_counter(crate::state::store::first_free_id(&entries));
-    // Read the listening sockets once, and only when some service runs.
-    let mut sockets: Option<Snapshot> = None;
-    let mut samples = Samples::load(&ctx.paths);
     // Asking the kernel about thousands of processes keeps a CPU busy: on all of them.
     let observed = crate::state::fanout::spread(&entries, |entry| {
         let meta = entry.meta.as_ref().ok()?;
@@ -133,85 +129,108 @@ pub fn rows(ctx: &Ctx) -> Result<Vec<Row>> {
         let status = crate::model::status::shown(&ctx.paths, &entry.name, meta, &seen);
         Some((seen, status))
     });
+    let mut round = Round {
+        ctx,
+        now: now_epoch(),
+        sockets: None,
+        samples: Samples::load(&ctx.paths),
+    };
     let rows = entries
         .into_iter()
         .zip(observed)
         .map(|(entry, observed)| match (entry.meta, observed) {
-            (Ok(meta), Some((seen, status))) => {
-                let running = seen.pid.is_some();
-                let listening = match (seen.pid, meta.port()) {
-                    (Some(pid), Some(port)) => Some(
-                        sockets
-                            .get_or_insert_with(Snapshot::read)
-                            .tree_listens(pid, port),
-                    ),
-                    _ => None,
-                };
-                // Only a running cluster service has a workers file worth reading.
-                let workers = (running && meta.get(Key::ExecMode) == Some("cluster")).then(|| {
-                    crate::state::workers::workers(&ctx.paths, &entry.name)
-                        .map(|w| w.workers)
-                        .unwrap_or_default()
-                });
-                let worker_restarts: u64 = workers
-                    .as_deref()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|w| w.restarts)
-                    .sum();
-                let cpu = match (seen.pid, &seen.info) {
-                    (Some(pid), Some(info)) => {
-                        Some(samples.cpu(&entry.name, pid, info, meta.start_time()))
-                    }
-                    _ => None,
-                };
-                Row {
-                    workers,
-                    cpu,
-                    memory: seen.info.filter(|_| running).map(|i| i.rss),
-                    listening,
-                    id: meta.id(),
-                    name: entry.name,
-                    status,
-                    pid: seen.pid,
-                    port: meta.port(),
-                    uptime: meta
-                        .start_time()
-                        .filter(|_| running)
-                        .map(|t| now.saturating_sub(t)),
-                    // A cluster's count is its launcher's and its workers' (crashes and
-                    // reloads), as pm2's ↺ counts each worker.
-                    restarts: meta.restarts() + worker_restarts,
-                    end: RunEnd::recorded(&meta),
-                    script: meta.get(Key::Script).map(str::to_string),
-                    error: meta.get(Key::Error).map(str::to_string),
-                    watch: meta.get(Key::Watch).is_some_and(|w| !w.is_empty()),
-                    health: meta
-                        .get(Key::Health)
-                        .filter(|_| running)
-                        .map(str::to_string),
-                }
-            }
-            (meta, _) => Row {
-                id: None,
-                name: entry.name,
-                status: Status::Corrupt,
-                pid: None,
-                port: None,
-                listening: None,
-                uptime: None,
-                restarts: 0,
-                end: None,
-                script: None,
-                error: meta.err().map(|why| why.to_string()),
-                watch: false,
-                health: None,
-                workers: None,
-                cpu: None,
-                memory: None,
-            },
+            (Ok(meta), Some((seen, status))) => round.row(entry.name, &meta, &seen, status),
+            (meta, _) => corrupt(entry.name, meta.err().map(|why| why.to_string())),
         })
         .collect();
-    samples.save();
+    round.samples.save();
     Ok(rows)
+}
+
+/// What one listing shares between its rows: the listening sockets (read once, and only
+/// when some service runs with a PORT) and the CPU samples.
+struct Round<'a> {
+    ctx: &'a Ctx,
+    now: u64,
+    sockets: Option<Snapshot>,
+    samples: Samples,
+}
+
+impl Round<'_> {
+    /// The row of `name`, whose record `meta` was observed as `seen` and is shown as `status`.
+    fn row(&mut self, name: String, meta: &Meta, seen: &Observed, status: Status) -> Row {
+        let running = seen.pid.is_some();
+        let listening = match (seen.pid, meta.port()) {
+            (Some(pid), Some(port)) => Some(
+                self.sockets
+                    .get_or_insert_with(Snapshot::read)
+                    .tree_listens(pid, port),
+            ),
+            _ => None,
+        };
+        // Only a running cluster service has a workers file worth reading.
+        let workers = (running && meta.get(Key::ExecMode) == Some("cluster")).then(|| {
+            crate::state::workers::workers(&self.ctx.paths, &name)
+                .map(|w| w.workers)
+                .unwrap_or_default()
+        });
+        let worker_restarts: u64 = workers
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|w| w.restarts)
+            .sum();
+        let cpu = match (seen.pid, &seen.info) {
+            (Some(pid), Some(info)) => Some(self.samples.cpu(&name, pid, info, meta.start_time())),
+            _ => None,
+        };
+        Row {
+            workers,
+            cpu,
+            memory: seen.info.filter(|_| running).map(|i| i.rss),
+            listening,
+            id: meta.id(),
+            name,
+            status,
+            pid: seen.pid,
+            port: meta.port(),
+            uptime: meta
+                .start_time()
+                .filter(|_| running)
+                .map(|t| self.now.saturating_sub(t)),
+            // A cluster's count is its launcher's and its workers' (crashes and reloads), as
+            // pm2's ↺ counts each worker.
+            restarts: meta.restarts() + worker_restarts,
+            end: RunEnd::recorded(meta),
+            script: meta.get(Key::Script).map(str::to_string),
+            error: meta.get(Key::Error).map(str::to_string),
+            watch: meta.get(Key::Watch).is_some_and(|w| !w.is_empty()),
+            health: meta
+                .get(Key::Health)
+                .filter(|_| running)
+                .map(str::to_string),
+        }
+    }
+}
+
+/// The row of a record that does not read (`why`).
+fn corrupt(name: String, why: Option<String>) -> Row {
+    Row {
+        id: None,
+        name,
+        status: Status::Corrupt,
+        pid: None,
+        port: None,
+        listening: None,
+        uptime: None,
+        restarts: 0,
+        end: None,
+        script: None,
+        error: why,
+        watch: false,
+        health: None,
+        workers: None,
+        cpu: None,
+        memory: None,
+    }
 }

@@ -12,10 +12,10 @@ use crate::model::status::{observe, Status};
 use crate::platform;
 use crate::state::keys::Key;
 use crate::state::meta::Meta;
+use crate::state::ownership;
 use crate::state::paths::Paths;
 use crate::state::store::Store;
 use crate::state::supervisor::{self, Proven};
-use crate::state::{ownership, unrecorded};
 use anyhow::{anyhow, Result};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
@@ -23,7 +23,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 use wait::{uninterrupted, wait_all};
 
+mod records;
 mod wait;
+
+use records::read;
+pub use records::{read_records, Record};
 
 /// How long a group gets to vanish after SIGKILL.
 const AFTER_KILL: Duration = Duration::from_secs(3);
@@ -192,14 +196,6 @@ fn may_have_leftovers(status: &str) -> bool {
     })
 }
 
-/// A service's record as a stop reads it: none (no meta file), or why it does not read.
-pub type Record = Result<Option<Meta>>;
-
-/// The records of `names`, read once for all a stop needs of them.
-pub fn read_records(store: &Store, names: &[String]) -> Vec<Record> {
-    names.iter().map(|name| store.read(name)).collect()
-}
-
 /// Stops the processes `names` (the caller holds their op locks); returns, per name, whether a
 /// running service was stopped, or why it could not be.
 pub fn halt(store: &Store, names: &[String], kill_timeout_ms: Option<u64>) -> Vec<Result<bool>> {
@@ -250,39 +246,6 @@ pub fn halt_read(
         }
     }
     targets.into_iter().map(|t| t.result).collect()
-}
-
-/// The stop of each of `names` from its record; one that cannot be read is ended without it.
-fn read<'a>(
-    store: &Store,
-    names: &'a [String],
-    records: Vec<Record>,
-    kill_timeout_ms: Option<u64>,
-) -> Vec<Target<'a>> {
-    names
-        .iter()
-        .zip(records)
-        .map(|(name, record)| match record {
-            Ok(meta) => Target {
-                name,
-                meta,
-                result: Ok(false),
-                phase: Phase::Out,
-            },
-            Err(_) => {
-                // Unreadable meta: find the supervisor and service without it.
-                let grace = kill_timeout_ms.unwrap_or(DEFAULT_KILL_TIMEOUT_MS);
-                let grace = Duration::from_millis(grace);
-                let result = unrecorded::end(store.paths(), name, grace).map(|_| false);
-                Target {
-                    name,
-                    meta: None,
-                    result,
-                    phase: Phase::Out,
-                }
-            }
-        })
-        .collect()
 }
 
 /// Begins the stop of `target`: asks its supervisor `sup` to stop it (SIGTERM: it records
