@@ -150,6 +150,10 @@ impl Paths {
         let parts: Vec<&str> = inside.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
         Some(self.root.join("spare").join(parts.join(".")))
     }
+    /// `list`'s cache of the last CPU sample of each running service (`state::usage`).
+    pub fn cpu_samples(&self) -> PathBuf {
+        self.root.join("cpu.samples")
+    }
     pub fn next_id(&self) -> PathBuf {
         self.root.join("next_id")
     }

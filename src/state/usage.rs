@@ -10,7 +10,6 @@
 use crate::platform::ProcInfo;
 use crate::state::paths::Paths;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A sample younger than this is too short a base for a percentage.
@@ -32,7 +31,6 @@ struct Sample {
 /// The sample cache, loaded once per command and saved once at its end.
 pub struct Samples {
     paths: Paths,
-    path: PathBuf,
     old: HashMap<String, Sample>,
     new: HashMap<String, Sample>,
     now_ns: u64,
@@ -63,14 +61,12 @@ fn parse(text: &str) -> HashMap<String, Sample> {
 
 impl Samples {
     pub fn load(paths: &Paths) -> Self {
-        let path = paths.root().join("cpu.samples");
         // Not through a symlink, a regular file only, capped, and never a version being
         // rewritten (it is written through its spare, as the records are).
-        let bytes = crate::state::statefile::read_capped(&path, MAX_FILE);
+        let bytes = crate::state::statefile::read_capped(&paths.cpu_samples(), MAX_FILE);
         let text = bytes.ok().flatten().unwrap_or_default();
         Samples {
             paths: paths.clone(),
-            path,
             old: parse(&String::from_utf8_lossy(&text)),
             new: HashMap::new(),
             now_ns: epoch_ns(),
@@ -126,7 +122,11 @@ impl Samples {
                 s.pid, s.start, s.cpu_ns, s.at_ns
             ));
         }
-        let _ = crate::state::store::write_spared(&self.paths, &self.path, text.as_bytes());
+        let _ = crate::state::store::write_spared(
+            &self.paths,
+            &self.paths.cpu_samples(),
+            text.as_bytes(),
+        );
     }
 }
 
@@ -227,7 +227,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert!(!root.iter().any(|n| n.contains(".tmp")), "{root:?}");
-        let spare = paths.spare(&paths.root().join("cpu.samples")).unwrap();
+        let spare = paths.spare(&paths.cpu_samples()).unwrap();
         assert!(
             spare.is_file(),
             "the version it replaced is kept as the spare"

@@ -67,10 +67,8 @@ pub fn detach(ready_fd: Option<i32>) -> Result<Ready> {
         }
     };
     match forked {
-        ForkResult::Parent { .. } => {
-            // SAFETY: _exit skips destructors, leaving the report pipe to the child.
-            unsafe { nix::libc::_exit(0) }
-        }
+        // Skipping destructors leaves the report pipe to the child.
+        ForkResult::Parent { .. } => platform::exit_now(0),
         ForkResult::Child => {}
     }
     platform::become_subreaper();

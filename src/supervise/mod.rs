@@ -62,23 +62,28 @@ pub fn run_from_args(words: &[std::ffi::OsString]) -> Result<()> {
 /// Entry point of `tsm-native supervise`.
 pub fn run(paths: &Paths, name: &str, ready_fd: Option<i32>) -> Result<()> {
     let mut ready = detach::detach(ready_fd)?;
-    supervise(paths, name, &mut ready).inspect_err(|e| ready.failed(e))?;
-    // Stopped and recorded: nothing is left to write (logs and records are written through,
-    // never buffered). A stop of thousands waits for each supervisor's exit.
-    platform::exit_now(0)
+    let failed = supervise(paths, name, &mut ready);
+    ready.failed(&failed);
+    Err(failed)
 }
 
-/// The life of one service, until it is stopped or ends for good.
-fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> Result<()> {
-    let mut sup = Supervisor::take_over(paths, name)?;
+/// The life of one service, until it is stopped or ends for good (the process then exits
+/// here); returns only why it could not supervise.
+fn supervise(paths: &Paths, name: &str, ready: &mut Ready) -> anyhow::Error {
+    let mut sup = match Supervisor::take_over(paths, name) {
+        Ok(sup) => sup,
+        Err(e) => return e,
+    };
     let life = supervise_runs(&mut sup, ready);
     // What a command's lock kept from being written gets a last chance.
     sup.rec.flush();
-    // When it lived, the process ends next, and what it holds goes with it (`run`).
-    if life.is_ok() {
-        std::mem::forget(sup);
+    match life {
+        // Stopped and recorded: nothing is left to write (logs and records are written
+        // through, never buffered), so what it holds goes with the process, unfreed. A stop
+        // of thousands waits for each supervisor's exit.
+        Ok(()) => platform::exit_now(0),
+        Err(e) => e,
     }
-    life
 }
 
 /// Runs the service, run after run, until it is stopped or ends for good.
