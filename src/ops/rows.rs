@@ -6,6 +6,7 @@ use crate::model::status::{observe_with, Observed, Status};
 use crate::ops::listen::Snapshot;
 use crate::ops::Ctx;
 use crate::platform::now_epoch;
+use crate::state::dir::Dir;
 use crate::state::keys::Key;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
@@ -52,30 +53,6 @@ pub struct Row {
     pub memory: Option<u64>,
 }
 
-/// This folder's supervisor of `name` (TSM ID unique in the listing when `unique`): the
-/// holder of the ID's liveness lock on the shared table — a supervisor takes it only on a
-/// table whose header names its own folder — when it is the parent of the recorded service
-/// (`parent`), or else when its command line supervises `name` here; otherwise the holder of
-/// its life lock. An ID two records share never stands for a name by itself.
-fn proven_by_table(
-    paths: &Paths,
-    table: Option<&Table>,
-    (name, meta, unique): (&str, &Meta, bool),
-    parent: Option<i32>,
-) -> Option<i32> {
-    // Only while the life lock file is the one the supervisor took (removed or replaced, the
-    // supervisor is proven again once it has taken the new one).
-    let life = crate::state::anchor::lstat(&paths.supervisor_lock(name))
-        .ok()
-        .map(|(dev, ino, _)| format!("{dev}:{ino}"));
-    let on_table = table
-        .filter(|_| life.is_some() && life.as_deref() == meta.get(Key::LifeLock))
-        .zip(meta.id())
-        .and_then(|(t, id)| t.holder(id))
-        .filter(|pid| (unique && parent == Some(*pid)) || supervisor::runs_for(paths, name, *pid));
-    on_table.or_else(|| supervisor::holder(paths, name))
-}
-
 /// Every record read through the shared table, with what proves each one's supervisor: the
 /// one fast path of `list`, `monit`, `jlist` and `metrics`.
 pub struct Listing {
@@ -83,6 +60,8 @@ pub struct Listing {
     table: Option<Table>,
     /// How many records hold each TSM ID.
     ids: HashMap<u64, usize>,
+    /// The folder of the life locks, held open for thousands of `lstat`s.
+    pids: Option<Dir>,
 }
 
 impl Listing {
@@ -101,6 +80,7 @@ impl Listing {
             entries,
             table,
             ids,
+            pids: Dir::open(&store.paths().pids()).ok(),
         })
     }
 
@@ -109,8 +89,45 @@ impl Listing {
     pub fn observe(&self, paths: &Paths, name: &str, meta: &Meta) -> Observed {
         let unique = meta.id().is_some_and(|id| self.ids.get(&id) == Some(&1));
         observe_with(paths, meta, &|parent| {
-            proven_by_table(paths, self.table.as_ref(), (name, meta, unique), parent)
+            self.proven_by_table(paths, (name, meta, unique), parent)
         })
+    }
+
+    /// This folder's supervisor of `name` (TSM ID unique in the listing when `unique`): the
+    /// holder of the ID's liveness lock on the shared table — a supervisor takes it only on
+    /// a table whose header names its own folder — when it is the parent of the recorded
+    /// service (`parent`), or else when its command line supervises `name` here; otherwise
+    /// the holder of its life lock. An ID two records share never stands for a name by
+    /// itself.
+    fn proven_by_table(
+        &self,
+        paths: &Paths,
+        (name, meta, unique): (&str, &Meta, bool),
+        parent: Option<i32>,
+    ) -> Option<i32> {
+        // Only while the life lock file is the one the supervisor took (removed or replaced,
+        // the supervisor is proven again once it has taken the new one).
+        let took = meta.get(Key::LifeLock).and_then(|l| l.split_once(':'));
+        let life = self
+            .pids
+            .as_ref()
+            .and_then(|pids| pids.lstat(&format!("{name}.lock")).ok());
+        let same = match (took, life) {
+            (Some((dev, ino)), Some(life)) => {
+                dev.parse() == Ok(life.dev) && ino.parse() == Ok(life.ino)
+            }
+            _ => false,
+        };
+        let on_table = self
+            .table
+            .as_ref()
+            .filter(|_| same)
+            .zip(meta.id())
+            .and_then(|(t, id)| t.holder(id))
+            .filter(|pid| {
+                (unique && parent == Some(*pid)) || supervisor::runs_for(paths, name, *pid)
+            });
+        on_table.or_else(|| supervisor::holder(paths, name))
     }
 }
 

@@ -3,10 +3,29 @@
 pub use crate::state::keys::Key;
 
 /// One process's metadata, in file order; keys the code does not know are carried along.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Every key and value lives in one buffer the pairs point into: a listing parses thousands
+/// of these, and two allocations per pair were most of its time.
+#[derive(Debug, Clone, Default)]
 pub struct Meta {
-    pairs: Vec<(String, String)>,
+    text: String,
+    pairs: Vec<(Span, Span)>,
 }
+
+/// Where a key or a value sits in [`Meta`]'s buffer.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+impl PartialEq for Meta {
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs().eq(other.pairs())
+    }
+}
+
+impl Eq for Meta {}
 
 /// Why a meta file's text is no meta.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +56,7 @@ impl Meta {
         let words =
             crate::state::words::split(text.trim_end_matches('\n')).map_err(MetaError::Quoting)?;
         let mut meta = Meta {
+            text: String::with_capacity(text.len()),
             pairs: Vec::with_capacity(words.len()),
         };
         // Which (length, first byte) classes of keys were seen: a key of a class not seen yet
@@ -52,7 +72,7 @@ impl Meta {
             let class =
                 1u64 << ((key.len() * 31 + usize::from(key.bytes().next().unwrap_or(0))) % 64);
             if seen & class == 0 {
-                meta.pairs.push((key.to_string(), value.to_string()));
+                meta.push(key, value);
             } else {
                 meta.set_raw(key, value);
             }
@@ -67,7 +87,7 @@ impl Meta {
     /// The file form: one line, values quoted only where they need it.
     pub fn to_line(&self) -> String {
         let mut line = String::new();
-        for (i, (key, value)) in self.pairs.iter().enumerate() {
+        for (i, (key, value)) in self.pairs().enumerate() {
             if i > 0 {
                 line.push(' ');
             }
@@ -87,10 +107,27 @@ impl Meta {
     /// The value of a key by its text: for keys tsm does not know (kept as they are) and for
     /// readers of the file format itself.
     pub fn raw(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.pairs().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    fn at(&self, span: Span) -> &str {
+        &self.text[span.start..span.end]
+    }
+
+    /// `text` appended to the buffer, and where it now sits.
+    fn append(&mut self, text: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(text);
+        Span {
+            start,
+            end: self.text.len(),
+        }
+    }
+
+    /// A new pair at the end.
+    fn push(&mut self, key: &str, value: &str) {
+        let pair = (self.append(key), self.append(value));
+        self.pairs.push(pair);
     }
 
     /// Sets `key`, keeping its place when it exists already.
@@ -101,9 +138,11 @@ impl Meta {
     /// Sets a key by its text (a pair read back from a dump, say).
     pub fn set_raw(&mut self, key: &str, value: impl Into<String>) {
         let value = value.into();
-        match self.pairs.iter_mut().find(|(k, _)| k == key) {
-            Some(pair) => pair.1 = value,
-            None => self.pairs.push((key.to_string(), value)),
+        match self.pairs.iter().position(|(k, _)| self.at(*k) == key) {
+            // The old value's bytes stay behind in the buffer: a meta is set a few times
+            // between a read and its write.
+            Some(at) => self.pairs[at].1 = self.append(&value),
+            None => self.push(key, &value),
         }
     }
 
@@ -113,11 +152,12 @@ impl Meta {
 
     /// Removes a key by its text.
     pub fn remove_raw(&mut self, key: &str) {
-        self.pairs.retain(|(k, _)| k != key);
+        let text = &self.text;
+        self.pairs.retain(|(k, _)| &text[k.start..k.end] != key);
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs.iter().map(|(k, v)| (self.at(*k), self.at(*v)))
     }
 
     fn number<T: std::str::FromStr>(&self, key: Key) -> Option<T> {

@@ -5,6 +5,7 @@ pub mod anchor;
 pub mod casefold;
 pub mod chain;
 pub mod counter;
+pub mod dir;
 pub mod fanout;
 pub mod keys;
 pub mod listing;

@@ -9,9 +9,12 @@
 //! holder, as for the life lock. The header names the state folder: a table hard-linked into
 //! a copy of the folder proves nothing there, and is replaced by the copy's own.
 
+mod slot;
+
 use crate::state::anchor;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
+use slot::{decode, encode, fnv, name_in, slot_line};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
@@ -54,15 +57,15 @@ impl Stamp {
             size: meta.size(),
         }
     }
-}
 
-fn fnv(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    /// The stamp of what a [`Dir`](crate::state::dir::Dir) `lstat` says.
+    pub fn of_stat(stat: &crate::state::dir::Stat) -> Self {
+        Self {
+            ino: stat.ino,
+            mtime_ns: stat.mtime_ns,
+            size: stat.size,
+        }
     }
-    hash
 }
 
 fn header(paths: &Paths) -> Vec<u8> {
@@ -71,35 +74,6 @@ fn header(paths: &Paths) -> Vec<u8> {
     let mut h = format!("tsm-table 1 {:016x}\n", fnv(dir)).into_bytes();
     h.resize(SLOT, 0);
     h
-}
-
-/// One slot: `CHECK INO MTIME_NS SIZE\tMETA LINE\n`, zero-padded; `None` when it does not fit.
-fn encode(line: &str, stamp: Stamp) -> Option<Vec<u8>> {
-    let line = line.trim_end_matches('\n');
-    let body = format!("{} {} {}\t{line}", stamp.ino, stamp.mtime_ns, stamp.size);
-    let mut slot = format!("{:016x} {body}\n", fnv(body.as_bytes())).into_bytes();
-    if slot.len() > SLOT || line.contains('\n') {
-        return None;
-    }
-    slot.resize(SLOT, 0);
-    Some(slot)
-}
-
-fn decode(slot: &[u8]) -> Option<(Stamp, &str)> {
-    let end = slot.iter().position(|b| *b == b'\n')?;
-    let text = std::str::from_utf8(&slot[..end]).ok()?;
-    let (check, body) = text.split_once(' ')?;
-    if u64::from_str_radix(check, 16).ok()? != fnv(body.as_bytes()) {
-        return None;
-    }
-    let (stamp, line) = body.split_once('\t')?;
-    let mut words = stamp.split(' ');
-    let stamp = Stamp {
-        ino: words.next()?.parse().ok()?,
-        mtime_ns: words.next()?.parse().ok()?,
-        size: words.next()?.parse().ok()?,
-    };
-    Some((stamp, line))
 }
 
 /// Opens the table for writing, creating it or writing its header where it has none. A
@@ -273,10 +247,14 @@ pub fn hold(paths: &Paths, id: u64) -> bool {
     }
 }
 
-/// The table as one read of it: the slots that decode, by name.
+/// The table as one read of it: each slot found under the name its line gives, decoded and
+/// parsed only when a listing takes it (on the thread that asks).
 pub struct Snapshot {
     file: File,
-    slots: HashMap<String, (Stamp, Meta)>,
+    bytes: Vec<u8>,
+    /// The slot (its index) of each name; a name more slots give is in `more` too.
+    slots: HashMap<String, usize>,
+    more: Vec<(String, usize)>,
     /// The liveness files asked so far, by block (`None`: none of this folder's).
     live: std::sync::Mutex<HashMap<u64, Option<std::sync::Arc<File>>>>,
     paths: Paths,
@@ -290,29 +268,45 @@ impl Snapshot {
         let mut bytes = vec![0u8; len as usize];
         let n = file.read_at(&mut bytes, 0).ok()?;
         bytes.truncate(n);
-        // Thousands of slots are parsed on every CPU (`list` reads them all).
-        let chunks: Vec<&[u8]> = bytes.chunks(SLOT).skip(1).collect();
-        let parsed = crate::state::fanout::spread(&chunks, |slot| {
-            let (stamp, line) = decode(slot)?;
-            let meta = Meta::parse(line).ok()?;
-            Some((meta.name()?.to_string(), (stamp, meta)))
-        });
-        let slots = parsed.into_iter().flatten().collect();
+        let mut slots = HashMap::new();
+        let mut more = Vec::new();
+        for (index, slot) in bytes.chunks(SLOT).enumerate().skip(1) {
+            let Some(line) = slot_line(slot) else {
+                continue;
+            };
+            let Some(name) = name_in(line) else { continue };
+            if let Some(first) = slots.insert(name.to_string(), index) {
+                more.push((name.into_owned(), first));
+            }
+        }
         Some(Self {
             file,
+            bytes,
             slots,
+            more,
             live: Default::default(),
             paths: paths.clone(),
         })
     }
 
-    /// The copy of `name`'s meta, if its slot copies the version `stamp` of the file (taken:
-    /// each name is listed once).
-    pub fn take(&mut self, name: &str, stamp: Stamp) -> Option<Meta> {
-        if self.slots.get(name).is_some_and(|(s, _)| *s == stamp) {
-            return self.slots.remove(name).map(|(_, m)| m);
-        }
-        None
+    /// The copy of `name`'s meta, if a slot under that name copies the version `stamp` of
+    /// its file, is whole, and gives that name.
+    pub fn take(&self, name: &str, stamp: Stamp) -> Option<Meta> {
+        let others = self.more.iter().filter(|(n, _)| n == name).map(|(_, i)| *i);
+        self.slots
+            .get(name)
+            .copied()
+            .into_iter()
+            .chain(others)
+            .find_map(|index| {
+                let slot = self
+                    .bytes
+                    .get(index * SLOT..(index * SLOT + SLOT).min(self.bytes.len()))?;
+                let (_, line) = decode(slot).filter(|(have, _)| *have == stamp)?;
+                Meta::parse(line)
+                    .ok()
+                    .filter(|meta| meta.name() == Some(name))
+            })
     }
 
     /// Who holds the liveness lock of TSM ID `id`, as the kernel says (`F_GETLK`): on its
@@ -338,5 +332,4 @@ impl Snapshot {
 }
 
 #[cfg(test)]
-#[path = "table_tests.rs"]
 mod tests;

@@ -41,7 +41,7 @@ fn thousands_of_slots_are_read_each_under_its_name() {
             stamp,
         );
     }
-    let mut snapshot = Snapshot::read(&paths).unwrap();
+    let snapshot = Snapshot::read(&paths).unwrap();
     assert_eq!(snapshot.slots.len(), count as usize);
     for id in (0..count).rev() {
         let stamp = Stamp {
@@ -51,8 +51,12 @@ fn thousands_of_slots_are_read_each_under_its_name() {
         };
         let meta = snapshot.take(&format!("s{id}"), stamp).unwrap();
         assert_eq!(meta.id(), Some(id));
+        let newer = Stamp { size: 3, ..stamp };
+        assert!(
+            snapshot.take(&format!("s{id}"), newer).is_none(),
+            "a stale slot is no copy"
+        );
     }
-    assert!(snapshot.slots.is_empty());
 }
 
 #[test]
@@ -91,4 +95,59 @@ fn a_holder_is_asked_on_its_blocks_liveness_file_else_on_the_table() {
         child.wait().unwrap();
     }
     assert_eq!(Snapshot::read(&paths).unwrap().holder(far), None);
+}
+
+#[test]
+fn a_slot_is_found_under_the_name_its_whole_line_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(tmp.path().to_path_buf());
+    let stamp = |ino| Stamp {
+        ino,
+        mtime_ns: 1,
+        size: 2,
+    };
+    // Quoting before the name: found by parsing the line, not by the first `name=` word.
+    put(&paths, 1, "tsm_id=1 args='x name=fake' name=real", stamp(1));
+    put(&paths, 2, "tsm_id=2 name=plain args='name=other'", stamp(2));
+    put(&paths, 3, "tsm_id=3 name=twice name=again", stamp(3));
+    let snapshot = Snapshot::read(&paths).unwrap();
+    assert_eq!(snapshot.take("real", stamp(1)).unwrap().id(), Some(1));
+    assert!(snapshot.take("fake", stamp(1)).is_none());
+    assert_eq!(snapshot.take("plain", stamp(2)).unwrap().id(), Some(2));
+    assert!(snapshot.take("other", stamp(2)).is_none());
+    // The last value counts, as in a meta file.
+    assert_eq!(snapshot.take("again", stamp(3)).unwrap().id(), Some(3));
+    assert!(snapshot.take("twice", stamp(3)).is_none());
+}
+
+#[test]
+fn a_torn_or_older_slot_under_the_same_name_hides_no_good_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = Paths::at(tmp.path().to_path_buf());
+    let stamp = |ino| Stamp {
+        ino,
+        mtime_ns: 1,
+        size: 2,
+    };
+    put(&paths, 4, "tsm_id=4 name=svc status=stopped", stamp(4));
+    put(&paths, 5, "tsm_id=5 name=svc status=online", stamp(5));
+    put(&paths, 6, "tsm_id=6 name=svc status=errored", stamp(6));
+    // Slot 6 torn: one byte of its line changed, its check no longer matches.
+    let table = paths.table();
+    let mut bytes = std::fs::read(&table).unwrap();
+    let word = b"errored";
+    let at = 6 * SLOT
+        + bytes[6 * SLOT..]
+            .windows(7)
+            .position(|w| w == word)
+            .unwrap();
+    bytes[at] = b'E';
+    std::fs::write(&table, bytes).unwrap();
+    let snapshot = Snapshot::read(&paths).unwrap();
+    assert_eq!(snapshot.take("svc", stamp(5)).unwrap().id(), Some(5));
+    assert_eq!(snapshot.take("svc", stamp(4)).unwrap().id(), Some(4));
+    assert!(
+        snapshot.take("svc", stamp(6)).is_none(),
+        "a torn slot is never a copy"
+    );
 }
