@@ -7,10 +7,11 @@ use crate::ops::halt::{read_records, Record};
 use crate::ops::listen::{describe, Snapshot};
 use crate::ops::outcome::report;
 use crate::ops::shutdown::halt_in_order as halt;
-use crate::ops::targets::lock_targets;
+use crate::ops::targets::{lock_counted, lock_targets};
 use crate::ops::Ctx;
 use crate::platform;
 use crate::state::meta::Meta;
+use crate::state::present::Present;
 use crate::state::{fanout, ownership, unrecorded};
 use anyhow::Result;
 use nix::sys::signal::{kill, Signal};
@@ -46,22 +47,25 @@ pub fn stop(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> Re
 /// Stops the services `targets` names and removes their meta and pid files (logs stay).
 pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> Result<()> {
     let store = ctx.store();
-    let (picked, _locks) = lock_targets(&store, targets)?;
+    let ((picked, _locks), listed) = lock_counted(&store, targets)?;
     let names: Vec<String> = picked.iter().map(|(_, n)| n.clone()).collect();
     let records = read_records(&store, &names);
     let ports = ports_of(&names, &records);
+    let unreadable: Vec<bool> = records.iter().map(Result::is_err).collect();
     let halted: Vec<_> = halt(&store, &names, records, how.kill_timeout)
         .into_iter()
         .zip(&picked)
+        .zip(unreadable)
         .collect();
+    let present = present_after_stop(ctx, picked.len(), listed);
     // The files of many services are removed by a few threads at once (see `fanout`).
-    let results = fanout::each(&halted, |(stop, (id, name))| {
+    let results = fanout::each(&halted, |((stop, (id, name)), unreadable)| {
         // A meta file that does not parse was stopped through its supervisor's lock;
         // whatever could not be ended keeps its record.
         if let Err(e) = stop {
             anyhow::bail!("{e:#}");
         }
-        if store.read(name).is_err() {
+        if *unreadable && store.read(name).is_err() {
             let live = unrecorded::find(store.paths(), name);
             if !live.is_empty() {
                 anyhow::bail!("not deleted: {}", live.describe());
@@ -73,26 +77,39 @@ pub fn delete(ctx: &Ctx, out: &mut dyn Write, targets: &[String], how: Stop) -> 
                         );
             }
         }
-        store.remove(name)?;
-        crate::state::casefold::forget(store.paths(), name);
-        remove_leftovers(store.paths(), name);
+        store.remove_of(name, &present)?;
+        crate::state::casefold::forget_of(store.paths(), name, &present);
+        remove_leftovers(store.paths(), name, &present);
         Ok(format!("tsm: deleted '{name}' (TSM ID: {id})"))
     });
     report(out, &picked, results)?;
     check_ports_released(ctx, &ports, how.kill_port)
 }
 
+/// What the folders a delete removes from hold once its services stopped, when it deletes
+/// most of them (`deleting` of the `listed` there are): listing them costs less than the
+/// removals of files that are not there. Otherwise nothing is listed.
+fn present_after_stop(ctx: &Ctx, deleting: usize, listed: Option<usize>) -> Present {
+    match listed {
+        Some(all) if deleting >= 16 && deleting * 4 >= all => {
+            let paths = &ctx.paths;
+            Present::list(&[paths.processes(), paths.pids(), paths.spares()])
+        }
+        _ => Present::unknown(),
+    }
+}
+
 /// The supervisor's lock file and the cluster launcher's files of a deleted service, once no
 /// supervisor holds the lock (the caller holds the name's op lock: no start can begin).
-fn remove_leftovers(paths: &crate::state::paths::Paths, name: &str) {
+fn remove_leftovers(paths: &crate::state::paths::Paths, name: &str, present: &Present) {
     let lock = paths.supervisor_lock(name);
-    if crate::state::lock::life_holder(&lock).is_some() {
+    if present.may_hold(&lock) && crate::state::lock::life_holder(&lock).is_some() {
         return;
     }
     let workers = crate::state::workers::workers_file(paths, name);
     let want = workers.with_file_name(format!("{name}.workers.want"));
-    for path in [lock, workers, want] {
-        let _ = crate::state::anchor::remove(&path);
+    for path in [lock, workers, want].iter().filter(|p| present.may_hold(p)) {
+        let _ = crate::state::anchor::remove(path);
     }
 }
 

@@ -17,21 +17,27 @@ pub type Locked = (Vec<(u64, String)>, Vec<FileLock>);
 /// deleted while this command waited for its lock is resolved again without it (an explicit
 /// target that named it is then not found).
 pub fn lock_targets(store: &Store, targets: &[String]) -> Result<Locked> {
+    lock_counted(store, targets).map(|(locked, _)| locked)
+}
+
+/// [`lock_targets`], with how many services there are when the targets were resolved
+/// through a listing of all of them (`None`: only the named ones were read).
+pub fn lock_counted(store: &Store, targets: &[String]) -> Result<(Locked, Option<usize>)> {
     let mut tries = 0;
     loop {
-        let (picked, locks) = resolve_and_lock(store, targets)?;
+        let ((picked, locks), listed) = resolve_and_lock(store, targets)?;
         tries += 1;
         // A meta file that is there in any form (even a dangling symlink) is still a target.
         let there = |name: &str| store.paths().meta(name).symlink_metadata().is_ok();
         let vanished = picked.iter().any(|(_, n)| !there(n));
         if !vanished || tries >= 3 {
             let picked = picked.into_iter().filter(|(_, n)| there(n)).collect();
-            return Ok((picked, locks));
+            return Ok(((picked, locks), listed));
         }
     }
 }
 
-fn resolve_and_lock(store: &Store, targets: &[String]) -> Result<Locked> {
+fn resolve_and_lock(store: &Store, targets: &[String]) -> Result<(Locked, Option<usize>)> {
     // Targets that are exact names need only their own meta files, not a listing of all
     // (`tsm restart api-3000` stays as fast with 1,000 processes as with one). A numeric
     // target may be an ID, so it takes the listing.
@@ -52,11 +58,13 @@ fn resolve_and_lock(store: &Store, targets: &[String]) -> Result<Locked> {
             })
         })
         .collect();
+    let listed = direct.is_none();
     let entries = match direct {
         Some(entries) => entries,
         // Every record, through the shared table (one `lstat` each where its slot is current).
         None => crate::state::listing::entries(store)?.0,
     };
+    let count = listed.then_some(entries.len());
     let targets = expand_configs(&entries, targets)?;
     let picked: Vec<(u64, String)> = resolve_all(&entries, &targets)?
         .into_iter()
@@ -72,7 +80,7 @@ fn resolve_and_lock(store: &Store, targets: &[String]) -> Result<Locked> {
         .into_iter()
         .map(|name| store.op_lock(name))
         .collect::<Result<Vec<_>>>()?;
-    Ok((picked, locks))
+    Ok(((picked, locks), count))
 }
 
 /// Replaces each target that is an ecosystem config file or a Procfile by the names of its

@@ -9,6 +9,7 @@
 //! names listed again, and is written anew.
 
 use crate::state::paths::Paths;
+use crate::state::present::Present;
 use crate::state::statefile::{self, SMALL_CAP};
 use crate::state::store::{self, Store};
 use anyhow::Result;
@@ -92,12 +93,17 @@ fn index(store: &Store) -> Result<()> {
 
 /// Forgets `name` as its spelling's owner (its files are gone).
 pub fn forget(paths: &Paths, name: &str) {
+    forget_of(paths, name, &Present::unknown());
+}
+
+/// [`forget`], not trying the files `present` says are not there.
+pub fn forget_of(paths: &Paths, name: &str, present: &Present) {
     let path = marker(paths, name);
     let owned = statefile::read_text(&path, SMALL_CAP)
         .ok()
         .flatten()
         .is_some_and(|t| t.trim_end_matches('\n') == name);
     if owned {
-        let _ = store::remove_spared(paths, &path);
+        let _ = store::remove_spared_of(paths, &path, present);
     }
 }

@@ -14,6 +14,7 @@ pub mod meta;
 pub mod ownership;
 pub mod paths;
 pub mod portindex;
+pub mod present;
 pub mod spare;
 pub mod statefile;
 pub mod store;

@@ -148,7 +148,11 @@ impl Paths {
     pub fn spare(&self, file: &Path) -> Option<PathBuf> {
         let inside = file.strip_prefix(&self.root).ok()?;
         let parts: Vec<&str> = inside.iter().map(|p| p.to_str()).collect::<Option<_>>()?;
-        Some(self.root.join("spare").join(parts.join(".")))
+        Some(self.spares().join(parts.join(".")))
+    }
+    /// The folder of the spares (see [`Paths::spare`]).
+    pub fn spares(&self) -> PathBuf {
+        self.root.join("spare")
     }
     /// `list`'s cache of the last CPU sample of each running service (`state::usage`).
     pub fn cpu_samples(&self) -> PathBuf {
@@ -194,7 +198,7 @@ impl Paths {
             self.pids(),
             self.logs(),
             self.locks(),
-            self.root.join("spare"),
+            self.spares(),
         ];
         for dir in &dirs {
             crate::state::anchor::mkdirs(std::slice::from_ref(dir), 0o700)

@@ -51,16 +51,49 @@ fn stop_all_and_delete_all_of_many_services_end_everything_and_leave_no_files() 
         assert!(!alive(*pid), "service {pid} still runs after the stop");
     }
     t.run(&["delete", "*"]).success();
-    for dir in ["processes", "pids"] {
+    assert_no_files_left(&t);
+}
+
+/// Nothing of the `many-` services is left: records, pid and lock files, spares, spelling
+/// markers (the locks of `locks/` stay, as for any deleted name).
+fn assert_no_files_left(t: &Tsm) {
+    for dir in ["processes", "pids", "spare", "locks"] {
         let left: Vec<_> = std::fs::read_dir(t.state().join(dir))
             .map(|d| d.flatten().map(|e| e.file_name()).collect())
             .unwrap_or_default();
         let ours: Vec<_> = left
             .iter()
-            .filter(|f| f.to_string_lossy().contains("many-"))
+            .map(|f| f.to_string_lossy().to_string())
+            .filter(|f| f.contains("many-") && (dir != "locks" || f.ends_with(".case")))
             .collect();
         assert!(ours.is_empty(), "{dir}/ keeps {ours:?} after delete");
     }
+}
+
+#[test]
+fn a_delete_of_most_services_while_they_run_leaves_no_files_and_keeps_the_rest() {
+    let t = Tsm::new();
+    let names = napping_services(&t, 24);
+    t.script("keep.sh", "#!/bin/sh\nexec sleep 600\n");
+    t.start(&["keep.sh", "--name", "kept", "--no-port"]);
+    let kept = t.meta("kept");
+    let procs: Vec<i32> = names.iter().map(|n| pid_of(&t, n, "pid")).collect();
+    // By TSM ID: the targets are resolved through a listing of every service.
+    let ids: Vec<String> = names
+        .iter()
+        .map(|n| pid_of(&t, n, "tsm_id").to_string())
+        .collect();
+    let mut args = vec!["delete"];
+    args.extend(ids.iter().map(String::as_str));
+    t.run(&args).success();
+    for pid in procs {
+        assert!(!alive(pid), "service {pid} still runs after the delete");
+    }
+    assert_no_files_left(&t);
+    assert_eq!(t.meta("kept"), kept, "the service not named is untouched");
+    let pid = pid_of(&t, "kept", "pid");
+    assert!(alive(pid), "the service not named still runs");
+    t.run(&["delete", "kept"]).success();
 }
 
 #[test]
