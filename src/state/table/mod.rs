@@ -252,9 +252,10 @@ pub fn hold(paths: &Paths, id: u64) -> bool {
 pub struct Snapshot {
     file: File,
     bytes: Vec<u8>,
-    /// The slot (its index) of each name; a name more slots give is in `more` too.
+    /// The slot (its index) of each name; the other slots of a name more slots give (the
+    /// slots of deleted services stay) are in `more`.
     slots: HashMap<String, usize>,
-    more: Vec<(String, usize)>,
+    more: HashMap<String, Vec<usize>>,
     /// The liveness files asked so far, by block (`None`: none of this folder's).
     live: std::sync::Mutex<HashMap<u64, Option<std::sync::Arc<File>>>>,
     paths: Paths,
@@ -269,14 +270,14 @@ impl Snapshot {
         let n = file.read_at(&mut bytes, 0).ok()?;
         bytes.truncate(n);
         let mut slots = HashMap::new();
-        let mut more = Vec::new();
+        let mut more = HashMap::<String, Vec<usize>>::new();
         for (index, slot) in bytes.chunks(SLOT).enumerate().skip(1) {
             let Some(line) = slot_line(slot) else {
                 continue;
             };
             let Some(name) = name_in(line) else { continue };
             if let Some(first) = slots.insert(name.to_string(), index) {
-                more.push((name.into_owned(), first));
+                more.entry(name.into_owned()).or_default().push(first);
             }
         }
         Some(Self {
@@ -292,7 +293,7 @@ impl Snapshot {
     /// The copy of `name`'s meta, if a slot under that name copies the version `stamp` of
     /// its file, is whole, and gives that name.
     pub fn take(&self, name: &str, stamp: Stamp) -> Option<Meta> {
-        let others = self.more.iter().filter(|(n, _)| n == name).map(|(_, i)| *i);
+        let others = self.more.get(name).into_iter().flatten().copied();
         self.slots
             .get(name)
             .copied()
