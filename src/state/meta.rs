@@ -139,11 +139,35 @@ impl Meta {
     pub fn set_raw(&mut self, key: &str, value: impl Into<String>) {
         let value = value.into();
         match self.pairs.iter().position(|(k, _)| self.at(*k) == key) {
-            // The old value's bytes stay behind in the buffer: a meta is set a few times
-            // between a read and its write.
-            Some(at) => self.pairs[at].1 = self.append(&value),
+            // The old value's bytes stay behind in the buffer until they outweigh the live
+            // ones (a supervisor sets its record's keys for its whole life).
+            Some(at) => {
+                self.pairs[at].1 = self.append(&value);
+                self.compact();
+            }
             None => self.push(key, &value),
         }
+    }
+
+    /// The buffer written again with only what the pairs use, once what they no longer use
+    /// is more than that.
+    fn compact(&mut self) {
+        let live: usize = self
+            .pairs
+            .iter()
+            .map(|(k, v)| k.end - k.start + v.end - v.start)
+            .sum();
+        if self.text.len() <= 2 * live + 256 {
+            return;
+        }
+        let mut fresh = Meta {
+            text: String::with_capacity(live),
+            pairs: Vec::with_capacity(self.pairs.len()),
+        };
+        for (key, value) in self.pairs() {
+            fresh.push(key, value);
+        }
+        *self = fresh;
     }
 
     pub fn remove(&mut self, key: Key) {
@@ -154,6 +178,7 @@ impl Meta {
     pub fn remove_raw(&mut self, key: &str) {
         let text = &self.text;
         self.pairs.retain(|(k, _)| &text[k.start..k.end] != key);
+        self.compact();
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -256,6 +281,34 @@ mod tests {
         m.set(Key::Port, "20");
         m.remove(Key::Name);
         assert_eq!(m.to_line(), "port=20 c=3\n");
+    }
+
+    #[test]
+    fn a_key_set_for_a_long_life_keeps_the_buffer_small() {
+        let mut m = Meta::parse("tsm_id=1 name=web status=online restarts=0").unwrap();
+        for n in 0..10_000u32 {
+            m.set(Key::Restarts, n.to_string());
+            m.set(Key::Status, if n % 2 == 0 { "launching" } else { "online" });
+        }
+        assert!(
+            m.text.len() < 512,
+            "the buffer grew to {} bytes",
+            m.text.len()
+        );
+        assert_eq!(
+            m.to_line(),
+            "tsm_id=1 name=web status=online restarts=9999\n"
+        );
+        for n in 0..1_000u32 {
+            m.set_raw(&format!("k{n}"), "v");
+            m.remove_raw(&format!("k{n}"));
+        }
+        assert!(
+            m.text.len() < 512,
+            "the buffer grew to {} bytes",
+            m.text.len()
+        );
+        assert_eq!(m.raw("name"), Some("web"));
     }
 
     #[test]
