@@ -5,10 +5,11 @@ use crate::ops::Ctx;
 use anyhow::Result;
 use std::io::Write;
 
-/// Lists the state folder's process names without looking at any process.
+/// Lists the state folder's process names without looking at any process (the records read
+/// through the shared table, as `list` reads them).
 pub fn print(ctx: &Ctx, out: &mut dyn Write) -> Result<()> {
     let mut text = String::new();
-    for entry in ctx.store().entries()? {
+    for entry in crate::state::listing::entries(&ctx.store())?.0 {
         if !crate::model::resolve::valid_name(&entry.name) {
             continue;
         }
