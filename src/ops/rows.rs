@@ -8,6 +8,7 @@ use crate::ops::Ctx;
 use crate::platform::now_epoch;
 use crate::state::dir::Dir;
 use crate::state::keys::Key;
+use crate::state::lock::LifeLock;
 use crate::state::meta::Meta;
 use crate::state::paths::Paths;
 use crate::state::store::{Entry, Store};
@@ -107,15 +108,12 @@ impl Listing {
     ) -> Option<i32> {
         // Only while the life lock file is the one the supervisor took (removed or replaced,
         // the supervisor is proven again once it has taken the new one).
-        let took = meta.get(Key::LifeLock).and_then(|l| l.split_once(':'));
         let life = self
             .pids
             .as_ref()
             .and_then(|pids| pids.lstat(&format!("{name}.lock")).ok());
-        let same = match (took, life) {
-            (Some((dev, ino)), Some(life)) => {
-                dev.parse() == Ok(life.dev) && ino.parse() == Ok(life.ino)
-            }
+        let same = match (meta.get(Key::LifeLock), life) {
+            (Some(took), Some(life)) => LifeLock::names_file(took, life.dev, life.ino),
             _ => false,
         };
         let on_table = self

@@ -128,12 +128,8 @@ pub fn mkdir(path: &Path, mode: u32) -> io::Result<()> {
 /// What is at `path`, without following a symlink there: `(device, inode, is a folder)`.
 pub fn lstat(path: &Path) -> io::Result<(u64, u64, bool)> {
     let (dir, name) = resolve(path)?;
-    // SAFETY: `stat` is a plain C struct for which all-zero bytes are a valid value.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `name` lives for the call; `st` is written by the call and lives on our stack.
-    check(unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
-    let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
-    Ok((st.st_dev as u64, st.st_ino as u64, is_dir))
+    let st = crate::state::dir::stat_at(dir, &name)?;
+    Ok((st.dev, st.ino, st.is_dir))
 }
 
 /// Makes every folder of `dirs` that is missing, in order, with `mode`.

@@ -1,13 +1,14 @@
-//! A folder held open so that many names in it are looked up from it (`fstatat`): the path
-//! to the folder is walked once, not once per name (`list` asks about thousands).
+//! `lstat` relative to a folder (`fstatat`), and a folder held open so that many names in it
+//! are looked up from it: the path to the folder is walked once, not once per name (`list`
+//! asks about thousands).
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// What `lstat` says of one name in a [`Dir`].
+/// What `lstat` says of one name.
 #[derive(Debug, Clone, Copy)]
 pub struct Stat {
     pub dev: u64,
@@ -15,6 +16,28 @@ pub struct Stat {
     pub size: u64,
     pub mtime_ns: i128,
     pub is_file: bool,
+    pub is_dir: bool,
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: what is at `name` in the folder `dir` (or
+/// relative to the working folder for `AT_FDCWD`), a symlink there not followed.
+pub fn stat_at(dir: RawFd, name: &CStr) -> io::Result<Stat> {
+    // SAFETY: `stat` is a plain C struct for which all-zero bytes are a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` lives for the call; `st` is written by the call and lives on our stack.
+    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let kind = st.st_mode & libc::S_IFMT;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+    Ok(Stat {
+        dev: st.st_dev as u64,
+        ino: st.st_ino as u64,
+        size: st.st_size as u64,
+        mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+        is_file: kind == libc::S_IFREG,
+        is_dir: kind == libc::S_IFDIR,
+    })
 }
 
 pub struct Dir(OwnedFd);
@@ -41,21 +64,7 @@ impl Dir {
         }
         let name = CString::new(name)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL in a name"))?;
-        // SAFETY: `stat` is a plain C struct for which all-zero bytes are a valid value.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        let (fd, flags) = (self.0.as_raw_fd(), libc::AT_SYMLINK_NOFOLLOW);
-        // SAFETY: `name` lives for the call; `st` is written by the call and lives on our stack.
-        if unsafe { libc::fstatat(fd, name.as_ptr(), &mut st, flags) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
-        Ok(Stat {
-            dev: st.st_dev as u64,
-            ino: st.st_ino as u64,
-            size: st.st_size as u64,
-            mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
-            is_file: st.st_mode & libc::S_IFMT == libc::S_IFREG,
-        })
+        stat_at(self.0.as_raw_fd(), &name)
     }
 }
 
@@ -80,6 +89,10 @@ mod tests {
             !dir.lstat("link").unwrap().is_file,
             "a symlink is not followed"
         );
+        assert!(!ours.is_dir);
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        let sub = dir.lstat("sub").unwrap();
+        assert!(sub.is_dir && !sub.is_file);
         assert!(dir.lstat("missing").is_err());
         assert!(dir.lstat("../a.meta").is_err(), "one name, never a path");
     }

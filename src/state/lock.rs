@@ -252,6 +252,13 @@ impl LifeLock {
         format!("{}:{}", self.dev, self.ino)
     }
 
+    /// Whether `recorded`, an [`identity`](Self::identity), names the file `(dev, ino)`.
+    pub fn names_file(recorded: &str, dev: u64, ino: u64) -> bool {
+        recorded
+            .split_once(':')
+            .is_some_and(|(d, i)| d.parse() == Ok(dev) && i.parse() == Ok(ino))
+    }
+
     /// The descriptor the lock is on (for tests: nobody else may close or reopen it).
     pub fn file(&self) -> &File {
         &self.file
@@ -304,6 +311,20 @@ mod tests {
         assert!(err.to_string().contains(&format!("pid {me} (")), "{err}");
         drop(held);
         assert!(FileLock::exclusive_patient(&path, Duration::from_millis(50)).is_ok());
+    }
+
+    #[test]
+    fn a_recorded_identity_names_only_its_own_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lock = LifeLock::try_take(&tmp.path().join("x.lock"))
+            .unwrap()
+            .unwrap();
+        let (dev, ino) = (lock.dev, lock.ino);
+        assert!(LifeLock::names_file(&lock.identity(), dev, ino));
+        assert!(!LifeLock::names_file(&lock.identity(), dev, ino + 1));
+        for bad in ["", "1", ":", "x:y", &format!("{ino}:{dev}:")] {
+            assert!(!LifeLock::names_file(bad, dev, ino), "{bad:?}");
+        }
     }
 
     #[test]

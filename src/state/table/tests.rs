@@ -23,17 +23,28 @@ fn holding(table: &std::path::Path, id: u64) -> std::process::Child {
     child
 }
 
-#[test]
-fn thousands_of_slots_are_read_each_under_its_name() {
+/// A state folder of its own for a test's table.
+fn table_folder() -> (tempfile::TempDir, Paths) {
     let tmp = tempfile::tempdir().unwrap();
     let paths = Paths::at(tmp.path().to_path_buf());
+    (tmp, paths)
+}
+
+/// The stamp of a test's version `ino` of a meta file.
+fn stamp(ino: u64) -> Stamp {
+    Stamp {
+        ino,
+        mtime_ns: 1,
+        size: 2,
+    }
+}
+
+#[test]
+fn thousands_of_slots_are_read_each_under_its_name() {
+    let (_tmp, paths) = table_folder();
     let count = 700u64;
     for id in 0..count {
-        let stamp = Stamp {
-            ino: id,
-            mtime_ns: 1,
-            size: 2,
-        };
+        let stamp = stamp(id);
         put(
             &paths,
             id,
@@ -44,11 +55,7 @@ fn thousands_of_slots_are_read_each_under_its_name() {
     let snapshot = Snapshot::read(&paths).unwrap();
     assert_eq!(snapshot.slots.len(), count as usize);
     for id in (0..count).rev() {
-        let stamp = Stamp {
-            ino: id,
-            mtime_ns: 1,
-            size: 2,
-        };
+        let stamp = stamp(id);
         let meta = snapshot.take(&format!("s{id}"), stamp).unwrap();
         assert_eq!(meta.id(), Some(id));
         let newer = Stamp { size: 3, ..stamp };
@@ -61,14 +68,8 @@ fn thousands_of_slots_are_read_each_under_its_name() {
 
 #[test]
 fn a_holder_is_asked_on_its_blocks_liveness_file_else_on_the_table() {
-    let tmp = tempfile::tempdir().unwrap();
-    let paths = Paths::at(tmp.path().to_path_buf());
-    let stamp = Stamp {
-        ino: 1,
-        mtime_ns: 2,
-        size: 3,
-    };
-    put(&paths, 0, "tsm_id=0 name=a status=online", stamp);
+    let (_tmp, paths) = table_folder();
+    put(&paths, 0, "tsm_id=0 name=a status=online", stamp(1));
     let far = LIVE_BLOCK * 3 + 5;
     let _ = open_live(&paths, far, true).unwrap();
     let mut on_live = holding(&paths.live(3), far);
@@ -99,13 +100,7 @@ fn a_holder_is_asked_on_its_blocks_liveness_file_else_on_the_table() {
 
 #[test]
 fn a_slot_is_found_under_the_name_its_whole_line_gives() {
-    let tmp = tempfile::tempdir().unwrap();
-    let paths = Paths::at(tmp.path().to_path_buf());
-    let stamp = |ino| Stamp {
-        ino,
-        mtime_ns: 1,
-        size: 2,
-    };
+    let (_tmp, paths) = table_folder();
     // Quoting before the name: found by parsing the line, not by the first `name=` word.
     put(&paths, 1, "tsm_id=1 args='x name=fake' name=real", stamp(1));
     put(&paths, 2, "tsm_id=2 name=plain args='name=other'", stamp(2));
@@ -122,13 +117,7 @@ fn a_slot_is_found_under_the_name_its_whole_line_gives() {
 
 #[test]
 fn a_torn_or_older_slot_under_the_same_name_hides_no_good_one() {
-    let tmp = tempfile::tempdir().unwrap();
-    let paths = Paths::at(tmp.path().to_path_buf());
-    let stamp = |ino| Stamp {
-        ino,
-        mtime_ns: 1,
-        size: 2,
-    };
+    let (_tmp, paths) = table_folder();
     put(&paths, 4, "tsm_id=4 name=svc status=stopped", stamp(4));
     put(&paths, 5, "tsm_id=5 name=svc status=online", stamp(5));
     put(&paths, 6, "tsm_id=6 name=svc status=errored", stamp(6));
