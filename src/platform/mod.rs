@@ -17,6 +17,7 @@ pub use macos::{usage::usage, watch::Watcher};
 
 mod exchange;
 pub mod exits;
+pub mod heap;
 pub mod lines;
 pub mod poll;
 mod probe;
@@ -153,6 +154,36 @@ pub fn exec_limits() -> (usize, Option<usize>) {
 /// The descriptors this process has open.
 pub fn open_fds() -> Vec<i32> {
     imp::open_fds()
+}
+
+/// Makes `cmd` spawn by fork and exec instead of `posix_spawn` in the musl build: musl's
+/// `posix_spawn` file actions are allocated with libc's malloc, whose meta and group pages
+/// (8 kB) a supervisor would then keep for life beside its own heap (`platform::heap`).
+/// Elsewhere it does nothing.
+pub fn spawn_by_fork(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    #[cfg(target_env = "musl")]
+    // SAFETY: the step runs between fork and exec and does nothing at all.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || Ok(()));
+    }
+    cmd
+}
+
+/// `path` with every symlink resolved, as `std::fs::canonicalize` gives it, but through a
+/// buffer on the stack: given none, libc's `realpath` allocates its answer with libc's own
+/// malloc, and (musl) a supervisor would keep that allocator's pages for life.
+pub fn canonical(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut real = [0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: `name` is NUL-terminated and `real` holds PATH_MAX + 1 bytes, as realpath
+    // requires of a buffer it is given; it writes a NUL-terminated path there on success.
+    let done = unsafe { libc::realpath(name.as_ptr(), real.as_mut_ptr().cast()) };
+    if done.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    let len = real.iter().position(|&b| b == 0).unwrap_or(real.len());
+    Ok(std::ffi::OsString::from_vec(real[..len].to_vec()).into())
 }
 
 /// A socket a process listens on (TCP) or is bound to (UDP).

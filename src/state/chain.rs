@@ -20,7 +20,7 @@ pub fn untrusted(root: &Path) -> Option<Finding> {
     // (a link's own mode means nothing; its target's folders are what count).
     let real = root
         .ancestors()
-        .find_map(|a| Some((a, a.canonicalize().ok()?)))
+        .find_map(|a| Some((a, crate::platform::canonical(a).ok()?)))
         .map(|(a, real)| match root.strip_prefix(a) {
             Ok(rest) if !rest.as_os_str().is_empty() => real.join(rest),
             _ => real,

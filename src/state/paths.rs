@@ -51,7 +51,7 @@ impl Paths {
         if let Some(known) = self.canonical.get() {
             return known.clone();
         }
-        match self.root.canonicalize() {
+        match crate::platform::canonical(&self.root) {
             Ok(real) => self.canonical.get_or_init(|| real).clone(),
             Err(_) => self.root.clone(),
         }
@@ -61,7 +61,7 @@ impl Paths {
     pub fn is_root(&self, dir: &Path) -> bool {
         dir == self.root
             || dir == self.canonical_root()
-            || dir.canonicalize().is_ok_and(|d| d == self.canonical_root())
+            || crate::platform::canonical(dir).is_ok_and(|d| d == self.canonical_root())
     }
     pub fn processes(&self) -> PathBuf {
         self.root.join("processes")

@@ -95,7 +95,7 @@ fn fresh_mtime(file: &File) -> io::Result<()> {
             tv_nsec: libc::UTIME_OMIT,
         },
         libc::timespec {
-            tv_sec: now.as_secs() as libc::time_t,
+            tv_sec: now.as_secs() as _,
             tv_nsec: now.subsec_nanos() as _,
         },
     ];

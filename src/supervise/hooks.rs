@@ -94,7 +94,7 @@ pub fn fire(
         Some(u) => cmd.env("TSM_HOOK_URL", u),
         None => cmd.env_remove("TSM_HOOK_URL"),
     };
-    if let Ok(child) = cmd.spawn() {
+    if let Ok(child) = crate::platform::spawn_by_fork(&mut cmd).spawn() {
         let pid = child.id() as i32;
         let start = crate::platform::proc_info(pid).map_or(0, |i| i.start);
         RUNNERS.with(|r| r.borrow_mut().push((pid, start)));

@@ -68,7 +68,8 @@ impl Attempt {
             Check::Exec { command } => {
                 // The shell prints the command's exit code once it has ended: the loop reaps
                 // children itself, so the code cannot come from waitpid here.
-                let child = Command::new("/bin/sh")
+                let mut sh = Command::new("/bin/sh");
+                let child = crate::platform::spawn_by_fork(&mut sh)
                     .args([
                         "-c",
                         "(eval \"$1\") </dev/null >/dev/null 2>&1; echo $?",

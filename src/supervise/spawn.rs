@@ -40,6 +40,7 @@ pub fn spawn(
         .envs(crate::model::features::Features::read(meta).env())
         .envs(cluster_env)
         .process_group(0);
+    crate::platform::spawn_by_fork(&mut cmd);
     if let Some(fd) = &channel {
         give_channel(&mut cmd, fd.as_raw_fd());
     }

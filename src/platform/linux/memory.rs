@@ -5,6 +5,7 @@
 pub fn release_free_memory() {
     let here = 0u8;
     release_stack_below(std::hint::black_box(&here) as *const u8 as usize);
+    crate::platform::heap::ARENA.release();
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only returns free heap pages to the kernel.
     unsafe {

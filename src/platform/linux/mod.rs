@@ -1,5 +1,7 @@
 //! Linux side of the platform layer: `/proc` and `prctl`.
 
+mod fds;
+pub use fds::open_fds;
 mod memory;
 pub use memory::release_free_memory;
 mod netlink;
@@ -107,16 +109,6 @@ pub fn groups_with_live_members(pgids: &[i32]) -> HashSet<i32> {
         }
     }
     live
-}
-
-pub fn open_fds() -> Vec<i32> {
-    match std::fs::read_dir("/proc/self/fd") {
-        Ok(listing) => listing
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
-            .collect(),
-        Err(_) => (0..1024).collect(),
-    }
 }
 
 /// Children of `pid` from `/proc/PID/task/*/children`.
