@@ -1,3 +1,5 @@
+//! The arena's tests: blocks packed low, neighbours merged, pages handed back, large blocks apart.
+
 use super::*;
 
 fn layout(size: usize) -> Layout {
